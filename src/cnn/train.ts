@@ -90,7 +90,8 @@ async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'versio
   // blob first, manifest last: a manifest on disk always describes a complete blob
   atomicWrite(join(dir, 'weights.bin'), new Uint8Array(blob.buffer));
   atomicWrite(join(dir, 'checkpoint.json'), JSON.stringify(manifest));
-  for (const n of named) if (n.group === 'opt') n.tensor.dispose();
+  // getWeights() hands out the optimizer's own variables, plus a fresh scalar for the iteration count
+  for (const n of named) if (n.group === 'opt' && n.name === 'iter') n.tensor.dispose();
 }
 
 async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, opt: tf.Optimizer): Promise<Manifest | null> {
@@ -114,7 +115,8 @@ async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, o
   }
   model.setWeights(modelW);
   modelW.forEach((w) => w.dispose());
-  await opt.setWeights(optW);
+  await opt.setWeights(optW);      // copies into new variables
+  optW.forEach((w) => w.tensor.dispose());
   return m;
 }
 
@@ -122,7 +124,8 @@ async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, o
 export function runKey(model: tf.LayersModel, train: Split, o: TrainOptions): string {
   const h = createHash('sha256');
   h.update(JSON.stringify(model.toJSON(undefined, false)));
-  const { onEpoch: _a, augment, validation, progress: _p, label: _l, checkpointDir: _c, ...rest } = o;
+  // stop criteria (maxSeconds, targetAccuracy) are not part of the run's identity: a rerun may extend them
+  const { onEpoch: _a, augment, validation, progress: _p, label: _l, checkpointDir: _c, maxSeconds: _m, targetAccuracy: _t, ...rest } = o;
   h.update(JSON.stringify({ ...rest, augment: augment ? augment.toString() : null, n: train.n, v: validation?.n ?? 0 }));
   h.update(train.labels.subarray(0, 1000).join(','));
   return h.digest('hex').slice(0, 16);

@@ -34,7 +34,11 @@ function listClasses(root: string): Listed {
   classes.forEach((c, label) => {
     const dir = join(root, c);
     const entries = readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
-    const imgs = entries.filter((n) => statSync(join(dir, n)).isFile());
+    const imgs = entries.filter((n) => {
+      try { return !statSync(join(dir, n)).isDirectory(); } catch (e) {
+        throw new DataError(join(dir, n), `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    });
     if (imgs.length === 0) throw new DataError(dir, `class folder '${c}' has no image files`);
     for (const n of imgs) files.push({ file: join(dir, n), label });
   });

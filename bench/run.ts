@@ -1,0 +1,23 @@
+// npm run bench -- <suite> [...]: benchmarks, never part of the test run.
+// Suites: backend (more come with their issues). Each prints a table and writes bench/results/<suite>.json.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const SUITES: Record<string, () => Promise<Record<string, unknown>>> = {
+  backend: async () => (await import('./backend.js')).run(),
+};
+
+const want = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = want.length ? want : Object.keys(SUITES);
+for (const n of names) {
+  const suite = SUITES[n];
+  if (!suite) { console.error(`unknown suite '${n}'; known: ${Object.keys(SUITES).join(', ')}`); process.exit(2); }
+  console.log(`\n== bench ${n} ==`);
+  const result = await suite();
+  const dir = join(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${n}.json`);
+  writeFileSync(`${file}.tmp`, JSON.stringify({ date: new Date().toISOString(), node: process.version, ...result }, null, 2));
+  renameSync(`${file}.tmp`, file);
+  console.log(`(written to ${file})`);
+}

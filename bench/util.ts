@@ -1,0 +1,25 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** Median seconds of `reps` runs of f after `warm` warm-up runs. */
+export async function timeIt(f: () => unknown | Promise<unknown>, reps = 5, warm = 1): Promise<number> {
+  for (let i = 0; i < warm; i++) await f();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) { const s = performance.now(); await f(); t.push((performance.now() - s) / 1000); }
+  t.sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)];
+}
+
+/** Peak of process RSS and of tfjs's own byte count, sampled while f runs. */
+export async function withPeakMemory<T>(f: () => Promise<T>): Promise<{ value: T; peakRssMB: number; peakTfMB: number }> {
+  let rss = process.memoryUsage().rss, tfb = tf.memory().numBytes;
+  const timer = setInterval(() => { rss = Math.max(rss, process.memoryUsage().rss); tfb = Math.max(tfb, tf.memory().numBytes); }, 50);
+  try {
+    const value = await f();
+    rss = Math.max(rss, process.memoryUsage().rss); tfb = Math.max(tfb, tf.memory().numBytes);
+    return { value, peakRssMB: rss / 2 ** 20, peakTfMB: tfb / 2 ** 20 };
+  } finally { clearInterval(timer); }
+}
+
+export function table(rows: Record<string, unknown>[]): void {
+  console.table(rows);
+}

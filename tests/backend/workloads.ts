@@ -1,0 +1,26 @@
+// Every model and stage of the project, as a function that runs forward and backward once on a small
+// batch and returns a scalar loss and its gradients' values. Add new models and stages here: the
+// kernel-coverage test checks that all the kernels they use exist on wasm and agree with cpu.
+import { tf } from '../../src/backend/index.js';
+import { lenet5 } from '../../src/cnn/lenet5.js';
+import { randArray } from '../helpers.js';
+
+export interface Workload { name: string; run: () => number[] }
+
+function modelStep(make: () => tf.LayersModel, shape: [number, number, number, number]): () => number[] {
+  return () => {
+    const m = make();
+    const x = tf.tensor4d(randArray(shape.reduce((a, b) => a * b), 3).map((v) => (v + 1) / 2), shape);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3].slice(0, shape[0]), 'int32'), (m.outputs[0].shape[1] ?? 10) as number);
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+    const out = [value.dataSync()[0], ...Object.keys(grads).sort().map((k) => tf.sum(tf.abs(grads[k])).dataSync()[0])];
+    tf.dispose([x, y, value, ...Object.values(grads)]);
+    m.dispose();
+    return out;
+  };
+}
+
+export const WORKLOADS: Workload[] = [
+  { name: 'lenet5 modern', run: modelStep(() => lenet5({ variant: 'modern', seed: 1 }), [4, 28, 28, 1]) },
+  { name: 'lenet5 classic', run: modelStep(() => lenet5({ variant: 'classic', seed: 1 }), [4, 28, 28, 1]) },
+];

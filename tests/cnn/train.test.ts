@@ -1,0 +1,78 @@
+// The training loop: memory steady across epochs, same seed -> same weights, a killed run resumes from
+// its last checkpoint to exactly the weights of an uninterrupted run, and LeNet-5 learns.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf, useBackend } from '../../src/backend/index.js';
+import { lenet5, lenet5Cards } from '../../src/cnn/lenet5.js';
+import { accuracyOf, trainModel } from '../../src/cnn/train.js';
+import { dataset } from '../../src/data/registry.js';
+import type { Dataset } from '../../src/data/types.js';
+
+let ds: Dataset;
+beforeAll(async () => {
+  await useBackend('wasm');
+  ds = await dataset('mnist', { subset: 600, testSubset: 500, seed: 1 });
+});
+
+const weights = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+const quiet = { progress: false, batchSize: 64 } as const;
+
+describe('trainModel', () => {
+  it('keeps tf.memory().numTensors steady from epoch to epoch', async () => {
+    const m = lenet5({ seed: 2 });
+    const counts: number[] = [];
+    await trainModel(m, ds.train, { ...quiet, epochs: 3, onEpoch: () => counts.push(tf.memory().numTensors) });
+    expect(counts[1]).toBe(counts[0]);
+    expect(counts[2]).toBe(counts[0]);
+    m.dispose();
+  });
+
+  it('gives the same weights for the same seed, and other weights for another', async () => {
+    const run = async (seed: number) => { const m = lenet5({ seed }); await trainModel(m, ds.train, { ...quiet, epochs: 1, seed }); const w = weights(m); m.dispose(); return w; };
+    const a = await run(5), b = await run(5), c = await run(6);
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+  });
+
+  it('resumes a killed run from its last checkpoint to the same weights as an uninterrupted one', async () => {
+    const opts = { ...quiet, epochs: 3, seed: 9, schedule: 'cosine' as const };
+    const straight = lenet5({ seed: 9 });
+    await trainModel(straight, ds.train, opts);
+    const dir = mkdtempSync(join(tmpdir(), 'bowcnn-ckpt-'));
+    // "killed" after epoch 2: a run that stops early but has written its checkpoints
+    const first = lenet5({ seed: 9 });
+    await trainModel(first, ds.train, { ...opts, checkpointDir: dir, maxSeconds: 0 });
+    const second = lenet5({ seed: 9 });   // a fresh process: new, untrained weights
+    const r2 = await trainModel(second, ds.train, { ...opts, checkpointDir: dir });
+    expect(r2.resumedFromEpoch).toBe(0);
+    expect(r2.epochs.length).toBe(3);
+    const a = weights(straight), b = weights(second);
+    for (let i = 0; i < a.length; i++) for (let j = 0; j < a[i].length; j++) expect(Math.abs(a[i][j] - b[i][j])).toBeLessThan(1e-6);
+    [straight, first, second].forEach((m) => m.dispose());
+  });
+
+  it('LeNet-5 learns: accuracy far above chance after two epochs on 600 digits', async () => {
+    const m = lenet5({ seed: 3 });
+    const r = await trainModel(m, ds.train, { ...quiet, epochs: 2, lr: 3e-3 });
+    expect(r.epochs[1].loss).toBeLessThan(r.epochs[0].loss);
+    expect(accuracyOf(m, ds.test)).toBeGreaterThan(0.6);
+    m.dispose();
+  });
+});
+
+describe('LeNet-5 cards', () => {
+  it('gives the course counts for C1 (156 parameters, 122,304 connections) and the parameter total', () => {
+    const m = lenet5({ variant: 'classic' });
+    const cards = lenet5Cards(m);
+    const c1 = cards.find((c) => c.stage === 'C1')!;
+    expect([c1.params, c1.connections, c1.mapsIn, c1.mapsOut]).toEqual([156, 122304, 1, 6]);
+    const c5 = cards.find((c) => c.stage === 'C5')!;
+    expect(c5.params).toBe(48120);                   // 120 x (16*5*5 + 1), as in the paper
+    expect(cards.find((c) => c.stage === 'F6')!.params).toBe(10164);   // 84 x (120 + 1)
+    expect(cards.reduce((a, c) => a + c.params, 0)).toBe(m.countParams());
+    expect(c5.receptiveField).toBe(32);              // C5 sees the whole 32x32 padded input
+    m.dispose();
+  });
+});
