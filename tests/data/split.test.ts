@@ -69,3 +69,13 @@ describe('dataset registry', () => {
     expect(counts(f.test.labels, 2)).toEqual([1, 1]);
   });
 });
+
+describe('Fashion-MNIST (Debian package dataset-fashion-mnist, installed by .ci/run)', () => {
+  it('loads 60k/10k gzipped IDX with 6000 training images per class', async () => {
+    const f = await dataset('fashion-mnist');
+    expect(f.source).toBe('/usr/share/datasets/fashion-mnist');
+    expect([f.train.n, f.test.n]).toEqual([60000, 10000]);
+    expect(counts(f.train.labels)).toEqual(new Array(10).fill(6000));
+    expect(f.classes[9]).toBe('Ankle boot');
+  });
+});
