@@ -181,6 +181,32 @@ function batchMatMulFast(a: KernelArgs, orig: Orig): TensorInfo {
   return out;
 }
 
+/**
+ * DepthwiseConv2dNativeBackpropInput (missing on wasm): a depthwise conv with filter f `[k,k,C,M]` is a
+ * full conv with the block-diagonal filter W[a,b,c,c*M+m] = f[a,b,c,m]; its input gradient is that conv's
+ * Conv2DBackpropInput. C times the arithmetic of a direct kernel, exact for any stride, padding and M.
+ */
+function depthwiseBackpropInputWasm(a: KernelArgs): TensorInfo {
+  const backend = a.backend as Backend & {
+    readSync(id: object): Float32Array; makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array;
+  };
+  const { dy, filter } = a.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, dilations, pad, dimRoundingMode, inputShape } = a.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+  const [dH, dW] = pair((dilations ?? 1) as number | [number, number]);
+  if (dH !== 1 || dW !== 1) throw new Error('DepthwiseConv2dNativeBackpropInput (wasm): dilation > 1 is not supported');
+  const [k1, k2, C, M] = filter.shape;
+  const f = backend.readSync(filter.dataId) as Float32Array;
+  const full = new Float32Array(k1 * k2 * C * C * M);
+  for (let i = 0; i < k1 * k2; i++) for (let c = 0; c < C; c++) for (let m = 0; m < M; m++) {
+    full[(i * C + c) * C * M + c * M + m] = f[(i * C + c) * M + m];
+  }
+  const W = backend.makeOutput([k1, k2, C, C * M], 'float32');
+  backend.typedArrayFromHeap(W).set(full);
+  const dx = run('Conv2DBackpropInput', backend, { dy, filter: W }, { strides, pad, dimRoundingMode, inputShape, dataFormat: 'NHWC' });
+  free(backend, W);
+  return dx;
+}
+
 let wasmRegistered = false;
 /** Registers the missing wasm kernels and the faster replacements, once. Safe to call again. */
 export function registerWasmKernels(): void {
@@ -191,6 +217,9 @@ export function registerWasmKernels(): void {
       backendName: 'wasm',
       kernelFunc: conv2DBackpropFilterWasm as unknown as tf.KernelFunc,
     });
+  }
+  if (!tf.getKernel('DepthwiseConv2dNativeBackpropInput', 'wasm')) {
+    tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInputWasm as unknown as tf.KernelFunc });
   }
   if (process.env.BOWCNN_WASM_STOCK !== '1') {   // BOWCNN_WASM_STOCK=1 keeps tfjs's own kernels (for comparison)
     override('Conv2DBackpropInput', conv2DBackpropInputFast);

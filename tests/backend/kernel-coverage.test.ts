@@ -14,7 +14,7 @@ describe('kernel coverage on wasm', () => {
       expect(names.length).toBeGreaterThan(5);
       const missing = names.filter((k) => !tf.getKernel(k, 'wasm'));
       expect(missing).toEqual([]);
-      expect(names).toContain('Conv2DBackpropFilter');
+      if (w.name.startsWith('lenet')) expect(names).toContain('Conv2DBackpropFilter');
       const cpu = await onBackend('cpu', w.run);
       const wasm = await onBackend('wasm', w.run);
       for (let i = 0; i < cpu.length; i++) expect(Math.abs(wasm[i] - cpu[i])).toBeLessThan(1e-3 * Math.max(1, Math.abs(cpu[i])));

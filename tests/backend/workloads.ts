@@ -3,6 +3,7 @@
 // kernel-coverage test checks that all the kernels they use exist on wasm and agree with cpu.
 import { tf } from '../../src/backend/index.js';
 import { lenet5 } from '../../src/cnn/lenet5.js';
+import { applyStages, denseSiftStages } from '../../src/stages/dsift.js';
 import { randArray } from '../helpers.js';
 
 export interface Workload { name: string; run: () => number[] }
@@ -20,7 +21,23 @@ function modelStep(make: () => tf.LayersModel, shape: [number, number, number, n
   };
 }
 
+/** A chain of stages, forward, and the gradient of a weighted sum of its output w.r.t. the input image. */
+function stagesStep(make: () => import('../../src/stages/stage.js').Stage[], shape: [number, number, number, number]): () => number[] {
+  return () => {
+    const stages = make();
+    const x = tf.tensor4d(randArray(shape.reduce((a, b) => a * b), 5).map((v) => (v + 1) / 2), shape);
+    const y = applyStages(stages, x);
+    const w = tf.tensor(randArray(y.size, 8), y.shape);
+    const g = tf.grad((t: tf.Tensor4D) => tf.sum(tf.mul(applyStages(stages, t), w)))(x);
+    const out = [tf.sum(tf.abs(y)).dataSync()[0], tf.sum(tf.abs(g)).dataSync()[0]];
+    tf.dispose([x, y, w, g]);
+    return out;
+  };
+}
+
 export const WORKLOADS: Workload[] = [
+  { name: 'dense SIFT, wta, box', run: stagesStep(() => denseSiftStages({ size: 4, step: 2, mode: 'wta' }), [2, 28, 28, 1]) },
+  { name: 'dense SIFT, bilinear, triangle, gaussian window, RGB, smoothed', run: stagesStep(() => denseSiftStages({ size: 3, step: 2, mode: 'bilinear', window: 'triangle', gaussianWindow: true, sigma: 0.8 }), [2, 24, 20, 3]) },
   { name: 'lenet5 modern', run: modelStep(() => lenet5({ variant: 'modern', seed: 1 }), [4, 28, 28, 1]) },
   { name: 'lenet5 classic', run: modelStep(() => lenet5({ variant: 'classic', seed: 1 }), [4, 28, 28, 1]) },
 ];

@@ -1,0 +1,63 @@
+/**
+ * Stage 1b: from the 8 oriented responses d_k = |g| cos(phi - theta_k) to 8 orientation maps.
+ *
+ *   'wta'       the course's form: winner-take-all across the 8 maps. At each pixel, the map k* with
+ *               the strongest response receives the gradient magnitude |g|; the other 7 get 0.
+ *   'bilinear'  SIFT's and VLFeat's form: with t = (phi mod 2pi) * 8 / (2pi), b = floor(t), r = t - b,
+ *               map b receives (1 - r)|g| and map b+1 (mod 8) receives r|g|.
+ *
+ * How they relate: argmax_k cos(phi - theta_k) is the bin nearest to phi, i.e. round(t) mod 8. So WTA
+ * is bilinear binning with the share r rounded to 0 or 1: both put all of |g| on the orientation axis,
+ * WTA on the nearest bin only, bilinear split between the two nearest in proportion to angular
+ * distance. Summed over the 8 maps both give |g| at every pixel. |g| and phi come from d_0 = gx and
+ * d_2 = gy (theta_0 = 0, theta_2 = pi/2).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LayerCard } from '../pipeline/card.js';
+import { check4d, type Maps, type Stage } from './stage.js';
+
+export type OrientationMode = 'wta' | 'bilinear';
+export interface OrientationConfig { mode?: OrientationMode }
+
+export function orientation(cfg: OrientationConfig = {}): Stage {
+  const config = { mode: cfg.mode ?? 'wta' };
+  const T = 8;
+  return {
+    name: 'orientation',
+    config,
+    apply(d: Maps): Maps {
+      check4d('orientation', d, T);
+      return tf.tidy(() => {
+        const [n, h, w] = d.shape;
+        const gx = tf.slice(d, [0, 0, 0, 0], [n, h, w, 1]);
+        const gy = tf.slice(d, [0, 0, 0, 2], [n, h, w, 1]);
+        const mag = tf.sqrt(tf.add(tf.square(gx), tf.square(gy)));      // [N,H,W,1]
+        if (config.mode === 'wta') {
+          const k = tf.argMax(d, 3);                                       // [N,H,W]
+          return tf.mul(tf.oneHot(k, T), mag) as tf.Tensor4D;
+        }
+        const phi = tf.atan2(gy, gx);                                      // (-pi, pi]
+        const t = tf.mod(tf.mul(phi, T / (2 * Math.PI)), T);              // [0, 8)
+        const b = tf.floor(t);
+        const r = tf.sub(t, b);
+        const eight = tf.scalar(T, 'int32');
+        const bi = tf.mod(tf.cast(b, 'int32'), eight).reshape([n, h, w]);   // float rounding can give t = 8
+        const b1 = tf.mod(tf.add(bi, tf.scalar(1, 'int32')), eight);
+        return tf.add(
+          tf.mul(tf.oneHot(bi, T), tf.mul(tf.sub(1, r), mag)),
+          tf.mul(tf.oneHot(b1, T), tf.mul(r, mag)),
+        ) as tf.Tensor4D;
+      });
+    },
+    outShape: (s) => [s[0], s[1], T],
+    card(s): LayerCard {
+      return {
+        stage: 'orientation',
+        classic: config.mode === 'wta' ? 'orientation binning, nearest bin' : 'orientation binning, bilinear (SIFT)',
+        cnn: config.mode === 'wta' ? 'winner-take-all across 8 maps (x |g|)' : 'bilinear soft assignment to 8 maps (x |g|)',
+        mapsIn: T, mapsOut: T, params: 0, origin: 'handcrafted', receptiveField: 1, outShape: [s[0], s[1], T],
+        connections: s[0] * s[1] * T,
+      };
+    },
+  };
+}
