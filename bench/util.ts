@@ -9,13 +9,17 @@ export async function timeIt(f: () => unknown | Promise<unknown>, reps = 5, warm
   return t[Math.floor(t.length / 2)];
 }
 
-/** Peak of process RSS and of tfjs's own byte count, sampled while f runs. */
-export async function withPeakMemory<T>(f: () => Promise<T>): Promise<{ value: T; peakRssMB: number; peakTfMB: number }> {
+/**
+ * Peak of process RSS and of tfjs's own byte count while f runs. f receives `sample`, to call at the
+ * points of interest (synchronous loops never let a timer fire); a 50 ms timer samples as well.
+ */
+export async function withPeakMemory<T>(f: (sample: () => void) => Promise<T>): Promise<{ value: T; peakRssMB: number; peakTfMB: number }> {
   let rss = process.memoryUsage().rss, tfb = tf.memory().numBytes;
-  const timer = setInterval(() => { rss = Math.max(rss, process.memoryUsage().rss); tfb = Math.max(tfb, tf.memory().numBytes); }, 50);
+  const sample = () => { rss = Math.max(rss, process.memoryUsage().rss); tfb = Math.max(tfb, tf.memory().numBytes); };
+  const timer = setInterval(sample, 50);
   try {
-    const value = await f();
-    rss = Math.max(rss, process.memoryUsage().rss); tfb = Math.max(tfb, tf.memory().numBytes);
+    const value = await f(sample);
+    sample();
     return { value, peakRssMB: rss / 2 ** 20, peakTfMB: tfb / 2 ** 20 };
   } finally { clearInterval(timer); }
 }

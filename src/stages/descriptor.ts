@@ -79,7 +79,7 @@ export function normalize(d: tf.Tensor4D, norm: DescriptorNorm): tf.Tensor4D {
     if (norm === 'none') return d.clone();
     if (norm === 'l2') return l2(d);
     if (norm === 'rootsift') return tf.sqrt(tf.div(d, tf.add(tf.sum(tf.abs(d), 3, true), EPS))) as tf.Tensor4D;
-    return l2(tf.minimum(l2(d), 0.2) as tf.Tensor4D);
+    return l2(tf.clipByValue(l2(d), 0, 0.2) as tf.Tensor4D);   // entries are >= 0
   });
 }
 

@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { growField, type LayerCard } from '../pipeline/card.js';
 import { cells, type CellWindow } from './cells.js';
+import type { Padding } from './pad.js';
 import { descriptor, frameGeometry, type DescriptorNorm } from './descriptor.js';
 import { gradient, phowSigma } from './gradient.js';
 import { orientation, type OrientationMode } from './orientation.js';
@@ -25,6 +26,7 @@ export interface DenseSiftConfig {
   step?: number;
   mode?: OrientationMode;
   window?: CellWindow;
+  padding?: Padding;             // cells: 'zero' (default) or 'replicate' (VLFeat)
   sigma?: number | 'phow';       // pre-smoothing; 'phow' = phowSigma(size)
   norm?: DescriptorNorm;
   gaussianWindow?: boolean;
@@ -38,7 +40,7 @@ export function denseSiftStages(cfg: DenseSiftConfig = {}): Stage[] {
   return [
     gradient({ sigma }),
     orientation({ mode: cfg.mode ?? 'wta' }),
-    cells({ size, window: cfg.window ?? 'box' }),
+    cells({ size, window: cfg.window ?? 'box', padding: cfg.padding ?? 'zero' }),
     descriptor({ cellSize: size, step: cfg.step ?? 2, norm: cfg.norm ?? 'sift', window: cfg.gaussianWindow ? 'gaussian' : 'flat', contrastThreshold: cfg.contrastThreshold ?? 0 }),
   ];
 }
@@ -68,7 +70,7 @@ export function denseSift(cfg: DenseSiftConfig = {}): Stage {
     size, off: Math.floor(1.5 * (maxSize - size)),
     stages: denseSiftStages({ ...cfg, size, sigma: cfg.sigma ?? (sizes.length > 1 ? 'phow' : 0) }),
   }));
-  const config = { sizes, step, mode: cfg.mode ?? 'wta', window: cfg.window ?? 'box', sigma: cfg.sigma ?? (sizes.length > 1 ? 'phow' : 0),
+  const config = { sizes, step, mode: cfg.mode ?? 'wta', window: cfg.window ?? 'box', padding: cfg.padding ?? 'zero', sigma: cfg.sigma ?? (sizes.length > 1 ? 'phow' : 0),
     norm: cfg.norm ?? 'sift', gaussianWindow: cfg.gaussianWindow ?? false, contrastThreshold: cfg.contrastThreshold ?? 0 };
   const grid = (h: number, w: number) => frameGeometry(h, w, maxSize, step);
   return {

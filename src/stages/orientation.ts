@@ -19,6 +19,12 @@ import { check4d, type Maps, type Stage } from './stage.js';
 export type OrientationMode = 'wta' | 'bilinear';
 export interface OrientationConfig { mode?: OrientationMode }
 
+/** `[T,1]` column selecting response k. */
+function pick(k: number, T = 8): tf.Tensor2D {
+  const v = new Float32Array(T); v[k] = 1;
+  return tf.tensor2d(v, [T, 1]);
+}
+
 export function orientation(cfg: OrientationConfig = {}): Stage {
   const config = { mode: cfg.mode ?? 'wta' };
   const T = 8;
@@ -29,24 +35,27 @@ export function orientation(cfg: OrientationConfig = {}): Stage {
       check4d('orientation', d, T);
       return tf.tidy(() => {
         const [n, h, w] = d.shape;
-        const gx = tf.slice(d, [0, 0, 0, 0], [n, h, w, 1]);
-        const gy = tf.slice(d, [0, 0, 0, 2], [n, h, w, 1]);
-        const mag = tf.sqrt(tf.add(tf.square(gx), tf.square(gy)));      // [N,H,W,1]
+        // |g| and (gx, gy) without slicing the channel axis (slow on wasm): a [8,3] matrix maps each pixel's
+        // 8 responses to (gx, gy, .): column 0 picks d_0, column 1 picks d_2.
+        const flat = tf.reshape(d, [n * h * w, T]);
         if (config.mode === 'wta') {
-          const k = tf.argMax(d, 3);                                       // [N,H,W]
-          return tf.mul(tf.oneHot(k, T), mag) as tf.Tensor4D;
+          // sum_k cos^2(phi - theta_k) = T/2 for T equally spaced directions, so |g|^2 = (2/T) sum_k d_k^2
+          const mag = tf.sqrt(tf.mul(tf.sum(tf.square(d), 3, true), 2 / T));                 // [N,H,W,1]
+          return tf.mul(tf.oneHot(tf.argMax(d, 3), T), mag) as tf.Tensor4D;
         }
+        const gx = tf.matMul(flat, pick(0)), gy = tf.matMul(flat, pick(2));                 // [M,1]
+        const mag = tf.sqrt(tf.add(tf.square(gx), tf.square(gy)));
         const phi = tf.atan2(gy, gx);                                      // (-pi, pi]
         const t = tf.mod(tf.mul(phi, T / (2 * Math.PI)), T);              // [0, 8)
         const b = tf.floor(t);
         const r = tf.sub(t, b);
         const eight = tf.scalar(T, 'int32');
-        const bi = tf.mod(tf.cast(b, 'int32'), eight).reshape([n, h, w]);   // float rounding can give t = 8
+        const bi = tf.mod(tf.cast(b, 'int32'), eight).reshape([n * h * w]);   // float rounding can give t = 8
         const b1 = tf.mod(tf.add(bi, tf.scalar(1, 'int32')), eight);
         return tf.add(
           tf.mul(tf.oneHot(bi, T), tf.mul(tf.sub(1, r), mag)),
           tf.mul(tf.oneHot(b1, T), tf.mul(r, mag)),
-        ) as tf.Tensor4D;
+        ).reshape([n, h, w, T]) as tf.Tensor4D;
       });
     },
     outShape: (s) => [s[0], s[1], T],
