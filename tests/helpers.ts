@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { useBackend, tf } from '../src/backend/index.js';
 
-export const FIX = resolve(__dirname, '..', 'fixtures');
+export const FIX = resolve(import.meta.dirname, '..', 'fixtures');
 
 /** Runs f on a backend and returns the plain values it resolves to; the previous backend is restored. */
 export async function onBackend<T>(name: 'cpu' | 'wasm', f: () => T | Promise<T>): Promise<T> {

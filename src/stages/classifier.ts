@@ -1,0 +1,183 @@
+/**
+ * Stage 5: the SVM, which is a fully connected layer: scores = x W + b, `[N,1,1,D]` -> `[N,1,1,classes]`.
+ *
+ * kind 'linear' (default): one-vs-rest linear SVM, L2-regularised squared hinge (LIBLINEAR's default,
+ *   -s 2), trained on the backend. For class k with y_ik = +1 if label_i = k else -1:
+ *       min_{w_k, b_k}  1/2 ||w_k||^2 + C sum_i max(0, 1 - y_ik (w_k . x_i + b_k))^2
+ *   All classes at once, the objective divided by C N, by Adam on full batches (N <= batch) or on large
+ *   shuffled mini-batches, until the epoch objective changes by less than `tol` (relative), with a
+ *   cosine-decayed learning rate. The bias is not regularised.
+ * kind 'libsvm': a kernel SVM through libsvm-js (its WebAssembly build of LIBSVM 3.22), kernel 'rbf',
+ *   'linear' or 'chi2' (a precomputed chi2 kernel matrix). For small training sets: the kernel matrix is
+ *   N x N. Its scores are one-hot votes of the predicted class.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { rng, shuffle } from '../data/split.js';
+import type { LayerCard } from '../pipeline/card.js';
+import { check4d, type Maps, type Stage } from './stage.js';
+
+export interface ClassifierConfig {
+  kind?: 'linear' | 'libsvm';
+  C?: number;
+  classes?: number;
+  batch?: number;
+  maxEpochs?: number;
+  tol?: number;
+  lr?: number;
+  seed?: number;
+  kernel?: 'rbf' | 'linear' | 'chi2';
+  gamma?: number;
+}
+
+export interface ClassifierStage extends Stage {
+  weights(): { W: tf.Tensor2D; b: tf.Tensor1D } | null;
+  lastFit?: { seconds: number; epochs: number; objective: number };
+}
+
+/** Collects `[n,1,1,D]` batches into row chunks. */
+async function collect(batches: AsyncIterable<Maps>): Promise<{ chunks: Float32Array[]; d: number; n: number }> {
+  const chunks: Float32Array[] = [];
+  let d = 0, n = 0;
+  for await (const b of batches) {
+    check4d('classifier', b);
+    d = b.shape[1] * b.shape[2] * b.shape[3];
+    chunks.push((b.dataSync() as Float32Array).slice());
+    n += b.shape[0];
+    b.dispose();
+  }
+  return { chunks, d, n };
+}
+
+type LibSvm = { train(x: number[][], y: number[]): void; predictOne(x: number[]): number; free(): void };
+
+export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
+  const config = { kind: cfg.kind ?? 'linear', C: cfg.C ?? 1, classes: cfg.classes ?? 0, batch: cfg.batch ?? 8192,
+    maxEpochs: cfg.maxEpochs ?? 200, tol: cfg.tol ?? 1e-4, lr: cfg.lr ?? 0.01, seed: cfg.seed ?? 0,
+    kernel: cfg.kernel ?? 'rbf', gamma: cfg.gamma ?? 0 };
+  let W: tf.Variable<tf.Rank.R2> | null = null;
+  let b: tf.Variable<tf.Rank.R1> | null = null;
+  let svm: LibSvm | null = null;
+  let support: Float32Array[] | null = null;     // training rows, for the precomputed chi2 kernel
+  let classes = config.classes;
+  const chi2Row = (x: Float32Array, rows: Float32Array[]) => rows.map((r) => {
+    let s = 0;
+    for (let i = 0; i < x.length; i++) { const a = x[i] + r[i]; if (a > 0) s += (2 * x[i] * r[i]) / a; }
+    return s;
+  });
+  const stage: ClassifierStage = {
+    name: 'classifier',
+    config,
+    weights: () => (W && b ? { W: W.clone() as tf.Tensor2D, b: b.clone() as tf.Tensor1D } : null),
+    async fit(batches: AsyncIterable<Maps>, labels?: Int32Array) {
+      if (!labels) throw new Error("stage 'classifier': fit needs labels");
+      const t0 = performance.now();
+      const { chunks, d, n } = await collect(batches);
+      if (n !== labels.length) throw new Error(`stage 'classifier': ${n} feature rows for ${labels.length} labels`);
+      classes = config.classes || Math.max(...labels) + 1;
+      if (config.kind === 'libsvm') {
+        const SVM = (await (createRequire(import.meta.url)('libsvm-js') as Promise<{ new(o: object): LibSvm; KERNEL_TYPES: Record<string, number>; SVM_TYPES: Record<string, number> }>));
+        const rows: Float32Array[] = [];
+        for (const c of chunks) for (let i = 0; i < c.length / d; i++) rows.push(c.subarray(i * d, (i + 1) * d));
+        const K = config.kernel === 'chi2' ? SVM.KERNEL_TYPES.PRECOMPUTED : config.kernel === 'linear' ? SVM.KERNEL_TYPES.LINEAR : SVM.KERNEL_TYPES.RBF;
+        svm?.free();
+        svm = new SVM({ kernel: K, type: SVM.SVM_TYPES.C_SVC, cost: config.C, gamma: config.gamma || 1 / d, quiet: true });
+        const X = config.kernel === 'chi2' ? rows.map((r) => chi2Row(r, rows)) : rows.map((r) => Array.from(r));
+        svm.train(X, Array.from(labels));
+        support = config.kernel === 'chi2' ? rows : null;
+        stage.lastFit = { seconds: (performance.now() - t0) / 1000, epochs: 1, objective: NaN };
+        return;
+      }
+      if (W) W.dispose();
+      if (b) b.dispose();
+      const w0 = tf.zeros([d, classes]), b0 = tf.zeros([classes]);
+      W = tf.variable(w0, true) as tf.Variable<tf.Rank.R2>;     // a variable shares its initial value's data
+      b = tf.variable(b0, true) as tf.Variable<tf.Rank.R1>;
+      tf.dispose([w0, b0]);
+      const Wv = W, bv = b;
+      const rowsPerChunk = chunks.map((c) => c.length / d);
+      const all = chunks.length === 1 ? chunks[0] : (() => { const a = new Float32Array(n * d); let o = 0; for (const c of chunks) { a.set(c, o); o += c.length; } return a; })();
+      const Y = new Float32Array(n * classes).fill(-1);
+      for (let i = 0; i < n; i++) Y[i * classes + labels[i]] = 1;
+      void rowsPerChunk;
+      const batch = Math.min(config.batch, n);
+      const full = batch === n;
+      const Xfull = full ? tf.tensor2d(all, [n, d]) : null;
+      const Yfull = full ? tf.tensor2d(Y, [n, classes]) : null;
+      const opt = tf.train.adam(config.lr);
+      const reg = 1 / (2 * config.C * n);
+      const rand = rng(config.seed);
+      let prev = Infinity, objective = Infinity, epoch = 0;
+      const maxEpochs = full ? config.maxEpochs * 5 : config.maxEpochs;
+      for (epoch = 1; epoch <= maxEpochs; epoch++) {
+        (opt as unknown as { learningRate: number }).learningRate = config.lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / maxEpochs)));
+        const order = full ? null : shuffle(Array.from({ length: n }, (_, i) => i), rand);
+        let lossSum = 0;
+        for (let s = 0; s < n; s += batch) {
+          let X: tf.Tensor2D, Yt: tf.Tensor2D;
+          if (full) { X = Xfull!; Yt = Yfull!; } else {
+            const idx = order!.slice(s, s + batch);
+            const xb = new Float32Array(idx.length * d), yb = new Float32Array(idx.length * classes);
+            idx.forEach((j, i) => { xb.set(all.subarray(j * d, (j + 1) * d), i * d); yb.set(Y.subarray(j * classes, (j + 1) * classes), i * classes); });
+            X = tf.tensor2d(xb, [idx.length, d]); Yt = tf.tensor2d(yb, [idx.length, classes]);
+          }
+          const m = X.shape[0];
+          const loss = opt.minimize(() => tf.tidy(() => {
+            const margin = tf.relu(tf.sub(1, tf.mul(Yt, tf.add(tf.matMul(X, Wv), bv))));
+            return tf.add(tf.div(tf.sum(tf.square(margin)), m), tf.mul(reg, tf.sum(tf.square(Wv)))) as tf.Scalar;
+          }), true) as tf.Scalar;
+          lossSum += loss.dataSync()[0] * m;
+          loss.dispose();
+          if (!full) tf.dispose([X, Yt]);
+        }
+        objective = lossSum / n;
+        if (Number.isFinite(prev) && Math.abs(prev - objective) <= config.tol * Math.max(Math.abs(prev), 1e-12)) break;
+        prev = objective;
+      }
+      opt.dispose();
+      tf.dispose([Xfull, Yfull].filter((t): t is tf.Tensor2D => t !== null));
+      stage.lastFit = { seconds: (performance.now() - t0) / 1000, epochs: Math.min(epoch, maxEpochs), objective };
+    },
+    apply(x: Maps): Maps {
+      check4d('classifier', x);
+      const n = x.shape[0], d = x.shape[1] * x.shape[2] * x.shape[3];
+      if (config.kind === 'libsvm') {
+        if (!svm) throw new Error("stage 'classifier': not fitted");
+        const v = x.dataSync() as Float32Array;
+        const out = new Float32Array(n * classes);
+        for (let i = 0; i < n; i++) {
+          const row = v.subarray(i * d, (i + 1) * d);
+          const p = svm.predictOne(support ? chi2Row(row, support) : Array.from(row));
+          out[i * classes + p] = 1;
+        }
+        return tf.tensor4d(out, [n, 1, 1, classes]);
+      }
+      if (!W || !b) throw new Error("stage 'classifier': not fitted");
+      const Wv = W, bv = b;
+      return tf.tidy(() => tf.reshape(tf.add(tf.matMul(tf.reshape(x, [n, d]), Wv), bv), [n, 1, 1, classes]) as tf.Tensor4D);
+    },
+    outShape: () => [1, 1, classes],
+    card(s): LayerCard {
+      const d = s.reduce((a, v) => a * v, 1);
+      const k = classes || config.classes || 10;
+      return {
+        stage: 'classifier', classic: config.kind === 'linear' ? `linear SVM, one-vs-rest, squared hinge, C = ${config.C}` : `kernel SVM (${config.kernel}), LIBSVM, C = ${config.C}`,
+        cnn: config.kind === 'linear' ? `fully connected ${d}->${k}` : `kernel machine ${d}->${k} (not a layer)`,
+        mapsIn: d, mapsOut: k, params: config.kind === 'linear' ? d * k + k : 0, origin: 'supervised', receptiveField: 0,
+        outShape: [1, 1, k], connections: d * k + k,
+      };
+    },
+    state: (): Record<string, tf.Tensor> => (W && b ? { W, b } : {}),
+    restore(st) {
+      if (!st.W || !st.b) return;
+      if (W) W.dispose();
+      if (b) b.dispose();
+      const w0 = st.W.clone(), b0 = st.b.clone();
+      W = tf.variable(w0 as tf.Tensor2D, true) as tf.Variable<tf.Rank.R2>;
+      b = tf.variable(b0 as tf.Tensor1D, true) as tf.Variable<tf.Rank.R1>;
+      tf.dispose([w0, b0]);
+      classes = st.b.shape[0];
+    },
+  };
+  return stage;
+}

@@ -1,0 +1,59 @@
+/**
+ * Explicit feature maps for additive kernels, so a linear SVM (the fully connected layer) acts as a
+ * kernel SVM:
+ *   'hellinger'  x -> sqrt(x): dot products give the Hellinger (Bhattacharyya) kernel sum_i sqrt(x_i y_i);
+ *   'chi2'       Vedaldi & Zisserman's homogeneous kernel map (VLFeat's vl_homkermap) for the chi2 kernel
+ *                k(x, y) = sum_i 2 x_i y_i / (x_i + y_i), whose signature is kappa(lambda) = sech(pi lambda):
+ *                  psi_0(x)  = sqrt(x L kappa(0))
+ *                  psi_2j-1(x) = sqrt(2 x L kappa(j L)) cos(j L log x),
+ *                  psi_2j(x)   = sqrt(2 x L kappa(j L)) sin(j L log x),   j = 1..order
+ *                with sampling step L = 2 pi / period and VLFeat's default period for chi2,
+ *                5.86 sqrt(order) + 3.65. Each input dimension becomes 2 order + 1; psi(0) = 0.
+ * Input and output are `[N,1,1,D]` (pooled histograms, entries >= 0).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LayerCard } from '../pipeline/card.js';
+import { check4d, type Maps, type Stage } from './stage.js';
+
+export interface KernelMapConfig { kind?: 'hellinger' | 'chi2'; order?: number; period?: number }
+
+export function chi2Map(x: tf.Tensor, order: number, period: number): tf.Tensor {
+  return tf.tidy(() => {
+    const L = (2 * Math.PI) / period;
+    const kappa = (l: number) => 1 / Math.cosh(Math.PI * l);
+    const pos = tf.relu(x);
+    const safe = tf.maximum(pos, 1e-30);
+    const lg = tf.log(safe);
+    const zero = tf.cast(tf.greater(pos, 0), 'float32');
+    const parts: tf.Tensor[] = [tf.mul(tf.sqrt(tf.mul(pos, L * kappa(0))), zero)];
+    for (let j = 1; j <= order; j++) {
+      const amp = tf.mul(tf.sqrt(tf.mul(pos, 2 * L * kappa(j * L))), zero);
+      const ang = tf.mul(lg, j * L);
+      parts.push(tf.mul(amp, tf.cos(ang)), tf.mul(amp, tf.sin(ang)));
+    }
+    return tf.concat(parts, -1);
+  });
+}
+
+export function kernelmap(cfg: KernelMapConfig = {}): Stage {
+  const order = cfg.order ?? 1;
+  const config = { kind: cfg.kind ?? 'chi2', order, period: cfg.period ?? 5.86 * Math.sqrt(order) + 3.65 };
+  const factor = config.kind === 'chi2' ? 2 * config.order + 1 : 1;
+  return {
+    name: 'kernelmap',
+    config,
+    apply(x: Maps): Maps {
+      check4d('kernelmap', x);
+      return tf.tidy(() => (config.kind === 'hellinger' ? tf.sqrt(tf.relu(x)) : chi2Map(x, config.order, config.period)) as tf.Tensor4D);
+    },
+    outShape: (s) => [s[0], s[1], (s[2] ?? 0) * factor],
+    card(s): LayerCard {
+      const d = s[2] ?? 0;
+      return {
+        stage: 'kernelmap', classic: config.kind === 'chi2' ? `chi2 kernel (homogeneous map, order ${config.order})` : 'Hellinger kernel',
+        cnn: config.kind === 'chi2' ? `element-wise feature map ${d}->${d * factor}` : 'element-wise sqrt',
+        mapsIn: d, mapsOut: d * factor, params: 0, origin: 'handcrafted', receptiveField: 1, outShape: [s[0], s[1], d * factor],
+      };
+    },
+  };
+}

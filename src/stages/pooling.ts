@@ -1,0 +1,65 @@
+/**
+ * Stage 4: BoW pooling = global pooling of each of the M maps, and its extension, the spatial pyramid:
+ * for each level L, the map is cut into L x L regions (rows floor(r H / L) .. floor((r+1) H / L) - 1) and
+ * each region pooled. Output `[N,1,1,M * sum L^2]`, regions in order: level, then row, then column.
+ *   op:          'sum' (a histogram), 'mean' or 'max'
+ *   regionNorm:  per region: 'none' | 'l1' | 'l2' | 'power' (sign(x) sqrt|x|, Hellinger when x >= 0)
+ *   norm:        on the whole vector afterwards: 'none' | 'l1' | 'l2'
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LayerCard } from '../pipeline/card.js';
+import { check4d, type Maps, type Stage } from './stage.js';
+
+export type PoolOp = 'sum' | 'mean' | 'max';
+export type VecNorm = 'none' | 'l1' | 'l2' | 'power';
+export interface PoolingConfig { op?: PoolOp; pyramid?: number[]; regionNorm?: VecNorm; norm?: Exclude<VecNorm, 'power'> }
+
+export function vecNorm(x: tf.Tensor, how: VecNorm, axis = -1): tf.Tensor {
+  return tf.tidy(() => {
+    if (how === 'l1') return tf.div(x, tf.add(tf.sum(tf.abs(x), axis, true), 1e-12));
+    if (how === 'l2') return tf.div(x, tf.add(tf.sqrt(tf.sum(tf.square(x), axis, true)), 1e-12));
+    if (how === 'power') return tf.mul(tf.sign(x), tf.sqrt(tf.abs(x)));
+    return x.clone();
+  });
+}
+
+export function regionBounds(size: number, level: number): [number, number][] {
+  return Array.from({ length: level }, (_, r) => [Math.floor((r * size) / level), Math.floor(((r + 1) * size) / level)]);
+}
+
+export function pooling(cfg: PoolingConfig = {}): Stage {
+  const config = { op: cfg.op ?? 'sum', pyramid: cfg.pyramid ?? [1], regionNorm: cfg.regionNorm ?? 'none', norm: cfg.norm ?? 'none' };
+  const regions = config.pyramid.reduce((a, l) => a + l * l, 0);
+  return {
+    name: 'pooling',
+    config,
+    apply(x: Maps): Maps {
+      check4d('pooling', x);
+      const [n, h, w, m] = x.shape;
+      return tf.tidy(() => {
+        const parts: tf.Tensor[] = [];
+        for (const L of config.pyramid) {
+          const rows = regionBounds(h, L), cols = regionBounds(w, L);
+          for (const [r0, r1] of rows) for (const [c0, c1] of cols) {
+            if (r1 <= r0 || c1 <= c0) { parts.push(tf.zeros([n, m])); continue; }
+            const reg = L === 1 ? x : tf.slice(x, [0, r0, c0, 0], [n, r1 - r0, c1 - c0, m]);
+            const p = config.op === 'max' ? tf.max(reg, [1, 2]) : config.op === 'mean' ? tf.mean(reg, [1, 2]) : tf.sum(reg, [1, 2]);
+            parts.push(vecNorm(p, config.regionNorm));
+          }
+        }
+        const v = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
+        return tf.reshape(vecNorm(v, config.norm), [n, 1, 1, m * regions]) as tf.Tensor4D;
+      });
+    },
+    outShape: (s) => [1, 1, (s[2] ?? 0) * regions],
+    card(s): LayerCard {
+      const m = s[2] ?? 0;
+      const pyr = config.pyramid.length === 1 && config.pyramid[0] === 1 ? 'global' : `pyramid [${config.pyramid.join(', ')}]`;
+      return {
+        stage: 'pooling', classic: `BoW ${config.op} pooling, ${pyr}`, cnn: `global ${config.op} pooling over ${regions} region${regions > 1 ? 's' : ''}`,
+        mapsIn: m, mapsOut: m * regions, params: 0, origin: 'none', receptiveField: Math.max(s[0], s[1]),
+        kernel: [s[0], s[1]], stride: 1, outShape: [1, 1, m * regions], connections: s[0] * s[1] * m,
+      };
+    },
+  };
+}
