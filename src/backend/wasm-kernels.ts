@@ -80,6 +80,8 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
 //   Conv2DBackpropInput  64 ms (C3)  -> a stride-1 "full" convolution with the flipped, transposed filter (18 ms)
 //   MaxPoolGrad          21 ms (S2)  -> one first-max pass in JavaScript over the wasm heap
 //   BatchMatMul with a transposed operand: 9 ms -> explicit Transpose, then the untransposed product (1 ms)
+//   Tile (batch-norm gradients) 190 ms -> block copies over the wasm heap (~2 ms)
+//   Sum / Mean over leading axes (batch-norm statistics) 200 ms -> one float64-accumulating pass
 // Each falls back to the original kernel outside the cases it covers.
 // ---------------------------------------------------------------------------------------------------
 
@@ -207,6 +209,68 @@ function depthwiseBackpropInputWasm(a: KernelArgs): TensorInfo {
   return dx;
 }
 
+type HeapBackend = Backend & { makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array };
+
+/**
+ * Tile by block copies over the wasm heap (tfjs 4.22's wasm Tile takes 190 ms to broadcast a [1,1,1,32]
+ * batch-norm scale to [128,28,28,32]; this takes ~2 ms). Axes are tiled from the last to the first:
+ * each step repeats, for every outer index, the already tiled inner block `reps[axis]` times.
+ */
+function tileFast(a: KernelArgs, orig: Orig): TensorInfo {
+  const backend = a.backend as HeapBackend;
+  const { x } = a.inputs as { x: TensorInfo };
+  const { reps } = a.attrs as unknown as tf.TileAttrs;
+  if (typeof backend.typedArrayFromHeap !== 'function' || (x.dtype !== 'float32' && x.dtype !== 'int32')) return orig(a);
+  const inShape = x.shape, rank = inShape.length;
+  const outShape = inShape.map((d, i) => d * reps[i]);
+  let buf: Float32Array | Int32Array = backend.typedArrayFromHeap(x).slice();
+  let inner = 1;                                   // size of the already tiled trailing block
+  for (let axis = rank - 1; axis >= 0; axis--) {
+    const block = inShape[axis] * inner;
+    const outer = inShape.slice(0, axis).reduce((p, d) => p * d, 1);
+    const r = reps[axis];
+    if (r !== 1) {
+      const next = new (buf.constructor as Float32ArrayConstructor)(outer * block * r);
+      for (let o = 0; o < outer; o++) {
+        const src = buf.subarray(o * block, (o + 1) * block);
+        for (let k = 0; k < r; k++) next.set(src, (o * r + k) * block);
+      }
+      buf = next;
+    }
+    inner = outShape[axis] * inner;
+  }
+  const out = backend.makeOutput(outShape, x.dtype);
+  backend.typedArrayFromHeap(out).set(buf);
+  return out;
+}
+
+/**
+ * Sum and Mean over leading axes (batch-norm statistics: [N,H,W,C] over N,H,W) in one pass over the
+ * wasm heap with float64 accumulators, instead of the wasm kernels' transpose-then-reduce
+ * (200 ms -> a few ms; a ones[1,M] x X[M,C] product took 27 ms).
+ */
+function reduceLeading(mean: boolean) {
+  return (a: KernelArgs, orig: Orig): TensorInfo => {
+    const backend = a.backend as HeapBackend;
+    const { x } = a.inputs as { x: TensorInfo };
+    const { axis, keepDims } = a.attrs as unknown as tf.SumAttrs;
+    const rank = x.shape.length;
+    const axes = (Array.isArray(axis) ? axis : [axis]).map((v) => (v < 0 ? v + rank : v)).sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((v, i) => v === i);
+    if (!leading || x.dtype !== 'float32' || typeof backend.typedArrayFromHeap !== 'function') return orig(a);
+    const M = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
+    const C = x.shape.slice(axes.length).reduce((p, d) => p * d, 1);
+    const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    const acc = new Float64Array(C);
+    const v = backend.typedArrayFromHeap(x) as Float32Array;
+    for (let m = 0; m < M; m++) { const o = m * C; for (let c = 0; c < C; c++) acc[c] += v[o + c]; }
+    const out = backend.makeOutput(outShape, 'float32');
+    const ov = backend.typedArrayFromHeap(out) as Float32Array;
+    for (let c = 0; c < C; c++) ov[c] = mean ? acc[c] / M : acc[c];
+    return out;
+  };
+}
+
 let wasmRegistered = false;
 /** Registers the missing wasm kernels and the faster replacements, once. Safe to call again. */
 export function registerWasmKernels(): void {
@@ -225,6 +289,9 @@ export function registerWasmKernels(): void {
     override('Conv2DBackpropInput', conv2DBackpropInputFast);
     override('MaxPoolGrad', maxPoolGradFast);
     override('BatchMatMul', batchMatMulFast);
+    override('Tile', tileFast);
+    override('Sum', reduceLeading(false));
+    override('Mean', reduceLeading(true));
   }
   wasmRegistered = true;
 }

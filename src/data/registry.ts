@@ -98,7 +98,8 @@ export async function dataset(name: string, opts: DatasetOptions = {}): Promise<
     const files = idxFiles(dir) as NonNullable<ReturnType<typeof idxFiles>>;
     const train = readIdxPair(files.trainX, files.trainY);
     const test = readIdxPair(files.testX, files.testY);
-    return finish(name, name === 'mnist' ? MNIST_CLASSES : FASHION_CLASSES, train, test, dir, false, opts);
+    // flips keep a garment's class, not a digit's
+    return finish(name, name === 'mnist' ? MNIST_CLASSES : FASHION_CLASSES, train, test, dir, name === 'fashion-mnist', opts);
   }
   if (name === 'cifar10') {
     const dir = locate(name, opts);

@@ -3,6 +3,7 @@
 // kernel-coverage test checks that all the kernels they use exist on wasm and agree with cpu.
 import { tf } from '../../src/backend/index.js';
 import { lenet5 } from '../../src/cnn/lenet5.js';
+import { alexnetSmall, augment } from '../../src/cnn/alexnet.js';
 import { applyStages, denseSiftStages } from '../../src/stages/dsift.js';
 import { randArray } from '../helpers.js';
 
@@ -40,4 +41,17 @@ export const WORKLOADS: Workload[] = [
   { name: 'dense SIFT, bilinear, triangle, gaussian window, RGB, smoothed', run: stagesStep(() => denseSiftStages({ size: 3, step: 2, mode: 'bilinear', window: 'triangle', gaussianWindow: true, sigma: 0.8 }), [2, 24, 20, 3]) },
   { name: 'lenet5 modern', run: modelStep(() => lenet5({ variant: 'modern', seed: 1 }), [4, 28, 28, 1]) },
   { name: 'lenet5 classic', run: modelStep(() => lenet5({ variant: 'classic', seed: 1 }), [4, 28, 28, 1]) },
+  // batch norm (Tile, leading-axis Sum/Mean), dropout, max pooling at three sizes; plus the augmentation ops
+  { name: 'alexnet-small', run: modelStep(() => alexnetSmall({ seed: 1, dropout: 0 }), [4, 28, 28, 1]) },
+  { name: 'augmentation (crop, flip, affine jitter)', run: () => {
+    // batch 1: the cpu backend's CropAndResize and Transform mishandle batches > 1 (tests/cnn/augment.test.ts
+    // checks the batched wasm path against a plain loop instead)
+    const x = tf.tensor4d(randArray(28 * 28, 3), [1, 28, 28, 1]);
+    let s = 1;
+    const rand = () => { s = (s * 16807) % 2147483647; return s / 2147483647; };
+    const y = augment({ pad: 2, flip: true, jitter: 0.1 })(x, rand);
+    const out = [tf.sum(tf.abs(y)).dataSync()[0]];
+    tf.dispose([x, y]);
+    return out;
+  } },
 ];

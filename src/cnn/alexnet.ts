@@ -1,0 +1,99 @@
+/**
+ * An AlexNet-style network sized for 28x28 and 32x32 inputs (the course's "AlexNet" ingredients at
+ * MNIST scale): conv - batch norm - ReLU - max pool stages, then fully connected layers with ReLU and
+ * dropout 0.5, and data augmentation done on the fly (see augment()).
+ *
+ *   conv1 w1 3x3 -> BN -> ReLU -> max pool 2      (28 -> 14)
+ *   conv2 w2 3x3 -> BN -> ReLU -> max pool 2      (14 -> 7)
+ *   conv3 w3 3x3 -> BN -> ReLU -> max pool 2      (7 -> 3)
+ *   fc1 f1 -> ReLU -> dropout 0.5 -> fc2 f2 -> ReLU -> dropout 0.5 -> fc3 classes
+ *
+ * Widths default to 32, 64, 128 and 256, 128: about 5.3 M multiply-adds per 28x28 image, sized so that
+ * training on one CPU thread fits a lecture's time budget (the original AlexNet is 720 M).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LayerCard } from '../pipeline/card.js';
+import { cardsFromModel } from './cards.js';
+import type { Augment } from './train.js';
+
+export interface AlexNetConfig {
+  inputShape?: [number, number, number];
+  classes?: number;
+  widths?: [number, number, number];
+  fc?: [number, number];
+  dropout?: number;
+  seed?: number;
+}
+
+export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
+  const [h, w, c] = cfg.inputShape ?? [28, 28, 1];
+  const [w1, w2, w3] = cfg.widths ?? [32, 64, 128];
+  const [f1, f2] = cfg.fc ?? [256, 128];
+  const drop = cfg.dropout ?? 0.5;
+  let seed = cfg.seed ?? 0;
+  const he = () => tf.initializers.heNormal({ seed: seed++ });
+  const m = tf.sequential({ name: 'alexnet-small' });
+  const block = (filters: number, i: number, first = false) => {
+    m.add(tf.layers.conv2d({ ...(first ? { inputShape: [h, w, c] } : {}), filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: he(), name: `conv${i}` }));
+    m.add(tf.layers.batchNormalization({ name: `bn${i}` }));
+    m.add(tf.layers.reLU({ name: `relu${i}` }));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool${i}` }));
+  };
+  block(w1, 1, true);
+  block(w2, 2);
+  block(w3, 3);
+  m.add(tf.layers.flatten({ name: 'flatten' }));
+  m.add(tf.layers.dense({ units: f1, activation: 'relu', kernelInitializer: he(), name: 'fc1' }));
+  m.add(tf.layers.dropout({ rate: drop, seed: seed++, name: 'drop1' }));
+  m.add(tf.layers.dense({ units: f2, activation: 'relu', kernelInitializer: he(), name: 'fc2' }));
+  m.add(tf.layers.dropout({ rate: drop, seed: seed++, name: 'drop2' }));
+  m.add(tf.layers.dense({ units: cfg.classes ?? 10, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'fc3' }));
+  return m;
+}
+
+export function alexnetCards(model: tf.LayersModel): LayerCard[] {
+  return cardsFromModel(model, { conv1: 'conv + BN + ReLU', conv2: 'conv + BN + ReLU', conv3: 'conv + BN + ReLU', fc1: 'fully connected + dropout', fc2: 'fully connected + dropout', fc3: 'output' });
+}
+
+export interface AugmentConfig {
+  pad?: number;          // random crops of the original size from the image padded by `pad` (zeros)
+  flip?: boolean;        // random horizontal flips (not for digits)
+  jitter?: number;       // small affine jitter: rotation up to `jitter` radians and scale 1 +- jitter
+}
+
+/**
+ * On-the-fly augmentation of a `[B,H,W,C]` batch, one crop box per image through CropAndResize (a box
+ * with x1 > x2 is a horizontal flip; boxes on whole pixels make the crop exact), then optional affine
+ * jitter through tf.image.transform. Seeded by the training loop's generator.
+ */
+export function augment(cfg: AugmentConfig = {}): Augment {
+  const pad = cfg.pad ?? 2, flip = cfg.flip ?? false, jitter = cfg.jitter ?? 0;
+  const fn: Augment = (x, rand) => tf.tidy(() => {
+    const [b, h, w] = x.shape;
+    const p = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const H = h + 2 * pad, W = w + 2 * pad;
+    const boxes = new Float32Array(b * 4);
+    for (let i = 0; i < b; i++) {
+      const oy = Math.floor(rand() * (2 * pad + 1)), ox = Math.floor(rand() * (2 * pad + 1));
+      const y1 = oy / (H - 1), y2 = (oy + h - 1) / (H - 1);
+      let x1 = ox / (W - 1), x2 = (ox + w - 1) / (W - 1);
+      if (flip && rand() < 0.5) [x1, x2] = [x2, x1];
+      boxes.set([y1, x1, y2, x2], i * 4);
+    }
+    let out = tf.image.cropAndResize(p as tf.Tensor4D, tf.tensor2d(boxes, [b, 4]), tf.range(0, b, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear');
+    if (jitter > 0) {
+      const t = new Float32Array(b * 8);
+      for (let i = 0; i < b; i++) {
+        const a = (rand() * 2 - 1) * jitter, s = 1 + (rand() * 2 - 1) * jitter;
+        const c = Math.cos(a) / s, si = Math.sin(a) / s, cx = (w - 1) / 2, cy = (h - 1) / 2;
+        // output (x, y) samples input (c x - si y + tx, si x + c y + ty), rotating about the centre
+        t.set([c, -si, cx - c * cx + si * cy, si, c, cy - si * cx - c * cy, 0, 0], i * 8);
+      }
+      out = tf.image.transform(out, tf.tensor2d(t, [b, 8]), 'bilinear', 'constant', 0);
+    }
+    return out;
+  });
+  // part of the training run's identity (checkpoint key): the options, not the closure
+  fn.toString = () => `augment(${JSON.stringify({ pad, flip, jitter })})`;
+  return fn;
+}
