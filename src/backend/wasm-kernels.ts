@@ -209,6 +209,36 @@ function depthwiseBackpropInputWasm(a: KernelArgs): TensorInfo {
   return dx;
 }
 
+/** DepthwiseConv2dNativeBackpropFilter (missing on wasm), one pass in JavaScript over the wasm heap. */
+function depthwiseBackpropFilterWasm(a: KernelArgs): TensorInfo {
+  const backend = a.backend as Backend & { makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array };
+  const { x, dy } = a.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, dilations, pad, dimRoundingMode, filterShape } = a.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, dilations, pad, dimRoundingMode, true);
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW,
+    strideHeight: sH, strideWidth: sW, dilationHeight: dH, dilationWidth: dW } = info;
+  const M = info.outChannels / C;
+  const { top, left } = info.padInfo;
+  const out = backend.makeOutput(filterShape, 'float32');
+  const xv = backend.typedArrayFromHeap(x), gv = backend.typedArrayFromHeap(dy), ov = backend.typedArrayFromHeap(out);
+  const acc = new Float64Array(KH * KW * C * M);
+  for (let n = 0; n < N; n++) for (let i = 0; i < OH; i++) for (let j = 0; j < OW; j++) {
+    const go = ((n * OH + i) * OW + j) * C * M;
+    for (let a2 = 0; a2 < KH; a2++) {
+      const yy = i * sH + a2 * dH - top;
+      if (yy < 0 || yy >= H) continue;
+      for (let b2 = 0; b2 < KW; b2++) {
+        const xx = j * sW + b2 * dW - left;
+        if (xx < 0 || xx >= W) continue;
+        const xo = ((n * H + yy) * W + xx) * C, fo = (a2 * KW + b2) * C * M;
+        for (let c = 0; c < C; c++) { const v = xv[xo + c]; for (let m = 0; m < M; m++) acc[fo + c * M + m] += v * gv[go + c * M + m]; }
+      }
+    }
+  }
+  ov.set(acc);
+  return out;
+}
+
 type HeapBackend = Backend & { makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array };
 
 /**
@@ -284,6 +314,9 @@ export function registerWasmKernels(): void {
   }
   if (!tf.getKernel('DepthwiseConv2dNativeBackpropInput', 'wasm')) {
     tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInputWasm as unknown as tf.KernelFunc });
+  }
+  if (!tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm')) {
+    tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilterWasm as unknown as tf.KernelFunc });
   }
   if (process.env.BOWCNN_WASM_STOCK !== '1') {   // BOWCNN_WASM_STOCK=1 keeps tfjs's own kernels (for comparison)
     override('Conv2DBackpropInput', conv2DBackpropInputFast);

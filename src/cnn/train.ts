@@ -203,7 +203,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
         hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar);
         const oh = tf.oneHot(labels, classes);
         return tf.losses.softmaxCrossEntropy(oh, logits, undefined, o.labelSmoothing) as tf.Scalar;
-      }, true) as tf.Scalar;
+      }, true, model.trainableWeights.map((w) => w.read() as tf.Variable)) as tf.Scalar;   // this model's trainable weights only
       if (o.weightDecay > 0) tf.tidy(() => { for (const k of kernels) k.write(tf.mul(k.read(), 1 - lr * o.weightDecay)); });
       const lv = loss.dataSync()[0];
       lossSum += lv * idx.length; seen += idx.length;

@@ -103,3 +103,21 @@ describe('gradients of dilated convolutions (tfjs-core refuses them; we differen
     }
   }
 });
+
+describe('depthwise conv gradients on wasm (both kernels are bowcnn\'s) match cpu', () => {
+  for (const [s, pad, M] of [[1, 'valid', 1], [2, 'same', 2], [1, 'same', 3]] as const) {
+    it(`stride ${s}, ${pad}, multiplier ${M}`, async () => {
+      const xs: [number, number, number, number] = [2, 9, 8, 3], fs: [number, number, number, number] = [3, 4, 3, M];
+      const x = randArray(xs.reduce((a, b) => a * b), 31), f = randArray(fs.reduce((a, b) => a * b), 32);
+      const run = () => tf.tidy(() => {
+        const xt = tf.tensor4d(x, xs), ft = tf.tensor4d(f, fs);
+        const y = tf.depthwiseConv2d(xt, ft, s, pad);
+        const w = tf.tensor(randArray(y.size, 33), y.shape);
+        const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), w)))([xt, ft]);
+        return [...gx.dataSync(), ...gf.dataSync()];
+      });
+      const cpu = await onBackend('cpu', run), wasm = await onBackend('wasm', run);
+      expect(maxAbsDiff(wasm, cpu)).toBeLessThan(1e-4);
+    });
+  }
+});

@@ -1,0 +1,59 @@
+// The BoW chain exported as a CNN gives the pipeline's predictions on the whole MNIST test set, survives
+// save/load, and can be fine-tuned with switchable weight groups.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf, useBackend } from '../../src/backend/index.js';
+import { exportBowNet, setTrainable } from '../../src/cnn/bownet.js';
+import { argmaxRows, predictSplit, trainModel } from '../../src/cnn/train.js';
+import { dataset } from '../../src/data/registry.js';
+import type { Dataset } from '../../src/data/types.js';
+import type { Pipeline } from '../../src/pipeline/pipeline.js';
+import { bowPipeline, readRecipe, type BowRecipe } from '../../src/pipeline/recipes.js';
+
+let ds: Dataset;
+let p: Pipeline;
+beforeAll(async () => {
+  await useBackend('wasm');
+  ds = await dataset('mnist', { subset: 400, seed: 2 });
+  p = bowPipeline(readRecipe('bow-sift') as BowRecipe).set('coding.words', 24).set('coding.sample', 4000);
+  await p.fit(ds.train, { progress: false });
+});
+
+describe('bownet', () => {
+  it('gives the pipeline\'s predictions on all 10,000 MNIST test images: 100% argmax agreement, scores within 1e-4', () => {
+    expect(ds.test.n).toBe(10000);
+    const a = p.scores(ds.test, { progress: false });
+    const m = exportBowNet(p);
+    const b = predictSplit(m, ds.test, 500);
+    const pa = argmaxRows(a, 10), pb = argmaxRows(b, 10);
+    let agree = 0, worst = 0;
+    for (let i = 0; i < ds.test.n; i++) if (pa[i] === pb[i]) agree++;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    expect(agree).toBe(10000);
+    expect(worst).toBeLessThan(1e-4);
+    m.dispose();
+  });
+
+  it('round-trips through model.save() / tf.loadLayersModel()', async () => {
+    const m = exportBowNet(p);
+    let saved: tf.io.ModelArtifacts | null = null;
+    await m.save(tf.io.withSaveHandler(async (art) => { saved = art; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+    const back = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const x = tf.tidy(() => tf.randomUniform([8, 28, 28, 1], 0, 1, 'float32', 3));
+    const ya = m.predict(x) as tf.Tensor, yb = back.predict(x) as tf.Tensor;
+    expect(Array.from(yb.dataSync())).toEqual(Array.from(ya.dataSync()));
+    expect(back.layers.map((l) => l.getClassName())).toContain('BowGatherConv');
+    tf.dispose([x, ya, yb]); m.dispose(); back.dispose();
+  });
+
+  it('fine-tunes end to end: soft coding, groups switchable, the training loss falls', async () => {
+    const m = exportBowNet(p, { coding: 'soft', beta: 5, trainable: { handcrafted: false, unsupervised: true, supervised: true } });
+    const names = () => m.trainableWeights.map((w) => w.originalName.split('/')[0]).sort();
+    expect(names()).toEqual(['classifier', 'classifier', 'coding', 'coding']);
+    setTrainable(m, 'handcrafted', true);
+    expect(new Set(names())).toEqual(new Set(['gradient', 'cells', 'descriptor', 'coding', 'classifier']));
+    setTrainable(m, 'handcrafted', false);
+    const r = await trainModel(m, ds.train, { epochs: 3, batchSize: 50, lr: 3e-3, progress: false });
+    expect(r.epochs[2].loss).toBeLessThan(r.epochs[0].loss);
+    m.dispose();
+  });
+});
