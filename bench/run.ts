@@ -1,5 +1,5 @@
 // npm run bench -- <suite> [...]: benchmarks, never part of the test run.
-// Suites: backend, dsift, bow (more come with their issues). Each prints a table and writes bench/results/<suite>.json.
+// Suites: backend, dsift, bow, cnn. Each prints a table and writes bench/results/<suite>.json.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -7,6 +7,7 @@ const SUITES: Record<string, () => Promise<Record<string, unknown>>> = {
   backend: async () => (await import('./backend.js')).run(),
   dsift: async () => (await import('./dsift.js')).run(),
   bow: async () => (await import('./bow.js')).run(),
+  cnn: async () => (await import('./cnn.js')).run(),
 };
 
 const want = process.argv.slice(2).filter((a) => !a.startsWith('-'));

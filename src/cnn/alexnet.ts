@@ -6,7 +6,7 @@
  *   conv1 w1 3x3 -> BN -> ReLU -> max pool 2      (28 -> 14)
  *   conv2 w2 3x3 -> BN -> ReLU -> max pool 2      (14 -> 7)
  *   conv3 w3 3x3 -> BN -> ReLU -> max pool 2      (7 -> 3)
- *   fc1 f1 -> ReLU -> dropout 0.5 -> fc2 f2 -> ReLU -> dropout 0.5 -> fc3 classes
+ *   fc1 f1 -> ReLU -> dropout 0.5 -> fc2 f2 -> ReLU -> dropout 0.5 -> output classes
  *
  * Widths default to 32, 64, 128 and 256, 128: about 5.3 M multiply-adds per 28x28 image, sized so that
  * training on one CPU thread fits a lecture's time budget (the original AlexNet is 720 M).
@@ -20,7 +20,7 @@ export interface AlexNetConfig {
   inputShape?: [number, number, number];
   classes?: number;
   widths?: [number, number, number];
-  fc?: [number, number];
+  fc?: number[];              // hidden fully connected layers (ablation: drop one or both)
   dropout?: number;
   seed?: number;
 }
@@ -28,7 +28,7 @@ export interface AlexNetConfig {
 export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   const [h, w, c] = cfg.inputShape ?? [28, 28, 1];
   const [w1, w2, w3] = cfg.widths ?? [32, 64, 128];
-  const [f1, f2] = cfg.fc ?? [256, 128];
+  const fcs = cfg.fc ?? [256, 128];
   const drop = cfg.dropout ?? 0.5;
   let seed = cfg.seed ?? 0;
   const he = () => tf.initializers.heNormal({ seed: seed++ });
@@ -43,16 +43,16 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   block(w2, 2);
   block(w3, 3);
   m.add(tf.layers.flatten({ name: 'flatten' }));
-  m.add(tf.layers.dense({ units: f1, activation: 'relu', kernelInitializer: he(), name: 'fc1' }));
-  m.add(tf.layers.dropout({ rate: drop, seed: seed++, name: 'drop1' }));
-  m.add(tf.layers.dense({ units: f2, activation: 'relu', kernelInitializer: he(), name: 'fc2' }));
-  m.add(tf.layers.dropout({ rate: drop, seed: seed++, name: 'drop2' }));
-  m.add(tf.layers.dense({ units: cfg.classes ?? 10, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'fc3' }));
+  fcs.forEach((units, i) => {
+    m.add(tf.layers.dense({ units, activation: 'relu', kernelInitializer: he(), name: `fc${i + 1}` }));
+    m.add(tf.layers.dropout({ rate: drop, seed: seed++, name: `drop${i + 1}` }));
+  });
+  m.add(tf.layers.dense({ units: cfg.classes ?? 10, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'output' }));
   return m;
 }
 
 export function alexnetCards(model: tf.LayersModel): LayerCard[] {
-  return cardsFromModel(model, { conv1: 'conv + BN + ReLU', conv2: 'conv + BN + ReLU', conv3: 'conv + BN + ReLU', fc1: 'fully connected + dropout', fc2: 'fully connected + dropout', fc3: 'output' });
+  return cardsFromModel(model, { conv1: 'conv + BN + ReLU', conv2: 'conv + BN + ReLU', conv3: 'conv + BN + ReLU', fc1: 'fully connected + dropout', fc2: 'fully connected + dropout', output: 'output' });
 }
 
 export interface AugmentConfig {

@@ -117,6 +117,11 @@ export class Pipeline {
     return p;
   }
 
+  /** The same pipeline (fitted state copied) under another name. */
+  named(name: string): Pipeline {
+    return this.rebuild([...this.stages], this.stages.length, name);
+  }
+
   with(name: string, stage: Stage): Pipeline {
     const i = this.stages.findIndex((s) => s.name === name);
     if (i < 0) throw new PipelineError(`with('${name}'): no such stage`);
@@ -154,9 +159,12 @@ export class Pipeline {
     return tf.tidy(() => { const y = this.run(x); return tf.reshape(y, [y.shape[0], -1]) as tf.Tensor2D; });
   }
 
-  /** Identity of a prefix: the split, the configs of stages [0, upto) and the fitted state of [0, stateUpto). */
+  /**
+   * Identity of a prefix: the split, the configs of stages [0, upto) and the fitted state of [0, stateUpto).
+   * For the state of a stage being fitted (stateUpto = upto - 1), only the config its fit depends on counts.
+   */
   private prefixKey(upto: number, fp: string, stateUpto = upto): string {
-    return cacheKey({ fp, stages: this.stages.slice(0, upto).map((s) => ({ name: s.name, config: s.config })),
+    return cacheKey({ fp, stages: this.stages.slice(0, upto).map((s, i) => ({ name: s.name, config: i === stateUpto && s.fitConfig ? s.fitConfig() : s.config })),
       state: this.stages.slice(0, stateUpto).map((s) => cacheKey(stateArrays(s).map((a) => [a.name, a.shape, Array.from(a.data.subarray(0, 64)), a.data.reduce((x, y) => x + y, 0)]))) });
   }
 

@@ -12,7 +12,8 @@ export const RECIPE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..',
 
 export interface BowRecipe { kind: 'bow'; name: string; about?: string; stages: { name: string; config: Record<string, unknown> }[] }
 export interface CnnRecipe { kind: 'cnn'; name: string; about?: string; model: string; config: Record<string, unknown>; train: Record<string, unknown> }
-export type Recipe = BowRecipe | CnnRecipe;
+export interface BowNetRecipe { kind: 'bownet'; name: string; about?: string; from: string; coding?: 'hard' | 'soft'; beta?: number; trainable?: Record<string, boolean>; train: Record<string, unknown> }
+export type Recipe = BowRecipe | CnnRecipe | BowNetRecipe;
 
 export function listRecipes(): string[] {
   return existsSync(RECIPE_DIR) ? readdirSync(RECIPE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
@@ -23,7 +24,7 @@ export function readRecipe(nameOrPath: string): Recipe {
   if (!existsSync(file)) throw new PipelineError(`no recipe '${nameOrPath}' (known: ${listRecipes().join(', ')}; or give a path to a .json, .js or .ts file)`);
   let r: Recipe;
   try { r = JSON.parse(readFileSync(file, 'utf8')) as Recipe; } catch (e) { throw new PipelineError(`${file}: not valid JSON (${(e as Error).message})`); }
-  if (r.kind !== 'bow' && r.kind !== 'cnn') throw new PipelineError(`${file}: "kind" must be "bow" or "cnn"`);
+  if (r.kind !== 'bow' && r.kind !== 'cnn' && r.kind !== 'bownet') throw new PipelineError(`${file}: "kind" must be "bow", "cnn" or "bownet"`);
   return r;
 }
 

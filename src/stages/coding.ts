@@ -41,6 +41,8 @@ export function coding(cfg: CodingConfig = {}): CodingStage {
     name: 'coding',
     config,
     centres: () => C,
+    // the dictionary does not depend on how it is used (hard / soft / triangle, beta)
+    fitConfig: () => ({ words: config.words, sample: config.sample, seed: config.seed, maxIter: config.maxIter, tol: config.tol }),
     convWeights: () => (kernel && bias ? { kernel: kernel.reshape([1, 1, kernel.shape[0], kernel.shape[1]]) as tf.Tensor4D, bias: bias.clone() } : null),
     setCentres(c: tf.Tensor2D) {
       for (const t of [C, kernel, bias]) t?.dispose();

@@ -11,6 +11,8 @@ export interface Stage {
   readonly name: string;
   readonly config: Readonly<Record<string, unknown>>;
   fit?(batches: AsyncIterable<Maps>, labels?: Int32Array): Promise<void>;
+  /** The part of the config that fit depends on (cache key of the fitted state); default: all of it. */
+  fitConfig?(): Record<string, unknown>;
   apply(x: Maps): Maps;
   card(inShape: readonly number[]): LayerCard;   // inShape: [H,W,C] of one image
   outShape(inShape: readonly number[]): number[];

@@ -1,0 +1,87 @@
+/**
+ * The course's "transformation robustness vs layers" experiment. The test images are translated
+ * vertically and horizontally (+-6 px), scaled (0.6 to 1.4) and rotated (+-60 degrees) about their
+ * centre; for each amount we measure
+ *   - the accuracy of each classifier, and
+ *   - for each stage or layer, how far its representation moves: the mean cosine distance between the
+ *     features of the original and of the transformed image.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { batchTensor } from '../data/split.js';
+import type { Split } from '../data/types.js';
+import type { Contender } from './contender.js';
+import { argmax } from './metrics.js';
+
+export type TransformKind = 'translate-x' | 'translate-y' | 'scale' | 'rotate';
+export const SWEEPS: Record<TransformKind, number[]> = {
+  'translate-x': [-6, -4, -2, 0, 2, 4, 6],
+  'translate-y': [-6, -4, -2, 0, 2, 4, 6],
+  scale: [0.6, 0.8, 1, 1.2, 1.4],
+  rotate: [-60, -40, -20, 0, 20, 40, 60],
+};
+
+/**
+ * The 8-parameter projective row of tf.image.transform: output (x, y) reads input (a0 x + a1 y + a2,
+ * b0 x + b1 y + b2). Translation by (dx, dy) moves content right/down; scale s > 1 enlarges it.
+ */
+export function transformRow(kind: TransformKind, amount: number, h: number, w: number): number[] {
+  const cx = (w - 1) / 2, cy = (h - 1) / 2;
+  if (kind === 'translate-x') return [1, 0, -amount, 0, 1, 0, 0, 0];
+  if (kind === 'translate-y') return [1, 0, 0, 0, 1, -amount, 0, 0];
+  if (kind === 'scale') { const s = 1 / amount; return [s, 0, cx - s * cx, 0, s, cy - s * cy, 0, 0]; }
+  const a = (amount * Math.PI) / 180, c = Math.cos(a), si = Math.sin(a);
+  return [c, -si, cx - c * cx + si * cy, si, c, cy - si * cx - c * cy, 0, 0];
+}
+
+export function transformBatch(x: tf.Tensor4D, kind: TransformKind, amount: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w] = x.shape;
+    const row = transformRow(kind, amount, h, w);
+    return tf.image.transform(x, tf.tensor2d(new Array(n).fill(row), [n, 8]), 'bilinear', 'constant', 0);
+  });
+}
+
+export interface RobustnessPoint { amount: number; accuracy: number; distances: Record<string, number> }
+export type RobustnessResult = Record<string, Record<TransformKind, RobustnessPoint[]>>;   // contender -> kind -> curve
+
+function cosineDistance(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => {
+    const n = a.shape[0];
+    const fa = tf.reshape(a, [n, -1]), fb = tf.reshape(b, [n, -1]);
+    const dot = tf.sum(tf.mul(fa, fb), 1);
+    const na = tf.sqrt(tf.sum(tf.square(fa), 1)), nb = tf.sqrt(tf.sum(tf.square(fb), 1));
+    const cos = tf.div(dot, tf.add(tf.mul(na, nb), 1e-12));
+    return 1 - tf.mean(cos).dataSync()[0];
+  });
+}
+
+export function robustness(contenders: Contender[], test: Split, opts: { batchSize?: number; onStep?: (s: string) => void } = {}): RobustnessResult {
+  const bs = opts.batchSize ?? 200;
+  const result: RobustnessResult = {};
+  for (const c of contenders) {
+    result[c.name] = {} as Record<TransformKind, RobustnessPoint[]>;
+    for (const kind of Object.keys(SWEEPS) as TransformKind[]) {
+      result[c.name][kind] = SWEEPS[kind].map((amount) => {
+        opts.onStep?.(`${c.name} ${kind} ${amount}`);
+        let ok = 0;
+        const dsum: Record<string, number> = {};
+        let batches = 0;
+        for (let i = 0; i < test.n; i += bs) {
+          const x = batchTensor(test, i, i + bs);
+          const xt = transformBatch(x, kind, amount);
+          const ra = c.representations(x), rb = c.representations(xt);
+          const last = rb[rb.length - 1].value;
+          const k = last.size / last.shape[0];
+          const pred = argmax(last.dataSync() as Float32Array, k);
+          for (let j = 0; j < pred.length; j++) if (pred[j] === test.labels[i + j]) ok++;
+          ra.forEach((r, li) => { dsum[r.name] = (dsum[r.name] ?? 0) + cosineDistance(r.value, rb[li].value); });
+          batches++;
+          tf.dispose([x, xt, ...ra.map((r) => r.value), ...rb.map((r) => r.value)]);
+        }
+        const distances = Object.fromEntries(Object.entries(dsum).map(([k, v]) => [k, v / batches]));
+        return { amount, accuracy: ok / test.n, distances };
+      });
+    }
+  }
+  return result;
+}

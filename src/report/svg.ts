@@ -1,0 +1,122 @@
+/**
+ * Small, dependency-free SVG plots for the report (inline, no network): bars, lines, heat maps,
+ * filter grids and SIFT glyphs. Every function returns an `<svg>` string.
+ */
+
+const FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"';
+export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+
+export function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  return a >= 1000 ? v.toFixed(0).replace(/\B(?=(\d{3})+(?!\d))/g, ',') : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
+}
+
+export function barChart(rows: { label: string; value: number; color?: string }[], o: { title: string; unit?: string; width?: number }): string {
+  const W = o.width ?? 560, rowH = 26, left = 170, top = 34, H = top + rows.length * rowH + 12;
+  const max = Math.max(1e-12, ...rows.map((r) => r.value));
+  const bars = rows.map((r, i) => {
+    const y = top + i * rowH, w = ((W - left - 90) * r.value) / max;
+    return `<text x="${left - 8}" y="${y + 17}" text-anchor="end" font-size="13">${esc(r.label)}</text>` +
+      `<rect x="${left}" y="${y + 4}" width="${Math.max(1, w).toFixed(1)}" height="${rowH - 8}" fill="${r.color ?? PALETTE[i % PALETTE.length]}" rx="2"/>` +
+      `<text x="${left + w + 6}" y="${y + 17}" font-size="12" fill="#333">${fmt(r.value)}${o.unit ? ' ' + esc(o.unit) : ''}</text>`;
+  }).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}>` +
+    `<text x="8" y="20" font-size="15" font-weight="600">${esc(o.title)}</text>${bars}</svg>`;
+}
+
+export function lineChart(series: { name: string; points: [number, number][]; color?: string; dash?: boolean }[],
+  o: { title: string; xlabel: string; ylabel: string; width?: number; height?: number; yMin?: number; yMax?: number }): string {
+  const W = o.width ?? 420, H = o.height ?? 280, l = 52, r = 12, t = 30, b = 64;
+  const xs = series.flatMap((s) => s.points.map((p) => p[0])), ys = series.flatMap((s) => s.points.map((p) => p[1]));
+  const x0 = Math.min(...xs), x1 = Math.max(...xs);
+  const y0 = o.yMin ?? Math.min(0, ...ys), y1 = o.yMax ?? Math.max(...ys, y0 + 1e-9);
+  const X = (v: number) => l + ((v - x0) / Math.max(1e-12, x1 - x0)) * (W - l - r);
+  const Y = (v: number) => t + (1 - (v - y0) / Math.max(1e-12, y1 - y0)) * (H - t - b);
+  const ticks = (a: number, z: number, n: number) => Array.from({ length: n + 1 }, (_, i) => a + ((z - a) * i) / n);
+  const grid = ticks(y0, y1, 4).map((v) => `<line x1="${l}" x2="${W - r}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#e5e5e5"/><text x="${l - 6}" y="${(Y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${fmt(v)}</text>`).join('') +
+    [...new Set(xs)].sort((a, c) => a - c).map((v) => `<text x="${X(v).toFixed(1)}" y="${H - b + 16}" font-size="11" text-anchor="middle">${fmt(v)}</text>`).join('');
+  const lines = series.map((s, i) => {
+    const c = s.color ?? PALETTE[i % PALETTE.length];
+    const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('');
+    return `<path d="${d}" fill="none" stroke="${c}" stroke-width="2"${s.dash ? ' stroke-dasharray="5,3"' : ''}/>` +
+      s.points.map((p) => `<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="2.5" fill="${c}"/>`).join('');
+  }).join('');
+  const legend = series.map((s, i) => {
+    const x = l + (i % 3) * ((W - l) / 3), y = H - 22 + Math.floor(i / 3) * 14;
+    return `<line x1="${x}" x2="${x + 16}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color ?? PALETTE[i % PALETTE.length]}" stroke-width="2"${s.dash ? ' stroke-dasharray="5,3"' : ''}/><text x="${x + 20}" y="${y}" font-size="11">${esc(s.name)}</text>`;
+  }).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H + Math.max(0, Math.ceil(series.length / 3) - 1) * 14}" viewBox="0 0 ${W} ${H + Math.max(0, Math.ceil(series.length / 3) - 1) * 14}" ${FONT}>` +
+    `<text x="8" y="18" font-size="14" font-weight="600">${esc(o.title)}</text>${grid}` +
+    `<line x1="${l}" x2="${l}" y1="${t}" y2="${H - b}" stroke="#999"/><line x1="${l}" x2="${W - r}" y1="${H - b}" y2="${H - b}" stroke="#999"/>` +
+    `<text x="${(l + W - r) / 2}" y="${H - b + 32}" font-size="12" text-anchor="middle">${esc(o.xlabel)}</text>` +
+    `<text transform="translate(13 ${(t + H - b) / 2}) rotate(-90)" font-size="12" text-anchor="middle">${esc(o.ylabel)}</text>${lines}${legend}</svg>`;
+}
+
+/** A confusion matrix: rows true, columns predicted, cells shaded by row-normalised count. */
+export function heatmap(m: number[][], o: { title: string; labels: readonly string[]; cell?: number }): string {
+  const k = m.length, c = o.cell ?? 30, left = 90, top = 44, W = left + k * c + 10, H = top + k * c + 46;
+  const cells = m.map((row, i) => {
+    const s = row.reduce((a, b) => a + b, 0) || 1;
+    return row.map((v, j) => {
+      const f = v / s;
+      const col = i === j ? `rgba(31,119,180,${(0.15 + 0.85 * f).toFixed(3)})` : `rgba(214,39,40,${Math.min(1, 4 * f).toFixed(3)})`;
+      return `<rect x="${left + j * c}" y="${top + i * c}" width="${c - 1}" height="${c - 1}" fill="${col}"/>` +
+        (v ? `<text x="${left + j * c + c / 2}" y="${top + i * c + c / 2 + 4}" font-size="${c > 26 ? 10 : 8}" text-anchor="middle" fill="${f > 0.6 ? '#fff' : '#222'}">${v}</text>` : '');
+    }).join('');
+  }).join('');
+  const rowLab = o.labels.map((l, i) => `<text x="${left - 4}" y="${top + i * c + c / 2 + 4}" font-size="11" text-anchor="end">${esc(l)}</text>`).join('');
+  const colLab = o.labels.map((l, j) => `<text x="${left + j * c + c / 2}" y="${top + k * c + 14}" font-size="10" text-anchor="middle">${esc(l.length > 4 ? l.slice(0, 4) : l)}</text>`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}>` +
+    `<text x="8" y="18" font-size="14" font-weight="600">${esc(o.title)}</text>` +
+    `<text x="${left}" y="36" font-size="11" fill="#555">predicted →  (rows: true class)</text>${cells}${rowLab}${colLab}</svg>`;
+}
+
+/** Filters `[k][h][w]` as small images, blue negative / red positive, each scaled to its own max. */
+export function filterGrid(filters: number[][][], o: { title: string; labels?: string[]; px?: number; cols?: number }): string {
+  const n = filters.length, px = o.px ?? 10, cols = o.cols ?? Math.min(n, 8);
+  const fh = filters[0].length, fw = filters[0][0].length, cw = fw * px + 14, ch = fh * px + 28;
+  const rows = Math.ceil(n / cols), W = cols * cw + 10, H = 30 + rows * ch;
+  const body = filters.map((f, i) => {
+    const ox = 8 + (i % cols) * cw, oy = 30 + Math.floor(i / cols) * ch;
+    const max = Math.max(1e-12, ...f.flat().map(Math.abs));
+    const px2 = f.map((row, y) => row.map((v, x) => {
+      const a = v / max;
+      const col = a >= 0 ? `rgb(255,${Math.round(255 * (1 - a))},${Math.round(255 * (1 - a))})` : `rgb(${Math.round(255 * (1 + a))},${Math.round(255 * (1 + a))},255)`;
+      return `<rect x="${ox + x * px}" y="${oy + y * px}" width="${px}" height="${px}" fill="${col}"/>`;
+    }).join('')).join('');
+    return px2 + `<rect x="${ox}" y="${oy}" width="${fw * px}" height="${fh * px}" fill="none" stroke="#888" stroke-width="0.5"/>` +
+      (o.labels ? `<text x="${ox + (fw * px) / 2}" y="${oy + fh * px + 13}" font-size="10" text-anchor="middle">${esc(o.labels[i])}</text>` : '');
+  }).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}><text x="8" y="18" font-size="14" font-weight="600">${esc(o.title)}</text>${body}</svg>`;
+}
+
+/**
+ * SIFT descriptors (128 values, VLFeat order: y bin, x bin, orientation) drawn as glyphs: a 4x4 grid of
+ * cells, each with 8 arrows from the cell centre along the orientations (x right, y down), length
+ * proportional to the bin's value.
+ */
+export function siftGlyphs(descs: number[][], o: { title: string; cell?: number; cols?: number }): string {
+  const c = o.cell ?? 16, g = 4 * c, cols = o.cols ?? 8, n = descs.length;
+  const W = 10 + cols * (g + 8), H = 30 + Math.ceil(n / cols) * (g + 20);
+  const body = descs.map((d, i) => {
+    const ox = 8 + (i % cols) * (g + 8), oy = 30 + Math.floor(i / cols) * (g + 20);
+    const max = Math.max(1e-12, ...d);
+    let s = `<rect x="${ox}" y="${oy}" width="${g}" height="${g}" fill="#fafafa" stroke="#bbb" stroke-width="0.5"/>`;
+    for (let by = 0; by < 4; by++) for (let bx = 0; bx < 4; bx++) {
+      const cx = ox + bx * c + c / 2, cy = oy + by * c + c / 2;
+      for (let t = 0; t < 8; t++) {
+        const v = d[(by * 4 + bx) * 8 + t] / max;
+        if (v <= 0.02) continue;
+        const a = (2 * Math.PI * t) / 8, len = v * (c / 2 - 1);
+        s += `<line x1="${cx.toFixed(1)}" y1="${cy.toFixed(1)}" x2="${(cx + len * Math.cos(a)).toFixed(1)}" y2="${(cy + len * Math.sin(a)).toFixed(1)}" stroke="#1f3b73" stroke-width="1.2" stroke-linecap="round"/>`;
+      }
+    }
+    return s + `<text x="${ox + g / 2}" y="${oy + g + 13}" font-size="10" text-anchor="middle">word ${i}</text>`;
+  }).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}><text x="8" y="18" font-size="14" font-weight="600">${esc(o.title)}</text>${body}</svg>`;
+}
