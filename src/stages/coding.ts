@@ -28,6 +28,8 @@ export interface CodingStage extends Stage {
   /** The conv weights `[1,1,D,M]` (2c) and bias `[M]` (-||c||^2). */
   convWeights(): { kernel: tf.Tensor4D; bias: tf.Tensor1D } | null;
   setCentres(c: tf.Tensor2D): void;
+  /** Hard assignment only: the index of the nearest word at each position, `[N,H,W]` int32. */
+  indices(x: Maps): tf.Tensor3D;
   lastFit?: { seconds: number; secondsPerIter: number; iterations: number; inertia: number; descriptors: number };
 }
 
@@ -86,6 +88,15 @@ export function coding(cfg: CodingConfig = {}): CodingStage {
       stage.setCentres(c);
       c.dispose();
       stage.lastFit = { seconds: (performance.now() - t0) / 1000, secondsPerIter: r.secondsPerIter, iterations: r.iterations, inertia: r.inertia, descriptors: n };
+    },
+    indices(x: Maps): tf.Tensor3D {
+      check4d('coding', x);
+      if (!kernel || !bias) throw new Error("stage 'coding': not fitted (no dictionary)");
+      const K = kernel, B = bias;
+      return tf.tidy(() => {
+        const [n, h, w, d] = x.shape;
+        return tf.reshape(tf.argMax(tf.add(tf.matMul(tf.reshape(x, [n * h * w, d]), K), B), 1), [n, h, w]) as tf.Tensor3D;
+      });
     },
     apply(x: Maps): Maps {
       check4d('coding', x);

@@ -27,12 +27,42 @@ export function regionBounds(size: number, level: number): [number, number][] {
   return Array.from({ length: level }, (_, r) => [Math.floor((r * size) / level), Math.floor(((r + 1) * size) / level)]);
 }
 
-export function pooling(cfg: PoolingConfig = {}): Stage {
+export interface PoolingStage extends Stage {
+  /**
+   * The same output as apply(oneHot(idx, M)) for hard-assignment codes, without building the one-hot
+   * `[N,H,W,M]` maps: each region's histogram is counted from the word indices `[N,H,W]`.
+   */
+  fromIndices(idx: Int32Array, shape: [number, number, number], M: number): Maps;
+}
+
+export function pooling(cfg: PoolingConfig = {}): PoolingStage {
   const config = { op: cfg.op ?? 'sum', pyramid: cfg.pyramid ?? [1], regionNorm: cfg.regionNorm ?? 'none', norm: cfg.norm ?? 'none' };
   const regions = config.pyramid.reduce((a, l) => a + l * l, 0);
+  const finish = (parts: tf.Tensor[], n: number, m: number) => {
+    const v = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
+    return tf.reshape(vecNorm(v, config.norm), [n, 1, 1, m * regions]) as tf.Tensor4D;
+  };
   return {
     name: 'pooling',
     config,
+    fromIndices(idx: Int32Array, [n, h, w]: [number, number, number], m: number): Maps {
+      const regionList: [number, number, number, number][] = [];
+      for (const L of config.pyramid) for (const [r0, r1] of regionBounds(h, L)) for (const [c0, c1] of regionBounds(w, L)) regionList.push([r0, r1, c0, c1]);
+      const R = regionList.length;
+      const hist = new Float32Array(n * R * m);
+      for (let b = 0; b < n; b++) regionList.forEach(([r0, r1, c0, c1], r) => {
+        const o = (b * R + r) * m;
+        for (let y = r0; y < r1; y++) for (let x = c0; x < c1; x++) hist[o + idx[(b * h + y) * w + x]]++;
+        const area = (r1 - r0) * (c1 - c0);
+        if (config.op === 'mean' && area > 0) for (let k = 0; k < m; k++) hist[o + k] /= area;
+        if (config.op === 'max') for (let k = 0; k < m; k++) hist[o + k] = hist[o + k] > 0 ? 1 : 0;
+      });
+      return tf.tidy(() => {
+        const all = tf.tensor3d(hist, [n, R, m]);
+        const parts = Array.from({ length: R }, (_, r) => vecNorm(tf.reshape(tf.slice(all, [0, r, 0], [n, 1, m]), [n, m]), config.regionNorm));
+        return finish(parts, n, m);
+      });
+    },
     apply(x: Maps): Maps {
       check4d('pooling', x);
       const [n, h, w, m] = x.shape;
@@ -47,8 +77,7 @@ export function pooling(cfg: PoolingConfig = {}): Stage {
             parts.push(vecNorm(p, config.regionNorm));
           }
         }
-        const v = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
-        return tf.reshape(vecNorm(v, config.norm), [n, 1, 1, m * regions]) as tf.Tensor4D;
+        return finish(parts, n, m);
       });
     },
     outShape: (s) => [1, 1, (s[2] ?? 0) * regions],

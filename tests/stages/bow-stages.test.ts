@@ -140,3 +140,21 @@ describe('linear SVM (squared hinge, one-vs-rest, on the backend) vs libsvm-js',
     expect(Math.abs(ours - ref) / nte).toBeLessThanOrEqual(0.01);
   });
 });
+
+describe('fused hard coding + pooling', () => {
+  it('counting word indices gives exactly the pooled one-hot maps (sum, mean, max; pyramid; norms)', () => {
+    const M = 12, D = 6, N = 3, H = 7, W = 5;
+    const cod = coding({ words: M, mode: 'hard' });
+    cod.setCentres(tf.tensor2d(randArray(M * D, 41), [M, D]));
+    const x = tf.tensor4d(randArray(N * H * W * D, 42), [N, H, W, D]);
+    for (const cfg of [{ op: 'sum' as const, pyramid: [1, 2], regionNorm: 'l1' as const }, { op: 'mean' as const, pyramid: [1, 3], norm: 'l2' as const }, { op: 'max' as const, pyramid: [2], regionNorm: 'power' as const }]) {
+      const p = pooling(cfg);
+      const ref = tf.tidy(() => p.apply(cod.apply(x)).dataSync());
+      const idx = cod.indices(x);
+      const got = tf.tidy(() => p.fromIndices(idx.dataSync() as Int32Array, [N, H, W], M).dataSync());
+      idx.dispose();
+      expect(Array.from(got)).toEqual(Array.from(ref));
+    }
+    x.dispose();
+  });
+});
