@@ -4,10 +4,16 @@ import { UsageError } from './args.js';
 
 const HELP = `bowcnn: Bag-of-visual-Words and CNNs side by side
 
-  bowcnn train     --model lenet5 [--variant modern|classic] --dataset mnist [--subset N] [--epochs E] [--out DIR]
+  bowcnn compare   --dataset D --pipelines a,b,c [--subset N] [--out DIR] [--robustness] [--ablation] [--set stage.param=v]
+  bowcnn explain   PIPELINE [--size HxWxC]
+  bowcnn train     --model lenet5|alexnet-small [--variant modern|classic] --dataset mnist [--subset N] [--epochs E] [--out DIR]
+  bowcnn eval      --model DIR --dataset D
+  bowcnn predict   --model DIR IMAGE...
+  bowcnn export    --model DIR --out DIR2 [--coding hard|soft] [--beta B]
   bowcnn datasets  [list] | fetch NAME [--dir DIR]
   bowcnn info      [--backend auto|wasm|cpu|webgpu|tensorflow]
 
+Pipelines: recipe names (bow-sift, bow-sift-spm, lenet5, alexnet-small, bownet) or paths to .json/.js/.ts files.
 Common options: --backend B (default wasm), --seed S, --data-dir DIR, --json
 `;
 
@@ -15,6 +21,11 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>>
   train: async () => (await import('./train.js')).trainCommand,
   datasets: async () => (await import('./datasets.js')).datasetsCommand,
   info: async () => (await import('./info.js')).infoCommand,
+  compare: async () => (await import('./compare.js')).compareCommand,
+  explain: async () => (await import('./explain.js')).explainCommand,
+  predict: async () => (await import('./models.js')).predictCommand,
+  eval: async () => (await import('./models.js')).evalCommand,
+  export: async () => (await import('./models.js')).exportCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -19,6 +19,7 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
   const cards: LayerCard[] = [];
   let field = { r: 1, j: 1 };
   let prevOut = shapeOf(model.inputs[0].shape as tf.Shape);
+  const imageSide = Math.max(prevOut[0] ?? 1, prevOut[1] ?? 1);
   for (const layer of model.layers) {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Record<string, unknown>;
@@ -46,11 +47,13 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
       cards.push({ ...base, cnn: `${cls === 'MaxPooling2D' ? 'max' : 'average'} pool ${kh}x${kw} /${s}`, kernel: [kh, kw], stride: s,
         receptiveField: field.r, connections: outUnits * kh * kw });
     } else if (cls === 'Dense') {
+      field = { r: Math.max(field.r, imageSide), j: field.j };   // a fully connected layer sees the whole image
       const act = String(cfg.activation ?? 'linear');
       const fin = inS.reduce((a, b) => a * (b || 1), 1);
       cards.push({ ...base, mapsIn: fin, cnn: `fully connected ${fin}->${mapsOut} ${act}`, receptiveField: field.r, connections: mapsOut * (fin + 1) });
     } else if (params > 0 || cls === 'Flatten' || cls === 'ZeroPadding2D') {
       const desc = cls === 'BatchNormalization' ? 'batch normalisation' : cls === 'Flatten' ? 'flatten' : cls === 'ZeroPadding2D' ? 'zero padding' : cls;
+      if (cls === 'Flatten') field = { r: Math.max(field.r, imageSide), j: field.j };
       cards.push({ ...base, cnn: desc, receptiveField: field.r, connections: params > 0 ? outUnits * 2 : 0 });
     }
   }

@@ -106,6 +106,10 @@ export async function compare(names: string[], ds: Dataset, opts: CompareOptions
     const f = await fitContender(c, ds, opts);
     const r = await evaluate(c, ds, opts, f.fitSeconds, f.trainImagesPerSec, f.peakRssMB);
     atomicJson(join(opts.out, 'parts', `${c.name.replace(/[^\w.-]/g, '_')}.json`), r);
+    const modelDir = join(opts.out, 'models', c.name.replace(/[^\w.-]/g, '_'));
+    mkdirSync(join(opts.out, 'models'), { recursive: true });
+    await c.save(modelDir);
+    atomicJson(join(modelDir, 'meta.json'), { classes: ds.classes, inShape: [ds.train.height, ds.train.width, ds.train.channels], dataset: ds.name, accuracy: r.accuracy });
     say(`${c.name}: ${(100 * r.accuracy).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]`);
     contenders.push(c);
     results.push(r);

@@ -30,6 +30,7 @@ function layerRows(r: CompareResult) {
 
 export function markdown(r: CompareResult): string {
   const L: string[] = [];
+  const cell = (v: string) => v.replace(/\|/g, '\\|');   // a '|' inside a cell would end it
   L.push(`# bowcnn report: ${r.dataset.name}`, '');
   L.push(`${r.dataset.train} training and ${r.dataset.test} test images (${r.dataset.source}), seed ${r.seed}, backend ${r.backend.name} (${r.backend.device}, ${r.backend.threads} thread${r.backend.threads === 1 ? '' : 's'}), bowcnn ${r.versions.bowcnn}, tfjs ${r.versions.tfjs}, Node ${r.versions.node}, ${r.date}.`, '');
   L.push('## Comparison', '', '| classifier | accuracy | 95% CI | top-2 | macro-F1 | parameters | FLOPs/image | fit (s) | train img/s | inference img/s | peak RSS (MB) |', '|---|---|---|---|---|---|---|---|---|---|---|');
@@ -39,7 +40,7 @@ export function markdown(r: CompareResult): string {
   L.push('', '## The BoW = CNN layer table', '');
   for (const t of layerRows(r)) {
     L.push(`### ${t.name}`, '', '| stage / layer | classic step | CNN layer | maps | parameters | origin | receptive field (px) | output |', '|---|---|---|---|---|---|---|---|');
-    for (const x of t.rows) L.push(`| ${x.stage} | ${x.classic} | ${x.cnn} | ${x.maps} | ${num(x.params)} | ${x.origin} | ${x.rf} | ${x.out} |`);
+    for (const x of t.rows) L.push(`| ${cell(x.stage)} | ${cell(x.classic)} | ${cell(x.cnn)} | ${x.maps} | ${num(x.params)} | ${x.origin} | ${x.rf} | ${x.out} |`);
     L.push('');
   }
   if (r.robustness) {
@@ -73,7 +74,7 @@ export function html(r: CompareResult): string {
     barChart(r.contenders.map((c, i) => ({ label: c.name, value: c.trainImagesPerSec, color: PALETTE[i % PALETTE.length] })), { title: 'Training / extraction (images/s)', width: 420 }) +
     barChart(r.contenders.map((c, i) => ({ label: c.name, value: c.inferImagesPerSec, color: PALETTE[i % PALETTE.length] })), { title: 'Inference (images/s)', width: 420 }) +
     barChart(r.contenders.map((c, i) => ({ label: c.name, value: c.peakRssMB, color: PALETTE[i % PALETTE.length] })), { title: 'Peak memory (RSS, MB)', unit: 'MB', width: 420 }) +
-    `</div><p class="note">Backend: ${esc(r.backend.name)} — ${esc(r.backend.device)}; ${r.backend.threads} thread(s). ${r.backend.notes.map(esc).join(' ')}</p>`);
+    `</div><p class="note">Backend: ${esc(r.backend.name)} — ${esc(r.backend.device)}; ${r.backend.threads} thread(s). ${r.backend.notes.map(esc).join('; ')}.</p>`);
   sec('layers', 'BoW = CNN: the stage ↔ layer table', layerRows(r).map((t) => `<h3>${esc(t.name)}</h3>` +
     table(['stage / layer', 'classic step', 'CNN layer', 'maps', 'parameters', 'origin', 'receptive field (px)', 'output'],
       t.rows.map((x) => [x.stage, x.classic, x.cnn, x.maps, num(x.params), x.origin, x.rf, x.out]))).join(''));
@@ -81,7 +82,9 @@ export function html(r: CompareResult): string {
   pics.push(filterGrid(r.pictures.gradientFilters, { title: 'The 8 oriented gradient filters (step 1, handcrafted)', labels: r.pictures.gradientFilters.map((_, k) => `${k * 45}°`), px: 14 }));
   if (r.pictures.visualWords) pics.push(siftGlyphs(r.pictures.visualWords.words, { title: `32 visual words of ${r.pictures.visualWords.from} (coding filters, k-means), drawn as SIFT glyphs` }));
   for (const f of r.pictures.cnnFilters) pics.push(filterGrid(f.filters, { title: `First-layer filters learned by ${f.from} (backpropagation)`, px: 9 }));
-  sec('pictures', 'Filters side by side: handcrafted, unsupervised, learned', pics.join(''));
+  sec('pictures', 'Filters side by side: handcrafted, unsupervised, learned',
+    '<p>Layer 1 of the BoW chain is the bank of 8 oriented derivative filters (red positive, blue negative); its layer 3 is a 1x1 conv whose filters are the k-means visual words, each a 4x4 grid of 8-bin orientation histograms (arrows: the direction and weight of each bin). The CNN learns its first-layer filters by backpropagation: compare them with the gradient filters.</p>' +
+    `<div class="row">${pics.join('')}</div>`);
   sec('confusion', 'Confusion matrices', `<div class="row">${r.contenders.map((c) => heatmap(c.confusion, { title: c.name, labels: r.dataset.classes, cell: 28 })).join('')}</div>`);
   if (r.robustness) {
     const kinds = Object.keys(SWEEPS) as TransformKind[];
@@ -90,7 +93,7 @@ export function html(r: CompareResult): string {
     const dist = Object.entries(r.robustness).map(([name, per]) => kinds.filter((k) => k === 'translate-x' || k === 'rotate').map((kind) => {
       const layers = Object.keys(per[kind][0].distances);
       return lineChart(layers.map((l, i) => ({ name: l, points: per[kind].map((p) => [p.amount, p.distances[l]] as [number, number]), color: PALETTE[i % PALETTE.length], dash: i % 2 === 1 })),
-        { title: `${name}: representation change per layer`, xlabel: KIND_LABEL[kind], ylabel: 'cosine distance to original', yMin: 0 });
+        { title: `${name}: change per layer, ${kind === 'rotate' ? 'rotation' : 'translation'}`, xlabel: KIND_LABEL[kind], ylabel: 'cosine distance to original', yMin: 0 });
     }).join('')).join('');
     sec('robustness', 'Robustness to transformations, by layer', `<p>${r.robustnessImages} test images, transformed about their centre. Left: accuracy. Below: for each stage or layer, the mean cosine distance between the representation of the original and of the transformed image — early layers move most under translation, pooled ones least.</p><div class="row">${acc}</div><div class="row">${dist}</div>`);
   } else sec('robustness', 'Robustness to transformations, by layer', '<p>Not run (add <code>--robustness</code>).</p>');

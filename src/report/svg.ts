@@ -16,8 +16,21 @@ function fmt(v: number): string {
   return a >= 1000 ? v.toFixed(0).replace(/\B(?=(\d{3})+(?!\d))/g, ',') : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
 }
 
+/** Width in px a title of `n` characters needs at 14-15 px bold. */
+const titleWidth = (t: string) => Math.ceil(t.length * 8.2) + 16;
+
+/** 'Nice' ticks (steps of 1, 2 or 5 x 10^k) covering [a, b], and the decimals they need. */
+export function niceTicks(a: number, b: number, target = 5): { ticks: number[]; decimals: number } {
+  const span = Math.max(1e-12, b - a);
+  const raw = span / target, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((v) => v >= raw) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let v = Math.ceil(a / step - 1e-9) * step; v <= b + 1e-9 * span; v += step) ticks.push(+v.toFixed(12));
+  return { ticks, decimals: Math.max(0, -Math.floor(Math.log10(step) + 1e-9)) };
+}
+
 export function barChart(rows: { label: string; value: number; color?: string }[], o: { title: string; unit?: string; width?: number }): string {
-  const W = o.width ?? 560, rowH = 26, left = 170, top = 34, H = top + rows.length * rowH + 12;
+  const W = Math.max(o.width ?? 560, titleWidth(o.title)), rowH = 26, left = 170, top = 34, H = top + rows.length * rowH + 12;
   const max = Math.max(1e-12, ...rows.map((r) => r.value));
   const bars = rows.map((r, i) => {
     const y = top + i * rowH, w = ((W - left - 90) * r.value) / max;
@@ -31,15 +44,17 @@ export function barChart(rows: { label: string; value: number; color?: string }[
 
 export function lineChart(series: { name: string; points: [number, number][]; color?: string; dash?: boolean }[],
   o: { title: string; xlabel: string; ylabel: string; width?: number; height?: number; yMin?: number; yMax?: number }): string {
-  const W = o.width ?? 420, H = o.height ?? 280, l = 52, r = 12, t = 30, b = 64;
+  const W = Math.max(o.width ?? 420, titleWidth(o.title)), H = o.height ?? 280, l = 52, r = 12, t = 30, b = 64;
   const xs = series.flatMap((s) => s.points.map((p) => p[0])), ys = series.flatMap((s) => s.points.map((p) => p[1]));
   const x0 = Math.min(...xs), x1 = Math.max(...xs);
   const y0 = o.yMin ?? Math.min(0, ...ys), y1 = o.yMax ?? Math.max(...ys, y0 + 1e-9);
   const X = (v: number) => l + ((v - x0) / Math.max(1e-12, x1 - x0)) * (W - l - r);
   const Y = (v: number) => t + (1 - (v - y0) / Math.max(1e-12, y1 - y0)) * (H - t - b);
-  const ticks = (a: number, z: number, n: number) => Array.from({ length: n + 1 }, (_, i) => a + ((z - a) * i) / n);
-  const grid = ticks(y0, y1, 4).map((v) => `<line x1="${l}" x2="${W - r}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#e5e5e5"/><text x="${l - 6}" y="${(Y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${fmt(v)}</text>`).join('') +
-    [...new Set(xs)].sort((a, c) => a - c).map((v) => `<text x="${X(v).toFixed(1)}" y="${H - b + 16}" font-size="11" text-anchor="middle">${fmt(v)}</text>`).join('');
+  const yt = niceTicks(y0, y1, 4);
+  const xv = [...new Set(xs)].sort((a, c) => a - c);
+  const xd = Math.max(0, ...xv.map((v) => (String(v).split('.')[1] ?? '').length));
+  const grid = yt.ticks.map((v) => `<line x1="${l}" x2="${W - r}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#e5e5e5"/><text x="${l - 6}" y="${(Y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${v.toFixed(yt.decimals)}</text>`).join('') +
+    xv.map((v) => `<text x="${X(v).toFixed(1)}" y="${H - b + 16}" font-size="11" text-anchor="middle">${v.toFixed(xd)}</text>`).join('');
   const lines = series.map((s, i) => {
     const c = s.color ?? PALETTE[i % PALETTE.length];
     const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('');
@@ -59,7 +74,7 @@ export function lineChart(series: { name: string; points: [number, number][]; co
 
 /** A confusion matrix: rows true, columns predicted, cells shaded by row-normalised count. */
 export function heatmap(m: number[][], o: { title: string; labels: readonly string[]; cell?: number }): string {
-  const k = m.length, c = o.cell ?? 30, left = 90, top = 44, W = left + k * c + 10, H = top + k * c + 46;
+  const k = m.length, c = o.cell ?? 30, left = 90, top = 44, W = Math.max(left + k * c + 10, titleWidth(o.title)), H = top + k * c + 46;
   const cells = m.map((row, i) => {
     const s = row.reduce((a, b) => a + b, 0) || 1;
     return row.map((v, j) => {
@@ -80,7 +95,7 @@ export function heatmap(m: number[][], o: { title: string; labels: readonly stri
 export function filterGrid(filters: number[][][], o: { title: string; labels?: string[]; px?: number; cols?: number }): string {
   const n = filters.length, px = o.px ?? 10, cols = o.cols ?? Math.min(n, 8);
   const fh = filters[0].length, fw = filters[0][0].length, cw = fw * px + 14, ch = fh * px + 28;
-  const rows = Math.ceil(n / cols), W = cols * cw + 10, H = 30 + rows * ch;
+  const rows = Math.ceil(n / cols), W = Math.max(cols * cw + 10, titleWidth(o.title)), H = 30 + rows * ch;
   const body = filters.map((f, i) => {
     const ox = 8 + (i % cols) * cw, oy = 30 + Math.floor(i / cols) * ch;
     const max = Math.max(1e-12, ...f.flat().map(Math.abs));
@@ -102,7 +117,7 @@ export function filterGrid(filters: number[][][], o: { title: string; labels?: s
  */
 export function siftGlyphs(descs: number[][], o: { title: string; cell?: number; cols?: number }): string {
   const c = o.cell ?? 16, g = 4 * c, cols = o.cols ?? 8, n = descs.length;
-  const W = 10 + cols * (g + 8), H = 30 + Math.ceil(n / cols) * (g + 20);
+  const W = Math.max(10 + cols * (g + 8), titleWidth(o.title)), H = 30 + Math.ceil(n / cols) * (g + 20);
   const body = descs.map((d, i) => {
     const ox = 8 + (i % cols) * (g + 8), oy = 30 + Math.floor(i / cols) * (g + 20);
     const max = Math.max(1e-12, ...d);

@@ -1,0 +1,77 @@
+// A small comparison run end to end through the CLI: the report files exist, the HTML parses, holds
+// every section with its pictures as inline SVG and loads nothing from the network; results.json is
+// complete; a rerun reuses the caches.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse } from 'parse5';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SECTIONS } from '../../src/report/report.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const OUT = join(mkdtempSync(join(tmpdir(), 'bowcnn-report-')), 'run');
+const ARGS = ['compare', '--dataset', 'mnist', '--pipelines', 'bow-sift,lenet5', '--subset', '300', '--test-subset', '200',
+  '--set', 'coding.words=16', '--set', 'coding.sample=3000', '--set', 'train.epochs=1', '--out', OUT, '--robustness', '--robustness-images', '40', '--ablation', '--json'];
+function cli(args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BOWCNN_PROGRESS: '0' }, timeout: 240_000 });
+}
+let first: ReturnType<typeof cli>;
+
+beforeAll(() => { first = cli(ARGS); }, 240_000);
+
+interface Node { nodeName: string; tagName?: string; attrs?: { name: string; value: string }[]; childNodes?: Node[] }
+function* walk(n: Node): Generator<Node> { yield n; for (const c of n.childNodes ?? []) yield* walk(c); }
+
+describe('bowcnn compare and its report', () => {
+  it('exits 0 and writes results.json, report.md and report.html', () => {
+    expect(first.status, first.stderr).toBe(0);
+    for (const f of ['results.json', 'report.md', 'report.html']) expect(existsSync(join(OUT, f))).toBe(true);
+    const j = JSON.parse(first.stdout);
+    expect(j.contenders.map((c: { name: string }) => c.name)).toEqual(['bow-sift', 'lenet5']);
+  });
+
+  it('report.html parses, has every section, inline SVG pictures and no external resource', () => {
+    const html = readFileSync(join(OUT, 'report.html'), 'utf8');
+    const doc = parse(html) as unknown as Node;
+    const nodes = [...walk(doc)];
+    const ids = nodes.filter((n) => n.tagName === 'section').map((n) => n.attrs?.find((a) => a.name === 'id')?.value);
+    expect(ids).toEqual([...SECTIONS]);
+    expect(nodes.filter((n) => n.tagName === 'svg').length).toBeGreaterThan(10);
+    const external = nodes.filter((n) => (n.attrs ?? []).some((a) => (a.name === 'src' || a.name === 'href') && !a.value.startsWith('#')));
+    expect(external).toEqual([]);
+    expect(nodes.some((n) => n.tagName === 'script')).toBe(false);
+    expect(html).toContain('The 8 oriented gradient filters');
+    expect(html).toContain('visual words of bow-sift');
+    expect(html).toContain('First-layer filters learned by lenet5');
+  });
+
+  it('results.json holds metrics, McNemar, robustness curves, ablation and versions', () => {
+    const r = JSON.parse(readFileSync(join(OUT, 'results.json'), 'utf8'));
+    expect(r.format).toBe('bowcnn-results');
+    expect(r.versions.tfjs).toBe('4.22.0');
+    expect(r.backend.name).toBe('wasm');
+    for (const c of r.contenders) {
+      expect(c.accuracy).toBeGreaterThan(0.3);
+      expect(c.ci95[0]).toBeLessThanOrEqual(c.accuracy);
+      expect(c.ci95[1]).toBeGreaterThanOrEqual(c.accuracy);
+      expect(c.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(200);
+      expect(c.params).toBeGreaterThan(0);
+    }
+    expect(r.mcnemar).toHaveLength(1);
+    expect(Object.keys(r.robustness)).toEqual(['bow-sift', 'lenet5']);
+    expect(r.robustness['bow-sift'].rotate.map((p: { amount: number }) => p.amount)).toEqual([-60, -40, -20, 0, 20, 40, 60]);
+    expect(r.robustness.lenet5['translate-x'][3].distances.C1).toBeCloseTo(0, 6);   // no shift: no change
+    expect(r.ablation.map((a: { change: string }) => a.change)).toEqual(['hard -> soft coding', 'sum -> max pooling', 'WTA -> bilinear orientations']);
+  });
+
+  it('a rerun reuses the feature cache and the CNN checkpoint', () => {
+    const again = cli(ARGS.filter((a) => a !== '--robustness' && a !== '--ablation' && a !== '--robustness-images' && a !== '40'));
+    expect(again.status, again.stderr).toBe(0);
+    const j = JSON.parse(again.stdout);
+    const bow = j.contenders.find((c: { name: string }) => c.name === 'bow-sift');
+    expect(Object.keys(bow.details.stageSeconds)).toContain('coding fit (cached)');
+    const cnn = JSON.parse(readFileSync(join(OUT, 'results.json'), 'utf8')).contenders.find((c: { name: string }) => c.name === 'lenet5');
+    expect(cnn.accuracy).toBeCloseTo(JSON.parse(first.stdout).contenders[1].accuracy, 10);
+  });
+});
