@@ -1,12 +1,19 @@
 /**
  * Stage 5: the SVM, which is a fully connected layer: scores = x W + b, `[N,1,1,D]` -> `[N,1,1,classes]`.
  *
- * kind 'linear' (default): one-vs-rest linear SVM, L2-regularised squared hinge (LIBLINEAR's default,
- *   -s 2), trained on the backend. For class k with y_ik = +1 if label_i = k else -1:
+ * kind 'linear' (default): one-vs-rest linear SVM, L2-regularised squared hinge (LIBLINEAR's default
+ *   loss). For class k with y_ik = +1 if label_i = k else -1:
  *       min_{w_k, b_k}  1/2 ||w_k||^2 + C sum_i max(0, 1 - y_ik (w_k . x_i + b_k))^2
- *   All classes at once, the objective divided by C N, by Adam on full batches (N <= batch) or on large
- *   shuffled mini-batches, until the epoch objective changes by less than `tol` (relative), with a
- *   cosine-decayed learning rate. The bias is not regularised.
+ *   Two solvers:
+ *   - solver 'dcd' (default): LIBLINEAR's dual coordinate descent for this loss (Hsieh et al. 2008,
+ *     liblinear -s 1 with -B 1: the bias is a constant feature 1, regularised like the weights), all
+ *     classes in one pass over the rows, in a seeded random order, until the projected-gradient gap of
+ *     every class is below `eps` (LIBLINEAR's default 0.1) or `maxIter` passes. Runs in JavaScript: one
+ *     dot product and one update per row and class, no matrix of size N x N.
+ *   - solver 'adam': on the tfjs backend, the primal objective divided by C N, Adam on full batches (N <=
+ *     batch) or shuffled mini-batches, cosine-decayed learning rate, until the epoch objective changes by
+ *     less than `tol`. Measured on bow-sift MNIST features it needs many epochs to match 'dcd'
+ *     (10k images: 94.5% after 30 epochs, 96.9% after 200, where dcd converges in seconds).
  * kind 'libsvm': a kernel SVM through libsvm-js (its WebAssembly build of LIBSVM 3.22), kernel 'rbf',
  *   'linear' or 'chi2' (a precomputed chi2 kernel matrix). For small training sets: the kernel matrix is
  *   N x N. Its scores are one-hot votes of the predicted class.
@@ -19,6 +26,9 @@ import { check4d, type Maps, type Stage } from './stage.js';
 
 export interface ClassifierConfig {
   kind?: 'linear' | 'libsvm';
+  solver?: 'dcd' | 'adam';
+  eps?: number;
+  maxIter?: number;
   C?: number;
   classes?: number;
   batch?: number;
@@ -51,8 +61,56 @@ async function collect(batches: AsyncIterable<Maps>): Promise<{ chunks: Float32A
 
 type LibSvm = { train(x: number[][], y: number[]): void; predictOne(x: number[]): number; free(): void };
 
+/**
+ * Dual coordinate descent for the L2-loss (squared hinge) linear SVM, one-vs-rest, bias as a constant
+ * feature (liblinear -s 1 -B 1). Returns W `[D,K]` row-major, b `[K]`, and the passes made.
+ */
+export function dualCD(chunks: Float32Array[], d: number, n: number, labels: Int32Array, K: number, C: number, eps: number, maxIter: number, seed: number) {
+  const rows: Float32Array[] = [];
+  for (const c of chunks) for (let i = 0; i < c.length / d; i++) rows.push(c.subarray(i * d, (i + 1) * d));
+  const Dii = 1 / (2 * C);
+  const Q = new Float64Array(n);
+  for (let i = 0; i < n; i++) { let s = 1; const r = rows[i]; for (let t = 0; t < d; t++) s += r[t] * r[t]; Q[i] = s + Dii; }
+  const w = Array.from({ length: K }, () => new Float64Array(d + 1));   // last entry: bias
+  const alpha = Array.from({ length: K }, () => new Float64Array(n));
+  const order = Array.from({ length: n }, (_, i) => i);
+  const rand = rng(seed);
+  let it = 0;
+  for (it = 1; it <= maxIter; it++) {
+    shuffle(order, rand);
+    let worstGap = 0;
+    const maxPG = new Float64Array(K).fill(-Infinity), minPG = new Float64Array(K).fill(Infinity);
+    for (const i of order) {
+      const r = rows[i];
+      for (let k = 0; k < K; k++) {
+        const wk = w[k];
+        const y = labels[i] === k ? 1 : -1;
+        let dot = wk[d];
+        for (let t = 0; t < d; t++) dot += wk[t] * r[t];
+        const a = alpha[k][i];
+        const G = y * dot - 1 + a * Dii;
+        const PG = a > 0 ? G : Math.min(G, 0);
+        if (PG > maxPG[k]) maxPG[k] = PG;
+        if (PG < minPG[k]) minPG[k] = PG;
+        if (Math.abs(PG) > 1e-12) {
+          const na = Math.max(a - G / Q[i], 0);
+          const step = (na - a) * y;
+          alpha[k][i] = na;
+          if (step !== 0) { for (let t = 0; t < d; t++) wk[t] += step * r[t]; wk[d] += step; }
+        }
+      }
+    }
+    for (let k = 0; k < K; k++) worstGap = Math.max(worstGap, maxPG[k] - minPG[k]);
+    if (worstGap <= eps) break;
+  }
+  const W = new Float32Array(d * K);
+  for (let k = 0; k < K; k++) for (let t = 0; t < d; t++) W[t * K + k] = w[k][t];
+  return { w: W, bias: Float32Array.from(w.map((x) => x[d])), iters: Math.min(it, maxIter) };
+}
+
 export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
-  const config = { kind: cfg.kind ?? 'linear', C: cfg.C ?? 1, classes: cfg.classes ?? 0, batch: cfg.batch ?? 8192,
+  const config = { kind: cfg.kind ?? 'linear', solver: cfg.solver ?? 'dcd', eps: cfg.eps ?? 0.1, maxIter: cfg.maxIter ?? 300,
+    C: cfg.C ?? 1, classes: cfg.classes ?? 0, batch: cfg.batch ?? 8192,
     maxEpochs: cfg.maxEpochs ?? 200, tol: cfg.tol ?? 1e-4, lr: cfg.lr ?? 0.01, seed: cfg.seed ?? 0,
     kernel: cfg.kernel ?? 'rbf', gamma: cfg.gamma ?? 0 };
   let W: tf.Variable<tf.Rank.R2> | null = null;
@@ -90,6 +148,15 @@ export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
       }
       if (W) W.dispose();
       if (b) b.dispose();
+      if (config.solver === 'dcd') {
+        const { w, bias, iters } = dualCD(chunks, d, n, labels, classes, config.C, config.eps, config.maxIter, config.seed);
+        const wt = tf.tensor2d(w, [d, classes]), bt = tf.tensor1d(bias);
+        W = tf.variable(wt, true) as tf.Variable<tf.Rank.R2>;
+        b = tf.variable(bt, true) as tf.Variable<tf.Rank.R1>;
+        tf.dispose([wt, bt]);
+        stage.lastFit = { seconds: (performance.now() - t0) / 1000, epochs: iters, objective: NaN };
+        return;
+      }
       const w0 = tf.zeros([d, classes]), b0 = tf.zeros([classes]);
       W = tf.variable(w0, true) as tf.Variable<tf.Rank.R2>;     // a variable shares its initial value's data
       b = tf.variable(b0, true) as tf.Variable<tf.Rank.R1>;

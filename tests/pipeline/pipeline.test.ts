@@ -33,7 +33,7 @@ describe('Pipeline', () => {
     expect(b.get('coding').config).toMatchObject({ words: 8, mode: 'soft' });
     expect(c.stages.map((s) => s.name)).not.toContain('pooling');
     expect(d.get('classifier').config.C).toBe(0.1);
-    expect(a.get('classifier').config.C).toBe(10);
+    expect(a.get('classifier').config.C).toBe(1);
     expect(() => a.set('coding.wordz', 3)).toThrow(/no option 'wordz'/);
     expect(() => a.with('nope', coding())).toThrow(PipelineError);
   });

@@ -158,3 +158,23 @@ describe('fused hard coding + pooling', () => {
     x.dispose();
   });
 });
+
+describe('linear SVM solvers agree', () => {
+  it('dual coordinate descent (default) and Adam on the backend reach the same test accuracy within 1 point', async () => {
+    const K = 3, D = 6, n = 300;
+    const u = randArray(2 * n * D, 61);
+    const x = new Float32Array(2 * n * D), y = new Int32Array(2 * n);
+    for (let i = 0; i < 2 * n; i++) { y[i] = i % K; for (let t = 0; t < D; t++) x[i * D + t] = (t === y[i] ? 1 : 0) + 0.7 * u[i * D + t]; }
+    const acc = async (solver: 'dcd' | 'adam') => {
+      const c = classifier({ C: 1, solver, maxEpochs: 400 });
+      await c.fit!(one(tf.tensor4d(x.subarray(0, n * D), [n, 1, 1, D])), y.subarray(0, n));
+      const s = tf.tidy(() => c.apply(tf.tensor4d(x.subarray(n * D), [n, 1, 1, D])).dataSync());
+      let ok = 0;
+      for (let i = 0; i < n; i++) { let b = 0; for (let k = 1; k < K; k++) if (s[i * K + k] > s[i * K + b]) b = k; if (b === y[n + i]) ok++; }
+      return ok / n;
+    };
+    const a = await acc('dcd'), b = await acc('adam');
+    expect(a).toBeGreaterThan(0.6);
+    expect(Math.abs(a - b)).toBeLessThanOrEqual(0.01);
+  });
+});
