@@ -21,7 +21,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const fit = await trainModel(m, train, { epochs: 1, batchSize: 128, progress: false });
     const test = subset(ds.test, b === 'wasm' ? 10000 : 1000, 0);
     const t = performance.now();
-    predictSplit(m, test, 500);
+    await predictSplit(m, test, 500);
     const infer = test.n / ((performance.now() - t) / 1000);
     rows.push({ backend: b, device: backendInfo().device, threads: backendInfo().threads, trainImages: n,
       trainImgPerSec: Math.round(fit.imagesPerSec), inferImgPerSec: Math.round(infer) });

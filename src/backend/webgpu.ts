@@ -45,18 +45,28 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   } catch (e) {
     throw new Error(`the optional package 'webgpu' (Dawn for Node) is not installed or does not load: ${(e as Error).message}`);
   }
-  const flags = opts.dawnFlags ?? (process.env.BOWCNN_DAWN_FLAGS ? process.env.BOWCNN_DAWN_FLAGS.split(',') : []);
-  const gpu = dawn.create(flags) as { requestAdapter(o?: object): Promise<AdapterLike | null> };
+  // Hardware first: Dawn's default backend (Vulkan on Linux). Software only when allowed: Dawn's
+  // OpenGL backend over Mesa's llvmpipe, headless through EGL (EGL_PLATFORM=surfaceless), which Dawn
+  // offers only at featureLevel 'compatibility'.
+  const attempts: { flags: string[]; request: object[] }[] = [
+    { flags: opts.dawnFlags ?? (process.env.BOWCNN_DAWN_FLAGS ? process.env.BOWCNN_DAWN_FLAGS.split(',') : []), request: [{ powerPreference: 'high-performance' }, { featureLevel: 'compatibility' }] },
+  ];
+  if (allowSoftware) attempts.push({ flags: ['backend=opengl'], request: [{ featureLevel: 'compatibility' }] });
   let adapter: AdapterLike | null = null;
   let chosen: { text: string; software: boolean } | null = null;
-  const tries: object[] = [{ powerPreference: 'high-performance' }, { featureLevel: 'compatibility' }];
-  if (allowSoftware) tries.push({ forceFallbackAdapter: true }, { featureLevel: 'compatibility', forceFallbackAdapter: true });
-  for (const t of tries) {
-    const a = await gpu.requestAdapter(t).catch(() => null);
-    if (!a) continue;
-    const d = describeAdapter(a);
-    if (d.software && !allowSoftware) continue;
-    adapter = a; chosen = d; break;
+  let gpu: { requestAdapter(o?: object): Promise<AdapterLike | null> } | null = null;
+  let request: object = {};
+  for (const at of attempts) {
+    if (at.flags.includes('backend=opengl')) process.env.EGL_PLATFORM ??= 'surfaceless';
+    const g = dawn.create(at.flags) as { requestAdapter(o?: object): Promise<AdapterLike | null> };
+    for (const t of at.request) {
+      const a = await g.requestAdapter(t).catch(() => null);
+      if (!a) continue;
+      const d = describeAdapter(a);
+      if (d.software && !allowSoftware) continue;
+      adapter = a; chosen = d; gpu = g; request = t; break;
+    }
+    if (adapter) break;
   }
   if (!adapter || !chosen) {
     throw new Error(allowSoftware ? 'Dawn found no WebGPU adapter (check the Vulkan/GL driver)' :
@@ -65,6 +75,7 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   if (chosen.software && !opts.quiet) {
     process.stderr.write(`bowcnn: warning: WebGPU runs on a software adapter (${chosen.text}); it is slow\n`);
   }
+  if (!gpu) throw new Error('Dawn gave an adapter but no GPU object');
   Object.assign(globalThis, dawn.globals);
   const nav = (globalThis as { navigator?: Record<string, unknown> }).navigator;
   if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
@@ -76,11 +87,11 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   } catch (e) {
     throw new Error(`the optional package '@tensorflow/tfjs-backend-webgpu' is not installed: ${(e as Error).message}`);
   }
-  const adapterOpts = chosen.software ? { featureLevel: 'compatibility', forceFallbackAdapter: true } : { powerPreference: 'high-performance' };
   tf.env().set('WEBGPU_USE_LOW_POWER_GPU', false);
   // tfjs-backend-webgpu asks navigator.gpu for its own adapter; steer it to the one chosen above
-  const origRequest = gpu.requestAdapter.bind(gpu);
-  gpu.requestAdapter = (o?: object) => origRequest({ ...(o ?? {}), ...adapterOpts });
+  const g = gpu as { requestAdapter(o?: object): Promise<AdapterLike | null> };
+  const origRequest = g.requestAdapter.bind(g);
+  g.requestAdapter = (o?: object) => origRequest({ ...(o ?? {}), ...request });
   if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
   await tf.ready();
   adapterDescription = chosen.text;

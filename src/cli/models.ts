@@ -72,7 +72,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   await useBackend(values.backend as BackendName);
   const l = await load(resolve(values.model));
   const ds = await dataset(values.dataset, { testSubset: num(values['test-subset'], 'test-subset'), dir: values['data-dir'] });
-  const s = l.pipeline ? l.pipeline.scores(ds.test) : predictSplit(l.model!, ds.test);
+  const s = l.pipeline ? l.pipeline.scores(ds.test) : await predictSplit(l.model!, ds.test);
   const pred = argmax(s, s.length / ds.test.n);
   const correct = Array.from(pred, (p, i) => (p === ds.test.labels[i] ? 1 : 0));
   const acc = correct.reduce((a: number, b) => a + b, 0) / ds.test.n;

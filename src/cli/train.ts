@@ -40,7 +40,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     seed, checkpointDir: dir ? join(dir, 'checkpoint') : undefined, label: `lenet5-${values.variant}`,
   });
   const t = performance.now();
-  const accuracy = accuracyOf(model, ds.test);
+  const accuracy = await accuracyOf(model, ds.test);
   const inferPerSec = ds.test.n / ((performance.now() - t) / 1000);
   if (dir) await saveModel(model, join(dir, 'model'), { dataset: ds.name, classes: ds.classes, fingerprint: ds.fingerprint });
   const result = {

@@ -43,7 +43,7 @@ export class CnnClassifier {
       await p.fit(train, { cacheDir: opts.cacheDir, progress: opts.progress, seed: opts.seed });
       this.source = p;
       this.model = exportBowNet(p, { coding: r.coding, beta: r.beta, trainable: r.trainable });
-      before = opts.validation ? accuracyOf(this.model, opts.validation) : undefined;
+      before = opts.validation ? await accuracyOf(this.model, opts.validation) : undefined;
     } else {
       this.model = this.build(opts.seed ?? 0);
     }
@@ -55,7 +55,7 @@ export class CnnClassifier {
     return rep;
   }
 
-  scores(split: Split): Float32Array {
+  scores(split: Split): Promise<Float32Array> {
     if (!this.model) throw new Error(`${this.name}: not fitted`);
     return predictSplit(this.model, split);
   }

@@ -131,15 +131,15 @@ export function runKey(model: tf.LayersModel, train: Split, o: TrainOptions): st
   return h.digest('hex').slice(0, 16);
 }
 
-/** Logits `[N,classes]` of a split, batched. */
-export function predictSplit(model: tf.LayersModel, s: Split, batchSize = 500): Float32Array {
+/** Logits `[N,classes]` of a split, batched (asynchronous reads: the webgpu backend has no fast sync read). */
+export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 500): Promise<Float32Array> {
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(s.n * classes);
   for (let i = 0; i < s.n; i += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, s.n - i) }, (_, k) => i + k);
     const { x } = gatherBatch(s, idx);
     const y = tf.tidy(() => model.predict(x) as tf.Tensor);
-    out.set(y.dataSync() as Float32Array, i * classes);
+    out.set((await y.data()) as Float32Array, i * classes);
     x.dispose(); y.dispose();
   }
   return out;
@@ -156,9 +156,9 @@ export function argmaxRows(scores: Float32Array, classes: number): Int32Array {
   return out;
 }
 
-export function accuracyOf(model: tf.LayersModel, s: Split): number {
+export async function accuracyOf(model: tf.LayersModel, s: Split): Promise<number> {
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
-  const pred = argmaxRows(predictSplit(model, s), classes);
+  const pred = argmaxRows(await predictSplit(model, s), classes);
   let ok = 0;
   for (let i = 0; i < s.n; i++) if (pred[i] === s.labels[i]) ok++;
   return ok / Math.max(1, s.n);
@@ -190,6 +190,19 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
     const bar = new Progress(`${o.label ?? model.name} epoch ${epoch + 1}/${o.epochs}`, train.n, { unit: 'img', silent: o.progress === false ? true : undefined });
     const te = performance.now();
     let lossSum = 0, correct = 0, seen = 0;
+    // loss and hit counts accumulate on the device and are read every `readEvery` steps: a read per step
+    // would stall a GPU pipeline (and webgpu has no fast synchronous read)
+    let accLoss: tf.Scalar = tf.scalar(0), accHits: tf.Scalar = tf.scalar(0);
+    let pendingImgs = 0;
+    const readEvery = 20;
+    const flush = async (last: boolean) => {
+      const [l, h] = await Promise.all([accLoss.data(), accHits.data()]);
+      lossSum += l[0]; correct += h[0];
+      if (!Number.isFinite(l[0])) throw new Error(`training diverged in epoch ${epoch + 1}: the loss is ${l[0]}; lower the learning rate`);
+      bar.set({ loss: lossSum / Math.max(1, seen), acc: correct / Math.max(1, seen) }).tick(pendingImgs);
+      pendingImgs = 0;
+      if (!last) { tf.dispose([accLoss, accHits]); accLoss = tf.scalar(0); accHits = tf.scalar(0); }
+    };
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
       const lr = lrAt(o, epoch * stepsPerEpoch + s, totalSteps);
@@ -205,16 +218,17 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
         return tf.losses.softmaxCrossEntropy(oh, logits, undefined, o.labelSmoothing) as tf.Scalar;
       }, true, model.trainableWeights.map((w) => w.read() as tf.Variable)) as tf.Scalar;   // this model's trainable weights only
       if (o.weightDecay > 0) tf.tidy(() => { for (const k of kernels) k.write(tf.mul(k.read(), 1 - lr * o.weightDecay)); });
-      const lv = loss.dataSync()[0];
-      lossSum += lv * idx.length; seen += idx.length;
-      correct += (hits as unknown as tf.Scalar).dataSync()[0];
-      tf.dispose([loss, hits as unknown as tf.Tensor, labels, x, raw]);
-      bar.set({ loss: lossSum / seen, acc: correct / seen }).tick(idx.length);
-      if (!Number.isFinite(lv)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${s + 1}: loss is ${lv}; lower the learning rate`);
+      const nl = tf.tidy(() => tf.add(accLoss, tf.mul(loss, idx.length))) as tf.Scalar;
+      const nh = tf.tidy(() => tf.add(accHits, hits as unknown as tf.Scalar)) as tf.Scalar;
+      tf.dispose([accLoss, accHits, loss, hits as unknown as tf.Tensor, labels, x, raw]);
+      accLoss = nl; accHits = nh;
+      seen += idx.length; pendingImgs += idx.length;
+      if ((s + 1) % readEvery === 0 || s === stepsPerEpoch - 1) await flush(s === stepsPerEpoch - 1);
     }
+    tf.dispose([accLoss, accHits]);
     bar.end();
     const seconds = (performance.now() - te) / 1000;
-    const valAccuracy = o.validation ? accuracyOf(model, o.validation) : null;
+    const valAccuracy = o.validation ? await accuracyOf(model, o.validation) : null;
     const rec: EpochRecord = { epoch, loss: lossSum / seen, trainAccuracy: correct / seen, valAccuracy, lr: opt.learningRate, seconds, imagesPerSec: train.n / seconds };
     history.push(rec);
     o.onEpoch?.(rec);

@@ -68,7 +68,7 @@ function peakRss(): () => number {
 export async function evaluate(c: Contender, ds: Dataset, opts: CompareOptions, fitSeconds: number, trainImagesPerSec: number, peakRssMB: number): Promise<ContenderResult> {
   const k = ds.classes.length;
   const t = performance.now();
-  const scores = c.scores(ds.test, { cacheDir: join(opts.out, 'cache'), progress: opts.progress });
+  const scores = await c.scores(ds.test, { cacheDir: join(opts.out, 'cache'), progress: opts.progress });
   const inferSec = (performance.now() - t) / 1000;
   const pred = argmax(scores, k);
   const correct = Array.from(pred, (p, i) => (p === ds.test.labels[i] ? 1 : 0));

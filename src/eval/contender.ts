@@ -15,7 +15,7 @@ export interface Contender {
   readonly name: string;
   readonly kind: 'bow' | 'cnn';
   fit(train: Split, opts: FitOpts): Promise<void>;
-  scores(split: Split, opts?: FitOpts): Float32Array;
+  scores(split: Split, opts?: FitOpts): Promise<Float32Array>;
   cards(): LayerCard[];
   /** `[N,...]` representations after each stage/layer, in order, for a batch. The caller disposes them. */
   representations(x: tf.Tensor4D): { name: string; value: tf.Tensor }[];
@@ -28,7 +28,7 @@ export function bowContender(p: Pipeline): Contender {
   return {
     name: p.name, kind: 'bow', pipeline: p,
     async fit(train, o) { await p.fit(train, { cacheDir: o.cacheDir, progress: o.progress, seed: o.seed }); },
-    scores: (split, o) => p.scores(split, { cacheDir: o?.cacheDir, progress: o?.progress }),
+    scores: async (split, o) => p.scores(split, { cacheDir: o?.cacheDir, progress: o?.progress }),
     cards: () => p.cards(),
     representations(x) {
       const out: { name: string; value: tf.Tensor }[] = [];

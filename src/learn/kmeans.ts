@@ -34,16 +34,16 @@ export interface KMeansResult {
 }
 
 /** Squared distance of every sample row to its nearest centre so far, updated with one new centre. */
-function kmeansppSeed(X: tf.Tensor2D, k: number, rand: () => number): Float32Array {
+async function kmeansppSeed(X: tf.Tensor2D, k: number, rand: () => number): Promise<Float32Array> {
   const [n, d] = X.shape;
   const centres = new Float32Array(k * d);
-  const xData = X.dataSync() as Float32Array;
+  const xData = (await X.data()) as Float32Array;
   let first = Math.floor(rand() * n);
   centres.set(xData.subarray(first * d, (first + 1) * d), 0);
   const x2 = tf.tidy(() => tf.sum(tf.square(X), 1));
   let best = tf.tidy(() => tf.maximum(tf.sub(tf.add(x2, tf.sum(tf.square(tf.tensor1d(centres.subarray(0, d))))), tf.mul(2, tf.matMul(X, tf.tensor2d(centres.subarray(0, d), [d, 1])).reshape([n]))), 0));
   for (let c = 1; c < k; c++) {
-    const dist = best.dataSync() as Float32Array;
+    const dist = (await best.data()) as Float32Array;
     let total = 0;
     for (let i = 0; i < n; i++) total += dist[i];
     let pick = -1;
@@ -67,7 +67,7 @@ function kmeansppSeed(X: tf.Tensor2D, k: number, rand: () => number): Float32Arr
   return centres;
 }
 
-export function kmeans(data: Float32Array, n: number, d: number, opts: KMeansOptions): KMeansResult {
+export async function kmeans(data: Float32Array, n: number, d: number, opts: KMeansOptions): Promise<KMeansResult> {
   const { k } = opts;
   if (n < k) throw new Error(`k-means: ${n} points for k = ${k} clusters`);
   if (data.length !== n * d) throw new Error(`k-means: ${data.length} values for ${n} x ${d}`);
@@ -98,7 +98,7 @@ export function kmeans(data: Float32Array, n: number, d: number, opts: KMeansOpt
     const sample = new Float32Array(s * d);
     [...idx].forEach((p, i) => sample.set(data.subarray(p * d, (p + 1) * d), i * d));
     const S = tf.tensor2d(sample, [s, d]);
-    init = kmeansppSeed(S, k, rand);
+    init = await kmeansppSeed(S, k, rand);
     S.dispose();
   }
   const seedSeconds = (performance.now() - t0) / 1000;
@@ -116,8 +116,8 @@ export function kmeans(data: Float32Array, n: number, d: number, opts: KMeansOpt
         const dist = tf.add(tf.sub(x2.expandDims(1), tf.mul(2, tf.matMul(X, C, false, true))), c2);   // [m,k]
         return [tf.argMin(dist, 1), tf.maximum(tf.min(dist, 1), 0)];
       });
-      assign.set(a.dataSync() as Int32Array, start);
-      const mdv = md.dataSync() as Float32Array;
+      assign.set((await a.data()) as Int32Array, start);
+      const mdv = (await md.data()) as Float32Array;
       minDist.set(mdv, start);
       for (let i = 0; i < mdv.length; i++) inertia += mdv[i];
       tf.dispose([a, md]);
@@ -153,15 +153,15 @@ export function kmeans(data: Float32Array, n: number, d: number, opts: KMeansOpt
   }
   const done = Math.min(iter, maxIter);
   const secondsPerIter = (performance.now() - tIter) / 1000 / Math.max(1, done);
-  const centres = C.dataSync().slice() as Float32Array;
+  const centres = ((await C.data()) as Float32Array).slice();
   C.dispose();
   for (const c of chunks) tf.dispose([c.X, c.x2]);
   // inertia of the returned centres (the loop measured the centres before the last update)
-  return { centres, inertia: inertiaOf(data, n, d, centres, k), iterations: done, converged, secondsPerIter, seedSeconds, reseeded };
+  return { centres, inertia: await inertiaOf(data, n, d, centres, k), iterations: done, converged, secondsPerIter, seedSeconds, reseeded };
 }
 
 /** Sum of squared distances of each point to its nearest centre. */
-export function inertiaOf(data: Float32Array, n: number, d: number, centres: Float32Array, k: number): number {
+export async function inertiaOf(data: Float32Array, n: number, d: number, centres: Float32Array, k: number): Promise<number> {
   let total = 0;
   const chunk = Math.max(1024, Math.floor(4_000_000 / Math.max(k, d)));
   const C = tf.tensor2d(centres, [k, d]);
@@ -172,7 +172,7 @@ export function inertiaOf(data: Float32Array, n: number, d: number, centres: Flo
       const dist = tf.add(tf.sub(tf.sum(tf.square(X), 1, true), tf.mul(2, tf.matMul(X, C, false, true))), tf.sum(tf.square(C), 1));
       return tf.sum(tf.maximum(tf.min(dist, 1), 0));
     });
-    total += v.dataSync()[0];
+    total += (await v.data())[0];
     v.dispose();
   }
   C.dispose();

@@ -158,7 +158,8 @@ export class Pipeline {
       let m = x;
       for (let i = from; i < to; i++) {
         const s = this.stages[i], next = this.stages[i + 1];
-        if (s.name === 'coding' && s.config.mode === 'hard' && next?.name === 'pooling' && i + 1 < to) {
+        // (not on webgpu: the fused path reads the indices back synchronously)
+        if (s.name === 'coding' && s.config.mode === 'hard' && next?.name === 'pooling' && i + 1 < to && tf.getBackend() !== 'webgpu') {
           const idx = (s as CodingStage).indices(m);
           const [n, h, w] = idx.shape;
           m = (next as PoolingStage).fromIndices(idx.dataSync() as Int32Array, [n, h, w], Number(s.config.words));

@@ -52,7 +52,7 @@ async function collect(batches: AsyncIterable<Maps>): Promise<{ chunks: Float32A
   for await (const b of batches) {
     check4d('classifier', b);
     d = b.shape[1] * b.shape[2] * b.shape[3];
-    chunks.push((b.dataSync() as Float32Array).slice());
+    chunks.push(((await b.data()) as Float32Array).slice());
     n += b.shape[0];
     b.dispose();
   }

@@ -61,7 +61,7 @@ export function coding(cfg: CodingConfig = {}): CodingStage {
       for await (const b of batches) {
         check4d('coding', b);
         D = b.shape[3];
-        const v = b.dataSync() as Float32Array;
+        const v = (await b.data()) as Float32Array;
         const rows = v.length / D;
         total += rows;
         kept.push(v.slice());
@@ -83,7 +83,7 @@ export function coding(cfg: CodingConfig = {}): CodingStage {
         for (let i = 0; i < want; i++) data.set(all.subarray(idx[i] * D, (idx[i] + 1) * D), i * D);
         n = want;
       }
-      const r = kmeans(data, n, D, { k: config.words, seed: config.seed, maxIter: config.maxIter, tol: config.tol });
+      const r = await kmeans(data, n, D, { k: config.words, seed: config.seed, maxIter: config.maxIter, tol: config.tol });
       const c = tf.tensor2d(r.centres, [config.words, D]);
       stage.setCentres(c);
       c.dispose();

@@ -19,11 +19,11 @@ beforeAll(async () => {
 });
 
 describe('bownet', () => {
-  it('gives the pipeline\'s predictions on all 10,000 MNIST test images: 100% argmax agreement, scores within 1e-4', () => {
+  it('gives the pipeline\'s predictions on all 10,000 MNIST test images: 100% argmax agreement, scores within 1e-4', async () => {
     expect(ds.test.n).toBe(10000);
     const a = p.scores(ds.test, { progress: false });
     const m = exportBowNet(p);
-    const b = predictSplit(m, ds.test, 500);
+    const b = await predictSplit(m, ds.test, 500);
     const pa = argmaxRows(a, 10), pb = argmaxRows(b, 10);
     let agree = 0, worst = 0;
     for (let i = 0; i < ds.test.n; i++) if (pa[i] === pb[i]) agree++;

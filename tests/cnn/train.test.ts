@@ -57,7 +57,7 @@ describe('trainModel', () => {
     const m = lenet5({ seed: 3 });
     const r = await trainModel(m, ds.train, { ...quiet, epochs: 2, lr: 3e-3 });
     expect(r.epochs[1].loss).toBeLessThan(r.epochs[0].loss);
-    expect(accuracyOf(m, ds.test)).toBeGreaterThan(0.6);
+    expect(await accuracyOf(m, ds.test)).toBeGreaterThan(0.6);
     m.dispose();
   });
 });
