@@ -92,6 +92,7 @@ export async function useBackend(name: BackendName = 'auto', opts: WebgpuOptions
   let chosen: Exclude<BackendName, 'auto'> = name === 'auto' ? 'wasm' : name;
   if (name === 'auto') {
     if (tensorflowImportable()) chosen = 'tensorflow';
+    // a full start on a hardware adapter, or nothing (startWebgpu is idempotent, so the start below reuses it)
     else if (await startWebgpu({ ...opts, hardwareOnly: true, quiet: true }).then(() => true, () => false)) chosen = 'webgpu';
   }
   try {

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 
 export interface WebgpuOptions {
   allowSoftware?: boolean;  // accept a CPU (software) adapter; also set by BOWCNN_WEBGPU_SOFTWARE=1
-  hardwareOnly?: boolean;   // internal: 'auto' probes for hardware only
+  hardwareOnly?: boolean;   // refuse a software adapter even when allowed ('auto' uses this)
   quiet?: boolean;          // internal: no warnings while probing
   dawnFlags?: string[];     // passed to Dawn's create(), e.g. ['backend=vulkan']
 }
@@ -38,6 +38,11 @@ function describeAdapter(a: AdapterLike): { text: string; software: boolean } {
 }
 
 export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
+  // one Dawn instance per process: a second create() next to a live one can abort in Dawn's GL backend
+  if (gpuHandle && adapterDescription && tf.findBackend('webgpu')) {
+    if (!opts.hardwareOnly) { if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false'); await tf.ready(); }
+    return;
+  }
   const allowSoftware = !opts.hardwareOnly && (opts.allowSoftware || process.env.BOWCNN_WEBGPU_SOFTWARE === '1');
   let dawn: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
   try {
@@ -81,7 +86,6 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   gpuHandle = gpu;
-  if (opts.hardwareOnly) { adapterDescription = chosen.text; return; }
   try {
     await import('@tensorflow/tfjs-backend-webgpu' as string);
   } catch (e) {

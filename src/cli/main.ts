@@ -52,4 +52,9 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { process.stderr.write(`bowcnn: ${(e as Error).message}\n`); process.exitCode = 1; });
+main(process.argv.slice(2)).then(async (code) => {
+  process.exitCode = code;
+  // drop the GPU reference so that Node can exit (Dawn keeps the event loop alive while a device lives)
+  const { releaseWebgpu } = await import('../backend/webgpu.js');
+  releaseWebgpu();
+}, (e) => { process.stderr.write(`bowcnn: ${(e as Error).message}\n`); process.exitCode = 1; });
