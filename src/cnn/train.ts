@@ -35,6 +35,8 @@ export interface TrainOptions {
   maxSeconds?: number;           // stop after the epoch that passes this
   targetAccuracy?: number;       // stop once validation (or train) accuracy reaches it
   onEpoch?: (r: EpochRecord) => void;
+  /** Keep the whole training set on the device (one tensor) and gather each batch there (for GPUs). */
+  deviceData?: boolean;
 }
 
 export interface EpochRecord {
@@ -184,6 +186,11 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
   const kernels = model.trainableWeights.filter((w) => /kernel/.test(w.originalName));
   const t0 = performance.now();
   let stoppedEarly = false;
+  // the whole split as one device tensor, when asked: batches are then gathered on the device
+  const onDevice = o.deviceData ? tf.tidy(() => ({
+    x: tf.div(tf.tensor4d(train.pixels, [train.n, train.height, train.width, train.channels], 'int32'), 255) as tf.Tensor4D,
+    y: tf.tensor1d(train.labels, 'int32'),
+  })) : null;
   for (let epoch = start; epoch < o.epochs; epoch++) {
     const rand = rng(o.seed * 1000003 + epoch);
     const order = shuffle(Array.from({ length: train.n }, (_, i) => i), rand);
@@ -207,9 +214,16 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
       const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
       const lr = lrAt(o, epoch * stepsPerEpoch + s, totalSteps);
       opt.learningRate = lr;
-      const { x: raw, y } = gatherBatch(train, idx);
+      let raw: tf.Tensor4D, labels: tf.Tensor1D;
+      if (onDevice) {
+        const it = tf.tensor1d(idx, 'int32');
+        raw = tf.gather(onDevice.x, it); labels = tf.gather(onDevice.y, it) as tf.Tensor1D;
+        it.dispose();
+      } else {
+        const g = gatherBatch(train, idx);
+        raw = g.x; labels = tf.tensor1d(g.y, 'int32');
+      }
       const x = o.augment ? tf.tidy(() => o.augment!(raw, rand)) : raw;
-      const labels = tf.tensor1d(y, 'int32');
       let hits: tf.Scalar | null = null;
       const loss = opt.minimize(() => {
         const logits = model.apply(x, { training: true }) as tf.Tensor2D;
@@ -240,6 +254,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
     if (o.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= o.maxSeconds) { stoppedEarly = true; break; }
   }
   opt.dispose();
+  if (onDevice) tf.dispose([onDevice.x, onDevice.y]);
   const seconds = history.reduce((a, r) => a + r.seconds, 0);
   const imgs = history.reduce((a, r) => a + r.imagesPerSec * r.seconds, 0);
   return { epochs: history, seconds, imagesPerSec: imgs / Math.max(1e-9, seconds), resumedFromEpoch, stoppedEarly, bestEpoch };
