@@ -4,7 +4,7 @@
 #   scripts/gpu-check.sh build           here: builds .travel/ (about 57 MB, within the 64 MiB a device run may carry):
 #                                        node.xz (this machine's Node binary), gpu-check.mjs (the project bundled by
 #                                        esbuild), node_modules/webgpu (dawn.node, xz), Fashion-MNIST (train images xz,
-#                                        the rest gzipped IDX), debs/ (Debian's libvulkan1 loader)
+#                                        the rest gzipped IDX), debs/ (Debian's Vulkan loader and glvnd libraries)
 #   scripts/gpu-check.sh run OUT [--quick] [--software]
 #                                        there (or here): unpacks into a temp folder, points Vulkan at the NVIDIA ICD,
 #                                        runs the check, writes OUT/gpu-check.json and OUT/gpu-check.log.
@@ -29,7 +29,7 @@ build)
   src=${BOWCNN_FASHION:-/usr/share/datasets/fashion-mnist}
   zcat "$src/train-images-idx3-ubyte.gz" | xz -T2 -9 -c > "$travel/data/train-images-idx3-ubyte.xz"
   cp "$src/train-labels-idx1-ubyte.gz" "$src/t10k-images-idx3-ubyte.gz" "$src/t10k-labels-idx1-ubyte.gz" "$travel/data/"
-  (cd "$travel/debs" && apt-get download libvulkan1 >/dev/null 2>&1 || echo "gpu-check: could not download libvulkan1 (run apt-get update); the run relies on the machine's own loader" >&2)
+  (cd "$travel/debs" && apt-get download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2 >/dev/null 2>&1 || echo "gpu-check: could not download the Vulkan loader / glvnd packages (run apt-get update)" >&2)
   du -sh "$travel"; du -ab "$travel" | sort -n | tail -8
   ;;
 run)
@@ -40,11 +40,10 @@ run)
   unxz_to "$travel/node.xz" "$work/node"; chmod +x "$work/node"
   unxz_to "$work/node_modules/webgpu/dist/linux-x64/dawn.node.xz" "$work/node_modules/webgpu/dist/linux-x64/dawn.node"
   unxz_to "$work/data/train-images-idx3-ubyte.xz" "$work/data/train-images-idx3-ubyte"
-  # the Vulkan loader: the machine's own if it has one, else the carried Debian package, unpacked locally
-  if ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1; then
-    for f in "$travel"/debs/*.deb; do [ -e "$f" ] && dpkg-deb -x "$f" "$work/sys"; done
-    export LD_LIBRARY_PATH="$work/sys/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
-  fi
+  # the Vulkan loader and glvnd (libGLX_nvidia.so.0, the NVIDIA Vulkan ICD, needs libGLdispatch), from the
+  # carried Debian packages, unpacked locally and put first on the library path
+  for f in "$travel"/debs/*.deb; do [ -e "$f" ] && dpkg-deb -x "$f" "$work/sys"; done
+  export LD_LIBRARY_PATH="$work/sys/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
   for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
     [ -f "$icd" ] && { export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"; break; }
   done

@@ -33,7 +33,9 @@ const save = () => {
 };
 const log = (k: string, v: unknown) => { result[k] = v; save(); console.log(k, JSON.stringify(v)); };
 
+const skip = (process.env.GPU_SKIP ?? '').split(',').filter(Boolean);
 async function step(name: string, f: () => Promise<unknown>): Promise<void> {
+  if (skip.some((p) => name.startsWith(p))) { console.log(`${name}: skipped (GPU_SKIP)`); return; }
   const t = performance.now();
   try { log(name, await f()); } catch (e) { log(name, { error: (e as Error).message }); }
   console.log(`  (${name}: ${((performance.now() - t) / 1000).toFixed(1)} s)`);
@@ -45,10 +47,12 @@ const train = readIdxPair(join(dataDir, 'train-images-idx3-ubyte'), join(dataDir
 const test = readIdxPair(join(dataDir, 't10k-images-idx3-ubyte.gz'), join(dataDir, 't10k-labels-idx1-ubyte.gz'));
 log('data', { train: train.n, test: test.n });
 
-await step('lenet5', async () => {
+// batch sizes to try (per-kernel dispatch cost dominates small batches on WebGPU): GPU_LENET_BATCHES=128,1024
+const lenetBatches = (process.env.GPU_LENET_BATCHES ?? '128').split(',').map(Number);
+for (const bs of lenetBatches) await step(`lenet5_batch${bs}`, async () => {
   const tr = quick ? subset(train, 2048, 0) : train;
   const m = lenet5({ seed: 0 });
-  const r = await trainModel(m, tr, { epochs: quick ? 1 : 2, batchSize: 128, lr: 1e-3, deviceData: true, progress: false });
+  const r = await trainModel(m, tr, { epochs: quick ? 1 : 2, batchSize: bs, lr: 1e-3 * Math.sqrt(bs / 128), deviceData: true, progress: false });
   const te = quick ? subset(test, 1000, 0) : test;
   await predictSplit(m, te, 1000);                      // warm-up
   const t = performance.now();
@@ -90,12 +94,12 @@ await step('alexnet', async () => {
   const curve: { epoch: number; seconds: number; testAccuracy: number }[] = [];
   let spent = 0, reached: number | null = null;
   const r = await trainModel(m, tr, {
-    epochs: quick ? 1 : 30, batchSize: 256, lr: 3e-3, schedule: 'onecycle', labelSmoothing: 0.05, deviceData: true, progress: false,
-    augment: augment({ pad: 2, flip: true }), validation: te, targetAccuracy: 0.93, maxSeconds: quick ? 60 : 240,
+    epochs: quick ? 1 : 30, batchSize: Number(process.env.GPU_ALEX_BATCH ?? 256), lr: Number(process.env.GPU_ALEX_LR ?? 3e-3), schedule: 'onecycle', labelSmoothing: 0.05, deviceData: true, progress: false,
+    augment: augment({ pad: 2, flip: true }), validation: te, targetAccuracy: 0.93, maxSeconds: quick ? 60 : Number(process.env.GPU_ALEX_SECONDS ?? 240),
     onEpoch: (e) => { spent += e.seconds; curve.push({ epoch: e.epoch + 1, seconds: +spent.toFixed(2), testAccuracy: e.valAccuracy ?? 0 }); if (reached === null && (e.valAccuracy ?? 0) >= 0.93) reached = spent; },
   });
   m.dispose();
-  return { secondsTo93: reached, trainImagesPerSec: Math.round(r.imagesPerSec), curve };
+  return { secondsTo93: reached, trainImagesPerSec: Math.round(r.imagesPerSec), batch: Number(process.env.GPU_ALEX_BATCH ?? 256), curve };
 });
 
 result.finished = new Date().toISOString();
