@@ -290,6 +290,8 @@ function reduceLeading(mean: boolean) {
     if (!leading || x.dtype !== 'float32' || typeof backend.typedArrayFromHeap !== 'function') return orig(a);
     const M = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
     const C = x.shape.slice(axes.length).reduce((p, d) => p * d, 1);
+    // few channels (a conv bias gradient over 6 maps): the wasm kernel beats a JS loop over short rows
+    if (M < 64 || C < 16) return orig(a);
     const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
     const acc = new Float64Array(C);
     const v = backend.typedArrayFromHeap(x) as Float32Array;
