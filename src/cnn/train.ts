@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { gatherBatch, rng, shuffle } from '../data/split.js';
 import type { Split } from '../data/types.js';
+import { argmax } from '../eval/metrics.js';
 import { Progress } from '../util/progress.js';
 
 export type Augment = (x: tf.Tensor4D, rand: () => number) => tf.Tensor4D;
@@ -147,16 +148,8 @@ export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 
   return out;
 }
 
-export function argmaxRows(scores: Float32Array, classes: number): Int32Array {
-  const n = scores.length / classes;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (scores[i * classes + c] > scores[i * classes + best]) best = c;
-    out[i] = best;
-  }
-  return out;
-}
+/** Row-wise argmax of `[N,classes]` scores (the one in eval/metrics). */
+export const argmaxRows = (scores: Float32Array, classes: number): Int32Array => argmax(scores, classes);
 
 export async function accuracyOf(model: tf.LayersModel, s: Split): Promise<number> {
   const classes = (model.outputs[0].shape[1] ?? 0) as number;

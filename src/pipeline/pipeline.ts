@@ -30,6 +30,7 @@ import { kernelmap } from '../stages/kernelmap.js';
 import { orientation } from '../stages/orientation.js';
 import { pooling, type PoolingStage } from '../stages/pooling.js';
 import type { Maps, Stage } from '../stages/stage.js';
+import { accuracy, argmax } from '../eval/metrics.js';
 import { Progress } from '../util/progress.js';
 import { cacheKey, FeatureCache } from './cache.js';
 import type { LayerCard } from './card.js';
@@ -294,14 +295,7 @@ export class Pipeline {
 
   score(split: Split, opts: PipelineFitOptions = {}): number {
     const s = this.scores(split, opts);
-    const k = s.length / split.n;
-    let ok = 0;
-    for (let i = 0; i < split.n; i++) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (s[i * k + c] > s[i * k + best]) best = c;
-      if (best === split.labels[i]) ok++;
-    }
-    return ok / Math.max(1, split.n);
+    return accuracy(argmax(s, s.length / Math.max(1, split.n)), split.labels);
   }
 
   cards(inShape: number[] | null = this.inShape): LayerCard[] {

@@ -28,7 +28,8 @@ export function readRecipe(nameOrPath: string): Recipe {
   return r;
 }
 
-export function bowPipeline(r: BowRecipe): Pipeline {
+export function bowPipeline(r: Recipe): Pipeline {
+  if (r.kind !== 'bow') throw new PipelineError(`recipe '${r.name}' is a ${r.kind} recipe, not a BoW pipeline`);
   return Pipeline.fromJSON({ name: r.name, stages: r.stages });
 }
 
