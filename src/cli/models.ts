@@ -6,7 +6,7 @@
  * A model folder holds either pipeline.json + weights.bin (a BoW pipeline) or model.json + weights.bin
  * (a tfjs LayersModel), and meta.json with the class names.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
@@ -94,5 +94,4 @@ export async function exportCommand(argv: string[]): Promise<void> {
     console.log(`exported ${values.model} as a ${m.layers.length}-layer tfjs LayersModel to ${values.out}`);
     console.log(m.layers.map((x) => `  ${x.name} (${x.getClassName()})`).join('\n'));
   });
-  void writeFileSync;
 }

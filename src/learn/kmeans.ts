@@ -33,12 +33,12 @@ export interface KMeansResult {
   reseeded: number;               // empty clusters re-seeded
 }
 
-/** Squared distance of every sample row to its nearest centre so far, updated with one new centre. */
+/** k-means++ seeding: each next centre drawn with probability proportional to its squared distance to the nearest centre so far. */
 async function kmeansppSeed(X: tf.Tensor2D, k: number, rand: () => number): Promise<Float32Array> {
   const [n, d] = X.shape;
   const centres = new Float32Array(k * d);
   const xData = (await X.data()) as Float32Array;
-  let first = Math.floor(rand() * n);
+  const first = Math.floor(rand() * n);
   centres.set(xData.subarray(first * d, (first + 1) * d), 0);
   const x2 = tf.tidy(() => tf.sum(tf.square(X), 1));
   let best = tf.tidy(() => tf.maximum(tf.sub(tf.add(x2, tf.sum(tf.square(tf.tensor1d(centres.subarray(0, d))))), tf.mul(2, tf.matMul(X, tf.tensor2d(centres.subarray(0, d), [d, 1])).reshape([n]))), 0));
@@ -52,7 +52,6 @@ async function kmeansppSeed(X: tf.Tensor2D, k: number, rand: () => number): Prom
       for (let i = 0; i < n; i++) { r -= dist[i]; if (r <= 0) { pick = i; break; } }
       if (pick < 0) pick = n - 1;
     } else pick = Math.floor(rand() * n);        // all points coincide with centres: any point
-    first = pick;
     const cv = xData.subarray(pick * d, (pick + 1) * d);
     centres.set(cv, c * d);
     const next = tf.tidy(() => {

@@ -162,11 +162,9 @@ export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
       b = tf.variable(b0, true) as tf.Variable<tf.Rank.R1>;
       tf.dispose([w0, b0]);
       const Wv = W, bv = b;
-      const rowsPerChunk = chunks.map((c) => c.length / d);
       const all = chunks.length === 1 ? chunks[0] : (() => { const a = new Float32Array(n * d); let o = 0; for (const c of chunks) { a.set(c, o); o += c.length; } return a; })();
       const Y = new Float32Array(n * classes).fill(-1);
       for (let i = 0; i < n; i++) Y[i * classes + labels[i]] = 1;
-      void rowsPerChunk;
       const batch = Math.min(config.batch, n);
       const full = batch === n;
       const Xfull = full ? tf.tensor2d(all, [n, d]) : null;
