@@ -2,14 +2,13 @@
  * Saving a tfjs LayersModel to a folder, atomically: model.json + weights.bin + meta.json are written
  * into DIR.tmp-PID and the folder is renamed into place (an older DIR is replaced only then).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { replaceDirAtomic } from '../util/atomic.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
 export async function saveModel(model: tf.LayersModel, dir: string, meta: Record<string, unknown> = {}): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  await replaceDirAtomic(dir, async (tmp) => {
   await model.save(tf.io.withSaveHandler(async (art) => {
     const weights = new Uint8Array(art.weightData as ArrayBuffer);
     writeFileSync(join(tmp, 'weights.bin'), weights);
@@ -20,10 +19,7 @@ export async function saveModel(model: tf.LayersModel, dir: string, meta: Record
     return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
   }));
   writeFileSync(join(tmp, 'meta.json'), JSON.stringify({ version: 1, ...meta }, null, 2));
-  const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  });
 }
 
 export async function loadModel(dir: string): Promise<tf.LayersModel> {

@@ -6,8 +6,9 @@
  * Every batch runs inside tf.tidy / optimizer.minimize; `tf.memory().numTensors` is the same after
  * each epoch (tests check it).
  */
+import { writeFileAtomic } from '../util/atomic.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { gatherBatch, rng, shuffle } from '../data/split.js';
@@ -72,12 +73,6 @@ function makeOptimizer(o: TrainOptions): Opt {
 
 interface Manifest { version: 1; key: string; epoch: number; history: EpochRecord[]; tensors: { name: string; shape: number[]; group: 'model' | 'opt' }[]; best: number; bestEpoch: number; bad: number }
 
-function atomicWrite(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
-
 async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'version'>, model: tf.LayersModel, opt: tf.Optimizer): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const named: { name: string; tensor: tf.Tensor; group: 'model' | 'opt' }[] = [
@@ -91,8 +86,8 @@ async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'versio
   for (const p of parts) { blob.set(p, off); off += p.length; }
   const manifest: Manifest = { version: 1, ...m, tensors: named.map((n) => ({ name: n.name, shape: n.tensor.shape, group: n.group })) };
   // blob first, manifest last: a manifest on disk always describes a complete blob
-  atomicWrite(join(dir, 'weights.bin'), new Uint8Array(blob.buffer));
-  atomicWrite(join(dir, 'checkpoint.json'), JSON.stringify(manifest));
+  writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(blob.buffer));
+  writeFileAtomic(join(dir, 'checkpoint.json'), JSON.stringify(manifest));
   // getWeights() hands out the optimizer's own variables, plus a fresh scalar for the iteration count
   for (const n of named) if (n.group === 'opt' && n.name === 'iter') n.tensor.dispose();
 }

@@ -9,7 +9,8 @@
  * OUT/checkpoints/<name>, each finished classifier's results to OUT/parts/<name>.json (temp file, then
  * rename). Ctrl-C leaves all of them whole; a rerun reuses them.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic.js';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend/index.js';
@@ -54,9 +55,7 @@ export interface CompareResult {
 }
 
 function atomicJson(file: string, v: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(v, null, 1));
-  renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(v, null, 1));
 }
 
 function peakRss(): () => number {

@@ -5,8 +5,9 @@
  *
  *   "BOWC" | u32 header length | header JSON {version, tensors: [{name, shape}], sha256} | float32 body
  */
+import { writeFileAtomic } from '../util/atomic.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface NamedArray { name: string; shape: number[]; data: Float32Array }
@@ -30,9 +31,7 @@ export function writeArrays(file: string, arrays: NamedArray[]): void {
   const head = Buffer.alloc(8);
   head.write('BOWC', 0, 'ascii');
   head.writeUInt32LE(header.length, 4);
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, Buffer.concat([head, header, Buffer.from(bodyBytes.buffer, bodyBytes.byteOffset, bodyBytes.byteLength)]));
-  renameSync(tmp, file);
+  writeFileAtomic(file, Buffer.concat([head, header, Buffer.from(bodyBytes.buffer, bodyBytes.byteOffset, bodyBytes.byteLength)]));
 }
 
 /** Reads a cache file; throws CacheError if it is truncated, foreign or fails its checksum. */

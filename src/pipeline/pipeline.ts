@@ -15,7 +15,8 @@
  * features of each split are cached, keyed by the split's fingerprint and the configs and fitted state
  * of the prefix. Swapping only the classifier therefore recomputes neither descriptors nor coding.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { replaceDirAtomic } from '../util/atomic.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { batchTensor, fingerprint, rng } from '../data/split.js';
@@ -318,15 +319,10 @@ export class Pipeline {
     const body = new Float32Array(off);
     let o = 0;
     for (const p of parts) { body.set(p, o); o += p.length; }
-    const tmp = `${dir}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    writeFileSync(join(tmp, 'weights.bin'), new Uint8Array(body.buffer));
-    writeFileSync(join(tmp, 'pipeline.json'), JSON.stringify({ ...this.toJSON(), tensors }, null, 2));
-    const old = `${dir}.old-${process.pid}`;
-    if (existsSync(dir)) renameSync(dir, old);
-    renameSync(tmp, dir);
-    rmSync(old, { recursive: true, force: true });
+    await replaceDirAtomic(dir, (tmp) => {
+      writeFileSync(join(tmp, 'weights.bin'), new Uint8Array(body.buffer));
+      writeFileSync(join(tmp, 'pipeline.json'), JSON.stringify({ ...this.toJSON(), tensors }, null, 2));
+    });
   }
 
   static fromJSON(j: { name?: string; stages: { name: string; config: Record<string, unknown> }[] }): Pipeline {

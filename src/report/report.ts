@@ -5,7 +5,8 @@
  * first-layer filters), confusion matrices, robustness curves, ablation. Files are written to a temp
  * name and renamed.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic.js';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CompareResult } from '../eval/compare.js';
 import { SWEEPS, type TransformKind } from '../eval/robustness.js';
@@ -15,12 +16,6 @@ export const SECTIONS = ['comparison', 'timing', 'layers', 'pictures', 'confusio
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const num = (v: number | null | undefined, d = 0) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v.toFixed(d).replace(/\B(?=(\d{3})+(?!\d))/g, ','));
-
-function write(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
 
 const KIND_LABEL: Record<TransformKind, string> = { 'translate-x': 'horizontal translation (px)', 'translate-y': 'vertical translation (px)', scale: 'scale factor', rotate: 'rotation (degrees)' };
 
@@ -114,8 +109,8 @@ table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px
 export function writeReport(r: CompareResult, dir: string): { json: string; md: string; html: string } {
   mkdirSync(dir, { recursive: true });
   const files = { json: join(dir, 'results.json'), md: join(dir, 'report.md'), html: join(dir, 'report.html') };
-  write(files.json, JSON.stringify(r, null, 1));
-  write(files.md, markdown(r));
-  write(files.html, html(r));
+  writeFileAtomic(files.json, JSON.stringify(r, null, 1));
+  writeFileAtomic(files.md, markdown(r));
+  writeFileAtomic(files.html, html(r));
   return files;
 }
