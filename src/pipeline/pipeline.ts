@@ -19,7 +19,7 @@ import { replaceDirAtomic } from '../util/atomic.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { batchTensor, fingerprint, rng } from '../data/split.js';
+import { batchTensor, fingerprint, gatherBatch, rng } from '../data/split.js';
 import type { Split } from '../data/types.js';
 import { cells } from '../stages/cells.js';
 import { classifier } from '../stages/classifier.js';
@@ -246,10 +246,7 @@ export class Pipeline {
       async function* stream(): AsyncGenerator<Maps> {
         for (let j = 0; j < chosen.length; j += bs) {
           const sub = chosen.slice(j, j + bs);
-          const per = train.height * train.width * train.channels;
-          const f = new Float32Array(sub.length * per);
-          sub.forEach((p, q) => { for (let t = 0; t < per; t++) f[q * per + t] = train.pixels[p * per + t] / 255; });
-          const x = tf.tensor4d(f, [sub.length, train.height, train.width, train.channels]);
+          const { x } = gatherBatch(train, sub);
           const y = self.run(x, 0, i);
           x.dispose();
           bar.tick(sub.length);
