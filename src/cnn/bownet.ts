@@ -2,10 +2,10 @@
  * bownet: a fitted classic pipeline exported as a tfjs LayersModel, built from standard layers
  * (conv2d, depthwiseConv2d, zeroPadding2d, flatten, dense) plus small registered custom layers where no
  * standard layer does the job:
- *   BowReplicatePad  padding by continuity              BowOrientation  WTA / bilinear orientation maps
- *   BowGatherConv    conv with stride AND dilation > 1  BowSiftNorm     SIFT normalisation (+ contrast threshold)
- *   BowWinnerTakeAll one-hot of the argmax (hard coding) BowScaledSoftmax softmax(beta x) (soft coding)
- *   BowPyramidPool   global / spatial-pyramid pooling   BowKernelMap    Hellinger / chi2 feature map
+ *   BowStage         a parameter-free stage by name: orientation (WTA / bilinear), pooling, kernel map
+ *   BowReplicatePad  padding by continuity              BowGatherConv    conv with stride AND dilation > 1
+ *   BowSiftNorm      SIFT normalisation (+ contrast)    BowWinnerTakeAll one-hot of the argmax (hard coding)
+ *   BowScaledSoftmax softmax(beta x) (soft coding)
  * The custom layers call the same functions as the stages, so the model computes what the pipeline does.
  * model.save() / tf.loadLayersModel() round-trip once this module is imported (it registers the classes).
  *
@@ -14,19 +14,35 @@
  * supervised (classifier).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import { makeStage, type Pipeline } from '../pipeline/pipeline.js';
+import type { Stage } from '../stages/stage.js';
 import { cellFilter, cellWindow1d } from '../stages/cells.js';
 import type { CodingStage } from '../stages/coding.js';
 import type { ClassifierStage } from '../stages/classifier.js';
 import { binWindowMean, frameGeometry, gatherWeights, normalize, type DescriptorNorm } from '../stages/descriptor.js';
 import { filterBank, orientedKernels } from '../stages/gradient.js';
-import { kernelmap } from '../stages/kernelmap.js';
-import { orientation } from '../stages/orientation.js';
 import { pad2d, type Padding } from '../stages/pad.js';
-import { pooling } from '../stages/pooling.js';
 
 type Kw = Record<string, unknown>;
 const first = (x: tf.Tensor | tf.Tensor[]): tf.Tensor4D => (Array.isArray(x) ? x[0] : x) as tf.Tensor4D;
+
+/**
+ * A parameter-free stage of the classic chain as a layer (orientation, pooling, kernel map): it rebuilds
+ * the stage from its name and JSON config and applies it, so the model computes exactly what the stage does.
+ */
+class BowStage extends tf.layers.Layer {
+  static className = 'BowStage';
+  readonly stage: string; readonly stageConfig: Kw;
+  private readonly impl: Stage;
+  constructor(c: Kw & { stage: string; stageConfig: Kw }) {
+    super(c as never); this.stage = c.stage; this.stageConfig = c.stageConfig; this.impl = makeStage(c.stage, c.stageConfig);
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape { return [s[0], ...this.impl.outShape([s[1] as number, s[2] as number, s[3] as number])]; }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor { return this.impl.apply(first(x)); }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), stage: this.stage, stageConfig: this.stageConfig as tf.serialization.ConfigDict };
+  }
+}
 
 class BowReplicatePad extends tf.layers.Layer {
   static className = 'BowReplicatePad';
@@ -35,15 +51,6 @@ class BowReplicatePad extends tf.layers.Layer {
   override computeOutputShape(s: tf.Shape): tf.Shape { const [t, b, l, r] = this.p; return [s[0], (s[1] as number) + t + b, (s[2] as number) + l + r, s[3]]; }
   override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor { const [t, b, l, r] = this.p; return pad2d(first(x), t, b, l, r, this.mode); }
   override getConfig(): tf.serialization.ConfigDict { return { ...super.getConfig(), p: this.p, mode: this.mode }; }
-}
-
-class BowOrientation extends tf.layers.Layer {
-  static className = 'BowOrientation';
-  readonly mode: 'wta' | 'bilinear';
-  constructor(c: Kw & { mode: 'wta' | 'bilinear' }) { super(c as never); this.mode = c.mode; }
-  override computeOutputShape(s: tf.Shape): tf.Shape { return s; }
-  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor { return orientation({ mode: this.mode }).apply(first(x)); }
-  override getConfig(): tf.serialization.ConfigDict { return { ...super.getConfig(), mode: this.mode }; }
 }
 
 class BowGatherConv extends tf.layers.Layer {
@@ -109,25 +116,7 @@ class BowScaledSoftmax extends tf.layers.Layer {
   override getConfig(): tf.serialization.ConfigDict { return { ...super.getConfig(), beta: this.beta }; }
 }
 
-class BowPyramidPool extends tf.layers.Layer {
-  static className = 'BowPyramidPool';
-  readonly pool: Kw;
-  constructor(c: Kw & { pool: Kw }) { super(c as never); this.pool = c.pool; }
-  override computeOutputShape(s: tf.Shape): tf.Shape { return [s[0], ...pooling(this.pool).outShape([s[1] as number, s[2] as number, s[3] as number])]; }
-  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor { return pooling(this.pool).apply(first(x)); }
-  override getConfig(): tf.serialization.ConfigDict { return { ...super.getConfig(), pool: this.pool as tf.serialization.ConfigDict }; }
-}
-
-class BowKernelMap extends tf.layers.Layer {
-  static className = 'BowKernelMap';
-  readonly map: Kw;
-  constructor(c: Kw & { map: Kw }) { super(c as never); this.map = c.map; }
-  override computeOutputShape(s: tf.Shape): tf.Shape { return [s[0], ...kernelmap(this.map).outShape([s[1] as number, s[2] as number, s[3] as number])]; }
-  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor { return kernelmap(this.map).apply(first(x)); }
-  override getConfig(): tf.serialization.ConfigDict { return { ...super.getConfig(), map: this.map as tf.serialization.ConfigDict }; }
-}
-
-for (const c of [BowReplicatePad, BowOrientation, BowGatherConv, BowSiftNorm, BowWinnerTakeAll, BowScaledSoftmax, BowPyramidPool, BowKernelMap]) {
+for (const c of [BowStage, BowReplicatePad, BowGatherConv, BowSiftNorm, BowWinnerTakeAll, BowScaledSoftmax]) {
   tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 }
 
@@ -161,7 +150,7 @@ export function exportBowNet(p: Pipeline, opts: BowNetOptions = {}): tf.Sequenti
       conv.setWeights([filterBank(sigma, channels)]);
       channels = 8;
     } else if (s.name === 'orientation') {
-      m.add(new BowOrientation({ ...input(), mode: cfg.mode as 'wta' | 'bilinear', name: 'orientation' }));
+      m.add(new BowStage({ ...input(), stage: 'orientation', stageConfig: { ...cfg }, name: 'orientation' }));
     } else if (s.name === 'cells') {
       const size = Number(cfg.size), win = cfg.window as 'box' | 'triangle';
       const { w: wv, before, after } = cellWindow1d(size, win);
@@ -191,9 +180,9 @@ export function exportBowNet(p: Pipeline, opts: BowNetOptions = {}): tf.Sequenti
       else m.add(new BowScaledSoftmax({ beta: opts.beta ?? Number(cfg.beta ?? 10), name: 'coding_soft' }));
       channels = words;
     } else if (s.name === 'pooling') {
-      m.add(new BowPyramidPool({ ...input(), pool: { ...cfg }, name: 'pooling' }));
+      m.add(new BowStage({ ...input(), stage: 'pooling', stageConfig: { ...cfg }, name: 'pooling' }));
     } else if (s.name === 'kernelmap') {
-      m.add(new BowKernelMap({ ...input(), map: { ...cfg }, name: 'kernelmap' }));
+      m.add(new BowStage({ ...input(), stage: 'kernelmap', stageConfig: { ...cfg }, name: 'kernelmap' }));
     } else if (s.name === 'classifier') {
       const wb = (s as ClassifierStage).weights();
       if (!wb) throw new Error('bownet: only a fitted linear classifier exports as a fully connected layer');

@@ -54,7 +54,7 @@ export function cnnContender(c: CnnClassifier): Contender {
     representations(x) {
       const m = c.model;
       if (!m) throw new Error(`${c.name}: not fitted`);
-      const keep = m.layers.filter((l) => /Conv2D|Dense|Pooling|BowPyramidPool|BowWinnerTakeAll|BowScaledSoftmax|BowOrientation|BowSiftNorm|BowGatherConv|DepthwiseConv2D/.test(l.getClassName()));
+      const keep = m.layers.filter((l) => /Conv2D|Dense|Pooling|BowStage|BowWinnerTakeAll|BowScaledSoftmax|BowSiftNorm|BowGatherConv|DepthwiseConv2D/.test(l.getClassName()));
       const probe = tf.model({ inputs: m.inputs, outputs: keep.map((l) => l.output as tf.SymbolicTensor) });
       const ys = probe.predict(x) as tf.Tensor | tf.Tensor[];
       const arr = Array.isArray(ys) ? ys : [ys];
