@@ -8,6 +8,7 @@
  * Dawn's OpenGL(ES) backend needs `featureLevel: 'compatibility'`, so both levels are tried.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWebgpuKernels } from './webgpu-kernels.js';
 
 export interface WebgpuOptions {
   allowSoftware?: boolean;  // accept a CPU (software) adapter; also set by BOWCNN_WEBGPU_SOFTWARE=1
@@ -91,6 +92,7 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   } catch (e) {
     throw new Error(`the optional package '@tensorflow/tfjs-backend-webgpu' is not installed: ${(e as Error).message}`);
   }
+  registerWebgpuKernels();
   tf.env().set('WEBGPU_USE_LOW_POWER_GPU', false);
   // tfjs-backend-webgpu asks navigator.gpu for its own adapter; steer it to the one chosen above
   const g = gpu as { requestAdapter(o?: object): Promise<AdapterLike | null> };

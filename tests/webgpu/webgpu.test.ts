@@ -2,6 +2,7 @@
 // and three LeNet-5 training steps. On a machine where Dawn finds no adapter, the group says so and skips.
 import { describe, expect, it } from 'vitest';
 import { tf, useBackend, backendInfo } from '../../src/backend/index.js';
+import { columnSumGroups, filterGradSplits } from '../../src/backend/webgpu-kernels.js';
 import { lenet5 } from '../../src/cnn/lenet5.js';
 import { coding } from '../../src/stages/coding.js';
 import { applyStages, denseSiftStages } from '../../src/stages/dsift.js';
@@ -41,6 +42,68 @@ describe.skipIf(!available)('webgpu backend', () => {
     const cpu = await on('cpu', run), gpu = await on('webgpu', run);
     const scale = Math.max(...cpu.map(Math.abs));
     expect(maxAbsDiff(gpu, cpu) / scale).toBeLessThan(1e-4);
+  });
+
+  it('the batch-split filter gradient matches a plain loop, split or not, and frees its partial sums', async () => {
+    // [N,H,W,Ci], [KH,KW,Ci,Co], stride, pad: N = 1 runs unsplit; N = 40 with a small filter splits the batch
+    const cases: [number[], number[], number, 'same' | 'valid'][] = [
+      [[1, 9, 7, 2], [3, 3, 2, 4], 1, 'same'], [[40, 12, 10, 1], [5, 5, 1, 3], 2, 'valid'], [[7, 11, 11, 3], [2, 3, 3, 2], 3, 'same']];
+    await useBackend('webgpu', { allowSoftware: true });
+    for (const [[n, h, w, ci], fs, s, pad] of cases) {
+      const info = tf.backend_util.computeConv2DInfo([n, h, w, ci], fs as [number, number, number, number], s, 1, pad);
+      const dyShape = [n, info.outHeight, info.outWidth, fs[3]];
+      const x = randArray(n * h * w * ci, n), dy = randArray(dyShape.reduce((a, b) => a * b, 1), n + 1);
+      const ids = () => (tf.engine().backend as unknown as { numDataIds(): number }).numDataIds();
+      const before = ids();
+      const dw = tf.tidy(() => tf.engine().runKernel('Conv2DBackpropFilter',
+        { x: tf.tensor4d(x, [n, h, w, ci]), dy: tf.tensor(dy, dyShape) },
+        { strides: s, pad, dataFormat: 'NHWC', filterShape: fs }) as tf.Tensor);
+      const got = await dw.data();
+      dw.dispose();
+      expect(ids()).toBe(before);
+      // plain loop: dW[kh,kw,c,o] = sum_{b,oy,ox} x[b, oy*s+kh-top, ox*s+kw-left, c] * dy[b,oy,ox,o]
+      const [KH, KW, , CO] = fs, [, OH, OW] = dyShape, ref = new Float64Array(KH * KW * ci * CO);
+      for (let b = 0; b < n; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++)
+        for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
+          const iy = oy * s + kh - info.padInfo.top, ix = ox * s + kw - info.padInfo.left;
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+          for (let c = 0; c < ci; c++) for (let o = 0; o < CO; o++)
+            ref[((kh * KW + kw) * ci + c) * CO + o] += x[((b * h + iy) * w + ix) * ci + c] * dy[((b * OH + oy) * OW + ox) * CO + o];
+        }
+      expect(maxAbsDiff(Array.from(got), Array.from(ref))).toBeLessThan(1e-3);
+    }
+    expect(filterGradSplits(1, 72).splits).toBe(1);
+    const sp = filterGradSplits(40, 75);
+    expect(sp.splits).toBeGreaterThan(1);
+    expect(sp.splits * sp.perSplit).toBeGreaterThanOrEqual(40);
+    expect((sp.splits - 1) * sp.perSplit).toBeLessThan(40);
+  });
+
+  it('Sum and Mean over leading axes (the batch-norm and bias reductions) match plain loops', async () => {
+    await useBackend('webgpu', { allowSoftware: true });
+    const ids = () => (tf.engine().backend as unknown as { numDataIds(): number }).numDataIds();
+    // [N,H,W,C] reduced over [0,1,2] (R = 3000 rows: the two-pass path), over [0] and over [1,2] (stock paths)
+    const shape = [30, 10, 10, 6], v = randArray(30 * 10 * 10 * 6, 9);
+    const ref = (axes: number[]) => {
+      const keep = [0, 1, 2, 3].filter((a) => !axes.includes(a)), out = new Map<string, number>();
+      for (let i = 0; i < v.length; i++) {
+        const c = [Math.floor(i / 600), Math.floor(i / 60) % 10, Math.floor(i / 6) % 10, i % 6];
+        const key = keep.map((a) => c[a]).join(',');
+        out.set(key, (out.get(key) ?? 0) + v[i]);
+      }
+      return [...out.values()];
+    };
+    for (const [axes, keepDims] of [[[0, 1, 2], false], [[0, 1, 2], true], [[0], false], [[1, 2], false]] as [number[], boolean][]) {
+      const before = ids();
+      const [s, m] = tf.tidy(() => { const x = tf.tensor4d(v, shape as [number, number, number, number]); return [tf.sum(x, axes, keepDims), tf.mean(x, axes, keepDims)]; });
+      const r = ref(axes), count = axes.reduce((a, ax) => a * shape[ax], 1);
+      expect(s.shape).toEqual(keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i)));
+      expect(maxAbsDiff(Array.from(await s.data()), r)).toBeLessThan(1e-3);
+      expect(maxAbsDiff(Array.from(await m.data()), r.map((x) => x / count))).toBeLessThan(1e-5);
+      tf.dispose([s, m]);
+      expect(ids()).toBe(before);
+    }
+    expect(columnSumGroups(3000, 6)).toBe(187);
   });
 
   it('a BoW feature batch (dense SIFT, hard coding, pyramid pooling) matches wasm', async () => {

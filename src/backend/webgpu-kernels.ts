@@ -1,0 +1,215 @@
+/**
+ * A replacement for one tfjs-backend-webgpu 4.22 kernel that sets the pace of CNN training on a GPU.
+ *
+ * Conv2DBackpropFilter
+ * --------------------
+ *   dW[kh,kw,ci,co] = sum_{n,oh,ow} x[n, oh*s + kh - pt, ow*s + kw - pl, ci] * dy[n, oh, ow, co]
+ *
+ * tfjs-webgpu runs one GPU thread per filter weight, and each thread loops over the whole batch:
+ * LeNet-5's C1 at batch 2048 is 150 threads of 1.6M multiply-adds each, which leaves a GPU with
+ * tens of thousands of lanes almost idle and makes a training step grow linearly with the batch.
+ *
+ * Here the batch is split into S chunks: a first pass writes partial sums `[S,KH,KW,Ci,Co]`, one
+ * thread per (chunk, weight), and the backend's own Sum reduces the chunk axis. S is chosen so that
+ * S x (weights) is about 2^17 threads (enough to fill an H100) and every chunk has >= 1 image.
+ *
+ * Sum and Mean over leading axes (batch-norm statistics, bias gradients)
+ * ----------------------------------------------------------------------
+ * tfjs-webgpu reduces the innermost axes only: a sum over [N,H,W] of `[N,H,W,C]` first transposes the
+ * whole tensor to `[C,N*H*W]`, then gives each of the C outputs one workgroup (C = 6 workgroups for
+ * LeNet's C1 bias). Here x is read as a `[R,C]` matrix in place: a first pass writes `[G,C]` partial
+ * column sums (thread (g,c) adds rows g, g+G, ...; neighbouring threads read neighbouring columns),
+ * with G x C about 2^16 threads, and the stock Sum reduces the small `[G,C]`.
+ *
+ * Checked against plain loops in tests/webgpu. `BOWCNN_WEBGPU_STOCK=1` keeps tfjs's kernels.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type TensorInfo = tf.TensorInfo;
+type Backend = tf.KernelBackend & {
+  disposeData(dataId: object): void;
+  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: string, uniforms?: { type: string; data: number[] }[]): TensorInfo;
+};
+
+const TARGET_THREADS = 1 << 17;
+const MAX_THREADS = 64 * 65535;    // one dispatch dimension of 64-wide workgroups
+
+/** Number of batch chunks for a filter of `weights` elements and a batch of `n` images. */
+export function filterGradSplits(n: number, weights: number): { splits: number; perSplit: number } {
+  const want = Math.max(1, Math.min(n, Math.ceil(TARGET_THREADS / weights), Math.floor(MAX_THREADS / weights)));
+  const perSplit = Math.ceil(n / want);
+  return { splits: Math.ceil(n / perSplit), perSplit };
+}
+
+class FilterGradSplitProgram {
+  variableNames = ['x', 'dy'];
+  uniforms = 'pads : vec2<i32>, strides : vec2<i32>, batchSize : i32, outHeight : i32, outWidth : i32, inHeight : i32, inWidth : i32, perSplit : i32,';
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+  outputShape: number[];
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  shaderKey = 'bowcnn_conv2DDerFilterSplit';
+
+  constructor(outputShape: number[]) {   // [S,KH,KW,Ci,Co]
+    this.outputShape = outputShape;
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.dispatch = [Math.ceil(outputShape.reduce((a, b) => a * b, 1) / 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+    fn main(index : i32) {
+      if (index < uniforms.size) {
+        let coords = getCoordsFromIndex(index);
+        let s = coords.x;
+        let wR = coords.y;
+        let wC = coords.z;
+        let d1 = coords.w;
+        let d2 = coords.u;
+        let b0 = s * uniforms.perSplit;
+        let b1 = min(b0 + uniforms.perSplit, uniforms.batchSize);
+        var acc = 0.0;
+        for (var b = b0; b < b1; b = b + 1) {
+          for (var yR = 0; yR < uniforms.outHeight; yR = yR + 1) {
+            let xR = wR + yR * uniforms.strides[0] - uniforms.pads[0];
+            if (xR < 0 || xR >= uniforms.inHeight) { continue; }
+            for (var yC = 0; yC < uniforms.outWidth; yC = yC + 1) {
+              let xC = wC + yC * uniforms.strides[1] - uniforms.pads[1];
+              if (xC < 0 || xC >= uniforms.inWidth) { continue; }
+              acc = acc + getX(b, xR, xC, d1) * getDy(b, yR, yC, d2);
+            }
+          }
+        }
+        setOutputAtIndex(index, acc);
+      }
+    }`;
+  }
+}
+
+function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>): TensorInfo {
+  const k = tf.getKernel(name, 'webgpu');
+  if (!k) throw new Error(`webgpu backend has no ${name} kernel`);
+  return k.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs: attrs as never }) as TensorInfo;
+}
+
+/** Conv2DBackpropFilter for webgpu (NHWC), split over the batch. Exported for tests. */
+export function conv2DBackpropFilterWebgpu(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Record<string, unknown> }): TensorInfo {
+  const backend = args.backend as Backend;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (bowcnn webgpu): only NHWC is supported');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  const weights = filterShape.reduce((a, b) => a * b, 1);
+  const { splits, perSplit } = filterGradSplits(info.batchSize, weights);
+  const program = new FilterGradSplitProgram([splits, ...filterShape]);
+  const uniforms = [
+    { type: 'int32', data: [info.padInfo.top, info.padInfo.left] },
+    { type: 'int32', data: [info.strideHeight, info.strideWidth] },
+    { type: 'int32', data: [info.batchSize] },
+    { type: 'int32', data: [info.outHeight] },
+    { type: 'int32', data: [info.outWidth] },
+    { type: 'int32', data: [info.inHeight] },
+    { type: 'int32', data: [info.inWidth] },
+    { type: 'int32', data: [perSplit] },
+  ];
+  const partial = backend.runWebGPUProgram(program, [x, dy], 'float32', uniforms);   // [S,KH,KW,Ci,Co]
+  if (splits === 1) {
+    const out = run('Reshape', backend, { x: partial }, { shape: filterShape });   // shares the data (one more reference)
+    backend.disposeData(partial.dataId);
+    return out;
+  }
+  const out = run('Sum', backend, { x: partial }, { axis: [0], keepDims: false });    // [KH,KW,Ci,Co]
+  backend.disposeData(partial.dataId);
+  return out;
+}
+
+class ColumnPartialSumProgram {
+  variableNames = ['x'];
+  uniforms = 'rows : i32, groups : i32, scale : f32,';
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+  outputShape: number[];
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  shaderKey = 'bowcnn_columnPartialSum';
+
+  constructor(groups: number, cols: number) {   // output [G,C]
+    this.outputShape = [groups, cols];
+    this.dispatchLayout = { x: [0, 1] };
+    this.dispatch = [Math.ceil((groups * cols) / 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+    fn main(index : i32) {
+      if (index < uniforms.size) {
+        let coords = getCoordsFromIndex(index);
+        var acc = 0.0;
+        for (var r = coords[0]; r < uniforms.rows; r = r + uniforms.groups) {
+          acc = acc + getX(r, coords[1]);
+        }
+        setOutputAtIndex(index, acc * uniforms.scale);
+      }
+    }`;
+  }
+}
+
+/** Partial-sum group count for reducing R rows of C columns. */
+export function columnSumGroups(rows: number, cols: number): number {
+  return Math.max(1, Math.min(Math.floor(rows / 16), Math.ceil(65536 / cols), 4096));
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Record<string, unknown> };
+
+function leadingReduce(kind: 'Sum' | 'Mean', stock: tf.KernelFunc, stockSum: tf.KernelFunc) {
+  return (args: KernelArgs): TensorInfo => {
+    const backend = args.backend as Backend;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const k = axes.length;
+    const leading = k > 0 && k < x.shape.length && axes.every((a, i) => a === i);
+    const rows = x.shape.slice(0, k).reduce((a, b) => a * b, 1);
+    const cols = x.shape.slice(k).reduce((a, b) => a * b, 1);
+    // only where the stock path is poor: float data, many rows, few columns
+    if (!leading || x.dtype !== 'float32' || rows < 1024 || cols > 4096) return stock(args as never) as TensorInfo;
+    const groups = columnSumGroups(rows, cols);
+    const x2 = run('Reshape', backend, { x }, { shape: [rows, cols] });
+    const partial = backend.runWebGPUProgram(new ColumnPartialSumProgram(groups, cols), [x2], 'float32', [
+      { type: 'int32', data: [rows] }, { type: 'int32', data: [groups] }, { type: 'float32', data: [kind === 'Mean' ? 1 / rows : 1] }]);
+    backend.disposeData(x2.dataId);
+    const summed = stockSum({ inputs: { x: partial }, backend, attrs: { axis: [0], keepDims: false } } as never) as TensorInfo;   // [C]
+    backend.disposeData(partial.dataId);
+    const outShape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...x.shape.slice(k)] : x.shape.slice(k);
+    const out = run('Reshape', backend, { x: summed }, { shape: outShape });
+    backend.disposeData(summed.dataId);
+    return out;
+  };
+}
+
+let stockKernels: Map<string, tf.KernelConfig> | null = null;
+
+/** 'split' (default): bowcnn's kernels above; 'stock': tfjs-backend-webgpu's own (for comparisons). */
+export function setWebgpuKernels(kind: 'split' | 'stock'): void {
+  const names = ['Conv2DBackpropFilter', 'Sum', 'Mean'];
+  if (!stockKernels) {
+    stockKernels = new Map();
+    for (const n of names) { const k = tf.getKernel(n, 'webgpu'); if (!k) throw new Error(`webgpu backend has no ${n} kernel`); stockKernels.set(n, k); }
+  }
+  const stock = stockKernels;
+  for (const n of names) tf.unregisterKernel(n, 'webgpu');
+  if (kind === 'stock') { for (const n of names) tf.registerKernel(stock.get(n)!); return; }
+  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'webgpu', kernelFunc: conv2DBackpropFilterWebgpu as unknown as tf.KernelFunc });
+  for (const n of ['Sum', 'Mean'] as const) {
+    tf.registerKernel({ kernelName: n, backendName: 'webgpu', kernelFunc: leadingReduce(n, stock.get(n)!.kernelFunc, stock.get('Sum')!.kernelFunc) as unknown as tf.KernelFunc });
+  }
+}
+
+let registered = false;
+export function registerWebgpuKernels(): void {
+  if (registered || process.env.BOWCNN_WEBGPU_STOCK === '1') return;
+  setWebgpuKernels('split');
+  registered = true;
+}
