@@ -49,7 +49,8 @@ run)
   done
   export EGL_PLATFORM=${EGL_PLATFORM:-surfaceless}
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/nvidia-smi.txt" 2>&1 || true
-  (cd "$work" && ./node gpu-check.mjs "$out" data "$@") 2>&1 | tee "$out/gpu-check.log"
+  # GPU_NODE_ARGS: extra node flags, e.g. "--cpu-prof --cpu-prof-dir=$out" for a CPU profile of the run
+  (cd "$work" && ./node ${GPU_NODE_ARGS:-} gpu-check.mjs "$out" data "$@") 2>&1 | tee "$out/gpu-check.log"
   rm -rf "$work"
   ;;
 *) echo "usage: $0 build | run OUT [--quick] [--software]" >&2; exit 2 ;;

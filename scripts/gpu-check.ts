@@ -86,7 +86,7 @@ async function profileStep(f: () => tf.Scalar): Promise<Prof> {
 }
 
 /** ms per training step (random data, no augmentation) with the given kernels; a profile of one step. */
-async function stepTimes(make: () => tf.LayersModel, shape: number[], bs: number, kind: 'stock' | 'split', reps: number) {
+async function stepTimes(make: () => tf.LayersModel, shape: number[], bs: number, kind: 'stock' | 'split', reps: number, profile = true) {
   setWebgpuKernels(kind);
   const m = make(), opt = tf.train.adam(1e-3);
   const x = tf.randomUniform([bs, ...shape], 0, 1, 'float32', 1), y = tf.oneHot(tf.randomUniform([bs], 0, 10, 'int32', 2) as tf.Tensor1D, 10);
@@ -95,11 +95,29 @@ async function stepTimes(make: () => tf.LayersModel, shape: number[], bs: number
   const t = performance.now();
   for (let i = 0; i < reps; i++) { const l = f(); if (i === reps - 1) await l.data(); l.dispose(); }
   const ms = (performance.now() - t) / reps;
-  const prof = await profileStep(f);
+  const prof = profile ? await profileStep(f) : null;
   tf.dispose([x, y]); m.dispose(); opt.dispose();
   setWebgpuKernels('split');
   return { batch: bs, kernels: kind, msPerStep: +ms.toFixed(2), imagesPerSec: Math.round(bs / (ms / 1000)), profile: prof };
 }
+
+// tfjs-webgpu flags that change the per-step cost outside the kernels (submit batching, CPU forwarding of small ops)
+await step('variants', async () => {
+  const out: Record<string, unknown> = {};
+  const variants: [string, Record<string, number | boolean>][] = [
+    ['default', {}], ['submit1000', { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 1000 }], ['noCpuForward', { WEBGPU_CPU_FORWARD: false }],
+    ['both', { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 1000, WEBGPU_CPU_FORWARD: false }]];
+  for (const [label, flags] of variants) {
+    const saved = Object.fromEntries(Object.keys(flags).map((k) => [k, tf.env().get(k)]));
+    for (const [k, v] of Object.entries(flags)) tf.env().set(k, v);
+    const le = await stepTimes(() => lenet5({ seed: 0 }), [28, 28, 1], quick ? 32 : 2048, 'split', quick ? 2 : 10, false);
+    const al = await stepTimes(() => alexnetSmall({ widths: [32, 64, 128], fc: [256, 128], seed: 0 }), [28, 28, 1], quick ? 16 : 512, 'split', quick ? 1 : 5, false);
+    for (const [k, v] of Object.entries(saved)) tf.env().set(k, v as never);
+    out[label] = { lenetMsPerStep: le.msPerStep, alexnetMsPerStep: al.msPerStep };
+    console.log(label, JSON.stringify(out[label]));
+  }
+  return out;
+});
 
 const stepBatches = (process.env.GPU_STEP_BATCHES ?? (quick ? '32' : '128,2048')).split(',').map(Number);
 let alexMsPerStep: number | null = null;

@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
+import { registerReductionGradients } from './gradients.js';
 import { registerDilatedConvGradient, registerWasmKernels } from './wasm-kernels.js';
 import { startWebgpu, webgpuAdapterInfo, type WebgpuOptions } from './webgpu.js';
 
@@ -88,6 +89,7 @@ export async function useBackend(name: BackendName = 'auto', opts: WebgpuOptions
     throw new BackendError(String(name), `unknown backend; choose one of ${BACKENDS.join(', ')}`);
   }
   registerDilatedConvGradient();
+  registerReductionGradients();
   const notes: string[] = [];
   let chosen: Exclude<BackendName, 'auto'> = name === 'auto' ? 'wasm' : name;
   if (name === 'auto') {

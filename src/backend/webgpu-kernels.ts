@@ -21,7 +21,17 @@
  * column sums (thread (g,c) adds rows g, g+G, ...; neighbouring threads read neighbouring columns),
  * with G x C about 2^16 threads, and the stock Sum reduces the small `[G,C]`.
  *
- * Checked against plain loops in tests/webgpu. `BOWCNN_WEBGPU_STOCK=1` keeps tfjs's kernels.
+ * Uploads
+ * -------
+ * tfjs-webgpu copies every CPU-side tensor (a scalar learning rate, a batch of labels) to the GPU through
+ * a staging buffer that it creates mapped and destroys after one use. On an H100 (Vulkan) a buffer
+ * creation costs about a millisecond, and a training step makes dozens of uploads: it was most of the
+ * ~60 ms a LeNet-5 step took outside its kernels (a CPU profile of the H100 run, bench/results). Here an
+ * upload takes a buffer from tfjs's own pool and fills it with `queue.writeBuffer`. That is ordered
+ * correctly: a pooled buffer is never referenced by commands not yet submitted (tfjs defers releasing
+ * those), and writeBuffer runs after everything submitted before it.
+ *
+ * Checked against plain loops in tests/webgpu. `BOWCNN_WEBGPU_STOCK=1` keeps tfjs's kernels and uploads.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -205,6 +215,39 @@ export function setWebgpuKernels(kind: 'split' | 'stock'): void {
   for (const n of ['Sum', 'Mean'] as const) {
     tf.registerKernel({ kernelName: n, backendName: 'webgpu', kernelFunc: leadingReduce(n, stock.get(n)!.kernelFunc, stock.get('Sum')!.kernelFunc) as unknown as tf.KernelFunc });
   }
+}
+
+interface TensorData { values: ArrayLike<number> | null; resource: unknown; shape: number[]; dtype: string }
+interface WebgpuBackendLike {
+  tensorMap: { get(id: object): TensorData | undefined };
+  bufferManager: { acquireBuffer(size: number, usage: number): unknown };
+  device: { queue: { writeBuffer(b: unknown, offset: number, data: ArrayBufferView, dataOffset?: number, size?: number): void } };
+  uploadToGPU(dataId: object): void;
+  bowcnnUploads?: (dataId: object) => void;
+}
+
+/** Pooled-buffer uploads on a tfjs webgpu backend instance ('stock' puts tfjs's method back). */
+export function setWebgpuUploads(backend: unknown, kind: 'pooled' | 'stock'): void {
+  const be = backend as WebgpuBackendLike;
+  const proto = Object.getPrototypeOf(be) as WebgpuBackendLike;
+  if (kind === 'stock') { delete (be as Partial<WebgpuBackendLike>).uploadToGPU; return; }
+  const usage = (globalThis as unknown as { GPUBufferUsage: Record<string, number> }).GPUBufferUsage;
+  const flags = usage.STORAGE | usage.COPY_SRC | usage.COPY_DST;
+  be.uploadToGPU = function (dataId: object): void {
+    const td = be.tensorMap.get(dataId);
+    if (!td || td.resource != null || !td.values || !(td.dtype === 'float32' || td.dtype === 'int32' || td.dtype === 'bool')) {
+      proto.uploadToGPU.call(be, dataId);
+      return;
+    }
+    const n = tf.util.sizeFromShape(td.shape);
+    if (n === 0) { proto.uploadToGPU.call(be, dataId); return; }
+    const v = td.values;
+    const data = td.dtype === 'float32' ? (v instanceof Float32Array ? v : Float32Array.from(v)) : (v instanceof Int32Array ? v : Int32Array.from(v));
+    const buffer = be.bufferManager.acquireBuffer(4 * n, flags);
+    be.device.queue.writeBuffer(buffer, 0, data, 0, n);
+    td.values = null;          // as tfjs does: once uploaded, the values live on the GPU only
+    td.resource = buffer;
+  };
 }
 
 let registered = false;

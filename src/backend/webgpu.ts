@@ -8,7 +8,7 @@
  * Dawn's OpenGL(ES) backend needs `featureLevel: 'compatibility'`, so both levels are tried.
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerWebgpuKernels } from './webgpu-kernels.js';
+import { registerWebgpuKernels, setWebgpuUploads } from './webgpu-kernels.js';
 
 export interface WebgpuOptions {
   allowSoftware?: boolean;  // accept a CPU (software) adapter; also set by BOWCNN_WEBGPU_SOFTWARE=1
@@ -100,6 +100,7 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   g.requestAdapter = (o?: object) => origRequest({ ...(o ?? {}), ...request });
   if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
   await tf.ready();
+  if (process.env.BOWCNN_WEBGPU_STOCK !== '1') setWebgpuUploads(tf.findBackend('webgpu'), 'pooled');
   adapterDescription = chosen.text;
 }
 

@@ -106,6 +106,23 @@ describe.skipIf(!available)('webgpu backend', () => {
     expect(columnSumGroups(3000, 6)).toBe(187);
   });
 
+  it('uploads through the buffer pool keep values and dtypes (float view with offset, int32, bool, large)', async () => {
+    await useBackend('webgpu', { allowSoftware: true });
+    const base = new Float32Array(20).map((_, i) => i * 0.5 - 3);
+    const view = new Float32Array(base.buffer, 8, 10);                     // starts at element 2
+    const big = Float32Array.from(randArray(300_001, 11));
+    const ints = Int32Array.from({ length: 7 }, (_, i) => i * 1000 - 3000);
+    const bools = [true, false, false, true, true];
+    const [a, b, c, d] = tf.tidy(() => [
+      tf.add(tf.tensor1d(view), 0), tf.mul(tf.tensor1d(big), 2), tf.add(tf.tensor1d(ints, 'int32'), 1),
+      tf.cast(tf.logicalNot(tf.tensor1d(bools, 'bool')), 'int32')]);
+    expect(Array.from(await a.data())).toEqual(Array.from(view));
+    expect(maxAbsDiff(Array.from(await b.data()), Array.from(big).map((v) => 2 * v))).toBeLessThan(1e-6);
+    expect(Array.from(await c.data())).toEqual(Array.from(ints).map((v) => v + 1));
+    expect(Array.from(await d.data())).toEqual(bools.map((v) => (v ? 0 : 1)));
+    tf.dispose([a, b, c, d]);
+  });
+
   it('a BoW feature batch (dense SIFT, hard coding, pyramid pooling) matches wasm', async () => {
     const img = randArray(3 * 28 * 28, 3).map((v) => (v + 1) / 2);
     const cents = randArray(32 * 128, 4).map(Math.abs);
