@@ -1,6 +1,8 @@
 // CNNs on full MNIST and Fashion-MNIST: test accuracy, training and inference images/s, peak memory;
 // time-to-93% for alexnet-small on Fashion-MNIST; a per-kernel profile of one LeNet-5 training step.
-// BOWCNN_BENCH_MODELS=lenet5,alexnet-small and BOWCNN_BENCH_DATASETS choose; BOWCNN_BENCH_MAX_SECONDS caps training.
+// BOWCNN_BENCH_SUBSET=n runs on a subset (a quick check of the bench itself).
+// bownet: the bow-sift pipeline's accuracy, its CNN export's accuracy before fine-tuning (soft coding) and after.
+// BOWCNN_BENCH_MODELS=lenet5,alexnet-small,bownet and BOWCNN_BENCH_DATASETS choose; BOWCNN_BENCH_MAX_SECONDS caps training.
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
 import { CnnClassifier } from '../src/cnn/classifier.js';
@@ -8,7 +10,8 @@ import { lenet5 } from '../src/cnn/lenet5.js';
 import { predictSplit } from '../src/cnn/train.js';
 import { argmax } from '../src/eval/metrics.js';
 import { dataset } from '../src/data/registry.js';
-import { readRecipe, type CnnRecipe } from '../src/pipeline/recipes.js';
+import { subset } from '../src/data/split.js';
+import { readRecipe, type BowNetRecipe, type CnnRecipe } from '../src/pipeline/recipes.js';
 import { table, withPeakMemory } from './util.js';
 
 async function profileLenetStep(): Promise<Record<string, number>> {
@@ -27,20 +30,23 @@ async function profileLenetStep(): Promise<Record<string, number>> {
 
 export async function run(): Promise<Record<string, unknown>> {
   await useBackend('wasm');
-  const models = (process.env.BOWCNN_BENCH_MODELS ?? 'lenet5,alexnet-small').split(',');
+  const models = (process.env.BOWCNN_BENCH_MODELS ?? 'lenet5,alexnet-small,bownet').split(',');
   const datasets = (process.env.BOWCNN_BENCH_DATASETS ?? 'mnist,fashion-mnist').split(',');
   const maxSeconds = process.env.BOWCNN_BENCH_MAX_SECONDS ? Number(process.env.BOWCNN_BENCH_MAX_SECONDS) : 1800;
   const profile = await profileLenetStep();
   console.log('LeNet-5 training step (batch 128), kernel ms:', profile);
   const rows: Record<string, unknown>[] = [];
   for (const dsName of datasets) {
-    const ds = await dataset(dsName);
+    const full = await dataset(dsName);
+    // BOWCNN_BENCH_SUBSET=n: a stratified n-image training subset and n/5 test images (a quick check, not a figure)
+    const n = Number(process.env.BOWCNN_BENCH_SUBSET ?? 0);
+    const ds = n > 0 ? { ...full, train: subset(full.train, n, 0), test: subset(full.test, Math.ceil(n / 5), 1) } : full;
     for (const name of models) {
-      const clf = new CnnClassifier(readRecipe(name) as CnnRecipe, ds);
+      const clf = new CnnClassifier(readRecipe(name) as CnnRecipe | BowNetRecipe, ds);
       const curve: { epoch: number; seconds: number; testAccuracy: number }[] = [];
       let trainSeconds = 0;
       // alexnet-small: test accuracy after every epoch (evaluation time not counted), for the time to 93%
-      const track = name === 'alexnet-small';
+      const track = name === 'alexnet-small' || name === 'bownet';
       const { value, peakRssMB, peakTfMB } = await withPeakMemory(async (sample) => {
         const fit = await clf.fit(ds.train, { maxSeconds, progress: true, validation: track ? ds.test : undefined });
         sample();
@@ -59,7 +65,15 @@ export async function run(): Promise<Record<string, unknown>> {
       const pred = argmax(scores, ds.classes.length);
       let ok = 0;
       for (let i = 0; i < ds.test.n; i++) if (pred[i] === ds.test.labels[i]) ok++;
-      const row = { dataset: dsName, model: name, epochs: value.epochs.length, accuracy: +(100 * ok / ds.test.n).toFixed(2),
+      let bow: Record<string, number> = {};
+      if (clf.source && clf.lastFit?.before !== undefined) {
+        // the fitted pipeline itself (hard coding) and the exported CNN before fine-tuning (soft coding)
+        const pp = argmax(clf.source.scores(ds.test), ds.classes.length);
+        let hit = 0;
+        for (let i = 0; i < ds.test.n; i++) if (pp[i] === ds.test.labels[i]) hit++;
+        bow = { pipelineAccuracy: +(100 * hit / ds.test.n).toFixed(2), beforeFineTune: +(100 * clf.lastFit.before).toFixed(2) };
+      }
+      const row = { dataset: dsName, model: name, ...bow, epochs: value.epochs.length, accuracy: +(100 * ok / ds.test.n).toFixed(2),
         trainImgPerSec: Math.round(value.imagesPerSec), inferImgPerSec: Math.round(inferPerSec), trainSec: +trainSeconds.toFixed(0),
         secondsTo93: track ? (reached === null ? 'not reached' : Math.round(reached)) : undefined,
         peakRssMB: Math.round(peakRssMB), peakTensorMB: Math.round(peakTfMB) };

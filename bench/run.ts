@@ -1,5 +1,6 @@
 // npm run bench -- <suite> [...]: benchmarks, never part of the test run.
-// Suites: backend, dsift, bow, cnn. Each prints a table and writes bench/results/<suite>.json.
+// Suites: backend, dsift, bow, cnn. Each prints a table and writes bench/results/<suite>.json
+// (<suite>-<tag>.json with BOWCNN_BENCH_TAG=tag, so that partial runs do not overwrite each other).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -19,7 +20,8 @@ for (const n of names) {
   const result = await suite();
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${n}.json`);
+  const tag = process.env.BOWCNN_BENCH_TAG ? `-${process.env.BOWCNN_BENCH_TAG.replace(/[^\w.-]/g, '_')}` : '';
+  const file = join(dir, `${n}${tag}.json`);
   writeFileSync(`${file}.tmp`, JSON.stringify({ date: new Date().toISOString(), node: process.version, ...result }, null, 2));
   renameSync(`${file}.tmp`, file);
   console.log(`(written to ${file})`);

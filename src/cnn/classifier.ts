@@ -28,7 +28,7 @@ export class CnnClassifier {
     const s = this.ds.train;
     const shape: [number, number, number] = [s.height, s.width, s.channels];
     const r = this.recipe as CnnRecipe;
-    if (r.model === 'lenet5') return lenet5({ variant: (r.config.variant as LeNetVariant) ?? 'modern', inputShape: shape, classes: this.ds.classes.length, seed });
+    if (r.model === 'lenet5') return lenet5({ variant: (r.config.variant as LeNetVariant) ?? 'modern', inputShape: shape, classes: this.ds.classes.length, seed, normalize: r.config.normalize as boolean | undefined });
     if (r.model === 'alexnet-small') return alexnetSmall({ ...(r.config as object), inputShape: shape, classes: this.ds.classes.length, seed });
     throw new Error(`unknown model '${r.model}' in recipe ${r.name}`);
   }

