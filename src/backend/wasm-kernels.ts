@@ -26,14 +26,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-type TensorInfo = tf.TensorInfo;
+import { backpropFilterArgs, runOn, type KernelBackend as Backend, type TensorInfo } from './kernel-util.js';
+
 type Attrs = Record<string, unknown>;
-type Backend = tf.KernelBackend & { disposeData(dataId: object): void };
 
 function run(name: string, backend: Backend, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Attrs): TensorInfo {
-  const k = tf.getKernel(name, 'wasm');
-  if (!k) throw new Error(`wasm backend has no ${name} kernel to compose Conv2DBackpropFilter from`);
-  return k.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs: attrs as never }) as TensorInfo;
+  return runOn('wasm', name, backend, inputs, attrs);
 }
 
 function pair(v: number | [number, number]): [number, number] {
@@ -42,12 +40,7 @@ function pair(v: number | [number, number]): [number, number] {
 
 /** Conv2DBackpropFilter for the wasm backend (NHWC). Exported for tests. */
 export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Attrs }): TensorInfo {
-  const backend = args.backend as Backend;
-  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  const { backend, x, dy, strides, info } = backpropFilterArgs(args, 'wasm');
   const [sH, sW] = pair(strides as number | [number, number]);
   const { top, left } = info.padInfo;
   const H = info.inHeight, W = info.inWidth, KH = info.filterHeight, KW = info.filterWidth;

@@ -35,9 +35,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-type TensorInfo = tf.TensorInfo;
-type Backend = tf.KernelBackend & {
-  disposeData(dataId: object): void;
+import { backpropFilterArgs, runOn, type KernelBackend, type TensorInfo } from './kernel-util.js';
+
+type Backend = KernelBackend & {
   runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: string, uniforms?: { type: string; data: number[] }[]): TensorInfo;
 };
 
@@ -98,19 +98,13 @@ class FilterGradSplitProgram {
 }
 
 function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>): TensorInfo {
-  const k = tf.getKernel(name, 'webgpu');
-  if (!k) throw new Error(`webgpu backend has no ${name} kernel`);
-  return k.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs: attrs as never }) as TensorInfo;
+  return runOn('webgpu', name, backend, inputs, attrs);
 }
 
 /** Conv2DBackpropFilter for webgpu (NHWC), split over the batch. Exported for tests. */
 export function conv2DBackpropFilterWebgpu(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Record<string, unknown> }): TensorInfo {
-  const backend = args.backend as Backend;
-  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (bowcnn webgpu): only NHWC is supported');
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  const a = backpropFilterArgs(args, 'bowcnn webgpu');
+  const backend = a.backend as Backend, { x, dy, filterShape, info } = a;
   const weights = filterShape.reduce((a, b) => a * b, 1);
   const { splits, perSplit } = filterGradSplits(info.batchSize, weights);
   const program = new FilterGradSplitProgram([splits, ...filterShape]);

@@ -1,0 +1,23 @@
+/** Helpers shared by the kernels bowcnn registers on the wasm and webgpu backends. */
+import * as tf from '@tensorflow/tfjs';
+
+export type TensorInfo = tf.TensorInfo;
+export type KernelBackend = tf.KernelBackend & { disposeData(dataId: object): void };
+
+/** Calls another kernel of the same backend directly (inside a kernel function: no engine bookkeeping). */
+export function runOn(backendName: string, name: string, backend: tf.KernelBackend, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Record<string, unknown>): TensorInfo {
+  const k = tf.getKernel(name, backendName);
+  if (!k) throw new Error(`the ${backendName} backend has no ${name} kernel`);
+  return k.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs: attrs as never }) as TensorInfo;
+}
+
+/** The inputs of a Conv2DBackpropFilter call (NHWC only) and the geometry tfjs derives from them. */
+export function backpropFilterArgs(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Record<string, unknown> }, who: string) {
+  const backend = args.backend as KernelBackend;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (dataFormat === 'NCHW') throw new Error(`Conv2DBackpropFilter (${who}): only NHWC is supported`);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  return { backend, x, dy, strides, filterShape, info };
+}
