@@ -47,11 +47,22 @@ export async function run(): Promise<Record<string, unknown>> {
       let trainSeconds = 0;
       // alexnet-small: test accuracy after every epoch (evaluation time not counted), for the time to 93%
       const track = name === 'alexnet-small' || name === 'bownet';
-      const { value, peakRssMB, peakTfMB } = await withPeakMemory(async (sample) => {
-        const fit = await clf.fit(ds.train, { maxSeconds, progress: true, validation: track ? ds.test : undefined });
-        sample();
-        return fit;
-      });
+      let measured;
+      try {
+        measured = await withPeakMemory(async (sample) => {
+          const fit = await clf.fit(ds.train, { maxSeconds, progress: true, validation: track ? ds.test : undefined });
+          sample();
+          return fit;
+        });
+      } catch (e) {
+        // one model failing (a diverged run) is a result too; the others' rows are kept
+        const row = { dataset: dsName, model: name, error: (e as Error).message };
+        rows.push(row);
+        console.log(JSON.stringify(row));
+        clf.model?.dispose();
+        continue;
+      }
+      const { value, peakRssMB, peakTfMB } = measured;
       trainSeconds = value.seconds;
       let spent = 0, reached: number | null = null;
       for (const e of value.epochs) {

@@ -12,6 +12,7 @@
  * Input and output are `[N,1,1,D]` (pooled histograms, entries >= 0).
  */
 import * as tf from '@tensorflow/tfjs';
+import { signedSqrt } from './pooling.js';
 import type { LayerCard } from '../pipeline/card.js';
 import { check4d, type Maps, type Stage } from './stage.js';
 
@@ -44,7 +45,7 @@ export function kernelmap(cfg: KernelMapConfig = {}): Stage {
     config,
     apply(x: Maps): Maps {
       check4d('kernelmap', x);
-      return tf.tidy(() => (config.kind === 'hellinger' ? tf.sqrt(tf.relu(x)) : chi2Map(x, config.order, config.period)) as tf.Tensor4D);
+      return tf.tidy(() => (config.kind === 'hellinger' ? signedSqrt(tf.relu(x)) : chi2Map(x, config.order, config.period)) as tf.Tensor4D);
     },
     outShape: (s) => [s[0], s[1], (s[2] ?? 0) * factor],
     card(s): LayerCard {

@@ -14,11 +14,26 @@ export type PoolOp = 'sum' | 'mean' | 'max';
 export type VecNorm = 'none' | 'l1' | 'l2' | 'power';
 export interface PoolingConfig { op?: PoolOp; pyramid?: number[]; regionNorm?: VecNorm; norm?: Exclude<VecNorm, 'power'> }
 
+/**
+ * sign(x) sqrt|x| with a bounded gradient: d/dx = 1 / (2 sqrt(|x| + 1e-4)) (at most 50) instead of
+ * 1 / (2 sqrt|x|), which is infinite at 0 and turns into NaN (0 x inf) wherever a histogram bin is empty —
+ * as it is for most bins once soft coding underflows (bownet fine-tuning with beta 50 diverged in its
+ * second epoch on Fashion-MNIST). The value is exact.
+ */
+export const signedSqrt: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const v = x;
+  save([v]);
+  return {
+    value: tf.mul(tf.sign(v), tf.sqrt(tf.abs(v))),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.div(tf.mul(dy as tf.Tensor, 0.5), tf.sqrt(tf.add(tf.abs(saved[0]), 1e-4))),
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+
 export function vecNorm(x: tf.Tensor, how: VecNorm, axis = -1): tf.Tensor {
   return tf.tidy(() => {
     if (how === 'l1') return tf.div(x, tf.add(tf.sum(tf.abs(x), axis, true), 1e-12));
     if (how === 'l2') return tf.div(x, tf.add(tf.sqrt(tf.sum(tf.square(x), axis, true)), 1e-12));
-    if (how === 'power') return tf.mul(tf.sign(x), tf.sqrt(tf.abs(x)));
+    if (how === 'power') return signedSqrt(x);
     return x.clone();
   });
 }

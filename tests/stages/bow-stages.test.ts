@@ -6,7 +6,7 @@ import { tf, useBackend } from '../../src/backend/index.js';
 import { classifier } from '../../src/stages/classifier.js';
 import { coding } from '../../src/stages/coding.js';
 import { kernelmap } from '../../src/stages/kernelmap.js';
-import { pooling } from '../../src/stages/pooling.js';
+import { pooling, signedSqrt } from '../../src/stages/pooling.js';
 import { randArray } from '../helpers.js';
 
 beforeAll(async () => { await useBackend('wasm'); });
@@ -78,6 +78,18 @@ describe('pooling', () => {
         });
       }
     }
+  });
+});
+
+describe('signed square root (power normalisation)', () => {
+  it('has the exact value, the exact gradient away from 0 and a finite one at 0', () => {
+    const x = tf.tensor1d([-4, 0, 0.25, 9]);
+    expect(Array.from(signedSqrt(x).dataSync())).toEqual([-2, 0, 0.5, 3]);
+    const g = Array.from(tf.grad((v: tf.Tensor) => tf.sum(signedSqrt(v)))(x).dataSync());
+    // d/dx sign(x) sqrt|x| = 1 / (2 sqrt|x|), bounded at 0 by 1 / (2 sqrt(1e-4)) = 50
+    [1 / 4, 50, 1, 1 / 6].forEach((want, i) => expect(g[i]).toBeCloseTo(want, i === 1 ? 3 : 3));
+    expect(g.every(Number.isFinite)).toBe(true);
+    x.dispose();
   });
 });
 
