@@ -16,6 +16,15 @@ import { accuracyOf, predictSplit, trainModel, type FitReport, type TrainOptions
 
 export interface CnnFitOptions { seed?: number; checkpointDir?: string; validation?: Split; progress?: boolean; maxSeconds?: number; targetAccuracy?: number; cacheDir?: string }
 
+/** Mean and standard deviation of a split's pixels, on the model's [0, 1] scale. */
+export function pixelStats(s: Split): { mean: number; std: number } {
+  let sum = 0, sq = 0;
+  const p = s.pixels;
+  for (let i = 0; i < p.length; i++) { const v = p[i]; sum += v; sq += v * v; }
+  const n = Math.max(1, p.length), mean = sum / n / 255;
+  return { mean, std: Math.sqrt(Math.max(1e-12, sq / n / 65025 - mean * mean)) };
+}
+
 export class CnnClassifier {
   model: tf.LayersModel | null = null;
   lastFit: (FitReport & { before?: number }) | null = null;
@@ -28,7 +37,11 @@ export class CnnClassifier {
     const s = this.ds.train;
     const shape: [number, number, number] = [s.height, s.width, s.channels];
     const r = this.recipe as CnnRecipe;
-    if (r.model === 'lenet5') return lenet5({ variant: (r.config.variant as LeNetVariant) ?? 'modern', inputShape: shape, classes: this.ds.classes.length, seed, normalize: r.config.normalize as boolean | undefined });
+    if (r.model === 'lenet5') {
+      // normalize: true in a recipe means the training set's own pixel mean and std
+      const normalize = r.config.normalize === true ? pixelStats(s) : (r.config.normalize as boolean | undefined);
+      return lenet5({ variant: (r.config.variant as LeNetVariant) ?? 'modern', inputShape: shape, classes: this.ds.classes.length, seed, normalize });
+    }
     if (r.model === 'alexnet-small') return alexnetSmall({ ...(r.config as object), inputShape: shape, classes: this.ds.classes.length, seed });
     throw new Error(`unknown model '${r.model}' in recipe ${r.name}`);
   }
