@@ -51,21 +51,31 @@ export function filterGradSplits(n: number, weights: number): { splits: number; 
   return { splits: Math.ceil(n / perSplit), perSplit };
 }
 
-class FilterGradSplitProgram {
-  variableNames = ['x', 'dy'];
-  uniforms = 'pads : vec2<i32>, strides : vec2<i32>, batchSize : i32, outHeight : i32, outWidth : i32, inHeight : i32, inWidth : i32, perSplit : i32,';
+/**
+ * What tfjs-webgpu's runWebGPUProgram needs of a program, for one thread per output element: 64-wide
+ * workgroups over the flattened output, `uniforms.size` = its element count, `main(index)` the body.
+ */
+abstract class FlatProgram {
   workgroupSize: [number, number, number] = [64, 1, 1];
   size = true;
-  outputShape: number[];
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
-  shaderKey = 'bowcnn_conv2DDerFilterSplit';
+  abstract variableNames: string[];
+  abstract uniforms: string;
+  abstract shaderKey: string;
 
-  constructor(outputShape: number[]) {   // [S,KH,KW,Ci,Co]
-    this.outputShape = outputShape;
+  constructor(public outputShape: number[]) {
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
     this.dispatch = [Math.ceil(outputShape.reduce((a, b) => a * b, 1) / 64), 1, 1];
   }
+
+  abstract getUserCode(): string;
+}
+
+class FilterGradSplitProgram extends FlatProgram {   // output [S,KH,KW,Ci,Co]
+  variableNames = ['x', 'dy'];
+  uniforms = 'pads : vec2<i32>, strides : vec2<i32>, batchSize : i32, outHeight : i32, outWidth : i32, inHeight : i32, inWidth : i32, perSplit : i32,';
+  shaderKey = 'bowcnn_conv2DDerFilterSplit';
 
   getUserCode(): string {
     return `
@@ -119,31 +129,17 @@ export function conv2DBackpropFilterWebgpu(args: { inputs: tf.NamedTensorInfoMap
     { type: 'int32', data: [perSplit] },
   ];
   const partial = backend.runWebGPUProgram(program, [x, dy], 'float32', uniforms);   // [S,KH,KW,Ci,Co]
-  if (splits === 1) {
-    const out = run('Reshape', backend, { x: partial }, { shape: filterShape });   // shares the data (one more reference)
-    backend.disposeData(partial.dataId);
-    return out;
-  }
-  const out = run('Sum', backend, { x: partial }, { axis: [0], keepDims: false });    // [KH,KW,Ci,Co]
+  const out = splits === 1
+    ? run('Reshape', backend, { x: partial }, { shape: filterShape })               // shares the data (one more reference)
+    : run('Sum', backend, { x: partial }, { axis: [0], keepDims: false });          // [KH,KW,Ci,Co]
   backend.disposeData(partial.dataId);
   return out;
 }
 
-class ColumnPartialSumProgram {
+class ColumnPartialSumProgram extends FlatProgram {   // output [G,C]
   variableNames = ['x'];
   uniforms = 'rows : i32, groups : i32, scale : f32,';
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
-  outputShape: number[];
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
   shaderKey = 'bowcnn_columnPartialSum';
-
-  constructor(groups: number, cols: number) {   // output [G,C]
-    this.outputShape = [groups, cols];
-    this.dispatchLayout = { x: [0, 1] };
-    this.dispatch = [Math.ceil((groups * cols) / 64), 1, 1];
-  }
 
   getUserCode(): string {
     return `
@@ -181,7 +177,7 @@ function leadingReduce(kind: 'Sum' | 'Mean', stock: tf.KernelFunc, stockSum: tf.
     if (!leading || x.dtype !== 'float32' || rows < 1024 || cols > 4096) return stock(args as never) as TensorInfo;
     const groups = columnSumGroups(rows, cols);
     const x2 = run('Reshape', backend, { x }, { shape: [rows, cols] });
-    const partial = backend.runWebGPUProgram(new ColumnPartialSumProgram(groups, cols), [x2], 'float32', [
+    const partial = backend.runWebGPUProgram(new ColumnPartialSumProgram([groups, cols]), [x2], 'float32', [
       { type: 'int32', data: [rows] }, { type: 'int32', data: [groups] }, { type: 'float32', data: [kind === 'Mean' ? 1 / rows : 1] }]);
     backend.disposeData(x2.dataId);
     const summed = stockSum({ inputs: { x: partial }, backend, attrs: { axis: [0], keepDims: false } } as never) as TensorInfo;   // [C]
@@ -217,7 +213,6 @@ interface WebgpuBackendLike {
   bufferManager: { acquireBuffer(size: number, usage: number): unknown };
   device: { queue: { writeBuffer(b: unknown, offset: number, data: ArrayBufferView, dataOffset?: number, size?: number): void } };
   uploadToGPU(dataId: object): void;
-  bowcnnUploads?: (dataId: object) => void;
 }
 
 /** Pooled-buffer uploads on a tfjs webgpu backend instance ('stock' puts tfjs's method back). */

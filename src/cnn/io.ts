@@ -9,16 +9,16 @@ import * as tf from '@tensorflow/tfjs';
 
 export async function saveModel(model: tf.LayersModel, dir: string, meta: Record<string, unknown> = {}): Promise<void> {
   await replaceDirAtomic(dir, async (tmp) => {
-  await model.save(tf.io.withSaveHandler(async (art) => {
-    const weights = new Uint8Array(art.weightData as ArrayBuffer);
-    writeFileSync(join(tmp, 'weights.bin'), weights);
-    writeFileSync(join(tmp, 'model.json'), JSON.stringify({
-      modelTopology: art.modelTopology, format: 'layers-model', generatedBy: 'bowcnn',
-      weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }],
+    await model.save(tf.io.withSaveHandler(async (art) => {
+      const weights = new Uint8Array(art.weightData as ArrayBuffer);
+      writeFileSync(join(tmp, 'weights.bin'), weights);
+      writeFileSync(join(tmp, 'model.json'), JSON.stringify({
+        modelTopology: art.modelTopology, format: 'layers-model', generatedBy: 'bowcnn',
+        weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }],
+      }));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }));
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  writeFileSync(join(tmp, 'meta.json'), JSON.stringify({ version: 1, ...meta }, null, 2));
+    writeFileSync(join(tmp, 'meta.json'), JSON.stringify({ version: 1, ...meta }, null, 2));
   });
 }
 

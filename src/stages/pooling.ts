@@ -21,10 +21,9 @@ export interface PoolingConfig { op?: PoolOp; pyramid?: number[]; regionNorm?: V
  * second epoch on Fashion-MNIST). The value is exact.
  */
 export const signedSqrt: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const v = x;
-  save([v]);
+  save([x]);
   return {
-    value: tf.mul(tf.sign(v), tf.sqrt(tf.abs(v))),
+    value: tf.mul(tf.sign(x), tf.sqrt(tf.abs(x))),
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.div(tf.mul(dy as tf.Tensor, 0.5), tf.sqrt(tf.add(tf.abs(saved[0]), 1e-4))),
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
