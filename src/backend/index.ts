@@ -3,7 +3,8 @@
  *
  *   'auto'       -> 'tensorflow' if @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node can be imported,
  *                   else 'webgpu' if a hardware GPU adapter exists, else 'wasm'.
- *   'wasm'       -> XNNPACK in WebAssembly, SIMD, one thread in Node (its thread pool needs blob workers).
+ *   'wasm'       -> XNNPACK in WebAssembly, SIMD, with its thread pool (./wasm-threads.ts): one thread per
+ *                   CPU up to 8, or `threads` / BOWCNN_WASM_THREADS (1 = the unthreaded SIMD build).
  *   'cpu'        -> tfjs's plain JavaScript kernels: slow, but the numerical reference.
  *   'webgpu'     -> @tensorflow/tfjs-backend-webgpu on Dawn (the `webgpu` npm package), see ./webgpu.ts.
  *   'tensorflow' -> libtensorflow through tfjs-node(-gpu), when the user has installed it.
@@ -12,8 +13,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { registerReductionGradients } from './gradients.js';
 import { registerDilatedConvGradient, registerWasmKernels } from './wasm-kernels.js';
+import { finishWasmThreads, prepareWasmThreads } from './wasm-threads.js';
 import { startWebgpu, webgpuAdapterInfo, type WebgpuOptions } from './webgpu.js';
 
 export type BackendName = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
@@ -40,24 +43,53 @@ let current: BackendInfo | null = null;
 tf.env().set('PROD', true);
 const require = createRequire(import.meta.url);
 
-async function startWasm(): Promise<void> {
+export interface BackendOptions extends WebgpuOptions {
+  /** wasm: XNNPACK threads, the main thread included (default: BOWCNN_WASM_THREADS, else one per CPU, at most 8). */
+  threads?: number;
+}
+
+/** The wasm thread count asked for: the option, else BOWCNN_WASM_THREADS, else the CPU count; 1..8. */
+export function wasmThreadsWanted(threads?: number): number {
+  const env = process.env.BOWCNN_WASM_THREADS;
+  let n = threads ?? (env !== undefined && env !== '' ? Number(env) : os.availableParallelism());
+  if (!Number.isInteger(n) || n < 1) {
+    throw new BackendError('wasm', `threads must be a whole number >= 1, got ${threads ?? `BOWCNN_WASM_THREADS=${env}`}`);
+  }
+  return Math.min(n, 8);
+}
+
+let wasmThreads = 1;
+
+async function startWasm(threads: number): Promise<void> {
   // Emscripten's Node glue installs process-wide uncaughtException/unhandledRejection handlers that
   // rethrow and print the whole minified module on any error; remove the ones it adds.
   const before = {
     uncaughtException: process.listeners('uncaughtException'),
     unhandledRejection: process.listeners('unhandledRejection'),
   };
-  await import('@tensorflow/tfjs-backend-wasm');
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
   registerWasmKernels();
-  const ok = await tf.setBackend('wasm');
-  await tf.ready();
+  const started = () => (tf.engine() as unknown as { registry: Record<string, { wasm?: unknown }> }).registry.wasm;
+  const threaded = started() === undefined && prepareWasmThreads(threads);
+  if (threaded) wasm.setThreadsCount(threads);
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend('wasm');
+    await tf.ready();
+  } finally {
+    if (threaded) finishWasmThreads(started()?.wasm);
+  }
+  if (threaded && started()) wasmThreads = wasm.getThreadsCount();
   for (const l of process.listeners('uncaughtException')) {
     if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
   }
   for (const l of process.listeners('unhandledRejection')) {
     if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
   }
-  if (!ok) throw new BackendError('wasm', 'tf.setBackend("wasm") returned false');
+  if (!ok) {
+    throw new BackendError('wasm', 'tf.setBackend("wasm") returned false' +
+      (threaded ? ` (with ${threads} threads; BOWCNN_WASM_THREADS=1 starts the unthreaded build)` : ''));
+  }
 }
 
 async function startTensorflow(): Promise<string> {
@@ -84,7 +116,7 @@ function tensorflowImportable(): boolean {
 }
 
 /** Starts a backend and returns what runs. Idempotent for the same name. */
-export async function useBackend(name: BackendName = 'auto', opts: WebgpuOptions = {}): Promise<BackendInfo> {
+export async function useBackend(name: BackendName = 'auto', opts: BackendOptions = {}): Promise<BackendInfo> {
   if (!BACKENDS.includes(name)) {
     throw new BackendError(String(name), `unknown backend; choose one of ${BACKENDS.join(', ')}`);
   }
@@ -98,7 +130,7 @@ export async function useBackend(name: BackendName = 'auto', opts: WebgpuOptions
     else if (await startWebgpu({ ...opts, hardwareOnly: true, quiet: true }).then(() => true, () => false)) chosen = 'webgpu';
   }
   try {
-    if (chosen === 'wasm') await startWasm();
+    if (chosen === 'wasm') await startWasm(wasmThreadsWanted(opts.threads));
     else if (chosen === 'cpu') { await tf.setBackend('cpu'); await tf.ready(); }
     else if (chosen === 'webgpu') await startWebgpu(opts);
     else if (chosen === 'tensorflow') notes.push(`loaded ${await startTensorflow()}`);
@@ -115,9 +147,9 @@ function describe(requested: BackendName, notes: string[]): BackendInfo {
   const cpus = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
   if (name === 'wasm') {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-    notes.push('single-threaded: the wasm thread pool needs blob-URL workers, which Node does not provide');
+    if (wasmThreads > 1) notes.push(`XNNPACK thread pool of ${wasmThreads} (worker_threads; see src/backend/wasm-threads.ts)`);
     notes.push('Conv2DBackpropFilter is bowcnn\'s own kernel, composed from wasm Conv2D/Transpose/Slice');
-    return { name, requested, simd, threads: 1, device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}`, notes };
+    return { name, requested, simd, threads: wasmThreads, device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}`, notes };
   }
   if (name === 'cpu') {
     return { name, requested, simd: null, threads: 1, device: 'CPU, plain JavaScript kernels (reference, slow)', notes };

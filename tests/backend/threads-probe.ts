@@ -1,0 +1,14 @@
+// Run by wasm-threads.test.ts in a child process: starts wasm with BOWCNN_WASM_THREADS, runs a conv
+// layer forward and backward and a matrix product big enough for XNNPACK to split, prints JSON, and
+// must then exit by itself (the pool's workers may not keep Node alive).
+import { tf, useBackend } from '../../src/backend/index.js';
+import { randArray } from '../helpers.js';
+
+const info = await useBackend('wasm');
+const x = tf.tensor4d(randArray(8 * 28 * 28 * 4, 1), [8, 28, 28, 4]);
+const w = tf.variable(tf.tensor4d(randArray(5 * 5 * 4 * 16, 2), [5, 5, 4, 16]));
+const a = tf.tensor2d(randArray(256 * 300, 3), [256, 300]);
+const { value, grads } = tf.variableGrads(() => tf.relu(tf.conv2d(x, w as tf.Tensor4D, 1, 'same')).square().mean() as tf.Scalar, [w]);
+const mm = tf.matMul(a, a, false, true);
+const out = { threads: info.threads, loss: value.dataSync()[0], grad: Array.from(grads[w.name].dataSync()), mm: Array.from(mm.dataSync().slice(0, 2000)) };
+process.stdout.write(JSON.stringify(out));

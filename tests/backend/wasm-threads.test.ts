@@ -1,0 +1,28 @@
+// XNNPACK's thread pool in Node (src/backend/wasm-threads.ts): with 2 threads the backend says so, gives
+// bit-identical results to the unthreaded build, and the process exits by itself afterwards.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const probe = resolve(import.meta.dirname, 'threads-probe.ts');
+
+function run(threads: number) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', probe], {
+    env: { ...process.env, BOWCNN_WASM_THREADS: String(threads) }, encoding: 'utf8', timeout: 60_000,
+  });
+  expect(r.error, `probe with ${threads} threads did not exit by itself`).toBeUndefined();
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { threads: number; loss: number; grad: number[]; mm: number[] };
+}
+
+describe('wasm thread pool', () => {
+  it('runs 2 threads with the same results as 1, and lets Node exit', () => {
+    const one = run(1), two = run(2);
+    expect(one.threads).toBe(1);
+    expect(two.threads).toBe(2);
+    expect(two.loss).toBe(one.loss);
+    expect(two.grad).toEqual(one.grad);
+    expect(two.mm).toEqual(one.mm);
+    expect(one.grad.some((v) => v !== 0)).toBe(true);
+  });
+});
