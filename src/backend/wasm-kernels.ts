@@ -138,6 +138,10 @@ function maxPoolGradFast(a: KernelArgs, orig: Orig): TensorInfo {
   const { top, left } = info.padInfo;
   const out = backend.makeOutput(input.shape, 'float32');
   const x = backend.typedArrayFromHeap(input), g = backend.typedArrayFromHeap(dy), dx = backend.typedArrayFromHeap(out);
+  if (KH === 2 && KW === 2 && sH === 2 && sW === 2 && top === 0 && left === 0 && 2 * OH <= H && 2 * OW <= W) {
+    maxPoolGrad2x2(x, g, dx, N, H, W, C, OH, OW);
+    return out;
+  }
   dx.fill(0);
   for (let n = 0; n < N; n++) {
     for (let oy = 0; oy < OH; oy++) {
@@ -160,6 +164,38 @@ function maxPoolGradFast(a: KernelArgs, orig: Orig): TensorInfo {
     }
   }
   return out;
+}
+
+/**
+ * The common case, 2x2 windows at stride 2 without padding: windows do not overlap, so each input gets
+ * either its window's dy (at the window's first maximum, in row-major order) or 0, written once, with
+ * the channel loop innermost (contiguous in NHWC). Rows and columns that no window covers get 0.
+ */
+function maxPoolGrad2x2(x: Float32Array, g: Float32Array, dx: Float32Array,
+  N: number, H: number, W: number, C: number, OH: number, OW: number): void {
+  if (2 * OH < H || 2 * OW < W) dx.fill(0);
+  const row = W * C;
+  for (let n = 0; n < N; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      let go = (n * OH + oy) * OW * C;
+      for (let ox = 0; ox < OW; ox++, go += C) {
+        const p0 = ((n * H + 2 * oy) * W + 2 * ox) * C, p2 = p0 + row;
+        for (let c = 0; c < C; c++) {
+          const a = p0 + c, b = a + C, d = p2 + c, e = d + C;
+          const va = x[a], vb = x[b], vd = x[d], ve = x[e];
+          let best = va, at = 0;
+          if (vb > best) { best = vb; at = 1; }
+          if (vd > best) { best = vd; at = 2; }
+          if (ve > best) at = 3;
+          const v = g[go + c];
+          dx[a] = at === 0 ? v : 0;
+          dx[b] = at === 1 ? v : 0;
+          dx[d] = at === 2 ? v : 0;
+          dx[e] = at === 3 ? v : 0;
+        }
+      }
+    }
+  }
 }
 
 function batchMatMulFast(a: KernelArgs, orig: Orig): TensorInfo {

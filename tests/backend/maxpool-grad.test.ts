@@ -1,0 +1,48 @@
+// bowcnn's wasm MaxPoolGrad (a 2x2/stride-2 fast path and a general pass) against a plain-loop reference
+// of TensorFlow's rule: each window's dy goes to the window's first maximum in row-major order.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf, useBackend } from '../../src/backend/index.js';
+import { randArray } from '../helpers.js';
+
+function reference(x: Float32Array, dy: Float32Array, [N, H, W, C]: number[], k: number, s: number, OH: number, OW: number, top: number, left: number): Float32Array {
+  const dx = new Float32Array(x.length);
+  for (let n = 0; n < N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let c = 0; c < C; c++) {
+    let best = -Infinity, at = -1;
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
+      const y = oy * s + i - top, xx = ox * s + j - left;
+      if (y < 0 || y >= H || xx < 0 || xx >= W) continue;
+      const p = ((n * H + y) * W + xx) * C + c;
+      if (at < 0 || x[p] > best) { best = x[p]; at = p; }
+    }
+    dx[at] += dy[((n * OH + oy) * OW + ox) * C + c];
+  }
+  return dx;
+}
+
+const CASES: { shape: [number, number, number, number]; k: number; s: number; pad: 'valid' | 'same' }[] = [
+  { shape: [3, 8, 8, 5], k: 2, s: 2, pad: 'valid' },     // fast path
+  { shape: [2, 7, 9, 16], k: 2, s: 2, pad: 'valid' },    // fast path, a row and a column no window covers
+  { shape: [2, 7, 7, 3], k: 2, s: 2, pad: 'same' },      // 'same' on odd sizes pads: general pass
+  { shape: [2, 9, 9, 4], k: 3, s: 2, pad: 'valid' },     // overlapping windows add up
+];
+
+describe('MaxPoolGrad on wasm', () => {
+  beforeAll(async () => { await useBackend('wasm'); });
+  for (const c of CASES) {
+    it(`matches first-max plain loops: ${c.shape.join('x')} window ${c.k} stride ${c.s} ${c.pad}, with ties`, () => {
+      const n = c.shape.reduce((a, b) => a * b, 1);
+      // values on a coarse grid, so that windows hold ties (the first maximum must win)
+      const xv = randArray(n, 5).map((v) => Math.round(v * 3) / 3);
+      const info = tf.backend_util.computePool2DInfo(c.shape, c.k, c.s, 1, c.pad);
+      const dyv = randArray(info.outShape.reduce((a, b) => a * b, 1), 9);
+      const got = tf.tidy(() => {
+        const x = tf.tensor4d(xv, c.shape), dy = tf.tensor4d(dyv, info.outShape as [number, number, number, number]);
+        const y = tf.maxPool(x, c.k, c.s, c.pad);
+        return tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: c.k, strides: c.s, pad: c.pad }) as tf.Tensor;
+      });
+      const want = reference(xv, dyv, c.shape, c.k, c.s, info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left);
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want));
+      got.dispose();
+    });
+  }
+});
