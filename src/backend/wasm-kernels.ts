@@ -26,6 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { registerChannelKernels } from './channel-kernels.js';
 import { backpropFilterArgs, runOn, type KernelBackend as Backend, type TensorInfo } from './kernel-util.js';
 
 type Attrs = Record<string, unknown>;
@@ -336,6 +337,7 @@ let wasmRegistered = false;
 /** Registers the missing wasm kernels and the faster replacements, once. Safe to call again. */
 export function registerWasmKernels(): void {
   if (wasmRegistered) return;
+  registerChannelKernels();
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
     tf.registerKernel({
       kernelName: 'Conv2DBackpropFilter',

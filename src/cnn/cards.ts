@@ -52,7 +52,7 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
       const fin = inS.reduce((a, b) => a * (b || 1), 1);
       cards.push({ ...base, mapsIn: fin, cnn: `fully connected ${fin}->${mapsOut} ${act}`, receptiveField: field.r, connections: mapsOut * (fin + 1) });
     } else if (params > 0 || cls === 'Flatten' || cls === 'ZeroPadding2D') {
-      const desc = cls === 'BatchNormalization' ? 'batch normalisation' : cls === 'Flatten' ? 'flatten' : cls === 'ZeroPadding2D' ? 'zero padding' : cls;
+      const desc = cls === 'BatchNormalization' || cls === 'BowcnnBatchNorm' ? 'batch normalisation' : cls === 'Flatten' ? 'flatten' : cls === 'ZeroPadding2D' ? 'zero padding' : cls;
       if (cls === 'Flatten') field = { r: Math.max(field.r, imageSide), j: field.j };
       cards.push({ ...base, cnn: desc, receptiveField: field.r, connections: params > 0 ? outUnits * 2 : 0 });
     }

@@ -1,0 +1,121 @@
+/**
+ * Batch normalisation over all axes but the last (`[N,H,W,C]` or `[N,C]`), with a hand-derived gradient.
+ *
+ * Training, per channel c over the M = N*H*W values of the batch:
+ *   mean = sum x / M,  var = sum x^2 / M - mean^2 (biased),  inv = 1 / sqrt(var + eps)
+ *   y = gamma * inv * (x - mean) + beta          = a * x + b,  a = gamma * inv,  b = beta - a * mean
+ * and with xhat = (x - mean) * inv, S = sum dy, P = sum dy * xhat = inv * (sum dy * x - mean * S):
+ *   dbeta = S,  dgamma = P,  dx = a * (dy - S / M - xhat * P / M) = a * dy + B * x + K,
+ *   B = -a * inv * P / M,  K = -a * S / M - B * mean
+ * so the forward and the backward are each two passes over the activations (src/backend/channel-kernels.ts),
+ * where tfjs-layers' BatchNormalization differentiates through moments() and FusedBatchNorm's gradient.
+ *
+ * `BatchNorm` is a drop-in for tf.layers.batchNormalization with its defaults (momentum 0.99, epsilon
+ * 1e-3, the same weight names and moving-average rule), serialisable as 'BowcnnBatchNorm'.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+import { channelAffine, channelMoments, channelSums } from '../backend/channel-kernels.js';
+
+export interface BatchNormTrainResult { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D }
+
+/**
+ * Training-mode batch norm of x with scale gamma `[C]` and offset beta `[C]`; also returns the batch
+ * moments, which are kept out of any tidy: the caller disposes them.
+ */
+export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): BatchNormTrainResult {
+  let moments!: { mean: tf.Tensor1D; variance: tf.Tensor1D };
+  const op = tf.customGrad(((xIn: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const { mean, variance } = channelMoments(xIn);
+    // customGrad disposes what its forward made besides the value: keep the moments for the caller
+    moments = { mean: tf.keep(tf.clone(mean)), variance: tf.keep(tf.clone(variance)) };
+    const [a, inv, shift] = tf.tidy(() => {
+      const i = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor1D;
+      const s = tf.mul(g, i) as tf.Tensor1D;
+      return [s, i, tf.sub(b, tf.mul(s, mean)) as tf.Tensor1D];
+    });
+    const y = channelAffine(xIn, a, shift);
+    save([xIn, mean, inv, a]);
+    tf.dispose(shift);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, m, iv, sc] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const M = xs.size / xs.shape[xs.shape.length - 1];
+        const { sum: S, dot } = channelSums(xs, dy);
+        const [P, B, K] = tf.tidy(() => {
+          const p = tf.mul(iv, tf.sub(dot, tf.mul(m, S))) as tf.Tensor1D;
+          const bb = tf.mul(tf.mul(sc, iv), tf.mul(p, -1 / M)) as tf.Tensor1D;
+          const k = tf.sub(tf.mul(sc, tf.mul(S, -1 / M)), tf.mul(bb, m)) as tf.Tensor1D;
+          return [p, bb, k];
+        });
+        const dx = channelAffine(dy, sc, K, xs, B);
+        tf.dispose([B, K, dot]);
+        return [dx, P, S];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor;
+  const y = op(x, gamma, beta);
+  return { y, mean: moments.mean, variance: moments.variance };
+}
+
+/** Inference-mode batch norm with given (moving) statistics, through the same per-channel affine pass. */
+export function batchNormInfer(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const a = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps))) as tf.Tensor1D;
+    return channelAffine(x, a, tf.sub(beta, tf.mul(a, mean)) as tf.Tensor1D);
+  });
+}
+
+export interface BatchNormArgs { momentum?: number; epsilon?: number; name?: string; trainable?: boolean }
+
+export class BatchNorm extends tf.layers.Layer {
+  static className = 'BowcnnBatchNorm';
+  private readonly momentum: number;
+  private readonly epsilon: number;
+  private gamma!: tf.LayerVariable;
+  private beta!: tf.LayerVariable;
+  private movingMean!: tf.LayerVariable;
+  private movingVariance!: tf.LayerVariable;
+
+  constructor(args: BatchNormArgs = {}) {
+    super(args);
+    this.momentum = args.momentum ?? 0.99;
+    this.epsilon = args.epsilon ?? 1e-3;
+    this.supportsMasking = true;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const C = s[s.length - 1] as number;
+    this.gamma = this.addWeight('gamma', [C], 'float32', tf.initializers.ones());
+    this.beta = this.addWeight('beta', [C], 'float32', tf.initializers.zeros());
+    this.movingMean = this.addWeight('moving_mean', [C], 'float32', tf.initializers.zeros(), undefined, false);
+    this.movingVariance = this.addWeight('moving_variance', [C], 'float32', tf.initializers.ones(), undefined, false);
+    this.built = true;
+  }
+
+  override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] { return s; }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const gamma = this.gamma.read() as tf.Tensor1D, beta = this.beta.read() as tf.Tensor1D;
+      if (!kwargs?.training) {
+        return batchNormInfer(x, gamma, beta, this.movingMean.read() as tf.Tensor1D, this.movingVariance.read() as tf.Tensor1D, this.epsilon);
+      }
+      const { y, mean, variance } = batchNormTrain(x, gamma, beta, this.epsilon);
+      // tfjs-layers' rule: moving <- moving - (moving - batch) * (1 - momentum), with the biased variance
+      for (const [v, batch] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
+        tf.tidy(() => { const old = v.read(); v.write(tf.sub(old, tf.mul(tf.sub(old, batch), 1 - this.momentum))); });
+      }
+      tf.dispose([mean, variance]);
+      return y;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon };
+  }
+}
+tf.serialization.registerClass(BatchNorm);
