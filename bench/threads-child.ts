@@ -1,0 +1,34 @@
+// One process of `npm run bench -- threads`: medians in ms, printed as one JSON line.
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../src/backend/index.js';
+import { conv2dFilterGrad } from '../src/backend/wasm-kernels.js';
+import { alexnetSmall } from '../src/cnn/alexnet.js';
+import { lenet5 } from '../src/cnn/lenet5.js';
+import { timeIt } from './util.js';
+
+const info = await useBackend('wasm');
+const out: Record<string, number> = { threads: info.threads };
+const B = 128;
+for (const [name, make, reps] of [['lenet5 step', () => lenet5({ seed: 0 }), 30], ['alexnet-small step', () => alexnetSmall({ widths: [16, 32, 64], seed: 0 }), 8]] as const) {
+  const m = make(), opt = tf.train.adam(1e-3);
+  const x = tf.randomUniform([B, 28, 28, 1]), y = tf.oneHot(tf.randomUniform([B], 0, 10, 'int32') as tf.Tensor1D, 10);
+  const step = () => { const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!; l.dataSync(); l.dispose(); };
+  out[`${name} ms`] = +(1000 * await timeIt(step, reps, 3)).toFixed(1);
+  tf.dispose([x, y]); m.dispose(); opt.dispose();
+}
+const shapes = [
+  { layer: 'LeNet C1', x: [B, 28, 28, 1], f: [5, 5, 1, 6], pad: 'same' },
+  { layer: 'LeNet C3', x: [B, 14, 14, 6], f: [5, 5, 6, 16], pad: 'valid' },
+  { layer: 'alexnet conv2', x: [B, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' },
+] as const;
+for (const s of shapes) {
+  const xs = s.x as unknown as [number, number, number, number], fs = s.f as unknown as [number, number, number, number];
+  const x = tf.randomUniform(xs) as tf.Tensor4D, w = tf.randomUniform(fs) as tf.Tensor4D;
+  const dy = tf.randomUniform(tf.backend_util.computeConv2DInfo(xs, fs, 1, 1, s.pad).outShape) as tf.Tensor4D;
+  const time = async (f: () => tf.Tensor) => +(1000 * await timeIt(() => { const t = f(); t.dataSync(); t.dispose(); }, 20, 2)).toFixed(2);
+  out[`${s.layer} conv ms`] = await time(() => tf.conv2d(x, w, 1, s.pad));
+  out[`${s.layer} input grad ms`] = await time(() => tf.conv2dTranspose(dy, w, xs, 1, s.pad));
+  out[`${s.layer} filter grad ms`] = await time(() => conv2dFilterGrad(x, dy, fs, 1, s.pad));
+  tf.dispose([x, w, dy]);
+}
+console.log(JSON.stringify(out));
