@@ -59,6 +59,7 @@ export function wasmThreadsWanted(threads?: number): number {
 }
 
 let wasmThreads = 1;
+let wasmThreadsNote: string | null = null;
 
 async function startWasm(threads: number): Promise<void> {
   // Emscripten's Node glue installs process-wide uncaughtException/unhandledRejection handlers that
@@ -70,8 +71,12 @@ async function startWasm(threads: number): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   registerWasmKernels();
   const started = () => (tf.engine() as unknown as { registry: Record<string, { wasm?: unknown }> }).registry.wasm;
-  const threaded = started() === undefined && prepareWasmThreads(threads);
+  const fresh = started() === undefined;
+  const threaded = fresh && prepareWasmThreads(threads);
   if (threaded) wasm.setThreadsCount(threads);
+  if (fresh && threads > 1 && !threaded) {
+    wasmThreadsNote = `one thread, not ${threads}: this tfjs-backend-wasm build is not the one src/backend/wasm-threads.ts knows how to start threaded`;
+  }
   let ok: boolean;
   try {
     ok = await tf.setBackend('wasm');
@@ -148,6 +153,7 @@ function describe(requested: BackendName, notes: string[]): BackendInfo {
   if (name === 'wasm') {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     if (wasmThreads > 1) notes.push(`XNNPACK thread pool of ${wasmThreads} (worker_threads; see src/backend/wasm-threads.ts)`);
+    if (wasmThreadsNote) notes.push(wasmThreadsNote);
     notes.push('Conv2DBackpropFilter is bowcnn\'s own kernel, composed from wasm Conv2D/Transpose/Slice');
     return { name, requested, simd, threads: wasmThreads, device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}`, notes };
   }

@@ -26,3 +26,24 @@ describe('wasm thread pool', () => {
     expect(one.grad.some((v) => v !== 0)).toBe(true);
   });
 });
+
+describe('wasmThreadsWanted', () => {
+  it('takes the option, else BOWCNN_WASM_THREADS, else the CPU count; caps at 8; refuses nonsense', async () => {
+    const { wasmThreadsWanted, BackendError } = await import('../../src/backend/index.js');
+    const { availableParallelism } = await import('node:os');
+    const saved = process.env.BOWCNN_WASM_THREADS;
+    try {
+      process.env.BOWCNN_WASM_THREADS = '3';
+      expect(wasmThreadsWanted(1)).toBe(1);
+      expect(wasmThreadsWanted()).toBe(3);
+      expect(wasmThreadsWanted(32)).toBe(8);
+      delete process.env.BOWCNN_WASM_THREADS;
+      expect(wasmThreadsWanted()).toBe(Math.min(8, availableParallelism()));
+      process.env.BOWCNN_WASM_THREADS = 'two';
+      expect(() => wasmThreadsWanted()).toThrow(BackendError);
+      expect(() => wasmThreadsWanted(0)).toThrow(/whole number >= 1/);
+    } finally {
+      if (saved === undefined) delete process.env.BOWCNN_WASM_THREADS; else process.env.BOWCNN_WASM_THREADS = saved;
+    }
+  });
+});
