@@ -15,8 +15,9 @@
  *      the factory Blob in the 'load' message by a file in a private temporary folder (with the bundle's
  *      `require$$N` module aliases, which the factory's source refers to, defined in front);
  *   3. makes `os.cpus()` report 2n entries while the module starts.
- * `finishWasmThreads()` undoes 3 and unrefs the pool's running workers (Emscripten refs a worker while
- * it runs a pthread, which would keep Node alive after the work is done).
+ * `finishWasmThreads()` undoes 3, removes the temporary folder (the workers have read their files by then)
+ * and unrefs the pool's running workers (Emscripten refs a worker while it runs a pthread, which would keep
+ * Node alive after the work is done).
  *
  * Messages posted before a worker has its script are queued in order; from then on they are posted
  * synchronously, as Emscripten needs (pthreadpool_create waits for its threads on the main thread).
@@ -29,10 +30,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads';
-
-type Transfer = Parameters<NodeWorker['postMessage']>[1];
 import * as tf from '@tensorflow/tfjs';
 
+type Transfer = Parameters<NodeWorker['postMessage']>[1];
 const require = createRequire(import.meta.url);
 
 /** Runs in the worker: waits for the first message, the worker script, and evaluates it globally. */
@@ -44,6 +44,8 @@ wt.parentPort.once('message', (m) => { (0, eval)(m.bowcnnWorkerScript); });`;
 let prelude: string | null | undefined;
 let folder: string | null = null;
 let fileCount = 0;
+// Emscripten sends every pool worker the same factory Blob: one file per Blob, written once
+let factoryFiles = new WeakMap<Blob, Promise<string>>();
 
 /** `var require$$N = require('M');` for each module alias the wasm bundle declares; null if it has none. */
 function bundlePrelude(): string | null {
@@ -60,11 +62,20 @@ function bundlePrelude(): string | null {
   return prelude;
 }
 
+function factoryFile(blob: Blob): Promise<string> {
+  let file = factoryFiles.get(blob);
+  if (!file) {
+    file = blob.text().then((text) => tempFile(bundlePrelude() + text));
+    factoryFiles.set(blob, file);
+  }
+  return file;
+}
+
 function tempFile(text: string): string {
   if (!folder) {
     const dir = mkdtempSync(join(os.tmpdir(), 'bowcnn-wasm-'));
     folder = dir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));   // if the start never finished
   }
   const file = join(folder, `factory-${fileCount++}.js`);
   writeFileSync(file, text);
@@ -92,7 +103,7 @@ class BlobUrlWorker extends NodeWorker {
     }
     this.enqueue(async () => {
       if (m?.cmd === 'load' && m.urlOrBlob instanceof Blob) {
-        return { ...m, urlOrBlob: tempFile(bundlePrelude() + (await m.urlOrBlob.text())) };
+        return { ...m, urlOrBlob: await factoryFile(m.urlOrBlob) };
       }
       return message;
     }, transfer);
@@ -135,6 +146,11 @@ export function prepareWasmThreads(threads: number): boolean {
 export function finishWasmThreads(wasmModule: unknown): void {
   restoreCpus?.();
   restoreCpus = null;
+  // every pool worker has read its factory file before the module finished starting: remove them now
+  // (a process killed later, as test runners kill their workers, leaves nothing behind)
+  if (folder) rmSync(folder, { recursive: true, force: true });
+  folder = null;
+  factoryFiles = new WeakMap();
   const pthread = (wasmModule as { PThread?: { runningWorkers?: NodeWorker[] } } | undefined)?.PThread;
   for (const w of pthread?.runningWorkers ?? []) w.unref();
 }
