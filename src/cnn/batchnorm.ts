@@ -17,6 +17,15 @@ import * as tf from '@tensorflow/tfjs';
 
 import { channelAffine, channelMoments, channelSums } from '../backend/channel-kernels.js';
 
+/** Per-channel a = gamma / sqrt(var + eps) and b = beta - a * mean (y = a * x + b), and 1 / sqrt(var + eps). */
+function scaleShift(gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number) {
+  return tf.tidy(() => {
+    const inv = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor1D;
+    const a = tf.mul(gamma, inv) as tf.Tensor1D;
+    return { inv, a, b: tf.sub(beta, tf.mul(a, mean)) as tf.Tensor1D };
+  });
+}
+
 export interface BatchNormTrainResult { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D }
 
 /**
@@ -29,11 +38,7 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor
     const { mean, variance } = channelMoments(xIn);
     // customGrad disposes what its forward made besides the value: keep the moments for the caller
     moments = { mean: tf.keep(tf.clone(mean)), variance: tf.keep(tf.clone(variance)) };
-    const [a, inv, shift] = tf.tidy(() => {
-      const i = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor1D;
-      const s = tf.mul(g, i) as tf.Tensor1D;
-      return [s, i, tf.sub(b, tf.mul(s, mean)) as tf.Tensor1D];
-    });
+    const { inv, a, b: shift } = scaleShift(g, b, mean, variance, eps);
     const y = channelAffine(xIn, a, shift);
     save([xIn, mean, inv, a]);
     tf.dispose(shift);
@@ -62,8 +67,8 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor
 /** Inference-mode batch norm with given (moving) statistics, through the same per-channel affine pass. */
 export function batchNormInfer(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number): tf.Tensor {
   return tf.tidy(() => {
-    const a = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps))) as tf.Tensor1D;
-    return channelAffine(x, a, tf.sub(beta, tf.mul(a, mean)) as tf.Tensor1D);
+    const { a, b } = scaleShift(gamma, beta, mean, variance, eps);
+    return channelAffine(x, a, b);
   });
 }
 
