@@ -13,9 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-import type { KernelBackend, TensorInfo } from './kernel-util.js';
-
-type HeapBackend = KernelBackend & { makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array };
+import type { TensorInfo, WasmHeapBackend as HeapBackend } from './kernel-util.js';
 type Args = { inputs: Record<string, TensorInfo | undefined>; backend: tf.KernelBackend };
 
 function rowsAndChannels(x: TensorInfo): [number, number] {

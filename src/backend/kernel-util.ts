@@ -4,6 +4,17 @@ import * as tf from '@tensorflow/tfjs';
 export type TensorInfo = tf.TensorInfo;
 export type KernelBackend = tf.KernelBackend & { disposeData(dataId: object): void };
 
+/**
+ * The wasm backend's heap access: an output allocated on the heap, and a view of a tensor's data
+ * (an Int32Array for int32 tensors, which only Tile handles; allocate before taking views, since a heap
+ * that grows invalidates earlier ones).
+ */
+export type WasmHeapBackend = KernelBackend & {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  readSync(id: object): Float32Array;
+};
+
 /** Calls another kernel of the same backend directly (inside a kernel function: no engine bookkeeping). */
 export function runOn(backendName: string, name: string, backend: tf.KernelBackend, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Record<string, unknown>): TensorInfo {
   const k = tf.getKernel(name, backendName);

@@ -27,7 +27,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { registerChannelKernels } from './channel-kernels.js';
-import { backpropFilterArgs, runOn, type KernelBackend as Backend, type TensorInfo } from './kernel-util.js';
+import { backpropFilterArgs, runOn, type KernelBackend as Backend, type TensorInfo, type WasmHeapBackend as HeapBackend } from './kernel-util.js';
 
 type Attrs = Record<string, unknown>;
 
@@ -128,9 +128,7 @@ function conv2DBackpropInputFast(a: KernelArgs, orig: Orig): TensorInfo {
  * are all <= 0.)
  */
 function maxPoolGradFast(a: KernelArgs, orig: Orig): TensorInfo {
-  const backend = a.backend as Backend & {
-    makeOutput(shape: number[], dtype: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array;
-  };
+  const backend = a.backend as HeapBackend;
   const { dy, input } = a.inputs as { dy: TensorInfo; input: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = a.attrs as unknown as tf.MaxPoolGradAttrs;
   if (typeof backend.typedArrayFromHeap !== 'function') return orig(a);
@@ -219,9 +217,7 @@ function batchMatMulFast(a: KernelArgs, orig: Orig): TensorInfo {
  * Conv2DBackpropInput. C times the arithmetic of a direct kernel, exact for any stride, padding and M.
  */
 function depthwiseBackpropInputWasm(a: KernelArgs): TensorInfo {
-  const backend = a.backend as Backend & {
-    readSync(id: object): Float32Array; makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array;
-  };
+  const backend = a.backend as HeapBackend;
   const { dy, filter } = a.inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, dilations, pad, dimRoundingMode, inputShape } = a.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   const [dH, dW] = pair((dilations ?? 1) as number | [number, number]);
@@ -241,7 +237,7 @@ function depthwiseBackpropInputWasm(a: KernelArgs): TensorInfo {
 
 /** DepthwiseConv2dNativeBackpropFilter (missing on wasm), one pass in JavaScript over the wasm heap. */
 function depthwiseBackpropFilterWasm(a: KernelArgs): TensorInfo {
-  const backend = a.backend as Backend & { makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array };
+  const backend = a.backend as HeapBackend;
   const { x, dy } = a.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, dilations, pad, dimRoundingMode, filterShape } = a.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, dilations, pad, dimRoundingMode, true);
@@ -269,7 +265,6 @@ function depthwiseBackpropFilterWasm(a: KernelArgs): TensorInfo {
   return out;
 }
 
-type HeapBackend = Backend & { makeOutput(s: number[], d: string): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array };
 
 /**
  * Tile by block copies over the wasm heap (tfjs 4.22's wasm Tile takes 190 ms to broadcast a [1,1,1,32]
@@ -290,7 +285,7 @@ function tileFast(a: KernelArgs, orig: Orig): TensorInfo {
     const outer = inShape.slice(0, axis).reduce((p, d) => p * d, 1);
     const r = reps[axis];
     if (r !== 1) {
-      const next = new (buf.constructor as Float32ArrayConstructor)(outer * block * r);
+      const next: Float32Array | Int32Array = new (buf.constructor as Float32ArrayConstructor)(outer * block * r);
       for (let o = 0; o < outer; o++) {
         const src = buf.subarray(o * block, (o + 1) * block);
         for (let k = 0; k < r; k++) next.set(src, (o * r + k) * block);
