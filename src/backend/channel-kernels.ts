@@ -6,14 +6,16 @@
  *   channelSums(x, y)              -> sum_m y[m,c],  sum_m y[m,c] * x[m,c]
  *   channelAffine(x, a, b, x2, a2) -> a[c] * x[m,c] + b[c]  (+ a2[c] * x2[m,c] when x2 is given)
  *
- * On wasm each is one pass in JavaScript over the wasm heap with float64 accumulators (kernels
- * 'BowcnnChannelMoments', 'BowcnnChannelSums', 'BowcnnChannelAffine'): a batch-norm layer's forward and
+ * On wasm each is one pass over the wasm heap (kernels 'BowcnnChannelMoments', 'BowcnnChannelSums',
+ * 'BowcnnChannelAffine'): bowcnn's WebAssembly SIMD kernels (simd/kernels.wat) when C % 4 == 0, plain
+ * JavaScript loops otherwise; sums keep float64 accuracy either way. A batch-norm layer's forward and
  * backward are then four passes over its input, where tfjs's layer ran ~25 kernels, several of them
  * broadcasting [1,1,1,C] to the full size. On other backends they are composed from tf ops.
  */
 import * as tf from '@tensorflow/tfjs';
 
 import type { TensorInfo, WasmHeapBackend as HeapBackend } from './kernel-util.js';
+import { simdKernels, type SimdKernels } from './simd/index.js';
 type Args = { inputs: Record<string, TensorInfo | undefined>; backend: tf.KernelBackend };
 
 function rowsAndChannels(x: TensorInfo): [number, number] {
@@ -21,14 +23,33 @@ function rowsAndChannels(x: TensorInfo): [number, number] {
   return [x.shape.reduce((p, d) => p * d, 1) / C, C];
 }
 
+/** the SIMD kernels when they apply to rows of C channels (C % 4 == 0), else null */
+function simdFor(backend: object, C: number): SimdKernels | null {
+  return C % 4 === 0 ? simdKernels(backend) : null;
+}
+
+/** float64 accumulators [2C] filled by a SIMD pass (scratch: 2C float32 then 2C float64) */
+function simdSums(k: SimdKernels, C: number, pass: (acc32: number, acc64: number) => void): Float64Array {
+  const acc64 = k.scratch(24 * C), acc32 = acc64 + 16 * C;
+  pass(acc32, acc64);
+  return k.f64(acc64, 2 * C);
+}
+
 function momentsWasm({ inputs, backend }: Args): TensorInfo[] {
   const be = backend as HeapBackend;
   const x = inputs.x!;
   const [M, C] = rowsAndChannels(x);
-  const v = be.typedArrayFromHeap(x);
-  const s = new Float64Array(C), q = new Float64Array(C);
-  for (let o = 0; o < M * C; o += C) {
-    for (let c = 0; c < C; c++) { const t = v[o + c]; s[c] += t; q[c] += t * t; }
+  let s: Float64Array, q: Float64Array;
+  const k = simdFor(backend, C);
+  if (k) {
+    const acc = simdSums(k, C, (a32, a64) => k.moments(k.ptr(x), M, C, a32, a64));
+    s = acc.slice(0, C); q = acc.slice(C);
+  } else {
+    const v = be.typedArrayFromHeap(x);
+    s = new Float64Array(C); q = new Float64Array(C);
+    for (let o = 0; o < M * C; o += C) {
+      for (let c = 0; c < C; c++) { const t = v[o + c]; s[c] += t; q[c] += t * t; }
+    }
   }
   const mean = be.makeOutput([C], 'float32'), variance = be.makeOutput([C], 'float32');
   const mv = be.typedArrayFromHeap(mean), vv = be.typedArrayFromHeap(variance);
@@ -40,10 +61,17 @@ function sumsWasm({ inputs, backend }: Args): TensorInfo[] {
   const be = backend as HeapBackend;
   const x = inputs.x!, y = inputs.y!;
   const [M, C] = rowsAndChannels(x);
-  const xv = be.typedArrayFromHeap(x), yv = be.typedArrayFromHeap(y);
-  const s = new Float64Array(C), p = new Float64Array(C);
-  for (let o = 0; o < M * C; o += C) {
-    for (let c = 0; c < C; c++) { const t = yv[o + c]; s[c] += t; p[c] += t * xv[o + c]; }
+  let s: Float64Array, p: Float64Array;
+  const k = simdFor(backend, C);
+  if (k) {
+    const acc = simdSums(k, C, (a32, a64) => k.sums(k.ptr(x), k.ptr(y), M, C, a32, a64));
+    s = acc.slice(0, C); p = acc.slice(C);
+  } else {
+    const xv = be.typedArrayFromHeap(x), yv = be.typedArrayFromHeap(y);
+    s = new Float64Array(C); p = new Float64Array(C);
+    for (let o = 0; o < M * C; o += C) {
+      for (let c = 0; c < C; c++) { const t = yv[o + c]; s[c] += t; p[c] += t * xv[o + c]; }
+    }
   }
   const sum = be.makeOutput([C], 'float32'), dot = be.makeOutput([C], 'float32');
   be.typedArrayFromHeap(sum).set(s);
@@ -57,6 +85,12 @@ function affineWasm({ inputs, backend }: Args): TensorInfo {
   const [M, C] = rowsAndChannels(x!);
   // allocate first: a heap that grows detaches (unthreaded build) or outgrows (threaded) earlier views
   const out = be.makeOutput(x!.shape, 'float32');
+  const k = simdFor(backend, C);
+  if (k) {
+    if (x2) k.affine2(k.ptr(x!), k.ptr(a!), k.ptr(b!), k.ptr(x2), k.ptr(a2!), k.ptr(out), M, C);
+    else k.affine(k.ptr(x!), k.ptr(a!), k.ptr(b!), k.ptr(out), M, C);
+    return out;
+  }
   const ov = be.typedArrayFromHeap(out);
   const xv = be.typedArrayFromHeap(x!), av = be.typedArrayFromHeap(a!), bv = be.typedArrayFromHeap(b!);
   if (x2) {

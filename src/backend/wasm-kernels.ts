@@ -27,6 +27,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { registerChannelKernels } from './channel-kernels.js';
+import { simdKernels } from './simd/index.js';
 import { backpropFilterArgs, runOn, type KernelBackend as Backend, type TensorInfo, type WasmHeapBackend as HeapBackend } from './kernel-util.js';
 
 type Attrs = Record<string, unknown>;
@@ -39,13 +40,27 @@ function pair(v: number | [number, number]): [number, number] {
   return typeof v === 'number' ? [v, v] : v;
 }
 
-/** Conv2DBackpropFilter for the wasm backend (NHWC). Exported for tests. */
+/**
+ * Conv2DBackpropFilter for the wasm backend (NHWC). Exported for tests. With one input channel (a first
+ * layer: the composed convolution would run a [OH,OW] filter over a one-channel image, the shape
+ * XNNPACK is slowest at) it is one pass of the SIMD kernel `convFilterC1` instead.
+ */
 export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Attrs }): TensorInfo {
   const { backend, x, dy, strides, info } = backpropFilterArgs(args, 'wasm');
   const [sH, sW] = pair(strides as number | [number, number]);
   const { top, left } = info.padInfo;
   const H = info.inHeight, W = info.inWidth, KH = info.filterHeight, KW = info.filterWidth;
   const OH = info.outHeight, OW = info.outWidth;
+  const k = info.inChannels === 1 && process.env.BOWCNN_WASM_STOCK !== '1' ? simdKernels(backend) : null;
+  if (k) {
+    const Co = info.outChannels, taps = KH * KW * Co;
+    const acc64 = k.scratch(12 * taps), acc32 = acc64 + 8 * taps;
+    k.convFilterC1(k.ptr(x), k.ptr(dy), acc32, acc64, info.batchSize, H, W, OH, OW, Co, KH, KW, sH, sW, top, left);
+    const sums = k.f64(acc64, taps).slice();
+    const out = (backend as HeapBackend).makeOutput([KH, KW, 1, Co], 'float32');
+    (backend as HeapBackend).typedArrayFromHeap(out).set(sums);
+    return out;
+  }
   // pads after the input so that the gradient convolution yields at least KH x KW outputs
   const bottom = Math.max(0, KH - 1 + (OH - 1) * sH + 1 - H - top);
   const right = Math.max(0, KW - 1 + (OW - 1) * sW + 1 - W - left);
@@ -93,6 +108,18 @@ function override(name: string, f: (a: KernelArgs, orig: Orig) => TensorInfo): v
 
 function free(backend: Backend, ...infos: TensorInfo[]): void {
   for (const i of infos) backend.disposeData(i.dataId);
+}
+
+/**
+ * Identity without a copy: the output shares the input's heap block (a reference count, as the cpu
+ * backend and wasm's own Reshape do). tfjs-core clones every tensor a gradient saves through Identity,
+ * and wasm's kernel copied each one (~16 ms of an alexnet-small training step). Tensors are immutable:
+ * no wasm kernel writes into its inputs, and variables swap blocks on assign.
+ */
+function identityShared(a: KernelArgs): TensorInfo {
+  const x = a.inputs.x as TensorInfo;
+  (a.backend as Backend & { incRef(id: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 /** dx of a stride-1 conv: dx = conv(dy, rot180(W) with in/out swapped), padded "full" minus the forward pads. */
@@ -353,6 +380,7 @@ export function registerWasmKernels(): void {
     override('Tile', tileFast);
     override('Sum', reduceLeading(false));
     override('Mean', reduceLeading(true));
+    override('Identity', identityShared);
   }
   wasmRegistered = true;
 }

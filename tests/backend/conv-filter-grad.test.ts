@@ -18,6 +18,11 @@ const CASES: Case[] = [
   { x: [2, 12, 12, 16], k: [1, 1], co: 32, s: 1, pad: 'valid' },   // 1x1, many channels
   { x: [2, 13, 13, 4], k: [3, 3], co: 7, s: 3, pad: 'same' },
   { x: [5, 6, 6, 3], k: [6, 6], co: 3, s: 1, pad: 'valid' },       // kernel = input
+  // one input channel: the SIMD kernel (4-lane blocks of Co and a scalar tail)
+  { x: [3, 28, 28, 1], k: [3, 3], co: 16, s: 1, pad: 'same' },     // alexnet-small conv1
+  { x: [2, 13, 11, 1], k: [3, 5], co: 7, s: [2, 3], pad: 'same' },
+  { x: [2, 9, 9, 1], k: [4, 4], co: 3, s: 2, pad: 'valid' },
+  { x: [130, 6, 6, 1], k: [2, 2], co: 8, s: 1, pad: 'valid' },     // many images: float64 across images
 ];
 
 function tensors(c: Case) {

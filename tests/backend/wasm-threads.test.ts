@@ -12,7 +12,7 @@ function run(threads: number) {
   });
   expect(r.error, `probe with ${threads} threads did not exit by itself`).toBeUndefined();
   expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as { threads: number; loss: number; grad: number[]; mm: number[] };
+  return JSON.parse(r.stdout) as { threads: number; loss: number; grad: number[]; mm: number[]; simd: number[] };
 }
 
 describe('wasm thread pool', () => {
@@ -23,6 +23,8 @@ describe('wasm thread pool', () => {
     expect(two.loss).toBe(one.loss);
     expect(two.grad).toEqual(one.grad);
     expect(two.mm).toEqual(one.mm);
+    expect(two.simd).toEqual(one.simd);   // SIMD kernels over shared and unshared memory
+    expect(one.simd.some((v) => v !== 0)).toBe(true);
     expect(one.grad.some((v) => v !== 0)).toBe(true);
   });
 });

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { channelAffine, channelMoments, channelSums } from '../../src/backend/channel-kernels.js';
+import { setSimdKernelsEnabled, simdKernels } from '../../src/backend/simd/index.js';
 import { BatchNorm } from '../../src/cnn/batchnorm.js';
 import { maxAbsDiff, onBackend, randArray } from '../helpers.js';
 
@@ -49,8 +50,9 @@ describe('BatchNorm against tf.layers.batchNormalization', () => {
   }
 });
 
-describe('per-channel passes on wasm against plain loops', () => {
-  beforeAll(async () => { await useBackend('wasm'); });
+for (const simd of [true, false]) describe(`per-channel passes on wasm against plain loops (${simd ? 'SIMD kernels' : 'JavaScript loops'})`, () => {
+  beforeAll(async () => { await useBackend('wasm'); setSimdKernelsEnabled(simd); });
+  afterAll(() => setSimdKernelsEnabled(true));
   const x = randArray(N, 7).map((v, i) => v + (i % C)), y = randArray(N, 8), a = randArray(C, 9), b = randArray(C, 10), a2 = randArray(C, 11);
 
   it('moments, sums and affine', () => {
@@ -71,6 +73,7 @@ describe('per-channel passes on wasm against plain loops', () => {
     expect(maxAbsDiff(r[4], Array.from(x, (v, i) => a[i % C] * v + b[i % C]))).toBeLessThan(1e-5);
     expect(maxAbsDiff(r[5], Array.from(x, (v, i) => a[i % C] * v + b[i % C] + a2[i % C] * y[i]))).toBeLessThan(1e-5);
     expect(tf.getKernel('BowcnnChannelMoments', 'wasm')).toBeDefined();
+    expect(simdKernels(tf.backend()) !== null).toBe(simd);
   });
 
   it('affine stays right when its output makes the wasm heap grow', () => {

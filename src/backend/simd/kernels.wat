@@ -1,0 +1,208 @@
+;; bowcnn's hand-written WebAssembly SIMD kernels, run over tfjs-backend-wasm's own linear memory (the
+;; module imports it: every pointer below is a byte offset into tfjs's heap). Built into
+;; kernels.wasm.ts by `npm run build:simd` (wabt), twice: for the unthreaded build's memory and, with
+;; `shared` declared, for the threaded build's SharedArrayBuffer memory.
+;;
+;; Channel kernels read a tensor as [M,C] (rows of C contiguous float32, C % 4 == 0). Sums are taken in
+;; float32 lanes over blocks of 64 rows, then added into float64 accumulators, so a 1.6 M-value pass
+;; keeps float64-like accuracy.
+;;
+;;   moments(x, M, C, acc32, acc64)        acc64[c] = sum_m x[m,c];      acc64[C+c] = sum_m x[m,c]^2
+;;   sums(x, y, M, C, acc32, acc64)        acc64[c] = sum_m y[m,c];      acc64[C+c] = sum_m y[m,c] x[m,c]
+;;   affine(x, a, b, out, M, C)            out[m,c] = a[c] x[m,c] + b[c]
+;;   affine2(x, a, b, x2, a2, out, M, C)   out[m,c] = a[c] x[m,c] + a2[c] x2[m,c] + b[c]
+;;
+;; The filter gradient of a convolution with one input channel (a first layer), x [N,H,W,1],
+;; dy [N,OH,OW,Co], any Co:
+;;   convFilterC1(x, dy, acc32, acc64, N, H, W, OH, OW, Co, KH, KW, sH, sW, pt, pl)
+;;     acc64[(kh*KW + kw)*Co + co] = sum_{n,oh,ow} x[n, oh*sH + kh - pt, ow*sW + kw - pl] dy[n,oh,ow,co]
+;;   (taps outside the image are zeros: 'same' padding); float32 per image, float64 across images.
+;; acc32 is scratch (2C floats for the channel kernels, KH*KW*Co for convFilterC1); acc64 is zeroed here.
+(module
+  (import "env" "memory" (memory 1 65536 MEMORY_SHARED))
+
+  ;; acc64[i] = 0 for i < n
+  (func $zero64 (param $p i32) (param $n i32)
+    (local $e i32)
+    (local.set $e (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 3))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $p) (local.get $e)))
+      (f64.store (local.get $p) (f64.const 0))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (br $l))))
+
+  ;; acc32[i] = 0 for i < n
+  (func $zero32 (param $p i32) (param $n i32)
+    (local $e i32)
+    (local.set $e (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $p) (local.get $e)))
+      (f32.store (local.get $p) (f32.const 0))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (br $l))))
+
+  ;; acc64[i] += acc32[i] for i < n
+  (func $flush (param $a32 i32) (param $a64 i32) (param $n i32)
+    (local $e i32)
+    (local.set $e (i32.add (local.get $a32) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $a32) (local.get $e)))
+      (f64.store (local.get $a64) (f64.add (f64.load (local.get $a64)) (f64.promote_f32 (f32.load (local.get $a32)))))
+      (local.set $a32 (i32.add (local.get $a32) (i32.const 4)))
+      (local.set $a64 (i32.add (local.get $a64) (i32.const 8)))
+      (br $l))))
+
+  ;; moments and sums share one loop: mode 0 sums x and x^2 (y ignored), mode 1 sums y and y*x
+  (func $pass (param $mode i32) (param $x i32) (param $y i32) (param $M i32) (param $C i32) (param $acc32 i32) (param $acc64 i32)
+    (local $row i32) (local $blockEnd i32) (local $rowBytes i32) (local $cb i32) (local $v v128) (local $w v128) (local $q i32)
+    (local.set $rowBytes (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $q (i32.add (local.get $acc32) (local.get $rowBytes)))
+    (call $zero64 (local.get $acc64) (i32.shl (local.get $C) (i32.const 1)))
+    (local.set $row (i32.const 0))
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $row) (local.get $M)))
+      (call $zero32 (local.get $acc32) (i32.shl (local.get $C) (i32.const 1)))
+      (local.set $blockEnd (i32.add (local.get $row) (i32.const 64)))
+      (if (i32.gt_u (local.get $blockEnd) (local.get $M)) (then (local.set $blockEnd (local.get $M))))
+      (block $rowsDone (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $blockEnd)))
+        (local.set $cb (i32.const 0))
+        (block $chDone (loop $ch
+          (br_if $chDone (i32.ge_u (local.get $cb) (local.get $rowBytes)))
+          (local.set $v (v128.load (i32.add (local.get $x) (local.get $cb))))
+          (if (local.get $mode)
+            (then
+              (local.set $w (v128.load (i32.add (local.get $y) (local.get $cb))))
+              (v128.store (i32.add (local.get $acc32) (local.get $cb))
+                (f32x4.add (v128.load (i32.add (local.get $acc32) (local.get $cb))) (local.get $w)))
+              (v128.store (i32.add (local.get $q) (local.get $cb))
+                (f32x4.add (v128.load (i32.add (local.get $q) (local.get $cb))) (f32x4.mul (local.get $w) (local.get $v)))))
+            (else
+              (v128.store (i32.add (local.get $acc32) (local.get $cb))
+                (f32x4.add (v128.load (i32.add (local.get $acc32) (local.get $cb))) (local.get $v)))
+              (v128.store (i32.add (local.get $q) (local.get $cb))
+                (f32x4.add (v128.load (i32.add (local.get $q) (local.get $cb))) (f32x4.mul (local.get $v) (local.get $v))))))
+          (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+          (br $ch)))
+        (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
+        (local.set $y (i32.add (local.get $y) (local.get $rowBytes)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rows)))
+      (call $flush (local.get $acc32) (local.get $acc64) (i32.shl (local.get $C) (i32.const 1)))
+      (br $blocks))))
+
+  (func (export "moments") (param $x i32) (param $M i32) (param $C i32) (param $acc32 i32) (param $acc64 i32)
+    (call $pass (i32.const 0) (local.get $x) (local.get $x) (local.get $M) (local.get $C) (local.get $acc32) (local.get $acc64)))
+
+  (func (export "sums") (param $x i32) (param $y i32) (param $M i32) (param $C i32) (param $acc32 i32) (param $acc64 i32)
+    (call $pass (i32.const 1) (local.get $x) (local.get $y) (local.get $M) (local.get $C) (local.get $acc32) (local.get $acc64)))
+
+  (func (export "affine") (param $x i32) (param $a i32) (param $b i32) (param $out i32) (param $M i32) (param $C i32)
+    (local $end i32) (local $rowBytes i32) (local $cb i32)
+    (local.set $rowBytes (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $end (i32.add (local.get $out) (i32.mul (local.get $M) (local.get $rowBytes))))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $cb (i32.const 0))
+      (block $chDone (loop $ch
+        (br_if $chDone (i32.ge_u (local.get $cb) (local.get $rowBytes)))
+        (v128.store (i32.add (local.get $out) (local.get $cb))
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $cb))) (v128.load (i32.add (local.get $x) (local.get $cb))))
+            (v128.load (i32.add (local.get $b) (local.get $cb)))))
+        (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+        (br $ch)))
+      (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
+      (local.set $out (i32.add (local.get $out) (local.get $rowBytes)))
+      (br $rows))))
+
+  (func (export "affine2") (param $x i32) (param $a i32) (param $b i32) (param $x2 i32) (param $a2 i32) (param $out i32) (param $M i32) (param $C i32)
+    (local $end i32) (local $rowBytes i32) (local $cb i32)
+    (local.set $rowBytes (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $end (i32.add (local.get $out) (i32.mul (local.get $M) (local.get $rowBytes))))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $cb (i32.const 0))
+      (block $chDone (loop $ch
+        (br_if $chDone (i32.ge_u (local.get $cb) (local.get $rowBytes)))
+        (v128.store (i32.add (local.get $out) (local.get $cb))
+          (f32x4.add
+            (f32x4.add
+              (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $cb))) (v128.load (i32.add (local.get $x) (local.get $cb))))
+              (f32x4.mul (v128.load (i32.add (local.get $a2) (local.get $cb))) (v128.load (i32.add (local.get $x2) (local.get $cb)))))
+            (v128.load (i32.add (local.get $b) (local.get $cb)))))
+        (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+        (br $ch)))
+      (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
+      (local.set $x2 (i32.add (local.get $x2) (local.get $rowBytes)))
+      (local.set $out (i32.add (local.get $out) (local.get $rowBytes)))
+      (br $rows))))
+
+  (func (export "convFilterC1")
+    (param $x i32) (param $dy i32) (param $acc32 i32) (param $acc64 i32)
+    (param $N i32) (param $H i32) (param $W i32) (param $OH i32) (param $OW i32) (param $Co i32)
+    (param $KH i32) (param $KW i32) (param $sH i32) (param $sW i32) (param $pt i32) (param $pl i32)
+    (local $n i32) (local $oh i32) (local $ow i32) (local $kh i32) (local $kw i32) (local $ih i32) (local $iw i32)
+    (local $taps i32) (local $coBytes i32) (local $vecBytes i32) (local $cb i32) (local $xs f32) (local $xv v128)
+    (local $img i32) (local $xrow i32) (local $ap i32)
+    (local.set $taps (i32.mul (i32.mul (local.get $KH) (local.get $KW)) (local.get $Co)))
+    (local.set $coBytes (i32.shl (local.get $Co) (i32.const 2)))
+    (local.set $vecBytes (i32.and (local.get $coBytes) (i32.const -16)))
+    (call $zero64 (local.get $acc64) (local.get $taps))
+    (local.set $n (i32.const 0))
+    (block $nDone (loop $nLoop
+      (br_if $nDone (i32.ge_u (local.get $n) (local.get $N)))
+      (call $zero32 (local.get $acc32) (local.get $taps))
+      ;; img: byte offset of x[n,0,0]
+      (local.set $img (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n) (i32.mul (local.get $H) (local.get $W))) (i32.const 2))))
+      (local.set $oh (i32.const 0))
+      (block $ohDone (loop $ohLoop
+        (br_if $ohDone (i32.ge_u (local.get $oh) (local.get $OH)))
+        (local.set $ow (i32.const 0))
+        (block $owDone (loop $owLoop
+          (br_if $owDone (i32.ge_u (local.get $ow) (local.get $OW)))
+          (local.set $kh (i32.const 0))
+          (block $khDone (loop $khLoop
+            (br_if $khDone (i32.ge_u (local.get $kh) (local.get $KH)))
+            (local.set $ih (i32.sub (i32.add (i32.mul (local.get $oh) (local.get $sH)) (local.get $kh)) (local.get $pt)))
+            ;; unsigned compare: a negative ih is out of range too
+            (if (i32.lt_u (local.get $ih) (local.get $H)) (then
+              (local.set $xrow (i32.add (local.get $img) (i32.shl (i32.mul (local.get $ih) (local.get $W)) (i32.const 2))))
+              (local.set $kw (i32.const 0))
+              (block $kwDone (loop $kwLoop
+                (br_if $kwDone (i32.ge_u (local.get $kw) (local.get $KW)))
+                (local.set $iw (i32.sub (i32.add (i32.mul (local.get $ow) (local.get $sW)) (local.get $kw)) (local.get $pl)))
+                (if (i32.lt_u (local.get $iw) (local.get $W)) (then
+                  (local.set $xs (f32.load (i32.add (local.get $xrow) (i32.shl (local.get $iw) (i32.const 2)))))
+                  (local.set $xv (f32x4.splat (local.get $xs)))
+                  (local.set $ap (i32.add (local.get $acc32)
+                    (i32.mul (i32.add (i32.mul (local.get $kh) (local.get $KW)) (local.get $kw)) (local.get $coBytes))))
+                  (local.set $cb (i32.const 0))
+                  (block $vDone (loop $vLoop
+                    (br_if $vDone (i32.ge_u (local.get $cb) (local.get $vecBytes)))
+                    (v128.store (i32.add (local.get $ap) (local.get $cb))
+                      (f32x4.add (v128.load (i32.add (local.get $ap) (local.get $cb)))
+                        (f32x4.mul (local.get $xv) (v128.load (i32.add (local.get $dy) (local.get $cb))))))
+                    (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+                    (br $vLoop)))
+                  (block $sDone (loop $sLoop
+                    (br_if $sDone (i32.ge_u (local.get $cb) (local.get $coBytes)))
+                    (f32.store (i32.add (local.get $ap) (local.get $cb))
+                      (f32.add (f32.load (i32.add (local.get $ap) (local.get $cb)))
+                        (f32.mul (local.get $xs) (f32.load (i32.add (local.get $dy) (local.get $cb))))))
+                    (local.set $cb (i32.add (local.get $cb) (i32.const 4)))
+                    (br $sLoop)))))
+                (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
+                (br $kwLoop)))))
+            (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
+            (br $khLoop)))
+          ;; next output pixel: dy advances by one row of Co
+          (local.set $dy (i32.add (local.get $dy) (local.get $coBytes)))
+          (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+          (br $owLoop)))
+        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+        (br $ohLoop)))
+      (call $flush (local.get $acc32) (local.get $acc64) (local.get $taps))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nLoop))))
+)
