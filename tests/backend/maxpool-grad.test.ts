@@ -1,7 +1,8 @@
 // bowcnn's wasm MaxPoolGrad (a 2x2/stride-2 fast path and a general pass) against a plain-loop reference
 // of TensorFlow's rule: each window's dy goes to the window's first maximum in row-major order.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
+import { setSimdKernelsEnabled } from '../../src/backend/simd/index.js';
 import { randArray } from '../helpers.js';
 
 function reference(x: Float32Array, dy: Float32Array, [N, H, W, C]: number[], k: number, s: number, OH: number, OW: number, top: number, left: number): Float32Array {
@@ -20,14 +21,16 @@ function reference(x: Float32Array, dy: Float32Array, [N, H, W, C]: number[], k:
 }
 
 const CASES: { shape: [number, number, number, number]; k: number; s: number; pad: 'valid' | 'same' }[] = [
-  { shape: [3, 8, 8, 5], k: 2, s: 2, pad: 'valid' },     // fast path
-  { shape: [2, 7, 9, 16], k: 2, s: 2, pad: 'valid' },    // fast path, a row and a column no window covers
+  { shape: [3, 8, 8, 5], k: 2, s: 2, pad: 'valid' },     // fast path (JavaScript: C % 4 != 0)
+  { shape: [2, 7, 9, 16], k: 2, s: 2, pad: 'valid' },    // fast path (SIMD), a row and a column no window covers
+  { shape: [4, 28, 28, 8], k: 2, s: 2, pad: 'valid' },   // fast path (SIMD), a first layer's size
   { shape: [2, 7, 7, 3], k: 2, s: 2, pad: 'same' },      // 'same' on odd sizes pads: general pass
   { shape: [2, 9, 9, 4], k: 3, s: 2, pad: 'valid' },     // overlapping windows add up
 ];
 
-describe('MaxPoolGrad on wasm', () => {
-  beforeAll(async () => { await useBackend('wasm'); });
+for (const simd of [true, false]) describe(`MaxPoolGrad on wasm (${simd ? 'SIMD kernel' : 'JavaScript loops'} where C % 4 == 0)`, () => {
+  beforeAll(async () => { await useBackend('wasm'); setSimdKernelsEnabled(simd); });
+  afterAll(() => setSimdKernelsEnabled(true));
   for (const c of CASES) {
     it(`matches first-max plain loops: ${c.shape.join('x')} window ${c.k} stride ${c.s} ${c.pad}, with ties`, () => {
       const n = c.shape.reduce((a, b) => a * b, 1);

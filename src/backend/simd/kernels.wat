@@ -18,6 +18,11 @@
 ;;     acc64[(kh*KW + kw)*Co + co] = sum_{n,oh,ow} x[n, oh*sH + kh - pt, ow*sW + kw - pl] dy[n,oh,ow,co]
 ;;   (taps outside the image are zeros: 'same' padding); float32 per image, float64 across images.
 ;; acc32 is scratch (2C floats for the channel kernels, KH*KW*Co for convFilterC1); acc64 is zeroed here.
+;;
+;; The gradient of 2x2 max pooling at stride 2 without padding, x [N,H,W,C], dy [N,OH,OW,C], C % 4 == 0:
+;;   maxPoolGrad2x2(x, dy, dx, N, H, W, C, OH, OW)
+;;     each window's dy goes to its first maximum in row-major order (a, b / d, e), the others get 0;
+;;     rows and columns that no window covers are left as they are (the caller zeroes them).
 (module
   (import "env" "memory" (memory 1 65536 MEMORY_SHARED))
 
@@ -203,6 +208,56 @@
         (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
         (br $ohLoop)))
       (call $flush (local.get $acc32) (local.get $acc64) (local.get $taps))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nLoop))))
+;; see the header: 2x2 / stride 2 max-pool gradient
+  (func (export "maxPoolGrad2x2")
+    (param $x i32) (param $dy i32) (param $dx i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
+    (local $rowBytes i32) (local $pixBytes i32) (local $n i32) (local $oy i32) (local $ox i32) (local $p i32) (local $cb i32) (local $o i32)
+    (local $va v128) (local $vb v128) (local $vd v128) (local $ve v128) (local $m v128) (local $g v128)
+    (local $ea v128) (local $eb v128) (local $ed v128) (local $taken v128)
+    (local.set $pixBytes (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $rowBytes (i32.mul (local.get $W) (local.get $pixBytes)))
+    (local.set $n (i32.const 0))
+    (block $nDone (loop $nLoop
+      (br_if $nDone (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $oy (i32.const 0))
+      (block $yDone (loop $yLoop
+        (br_if $yDone (i32.ge_u (local.get $oy) (local.get $OH)))
+        (local.set $ox (i32.const 0))
+        (block $xDone (loop $xLoop
+          (br_if $xDone (i32.ge_u (local.get $ox) (local.get $OW)))
+          ;; p: byte offset of window (oy, ox)'s top-left pixel relative to x (and dx)
+          (local.set $p (i32.add
+            (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (i32.shl (local.get $oy) (i32.const 1))) (local.get $rowBytes))
+            (i32.mul (i32.shl (local.get $ox) (i32.const 1)) (local.get $pixBytes))))
+          (local.set $cb (i32.const 0))
+          (block $cDone (loop $cLoop
+            (br_if $cDone (i32.ge_u (local.get $cb) (local.get $pixBytes)))
+            (local.set $o (i32.add (local.get $p) (local.get $cb)))
+            (local.set $va (v128.load (i32.add (local.get $x) (local.get $o))))
+            (local.set $vb (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $pixBytes)))))
+            (local.set $vd (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $rowBytes)))))
+            (local.set $ve (v128.load (i32.add (local.get $x) (i32.add (i32.add (local.get $o) (local.get $rowBytes)) (local.get $pixBytes)))))
+            (local.set $m (f32x4.max (f32x4.max (local.get $va) (local.get $vb)) (f32x4.max (local.get $vd) (local.get $ve))))
+            (local.set $g (v128.load (i32.add (local.get $dy) (local.get $cb))))
+            (local.set $ea (f32x4.eq (local.get $va) (local.get $m)))
+            (local.set $eb (v128.andnot (f32x4.eq (local.get $vb) (local.get $m)) (local.get $ea)))
+            (local.set $taken (v128.or (local.get $ea) (local.get $eb)))
+            (local.set $ed (v128.andnot (f32x4.eq (local.get $vd) (local.get $m)) (local.get $taken)))
+            (local.set $taken (v128.or (local.get $taken) (local.get $ed)))
+            (v128.store (i32.add (local.get $dx) (local.get $o)) (v128.and (local.get $g) (local.get $ea)))
+            (v128.store (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $pixBytes))) (v128.and (local.get $g) (local.get $eb)))
+            (v128.store (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $rowBytes))) (v128.and (local.get $g) (local.get $ed)))
+            (v128.store (i32.add (local.get $dx) (i32.add (i32.add (local.get $o) (local.get $rowBytes)) (local.get $pixBytes)))
+              (v128.andnot (local.get $g) (local.get $taken)))
+            (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+            (br $cLoop)))
+          (local.set $dy (i32.add (local.get $dy) (local.get $pixBytes)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $xLoop)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $yLoop)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $nLoop))))
 )
