@@ -52,13 +52,16 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
   const H = info.inHeight, W = info.inWidth, KH = info.filterHeight, KW = info.filterWidth;
   const OH = info.outHeight, OW = info.outWidth;
   const k = info.inChannels === 1 && process.env.BOWCNN_WASM_STOCK !== '1' ? simdKernels(backend) : null;
-  if (k) {
-    const Co = info.outChannels, taps = KH * KW * Co;
-    const acc64 = k.scratch(12 * taps), acc32 = acc64 + 8 * taps;
+  // the kernel reads up to 12 bytes past dy's end (lanes past Co): only where the heap has them
+  if (k && k.ptr(dy) + 4 * dy.shape.reduce((a, b) => a * b, 1) + 16 <= k.heapBytes()) {
+    const Co = info.outChannels, Cop = Math.ceil(Co / 4) * 4, slots = KH * KW * Cop;
+    const acc64 = k.scratch(12 * slots), acc32 = acc64 + 8 * slots;
     k.convFilterC1(k.ptr(x), k.ptr(dy), acc32, acc64, info.batchSize, H, W, OH, OW, Co, KH, KW, sH, sW, top, left);
-    const sums = k.f64(acc64, taps).slice();
+    const sums = k.f64(acc64, slots);
+    const dw = new Float32Array(KH * KW * Co);
+    for (let t = 0; t < KH * KW; t++) for (let c = 0; c < Co; c++) dw[t * Co + c] = sums[t * Cop + c];
     const out = (backend as HeapBackend).makeOutput([KH, KW, 1, Co], 'float32');
-    (backend as HeapBackend).typedArrayFromHeap(out).set(sums);
+    (backend as HeapBackend).typedArrayFromHeap(out).set(dw);
     return out;
   }
   // pads after the input so that the gradient convolution yields at least KH x KW outputs

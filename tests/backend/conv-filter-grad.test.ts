@@ -23,6 +23,8 @@ const CASES: Case[] = [
   { x: [2, 13, 11, 1], k: [3, 5], co: 7, s: [2, 3], pad: 'same' },
   { x: [2, 9, 9, 1], k: [4, 4], co: 3, s: 2, pad: 'valid' },
   { x: [130, 6, 6, 1], k: [2, 2], co: 8, s: 1, pad: 'valid' },     // many images: float64 across images
+  { x: [2, 10, 10, 1], k: [3, 3], co: 22, s: 1, pad: 'same' },     // two channel groups (16 + 6)
+  { x: [2, 5, 5, 1], k: [7, 7], co: 4, s: 1, pad: 'same' },        // kernel wider than the image
 ];
 
 function tensors(c: Case) {

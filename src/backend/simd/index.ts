@@ -27,6 +27,8 @@ export interface SimdKernels extends Exports {
   scratch(bytes: number): number;
   /** float64 values at a heap offset (a fresh view: take it after the call that wrote them) */
   f64(offset: number, n: number): Float64Array;
+  /** the heap's current size in bytes */
+  heapBytes(): number;
 }
 
 // the few WebAssembly names used here (the project's TypeScript lib has no DOM/WebAssembly types)
@@ -82,6 +84,9 @@ function instantiate(be: Backend): SimdKernels | null {
     },
     f64(offset, n) {
       return new Float64Array(memory.buffer, offset, n);
+    },
+    heapBytes() {
+      return memory.buffer.byteLength;
     },
   };
 }

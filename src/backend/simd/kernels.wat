@@ -13,11 +13,14 @@
 ;;   affine2(x, a, b, x2, a2, out, M, C)   out[m,c] = a[c] x[m,c] + a2[c] x2[m,c] + b[c]
 ;;
 ;; The filter gradient of a convolution with one input channel (a first layer), x [N,H,W,1],
-;; dy [N,OH,OW,Co], any Co:
+;; dy [N,OH,OW,Co], any Co; Cop = Co rounded up to a multiple of 4:
 ;;   convFilterC1(x, dy, acc32, acc64, N, H, W, OH, OW, Co, KH, KW, sH, sW, pt, pl)
-;;     acc64[(kh*KW + kw)*Co + co] = sum_{n,oh,ow} x[n, oh*sH + kh - pt, ow*sW + kw - pl] dy[n,oh,ow,co]
-;;   (taps outside the image are zeros: 'same' padding); float32 per image, float64 across images.
-;; acc32 is scratch (2C floats for the channel kernels, KH*KW*Co for convFilterC1); acc64 is zeroed here.
+;;     acc64[(kh*KW + kw)*Cop + co] = sum_{n,oh,ow} x[n, oh*sH + kh - pt, ow*sW + kw - pl] dy[n,oh,ow,co]
+;;   (taps outside the image are zeros: 'same' padding); per image and tap, a run along each output row
+;;   with up to 16 channels in four float32x4 registers; float64 across images. Lanes co >= Co read
+;;   past a pixel's dy (up to 12 bytes past the tensor's end: the caller checks the heap has them) and
+;;   are ignored.
+;; acc32 is scratch (2C floats for the channel kernels, KH*KW*Cop for convFilterC1); acc64 is zeroed here.
 ;;
 ;; The gradient of 2x2 max pooling at stride 2 without padding, x [N,H,W,C], dy [N,OH,OW,C], C % 4 == 0:
 ;;   maxPoolGrad2x2(x, dy, dx, N, H, W, C, OH, OW)
@@ -147,69 +150,90 @@
     (param $x i32) (param $dy i32) (param $acc32 i32) (param $acc64 i32)
     (param $N i32) (param $H i32) (param $W i32) (param $OH i32) (param $OW i32) (param $Co i32)
     (param $KH i32) (param $KW i32) (param $sH i32) (param $sW i32) (param $pt i32) (param $pl i32)
-    (local $n i32) (local $oh i32) (local $ow i32) (local $kh i32) (local $kw i32) (local $ih i32) (local $iw i32)
-    (local $taps i32) (local $coBytes i32) (local $vecBytes i32) (local $cb i32) (local $xs f32) (local $xv v128)
-    (local $img i32) (local $xrow i32) (local $ap i32)
-    (local.set $taps (i32.mul (i32.mul (local.get $KH) (local.get $KW)) (local.get $Co)))
-    (local.set $coBytes (i32.shl (local.get $Co) (i32.const 2)))
-    (local.set $vecBytes (i32.and (local.get $coBytes) (i32.const -16)))
-    (call $zero64 (local.get $acc64) (local.get $taps))
+    (local $Cop i32) (local $slots i32) (local $n i32) (local $co0 i32) (local $V i32) (local $kh i32) (local $kw i32)
+    (local $oh i32) (local $ih i32) (local $lo i32) (local $hi i32) (local $t i32) (local $ow i32)
+    (local $xp i32) (local $dp i32) (local $xStep i32) (local $dStep i32) (local $ap i32)
+    (local $xv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    ;; Cop: Co rounded up to 4 lanes (lanes past Co read the next pixel's dy and are ignored)
+    (local.set $Cop (i32.and (i32.add (local.get $Co) (i32.const 3)) (i32.const -4)))
+    (local.set $slots (i32.mul (i32.mul (local.get $KH) (local.get $KW)) (local.get $Cop)))
+    (local.set $xStep (i32.shl (local.get $sW) (i32.const 2)))
+    (local.set $dStep (i32.shl (local.get $Co) (i32.const 2)))
+    (call $zero64 (local.get $acc64) (local.get $slots))
     (local.set $n (i32.const 0))
     (block $nDone (loop $nLoop
       (br_if $nDone (i32.ge_u (local.get $n) (local.get $N)))
-      (call $zero32 (local.get $acc32) (local.get $taps))
-      ;; img: byte offset of x[n,0,0]
-      (local.set $img (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n) (i32.mul (local.get $H) (local.get $W))) (i32.const 2))))
-      (local.set $oh (i32.const 0))
-      (block $ohDone (loop $ohLoop
-        (br_if $ohDone (i32.ge_u (local.get $oh) (local.get $OH)))
-        (local.set $ow (i32.const 0))
-        (block $owDone (loop $owLoop
-          (br_if $owDone (i32.ge_u (local.get $ow) (local.get $OW)))
-          (local.set $kh (i32.const 0))
-          (block $khDone (loop $khLoop
-            (br_if $khDone (i32.ge_u (local.get $kh) (local.get $KH)))
-            (local.set $ih (i32.sub (i32.add (i32.mul (local.get $oh) (local.get $sH)) (local.get $kh)) (local.get $pt)))
-            ;; unsigned compare: a negative ih is out of range too
-            (if (i32.lt_u (local.get $ih) (local.get $H)) (then
-              (local.set $xrow (i32.add (local.get $img) (i32.shl (i32.mul (local.get $ih) (local.get $W)) (i32.const 2))))
-              (local.set $kw (i32.const 0))
-              (block $kwDone (loop $kwLoop
-                (br_if $kwDone (i32.ge_u (local.get $kw) (local.get $KW)))
-                (local.set $iw (i32.sub (i32.add (i32.mul (local.get $ow) (local.get $sW)) (local.get $kw)) (local.get $pl)))
-                (if (i32.lt_u (local.get $iw) (local.get $W)) (then
-                  (local.set $xs (f32.load (i32.add (local.get $xrow) (i32.shl (local.get $iw) (i32.const 2)))))
-                  (local.set $xv (f32x4.splat (local.get $xs)))
-                  (local.set $ap (i32.add (local.get $acc32)
-                    (i32.mul (i32.add (i32.mul (local.get $kh) (local.get $KW)) (local.get $kw)) (local.get $coBytes))))
-                  (local.set $cb (i32.const 0))
-                  (block $vDone (loop $vLoop
-                    (br_if $vDone (i32.ge_u (local.get $cb) (local.get $vecBytes)))
-                    (v128.store (i32.add (local.get $ap) (local.get $cb))
-                      (f32x4.add (v128.load (i32.add (local.get $ap) (local.get $cb)))
-                        (f32x4.mul (local.get $xv) (v128.load (i32.add (local.get $dy) (local.get $cb))))))
-                    (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
-                    (br $vLoop)))
-                  (block $sDone (loop $sLoop
-                    (br_if $sDone (i32.ge_u (local.get $cb) (local.get $coBytes)))
-                    (f32.store (i32.add (local.get $ap) (local.get $cb))
-                      (f32.add (f32.load (i32.add (local.get $ap) (local.get $cb)))
-                        (f32.mul (local.get $xs) (f32.load (i32.add (local.get $dy) (local.get $cb))))))
-                    (local.set $cb (i32.add (local.get $cb) (i32.const 4)))
-                    (br $sLoop)))))
-                (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
-                (br $kwLoop)))))
-            (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
-            (br $khLoop)))
-          ;; next output pixel: dy advances by one row of Co
-          (local.set $dy (i32.add (local.get $dy) (local.get $coBytes)))
-          (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
-          (br $owLoop)))
-        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
-        (br $ohLoop)))
-      (call $flush (local.get $acc32) (local.get $acc64) (local.get $taps))
+      ;; groups of up to 16 output channels: four v128 accumulators in registers
+      (local.set $co0 (i32.const 0))
+      (block $gDone (loop $gLoop
+        (br_if $gDone (i32.ge_u (local.get $co0) (local.get $Co)))
+        (local.set $V (i32.shr_u (i32.sub (local.get $Cop) (local.get $co0)) (i32.const 2)))
+        (if (i32.gt_u (local.get $V) (i32.const 4)) (then (local.set $V (i32.const 4))))
+        (local.set $kh (i32.const 0))
+        (block $khDone (loop $khLoop
+          (br_if $khDone (i32.ge_u (local.get $kh) (local.get $KH)))
+          (local.set $kw (i32.const 0))
+          (block $kwDone (loop $kwLoop
+            (br_if $kwDone (i32.ge_u (local.get $kw) (local.get $KW)))
+            ;; columns ow whose tap iw = ow*sW + kw - pl lies in [0, W): [lo, hi)
+            (local.set $lo (i32.const 0))
+            (if (i32.gt_s (local.get $pl) (local.get $kw)) (then
+              (local.set $lo (i32.div_u (i32.add (i32.sub (local.get $pl) (local.get $kw)) (i32.sub (local.get $sW) (i32.const 1))) (local.get $sW)))))
+            (local.set $t (i32.sub (i32.add (i32.sub (local.get $W) (i32.const 1)) (local.get $pl)) (local.get $kw)))
+            (local.set $hi (i32.const 0))
+            (if (i32.ge_s (local.get $t) (i32.const 0)) (then
+              (local.set $hi (i32.add (i32.div_u (local.get $t) (local.get $sW)) (i32.const 1)))))
+            (if (i32.gt_u (local.get $hi) (local.get $OW)) (then (local.set $hi (local.get $OW))))
+            (local.set $a0 (v128.const i32x4 0 0 0 0))
+            (local.set $a1 (v128.const i32x4 0 0 0 0))
+            (local.set $a2 (v128.const i32x4 0 0 0 0))
+            (local.set $a3 (v128.const i32x4 0 0 0 0))
+            (local.set $oh (i32.const 0))
+            (block $ohDone (loop $ohLoop
+              (br_if $ohDone (i32.ge_u (local.get $oh) (local.get $OH)))
+              (local.set $ih (i32.sub (i32.add (i32.mul (local.get $oh) (local.get $sH)) (local.get $kh)) (local.get $pt)))
+              (if (i32.and (i32.lt_u (local.get $ih) (local.get $H)) (i32.lt_u (local.get $lo) (local.get $hi))) (then
+                ;; xp = &x[n, ih, lo*sW + kw - pl],  dp = &dy[n, oh, lo, co0]
+                (local.set $xp (i32.add (local.get $x) (i32.shl
+                  (i32.sub (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (local.get $ih)) (local.get $W))
+                    (i32.add (i32.mul (local.get $lo) (local.get $sW)) (local.get $kw))) (local.get $pl)) (i32.const 2))))
+                (local.set $dp (i32.add (local.get $dy) (i32.shl
+                  (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $OH)) (local.get $oh)) (local.get $OW)) (local.get $lo)) (local.get $Co))
+                    (local.get $co0)) (i32.const 2))))
+                (local.set $ow (local.get $lo))
+                (block $owDone (loop $owLoop
+                  (br_if $owDone (i32.ge_u (local.get $ow) (local.get $hi)))
+                  (local.set $xv (v128.load32_splat (local.get $xp)))
+                  (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load (local.get $dp)))))
+                  (if (i32.gt_u (local.get $V) (i32.const 1)) (then
+                    (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $dp)))))
+                    (if (i32.gt_u (local.get $V) (i32.const 2)) (then
+                      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $dp)))))
+                      (if (i32.gt_u (local.get $V) (i32.const 3)) (then
+                        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xv) (v128.load offset=48 (local.get $dp)))))))))))
+                  (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                  (local.set $dp (i32.add (local.get $dp) (local.get $dStep)))
+                  (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+                  (br $owLoop)))))
+              (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+              (br $ohLoop)))
+            ;; this image's sums for tap (kh, kw), channels co0.. : acc32[(kh*KW + kw)*Cop + co0 ..]
+            (local.set $ap (i32.add (local.get $acc32) (i32.shl
+              (i32.add (i32.mul (i32.add (i32.mul (local.get $kh) (local.get $KW)) (local.get $kw)) (local.get $Cop)) (local.get $co0)) (i32.const 2))))
+            (v128.store (local.get $ap) (local.get $a0))
+            (if (i32.gt_u (local.get $V) (i32.const 1)) (then (v128.store offset=16 (local.get $ap) (local.get $a1))))
+            (if (i32.gt_u (local.get $V) (i32.const 2)) (then (v128.store offset=32 (local.get $ap) (local.get $a2))))
+            (if (i32.gt_u (local.get $V) (i32.const 3)) (then (v128.store offset=48 (local.get $ap) (local.get $a3))))
+            (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
+            (br $kwLoop)))
+          (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
+          (br $khLoop)))
+        (local.set $co0 (i32.add (local.get $co0) (i32.const 16)))
+        (br $gLoop)))
+      (call $flush (local.get $acc32) (local.get $acc64) (local.get $slots))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $nLoop))))
+
 ;; see the header: 2x2 / stride 2 max-pool gradient
   (func (export "maxPoolGrad2x2")
     (param $x i32) (param $dy i32) (param $dx i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
