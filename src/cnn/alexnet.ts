@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../pipeline/card.js';
 import { BatchNorm } from './batchnorm.js';
 import { cardsFromModel } from './cards.js';
+import { conv2d } from './conv.js';
 import type { Augment } from './train.js';
 
 export interface AlexNetConfig {
@@ -35,7 +36,7 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   const he = () => tf.initializers.heNormal({ seed: seed++ });
   const m = tf.sequential({ name: 'alexnet-small' });
   const block = (filters: number, i: number, first = false) => {
-    m.add(tf.layers.conv2d({ ...(first ? { inputShape: [h, w, c] } : {}), filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: he(), name: `conv${i}` }));
+    m.add(conv2d({ ...(first ? { inputShape: [h, w, c] } : {}), filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: he(), name: `conv${i}` }));
     m.add(new BatchNorm({ name: `bn${i}` }));
     m.add(tf.layers.reLU({ name: `relu${i}` }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool${i}` }));

@@ -32,7 +32,7 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
     const outUnits = outS.reduce((a, b) => a * (b || 1), 1);
     const origin = params > 0 ? 'supervised' as const : 'none' as const;
     const base = { stage: layer.name, classic: classic[layer.name] ?? '', mapsIn, mapsOut, params, origin, outShape: outS };
-    if (cls === 'Conv2D') {
+    if (cls === 'Conv2D' || cls === 'BowcnnConv2D') {
       const [kh, kw] = pair(cfg.kernelSize);
       const [s] = pair(cfg.strides);
       const [d] = pair(cfg.dilationRate);
