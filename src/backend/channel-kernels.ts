@@ -7,8 +7,8 @@
  *   channelAffine(x, a, b, x2, a2) -> a[c] * x[m,c] + b[c]  (+ a2[c] * x2[m,c] when x2 is given)
  *
  * On wasm each is one pass over the wasm heap (kernels 'BowcnnChannelMoments', 'BowcnnChannelSums',
- * 'BowcnnChannelAffine'): bowcnn's WebAssembly SIMD kernels (simd/kernels.wat) when C % 4 == 0, plain
- * JavaScript loops otherwise; sums keep float64 accuracy either way. A batch-norm layer's forward and
+ * 'BowcnnChannelAffine'): bowcnn's WebAssembly SIMD kernels (simd/kernels.wat) when C % 4 == 0 (affine:
+ * C >= 4), plain JavaScript loops otherwise; sums keep float64 accuracy either way. A batch-norm layer's forward and
  * backward are then four passes over its input, where tfjs's layer ran ~25 kernels, several of them
  * broadcasting [1,1,1,C] to the full size. On other backends they are composed from tf ops.
  */
@@ -85,7 +85,7 @@ function affineWasm({ inputs, backend }: Args): TensorInfo {
   const [M, C] = rowsAndChannels(x!);
   // allocate first: a heap that grows detaches (unthreaded build) or outgrows (threaded) earlier views
   const out = be.makeOutput(x!.shape, 'float32');
-  const k = simdFor(backend, C);
+  const k = C >= 4 ? simdKernels(backend) : null;   // rows of C % 4 != 0: an overlapping last block
   if (k) {
     if (x2) k.affine2(k.ptr(x!), k.ptr(a!), k.ptr(b!), k.ptr(x2), k.ptr(a2!), k.ptr(out), M, C);
     else k.affine(k.ptr(x!), k.ptr(a!), k.ptr(b!), k.ptr(out), M, C);

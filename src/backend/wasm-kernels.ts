@@ -168,7 +168,7 @@ function maxPoolGradFast(a: KernelArgs, orig: Orig): TensorInfo {
   const out = backend.makeOutput(input.shape, 'float32');
   const x = backend.typedArrayFromHeap(input), g = backend.typedArrayFromHeap(dy), dx = backend.typedArrayFromHeap(out);
   if (KH === 2 && KW === 2 && sH === 2 && sW === 2 && top === 0 && left === 0 && 2 * OH <= H && 2 * OW <= W) {
-    const k = C % 4 === 0 ? simdKernels(backend) : null;
+    const k = C >= 4 ? simdKernels(backend) : null;
     if (k) {
       if (2 * OH < H || 2 * OW < W) dx.fill(0);   // rows / columns no window covers
       k.maxPoolGrad2x2(k.ptr(input), k.ptr(dy), k.ptr(out), N, H, W, C, OH, OW);

@@ -21,14 +21,16 @@ function reference(x: Float32Array, dy: Float32Array, [N, H, W, C]: number[], k:
 }
 
 const CASES: { shape: [number, number, number, number]; k: number; s: number; pad: 'valid' | 'same' }[] = [
-  { shape: [3, 8, 8, 5], k: 2, s: 2, pad: 'valid' },     // fast path (JavaScript: C % 4 != 0)
+  { shape: [3, 8, 8, 5], k: 2, s: 2, pad: 'valid' },     // fast path (SIMD: C % 4 != 0, overlapping last block)
+  { shape: [4, 28, 28, 6], k: 2, s: 2, pad: 'valid' },   // fast path, LeNet-5's S2
+  { shape: [2, 6, 6, 3], k: 2, s: 2, pad: 'valid' },     // fast path (JavaScript: C < 4)
   { shape: [2, 7, 9, 16], k: 2, s: 2, pad: 'valid' },    // fast path (SIMD), a row and a column no window covers
   { shape: [4, 28, 28, 8], k: 2, s: 2, pad: 'valid' },   // fast path (SIMD), a first layer's size
   { shape: [2, 7, 7, 3], k: 2, s: 2, pad: 'same' },      // 'same' on odd sizes pads: general pass
   { shape: [2, 9, 9, 4], k: 3, s: 2, pad: 'valid' },     // overlapping windows add up
 ];
 
-for (const simd of [true, false]) describe(`MaxPoolGrad on wasm (${simd ? 'SIMD kernel' : 'JavaScript loops'} where C % 4 == 0)`, () => {
+for (const simd of [true, false]) describe(`MaxPoolGrad on wasm (${simd ? 'SIMD kernel' : 'JavaScript loops'} where C >= 4)`, () => {
   beforeAll(async () => { await useBackend('wasm'); setSimdKernelsEnabled(simd); });
   afterAll(() => setSimdKernelsEnabled(true));
   for (const c of CASES) {

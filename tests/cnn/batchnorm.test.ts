@@ -53,14 +53,15 @@ describe('BatchNorm against tf.layers.batchNormalization', () => {
 for (const simd of [true, false]) describe(`per-channel passes on wasm against plain loops (${simd ? 'SIMD kernels' : 'JavaScript loops'})`, () => {
   beforeAll(async () => { await useBackend('wasm'); setSimdKernelsEnabled(simd); });
   afterAll(() => setSimdKernelsEnabled(true));
-  const x = randArray(N, 7).map((v, i) => v + (i % C)), y = randArray(N, 8), a = randArray(C, 9), b = randArray(C, 10), a2 = randArray(C, 11);
-
-  it('moments, sums and affine', () => {
+  // C = 4: every pass in SIMD; C = 6: affine in SIMD with an overlapping block, the sums in JavaScript
+  for (const shape of [SHAPE, [3, 5, 7, 6]]) it(`moments, sums and affine, C = ${shape[3]}`, () => {
+    const N = shape.reduce((p, q) => p * q, 1), C = shape[3];
+    const x = randArray(N, 7).map((v, i) => v + (i % C)), y = randArray(N, 8), a = randArray(C, 9), b = randArray(C, 10), a2 = randArray(C, 11);
     const mean = new Float64Array(C), sq = new Float64Array(C), s = new Float64Array(C), d = new Float64Array(C);
     for (let i = 0; i < N; i++) { const c = i % C; mean[c] += x[i] / (N / C); s[c] += y[i]; d[c] += y[i] * x[i]; }
     for (let i = 0; i < N; i++) { const c = i % C; sq[c] += (x[i] - mean[c]) ** 2 / (N / C); }
     const r = tf.tidy(() => {
-      const xt = tf.tensor4d(x, SHAPE), yt = tf.tensor4d(y, SHAPE);
+      const xt = tf.tensor4d(x, shape as typeof SHAPE), yt = tf.tensor4d(y, shape as typeof SHAPE);
       const m = channelMoments(xt), su = channelSums(xt, yt);
       const one = channelAffine(xt, tf.tensor1d(a), tf.tensor1d(b));
       const two = channelAffine(xt, tf.tensor1d(a), tf.tensor1d(b), yt, tf.tensor1d(a2));

@@ -3,7 +3,8 @@
 ;; kernels.wasm.ts by `npm run build:simd` (wabt), twice: for the unthreaded build's memory and, with
 ;; `shared` declared, for the threaded build's SharedArrayBuffer memory.
 ;;
-;; Channel kernels read a tensor as [M,C] (rows of C contiguous float32, C % 4 == 0). Sums are taken in
+;; Channel kernels read a tensor as [M,C] (rows of C contiguous float32; C % 4 == 0 for the sums, C >= 4
+;; for affine, whose last block of a row overlaps the one before when C % 4 != 0). Sums are taken in
 ;; float32 lanes over blocks of 64 rows, then added into float64 accumulators, so a 1.6 M-value pass
 ;; keeps float64-like accuracy.
 ;;
@@ -22,7 +23,8 @@
 ;;   are ignored.
 ;; acc32 is scratch (2C floats for the channel kernels, KH*KW*Cop for convFilterC1); acc64 is zeroed here.
 ;;
-;; The gradient of 2x2 max pooling at stride 2 without padding, x [N,H,W,C], dy [N,OH,OW,C], C % 4 == 0:
+;; The gradient of 2x2 max pooling at stride 2 without padding, x [N,H,W,C], dy [N,OH,OW,C], C >= 4
+;; (C % 4 != 0: overlapping last block):
 ;;   maxPoolGrad2x2(x, dy, dx, N, H, W, C, OH, OW)
 ;;     each window's dy goes to its first maximum in row-major order (a, b / d, e), the others get 0;
 ;;     rows and columns that no window covers are left as they are (the caller zeroes them).
@@ -114,6 +116,9 @@
       (local.set $cb (i32.const 0))
       (block $chDone (loop $ch
         (br_if $chDone (i32.ge_u (local.get $cb) (local.get $rowBytes)))
+        ;; C % 4 != 0: the last block overlaps the one before (same lanes, same values written)
+        (if (i32.gt_u (i32.add (local.get $cb) (i32.const 16)) (local.get $rowBytes))
+          (then (local.set $cb (i32.sub (local.get $rowBytes) (i32.const 16)))))
         (v128.store (i32.add (local.get $out) (local.get $cb))
           (f32x4.add
             (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $cb))) (v128.load (i32.add (local.get $x) (local.get $cb))))
@@ -133,6 +138,9 @@
       (local.set $cb (i32.const 0))
       (block $chDone (loop $ch
         (br_if $chDone (i32.ge_u (local.get $cb) (local.get $rowBytes)))
+        ;; C % 4 != 0: the last block overlaps the one before (same lanes, same values written)
+        (if (i32.gt_u (i32.add (local.get $cb) (i32.const 16)) (local.get $rowBytes))
+          (then (local.set $cb (i32.sub (local.get $rowBytes) (i32.const 16)))))
         (v128.store (i32.add (local.get $out) (local.get $cb))
           (f32x4.add
             (f32x4.add
@@ -258,6 +266,9 @@
           (local.set $cb (i32.const 0))
           (block $cDone (loop $cLoop
             (br_if $cDone (i32.ge_u (local.get $cb) (local.get $pixBytes)))
+            ;; C % 4 != 0: the last block overlaps the one before (same lanes, same values written)
+            (if (i32.gt_u (i32.add (local.get $cb) (i32.const 16)) (local.get $pixBytes))
+              (then (local.set $cb (i32.sub (local.get $pixBytes) (i32.const 16)))))
             (local.set $o (i32.add (local.get $p) (local.get $cb)))
             (local.set $va (v128.load (i32.add (local.get $x) (local.get $o))))
             (local.set $vb (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $pixBytes)))))
