@@ -12,7 +12,7 @@ import { exportBowNet } from './bownet.js';
 import { cardsFromModel } from './cards.js';
 import { saveModel } from './io.js';
 import { lenet5, lenet5Cards, type LeNetVariant } from './lenet5.js';
-import { accuracyOf, predictSplit, trainModel, type FitReport, type TrainOptions } from './train.js';
+import { accuracyOf, predictSplit, trainModel, type FitReport, type PredictOptions, type TrainOptions } from './train.js';
 
 export interface CnnFitOptions { seed?: number; checkpointDir?: string; validation?: Split; progress?: boolean; maxSeconds?: number; targetAccuracy?: number; cacheDir?: string }
 
@@ -32,6 +32,12 @@ export class CnnClassifier {
   source: Pipeline | null = null;
   constructor(readonly recipe: CnnRecipe | BowNetRecipe, readonly ds: Pick<Dataset, 'classes' | 'flipSafe'> & { train: Split }) {}
   get name(): string { return this.recipe.name; }
+
+  /** how scores() predicts: the recipe's test-time flips, where the dataset allows mirrors */
+  get predictOptions(): PredictOptions {
+    const p = this.recipe.kind === 'cnn' ? this.recipe.predict : undefined;
+    return { flip: (p?.flip ?? false) && this.ds.flipSafe };
+  }
 
   build(seed = 0): tf.LayersModel {
     const s = this.ds.train;
@@ -62,6 +68,7 @@ export class CnnClassifier {
     }
     const rep = await trainModel(this.model, train, {
       ...t, augment: aug, seed: opts.seed ?? 0, checkpointDir: opts.checkpointDir, validation: opts.validation, label: this.name,
+      evalFlip: this.predictOptions.flip,
       progress: opts.progress, maxSeconds: opts.maxSeconds ?? t.maxSeconds, targetAccuracy: opts.targetAccuracy ?? t.targetAccuracy,
     });
     this.lastFit = { ...rep, before };
@@ -70,7 +77,7 @@ export class CnnClassifier {
 
   scores(split: Split): Promise<Float32Array> {
     if (!this.model) throw new Error(`${this.name}: not fitted`);
-    return predictSplit(this.model, split);
+    return predictSplit(this.model, split, 500, this.predictOptions);
   }
 
   cards(): LayerCard[] {

@@ -29,6 +29,7 @@ export interface TrainOptions {
   labelSmoothing?: number;
   seed?: number;
   validation?: Split;
+  evalFlip?: boolean;            // validation accuracy with test-time flips (see PredictOptions)
   patience?: number;             // early stopping on validation accuracy; 0 = off
   checkpointDir?: string;        // a checkpoint per epoch; a rerun resumes from it
   augment?: Augment;
@@ -130,13 +131,25 @@ export function runKey(model: tf.LayersModel, train: Split, o: TrainOptions): st
 }
 
 /** Logits `[N,classes]` of a split, batched (asynchronous reads: the webgpu backend has no fast sync read). */
-export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 500): Promise<Float32Array> {
+export interface PredictOptions {
+  /**
+   * Test-time flips: the scores are the mean of the logits for each image and for its horizontal mirror
+   * (AlexNet averaged its predictions over crops and their reflections). Only for datasets whose classes
+   * survive a mirror (not digits).
+   */
+  flip?: boolean;
+}
+
+export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 500, opts: PredictOptions = {}): Promise<Float32Array> {
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(s.n * classes);
   for (let i = 0; i < s.n; i += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, s.n - i) }, (_, k) => i + k);
     const { x } = gatherBatch(s, idx);
-    const y = tf.tidy(() => model.predict(x) as tf.Tensor);
+    const y = tf.tidy(() => {
+      const logits = model.predict(x) as tf.Tensor;
+      return opts.flip ? tf.mul(tf.add(logits, model.predict(tf.reverse(x, 2)) as tf.Tensor), 0.5) : logits;
+    });
     out.set((await y.data()) as Float32Array, i * classes);
     x.dispose(); y.dispose();
   }
@@ -146,9 +159,9 @@ export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 
 /** Row-wise argmax of `[N,classes]` scores (the one in eval/metrics). */
 export const argmaxRows = (scores: Float32Array, classes: number): Int32Array => argmax(scores, classes);
 
-export async function accuracyOf(model: tf.LayersModel, s: Split): Promise<number> {
+export async function accuracyOf(model: tf.LayersModel, s: Split, opts: PredictOptions = {}): Promise<number> {
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
-  const pred = argmaxRows(await predictSplit(model, s), classes);
+  const pred = argmaxRows(await predictSplit(model, s, 500, opts), classes);
   let ok = 0;
   for (let i = 0; i < s.n; i++) if (pred[i] === s.labels[i]) ok++;
   return ok / Math.max(1, s.n);
@@ -230,7 +243,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
     tf.dispose([accLoss, accHits]);
     bar.end();
     const seconds = (performance.now() - te) / 1000;
-    const valAccuracy = o.validation ? await accuracyOf(model, o.validation) : null;
+    const valAccuracy = o.validation ? await accuracyOf(model, o.validation, { flip: o.evalFlip }) : null;
     const rec: EpochRecord = { epoch, loss: lossSum / seen, trainAccuracy: correct / seen, valAccuracy, lr: opt.learningRate, seconds, imagesPerSec: train.n / seconds };
     history.push(rec);
     o.onEpoch?.(rec);

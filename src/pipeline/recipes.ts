@@ -11,7 +11,11 @@ import { Pipeline, PipelineError } from './pipeline.js';
 export const RECIPE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'pipelines');
 
 export interface BowRecipe { kind: 'bow'; name: string; about?: string; stages: { name: string; config: Record<string, unknown> }[] }
-export interface CnnRecipe { kind: 'cnn'; name: string; about?: string; model: string; config: Record<string, unknown>; train: Record<string, unknown> }
+export interface CnnRecipe {
+  kind: 'cnn'; name: string; about?: string; model: string; config: Record<string, unknown>; train: Record<string, unknown>;
+  /** flip: test-time flips where the dataset allows them (see cnn/train PredictOptions) */
+  predict?: { flip?: boolean };
+}
 export interface BowNetRecipe { kind: 'bownet'; name: string; about?: string; from: string; coding?: 'hard' | 'soft'; beta?: number; trainable?: Record<string, boolean>; train: Record<string, unknown> }
 export type Recipe = BowRecipe | CnnRecipe | BowNetRecipe;
 

@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { lenet5, lenet5Cards } from '../../src/cnn/lenet5.js';
-import { accuracyOf, trainModel } from '../../src/cnn/train.js';
+import { accuracyOf, predictSplit, trainModel } from '../../src/cnn/train.js';
+import { CnnClassifier } from '../../src/cnn/classifier.js';
+import { subset } from '../../src/data/split.js';
+import { makeSplit } from '../../src/data/types.js';
+import { maxAbsDiff } from '../helpers.js';
 import { dataset } from '../../src/data/registry.js';
 import type { Dataset } from '../../src/data/types.js';
 
@@ -59,6 +63,28 @@ describe('trainModel', () => {
     expect(r.epochs[1].loss).toBeLessThan(r.epochs[0].loss);
     expect(await accuracyOf(m, ds.test)).toBeGreaterThan(0.6);
     m.dispose();
+  });
+});
+
+describe('test-time flips', () => {
+  it('score each image by the mean of its logits and its mirror\'s (mirrors made by plain loops)', async () => {
+    const m = lenet5({ seed: 3 });
+    const t = subset(ds.test, 40, 2);
+    const { height: H, width: W } = t;
+    const mirrored = new Uint8Array(t.pixels.length);
+    for (let i = 0; i < t.n; i++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) mirrored[(i * H + y) * W + x] = t.pixels[(i * H + y) * W + (W - 1 - x)];
+    const plain = await predictSplit(m, t), mirror = await predictSplit(m, makeSplit(mirrored, t.labels, H, W, 1));
+    const flip = await predictSplit(m, t, 16, { flip: true });
+    expect(maxAbsDiff(flip, plain.map((v, i) => (v + mirror[i]) / 2))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(plain, mirror)).toBeGreaterThan(1e-3);
+    m.dispose();
+  });
+
+  it('a recipe asks for them; a dataset that mirrors would change (digits) turns them off', () => {
+    const r = { kind: 'cnn' as const, name: 'x', model: 'lenet5', config: {}, train: {}, predict: { flip: true } };
+    expect(new CnnClassifier(r, { ...ds, flipSafe: true }).predictOptions.flip).toBe(true);
+    expect(new CnnClassifier(r, { ...ds, flipSafe: false }).predictOptions.flip).toBe(false);
+    expect(new CnnClassifier({ ...r, predict: undefined }, { ...ds, flipSafe: true }).predictOptions.flip).toBe(false);
   });
 });
 
