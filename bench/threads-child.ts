@@ -1,6 +1,7 @@
-// One process of `npm run bench -- threads`: medians in ms, printed as one JSON line.
+// One process of `npm run bench -- threads` / `-- simd`: medians in ms, printed as one JSON line.
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
+import { channelAffine, channelMoments, channelSums } from '../src/backend/channel-kernels.js';
 import { conv2dFilterGrad } from '../src/backend/wasm-kernels.js';
 import { alexnetSmall } from '../src/cnn/alexnet.js';
 import { lenet5 } from '../src/cnn/lenet5.js';
@@ -16,7 +17,9 @@ for (const [name, make, reps] of [['lenet5 step', () => lenet5({ seed: 0 }), 30]
   out[`${name} ms`] = +(1000 * await timeIt(step, reps, 3)).toFixed(1);
   tf.dispose([x, y]); m.dispose(); opt.dispose();
 }
+const time = async (f: () => tf.Tensor | tf.Tensor[]) => +(1000 * await timeIt(() => { const t = f(); const ts = Array.isArray(t) ? t : [t]; ts[0].dataSync(); tf.dispose(ts); }, 20, 2)).toFixed(2);
 const shapes = [
+  { layer: 'alexnet conv1', x: [B, 28, 28, 1], f: [3, 3, 1, 16], pad: 'same' },
   { layer: 'LeNet C1', x: [B, 28, 28, 1], f: [5, 5, 1, 6], pad: 'same' },
   { layer: 'LeNet C3', x: [B, 14, 14, 6], f: [5, 5, 6, 16], pad: 'valid' },
   { layer: 'alexnet conv2', x: [B, 14, 14, 16], f: [3, 3, 16, 32], pad: 'same' },
@@ -25,10 +28,20 @@ for (const s of shapes) {
   const xs = s.x as unknown as [number, number, number, number], fs = s.f as unknown as [number, number, number, number];
   const x = tf.randomUniform(xs) as tf.Tensor4D, w = tf.randomUniform(fs) as tf.Tensor4D;
   const dy = tf.randomUniform(tf.backend_util.computeConv2DInfo(xs, fs, 1, 1, s.pad).outShape) as tf.Tensor4D;
-  const time = async (f: () => tf.Tensor) => +(1000 * await timeIt(() => { const t = f(); t.dataSync(); t.dispose(); }, 20, 2)).toFixed(2);
   out[`${s.layer} conv ms`] = await time(() => tf.conv2d(x, w, 1, s.pad));
   out[`${s.layer} input grad ms`] = await time(() => tf.conv2dTranspose(dy, w, xs, 1, s.pad));
   out[`${s.layer} filter grad ms`] = await time(() => conv2dFilterGrad(x, dy, fs, 1, s.pad));
   tf.dispose([x, w, dy]);
+}
+// alexnet-small's first batch-norm layer and pooling gradient: [128,28,28,16]
+{
+  const x = tf.randomNormal([B, 28, 28, 16]), g = tf.randomNormal([B, 28, 28, 16]);
+  const a = tf.randomNormal([16]) as tf.Tensor1D, b = tf.randomNormal([16]) as tf.Tensor1D;
+  out['BN moments [128,28,28,16] ms'] = await time(() => { const m = channelMoments(x); return [m.mean, m.variance]; });
+  out['BN sums ms'] = await time(() => { const s = channelSums(x, g); return [s.sum, s.dot]; });
+  out['BN affine ms'] = await time(() => channelAffine(x, a, b));
+  const y = tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), dy = tf.randomNormal(y.shape);
+  out['MaxPoolGrad 2x2 [128,28,28,16] ms'] = await time(() => tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor);
+  tf.dispose([x, g, a, b, y, dy]);
 }
 console.log(JSON.stringify(out));
