@@ -1,5 +1,7 @@
 /**
- * Gradients of Sum and Mean without a tensor of ones.
+ * Gradients that tfjs-core computes wastefully, registered over its own (backend-independent).
+ *
+ * Sum and Mean without a tensor of ones.
  *
  * tfjs-core 4.22 differentiates y = sum(x, axes) as dx = reshape(dy) * ones(x.shape), and Mean the same
  * way divided by the count. The ones are built as a JavaScript array of x's full size on every call: for
@@ -36,6 +38,28 @@ export function registerReductionGradients(): void {
       const [x] = saved;
       const { shape, count } = expandedShape(x, (attrs as { axis: number | number[] }).axis);
       return { x: () => tf.broadcastTo(tf.reshape(tf.div(dy as tf.Tensor, count), shape), x.shape) };
+    },
+  });
+}
+
+/**
+ * ReLU: tfjs-core's dx = dy * cast(step(x)) is three kernels and two intermediate tensors; where the
+ * backend has bowcnn's 'BowcnnReluGrad' (wasm: one SIMD pass, dx = x > 0 ? dy : 0) it is one. Elsewhere
+ * the same ops as tfjs-core. (A NaN in x gives 0 there, NaN in tfjs-core's.)
+ */
+let reluRegistered = false;
+export function registerReluGradient(): void {
+  if (reluRegistered) return;
+  reluRegistered = true;
+  tf.registerGradient({
+    kernelName: 'Relu', inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      return {
+        x: () => (x.dtype === 'float32' && tf.getKernel('BowcnnReluGrad', tf.getBackend())
+          ? tf.engine().runKernel('BowcnnReluGrad', { dy: dy as tf.Tensor, x }, {}) as tf.Tensor
+          : tf.mul(dy as tf.Tensor, tf.cast(tf.step(x), 'float32'))),
+      };
     },
   });
 }

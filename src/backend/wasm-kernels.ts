@@ -125,6 +125,21 @@ function identityShared(a: KernelArgs): TensorInfo {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+/** ReLU's gradient in one pass (the SIMD kernel; plain loop without it): dx = x > 0 ? dy : 0. */
+function reluGradWasm(a: KernelArgs): TensorInfo {
+  const backend = a.backend as HeapBackend;
+  const { dy, x } = a.inputs as { dy: TensorInfo; x: TensorInfo };
+  const out = backend.makeOutput(x.shape, 'float32');
+  const n = x.shape.reduce((p, q) => p * q, 1);
+  const k = simdKernels(backend);
+  if (k) k.reluGrad(k.ptr(dy), k.ptr(x), k.ptr(out), n);
+  else {
+    const g = backend.typedArrayFromHeap(dy), xv = backend.typedArrayFromHeap(x), o = backend.typedArrayFromHeap(out);
+    for (let i = 0; i < n; i++) o[i] = xv[i] > 0 ? g[i] : 0;
+  }
+  return out;
+}
+
 /** dx of a stride-1 conv: dx = conv(dy, rot180(W) with in/out swapped), padded "full" minus the forward pads. */
 function conv2DBackpropInputFast(a: KernelArgs, orig: Orig): TensorInfo {
   const backend = a.backend as Backend;
@@ -390,6 +405,7 @@ export function registerWasmKernels(): void {
     override('Sum', reduceLeading(false));
     override('Mean', reduceLeading(true));
     override('Identity', identityShared);
+    tf.registerKernel({ kernelName: 'BowcnnReluGrad', backendName: 'wasm', kernelFunc: reluGradWasm as unknown as tf.KernelFunc });
   }
   wasmRegistered = true;
 }

@@ -17,6 +17,7 @@ interface Exports {
   affine2(x: number, a: number, b: number, x2: number, a2: number, out: number, M: number, C: number): void;
   convFilterC1(x: number, dy: number, acc32: number, acc64: number, N: number, H: number, W: number, OH: number, OW: number,
     Co: number, KH: number, KW: number, sH: number, sW: number, pt: number, pl: number): void;
+  reluGrad(dy: number, x: number, dx: number, n: number): void;
   maxPoolGrad2x2(x: number, dy: number, dx: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
 }
 

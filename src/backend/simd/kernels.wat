@@ -23,6 +23,8 @@
 ;;   are ignored.
 ;; acc32 is scratch (2C floats for the channel kernels, KH*KW*Cop for convFilterC1); acc64 is zeroed here.
 ;;
+;; The gradient of ReLU: reluGrad(dy, x, dx, n)   dx[i] = x[i] > 0 ? dy[i] : 0  (n values)
+;;
 ;; The gradient of 2x2 max pooling at stride 2 without padding, x [N,H,W,C], dy [N,OH,OW,C], C >= 4
 ;; (C % 4 != 0: overlapping last block):
 ;;   maxPoolGrad2x2(x, dy, dx, N, H, W, C, OH, OW)
@@ -295,4 +297,24 @@
         (br $yLoop)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $nLoop))))
+  ;; see the header: the gradient of ReLU
+  (func (export "reluGrad") (param $dy i32) (param $x i32) (param $dx i32) (param $n i32)
+    (local $end i32) (local $vend i32)
+    (local.set $end (i32.add (local.get $dx) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $vend (i32.add (local.get $dx) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vDone (loop $v
+      (br_if $vDone (i32.ge_u (local.get $dx) (local.get $vend)))
+      (v128.store (local.get $dx) (v128.and (v128.load (local.get $dy))
+        (f32x4.gt (v128.load (local.get $x)) (v128.const f32x4 0 0 0 0))))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+      (br $v)))
+    (block $sDone (loop $s
+      (br_if $sDone (i32.ge_u (local.get $dx) (local.get $end)))
+      (f32.store (local.get $dx) (select (f32.load (local.get $dy)) (f32.const 0) (f32.gt (f32.load (local.get $x)) (f32.const 0))))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
+      (br $s))))
 )
