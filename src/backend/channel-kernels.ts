@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-import type { TensorInfo, WasmHeapBackend as HeapBackend } from './kernel-util.js';
+import { hasNativeKernel, type TensorInfo, type WasmHeapBackend as HeapBackend } from './kernel-util.js';
 import { simdKernels, type SimdKernels } from './simd/index.js';
 type Args = { inputs: Record<string, TensorInfo | undefined>; backend: tf.KernelBackend };
 
@@ -118,17 +118,13 @@ export function registerChannelKernels(): void {
   registered = true;
 }
 
-function native(name: string, x: tf.Tensor): boolean {
-  return x.dtype === 'float32' && tf.getKernel(name, tf.getBackend()) !== undefined;
-}
-
 function leadingAxes(x: tf.Tensor): number[] {
   return x.shape.slice(0, -1).map((_, i) => i);
 }
 
 /** Per-channel mean and (biased) variance of x over all axes but the last. */
 export function channelMoments(x: tf.Tensor): { mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  if (native('BowcnnChannelMoments', x)) {
+  if (hasNativeKernel('BowcnnChannelMoments', x)) {
     const [mean, variance] = tf.engine().runKernel('BowcnnChannelMoments', { x }, {}) as tf.Tensor1D[];
     return { mean, variance };
   }
@@ -138,7 +134,7 @@ export function channelMoments(x: tf.Tensor): { mean: tf.Tensor1D; variance: tf.
 
 /** Per-channel sum of y and of y * x over all axes but the last. */
 export function channelSums(x: tf.Tensor, y: tf.Tensor): { sum: tf.Tensor1D; dot: tf.Tensor1D } {
-  if (native('BowcnnChannelSums', x)) {
+  if (hasNativeKernel('BowcnnChannelSums', x)) {
     const [sum, dot] = tf.engine().runKernel('BowcnnChannelSums', { x, y }, {}) as tf.Tensor1D[];
     return { sum, dot };
   }
@@ -148,7 +144,7 @@ export function channelSums(x: tf.Tensor, y: tf.Tensor): { sum: tf.Tensor1D; dot
 
 /** a * x + b (+ a2 * x2), with a, b, a2 `[C]` broadcast along the last axis. */
 export function channelAffine(x: tf.Tensor, a: tf.Tensor1D, b: tf.Tensor1D, x2?: tf.Tensor, a2?: tf.Tensor1D): tf.Tensor {
-  if (native('BowcnnChannelAffine', x)) {
+  if (hasNativeKernel('BowcnnChannelAffine', x)) {
     const inputs: Record<string, tf.Tensor> = x2 && a2 ? { x, a, b, x2, a2 } : { x, a, b };
     return tf.engine().runKernel('BowcnnChannelAffine', inputs as tf.NamedTensorMap, {}) as tf.Tensor;
   }

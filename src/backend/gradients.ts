@@ -1,6 +1,10 @@
 /**
  * Gradients that tfjs-core computes wastefully, registered over its own (backend-independent).
  *
+ * ReLU: tfjs-core's dx = dy * cast(step(x)) is three kernels and two intermediate tensors; where the
+ * backend has bowcnn's 'BowcnnReluGrad' (wasm: one SIMD pass, dx = x > 0 ? dy : 0) it is one. Elsewhere
+ * the same ops as tfjs-core. (A NaN in x gives 0 there, NaN in tfjs-core's.)
+ *
  * Sum and Mean without a tensor of ones.
  *
  * tfjs-core 4.22 differentiates y = sum(x, axes) as dx = reshape(dy) * ones(x.shape), and Mean the same
@@ -12,6 +16,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { hasNativeKernel } from './kernel-util.js';
+
 function expandedShape(x: tf.Tensor, axis: number | number[]): { shape: number[]; count: number } {
   const axes = tf.util.parseAxisParam(axis, x.shape);
   const shape = x.shape.slice();
@@ -21,7 +27,8 @@ function expandedShape(x: tf.Tensor, axis: number | number[]): { shape: number[]
 }
 
 let registered = false;
-export function registerReductionGradients(): void {
+/** Registers bowcnn's gradients (Sum, Mean, Relu) over tfjs-core's, once. */
+export function registerGradients(): void {
   if (registered) return;
   registered = true;
   tf.registerGradient({
@@ -40,23 +47,12 @@ export function registerReductionGradients(): void {
       return { x: () => tf.broadcastTo(tf.reshape(tf.div(dy as tf.Tensor, count), shape), x.shape) };
     },
   });
-}
-
-/**
- * ReLU: tfjs-core's dx = dy * cast(step(x)) is three kernels and two intermediate tensors; where the
- * backend has bowcnn's 'BowcnnReluGrad' (wasm: one SIMD pass, dx = x > 0 ? dy : 0) it is one. Elsewhere
- * the same ops as tfjs-core. (A NaN in x gives 0 there, NaN in tfjs-core's.)
- */
-let reluRegistered = false;
-export function registerReluGradient(): void {
-  if (reluRegistered) return;
-  reluRegistered = true;
   tf.registerGradient({
     kernelName: 'Relu', inputsToSave: ['x'],
     gradFunc: (dy, saved) => {
       const [x] = saved;
       return {
-        x: () => (x.dtype === 'float32' && tf.getKernel('BowcnnReluGrad', tf.getBackend())
+        x: () => (hasNativeKernel('BowcnnReluGrad', x)
           ? tf.engine().runKernel('BowcnnReluGrad', { dy: dy as tf.Tensor, x }, {}) as tf.Tensor
           : tf.mul(dy as tf.Tensor, tf.cast(tf.step(x), 'float32'))),
       };

@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { registerReductionGradients, registerReluGradient } from './gradients.js';
+import { registerGradients } from './gradients.js';
 import { registerDilatedConvGradient, registerWasmKernels } from './wasm-kernels.js';
 import { finishWasmThreads, prepareWasmThreads } from './wasm-threads.js';
 import { startWebgpu, webgpuAdapterInfo, type WebgpuOptions } from './webgpu.js';
@@ -126,8 +126,7 @@ export async function useBackend(name: BackendName = 'auto', opts: BackendOption
     throw new BackendError(String(name), `unknown backend; choose one of ${BACKENDS.join(', ')}`);
   }
   registerDilatedConvGradient();
-  registerReductionGradients();
-  registerReluGradient();
+  registerGradients();
   const notes: string[] = [];
   let chosen: Exclude<BackendName, 'auto'> = name === 'auto' ? 'wasm' : name;
   if (name === 'auto') {

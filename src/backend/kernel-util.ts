@@ -15,6 +15,11 @@ export type WasmHeapBackend = KernelBackend & {
   readSync(id: object): Float32Array;
 };
 
+/** Whether the active backend has bowcnn's kernel `name` for a float32 tensor x (else callers compose tf ops). */
+export function hasNativeKernel(name: string, x: tf.Tensor): boolean {
+  return x.dtype === 'float32' && tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
 /** Calls another kernel of the same backend directly (inside a kernel function: no engine bookkeeping). */
 export function runOn(backendName: string, name: string, backend: tf.KernelBackend, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Record<string, unknown>): TensorInfo {
   const k = tf.getKernel(name, backendName);

@@ -32,6 +32,9 @@ import { backpropFilterArgs, runOn, type KernelBackend as Backend, type TensorIn
 
 type Attrs = Record<string, unknown>;
 
+// BOWCNN_WASM_STOCK=1 keeps tfjs's own kernels and the composed filter gradient (for comparison)
+const STOCK = process.env.BOWCNN_WASM_STOCK === '1';
+
 function run(name: string, backend: Backend, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Attrs): TensorInfo {
   return runOn('wasm', name, backend, inputs, attrs);
 }
@@ -51,7 +54,7 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
   const { top, left } = info.padInfo;
   const H = info.inHeight, W = info.inWidth, KH = info.filterHeight, KW = info.filterWidth;
   const OH = info.outHeight, OW = info.outWidth;
-  const k = info.inChannels === 1 && process.env.BOWCNN_WASM_STOCK !== '1' ? simdKernels(backend) : null;
+  const k = info.inChannels === 1 && !STOCK ? simdKernels(backend) : null;
   // the kernel reads up to 12 bytes past dy's end (lanes past Co): only where the heap has them
   if (k && k.ptr(dy) + 4 * dy.shape.reduce((a, b) => a * b, 1) + 16 <= k.heapBytes()) {
     const Co = info.outChannels, Cop = Math.ceil(Co / 4) * 4, slots = KH * KW * Cop;
@@ -397,7 +400,7 @@ export function registerWasmKernels(): void {
   if (!tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm')) {
     tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilterWasm as unknown as tf.KernelFunc });
   }
-  if (process.env.BOWCNN_WASM_STOCK !== '1') {   // BOWCNN_WASM_STOCK=1 keeps tfjs's own kernels (for comparison)
+  if (!STOCK) {
     override('Conv2DBackpropInput', conv2DBackpropInputFast);
     override('MaxPoolGrad', maxPoolGradFast);
     override('BatchMatMul', batchMatMulFast);

@@ -130,7 +130,6 @@ export function runKey(model: tf.LayersModel, train: Split, o: TrainOptions): st
   return h.digest('hex').slice(0, 16);
 }
 
-/** Logits `[N,classes]` of a split, batched (asynchronous reads: the webgpu backend has no fast sync read). */
 export interface PredictOptions {
   /**
    * Test-time flips: the scores are the mean of the logits for each image and for its horizontal mirror
@@ -140,6 +139,7 @@ export interface PredictOptions {
   flip?: boolean;
 }
 
+/** Logits `[N,classes]` of a split, batched (asynchronous reads: the webgpu backend has no fast sync read). */
 export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 500, opts: PredictOptions = {}): Promise<Float32Array> {
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(s.n * classes);
