@@ -5,6 +5,10 @@
  * backend has bowcnn's 'BowcnnReluGrad' (wasm: one SIMD pass, dx = x > 0 ? dy : 0) it is one. Elsewhere
  * the same ops as tfjs-core. (A NaN in x gives 0 there, NaN in tfjs-core's.)
  *
+ * bowcnn's fused bias + ReLU ('BowcnnBiasRelu', see fused-kernels.ts): both gradients come from one
+ * 'BowcnnBiasReluGrad' pass, run when the node's gradient is taken (dx and dbias together; tfjs-core
+ * would otherwise call one lazy function per input and compute the pass twice).
+ *
  * Sum and Mean without a tensor of ones.
  *
  * tfjs-core 4.22 differentiates y = sum(x, axes) as dx = reshape(dy) * ones(x.shape), and Mean the same
@@ -27,7 +31,7 @@ function expandedShape(x: tf.Tensor, axis: number | number[]): { shape: number[]
 }
 
 let registered = false;
-/** Registers bowcnn's gradients (Sum, Mean, Relu) over tfjs-core's, once. */
+/** Registers bowcnn's gradients (Sum, Mean, Relu, BowcnnBiasRelu) over tfjs-core's, once. */
 export function registerGradients(): void {
   if (registered) return;
   registered = true;
@@ -56,6 +60,14 @@ export function registerGradients(): void {
           ? tf.engine().runKernel('BowcnnReluGrad', { dy: dy as tf.Tensor, x }, {}) as tf.Tensor
           : tf.mul(dy as tf.Tensor, tf.cast(tf.step(x), 'float32'))),
       };
+    },
+  });
+  tf.registerGradient({
+    kernelName: 'BowcnnBiasRelu', outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [y] = saved;
+      const [dx, db] = tf.engine().runKernel('BowcnnBiasReluGrad', { dy: dy as tf.Tensor, y }, {}) as tf.Tensor[];
+      return { x: () => dx, bias: () => db };
     },
   });
 }

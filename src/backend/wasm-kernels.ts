@@ -27,6 +27,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { registerChannelKernels } from './channel-kernels.js';
+import { registerFusedKernels } from './fused-kernels.js';
 import { simdKernels } from './simd/index.js';
 import { backpropFilterArgs, runOn, type KernelBackend as Backend, type TensorInfo, type WasmHeapBackend as HeapBackend } from './kernel-util.js';
 
@@ -409,6 +410,7 @@ export function registerWasmKernels(): void {
     override('Mean', reduceLeading(true));
     override('Identity', identityShared);
     tf.registerKernel({ kernelName: 'BowcnnReluGrad', backendName: 'wasm', kernelFunc: reluGradWasm as unknown as tf.KernelFunc });
+    registerFusedKernels();
   }
   wasmRegistered = true;
 }

@@ -15,6 +15,7 @@ import { gatherBatch, rng, shuffle } from '../data/split.js';
 import type { Split } from '../data/types.js';
 import { argmax } from '../eval/metrics.js';
 import { Progress } from '../util/progress.js';
+import { adam } from './adam.js';
 
 export type Augment = (x: tf.Tensor4D, rand: () => number) => tf.Tensor4D;
 
@@ -67,7 +68,7 @@ type Opt = tf.Optimizer & { learningRate: number };
 
 function makeOptimizer(o: TrainOptions): Opt {
   const lr = o.lr ?? 1e-3;
-  return (o.optimizer === 'sgd' ? tf.train.momentum(lr, o.momentum ?? 0.9, true) : tf.train.adam(lr)) as unknown as Opt;
+  return (o.optimizer === 'sgd' ? tf.train.momentum(lr, o.momentum ?? 0.9, true) : adam(lr)) as unknown as Opt;
 }
 
 // ---------- checkpoints: JSON manifest + one binary blob, both written to a temp file then renamed ----------

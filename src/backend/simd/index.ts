@@ -18,6 +18,10 @@ interface Exports {
   convFilterC1(x: number, dy: number, acc32: number, acc64: number, N: number, H: number, W: number, OH: number, OW: number,
     Co: number, KH: number, KW: number, sH: number, sW: number, pt: number, pl: number): void;
   reluGrad(dy: number, x: number, dx: number, n: number): void;
+  biasRelu(x: number, b: number, out: number, M: number, L: number): void;
+  reluGradSum(dy: number, y: number, dx: number, M: number, L: number, acc32: number, acc64: number): void;
+  adam(x: number, g: number, m: number, v: number, ox: number, om: number, ov: number, n: number,
+    lr: number, b1: number, b2: number, eps: number, c1: number, c2: number): void;
   maxPoolGrad2x2(x: number, dy: number, dx: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
 }
 
@@ -28,6 +32,8 @@ export interface SimdKernels extends Exports {
   scratch(bytes: number): number;
   /** float64 values at a heap offset (a fresh view: take it after the call that wrote them) */
   f64(offset: number, n: number): Float64Array;
+  /** float32 values at a heap offset (a fresh view, as f64) */
+  f32(offset: number, n: number): Float32Array;
   /** the heap's current size in bytes */
   heapBytes(): number;
 }
@@ -85,6 +91,9 @@ function instantiate(be: Backend): SimdKernels | null {
     },
     f64(offset, n) {
       return new Float64Array(memory.buffer, offset, n);
+    },
+    f32(offset, n) {
+      return new Float32Array(memory.buffer, offset, n);
     },
     heapBytes() {
       return memory.buffer.byteLength;

@@ -25,6 +25,17 @@
 ;;
 ;; The gradient of ReLU: reluGrad(dy, x, dx, n)   dx[i] = x[i] > 0 ? dy[i] : 0  (n values)
 ;;
+;; A bias and ReLU after a convolution, forward and backward, over [M,L] with L % 4 == 0 (the caller views
+;; [rows,C] as rows of L = lcm(C,4) values, the bias tiled L/C times, and folds the L sums back to C):
+;;   biasRelu(x, b, out, M, L)                      out[m,l] = max(x[m,l] + b[l], 0)
+;;   reluGradSum(dy, y, dx, M, L, acc32, acc64)     dx[m,l] = y[m,l] > 0 ? dy[m,l] : 0;  acc64[l] = sum_m dx[m,l]
+;;   (float32 lanes over blocks of 64 rows, then float64, as the channel sums; acc32 is L floats of scratch)
+;;
+;; One Adam step over n values (tfjs-core's AdamOptimizer's arithmetic, in float32):
+;;   adam(x, g, m, v, ox, om, ov, n, lr, b1, b2, eps, c1, c2)
+;;     om = b1 m + (1 - b1) g;  ov = b2 v + (1 - b2) g^2;  ox = x - lr (om / c1) / (sqrt(ov / c2) + eps)
+;;   where c1 = 1 - b1^t, c2 = 1 - b2^t at step t.
+;;
 ;; The gradient of 2x2 max pooling at stride 2 without padding, x [N,H,W,C], dy [N,OH,OW,C], C >= 4
 ;; (C % 4 != 0: overlapping last block):
 ;;   maxPoolGrad2x2(x, dy, dx, N, H, W, C, OH, OW)
@@ -316,5 +327,111 @@
       (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
       (local.set $x (i32.add (local.get $x) (i32.const 4)))
       (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
+      (br $s))))
+
+  ;; see the header: bias + ReLU, forward
+  (func (export "biasRelu") (param $x i32) (param $b i32) (param $out i32) (param $M i32) (param $L i32)
+    (local $end i32) (local $rowBytes i32) (local $cb i32)
+    (local.set $rowBytes (i32.shl (local.get $L) (i32.const 2)))
+    (local.set $end (i32.add (local.get $out) (i32.mul (local.get $M) (local.get $rowBytes))))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (local.set $cb (i32.const 0))
+      (block $chDone (loop $ch
+        (br_if $chDone (i32.ge_u (local.get $cb) (local.get $rowBytes)))
+        (v128.store (i32.add (local.get $out) (local.get $cb))
+          (f32x4.max
+            (f32x4.add (v128.load (i32.add (local.get $x) (local.get $cb))) (v128.load (i32.add (local.get $b) (local.get $cb))))
+            (v128.const f32x4 0 0 0 0)))
+        (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+        (br $ch)))
+      (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
+      (local.set $out (i32.add (local.get $out) (local.get $rowBytes)))
+      (br $rows))))
+
+  ;; see the header: bias + ReLU, backward (the masked gradient and its sums per lane position)
+  (func (export "reluGradSum") (param $dy i32) (param $y i32) (param $dx i32) (param $M i32) (param $L i32) (param $acc32 i32) (param $acc64 i32)
+    (local $row i32) (local $blockEnd i32) (local $rowBytes i32) (local $cb i32) (local $v v128)
+    (local.set $rowBytes (i32.shl (local.get $L) (i32.const 2)))
+    (call $zero64 (local.get $acc64) (local.get $L))
+    (local.set $row (i32.const 0))
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $row) (local.get $M)))
+      (call $zero32 (local.get $acc32) (local.get $L))
+      (local.set $blockEnd (i32.add (local.get $row) (i32.const 64)))
+      (if (i32.gt_u (local.get $blockEnd) (local.get $M)) (then (local.set $blockEnd (local.get $M))))
+      (block $rowsDone (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $blockEnd)))
+        (local.set $cb (i32.const 0))
+        (block $chDone (loop $ch
+          (br_if $chDone (i32.ge_u (local.get $cb) (local.get $rowBytes)))
+          (local.set $v (v128.and (v128.load (i32.add (local.get $dy) (local.get $cb)))
+            (f32x4.gt (v128.load (i32.add (local.get $y) (local.get $cb))) (v128.const f32x4 0 0 0 0))))
+          (v128.store (i32.add (local.get $dx) (local.get $cb)) (local.get $v))
+          (v128.store (i32.add (local.get $acc32) (local.get $cb))
+            (f32x4.add (v128.load (i32.add (local.get $acc32) (local.get $cb))) (local.get $v)))
+          (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+          (br $ch)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $rowBytes)))
+        (local.set $y (i32.add (local.get $y) (local.get $rowBytes)))
+        (local.set $dx (i32.add (local.get $dx) (local.get $rowBytes)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rows)))
+      (call $flush (local.get $acc32) (local.get $acc64) (local.get $L))
+      (br $blocks))))
+
+  ;; see the header: one Adam step
+  (func (export "adam") (param $x i32) (param $g i32) (param $m i32) (param $v i32) (param $ox i32) (param $om i32) (param $ov i32)
+    (param $n i32) (param $lr f32) (param $b1 f32) (param $b2 f32) (param $eps f32) (param $c1 f32) (param $c2 f32)
+    (local $vend i32) (local $end i32) (local $gv v128) (local $mv v128) (local $vv v128)
+    (local $B1 v128) (local $B2 v128) (local $A1 v128) (local $A2 v128) (local $C1 v128) (local $C2 v128) (local $E v128) (local $LR v128)
+    (local $gs f32) (local $ms f32) (local $vs f32)
+    (local.set $B1 (f32x4.splat (local.get $b1)))
+    (local.set $B2 (f32x4.splat (local.get $b2)))
+    (local.set $A1 (f32x4.splat (f32.sub (f32.const 1) (local.get $b1))))
+    (local.set $A2 (f32x4.splat (f32.sub (f32.const 1) (local.get $b2))))
+    (local.set $C1 (f32x4.splat (local.get $c1)))
+    (local.set $C2 (f32x4.splat (local.get $c2)))
+    (local.set $E (f32x4.splat (local.get $eps)))
+    (local.set $LR (f32x4.splat (local.get $lr)))
+    (local.set $end (i32.add (local.get $ox) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $vend (i32.add (local.get $ox) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vDone (loop $l
+      (br_if $vDone (i32.ge_u (local.get $ox) (local.get $vend)))
+      (local.set $gv (v128.load (local.get $g)))
+      (local.set $mv (f32x4.add (f32x4.mul (v128.load (local.get $m)) (local.get $B1)) (f32x4.mul (local.get $gv) (local.get $A1))))
+      (local.set $vv (f32x4.add (f32x4.mul (v128.load (local.get $v)) (local.get $B2))
+        (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (local.get $A2))))
+      (v128.store (local.get $om) (local.get $mv))
+      (v128.store (local.get $ov) (local.get $vv))
+      (v128.store (local.get $ox) (f32x4.sub (v128.load (local.get $x))
+        (f32x4.mul (local.get $LR) (f32x4.div (f32x4.div (local.get $mv) (local.get $C1))
+          (f32x4.add (f32x4.sqrt (f32x4.div (local.get $vv) (local.get $C2))) (local.get $E))))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (local.set $m (i32.add (local.get $m) (i32.const 16)))
+      (local.set $v (i32.add (local.get $v) (i32.const 16)))
+      (local.set $ox (i32.add (local.get $ox) (i32.const 16)))
+      (local.set $om (i32.add (local.get $om) (i32.const 16)))
+      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+      (br $l)))
+    (block $sDone (loop $s
+      (br_if $sDone (i32.ge_u (local.get $ox) (local.get $end)))
+      (local.set $gs (f32.load (local.get $g)))
+      (local.set $ms (f32.add (f32.mul (f32.load (local.get $m)) (local.get $b1)) (f32.mul (local.get $gs) (f32.sub (f32.const 1) (local.get $b1)))))
+      (local.set $vs (f32.add (f32.mul (f32.load (local.get $v)) (local.get $b2))
+        (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (f32.sub (f32.const 1) (local.get $b2)))))
+      (f32.store (local.get $om) (local.get $ms))
+      (f32.store (local.get $ov) (local.get $vs))
+      (f32.store (local.get $ox) (f32.sub (f32.load (local.get $x))
+        (f32.mul (local.get $lr) (f32.div (f32.div (local.get $ms) (local.get $c1))
+          (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $c2))) (local.get $eps))))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (local.set $m (i32.add (local.get $m) (i32.const 4)))
+      (local.set $v (i32.add (local.get $v) (i32.const 4)))
+      (local.set $ox (i32.add (local.get $ox) (i32.const 4)))
+      (local.set $om (i32.add (local.get $om) (i32.const 4)))
+      (local.set $ov (i32.add (local.get $ov) (i32.const 4)))
       (br $s))))
 )
