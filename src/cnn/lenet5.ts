@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../pipeline/card.js';
 import { cardsFromModel } from './cards.js';
+import { conv2d } from './conv.js';
 
 export type LeNetVariant = 'classic' | 'modern';
 
@@ -41,19 +42,19 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
   if (variant === 'classic') {
     const act = 'tanh';
     m.add(tf.layers.zeroPadding2d({ inputShape: [h, w, c], padding: 2, name: 'pad' }));
-    m.add(tf.layers.conv2d({ filters: 6, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C1' }));
+    m.add(conv2d({ filters: 6, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C1' }));
     m.add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
-    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C3' }));
+    m.add(conv2d({ filters: 16, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C3' }));
     m.add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
-    m.add(tf.layers.conv2d({ filters: 120, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C5' }));
+    m.add(conv2d({ filters: 120, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C5' }));
     m.add(tf.layers.flatten({ name: 'flatten' }));
     m.add(tf.layers.dense({ units: 84, activation: act, kernelInitializer: init(), name: 'F6' }));
   } else {
     const norm = cfg.normalize === false ? null : cfg.normalize === true || cfg.normalize === undefined ? { mean: 0.5, std: 0.5 } : cfg.normalize;
     if (norm) m.add(tf.layers.rescaling({ inputShape: [h, w, c], scale: 1 / norm.std, offset: -norm.mean / norm.std, name: 'normalize' }));
-    m.add(tf.layers.conv2d({ ...(norm ? {} : { inputShape: [h, w, c] }), filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(), name: 'C1' }));
+    m.add(conv2d({ ...(norm ? {} : { inputShape: [h, w, c] }), filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(), name: 'C1' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
-    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: init(), name: 'C3' }));
+    m.add(conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: init(), name: 'C3' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
     m.add(tf.layers.flatten({ name: 'flatten' }));
     m.add(tf.layers.dense({ units: 120, activation: 'relu', kernelInitializer: init(), name: 'C5' }));

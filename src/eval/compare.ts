@@ -165,7 +165,7 @@ function pictures(cs: Contender[]): CompareResult['pictures'] {
       out.visualWords = { from: c.name, words: order.map((i) => all[i]) };
     }
     const m = c.cnn?.model;
-    const conv = m?.layers.find((l) => l.getClassName() === 'Conv2D');
+    const conv = m?.layers.find((l) => /^(Bowcnn)?Conv2D$/.test(l.getClassName()));   // tfjs-layers' or bowcnn's (src/cnn/conv.ts)
     if (m && conv && c.cnn?.recipe.kind === 'cnn') {
       const w = conv.getWeights()[0];
       const [kh, kw, ci, co] = w.shape;

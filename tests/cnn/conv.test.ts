@@ -49,6 +49,20 @@ describe('Conv2D (lazy input gradient) against tf.layers.conv2d', () => {
     expect(await backprops(true)).toBe(0);
   });
 
+  it('with a bias and ReLU, trains through the fused bias + ReLU kernels on wasm (no Relu, no ReLU gradient)', async () => {
+    const names = await onBackend('wasm', async () => {
+      const m = model(true, 'relu', true, 1, 'same');
+      const x = tf.tensor4d(randArray(X.reduce((a, b) => a * b, 1), 3), X);
+      const vars = m.layers[0].trainableWeights.map((w) => w.read() as tf.Variable);
+      const p = await tf.profile(() => { const { value, grads } = tf.variableGrads(() => tf.sum(m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars); tf.dispose([value, ...Object.values(grads)]); });
+      x.dispose();
+      return p.kernels.map((k) => k.name);
+    });
+    expect(names).toContain('BowcnnBiasRelu');
+    expect(names).toContain('BowcnnBiasReluGrad');
+    for (const k of ['Relu', 'BowcnnReluGrad']) expect(names).not.toContain(k);
+  });
+
   it('round-trips through save / loadLayersModel as BowcnnConv2D', async () => {
     await onBackend('wasm', async () => {
       const m = model(true, 'relu', true, 1, 'same');
