@@ -1,8 +1,9 @@
-// One process of `npm run bench -- threads` / `-- simd`: medians in ms, printed as one JSON line.
+// One process of `npm run bench -- threads` / `-- simd` / `-- fused`: medians in ms, printed as one JSON line.
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
 import { channelAffine, channelMoments, channelSums } from '../src/backend/channel-kernels.js';
 import { conv2dFilterGrad } from '../src/backend/wasm-kernels.js';
+import { adam } from '../src/cnn/adam.js';
 import { alexnetSmall } from '../src/cnn/alexnet.js';
 import { lenet5 } from '../src/cnn/lenet5.js';
 import { timeIt } from './util.js';
@@ -11,12 +12,14 @@ const info = await useBackend('wasm');
 const out: Record<string, number> = { threads: info.threads };
 const B = 128;
 for (const [name, make, reps] of [['lenet5 step', () => lenet5({ seed: 0 }), 30], ['alexnet-small step', () => alexnetSmall({ widths: [16, 32, 64], seed: 0 }), 8]] as const) {
-  const m = make(), opt = tf.train.adam(1e-3);
+  const m = make(), opt = adam(1e-3);   // as cnn/train uses it (fused on wasm)
   const x = tf.randomUniform([B, 28, 28, 1]), y = tf.oneHot(tf.randomUniform([B], 0, 10, 'int32') as tf.Tensor1D, 10);
   const step = () => { const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!; l.dataSync(); l.dispose(); };
   out[`${name} ms`] = +(1000 * await timeIt(step, reps, 3)).toFixed(1);
   tf.dispose([x, y]); m.dispose(); opt.dispose();
 }
+// BOWCNN_BENCH_STEPS_ONLY=1: the two training steps only (the fused suite changes nothing else)
+if (process.env.BOWCNN_BENCH_STEPS_ONLY === '1') { console.log(JSON.stringify(out)); process.exit(0); }
 const time = async (f: () => tf.Tensor | tf.Tensor[]) => +(1000 * await timeIt(() => { const t = f(); const ts = Array.isArray(t) ? t : [t]; ts[0].dataSync(); tf.dispose(ts); }, 20, 2)).toFixed(2);
 const shapes = [
   { layer: 'alexnet conv1', x: [B, 28, 28, 1], f: [3, 3, 1, 16], pad: 'same' },

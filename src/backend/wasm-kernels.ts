@@ -410,7 +410,7 @@ export function registerWasmKernels(): void {
     override('Mean', reduceLeading(true));
     override('Identity', identityShared);
     tf.registerKernel({ kernelName: 'BowcnnReluGrad', backendName: 'wasm', kernelFunc: reluGradWasm as unknown as tf.KernelFunc });
-    registerFusedKernels();
+    if (process.env.BOWCNN_WASM_FUSED !== '0') registerFusedKernels();   // =0: tfjs-core's ops (for comparison)
   }
   wasmRegistered = true;
 }

@@ -1,6 +1,9 @@
 /**
  * bowcnn predict --model DIR IMAGE...   classify image files with a saved pipeline or CNN
- * bowcnn eval    --model DIR --dataset D   accuracy (with a 95% interval) of a saved model on a test split
+ * bowcnn eval    --model DIR --dataset D [--single-view]   accuracy (with a 95% interval) of a saved model on a test split
+ *
+ * A CNN saved with test-time flips (meta.json `testTimeFlips`: its recipe averages the logits of an image
+ * and its mirror) is evaluated and predicts the same way; --single-view turns that off.
  * bowcnn export  --model DIR --out DIR2 [--coding hard|soft] [--beta B]   a saved BoW pipeline as a CNN
  *
  * A model folder holds either pipeline.json + weights.bin (a BoW pipeline) or model.json + weights.bin
@@ -20,26 +23,31 @@ import { argmax, bootstrapCI } from '../eval/metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { common, num, out, parse, parseArgs, UsageError } from './args.js';
 
-interface Loaded { kind: 'bow' | 'cnn'; pipeline?: Pipeline; model?: tf.LayersModel; inShape: number[]; classes: string[] }
+interface Loaded { kind: 'bow' | 'cnn'; pipeline?: Pipeline; model?: tf.LayersModel; inShape: number[]; classes: string[]; flip: boolean }
 
 async function load(dir: string): Promise<Loaded> {
-  const meta = existsSync(join(dir, 'meta.json')) ? JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { classes?: string[]; inShape?: number[] } : {};
+  const meta = existsSync(join(dir, 'meta.json')) ? JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { classes?: string[]; inShape?: number[]; testTimeFlips?: boolean } : {};
   if (existsSync(join(dir, 'pipeline.json'))) {
     const p = await Pipeline.load(dir);
     const inShape = p.inShape ?? meta.inShape ?? [28, 28, 1];
-    return { kind: 'bow', pipeline: p, inShape, classes: meta.classes ?? [] };
+    return { kind: 'bow', pipeline: p, inShape, classes: meta.classes ?? [], flip: false };
   }
   if (existsSync(join(dir, 'model.json'))) {
     await import('../cnn/bownet.js');     // registers bownet's custom layers
     const m = await loadModel(dir);
     const inShape = (m.inputs[0].shape.slice(1) as number[]);
-    return { kind: 'cnn', model: m, inShape, classes: meta.classes ?? [] };
+    return { kind: 'cnn', model: m, inShape, classes: meta.classes ?? [], flip: meta.testTimeFlips === true };
   }
   throw new UsageError(`--model ${dir}: no pipeline.json or model.json there`);
 }
 
 function scoresOf(l: Loaded, x: tf.Tensor4D): Float32Array {
-  return tf.tidy(() => (l.pipeline ? l.pipeline.predict(x) : (l.model!.predict(x) as tf.Tensor)).dataSync() as Float32Array);
+  return tf.tidy(() => {
+    if (l.pipeline) return l.pipeline.predict(x).dataSync() as Float32Array;
+    const logits = l.model!.predict(x) as tf.Tensor;
+    // as predictSplit with { flip }: the mean of the image's and its mirror's logits
+    return (l.flip ? tf.mul(tf.add(logits, l.model!.predict(tf.reverse(x, 2)) as tf.Tensor), 0.5) : logits).dataSync() as Float32Array;
+  });
 }
 
 export async function predictCommand(argv: string[]): Promise<void> {
@@ -67,18 +75,19 @@ export async function predictCommand(argv: string[]): Promise<void> {
 }
 
 export async function evalCommand(argv: string[]): Promise<void> {
-  const { values } = parse(() => parseArgs({ args: argv, options: { ...common, model: { type: 'string' }, dataset: { type: 'string', default: 'mnist' }, 'test-subset': { type: 'string' } }, allowPositionals: false, strict: true }));
-  if (!values.model) throw new UsageError('eval --model DIR --dataset D');
+  const { values } = parse(() => parseArgs({ args: argv, options: { ...common, model: { type: 'string' }, dataset: { type: 'string', default: 'mnist' }, 'test-subset': { type: 'string' }, 'single-view': { type: 'boolean' } }, allowPositionals: false, strict: true }));
+  if (!values.model) throw new UsageError('eval --model DIR --dataset D [--single-view]');
   await useBackend(values.backend as BackendName);
   const l = await load(resolve(values.model));
   const ds = await dataset(values.dataset, { testSubset: num(values['test-subset'], 'test-subset'), dir: values['data-dir'] });
-  const s = l.pipeline ? l.pipeline.scores(ds.test) : await predictSplit(l.model!, ds.test);
+  const flip = l.flip && !values['single-view'];
+  const s = l.pipeline ? l.pipeline.scores(ds.test) : await predictSplit(l.model!, ds.test, 500, { flip });
   const pred = argmax(s, s.length / ds.test.n);
   const correct = Array.from(pred, (p, i) => (p === ds.test.labels[i] ? 1 : 0));
   const acc = correct.reduce((a: number, b) => a + b, 0) / ds.test.n;
   const ci = bootstrapCI(correct);
-  out(values.json, { model: values.model, dataset: ds.name, test: ds.test.n, accuracy: acc, ci95: ci }, () =>
-    console.log(`${values.model} on ${ds.name} (${ds.test.n} test images): ${(100 * acc).toFixed(2)}% [${(100 * ci[0]).toFixed(2)}, ${(100 * ci[1]).toFixed(2)}]`));
+  out(values.json, { model: values.model, dataset: ds.name, test: ds.test.n, accuracy: acc, ci95: ci, testTimeFlips: flip }, () =>
+    console.log(`${values.model} on ${ds.name} (${ds.test.n} test images${flip ? ', with test-time flips as its recipe; --single-view for without' : ''}): ${(100 * acc).toFixed(2)}% [${(100 * ci[0]).toFixed(2)}, ${(100 * ci[1]).toFixed(2)}]`));
 }
 
 export async function exportCommand(argv: string[]): Promise<void> {

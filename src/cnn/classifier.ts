@@ -90,6 +90,7 @@ export class CnnClassifier {
 
   async save(dir: string): Promise<void> {
     if (!this.model) throw new Error(`${this.name}: not fitted`);
-    await saveModel(this.model, dir, { recipe: this.recipe, classes: this.ds.classes });
+    // testTimeFlips: how this model's scores were made (bowcnn eval / predict of the folder do the same)
+    await saveModel(this.model, dir, { recipe: this.recipe, classes: this.ds.classes, testTimeFlips: this.predictOptions.flip });
   }
 }

@@ -108,7 +108,10 @@ export async function compare(names: string[], ds: Dataset, opts: CompareOptions
     const modelDir = join(opts.out, 'models', c.name.replace(/[^\w.-]/g, '_'));
     mkdirSync(join(opts.out, 'models'), { recursive: true });
     await c.save(modelDir);
-    atomicJson(join(modelDir, 'meta.json'), { classes: ds.classes, inShape: [ds.train.height, ds.train.width, ds.train.channels], dataset: ds.name, accuracy: r.accuracy });
+    // added to what save() wrote (a CNN's recipe and test-time flips), not in place of it
+    const metaFile = join(modelDir, 'meta.json');
+    const saved = existsSync(metaFile) ? JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown> : {};
+    atomicJson(metaFile, { ...saved, classes: ds.classes, inShape: [ds.train.height, ds.train.width, ds.train.channels], dataset: ds.name, accuracy: r.accuracy });
     say(`${c.name}: ${(100 * r.accuracy).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]`);
     contenders.push(c);
     results.push(r);

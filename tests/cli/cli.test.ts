@@ -1,10 +1,20 @@
 // The CLI as a user meets it: exit codes and messages that name the file and the problem.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FIX } from '../helpers.js';
+import { tf } from '../../src/backend/index.js';
+import { saveModel } from '../../src/cnn/io.js';
+import { FIX, onBackend, randArray } from '../helpers.js';
+
+/** IDX files (ubyte images [n,h,w], labels [n]) as MNIST ships them. */
+function writeIdx(file: string, dims: number[], data: Uint8Array): void {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head.writeUInt32BE(0x0800 + dims.length, 0);
+  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  writeFileSync(file, Buffer.concat([head, Buffer.from(data)]));
+}
 
 const ROOT = resolve(__dirname, '..', '..');
 function cli(args: string[], env: Record<string, string> = {}) {
@@ -47,5 +57,33 @@ describe('bowcnn CLI', () => {
     const r = cli(['info', '--backend', 'tensorflow']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/backend 'tensorflow': neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed/);
+  });
+  it('evaluates a CNN saved with test-time flips with them (the mean of the mirror\'s logits), and without under --single-view', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bowcnn-flip-'));
+    const n = 300, h = 6, w = 6;
+    const px = Uint8Array.from(randArray(n * h * w, 7), (v) => Math.floor((v + 1) * 127.5));
+    const labels = Uint8Array.from(randArray(n, 8), (v) => Math.floor((v + 1) * 5) % 10);
+    for (const pre of ['train', 't10k']) {
+      writeIdx(join(dir, `${pre}-images-idx3-ubyte`), [n, h, w], px);
+      writeIdx(join(dir, `${pre}-labels-idx1-ubyte`), [n], labels);
+    }
+    // a small random model; its accuracy with and without flips, from mirrors made by plain loops
+    const want = await onBackend('cpu', async () => {
+      const m = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [h, w, 1] }), tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ seed: 3 }) })] });
+      await saveModel(m, join(dir, 'model'), { classes: Array.from({ length: 10 }, (_, i) => String(i)), testTimeFlips: true });
+      const x = Float32Array.from(px, (v) => v / 255), mirror = new Float32Array(x.length);
+      for (let i = 0; i < n; i++) for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) mirror[(i * h + r) * w + c] = x[(i * h + r) * w + (w - 1 - c)];
+      const a = (m.predict(tf.tensor4d(x, [n, h, w, 1])) as tf.Tensor).arraySync() as number[][];
+      const b = (m.predict(tf.tensor4d(mirror, [n, h, w, 1])) as tf.Tensor).arraySync() as number[][];
+      const acc = (rows: number[][]) => rows.filter((row, i) => row.indexOf(Math.max(...row)) === labels[i]).length / n;
+      return { single: acc(a), flip: acc(a.map((row, i) => row.map((v, k) => (v + b[i][k]) / 2))) };
+    });
+    expect(want.flip).not.toBe(want.single);   // the flips change some predictions here, so the check below can fail
+    const run = (extra: string[]) => JSON.parse(cli(['eval', '--model', join(dir, 'model'), '--dataset', 'fashion-mnist', '--data-dir', dir, '--json', ...extra]).out) as { accuracy: number; testTimeFlips: boolean };
+    const flipped = run([]), single = run(['--single-view']);
+    expect(flipped.testTimeFlips).toBe(true);
+    expect(flipped.accuracy).toBeCloseTo(want.flip, 9);
+    expect(single.testTimeFlips).toBe(false);
+    expect(single.accuracy).toBeCloseTo(want.single, 9);
   });
 });
