@@ -25,6 +25,11 @@ const CASES: Case[] = [
   { x: [130, 6, 6, 1], k: [2, 2], co: 8, s: 1, pad: 'valid' },     // many images: float64 across images
   { x: [2, 10, 10, 1], k: [3, 3], co: 22, s: 1, pad: 'same' },     // two channel groups (16 + 6)
   { x: [2, 5, 5, 1], k: [7, 7], co: 4, s: 1, pad: 'same' },        // kernel wider than the image
+  // stride 1, Ci >= 8 and x smaller than dy: dy as the input, x as the filter (filterGradSwapped)
+  { x: [3, 14, 14, 16], k: [3, 3], co: 32, s: 1, pad: 'same' },    // alexnet-small conv2
+  { x: [3, 7, 7, 32], k: [3, 3], co: 64, s: 1, pad: 'same' },      // alexnet-small conv3
+  { x: [2, 7, 9, 8], k: [2, 4], co: 16, s: 1, pad: 'same' },       // even kernel: uneven 'same' pads
+  { x: [2, 8, 8, 8], k: [3, 3], co: 24, s: 1, pad: 'valid' },
 ];
 
 function tensors(c: Case) {
@@ -54,6 +59,30 @@ describe('Conv2DBackpropFilter on wasm', () => {
       expect(maxAbsDiff(wasm, cpu) / scale).toBeLessThan(1e-5);
     });
   }
+
+  it('takes the swapped form (x as the filter) at stride 1 with Ci >= 8 and x smaller than dy, and only then', async () => {
+    // the kernel calls wasm's Reverse directly (not through the engine, so tf.profile does not see it): count those calls
+    const reverse = tf.getKernel('Reverse', 'wasm')!;
+    let calls = 0;
+    tf.unregisterKernel('Reverse', 'wasm');
+    tf.registerKernel({ ...reverse, kernelFunc: ((a: Parameters<tf.KernelFunc>[0]) => { calls++; return reverse.kernelFunc(a); }) as tf.KernelFunc });
+    try {
+      const reverses = (c: Case) => {
+        const t = tensors(c);
+        calls = 0;
+        tf.tidy(() => conv2dFilterGrad(tf.tensor4d(t.x, c.x), tf.tensor4d(t.dy, t.dyShape), t.fShape, c.s, c.pad).dataSync());
+        return calls;
+      };
+      expect(reverses(CASES[16])).toBe(1);    // alexnet-small conv2
+      expect(reverses(CASES[7])).toBe(1);     // 1x1, 16 -> 32
+      expect(reverses(CASES[6])).toBe(0);     // LeNet C3: Ci = 6
+      expect(reverses(CASES[9])).toBe(0);     // x larger than dy
+      expect(reverses(CASES[2])).toBe(0);     // stride 2
+    } finally {
+      tf.unregisterKernel('Reverse', 'wasm');
+      tf.registerKernel(reverse);
+    }
+  });
 
   it('leaves no tensors behind', () => {
     const c = CASES[3];
