@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { backendInfo, useBackend } from '../src/backend/index.js';
 import { releaseWebgpu } from '../src/backend/webgpu.js';
 import { setWebgpuKernels } from '../src/backend/webgpu-kernels.js';
+import { adam } from '../src/cnn/adam.js';
 import { alexnetSmall, augment } from '../src/cnn/alexnet.js';
 import { lenet5 } from '../src/cnn/lenet5.js';
 import { accuracyOf, predictSplit, trainModel } from '../src/cnn/train.js';
@@ -85,10 +86,13 @@ async function profileStep(f: () => tf.Scalar): Promise<Prof> {
   return { wallMs: +wallMs.toFixed(1), gpuMs: timestamps ? +total.toFixed(2) : null, top: { kernels: p.kernels.length, ...top } };
 }
 
-/** ms per training step (random data, no augmentation) with the given kernels; a profile of one step. */
+/**
+ * ms per training step (random data, no augmentation) with the given kernels; a profile of one step.
+ * 'split': bowcnn's kernels and its Adam (the fused kernel); 'stock': tfjs's kernels and tf.train.adam.
+ */
 async function stepTimes(make: () => tf.LayersModel, shape: number[], bs: number, kind: 'stock' | 'split', reps: number, profile = true) {
   setWebgpuKernels(kind);
-  const m = make(), opt = tf.train.adam(1e-3);
+  const m = make(), opt = kind === 'split' ? adam(1e-3) : tf.train.adam(1e-3);
   const x = tf.randomUniform([bs, ...shape], 0, 1, 'float32', 1), y = tf.oneHot(tf.randomUniform([bs], 0, 10, 'int32', 2) as tf.Tensor1D, 10);
   const f = () => opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true, m.trainableWeights.map((w) => w.read() as tf.Variable))!;
   for (let i = 0; i < 2; i++) { const l = f(); await l.data(); l.dispose(); }

@@ -1,5 +1,6 @@
 /**
- * A replacement for one tfjs-backend-webgpu 4.22 kernel that sets the pace of CNN training on a GPU.
+ * Replacements for tfjs-backend-webgpu 4.22 kernels that set the pace of CNN training on a GPU, and
+ * bowcnn's fused training kernels (Adam, bias + ReLU: fewer dispatches; at the end of this file).
  *
  * Conv2DBackpropFilter
  * --------------------
@@ -239,9 +240,106 @@ export function setWebgpuUploads(backend: unknown, kind: 'pooled' | 'stock'): vo
   };
 }
 
+// ---------------------------------------------------------------------------------------------------
+// bowcnn's fused training kernels (see fused-kernels.ts for wasm): fewer dispatches per step. On a GPU a
+// small kernel costs its dispatch, not its arithmetic: tfjs-core's Adam is 14 dispatches per variable,
+// here 3 (first moment, second moment, update; a tfjs-webgpu program has one output); bias + ReLU is 1
+// forward, and backward 1 for the masked gradient plus the bias's column Sum.
+// ---------------------------------------------------------------------------------------------------
+
+class AdamMomentProgram extends FlatProgram {   // m' = beta m + (1 - beta) g, or with g^2 (square = 1)
+  variableNames = ['m', 'g'];
+  uniforms = 'beta : f32, square : i32,';
+  shaderKey = 'bowcnn_adamMoment';
+  getUserCode(): string {
+    return `
+    fn main(index : i32) {
+      if (index < uniforms.size) {
+        var g = getGByOutputIndex(index);
+        if (uniforms.square == 1) { g = g * g; }
+        setOutputAtIndex(index, getMByOutputIndex(index) * uniforms.beta + g * (1.0 - uniforms.beta));
+      }
+    }`;
+  }
+}
+
+class AdamUpdateProgram extends FlatProgram {   // x' = x - lr (m' / c1) / (sqrt(v' / c2) + eps)
+  variableNames = ['x', 'm', 'v'];
+  uniforms = 'lr : f32, c1 : f32, c2 : f32, eps : f32,';
+  shaderKey = 'bowcnn_adamUpdate';
+  getUserCode(): string {
+    return `
+    fn main(index : i32) {
+      if (index < uniforms.size) {
+        let m = getMByOutputIndex(index) / uniforms.c1;
+        let v = getVByOutputIndex(index) / uniforms.c2;
+        setOutputAtIndex(index, getXByOutputIndex(index) - uniforms.lr * (m / (sqrt(v) + uniforms.eps)));
+      }
+    }`;
+  }
+}
+
+class BiasReluProgram extends FlatProgram {   // y = max(x + b[c], 0), c the last axis
+  variableNames = ['x', 'b'];
+  uniforms = 'channels : i32,';
+  shaderKey = 'bowcnn_biasRelu';
+  getUserCode(): string {
+    return `
+    fn main(index : i32) {
+      if (index < uniforms.size) {
+        setOutputAtIndex(index, max(getXByOutputIndex(index) + getB(index % uniforms.channels), 0.0));
+      }
+    }`;
+  }
+}
+
+class ReluMaskProgram extends FlatProgram {   // dx = y > 0 ? dy : 0
+  variableNames = ['dy', 'y'];
+  uniforms = '';
+  shaderKey = 'bowcnn_reluMask';
+  getUserCode(): string {
+    return `
+    fn main(index : i32) {
+      if (index < uniforms.size) {
+        setOutputAtIndex(index, select(0.0, getDyByOutputIndex(index), getYByOutputIndex(index) > 0.0));
+      }
+    }`;
+  }
+}
+
+function adamWebgpu(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as Backend;
+  const { x, g, m, v } = args.inputs as Record<'x' | 'g' | 'm' | 'v', TensorInfo>;
+  const { lr, beta1, beta2, epsilon, c1, c2 } = args.attrs as Record<'lr' | 'beta1' | 'beta2' | 'epsilon' | 'c1' | 'c2', number>;
+  const f = (data: number) => ({ type: 'float32', data: [data] });
+  const nm = backend.runWebGPUProgram(new AdamMomentProgram(x.shape), [m, g], 'float32', [f(beta1), { type: 'int32', data: [0] }]);
+  const nv = backend.runWebGPUProgram(new AdamMomentProgram(x.shape), [v, g], 'float32', [f(beta2), { type: 'int32', data: [1] }]);
+  const nx = backend.runWebGPUProgram(new AdamUpdateProgram(x.shape), [x, nm, nv], 'float32', [f(lr), f(c1), f(c2), f(epsilon)]);
+  return [nx, nm, nv];
+}
+
+function biasReluWebgpu(args: KernelArgs): TensorInfo {
+  const backend = args.backend as Backend;
+  const { x, bias } = args.inputs as { x: TensorInfo; bias: TensorInfo };
+  return backend.runWebGPUProgram(new BiasReluProgram(x.shape), [x, bias], 'float32', [{ type: 'int32', data: [x.shape[x.shape.length - 1]] }]);
+}
+
+function biasReluGradWebgpu(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as Backend;
+  const { dy, y } = args.inputs as { dy: TensorInfo; y: TensorInfo };
+  const dx = backend.runWebGPUProgram(new ReluMaskProgram(y.shape), [dy, y], 'float32');
+  const db = run('Sum', backend, { x: dx }, { axis: y.shape.slice(0, -1).map((_, i) => i), keepDims: false });
+  return [dx, db];
+}
+
 let registered = false;
 export function registerWebgpuKernels(): void {
   if (registered || process.env.BOWCNN_WEBGPU_STOCK === '1') return;
   setWebgpuKernels('split');
+  if (process.env.BOWCNN_WEBGPU_FUSED !== '0') {   // =0: tfjs-core's ops (for comparison)
+    tf.registerKernel({ kernelName: 'BowcnnAdam', backendName: 'webgpu', kernelFunc: adamWebgpu as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: 'BowcnnBiasRelu', backendName: 'webgpu', kernelFunc: biasReluWebgpu as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: 'BowcnnBiasReluGrad', backendName: 'webgpu', kernelFunc: biasReluGradWebgpu as unknown as tf.KernelFunc });
+  }
   registered = true;
 }

@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { tf, useBackend, backendInfo } from '../../src/backend/index.js';
 import { columnSumGroups, filterGradSplits } from '../../src/backend/webgpu-kernels.js';
+import { biasRelu } from '../../src/backend/fused-ops.js';
+import { Adam, adam } from '../../src/cnn/adam.js';
 import { lenet5 } from '../../src/cnn/lenet5.js';
 import { coding } from '../../src/stages/coding.js';
 import { applyStages, denseSiftStages } from '../../src/stages/dsift.js';
@@ -145,7 +147,7 @@ describe.skipIf(!available)('webgpu backend', () => {
     const y = Array.from({ length: 32 }, (_, i) => i % 10);
     const run = async () => {
       const m = lenet5({ seed: 4 });
-      const opt = tf.train.adam(3e-3);
+      const opt = adam(3e-3);   // bowcnn's: the fused kernels on both backends
       const xt = tf.tensor4d(x, [32, 28, 28, 1]), yt = tf.oneHot(tf.tensor1d(y, 'int32'), 10);
       const losses: number[] = [];
       for (let s = 0; s < 3; s++) {
@@ -158,6 +160,49 @@ describe.skipIf(!available)('webgpu backend', () => {
     };
     const wasm = await on('wasm', run), gpu = await on('webgpu', run);
     expect(gpu[2]).toBeLessThan(gpu[0]);
+    expect(wasm[2]).toBeLessThan(wasm[0]);
     expect(Math.abs(gpu[0] - wasm[0])).toBeLessThan(1e-3);
+  });
+
+  it('fused bias + ReLU (forward, dx, dbias) and Adam (3 dispatches a variable) match plain loops and tf.train.adam on cpu', async () => {
+    await useBackend('webgpu', { allowSoftware: true });
+    const shape = [5, 3, 3, 6], n = 270, C = 6;
+    const xv = randArray(n, 1), bv = randArray(C, 2).map((v) => v / 4), cv = randArray(n, 3);
+    const x = tf.tensor(xv, shape), b = tf.tensor1d(bv), c = tf.tensor(cv, shape);
+    const y = await biasRelu(x, b).data();
+    const want = Array.from(xv, (v, j) => Math.max(v + bv[j % C], 0));
+    expect(maxAbsDiff(y, want)).toBeLessThan(1e-6);
+    const [gx, gb] = tf.grads((xx: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(biasRelu(xx, bb), c)))([x, b]);
+    const wantDx = Array.from(cv, (v, j) => (want[j] > 0 ? v : 0)), wantDb = new Array(C).fill(0);
+    wantDx.forEach((v, j) => { wantDb[j % C] += v; });
+    expect(maxAbsDiff(await gx.data(), wantDx)).toBe(0);
+    expect(maxAbsDiff(await gb.data(), wantDb)).toBeLessThan(1e-5);
+    tf.dispose([x, b, c, gx, gb]);
+
+    const steps = async (backend: 'cpu' | 'webgpu', make: () => tf.Optimizer) => on(backend, async () => {
+      const w = tf.variable(tf.tensor1d(randArray(37, 4)), true, `gpu_adam_${backend}`);
+      const opt = make() as tf.Optimizer & { learningRate: number };
+      for (let s = 0; s < 4; s++) {
+        opt.learningRate = [1e-2, 3e-2, 5e-3, 1e-2][s];
+        const g = tf.tensor1d(randArray(37, 40 + s));
+        opt.applyGradients({ [w.name]: g });
+        g.dispose();
+      }
+      const v = Array.from(await w.data());
+      w.dispose(); opt.dispose();
+      return v;
+    });
+    const ref = await steps('cpu', () => tf.train.adam(1e-2));
+    const got = await steps('webgpu', () => new Adam(1e-2));
+    expect(maxAbsDiff(got, ref)).toBeLessThan(2e-6);
+    const names = await on('webgpu', async () => {
+      const w = tf.variable(tf.zeros([8]));
+      const opt = new Adam(1e-2);
+      const p = await tf.profile(() => { const g = tf.ones([8]); opt.applyGradients({ [w.name]: g }); g.dispose(); });
+      w.dispose(); opt.dispose();
+      return p.kernels.map((k) => k.name);
+    });
+    expect(names).toContain('BowcnnAdam');
+    expect(names).not.toContain('Sqrt');
   });
 });
