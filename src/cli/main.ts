@@ -6,8 +6,8 @@ const HELP = `bowcnn: Bag-of-visual-Words and CNNs side by side
 
   bowcnn compare   --dataset D --pipelines a,b,c [--subset N] [--out DIR] [--robustness] [--ablation] [--set stage.param=v]
   bowcnn explain   PIPELINE [--size HxWxC]
-  bowcnn train     --model lenet5|alexnet-small [--variant modern|classic] --dataset mnist [--subset N] [--epochs E] [--out DIR]
-  bowcnn eval      --model DIR --dataset D
+  bowcnn train     --model lenet5|alexnet-small|bownet|R.json [--variant modern|classic] --dataset mnist [--subset N] [--epochs E] [--batch B] [--lr LR] [--out DIR]
+  bowcnn eval      --model DIR --dataset D [--single-view]
   bowcnn predict   --model DIR IMAGE...
   bowcnn export    --model DIR --out DIR2 [--coding hard|soft] [--beta B]
   bowcnn datasets  [list] | fetch NAME [--dir DIR]

@@ -1,6 +1,6 @@
 // The CLI as a user meets it: exit codes and messages that name the file and the problem.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -85,5 +85,25 @@ describe('bowcnn CLI', () => {
     expect(flipped.accuracy).toBeCloseTo(want.flip, 9);
     expect(single.testTimeFlips).toBe(false);
     expect(single.accuracy).toBeCloseTo(want.single, 9);
+  });
+  it('trains a CNN recipe other than LeNet-5, resumes from its checkpoint, and refuses a BoW recipe', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bowcnn-train-'));
+    const n = 200, h = 12, w = 12;
+    for (const pre of ['train', 't10k']) {
+      writeIdx(join(dir, `${pre}-images-idx3-ubyte`), [n, h, w], Uint8Array.from(randArray(n * h * w, 11), (v) => Math.floor((v + 1) * 127.5)));
+      writeIdx(join(dir, `${pre}-labels-idx1-ubyte`), [n], Uint8Array.from({ length: n }, (_, i) => i % 10));
+    }
+    const args = ['train', '--model', 'alexnet-small', '--dataset', 'fashion-mnist', '--data-dir', dir, '--epochs', '1', '--out', join(dir, 'run'), '--json'];
+    const first = cli(args), again = cli(args);
+    expect(first.code).toBe(0);
+    const a = JSON.parse(first.out) as { model: string; epochs: number; resumedFromEpoch: number | null; testTimeFlips: boolean };
+    expect([a.model, a.epochs, a.resumedFromEpoch, a.testTimeFlips]).toEqual(['alexnet-small', 1, null, true]);
+    expect((JSON.parse(again.out) as { resumedFromEpoch: number | null }).resumedFromEpoch).toBe(0);   // nothing left to train
+    const meta = JSON.parse(readFileSync(join(dir, 'run', 'model', 'meta.json'), 'utf8')) as { recipe: { name: string }; testTimeFlips: boolean };
+    expect([meta.recipe.name, meta.testTimeFlips]).toEqual(['alexnet-small', true]);
+    const bow = cli(['train', '--model', 'bow-sift']);
+    expect(bow.code).toBe(2);
+    expect(bow.err).toMatch(/'bow-sift' is a BoW pipeline.*lenet5/);
+    expect(cli(['train', '--model', 'alexnet-small', '--variant', 'classic']).code).toBe(2);
   });
 });
