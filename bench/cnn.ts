@@ -6,6 +6,7 @@
 // BOWCNN_BENCH_LENET_SEEDS=0,1,2 the seeds LeNet-5 runs at (mean and standard deviation reported).
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
+import { adam } from '../src/cnn/adam.js';
 import { CnnClassifier } from '../src/cnn/classifier.js';
 import { lenet5 } from '../src/cnn/lenet5.js';
 import { predictSplit } from '../src/cnn/train.js';
@@ -17,7 +18,7 @@ import { table, withPeakMemory } from './util.js';
 
 async function profileLenetStep(): Promise<Record<string, number>> {
   const m = lenet5({});
-  const opt = tf.train.adam(1e-3);
+  const opt = adam(1e-3);   // as cnn/train trains (the fused kernel on wasm)
   const x = tf.randomUniform([128, 28, 28, 1]);
   const y = tf.oneHot(tf.randomUniform([128], 0, 10, 'int32'), 10);
   const step = () => { const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true); l!.dataSync(); l!.dispose(); };
