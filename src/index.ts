@@ -24,6 +24,8 @@ export { readRecipe, bowPipeline, listRecipes, pipelineFromModule, type Recipe, 
 export type { LayerCard } from './pipeline/card.js';
 export { lenet5, lenet5Cards } from './cnn/lenet5.js';
 export { alexnetSmall, augment } from './cnn/alexnet.js';
+export { Adam, adam } from './cnn/adam.js';
+export { Conv2D, conv2d } from './cnn/conv.js';
 export { trainModel, predictSplit, accuracyOf, type TrainOptions, type FitReport } from './cnn/train.js';
 export { exportBowNet, setTrainable } from './cnn/bownet.js';
 export { CnnClassifier } from './cnn/classifier.js';
