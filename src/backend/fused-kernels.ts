@@ -21,14 +21,13 @@ import type { TensorInfo, WasmHeapBackend as HeapBackend } from './kernel-util.j
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Record<string, unknown> };
 
-const sizeOf = (shape: number[]) => shape.reduce((p, q) => p * q, 1);
 /** lcm(C, 4) */
 const laneRow = (C: number) => (C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C);
 
 function biasRelu(a: KernelArgs): TensorInfo {
   const backend = a.backend as HeapBackend;
   const { x, bias } = a.inputs as { x: TensorInfo; bias: TensorInfo };
-  const C = x.shape[x.shape.length - 1], n = sizeOf(x.shape);
+  const C = x.shape[x.shape.length - 1], n = tf.util.sizeFromShape(x.shape);
   const out = backend.makeOutput(x.shape, 'float32');
   const k = simdKernels(backend);
   const L = laneRow(C), rows = k ? Math.floor(n / L) : 0;
@@ -46,7 +45,7 @@ function biasRelu(a: KernelArgs): TensorInfo {
 function biasReluGrad(a: KernelArgs): TensorInfo[] {
   const backend = a.backend as HeapBackend;
   const { dy, y } = a.inputs as { dy: TensorInfo; y: TensorInfo };
-  const C = y.shape[y.shape.length - 1], n = sizeOf(y.shape);
+  const C = y.shape[y.shape.length - 1], n = tf.util.sizeFromShape(y.shape);
   const dx = backend.makeOutput(y.shape, 'float32'), db = backend.makeOutput([C], 'float32');
   const sums = new Float64Array(C);
   const k = simdKernels(backend);
@@ -70,7 +69,7 @@ function adam(a: KernelArgs): TensorInfo[] {
   const backend = a.backend as HeapBackend;
   const { x, g, m, v } = a.inputs as Record<'x' | 'g' | 'm' | 'v', TensorInfo>;
   const { lr, beta1, beta2, epsilon, c1, c2 } = a.attrs as Record<'lr' | 'beta1' | 'beta2' | 'epsilon' | 'c1' | 'c2', number>;
-  const n = sizeOf(x.shape);
+  const n = tf.util.sizeFromShape(x.shape);
   const ox = backend.makeOutput(x.shape, 'float32'), om = backend.makeOutput(x.shape, 'float32'), ov = backend.makeOutput(x.shape, 'float32');
   const k = simdKernels(backend);
   if (k) {

@@ -71,8 +71,7 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
     (backend as HeapBackend).typedArrayFromHeap(out).set(dw);
     return out;
   }
-  const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
-  if (!STOCK && sH === 1 && sW === 1 && info.inChannels >= 8 && size(x) < size(dy) && top <= KH - 1 && left <= KW - 1) {
+  if (!STOCK && sH === 1 && sW === 1 && info.inChannels >= 8 && tf.util.sizeFromShape(x.shape) < tf.util.sizeFromShape(dy.shape) && top <= KH - 1 && left <= KW - 1) {
     return filterGradSwapped(backend, x, dy, info);
   }
   // pads after the input so that the gradient convolution yields at least KH x KW outputs

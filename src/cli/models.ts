@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend, type BackendName } from '../backend/index.js';
 import { exportBowNet } from '../cnn/bownet.js';
 import { loadModel, saveModel } from '../cnn/io.js';
-import { predictSplit } from '../cnn/train.js';
+import { predictLogits, predictSplit } from '../cnn/train.js';
 import { dataset } from '../data/registry.js';
 import { DataError } from '../data/types.js';
 import { argmax, bootstrapCI } from '../eval/metrics.js';
@@ -42,12 +42,7 @@ async function load(dir: string): Promise<Loaded> {
 }
 
 function scoresOf(l: Loaded, x: tf.Tensor4D): Float32Array {
-  return tf.tidy(() => {
-    if (l.pipeline) return l.pipeline.predict(x).dataSync() as Float32Array;
-    const logits = l.model!.predict(x) as tf.Tensor;
-    // as predictSplit with { flip }: the mean of the image's and its mirror's logits
-    return (l.flip ? tf.mul(tf.add(logits, l.model!.predict(tf.reverse(x, 2)) as tf.Tensor), 0.5) : logits).dataSync() as Float32Array;
-  });
+  return tf.tidy(() => (l.pipeline ? l.pipeline.predict(x) : predictLogits(l.model!, x, { flip: l.flip })).dataSync() as Float32Array);
 }
 
 export async function predictCommand(argv: string[]): Promise<void> {

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { backendInfo, useBackend, type BackendName } from '../backend/index.js';
 import { CnnClassifier } from '../cnn/classifier.js';
 import { dataset } from '../data/registry.js';
-import { argmax } from '../eval/metrics.js';
+import { accuracy, argmax } from '../eval/metrics.js';
 import { listRecipes, readRecipe, type BowNetRecipe, type CnnRecipe } from '../pipeline/recipes.js';
 import { common, num, out, parse, parseArgs, UsageError } from './args.js';
 
@@ -62,17 +62,16 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const t = performance.now();
   const scores = await clf.scores(ds.test);
   const inferPerSec = ds.test.n / ((performance.now() - t) / 1000);
-  const pred = argmax(scores, scores.length / ds.test.n);
-  const accuracy = pred.reduce((a, p, i) => a + (p === ds.test.labels[i] ? 1 : 0), 0) / ds.test.n;
+  const acc = accuracy(argmax(scores, scores.length / ds.test.n), ds.test.labels);
   const flips = clf.predictOptions.flip;
   if (dir) await clf.save(join(dir, 'model'));
   const result = {
     model: label, dataset: ds.name, train: ds.train.n, test: ds.test.n, epochs: fit.epochs.length,
-    testAccuracy: accuracy, testTimeFlips: flips, trainImagesPerSec: fit.imagesPerSec, inferenceImagesPerSec: inferPerSec,
+    testAccuracy: acc, testTimeFlips: flips, trainImagesPerSec: fit.imagesPerSec, inferenceImagesPerSec: inferPerSec,
     resumedFromEpoch: fit.resumedFromEpoch, backend: backendInfo(), memory: tf.memory().numBytes,
   };
   out(values.json, result, () => {
-    console.log(`test accuracy      ${(accuracy * 100).toFixed(2)}%  (${ds.test.n} images${flips ? ', with test-time flips as the recipe says' : ''})`);
+    console.log(`test accuracy      ${(acc * 100).toFixed(2)}%  (${ds.test.n} images${flips ? ', with test-time flips as the recipe says' : ''})`);
     console.log(`training           ${fit.imagesPerSec.toFixed(0)} images/s over ${fit.epochs.length} epoch(s)${fit.resumedFromEpoch !== null ? ` (resumed after epoch ${fit.resumedFromEpoch + 1})` : ''}`);
     console.log(`inference          ${inferPerSec.toFixed(0)} images/s${flips ? ' (two passes per image)' : ''}`);
     console.log(`backend            ${info.name} (${info.device}; ${info.threads} thread${info.threads === 1 ? '' : 's'})`);

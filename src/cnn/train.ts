@@ -140,6 +140,12 @@ export interface PredictOptions {
   flip?: boolean;
 }
 
+/** Logits of a batch `[B,H,W,C]` -> `[B,classes]`, with the test-time flips of `opts` (call inside tf.tidy). */
+export function predictLogits(model: tf.LayersModel, x: tf.Tensor4D, opts: PredictOptions = {}): tf.Tensor {
+  const logits = model.predict(x) as tf.Tensor;
+  return opts.flip ? tf.mul(tf.add(logits, model.predict(tf.reverse(x, 2)) as tf.Tensor), 0.5) : logits;
+}
+
 /** Logits `[N,classes]` of a split, batched (asynchronous reads: the webgpu backend has no fast sync read). */
 export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 500, opts: PredictOptions = {}): Promise<Float32Array> {
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
@@ -147,10 +153,7 @@ export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 
   for (let i = 0; i < s.n; i += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, s.n - i) }, (_, k) => i + k);
     const { x } = gatherBatch(s, idx);
-    const y = tf.tidy(() => {
-      const logits = model.predict(x) as tf.Tensor;
-      return opts.flip ? tf.mul(tf.add(logits, model.predict(tf.reverse(x, 2)) as tf.Tensor), 0.5) : logits;
-    });
+    const y = tf.tidy(() => predictLogits(model, x, opts));
     out.set((await y.data()) as Float32Array, i * classes);
     x.dispose(); y.dispose();
   }
