@@ -17,6 +17,7 @@ import os from 'node:os';
 import { registerGradients } from './gradients.js';
 import { registerDilatedConvGradient, registerWasmKernels } from './wasm-kernels.js';
 import { finishWasmThreads, prepareWasmThreads } from './wasm-threads.js';
+import { nativeIsa, nativeUnavailableReason, setNativeThreads } from './native.js';
 import { startWebgpu, webgpuAdapterInfo, type WebgpuOptions } from './webgpu.js';
 
 export type BackendName = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
@@ -85,6 +86,7 @@ async function startWasm(threads: number): Promise<void> {
     if (threaded) finishWasmThreads(started()?.wasm);
   }
   if (threaded && started()) wasmThreads = wasm.getThreadsCount();
+  setNativeThreads(wasmThreads);
   for (const l of process.listeners('uncaughtException')) {
     if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
   }
@@ -154,8 +156,10 @@ function describe(requested: BackendName, notes: string[]): BackendInfo {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     if (wasmThreads > 1) notes.push(`XNNPACK thread pool of ${wasmThreads} (worker_threads; see src/backend/wasm-threads.ts)`);
     if (wasmThreadsNote) notes.push(wasmThreadsNote);
-    notes.push('Conv2DBackpropFilter is bowcnn\'s own kernel, composed from wasm Conv2D/Transpose/Slice');
-    return { name, requested, simd, threads: wasmThreads, device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}`, notes };
+    const isa = nativeIsa();
+    if (isa) notes.push(`convolutions (forward, both gradients; stride 1) in bowcnn's native kernels: ${isa}, ${wasmThreads} OpenMP thread${wasmThreads > 1 ? 's' : ''}`);
+    else notes.push(`no native kernels (${nativeUnavailableReason()}): convolutions in XNNPACK; Conv2DBackpropFilter is bowcnn's own kernel, composed from wasm Conv2D/Transpose/Slice`);
+    return { name, requested, simd, threads: wasmThreads, device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}${isa ? ` + native ${isa}` : ''}`, notes };
   }
   if (name === 'cpu') {
     return { name, requested, simd: null, threads: 1, device: 'CPU, plain JavaScript kernels (reference, slow)', notes };

@@ -37,3 +37,16 @@ export function backpropFilterArgs(args: { inputs: tf.NamedTensorInfoMap; backen
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
   return { backend, x, dy, strides, filterShape, info };
 }
+
+export type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Record<string, unknown> };
+export type OrigKernel = (a: KernelArgs) => TensorInfo;
+
+/** Replaces the wasm kernel `name` with `f`, which gets the kernel it replaces to fall back on. */
+export function overrideWasmKernel(name: string, f: (a: KernelArgs, orig: OrigKernel) => TensorInfo): void {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) return;
+  const orig = k.kernelFunc as unknown as OrigKernel;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', setupFunc: k.setupFunc, disposeFunc: k.disposeFunc,
+    kernelFunc: ((a: KernelArgs) => f(a, orig)) as unknown as tf.KernelFunc });
+}

@@ -31,8 +31,9 @@ import * as tf from '@tensorflow/tfjs';
 
 import { registerChannelKernels } from './channel-kernels.js';
 import { registerFusedKernels } from './fused-kernels.js';
+import { registerNativeKernels } from './native.js';
 import { simdKernels } from './simd/index.js';
-import { backpropFilterArgs, runOn, type KernelBackend as Backend, type TensorInfo, type WasmHeapBackend as HeapBackend } from './kernel-util.js';
+import { backpropFilterArgs, overrideWasmKernel as override, runOn, type KernelArgs, type OrigKernel as Orig, type KernelBackend as Backend, type TensorInfo, type WasmHeapBackend as HeapBackend } from './kernel-util.js';
 
 type Attrs = Record<string, unknown>;
 
@@ -138,18 +139,6 @@ function filterGradSwapped(backend: Backend, x: TensorInfo, dy: TensorInfo, info
 //   Sum / Mean over leading axes (batch-norm statistics) 200 ms -> one float64-accumulating pass
 // Each falls back to the original kernel outside the cases it covers.
 // ---------------------------------------------------------------------------------------------------
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Attrs };
-type Orig = (a: KernelArgs) => TensorInfo;
-
-function override(name: string, f: (a: KernelArgs, orig: Orig) => TensorInfo): void {
-  const k = tf.getKernel(name, 'wasm');
-  if (!k) return;
-  const orig = k.kernelFunc as unknown as Orig;
-  tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ kernelName: name, backendName: 'wasm', setupFunc: k.setupFunc, disposeFunc: k.disposeFunc,
-    kernelFunc: ((a: KernelArgs) => f(a, orig)) as unknown as tf.KernelFunc });
-}
 
 function free(backend: Backend, ...infos: TensorInfo[]): void {
   for (const i of infos) backend.disposeData(i.dataId);
@@ -449,6 +438,7 @@ export function registerWasmKernels(): void {
     override('Identity', identityShared);
     tf.registerKernel({ kernelName: 'BowcnnReluGrad', backendName: 'wasm', kernelFunc: reluGradWasm as unknown as tf.KernelFunc });
     if (process.env.BOWCNN_WASM_FUSED !== '0') registerFusedKernels();   // =0: tfjs-core's ops (for comparison)
+    registerNativeKernels();   // the native convolutions in front of all of the above, where the addon is built
   }
   wasmRegistered = true;
 }

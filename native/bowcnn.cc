@@ -1,0 +1,414 @@
+// bowcnn's native convolution kernels: an optional Node addon (node-gyp, built at install for the
+// machine's own instruction set), used by the wasm backend when it loads (src/backend/native.ts).
+//
+// Why: WebAssembly SIMD has 128-bit lanes and no fused multiply-add. On the 2-core machine this
+// project is measured on, a register-only wasm loop peaks at 18.5 GFLOP/s a core, while the same loop in
+// AVX-512 FMA reaches 164 (scratch measurement, see README "native kernels"). A LeNet-5 training step
+// is 290 MFLOP; at wasm's peak on 2 cores it would take 7.8 ms of the 11.2 ms that PyTorch's
+// 11,400 img/s allows, before pooling, ReLU, loss and Adam: parity cannot be reached from wasm.
+//
+// Tensors stay where they are: every function takes the wasm backend's heap (an ArrayBuffer or
+// SharedArrayBuffer) and byte offsets into it, reads the inputs there and writes the (already allocated)
+// output there. Layout NHWC, float32, stride 1, dilation 1, any zero padding.
+//
+// One direct convolution serves all three passes. Per image, the input is copied channel-first onto
+// its zero-padded grid, xp[ci][r*Wp + c] (Hp x Wp = (OH+KH-1) x (OW+KW-1)), and the output is computed
+// on the same flattened grid: o[co][p], p = y*Wp + x, as
+//     o[co][p] = sum over taps t = (ci,kh,kw) of w[t][co] * xp[ci][p + kh*Wp + kw]
+// so that one vector of consecutive p reads consecutive memory for every tap. Columns x >= OW of that
+// grid are computed and dropped (the price of unit-stride vectors: (KW-1)/Wp of the work).
+//   forward          y  = conv(x, w)
+//   input gradient   dx = conv(dy, w') with w'[kh,kw,co,ci] = w[KH-1-kh, KW-1-kw, ci, co],
+//                        pads KH-1-pt, KW-1-pl (the "full" convolution)
+//   filter gradient  dw[t][co] = sum_n sum_p xp_n[ci][p + kh*Wp + kw] * dyp_n[co][p]
+//                        (dyp: dy on the same grid, zero at x >= OW)
+// Images are split between threads (OpenMP). Every output value is computed by one thread in a fixed
+// order, and the filter gradient sums fixed chunks of images in chunk order, so results are the same
+// from run to run and for any thread count.
+#include <node.h>
+#include <omp.h>
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+using namespace v8;
+
+#if defined(__AVX512F__)
+constexpr int VW = 16;
+constexpr int NACC = 24;  // accumulators kept in registers (32 zmm)
+#elif defined(__AVX__)
+constexpr int VW = 8;
+constexpr int NACC = 12;  // 16 ymm
+#else
+constexpr int VW = 4;
+constexpr int NACC = 12;  // 16 xmm
+#endif
+typedef float V __attribute__((vector_size(VW * 4)));
+
+static inline V load(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
+static inline void store(float* p, V v) { std::memcpy(p, &v, sizeof v); }
+static inline float hsum(V v) { float s = 0; for (int i = 0; i < VW; i++) s += v[i]; return s; }
+
+struct Geom {
+  int N, H, W, Ci, KH, KW, Co, OH, OW, pt, pl;
+  // the padded grid and its flattened extent
+  int Wp() const { return OW + KW - 1; }
+  int Hp() const { return OH + KH - 1; }
+};
+
+static inline int roundUp(int a, int b) { return (a + b - 1) / b * b; }
+
+// x (one image, NHWC [H,W,C]) onto its zero-padded channel-first grid: xp[c*S + r*Wp + col]
+static void padChannelFirst(const float* x, int H, int W, int C, int pt, int pl, int Hp, int Wp, int S, float* xp) {
+  std::memset(xp, 0, sizeof(float) * (size_t)S * C);
+  for (int r = 0; r < H; r++) {
+    int rr = r + pt;
+    if (rr < 0 || rr >= Hp) continue;
+    for (int col = 0; col < W; col++) {
+      int cc = col + pl;
+      if (cc < 0 || cc >= Wp) continue;
+      const float* src = x + ((size_t)r * W + col) * C;
+      float* dst = xp + (size_t)rr * Wp + cc;
+      for (int c = 0; c < C; c++) dst[(size_t)c * S] = src[c];
+    }
+  }
+}
+
+// One block of B vectors of p by COB output channels, over all T taps.
+// xp: the image's padded grid; toff[t]: tap offsets; wk[t*COB + j]: weights; o: rows of stride P.
+template <int B, int COB>
+static void fwdBlock(const float* xp, const int* toff, const float* wk, int T, float* o, size_t P, int p0) {
+  V acc[B][COB];
+  for (int b = 0; b < B; b++) for (int j = 0; j < COB; j++) acc[b][j] = V{};
+  for (int t = 0; t < T; t++) {
+    const float* s = xp + toff[t] + p0;
+    V xv[B];
+    for (int b = 0; b < B; b++) xv[b] = load(s + b * VW);
+    const float* wt = wk + (size_t)t * COB;
+    for (int j = 0; j < COB; j++) {
+      const float wj = wt[j];  // a scalar operand: broadcast once
+      for (int b = 0; b < B; b++) acc[b][j] += xv[b] * wj;
+    }
+  }
+  for (int j = 0; j < COB; j++) for (int b = 0; b < B; b++) store(o + j * P + p0 + b * VW, acc[b][j]);
+}
+
+// vectors of p per block for COB channels: as many as the accumulators allow, at most 4
+static constexpr int blockVectors(int cob) { return NACC / cob < 1 ? 1 : NACC / cob > 4 ? 4 : NACC / cob; }
+
+template <int COB>
+static void fwdImage(const float* xp, const int* toff, const float* wk, int T, float* o, size_t P) {
+  constexpr int B = blockVectors(COB);
+  for (size_t p0 = 0; p0 < P; p0 += B * VW) fwdBlock<B, COB>(xp, toff, wk, T, o, P, (int)p0);
+}
+
+typedef void (*FwdFn)(const float*, const int*, const float*, int, float*, size_t);
+static FwdFn fwdFor(int cob) {
+  switch (cob) {
+    case 1: return fwdImage<1>; case 2: return fwdImage<2>; case 3: return fwdImage<3>; case 4: return fwdImage<4>;
+    case 5: return fwdImage<5>; case 6: return fwdImage<6>; case 7: return fwdImage<7>; default: return fwdImage<8>;
+  }
+}
+
+static int coBlock(int Co) { return Co <= 8 ? Co : (Co % 8 == 0 ? 8 : (Co % 6 == 0 ? 6 : 8)); }
+
+// o[j][r*Wp + c] (channels c0 .. c0+cnt-1 on the padded grid) -> y[r, c, c0 + j] of one image (NHWC),
+// plus bias, then ReLU (max with 0) or nothing (max with -inf)
+template <int CNT>
+static void scatterN(const float* o, size_t P, int Wp, int OH, int OW, float* y, int Co, int c0, const float* bb, float lo) {
+  for (int r = 0; r < OH; r++)
+    for (int c = 0; c < OW; c++) {
+      const float* s = o + (size_t)r * Wp + c;
+      float* d = y + ((size_t)r * OW + c) * Co + c0;
+      for (int j = 0; j < CNT; j++) d[j] = std::max(s[(size_t)j * P] + bb[j], lo);
+    }
+}
+
+static void scatter(const float* o, size_t P, int Wp, int OH, int OW, float* y, int Co, int c0, int cnt, const float* bias, bool relu) {
+  float bb[8];
+  for (int j = 0; j < cnt; j++) bb[j] = bias ? bias[c0 + j] : 0.f;
+  const float lo = relu ? 0.f : -std::numeric_limits<float>::infinity();
+  switch (cnt) {
+    case 1: return scatterN<1>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
+    case 2: return scatterN<2>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
+    case 3: return scatterN<3>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
+    case 4: return scatterN<4>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
+    case 5: return scatterN<5>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
+    case 6: return scatterN<6>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
+    case 7: return scatterN<7>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
+    default: return scatterN<8>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
+  }
+}
+
+// y[n,y,x,co] = act(sum_t w[t][co] x... + bias[co]); wmode 0: w is [KH,KW,Ci,Co];
+// wmode 1: w is a forward filter [KH,KW,Co,Ci] used for the input gradient (flipped, in/out swapped).
+static void convForward(const float* x, const float* w, const float* bias, bool relu, float* y, const Geom& g, int wmode) {
+  const int Wp = g.Wp(), Hp = g.Hp(), T = g.KH * g.KW * g.Ci;
+  const int COB = coBlock(g.Co), nb = (g.Co + COB - 1) / COB;
+  const size_t P = roundUp(g.OH * Wp, blockVectors(COB) * VW);
+  const int S = (int)P + (g.KH - 1) * Wp + g.KW - 1 + VW;
+  // taps in (ci, kh, kw) order; weights packed per block of COB channels (zero past Co)
+  std::vector<int> toff(T);
+  std::vector<float> wk((size_t)nb * T * COB, 0.f);
+  for (int ci = 0, t = 0; ci < g.Ci; ci++)
+    for (int kh = 0; kh < g.KH; kh++)
+      for (int kw = 0; kw < g.KW; kw++, t++) {
+        toff[t] = ci * S + kh * Wp + kw;
+        for (int co = 0; co < g.Co; co++) {
+          float v = wmode == 0 ? w[(((size_t)kh * g.KW + kw) * g.Ci + ci) * g.Co + co]
+                               : w[(((size_t)(g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.Co + co) * g.Ci + ci];
+          wk[((size_t)(co / COB) * T + t) * COB + co % COB] = v;
+        }
+      }
+  FwdFn fn = fwdFor(COB);
+#pragma omp parallel
+  {
+    std::vector<float> xp((size_t)S * g.Ci), o((size_t)COB * P);
+#pragma omp for schedule(static)
+    for (int n = 0; n < g.N; n++) {
+      padChannelFirst(x + (size_t)n * g.H * g.W * g.Ci, g.H, g.W, g.Ci, g.pt, g.pl, Hp, Wp, S, xp.data());
+      float* yn = y + (size_t)n * g.OH * g.OW * g.Co;
+      for (int b = 0; b < nb; b++) {
+        fn(xp.data(), toff.data(), wk.data() + (size_t)b * T * COB, T, o.data(), P);
+        scatter(o.data(), P, Wp, g.OH, g.OW, yn, g.Co, b * COB, std::min(COB, g.Co - b * COB), bias, relu);
+      }
+    }
+  }
+}
+
+// dw[t][co] partial sums over a chunk of G images: TT taps by COB channels per tile, vectors over p.
+// xp: G grids of XS floats; dyp: G grids of DS floats (rows of P per channel).
+template <int TT, int COB>
+static void filterTile(const float* xp, size_t XS, const int* toff, const float* dyp, size_t DS, size_t P, int G,
+                       float* acc, int Co, int t0, int c0) {
+  V a[TT][COB];
+  for (int i = 0; i < TT; i++) for (int j = 0; j < COB; j++) a[i][j] = V{};
+  for (int gi = 0; gi < G; gi++) {
+    const float* x = xp + gi * XS;
+    const float* d = dyp + gi * DS + (size_t)c0 * P;
+    for (size_t p = 0; p < P; p += VW) {
+      V dv[COB];
+      for (int j = 0; j < COB; j++) dv[j] = load(d + (size_t)j * P + p);
+      for (int i = 0; i < TT; i++) {
+        V xv = load(x + toff[t0 + i] + p);
+        for (int j = 0; j < COB; j++) a[i][j] += xv * dv[j];
+      }
+    }
+  }
+  for (int i = 0; i < TT; i++) for (int j = 0; j < COB; j++) acc[(size_t)(t0 + i) * Co + c0 + j] += hsum(a[i][j]);
+}
+
+static void convFilterGrad(const float* x, const float* dy, float* dw, const Geom& g) {
+  const int Wp = g.Wp(), Hp = g.Hp(), T = g.KH * g.KW * g.Ci;
+  constexpr int TT = 4;
+  const int COB = VW == 16 ? 6 : 3;  // TT*COB accumulators + TT + COB loads within the register file
+  const int Tp = roundUp(T, TT), Cop = roundUp(g.Co, COB);
+  const size_t P = roundUp(g.OH * Wp, VW);
+  const int S = (int)P + (g.KH - 1) * Wp + g.KW - 1 + VW;
+  const size_t XS = (size_t)S * g.Ci, DS = (size_t)Cop * P;
+  // images per chunk: their grids stay within ~256 KB (L2), so each tile's pass over them is cheap, and
+  // one horizontal sum per tile serves the whole chunk
+  const int Gmax = std::max(1, std::min(32, (int)((256 << 10) / (4 * (XS + DS)))));
+  const int chunks = (g.N + Gmax - 1) / Gmax, G = (g.N + chunks - 1) / chunks;
+  std::vector<int> toff(Tp, 0);  // taps past T read tap 0 and are dropped
+  for (int ci = 0, t = 0; ci < g.Ci; ci++)
+    for (int kh = 0; kh < g.KH; kh++)
+      for (int kw = 0; kw < g.KW; kw++, t++) toff[t] = ci * S + kh * Wp + kw;
+  // one partial sum per chunk of images, added in chunk order: the result does not depend on the
+  // thread count (chunks depend on the geometry only)
+  std::vector<float> part((size_t)chunks * Tp * Cop, 0.f);
+#pragma omp parallel
+  {
+    std::vector<float> xp(XS * G), dyp(DS * G);
+#pragma omp for schedule(static)
+    for (int ch = 0; ch < chunks; ch++) {
+      const int nc = ch * G, cnt = std::min(G, g.N - nc);
+      float* acc = part.data() + (size_t)ch * Tp * Cop;
+      for (int gi = 0; gi < cnt; gi++) {
+        const int n = nc + gi;
+        padChannelFirst(x + (size_t)n * g.H * g.W * g.Ci, g.H, g.W, g.Ci, g.pt, g.pl, Hp, Wp, S, xp.data() + gi * XS);
+        float* d = dyp.data() + gi * DS;
+        std::fill(d, d + DS, 0.f);
+        const float* dn = dy + (size_t)n * g.OH * g.OW * g.Co;
+        for (int r = 0; r < g.OH; r++)
+          for (int c = 0; c < g.OW; c++)
+            for (int co = 0; co < g.Co; co++) d[(size_t)co * P + (size_t)r * Wp + c] = dn[((size_t)r * g.OW + c) * g.Co + co];
+      }
+      for (int t0 = 0; t0 < Tp; t0 += TT)
+        for (int c0 = 0; c0 < Cop; c0 += COB) {
+          if (COB == 6) filterTile<TT, 6>(xp.data(), XS, toff.data(), dyp.data(), DS, P, cnt, acc, Cop, t0, c0);
+          else filterTile<TT, 3>(xp.data(), XS, toff.data(), dyp.data(), DS, P, cnt, acc, Cop, t0, c0);
+        }
+    }
+  }
+  for (int t = 0; t < T; t++)
+    for (int co = 0; co < g.Co; co++) {
+      float s = 0;
+      for (int ch = 0; ch < chunks; ch++) s += part[((size_t)ch * Tp + t) * Cop + co];
+      // taps in (ci,kh,kw) order -> dw [KH,KW,Ci,Co]
+      int ci = t / (g.KH * g.KW), kh = (t / g.KW) % g.KH, kw = t % g.KW;
+      dw[(((size_t)kh * g.KW + kw) * g.Ci + ci) * g.Co + co] = s;
+    }
+}
+
+// ---- matrix products -------------------------------------------------------------------------------
+// c[b] = act(op(a[b]) op(b[b]) + bias), op = transpose or not; a and b broadcast when their batch is 1.
+// Both operands are packed first (a: MR-row panels, rows of K; b: K rows of Np = N rounded up to a
+// vector, zeros past N), so that the tile below reads consecutive memory whatever the transposes.
+constexpr int MR = VW == 16 ? 6 : 4;
+
+template <int NR>
+static void gemmTile(const float* ap, const float* bp, int K, int Np, float* ct, int j0) {
+  V acc[MR][NR];
+  for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) acc[i][j] = V{};
+  for (int k = 0; k < K; k++) {
+    V bv[NR];
+    for (int j = 0; j < NR; j++) bv[j] = load(bp + (size_t)k * Np + j0 + j * VW);
+    for (int i = 0; i < MR; i++) {
+      const float ai = ap[(size_t)i * K + k];
+      for (int j = 0; j < NR; j++) acc[i][j] += bv[j] * ai;
+    }
+  }
+  for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) store(ct + (size_t)i * Np + j0 + j * VW, acc[i][j]);
+}
+
+static void matmul(const float* A, const float* Bm, const float* bias, bool relu, float* C, int batch, int M, int K, int N,
+                   bool ta, bool tb, bool aAll, bool bAll) {
+  const int Np = roundUp(N, VW), Mp = roundUp(M, MR), tiles = Mp / MR;
+  const float lo = relu ? 0.f : -std::numeric_limits<float>::infinity();
+  const double work = (double)batch * M * N * K;
+  std::vector<float> ap((size_t)(aAll ? batch : 1) * Mp * K), bp((size_t)(bAll ? batch : 1) * K * Np);
+  // pack: ap[b][i][k] = op(a)[i][k] (zero rows past M); bp[b][k][j] = op(b)[k][j] (zero past N)
+  for (int b = 0; b < (aAll ? batch : 1); b++) {
+    const float* a = A + (size_t)b * M * K;
+    float* d = ap.data() + (size_t)b * Mp * K;
+    std::fill(d + (size_t)M * K, d + (size_t)Mp * K, 0.f);
+    if (!ta) std::memcpy(d, a, sizeof(float) * (size_t)M * K);
+    else for (int k = 0; k < K; k++) for (int i = 0; i < M; i++) d[(size_t)i * K + k] = a[(size_t)k * M + i];
+  }
+  for (int b = 0; b < (bAll ? batch : 1); b++) {
+    const float* bm = Bm + (size_t)b * K * N;
+    float* d = bp.data() + (size_t)b * K * Np;
+    for (int k = 0; k < K; k++) {
+      float* row = d + (size_t)k * Np;
+      if (!tb) std::memcpy(row, bm + (size_t)k * N, sizeof(float) * N);
+      else for (int j = 0; j < N; j++) row[j] = bm[(size_t)j * K + k];
+      std::fill(row + N, row + Np, 0.f);
+    }
+  }
+#pragma omp parallel if (work > 2e5)
+  {
+    std::vector<float> ct((size_t)MR * Np);
+#pragma omp for schedule(static)
+    for (int bt = 0; bt < batch * tiles; bt++) {
+      const int b = bt / tiles, i0 = (bt % tiles) * MR;
+      const float* a = ap.data() + (aAll ? (size_t)b * Mp * K : 0) + (size_t)i0 * K;
+      const float* bb = bp.data() + (bAll ? (size_t)b * K * Np : 0);
+      int j0 = 0;
+      for (; j0 + 4 * VW <= Np; j0 += 4 * VW) gemmTile<4>(a, bb, K, Np, ct.data(), j0);
+      switch ((Np - j0) / VW) {
+        case 3: gemmTile<3>(a, bb, K, Np, ct.data(), j0); break;
+        case 2: gemmTile<2>(a, bb, K, Np, ct.data(), j0); break;
+        case 1: gemmTile<1>(a, bb, K, Np, ct.data(), j0); break;
+        default: break;
+      }
+      float* c = C + ((size_t)b * M + i0) * N;
+      for (int i = 0; i < MR && i0 + i < M; i++)
+        for (int j = 0; j < N; j++) c[(size_t)i * N + j] = std::max(ct[(size_t)i * Np + j] + (bias ? bias[j] : 0.f), lo);
+    }
+  }
+}
+
+// ---- the JavaScript side -----------------------------------------------------------------------
+
+static char* heapOf(Local<Value> v, size_t* len) {
+  std::shared_ptr<BackingStore> bs;
+  if (v->IsSharedArrayBuffer()) bs = v.As<SharedArrayBuffer>()->GetBackingStore();
+  else if (v->IsArrayBuffer()) bs = v.As<ArrayBuffer>()->GetBackingStore();
+  else return nullptr;
+  *len = bs->ByteLength();
+  return static_cast<char*>(bs->Data());
+}
+
+// the n numbers after the heap argument
+static bool numbers(const FunctionCallbackInfo<Value>& a, int n, double* out) {
+  for (int i = 0; i < n; i++) {
+    if (!a[i + 1]->IsNumber()) return false;
+    out[i] = a[i + 1].As<Number>()->Value();
+  }
+  return true;
+}
+
+static void fail(const FunctionCallbackInfo<Value>& a, const char* msg) {
+  Isolate* iso = a.GetIsolate();
+  iso->ThrowException(Exception::TypeError(String::NewFromUtf8(iso, msg).ToLocalChecked()));
+}
+
+// bytes a tensor of n floats at offset off needs inside the heap
+static bool inside(size_t len, double off, double n) { return off >= 0 && off + 4 * n <= (double)len; }
+
+// conv(heap, x, w, bias (-1: none), y, relu, wmode, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)
+static void Conv(const FunctionCallbackInfo<Value>& a) {
+  size_t len = 0;
+  char* heap = heapOf(a[0], &len);
+  double v[17];
+  if (!heap || a.Length() < 18) return fail(a, "conv(heap, x, w, bias, y, relu, wmode, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)");
+  if (!numbers(a, 17, v)) return fail(a, "conv: arguments after the heap must be numbers");
+  Geom g{(int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10], (int)v[11], (int)v[12], (int)v[13], (int)v[14], (int)v[15], (int)v[16]};
+  const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, ny = (double)g.N * g.OH * g.OW * g.Co;
+  if (!inside(len, v[0], nx) || !inside(len, v[1], nw) || !inside(len, v[3], ny) || (v[2] >= 0 && !inside(len, v[2], g.Co)))
+    return fail(a, "conv: a tensor lies outside the heap");
+  convForward((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]),
+              v[2] >= 0 ? (const float*)(heap + (size_t)v[2]) : nullptr, v[4] != 0, (float*)(heap + (size_t)v[3]), g, (int)v[5]);
+}
+
+// filterGrad(heap, x, dy, dw, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)
+static void FilterGrad(const FunctionCallbackInfo<Value>& a) {
+  size_t len = 0;
+  char* heap = heapOf(a[0], &len);
+  double v[14];
+  if (!heap || a.Length() < 15) return fail(a, "filterGrad(heap, x, dy, dw, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)");
+  if (!numbers(a, 14, v)) return fail(a, "filterGrad: arguments after the heap must be numbers");
+  Geom g{(int)v[3], (int)v[4], (int)v[5], (int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10], (int)v[11], (int)v[12], (int)v[13]};
+  const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, ny = (double)g.N * g.OH * g.OW * g.Co;
+  if (!inside(len, v[0], nx) || !inside(len, v[1], ny) || !inside(len, v[2], nw)) return fail(a, "filterGrad: a tensor lies outside the heap");
+  convFilterGrad((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]), g);
+}
+
+// matmul(heap, a, b, bias (-1: none), c, relu, batch, M, K, N, transposeA, transposeB, aBatched, bBatched)
+static void MatMul(const FunctionCallbackInfo<Value>& a) {
+  size_t len = 0;
+  char* heap = heapOf(a[0], &len);
+  double v[13];
+  if (!heap || a.Length() < 14 || !numbers(a, 13, v)) return fail(a, "matmul(heap, a, b, bias, c, relu, batch, M, K, N, transposeA, transposeB, aBatched, bBatched)");
+  const int batch = (int)v[5], M = (int)v[6], K = (int)v[7], N = (int)v[8];
+  const bool aAll = v[11] != 0, bAll = v[12] != 0;
+  if (!inside(len, v[0], (double)(aAll ? batch : 1) * M * K) || !inside(len, v[1], (double)(bAll ? batch : 1) * K * N) ||
+      !inside(len, v[3], (double)batch * M * N) || (v[2] >= 0 && !inside(len, v[2], N)))
+    return fail(a, "matmul: a tensor lies outside the heap");
+  matmul((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), v[2] >= 0 ? (const float*)(heap + (size_t)v[2]) : nullptr,
+         v[4] != 0, (float*)(heap + (size_t)v[3]), batch, M, K, N, v[9] != 0, v[10] != 0, aAll, bAll);
+}
+
+static void SetThreads(const FunctionCallbackInfo<Value>& a) {
+  if (a.Length() > 0 && a[0]->IsNumber()) omp_set_num_threads(std::max(1, (int)a[0].As<Number>()->Value()));
+  a.GetReturnValue().Set(Number::New(a.GetIsolate(), omp_get_max_threads()));
+}
+
+static void Info(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  const char* isa = VW == 16 ? "AVX-512" : VW == 8 ? "AVX2" : "SSE";
+  a.GetReturnValue().Set(String::NewFromUtf8(iso, isa).ToLocalChecked());
+}
+
+static void Init(Local<Object> exports) {
+  NODE_SET_METHOD(exports, "conv", Conv);
+  NODE_SET_METHOD(exports, "filterGrad", FilterGrad);
+  NODE_SET_METHOD(exports, "matmul", MatMul);
+  NODE_SET_METHOD(exports, "setThreads", SetThreads);
+  NODE_SET_METHOD(exports, "isa", Info);
+}
+
+NODE_MODULE(NODE_GYP_MODULE_NAME, Init)
