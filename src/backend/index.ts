@@ -59,7 +59,8 @@ export function wasmThreadsWanted(threads?: number): number {
   return Math.min(n, 8);
 }
 
-let wasmThreads = 1;
+let wasmThreads = 1;     // XNNPACK's
+let nativeThreads = 0;   // the native kernels' (0: not in use)
 let wasmThreadsNote: string | null = null;
 
 async function startWasm(threads: number): Promise<void> {
@@ -71,6 +72,13 @@ async function startWasm(threads: number): Promise<void> {
   };
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   registerWasmKernels();
+  // With the native kernels, the threads go to them (OpenMP) and XNNPACK keeps one: what is left in
+  // XNNPACK (pooling, element-wise ops) gains little from threads, and its pool's waiting workers took
+  // cores from the native kernels' threads (LeNet-5 step, 3 alternating runs: 22.6-24.4 ms with 2 + 2
+  // threads, 17.7-21.5 ms with 1 + 2).
+  const native = nativeIsa() !== null;
+  nativeThreads = native ? threads : 0;
+  if (native) threads = 1;
   const started = () => (tf.engine() as unknown as { registry: Record<string, { wasm?: unknown }> }).registry.wasm;
   const fresh = started() === undefined;
   const threaded = fresh && prepareWasmThreads(threads);
@@ -85,8 +93,8 @@ async function startWasm(threads: number): Promise<void> {
   } finally {
     if (threaded) finishWasmThreads(started()?.wasm);
   }
-  if (threaded && started()) wasmThreads = wasm.getThreadsCount();
-  setNativeThreads(wasmThreads);
+  wasmThreads = threaded && started() ? wasm.getThreadsCount() : fresh ? 1 : wasmThreads;
+  if (native) setNativeThreads(nativeThreads);
   for (const l of process.listeners('uncaughtException')) {
     if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
   }
@@ -154,12 +162,15 @@ function describe(requested: BackendName, notes: string[]): BackendInfo {
   const cpus = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
   if (name === 'wasm') {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-    if (wasmThreads > 1) notes.push(`XNNPACK thread pool of ${wasmThreads} (worker_threads; see src/backend/wasm-threads.ts)`);
-    if (wasmThreadsNote) notes.push(wasmThreadsNote);
     const isa = nativeIsa();
-    if (isa) notes.push(`convolutions (forward, both gradients; stride 1) in bowcnn's native kernels: ${isa}, ${wasmThreads} OpenMP thread${wasmThreads > 1 ? 's' : ''}`);
-    else notes.push(`no native kernels (${nativeUnavailableReason()}): convolutions in XNNPACK; Conv2DBackpropFilter is bowcnn's own kernel, composed from wasm Conv2D/Transpose/Slice`);
-    return { name, requested, simd, threads: wasmThreads, device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}${isa ? ` + native ${isa}` : ''}`, notes };
+    if (isa) {
+      notes.push(`convolutions (stride 1, forward and both gradients) and matrix products in bowcnn's native kernels: ${isa}, ${nativeThreads} OpenMP thread${nativeThreads > 1 ? 's' : ''}; XNNPACK ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''} for the rest`);
+    } else {
+      if (wasmThreads > 1) notes.push(`XNNPACK thread pool of ${wasmThreads} (worker_threads; see src/backend/wasm-threads.ts)`);
+      notes.push(`no native kernels (${nativeUnavailableReason()}): convolutions in XNNPACK; Conv2DBackpropFilter is bowcnn's own kernel, composed from wasm Conv2D/Transpose/Slice`);
+    }
+    if (wasmThreadsNote) notes.push(wasmThreadsNote);
+    return { name, requested, simd, threads: isa ? Math.max(nativeThreads, wasmThreads) : wasmThreads, device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}${isa ? ` + native ${isa} kernels` : ''}`, notes };
   }
   if (name === 'cpu') {
     return { name, requested, simd: null, threads: 1, device: 'CPU, plain JavaScript kernels (reference, slow)', notes };

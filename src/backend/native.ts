@@ -179,5 +179,5 @@ export function nativeIsa(): string | null {
 
 /** The native kernels' thread count (OpenMP), set to the wasm backend's. */
 export function setNativeThreads(n: number): void {
-  nativeAddon()?.setThreads(Number(process.env.BOWCNN_NATIVE_THREADS ?? n));
+  nativeAddon()?.setThreads(n);
 }

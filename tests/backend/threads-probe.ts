@@ -18,5 +18,5 @@ const w1 = tf.variable(tf.tensor4d(randArray(3 * 3 * 16, 5), [3, 3, 1, 16]));
 const g1 = tf.variableGrads(() => tf.conv2d(x1, w1 as tf.Tensor4D, 1, 'same').square().mean() as tf.Scalar, [w1]).grads[w1.name];
 const m = channelMoments(x);
 const simd = [...m.mean.dataSync(), ...m.variance.dataSync(), ...g1.dataSync()];
-const out = { threads: info.threads, loss: value.dataSync()[0], grad: Array.from(grads[w.name].dataSync()), mm: Array.from(mm.dataSync().slice(0, 2000)), simd };
+const out = { threads: info.threads, notes: info.notes.join('; '), loss: value.dataSync()[0], grad: Array.from(grads[w.name].dataSync()), mm: Array.from(mm.dataSync().slice(0, 2000)), simd };
 process.stdout.write(JSON.stringify(out));

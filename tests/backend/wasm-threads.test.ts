@@ -1,23 +1,26 @@
 // XNNPACK's thread pool in Node (src/backend/wasm-threads.ts): with 2 threads the backend says so, gives
 // bit-identical results to the unthreaded build, and the process exits by itself afterwards.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const probe = resolve(import.meta.dirname, 'threads-probe.ts');
 
-function run(threads: number) {
+function run(threads: number, native: boolean) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', probe], {
-    env: { ...process.env, BOWCNN_WASM_THREADS: String(threads) }, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, BOWCNN_WASM_THREADS: String(threads), BOWCNN_NATIVE: native ? '1' : '0' }, encoding: 'utf8', timeout: 60_000,
   });
   expect(r.error, `probe with ${threads} threads did not exit by itself`).toBeUndefined();
   expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as { threads: number; loss: number; grad: number[]; mm: number[]; simd: number[] };
+  return JSON.parse(r.stdout) as { threads: number; notes: string; loss: number; grad: number[]; mm: number[]; simd: number[] };
 }
 
 describe('wasm thread pool', () => {
+  // XNNPACK's own pool: with the native kernels turned off (with them, XNNPACK keeps one thread)
   it('runs 2 threads with the same results as 1, and lets Node exit', () => {
-    const one = run(1), two = run(2);
+    const one = run(1, false), two = run(2, false);
+    expect(two.notes).toMatch(/XNNPACK thread pool of 2/);
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
     expect(two.loss).toBe(one.loss);
@@ -27,6 +30,17 @@ describe('wasm thread pool', () => {
     expect(one.simd.some((v) => v !== 0)).toBe(true);
     expect(one.grad.some((v) => v !== 0)).toBe(true);
   });
+
+  it.skipIf(!existsSync(resolve(import.meta.dirname, '../../native/build/Release/bowcnn_native.node')))(
+    'with the native kernels: their 2 threads give the results of 1, and Node exits', () => {
+      const one = run(1, true), two = run(2, true);
+      expect(two.threads).toBe(2);
+      expect(two.notes).toMatch(/native kernels: .*2 OpenMP threads; XNNPACK 1 thread/);
+      expect(two.loss).toBe(one.loss);
+      expect(two.grad).toEqual(one.grad);
+      expect(two.mm).toEqual(one.mm);
+      expect(two.simd).toEqual(one.simd);
+    });
 });
 
 describe('wasmThreadsWanted', () => {
