@@ -1,5 +1,5 @@
 // npm run bench -- <suite> [...]: benchmarks, never part of the test run.
-// Suites: backend, dsift, bow, cnn, threads, simd, fused, native. Each prints a table and writes bench/results/<suite>.json
+// Suites: backend, dsift, bow, cnn, threads, simd, fused, native, peak. Each prints a table and writes bench/results/<suite>.json
 // (<suite>-<tag>.json with BOWCNN_BENCH_TAG=tag, so that partial runs do not overwrite each other).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ const SUITES: Record<string, () => Promise<Record<string, unknown>>> = {
   simd: async () => (await import('./simd.js')).run(),
   fused: async () => (await import('./fused.js')).run(),
   native: async () => (await import('./native.js')).run(),
+  peak: async () => (await import('./peak.js')).run(),
 };
 
 const want = process.argv.slice(2).filter((a) => !a.startsWith('-'));

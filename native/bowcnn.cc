@@ -321,6 +321,86 @@ static void matmul(const float* A, const float* Bm, const float* bias, bool relu
   }
 }
 
+
+// ---- pooling and the bias + ReLU passes ---------------------------------------------------------------
+// 2x2 max pooling at stride 2 without padding (NHWC): y[n,i,j,c] = max of x[n, 2i+a, 2j+b, c].
+static void maxPool2x2(const float* x, float* y, int N, int H, int W, int C, int OH, int OW) {
+#pragma omp parallel for schedule(static) if ((long)N * OH * OW * C > 100000)
+  for (int r = 0; r < N * OH; r++) {
+    const int n = r / OH, i = r % OH;
+    const float* a = x + (((size_t)n * H + 2 * i) * W) * C;
+    const float* b = a + (size_t)W * C;
+    float* o = y + (size_t)r * OW * C;
+    for (int j = 0; j < OW; j++)
+      for (int c = 0; c < C; c++) {
+        const size_t p = (size_t)2 * j * C + c;
+        o[(size_t)j * C + c] = std::max(std::max(a[p], a[p + C]), std::max(b[p], b[p + C]));
+      }
+  }
+}
+
+// its gradient: each window's dy goes to the window's first maximum in row-major order (TensorFlow's
+// rule), every other input gets 0; rows and columns no window covers get 0.
+static void maxPoolGrad2x2(const float* x, const float* dy, float* dx, int N, int H, int W, int C, int OH, int OW) {
+#pragma omp parallel for schedule(static) if ((long)N * H * W * C > 100000)
+  for (int n = 0; n < N; n++) {
+    float* dn = dx + (size_t)n * H * W * C;
+    if (2 * OH < H || 2 * OW < W) std::fill(dn, dn + (size_t)H * W * C, 0.f);
+    for (int i = 0; i < OH; i++) {
+      const size_t r0 = ((size_t)n * H + 2 * i) * W * C, r1 = r0 + (size_t)W * C;
+      const float* g = dy + (((size_t)n * OH + i) * OW) * C;
+      for (int j = 0; j < OW; j++)
+        for (int c = 0; c < C; c++) {
+          const size_t p = (size_t)2 * j * C + c;
+          const float v0 = x[r0 + p], v1 = x[r0 + p + C], v2 = x[r1 + p], v3 = x[r1 + p + C];
+          int at = 0;
+          float best = v0;
+          if (v1 > best) { best = v1; at = 1; }
+          if (v2 > best) { best = v2; at = 2; }
+          if (v3 > best) { at = 3; }
+          const float gv = g[(size_t)j * C + c];
+          dx[r0 + p] = at == 0 ? gv : 0.f;
+          dx[r0 + p + C] = at == 1 ? gv : 0.f;
+          dx[r1 + p] = at == 2 ? gv : 0.f;
+          dx[r1 + p + C] = at == 3 ? gv : 0.f;
+        }
+    }
+  }
+}
+
+// y = max(x + bias, 0) over [rows, C]
+static void biasRelu(const float* x, const float* b, float* y, long rows, int C) {
+#pragma omp parallel for schedule(static) if (rows * C > 100000)
+  for (long r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    for (int c = 0; c < C; c++) yr[c] = std::max(xr[c] + b[c], 0.f);
+  }
+}
+
+// dx = y > 0 ? dy : 0 and db[c] = sum over rows of dx (float64 sums of fixed chunks of rows, added in
+// chunk order: the same for any thread count)
+static void biasReluGrad(const float* dy, const float* y, float* dx, float* db, long rows, int C) {
+  constexpr long CH = 1024;
+  const long chunks = (rows + CH - 1) / CH;
+  std::vector<double> part((size_t)chunks * C, 0.0);
+#pragma omp parallel for schedule(static) if (rows * C > 100000)
+  for (long ch = 0; ch < chunks; ch++) {
+    double* s = part.data() + ch * C;
+    for (long r = ch * CH; r < std::min(rows, (ch + 1) * CH); r++)
+      for (int c = 0; c < C; c++) {
+        const float v = y[r * C + c] > 0.f ? dy[r * C + c] : 0.f;
+        dx[r * C + c] = v;
+        s[c] += v;
+      }
+  }
+  for (int c = 0; c < C; c++) {
+    double t = 0;
+    for (long ch = 0; ch < chunks; ch++) t += part[ch * C + c];
+    db[c] = (float)t;
+  }
+}
+
 // ---- the JavaScript side -----------------------------------------------------------------------
 
 static char* heapOf(Local<Value> v, size_t* len) {
@@ -392,6 +472,80 @@ static void MatMul(const FunctionCallbackInfo<Value>& a) {
          v[4] != 0, (float*)(heap + (size_t)v[3]), batch, M, K, N, v[9] != 0, v[10] != 0, aAll, bAll);
 }
 
+// pool(heap, x, y, N, H, W, C, OH, OW) and poolGrad(heap, x, dy, dx, N, H, W, C, OH, OW): 2x2, stride 2
+static void Pool(const FunctionCallbackInfo<Value>& a) {
+  size_t len = 0;
+  char* heap = heapOf(a[0], &len);
+  double v[8];
+  if (!heap || a.Length() < 9 || !numbers(a, 8, v)) return fail(a, "pool(heap, x, y, N, H, W, C, OH, OW)");
+  const int N = (int)v[2], H = (int)v[3], W = (int)v[4], C = (int)v[5], OH = (int)v[6], OW = (int)v[7];
+  if (2 * OH > H || 2 * OW > W || !inside(len, v[0], (double)N * H * W * C) || !inside(len, v[1], (double)N * OH * OW * C))
+    return fail(a, "pool: a tensor lies outside the heap, or the windows outside the input");
+  maxPool2x2((const float*)(heap + (size_t)v[0]), (float*)(heap + (size_t)v[1]), N, H, W, C, OH, OW);
+}
+
+static void PoolGrad(const FunctionCallbackInfo<Value>& a) {
+  size_t len = 0;
+  char* heap = heapOf(a[0], &len);
+  double v[9];
+  if (!heap || a.Length() < 10 || !numbers(a, 9, v)) return fail(a, "poolGrad(heap, x, dy, dx, N, H, W, C, OH, OW)");
+  const int N = (int)v[3], H = (int)v[4], W = (int)v[5], C = (int)v[6], OH = (int)v[7], OW = (int)v[8];
+  const double nx = (double)N * H * W * C;
+  if (2 * OH > H || 2 * OW > W || !inside(len, v[0], nx) || !inside(len, v[1], (double)N * OH * OW * C) || !inside(len, v[2], nx))
+    return fail(a, "poolGrad: a tensor lies outside the heap, or the windows outside the input");
+  maxPoolGrad2x2((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]), N, H, W, C, OH, OW);
+}
+
+// biasRelu(heap, x, bias, y, rows, C) and biasReluGrad(heap, dy, y, dx, db, rows, C)
+static void BiasRelu(const FunctionCallbackInfo<Value>& a) {
+  size_t len = 0;
+  char* heap = heapOf(a[0], &len);
+  double v[5];
+  if (!heap || a.Length() < 6 || !numbers(a, 5, v)) return fail(a, "biasRelu(heap, x, bias, y, rows, C)");
+  const double n = v[3] * v[4];
+  if (!inside(len, v[0], n) || !inside(len, v[1], v[4]) || !inside(len, v[2], n)) return fail(a, "biasRelu: a tensor lies outside the heap");
+  biasRelu((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]), (long)v[3], (int)v[4]);
+}
+
+static void BiasReluGrad(const FunctionCallbackInfo<Value>& a) {
+  size_t len = 0;
+  char* heap = heapOf(a[0], &len);
+  double v[6];
+  if (!heap || a.Length() < 7 || !numbers(a, 6, v)) return fail(a, "biasReluGrad(heap, dy, y, dx, db, rows, C)");
+  const double n = v[4] * v[5];
+  if (!inside(len, v[0], n) || !inside(len, v[1], n) || !inside(len, v[2], n) || !inside(len, v[3], v[5]))
+    return fail(a, "biasReluGrad: a tensor lies outside the heap");
+  biasReluGrad((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]),
+               (float*)(heap + (size_t)v[3]), (long)v[4], (int)v[5]);
+}
+
+// peak(n, threads): a register-only loop of 12 independent multiply-adds per iteration (acc = acc * c + x,
+// the compiler's fused multiply-add where the machine has one), n iterations on each of `threads`
+// threads; returns the seconds it took. FLOPs = 2 * 12 * VW * n * threads. For `npm run bench -- peak`.
+static void Peak(const FunctionCallbackInfo<Value>& a) {
+  double v[2];
+  if (a.Length() < 2 || !a[0]->IsNumber() || !a[1]->IsNumber()) return fail(a, "peak(n, threads)");
+  v[0] = a[0].As<Number>()->Value();
+  v[1] = a[1].As<Number>()->Value();
+  const long n = (long)v[0];
+  const int th = std::max(1, (int)v[1]);
+  float sink = 0;
+  const double t0 = omp_get_wtime();
+#pragma omp parallel num_threads(th) reduction(+ : sink)
+  {
+    V acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = V{} + (float)(i + omp_get_thread_num());
+    const V c = V{} + 0.999999f, x = V{} + 1e-7f;
+    for (long j = 0; j < n; j++) {
+#pragma GCC unroll 12
+      for (int i = 0; i < 12; i++) acc[i] = acc[i] * c + x;
+    }
+    for (int i = 0; i < 12; i++) sink += hsum(acc[i]);
+  }
+  const double dt = omp_get_wtime() - t0;
+  a.GetReturnValue().Set(Number::New(a.GetIsolate(), sink == 12345.f ? dt + 1e-9 : dt));
+}
+
 static void SetThreads(const FunctionCallbackInfo<Value>& a) {
   if (a.Length() > 0 && a[0]->IsNumber()) omp_set_num_threads(std::max(1, (int)a[0].As<Number>()->Value()));
   a.GetReturnValue().Set(Number::New(a.GetIsolate(), omp_get_max_threads()));
@@ -407,6 +561,12 @@ static void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "conv", Conv);
   NODE_SET_METHOD(exports, "filterGrad", FilterGrad);
   NODE_SET_METHOD(exports, "matmul", MatMul);
+  NODE_SET_METHOD(exports, "peak", Peak);
+  NODE_SET_METHOD(exports, "pool", Pool);
+  NODE_SET_METHOD(exports, "poolGrad", PoolGrad);
+  NODE_SET_METHOD(exports, "biasRelu", BiasRelu);
+  NODE_SET_METHOD(exports, "biasReluGrad", BiasReluGrad);
+  NODE_SET_METHOD(exports, "vectorWidth", [](const FunctionCallbackInfo<Value>& a) { a.GetReturnValue().Set(VW); });
   NODE_SET_METHOD(exports, "setThreads", SetThreads);
   NODE_SET_METHOD(exports, "isa", Info);
 }

@@ -10,7 +10,8 @@
  *
  * The kernels read and write the wasm heap in place (the addon gets the heap's ArrayBuffer and byte
  * offsets): Conv2D, FusedConv2D (bias, ReLU or none), Conv2DBackpropInput and Conv2DBackpropFilter, for
- * float32 NHWC at stride 1 and dilation 1; BatchMatMul and _FusedMatMul (bias, ReLU or none). Everything
+ * float32 NHWC at stride 1 and dilation 1; BatchMatMul and _FusedMatMul (bias, ReLU or none); MaxPool and
+ * MaxPoolGrad for 2x2 windows at stride 2; bowcnn's fused bias + ReLU, forward and backward. Everything
  * else falls through to the kernel they replace.
  */
 import { createRequire } from 'node:module';
@@ -24,8 +25,16 @@ interface Addon {
     N: number, H: number, W: number, Ci: number, KH: number, KW: number, Co: number, OH: number, OW: number, pt: number, pl: number): void;
   matmul(heap: ArrayBufferLike, a: number, b: number, bias: number, c: number, relu: number,
     batch: number, M: number, K: number, N: number, transposeA: number, transposeB: number, aBatched: number, bBatched: number): void;
+  pool(heap: ArrayBufferLike, x: number, y: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
+  poolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
+  biasRelu(heap: ArrayBufferLike, x: number, bias: number, y: number, rows: number, C: number): void;
+  biasReluGrad(heap: ArrayBufferLike, dy: number, y: number, dx: number, db: number, rows: number, C: number): void;
   setThreads(n?: number): number;
   isa(): string;
+  /** float32 lanes of the addon's vectors (16 AVX-512, 8 AVX2, 4 SSE) */
+  vectorWidth(): number;
+  /** seconds for n iterations of 12 multiply-adds on `threads` threads (the peak bench) */
+  peak(n: number, threads: number): number;
 }
 
 let addon: Addon | null | undefined;
@@ -154,6 +163,56 @@ function matMul(a: KernelArgs, orig: Orig, fused: boolean): TensorInfo {
   return c;
 }
 
+/** The geometry of a 2x2, stride-2 max pool without padding (NHWC), or null for any other pool. */
+function pool2x2(a: KernelArgs, x: TensorInfo) {
+  const { filterSize, strides, pad, dimRoundingMode, dataFormat } = a.attrs as unknown as tf.MaxPoolAttrs & { dataFormat?: string };
+  if (x.dtype !== 'float32' || x.shape.length !== 4 || (dataFormat && dataFormat !== 'NHWC')) return null;
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const ok = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && 2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth;
+  return ok ? info : null;
+}
+
+function maxPool(a: KernelArgs, orig: Orig): TensorInfo {
+  const be = a.backend as Backend;
+  const x = a.inputs.x as TensorInfo;
+  const info = enabled ? pool2x2(a, x) : null;
+  if (!info) return orig(a);
+  const y = be.makeOutput(info.outShape, 'float32');
+  addon!.pool(heap(be), ptr(be, x), ptr(be, y), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
+  return y;
+}
+
+function maxPoolGrad(a: KernelArgs, orig: Orig): TensorInfo {
+  const be = a.backend as Backend;
+  const { dy, input } = a.inputs as { dy: TensorInfo; input: TensorInfo };
+  const info = enabled ? pool2x2(a, input) : null;
+  if (!info) return orig(a);
+  const dx = be.makeOutput(input.shape, 'float32');
+  addon!.poolGrad(heap(be), ptr(be, input), ptr(be, dy), ptr(be, dx), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
+  return dx;
+}
+
+function biasRelu(a: KernelArgs, orig: Orig): TensorInfo {
+  const be = a.backend as Backend;
+  const { x, bias } = a.inputs as { x: TensorInfo; bias: TensorInfo };
+  if (!enabled) return orig(a);
+  const C = x.shape[x.shape.length - 1];
+  const y = be.makeOutput(x.shape, 'float32');
+  addon!.biasRelu(heap(be), ptr(be, x), ptr(be, bias), ptr(be, y), tf.util.sizeFromShape(x.shape) / C, C);
+  return y;
+}
+
+function biasReluGrad(a: KernelArgs, orig: Orig): TensorInfo[] {
+  const be = a.backend as Backend;
+  const { dy, y } = a.inputs as { dy: TensorInfo; y: TensorInfo };
+  if (!enabled) return orig(a) as unknown as TensorInfo[];
+  const C = y.shape[y.shape.length - 1];
+  const dx = be.makeOutput(y.shape, 'float32'), db = be.makeOutput([C], 'float32');
+  addon!.biasReluGrad(heap(be), ptr(be, dy), ptr(be, y), ptr(be, dx), ptr(be, db), tf.util.sizeFromShape(y.shape) / C, C);
+  return [dx, db];
+}
+
 let registered = false;
 /**
  * Puts the native kernels in front of the wasm backend's convolution kernels (call after those are
@@ -168,6 +227,10 @@ export function registerNativeKernels(): boolean {
   override('Conv2DBackpropFilter', convBackpropFilter);
   override('BatchMatMul', (a, orig) => matMul(a, orig, false));
   override('_FusedMatMul', (a, orig) => matMul(a, orig, true));
+  override('MaxPool', maxPool);
+  override('MaxPoolGrad', maxPoolGrad);
+  override('BowcnnBiasRelu', biasRelu);
+  override('BowcnnBiasReluGrad', biasReluGrad as unknown as (a: KernelArgs, orig: Orig) => TensorInfo);
   registered = true;
   return true;
 }

@@ -5,17 +5,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { biasRelu } from '../../src/backend/fused-ops.js';
 import { setSimdKernelsEnabled } from '../../src/backend/simd/index.js';
+import { nativeAddon, setNativeKernelsEnabled } from '../../src/backend/native.js';
 import { Adam } from '../../src/cnn/adam.js';
 import { maxAbsDiff, randArray } from '../helpers.js';
 
 describe('bias + ReLU', () => {
-  afterAll(() => setSimdKernelsEnabled(true));
+  afterAll(() => { setSimdKernelsEnabled(true); setNativeKernelsEnabled(true); });
   // [rows, C]: C = 6 (lane rows of 12, 270 values: 6 past the last row), 1, 3, 16, 120, and a 4-d tensor
   const shapes = [[5, 3, 3, 6], [7, 1], [2, 5, 3], [3, 4, 16], [5, 120], [2, 3, 3, 5]];
-  for (const [simd, label] of [[true, 'SIMD'], [false, 'JavaScript']] as const) {
-    it(`forward, dx and dbias against plain loops on wasm (${label}), and as one kernel each way`, async () => {
+  const modes = [[true, true, 'native kernels'], [false, true, 'SIMD'], [false, false, 'JavaScript']] as const;
+  for (const [native, simd, label] of modes) {
+    it.skipIf(native && !nativeAddon())(`forward, dx and dbias against plain loops on wasm (${label}), and as one kernel each way`, async () => {
       await useBackend('wasm');
       setSimdKernelsEnabled(simd);
+      setNativeKernelsEnabled(native);
       for (const [i, shape] of shapes.entries()) {
         const n = shape.reduce((p, q) => p * q, 1), C = shape[shape.length - 1];
         const xv = randArray(n, 10 + i).map((v, j) => (j % 11 === 0 ? -0.25 : v)), bv = randArray(C, 20 + i).map((v) => v / 4);
