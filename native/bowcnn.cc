@@ -340,7 +340,9 @@ static void maxPool2x2(const float* x, float* y, int N, int H, int W, int C, int
 }
 
 // its gradient: each window's dy goes to the window's first maximum in row-major order (TensorFlow's
-// rule), every other input gets 0; rows and columns no window covers get 0.
+// rule), every other input gets 0; rows and columns no window covers get 0. Vectors along the channels,
+// so for C a multiple of VW only (fewer channels: the wasm SIMD kernel, which lines channels up with its
+// 4 lanes, was faster than scalar code here, whose unpredictable comparisons cost more than the work).
 static void maxPoolGrad2x2(const float* x, const float* dy, float* dx, int N, int H, int W, int C, int OH, int OW) {
 #pragma omp parallel for schedule(static) if ((long)N * H * W * C > 100000)
   for (int n = 0; n < N; n++) {
@@ -349,50 +351,73 @@ static void maxPoolGrad2x2(const float* x, const float* dy, float* dx, int N, in
     for (int i = 0; i < OH; i++) {
       const size_t r0 = ((size_t)n * H + 2 * i) * W * C, r1 = r0 + (size_t)W * C;
       const float* g = dy + (((size_t)n * OH + i) * OW) * C;
-      for (int j = 0; j < OW; j++)
-        for (int c = 0; c < C; c++) {
-          const size_t p = (size_t)2 * j * C + c;
-          const float v0 = x[r0 + p], v1 = x[r0 + p + C], v2 = x[r1 + p], v3 = x[r1 + p + C];
-          int at = 0;
-          float best = v0;
-          if (v1 > best) { best = v1; at = 1; }
-          if (v2 > best) { best = v2; at = 2; }
-          if (v3 > best) { at = 3; }
-          const float gv = g[(size_t)j * C + c];
-          dx[r0 + p] = at == 0 ? gv : 0.f;
-          dx[r0 + p + C] = at == 1 ? gv : 0.f;
-          dx[r1 + p] = at == 2 ? gv : 0.f;
-          dx[r1 + p + C] = at == 3 ? gv : 0.f;
+      for (int j = 0; j < OW; j++) {
+        const size_t p = (size_t)2 * j * C;
+        const float *a0 = x + r0 + p, *a1 = a0 + C, *b0 = x + r1 + p, *b1 = b0 + C, *gj = g + (size_t)j * C;
+        float *d0 = dx + r0 + p, *d1 = d0 + C, *e0 = dx + r1 + p, *e1 = e0 + C;
+        for (int c = 0; c < C; c += VW) {   // C is a multiple of VW (the caller checks)
+          const V v0 = load(a0 + c), v1 = load(a1 + c), v2 = load(b0 + c), v3 = load(b1 + c), gv = load(gj + c);
+          const auto s1 = v1 > v0, s3 = v3 > v2;            // ties keep the first
+          const V m01 = s1 ? v1 : v0, m23 = s3 ? v3 : v2;
+          const auto lower = m23 > m01;
+          store(d0 + c, lower ? V{} : (s1 ? V{} : gv));
+          store(d1 + c, lower ? V{} : (s1 ? gv : V{}));
+          store(e0 + c, lower ? (s3 ? V{} : gv) : V{});
+          store(e1 + c, lower ? (s3 ? gv : V{}) : V{});
         }
+      }
     }
   }
 }
 
-// y = max(x + bias, 0) over [rows, C]
+// A [rows, C] tensor read as flat vectors: L = lcm(C, VW) values hold whole rows and whole vectors, so the
+// channel of each lane is fixed (C = 6, VW = 16: L = 48, the bias tiled 8 times). Rows are taken in chunks
+// of CH (a multiple of L / C for any C); a tail shorter than L runs as plain loops.
+static int gcd(int a, int b) { return b ? gcd(b, a % b) : a; }
+constexpr long CH = 1024;
+
+// y = max(x + bias, 0)
 static void biasRelu(const float* x, const float* b, float* y, long rows, int C) {
-#pragma omp parallel for schedule(static) if (rows * C > 100000)
-  for (long r = 0; r < rows; r++) {
-    const float* xr = x + r * C;
-    float* yr = y + r * C;
-    for (int c = 0; c < C; c++) yr[c] = std::max(xr[c] + b[c], 0.f);
+  const int L = C / gcd(C, VW) * VW;
+  std::vector<float> bt(L);
+  for (int k = 0; k < L; k++) bt[k] = b[k % C];
+  const long n = rows * C, full = n / L * L;
+#pragma omp parallel for schedule(static) if (n > 100000)
+  for (long i0 = 0; i0 < full; i0 += (long)L * 64) {
+    const long i1 = std::min(full, i0 + (long)L * 64);
+    for (long i = i0; i < i1; i += L)
+      for (int k = 0; k < L; k += VW) {
+        V v = load(x + i + k) + load(bt.data() + k);
+        store(y + i + k, v > 0 ? v : V{});
+      }
   }
+  for (long i = full; i < n; i++) y[i] = std::max(x[i] + b[i % C], 0.f);
 }
 
-// dx = y > 0 ? dy : 0 and db[c] = sum over rows of dx (float64 sums of fixed chunks of rows, added in
-// chunk order: the same for any thread count)
+// dx = y > 0 ? dy : 0 and db[c] = sum over rows of dx: float lanes within a chunk of CH rows, the chunks'
+// sums in float64 and added in chunk order (the same for any thread count)
 static void biasReluGrad(const float* dy, const float* y, float* dx, float* db, long rows, int C) {
-  constexpr long CH = 1024;
+  const int L = C / gcd(C, VW) * VW;
   const long chunks = (rows + CH - 1) / CH;
   std::vector<double> part((size_t)chunks * C, 0.0);
 #pragma omp parallel for schedule(static) if (rows * C > 100000)
   for (long ch = 0; ch < chunks; ch++) {
-    double* s = part.data() + ch * C;
-    for (long r = ch * CH; r < std::min(rows, (ch + 1) * CH); r++)
-      for (int c = 0; c < C; c++) {
-        const float v = y[r * C + c] > 0.f ? dy[r * C + c] : 0.f;
-        dx[r * C + c] = v;
-        s[c] += v;
+    const long i0 = ch * CH * C, i1 = std::min(rows, (ch + 1) * CH) * C, full = i0 + (i1 - i0) / L * L;
+    std::vector<V> acc(L / VW, V{});
+    for (long i = i0; i < full; i += L)
+      for (int k = 0; k < L; k += VW) {
+        const V yv = load(y + i + k), g = load(dy + i + k);
+        const V v = yv > 0 ? g : V{};
+        store(dx + i + k, v);
+        acc[k / VW] += v;
       }
+    double* s = part.data() + ch * C;
+    for (int k = 0; k < L; k++) s[k % C] += acc[k / VW][k % VW];
+    for (long i = full; i < i1; i++) {
+      const float v = y[i] > 0.f ? dy[i] : 0.f;
+      dx[i] = v;
+      s[(i - i0) % C] += v;
+    }
   }
   for (int c = 0; c < C; c++) {
     double t = 0;
@@ -491,8 +516,8 @@ static void PoolGrad(const FunctionCallbackInfo<Value>& a) {
   if (!heap || a.Length() < 10 || !numbers(a, 9, v)) return fail(a, "poolGrad(heap, x, dy, dx, N, H, W, C, OH, OW)");
   const int N = (int)v[3], H = (int)v[4], W = (int)v[5], C = (int)v[6], OH = (int)v[7], OW = (int)v[8];
   const double nx = (double)N * H * W * C;
-  if (2 * OH > H || 2 * OW > W || !inside(len, v[0], nx) || !inside(len, v[1], (double)N * OH * OW * C) || !inside(len, v[2], nx))
-    return fail(a, "poolGrad: a tensor lies outside the heap, or the windows outside the input");
+  if (2 * OH > H || 2 * OW > W || C % VW != 0 || !inside(len, v[0], nx) || !inside(len, v[1], (double)N * OH * OW * C) || !inside(len, v[2], nx))
+    return fail(a, "poolGrad: a tensor lies outside the heap, the windows outside the input, or C is not a multiple of vectorWidth()");
   maxPoolGrad2x2((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]), N, H, W, C, OH, OW);
 }
 

@@ -187,7 +187,8 @@ function maxPoolGrad(a: KernelArgs, orig: Orig): TensorInfo {
   const be = a.backend as Backend;
   const { dy, input } = a.inputs as { dy: TensorInfo; input: TensorInfo };
   const info = enabled ? pool2x2(a, input) : null;
-  if (!info) return orig(a);
+  // vectors along the channels: fewer (LeNet-5's S2 has 6) stay with the wasm SIMD kernel, faster there
+  if (!info || info.inChannels % addon!.vectorWidth() !== 0) return orig(a);
   const dx = be.makeOutput(input.shape, 'float32');
   addon!.poolGrad(heap(be), ptr(be, input), ptr(be, dy), ptr(be, dx), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
   return dx;
