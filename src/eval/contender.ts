@@ -56,7 +56,7 @@ export function cnnContender(c: CnnClassifier): Contender {
       if (!m) throw new Error(`${c.name}: not fitted`);
       const keep = m.layers.filter((l) => /Conv2D|Dense|Pooling|BowStage|BowWinnerTakeAll|BowScaledSoftmax|BowSiftNorm|BowGatherConv|DepthwiseConv2D/.test(l.getClassName()));
       const probe = tf.model({ inputs: m.inputs, outputs: keep.map((l) => l.output as tf.SymbolicTensor) });
-      const ys = probe.predict(x) as tf.Tensor | tf.Tensor[];
+      const ys = probe.apply(x, { training: false }) as tf.Tensor | tf.Tensor[];   // one pass (predict() slices into batches of 32)
       const arr = Array.isArray(ys) ? ys : [ys];
       return keep.map((l, i) => ({ name: l.name, value: arr[i] }));
     },
