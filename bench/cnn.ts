@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
 import { adam } from '../src/cnn/adam.js';
+import { softmaxCrossEntropy } from '../src/backend/fused-ops.js';
 import { CnnClassifier } from '../src/cnn/classifier.js';
 import { lenet5 } from '../src/cnn/lenet5.js';
 import { predictSplit } from '../src/cnn/train.js';
@@ -21,7 +22,7 @@ async function profileLenetStep(): Promise<Record<string, number>> {
   const opt = adam(1e-3);   // as cnn/train trains (the fused kernel on wasm)
   const x = tf.randomUniform([128, 28, 28, 1]);
   const y = tf.oneHot(tf.randomUniform([128], 0, 10, 'int32'), 10);
-  const step = () => { const l = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true); l!.dataSync(); l!.dispose(); };
+  const step = () => { const l = opt.minimize(() => softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor), true); l!.dataSync(); l!.dispose(); };
   for (let i = 0; i < 3; i++) step();
   const p = await tf.profile(step);
   const agg: Record<string, number> = {};

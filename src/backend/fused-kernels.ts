@@ -10,6 +10,9 @@
  *                       (tfjs-core: Step, Cast, Multiply for ReLU's gradient, then Sum for the bias's)
  *   BowcnnAdam          {x, g, m, v} attrs {lr, beta1, beta2, epsilon, c1, c2} -> [x', m', v']: one step of
  *                       tfjs-core's Adam (which is 14 ops per variable; c1 = 1 - beta1^t, c2 = 1 - beta2^t)
+ *   BowcnnSoftmaxXent   {logits [B,K], labels [B,K]} attrs {labelSmoothing} -> [loss (scalar), dloss/dlogits [B,K]]:
+ *                       the mean softmax cross-entropy and its gradient in one pass (tfjs-core's
+ *                       losses.softmaxCrossEntropy is about 25 kernels forward and backward)
  *
  * The channel kernels view a [rows, C] tensor as rows of L = lcm(C, 4) values, so that channels line up
  * with float32x4 lanes for any C (C = 6: rows of 12, the bias tiled twice), and fold the L sums back to C.
@@ -89,6 +92,38 @@ function adam(a: KernelArgs): TensorInfo[] {
   return [ox, om, ov];
 }
 
+/**
+ * Per row i, with y = labels * (1 - s) + s / K (label smoothing s) and lse = log sum_k exp(z_k):
+ *   loss_i = lse * sum_k y_k - sum_k y_k z_k,   d loss / d z_k = (softmax(z)_k * sum_k y_k - y_k) / B
+ * and the loss is the mean over rows (tfjs-core's reduction for unweighted losses). float64 sums.
+ */
+function softmaxXent(a: KernelArgs): TensorInfo[] {
+  const backend = a.backend as HeapBackend;
+  const { logits, labels } = a.inputs as { logits: TensorInfo; labels: TensorInfo };
+  const s = Number((a.attrs as { labelSmoothing?: number }).labelSmoothing ?? 0);
+  const [B, K] = logits.shape;
+  const loss = backend.makeOutput([], 'float32'), grad = backend.makeOutput([B, K], 'float32');
+  const z = backend.typedArrayFromHeap(logits), lab = backend.typedArrayFromHeap(labels);
+  const g = backend.typedArrayFromHeap(grad);
+  const e = new Float64Array(K);
+  let total = 0;
+  for (let i = 0; i < B; i++) {
+    const o = i * K;
+    let m = -Infinity;
+    for (let k = 0; k < K; k++) m = Math.max(m, z[o + k]);
+    let sum = 0, sy = 0, syz = 0;
+    for (let k = 0; k < K; k++) {
+      e[k] = Math.exp(z[o + k] - m); sum += e[k];
+      const y = lab[o + k] * (1 - s) + s / K;
+      sy += y; syz += y * z[o + k];
+    }
+    total += (m + Math.log(sum)) * sy - syz;
+    for (let k = 0; k < K; k++) g[o + k] = ((e[k] / sum) * sy - (lab[o + k] * (1 - s) + s / K)) / B;
+  }
+  backend.typedArrayFromHeap(loss)[0] = total / B;
+  return [loss, grad];
+}
+
 let registered = false;
 /** Registers the fused kernels on the wasm backend, once. */
 export function registerFusedKernels(): void {
@@ -97,4 +132,5 @@ export function registerFusedKernels(): void {
   tf.registerKernel({ kernelName: 'BowcnnBiasRelu', backendName: 'wasm', kernelFunc: biasRelu as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: 'BowcnnBiasReluGrad', backendName: 'wasm', kernelFunc: biasReluGrad as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: 'BowcnnAdam', backendName: 'wasm', kernelFunc: adam as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: 'BowcnnSoftmaxXent', backendName: 'wasm', kernelFunc: softmaxXent as unknown as tf.KernelFunc });
 }

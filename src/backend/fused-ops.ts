@@ -13,3 +13,20 @@ export function biasRelu(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
   }
   return tf.tidy(() => tf.relu(tf.add(x, bias)));
 }
+
+/**
+ * The mean softmax cross-entropy of logits `[B,K]` against labels `[B,K]` (one-hot or soft, any dtype),
+ * with label smoothing: tf.losses.softmaxCrossEntropy(labels, logits, undefined, labelSmoothing), as one
+ * kernel forward and one product backward where the backend has bowcnn's kernel.
+ */
+export function softmaxCrossEntropy(labels: tf.Tensor, logits: tf.Tensor, labelSmoothing = 0): tf.Scalar {
+  if (!hasNativeKernel('BowcnnSoftmaxXent', logits) || logits.rank !== 2 || labels.rank !== 2) {
+    return tf.losses.softmaxCrossEntropy(labels, logits, undefined, labelSmoothing) as tf.Scalar;
+  }
+  const f = tf.customGrad(((z: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [loss, grad] = tf.engine().runKernel('BowcnnSoftmaxXent', { logits: z, labels }, { labelSmoothing }) as tf.Tensor[];
+    save([grad]);
+    return { value: loss, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(logits) as tf.Scalar;
+}

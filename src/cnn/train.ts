@@ -16,6 +16,7 @@ import type { Split } from '../data/types.js';
 import { argmax } from '../eval/metrics.js';
 import { Progress } from '../util/progress.js';
 import { adam } from './adam.js';
+import { softmaxCrossEntropy } from '../backend/fused-ops.js';
 
 export type Augment = (x: tf.Tensor4D, rand: () => number) => tf.Tensor4D;
 
@@ -239,7 +240,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
         const logits = model.apply(x, { training: true }) as tf.Tensor2D;
         hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar);
         const oh = tf.oneHot(labels, classes);
-        return tf.losses.softmaxCrossEntropy(oh, logits, undefined, o.labelSmoothing) as tf.Scalar;
+        return softmaxCrossEntropy(oh, logits, o.labelSmoothing);
       }, true, model.trainableWeights.map((w) => w.read() as tf.Variable)) as tf.Scalar;   // this model's trainable weights only
       if (o.weightDecay > 0) tf.tidy(() => { for (const k of kernels) k.write(tf.mul(k.read(), 1 - lr * o.weightDecay)); });
       const nl = tf.tidy(() => tf.add(accLoss, tf.mul(loss, idx.length))) as tf.Scalar;

@@ -3,7 +3,7 @@
 // values past the last whole lane row; Adam (src/cnn/adam.ts) against tf.train.adam on the cpu backend.
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
-import { biasRelu } from '../../src/backend/fused-ops.js';
+import { biasRelu, softmaxCrossEntropy } from '../../src/backend/fused-ops.js';
 import { setSimdKernelsEnabled } from '../../src/backend/simd/index.js';
 import { nativeAddon, setNativeKernelsEnabled } from '../../src/backend/native.js';
 import { Adam } from '../../src/cnn/adam.js';
@@ -52,6 +52,41 @@ describe('bias + ReLU', () => {
     const y = biasRelu(x, b), ref = tf.relu(tf.add(x, b));
     expect(maxAbsDiff(y.dataSync(), ref.dataSync())).toBe(0);
     tf.dispose([x, b, y, ref]);
+  });
+});
+
+describe('softmax cross-entropy (one kernel on wasm)', () => {
+  // the loss and its gradient with respect to the logits, for int32 one-hot and float soft labels
+  async function lossAndGrad(backend: 'wasm' | 'cpu', fused: boolean, smoothing: number) {
+    await useBackend(backend);
+    return tf.tidy(() => {
+      const z = tf.tensor2d(randArray(7 * 10, 41).map((v) => v * 6), [7, 10]);
+      const hard = tf.oneHot(tf.tensor1d([3, 0, 9, 9, 1, 5, 2], 'int32'), 10);
+      const soft = tf.softmax(tf.tensor2d(randArray(70, 42), [7, 10]));
+      return [hard, soft].flatMap((y) => {
+        const f = (zz: tf.Tensor) => (fused ? softmaxCrossEntropy(y, zz, smoothing) : tf.losses.softmaxCrossEntropy(y, zz, undefined, smoothing)) as tf.Scalar;
+        const { value, grad } = tf.valueAndGrad(f)(z);
+        return [Array.from(value.dataSync()), Array.from(grad.dataSync())];
+      });
+    });
+  }
+
+  for (const smoothing of [0, 0.1]) {
+    it(`gives tf.losses.softmaxCrossEntropy's loss and gradient on the cpu backend (label smoothing ${smoothing})`, async () => {
+      const want = await lossAndGrad('cpu', false, smoothing);
+      const got = await lossAndGrad('wasm', true, smoothing);
+      for (let i = 0; i < want.length; i++) expect(maxAbsDiff(got[i], want[i])).toBeLessThan(2e-6);
+    });
+  }
+
+  it('is one kernel forward and one product backward on wasm', async () => {
+    await useBackend('wasm');
+    const z = tf.randomNormal([8, 10]), y = tf.oneHot(tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8], 'int32'), 10);
+    const p = await tf.profile(() => tf.grad((zz: tf.Tensor) => softmaxCrossEntropy(y, zz))(z));
+    // (customGrad's own bookkeeping: an Identity of the saved gradient and a 'forward' node)
+    const compute = p.kernels.map((k) => k.name).filter((n) => !n.endsWith('__op') && n !== 'Identity' && n !== 'forward');
+    expect(compute).toEqual(['BowcnnSoftmaxXent', 'Multiply']);
+    tf.dispose([z, y]);
   });
 });
 
