@@ -1,15 +1,16 @@
-// bowcnn's native convolution kernels: an optional Node addon (node-gyp, built at install for the
-// machine's own instruction set), used by the wasm backend when it loads (src/backend/native.ts).
+// bowcnn's native kernels (convolutions, products, pooling, bias + ReLU): an optional Node addon
+// (node-gyp, built at install for the machine's own instruction set), used by the wasm backend when it
+// loads (src/backend/native.ts).
 //
 // Why: WebAssembly SIMD has 128-bit lanes and no fused multiply-add. On the 2-core machine this
-// project is measured on, a register-only wasm loop peaks at 18.5 GFLOP/s a core, while the same loop in
-// AVX-512 FMA reaches 164 (scratch measurement, see README "native kernels"). A LeNet-5 training step
-// is 290 MFLOP; at wasm's peak on 2 cores it would take 7.8 ms of the 11.2 ms that PyTorch's
-// 11,400 img/s allows, before pooling, ReLU, loss and Adam: parity cannot be reached from wasm.
+// project is measured on, a register-only wasm loop peaks at 15-18 GFLOP/s a core, while the same loop
+// in AVX-512 FMA reaches 156 (`npm run bench -- peak`, README "Native kernels"). A LeNet-5 training
+// step is 290 MFLOP; at wasm's peak on 2 cores (31.7) it would take 9.1 ms of the 11.2 ms that
+// PyTorch's 11,400 img/s allow, before pooling, ReLU, loss and Adam: parity cannot be reached from wasm.
 //
 // Tensors stay where they are: every function takes the wasm backend's heap (an ArrayBuffer or
 // SharedArrayBuffer) and byte offsets into it, reads the inputs there and writes the (already allocated)
-// output there. Layout NHWC, float32, stride 1, dilation 1, any zero padding.
+// output there. Layout NHWC, float32; convolutions at stride 1, dilation 1, any zero padding.
 //
 // One direct convolution serves all three passes. Per image, the input is copied channel-first onto
 // its zero-padded grid, xp[ci][r*Wp + c] (Hp x Wp = (OH+KH-1) x (OW+KW-1)), and the output is computed

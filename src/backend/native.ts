@@ -1,12 +1,13 @@
 /**
- * bowcnn's native convolution kernels (native/bowcnn.cc), used by the wasm backend where the optional
- * Node addon was built at install (`npm run build:native`: node-gyp, the machine's g++, `-march=native`,
- * OpenMP). Without it, or with BOWCNN_NATIVE=0, everything runs in WebAssembly as before.
+ * bowcnn's native kernels (native/bowcnn.cc), used by the wasm backend where the optional Node addon was
+ * built at install (`npm run build:native`: node-gyp, the machine's g++, `-march=native`, OpenMP). Without
+ * it, or with BOWCNN_NATIVE=0, everything runs in WebAssembly as before. Built for the CPU that built it:
+ * a node_modules copied to another machine should rebuild (`npm run build:native`).
  *
  * Why: WebAssembly SIMD is 128 bits wide without fused multiply-add. On the 2-core machine the CNN
- * benchmark runs on, a register-only loop peaks at 18.5 GFLOP/s a core in wasm and at 164 in AVX-512
+ * benchmark runs on, a register-only loop peaks at 15-18 GFLOP/s a core in wasm and at 156 in AVX-512
  * FMA (`npm run bench -- peak`). A LeNet-5 training step (batch 128) is 290 MFLOP of convolutions and
- * products; at wasm's 2-core peak that alone is 7.8 ms of the 11.2 ms PyTorch's 11,400 img/s allows.
+ * products; at wasm's 2-core peak (31.7) that alone is 9.1 ms of the 11.2 ms PyTorch's 11,400 img/s allow.
  *
  * The kernels read and write the wasm heap in place (the addon gets the heap's ArrayBuffer and byte
  * offsets): Conv2D, FusedConv2D (bias, ReLU or none), Conv2DBackpropInput and Conv2DBackpropFilter, for
@@ -15,6 +16,7 @@
  * else falls through to the kernel they replace.
  */
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { backpropFilterArgs, overrideWasmKernel as override, type KernelArgs, type OrigKernel as Orig, type TensorInfo, type WasmHeapBackend } from './kernel-util.js';
 
@@ -38,22 +40,22 @@ interface Addon {
 }
 
 let addon: Addon | null | undefined;
+let loadError = '';
 let enabled = true;
 
 /** Turns the native kernels off and on (tests compare them with the wasm kernels they stand in front of). */
 export function setNativeKernelsEnabled(on: boolean): void { enabled = on; }
-let loadError = '';
 
 /** The addon, or null (not built, failed to load, or BOWCNN_NATIVE=0). */
 export function nativeAddon(): Addon | null {
   if (addon !== undefined) return addon;
   addon = null;
   if (process.env.BOWCNN_NATIVE === '0') { loadError = 'BOWCNN_NATIVE=0'; return null; }
-  // OpenMP's idle threads sleep instead of spinning (they would take a core from XNNPACK's threads)
+  // OpenMP's idle threads sleep instead of spinning (before libgomp loads: it reads this once)
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     const require = createRequire(import.meta.url);
-    addon = require(new URL('../../native/build/Release/bowcnn_native.node', import.meta.url).pathname) as Addon;
+    addon = require(fileURLToPath(new URL('../../native/build/Release/bowcnn_native.node', import.meta.url))) as Addon;
   } catch (e) {
     loadError = (e as Error).message.split('\n')[0];
   }
