@@ -164,7 +164,7 @@ function describe(requested: BackendName, notes: string[]): BackendInfo {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     const isa = nativeIsa();
     if (isa) {
-      notes.push(`convolutions (stride 1, forward and both gradients) and matrix products in bowcnn's native kernels: ${isa}, ${nativeThreads} OpenMP thread${nativeThreads > 1 ? 's' : ''}; XNNPACK ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''} for the rest`);
+      notes.push(`convolutions (stride 1, forward and both gradients), matrix products, 2x2 max pooling and bias + ReLU in bowcnn's native kernels: ${isa}, ${nativeThreads} OpenMP thread${nativeThreads > 1 ? 's' : ''}; XNNPACK ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''} for the rest`);
     } else {
       if (wasmThreads > 1) notes.push(`XNNPACK thread pool of ${wasmThreads} (worker_threads; see src/backend/wasm-threads.ts)`);
       notes.push(`no native kernels (${nativeUnavailableReason()}): convolutions in XNNPACK; Conv2DBackpropFilter is bowcnn's own kernel, composed from wasm Conv2D/Transpose/Slice`);
