@@ -20,7 +20,8 @@ export function biasRelu(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
  * kernel forward and one product backward where the backend has bowcnn's kernel.
  */
 export function softmaxCrossEntropy(labels: tf.Tensor, logits: tf.Tensor, labelSmoothing = 0): tf.Scalar {
-  if (!hasNativeKernel('BowcnnSoftmaxXent', logits) || logits.rank !== 2 || labels.rank !== 2) {
+  if (!hasNativeKernel('BowcnnSoftmaxXent', logits) || logits.rank !== 2 || !tf.util.arraysEqual(labels.shape, logits.shape)) {
+    // (tf.losses checks the shapes and says what is wrong)
     return tf.losses.softmaxCrossEntropy(labels, logits, undefined, labelSmoothing) as tf.Scalar;
   }
   const f = tf.customGrad(((z: tf.Tensor, save: tf.GradSaveFunc) => {

@@ -79,6 +79,13 @@ describe('softmax cross-entropy (one kernel on wasm)', () => {
     });
   }
 
+  it('refuses labels of another shape than the logits, as tf.losses does', async () => {
+    await useBackend('wasm');
+    const z = tf.zeros([4, 10]), y = tf.zeros([4, 9]);
+    expect(() => softmaxCrossEntropy(y, z)).toThrow(/shape/i);
+    tf.dispose([z, y]);
+  });
+
   it('is one kernel forward and one product backward on wasm', async () => {
     await useBackend('wasm');
     const z = tf.randomNormal([8, 10]), y = tf.oneHot(tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8], 'int32'), 10);
