@@ -57,7 +57,10 @@ export function nativeAddon(): Addon | null {
     const require = createRequire(import.meta.url);
     addon = require(fileURLToPath(new URL('../../native/build/Release/bowcnn_native.node', import.meta.url))) as Addon;
   } catch (e) {
-    loadError = (e as Error).message.split('\n')[0];
+    const err = e as Error & { code?: string };
+    loadError = err.code === 'MODULE_NOT_FOUND'
+      ? 'the addon is not built: `npm run build:native` builds it where g++ and Node\'s headers are installed'
+      : err.message.split('\n')[0];
   }
   return addon;
 }
