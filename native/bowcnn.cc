@@ -29,7 +29,6 @@
 #include <node.h>
 #include <omp.h>
 #include <algorithm>
-#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -438,123 +437,113 @@ static char* heapOf(Local<Value> v, size_t* len) {
   return static_cast<char*>(bs->Data());
 }
 
-// the n numbers after the heap argument
-static bool numbers(const FunctionCallbackInfo<Value>& a, int n, double* out) {
-  for (int i = 0; i < n; i++) {
-    if (!a[i + 1]->IsNumber()) return false;
-    out[i] = a[i + 1].As<Number>()->Value();
-  }
-  return true;
-}
-
 static void fail(const FunctionCallbackInfo<Value>& a, const char* msg) {
   Isolate* iso = a.GetIsolate();
   iso->ThrowException(Exception::TypeError(String::NewFromUtf8(iso, msg).ToLocalChecked()));
 }
 
-// bytes a tensor of n floats at offset off needs inside the heap
-static bool inside(size_t len, double off, double n) { return off >= 0 && off + 4 * n <= (double)len; }
+// One call's arguments: the heap, then numbers (byte offsets of tensors, -1 for none, then sizes).
+struct Call {
+  char* heap = nullptr;
+  size_t len = 0;
+  double v[17];
+  // false when the heap or one of the n numbers is missing or of another kind
+  bool read(const FunctionCallbackInfo<Value>& a, int n) {
+    if (a.Length() < n + 1 || !(heap = heapOf(a[0], &len))) return false;
+    for (int i = 0; i < n; i++) {
+      if (!a[i + 1]->IsNumber()) return false;
+      v[i] = a[i + 1].As<Number>()->Value();
+    }
+    return true;
+  }
+  // whether n floats at the offset in number i lie inside the heap
+  bool fits(int i, double n) const { return v[i] >= 0 && v[i] + 4 * n <= (double)len; }
+  // the floats at the offset in number i (nullptr for -1)
+  float* at(int i) const { return v[i] < 0 ? nullptr : (float*)(heap + (size_t)v[i]); }
+};
 
 // conv(heap, x, w, bias (-1: none), y, relu, wmode, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)
 static void Conv(const FunctionCallbackInfo<Value>& a) {
-  size_t len = 0;
-  char* heap = heapOf(a[0], &len);
-  double v[17];
-  if (!heap || a.Length() < 18) return fail(a, "conv(heap, x, w, bias, y, relu, wmode, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)");
-  if (!numbers(a, 17, v)) return fail(a, "conv: arguments after the heap must be numbers");
+  Call c;
+  if (!c.read(a, 17)) return fail(a, "conv(heap, x, w, bias, y, relu, wmode, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): a heap, then numbers");
+  const double* v = c.v;
   Geom g{(int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10], (int)v[11], (int)v[12], (int)v[13], (int)v[14], (int)v[15], (int)v[16]};
   const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, ny = (double)g.N * g.OH * g.OW * g.Co;
-  if (!inside(len, v[0], nx) || !inside(len, v[1], nw) || !inside(len, v[3], ny) || (v[2] >= 0 && !inside(len, v[2], g.Co)))
+  if (!c.fits(0, nx) || !c.fits(1, nw) || !c.fits(3, ny) || (v[2] >= 0 && !c.fits(2, g.Co)))
     return fail(a, "conv: a tensor lies outside the heap");
-  convForward((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]),
-              v[2] >= 0 ? (const float*)(heap + (size_t)v[2]) : nullptr, v[4] != 0, (float*)(heap + (size_t)v[3]), g, (int)v[5]);
+  convForward(c.at(0), c.at(1), c.at(2), v[4] != 0, c.at(3), g, (int)v[5]);
 }
 
 // filterGrad(heap, x, dy, dw, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)
 static void FilterGrad(const FunctionCallbackInfo<Value>& a) {
-  size_t len = 0;
-  char* heap = heapOf(a[0], &len);
-  double v[14];
-  if (!heap || a.Length() < 15) return fail(a, "filterGrad(heap, x, dy, dw, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)");
-  if (!numbers(a, 14, v)) return fail(a, "filterGrad: arguments after the heap must be numbers");
+  Call c;
+  if (!c.read(a, 14)) return fail(a, "filterGrad(heap, x, dy, dw, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): a heap, then numbers");
+  const double* v = c.v;
   Geom g{(int)v[3], (int)v[4], (int)v[5], (int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10], (int)v[11], (int)v[12], (int)v[13]};
   const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, ny = (double)g.N * g.OH * g.OW * g.Co;
-  if (!inside(len, v[0], nx) || !inside(len, v[1], ny) || !inside(len, v[2], nw)) return fail(a, "filterGrad: a tensor lies outside the heap");
-  convFilterGrad((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]), g);
+  if (!c.fits(0, nx) || !c.fits(1, ny) || !c.fits(2, nw)) return fail(a, "filterGrad: a tensor lies outside the heap");
+  convFilterGrad(c.at(0), c.at(1), c.at(2), g);
 }
 
 // matmul(heap, a, b, bias (-1: none), c, relu, batch, M, K, N, transposeA, transposeB, aBatched, bBatched)
 static void MatMul(const FunctionCallbackInfo<Value>& a) {
-  size_t len = 0;
-  char* heap = heapOf(a[0], &len);
-  double v[13];
-  if (!heap || a.Length() < 14 || !numbers(a, 13, v)) return fail(a, "matmul(heap, a, b, bias, c, relu, batch, M, K, N, transposeA, transposeB, aBatched, bBatched)");
+  Call c;
+  if (!c.read(a, 13)) return fail(a, "matmul(heap, a, b, bias, c, relu, batch, M, K, N, transposeA, transposeB, aBatched, bBatched)");
+  const double* v = c.v;
   const int batch = (int)v[5], M = (int)v[6], K = (int)v[7], N = (int)v[8];
   const bool aAll = v[11] != 0, bAll = v[12] != 0;
-  if (!inside(len, v[0], (double)(aAll ? batch : 1) * M * K) || !inside(len, v[1], (double)(bAll ? batch : 1) * K * N) ||
-      !inside(len, v[3], (double)batch * M * N) || (v[2] >= 0 && !inside(len, v[2], N)))
+  if (!c.fits(0, (double)(aAll ? batch : 1) * M * K) || !c.fits(1, (double)(bAll ? batch : 1) * K * N) ||
+      !c.fits(3, (double)batch * M * N) || (v[2] >= 0 && !c.fits(2, N)))
     return fail(a, "matmul: a tensor lies outside the heap");
-  matmul((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), v[2] >= 0 ? (const float*)(heap + (size_t)v[2]) : nullptr,
-         v[4] != 0, (float*)(heap + (size_t)v[3]), batch, M, K, N, v[9] != 0, v[10] != 0, aAll, bAll);
+  matmul(c.at(0), c.at(1), c.at(2), v[4] != 0, c.at(3), batch, M, K, N, v[9] != 0, v[10] != 0, aAll, bAll);
 }
 
 // pool(heap, x, y, N, H, W, C, OH, OW) and poolGrad(heap, x, dy, dx, N, H, W, C, OH, OW): 2x2, stride 2
 static void Pool(const FunctionCallbackInfo<Value>& a) {
-  size_t len = 0;
-  char* heap = heapOf(a[0], &len);
-  double v[8];
-  if (!heap || a.Length() < 9 || !numbers(a, 8, v)) return fail(a, "pool(heap, x, y, N, H, W, C, OH, OW)");
+  Call c;
+  if (!c.read(a, 8)) return fail(a, "pool(heap, x, y, N, H, W, C, OH, OW)");
+  const double* v = c.v;
   const int N = (int)v[2], H = (int)v[3], W = (int)v[4], C = (int)v[5], OH = (int)v[6], OW = (int)v[7];
-  if (2 * OH > H || 2 * OW > W || !inside(len, v[0], (double)N * H * W * C) || !inside(len, v[1], (double)N * OH * OW * C))
+  if (2 * OH > H || 2 * OW > W || !c.fits(0, (double)N * H * W * C) || !c.fits(1, (double)N * OH * OW * C))
     return fail(a, "pool: a tensor lies outside the heap, or the windows outside the input");
-  maxPool2x2((const float*)(heap + (size_t)v[0]), (float*)(heap + (size_t)v[1]), N, H, W, C, OH, OW);
+  maxPool2x2(c.at(0), c.at(1), N, H, W, C, OH, OW);
 }
 
 static void PoolGrad(const FunctionCallbackInfo<Value>& a) {
-  size_t len = 0;
-  char* heap = heapOf(a[0], &len);
-  double v[9];
-  if (!heap || a.Length() < 10 || !numbers(a, 9, v)) return fail(a, "poolGrad(heap, x, dy, dx, N, H, W, C, OH, OW)");
+  Call c;
+  if (!c.read(a, 9)) return fail(a, "poolGrad(heap, x, dy, dx, N, H, W, C, OH, OW)");
+  const double* v = c.v;
   const int N = (int)v[3], H = (int)v[4], W = (int)v[5], C = (int)v[6], OH = (int)v[7], OW = (int)v[8];
   const double nx = (double)N * H * W * C;
-  if (2 * OH > H || 2 * OW > W || C % VW != 0 || !inside(len, v[0], nx) || !inside(len, v[1], (double)N * OH * OW * C) || !inside(len, v[2], nx))
+  if (2 * OH > H || 2 * OW > W || C % VW != 0 || !c.fits(0, nx) || !c.fits(1, (double)N * OH * OW * C) || !c.fits(2, nx))
     return fail(a, "poolGrad: a tensor lies outside the heap, the windows outside the input, or C is not a multiple of vectorWidth()");
-  maxPoolGrad2x2((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]), N, H, W, C, OH, OW);
+  maxPoolGrad2x2(c.at(0), c.at(1), c.at(2), N, H, W, C, OH, OW);
 }
 
 // biasRelu(heap, x, bias, y, rows, C) and biasReluGrad(heap, dy, y, dx, db, rows, C)
 static void BiasRelu(const FunctionCallbackInfo<Value>& a) {
-  size_t len = 0;
-  char* heap = heapOf(a[0], &len);
-  double v[5];
-  if (!heap || a.Length() < 6 || !numbers(a, 5, v)) return fail(a, "biasRelu(heap, x, bias, y, rows, C)");
-  const double n = v[3] * v[4];
-  if (!inside(len, v[0], n) || !inside(len, v[1], v[4]) || !inside(len, v[2], n)) return fail(a, "biasRelu: a tensor lies outside the heap");
-  biasRelu((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]), (long)v[3], (int)v[4]);
+  Call c;
+  if (!c.read(a, 5)) return fail(a, "biasRelu(heap, x, bias, y, rows, C)");
+  const double n = c.v[3] * c.v[4];
+  if (!c.fits(0, n) || !c.fits(1, c.v[4]) || !c.fits(2, n)) return fail(a, "biasRelu: a tensor lies outside the heap");
+  biasRelu(c.at(0), c.at(1), c.at(2), (long)c.v[3], (int)c.v[4]);
 }
 
 static void BiasReluGrad(const FunctionCallbackInfo<Value>& a) {
-  size_t len = 0;
-  char* heap = heapOf(a[0], &len);
-  double v[6];
-  if (!heap || a.Length() < 7 || !numbers(a, 6, v)) return fail(a, "biasReluGrad(heap, dy, y, dx, db, rows, C)");
-  const double n = v[4] * v[5];
-  if (!inside(len, v[0], n) || !inside(len, v[1], n) || !inside(len, v[2], n) || !inside(len, v[3], v[5]))
-    return fail(a, "biasReluGrad: a tensor lies outside the heap");
-  biasReluGrad((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]),
-               (float*)(heap + (size_t)v[3]), (long)v[4], (int)v[5]);
+  Call c;
+  if (!c.read(a, 6)) return fail(a, "biasReluGrad(heap, dy, y, dx, db, rows, C)");
+  const double n = c.v[4] * c.v[5];
+  if (!c.fits(0, n) || !c.fits(1, n) || !c.fits(2, n) || !c.fits(3, c.v[5])) return fail(a, "biasReluGrad: a tensor lies outside the heap");
+  biasReluGrad(c.at(0), c.at(1), c.at(2), c.at(3), (long)c.v[4], (int)c.v[5]);
 }
 
 // peak(n, threads): a register-only loop of 12 independent multiply-adds per iteration (acc = acc * c + x,
 // the compiler's fused multiply-add where the machine has one), n iterations on each of `threads`
 // threads; returns the seconds it took. FLOPs = 2 * 12 * VW * n * threads. For `npm run bench -- peak`.
 static void Peak(const FunctionCallbackInfo<Value>& a) {
-  double v[2];
   if (a.Length() < 2 || !a[0]->IsNumber() || !a[1]->IsNumber()) return fail(a, "peak(n, threads)");
-  v[0] = a[0].As<Number>()->Value();
-  v[1] = a[1].As<Number>()->Value();
-  const long n = (long)v[0];
-  const int th = std::max(1, (int)v[1]);
+  const long n = (long)a[0].As<Number>()->Value();
+  const int th = std::max(1, (int)a[1].As<Number>()->Value());
   float sink = 0;
   const double t0 = omp_get_wtime();
 #pragma omp parallel num_threads(th) reduction(+ : sink)

@@ -105,7 +105,7 @@ function softmaxXent(a: KernelArgs): TensorInfo[] {
   const loss = backend.makeOutput([], 'float32'), grad = backend.makeOutput([B, K], 'float32');
   const z = backend.typedArrayFromHeap(logits), lab = backend.typedArrayFromHeap(labels);
   const g = backend.typedArrayFromHeap(grad);
-  const e = new Float64Array(K);
+  const e = new Float64Array(K), y = new Float64Array(K);
   let total = 0;
   for (let i = 0; i < B; i++) {
     const o = i * K;
@@ -114,11 +114,11 @@ function softmaxXent(a: KernelArgs): TensorInfo[] {
     let sum = 0, sy = 0, syz = 0;
     for (let k = 0; k < K; k++) {
       e[k] = Math.exp(z[o + k] - m); sum += e[k];
-      const y = lab[o + k] * (1 - s) + s / K;
-      sy += y; syz += y * z[o + k];
+      y[k] = lab[o + k] * (1 - s) + s / K;
+      sy += y[k]; syz += y[k] * z[o + k];
     }
     total += (m + Math.log(sum)) * sy - syz;
-    for (let k = 0; k < K; k++) g[o + k] = ((e[k] / sum) * sy - (lab[o + k] * (1 - s) + s / K)) / B;
+    for (let k = 0; k < K; k++) g[o + k] = ((e[k] / sum) * sy - y[k]) / B;
   }
   backend.typedArrayFromHeap(loss)[0] = total / B;
   return [loss, grad];

@@ -15,6 +15,29 @@ export type WasmHeapBackend = KernelBackend & {
   readSync(id: object): Float32Array;
 };
 
+/** The wasm backend's Emscripten module as bowcnn's kernels reach into it: its memory and each tensor's offset. */
+export type WasmModuleBackend = WasmHeapBackend & {
+  wasm: { wasmMemory?: { buffer: ArrayBufferLike }; asm?: { memory?: { buffer: ArrayBufferLike } } };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+};
+
+/** The wasm backend's memory (its buffer changes when the heap grows: read it after allocating). */
+export function wasmMemory(be: WasmModuleBackend): { buffer: ArrayBufferLike } | undefined {
+  return be.wasm?.wasmMemory ?? be.wasm?.asm?.memory;
+}
+
+/** The heap offset (bytes) of a tensor's data on the wasm backend. */
+export function heapOffset(be: WasmModuleBackend, t: TensorInfo): number {
+  const d = be.dataIdMap.get(t.dataId);
+  if (!d) throw new Error('a tensor that is not on this wasm backend');
+  return d.memoryOffset;
+}
+
+/** [v, v] for a number, else the pair itself (strides, dilations). */
+export function pair(v: number | [number, number]): [number, number] {
+  return typeof v === 'number' ? [v, v] : v;
+}
+
 /** Whether the active backend has bowcnn's kernel `name` for a float32 tensor x (else callers compose tf ops). */
 export function hasNativeKernel(name: string, x: tf.Tensor): boolean {
   return x.dtype === 'float32' && tf.getKernel(name, tf.getBackend()) !== undefined;

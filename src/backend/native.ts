@@ -18,7 +18,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { backpropFilterArgs, overrideWasmKernel as override, type KernelArgs, type OrigKernel as Orig, type TensorInfo, type WasmHeapBackend } from './kernel-util.js';
+import { backpropFilterArgs, heapOffset, overrideWasmKernel as override, pair, wasmMemory, type KernelArgs, type OrigKernel as Orig, type TensorInfo, type WasmModuleBackend } from './kernel-util.js';
 
 interface Addon {
   conv(heap: ArrayBufferLike, x: number, w: number, bias: number, y: number, relu: number, wmode: number,
@@ -71,28 +71,16 @@ export function nativeUnavailableReason(): string {
   return addon ? '' : loadError;
 }
 
-type Backend = WasmHeapBackend & {
-  wasm: { wasmMemory?: { buffer: ArrayBufferLike }; asm?: { memory?: { buffer: ArrayBufferLike } } };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-};
+type Backend = WasmModuleBackend;
 
 function heap(be: Backend): ArrayBufferLike {
-  const m = be.wasm.wasmMemory ?? be.wasm.asm?.memory;
+  const m = wasmMemory(be);
   if (!m) throw new Error('native kernels: the wasm backend exposes no memory');
   return m.buffer;
 }
 
-function ptr(be: Backend, t: TensorInfo): number {
-  const d = be.dataIdMap.get(t.dataId);
-  if (!d) throw new Error('native kernels: a tensor that is not on the wasm backend');
-  return d.memoryOffset;
-}
-
-function pair(v: unknown): [number, number] {
-  return typeof v === 'number' ? [v, v] : (v as [number, number]);
-}
-
-const unit = (v: unknown) => { const [a, b] = pair(v ?? 1); return a === 1 && b === 1; };
+const ptr = heapOffset;
+const unit = (v: unknown) => { const [a, b] = pair((v ?? 1) as number | [number, number]); return a === 1 && b === 1; };
 
 /** Conv2D / FusedConv2D forward: y = act(conv(x, W) + bias), act in {linear, relu}. */
 function convForward(a: KernelArgs, orig: Orig, fused: boolean): TensorInfo {

@@ -33,7 +33,7 @@ import { registerChannelKernels } from './channel-kernels.js';
 import { registerFusedKernels } from './fused-kernels.js';
 import { registerNativeKernels } from './native.js';
 import { simdKernels } from './simd/index.js';
-import { backpropFilterArgs, overrideWasmKernel as override, runOn, type KernelArgs, type OrigKernel as Orig, type KernelBackend as Backend, type TensorInfo, type WasmHeapBackend as HeapBackend } from './kernel-util.js';
+import { backpropFilterArgs, overrideWasmKernel as override, pair, runOn, type KernelArgs, type OrigKernel as Orig, type KernelBackend as Backend, type TensorInfo, type WasmHeapBackend as HeapBackend } from './kernel-util.js';
 
 type Attrs = Record<string, unknown>;
 
@@ -42,10 +42,6 @@ const STOCK = process.env.BOWCNN_WASM_STOCK === '1';
 
 function run(name: string, backend: Backend, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Attrs): TensorInfo {
   return runOn('wasm', name, backend, inputs, attrs);
-}
-
-function pair(v: number | [number, number]): [number, number] {
-  return typeof v === 'number' ? [v, v] : v;
 }
 
 /**

@@ -8,7 +8,7 @@
  * the module keeps (accumulators), which stays valid until the next scratch() call.
  */
 import { sharedBase64, unsharedBase64 } from './kernels-wasm.js';
-import type { TensorInfo, WasmHeapBackend } from '../kernel-util.js';
+import { heapOffset, wasmMemory, type TensorInfo, type WasmModuleBackend } from '../kernel-util.js';
 
 interface Exports {
   moments(x: number, M: number, C: number, acc32: number, acc64: number): void;
@@ -39,13 +39,11 @@ export interface SimdKernels extends Exports {
 }
 
 // the few WebAssembly names used here (the project's TypeScript lib has no DOM/WebAssembly types)
-type Memory = { buffer: ArrayBufferLike };
 const WA = (globalThis as unknown as { WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (m: object, imports: object) => { exports: unknown };
 } }).WebAssembly;
-type Emscripten = { wasmMemory?: Memory; asm?: { memory?: Memory }; _malloc(n: number): number; _free(p: number): void };
-type Backend = WasmHeapBackend & { wasm: Emscripten; dataIdMap: { get(id: object): { memoryOffset: number } | undefined } };
+type Backend = WasmModuleBackend & { wasm: { _malloc(n: number): number; _free(p: number): void } };
 
 const instances = new WeakMap<object, SimdKernels | null>();
 // BOWCNN_WASM_SIMD=0 keeps the JavaScript loops (for comparison)
@@ -63,7 +61,7 @@ export function simdKernels(backend: object): SimdKernels | null {
 }
 
 function instantiate(be: Backend): SimdKernels | null {
-  const memory = be.wasm?.wasmMemory ?? be.wasm?.asm?.memory;
+  const memory = wasmMemory(be);
   if (!memory || typeof be.wasm._malloc !== 'function') return null;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   let ex: Exports;
@@ -76,11 +74,7 @@ function instantiate(be: Backend): SimdKernels | null {
   let scratchPtr = 0, scratchBytes = 0;
   return {
     ...ex,
-    ptr(t) {
-      const d = be.dataIdMap.get(t.dataId);
-      if (!d) throw new Error('simd kernels: a tensor that is not on this wasm backend');
-      return d.memoryOffset;
-    },
+    ptr: (t) => heapOffset(be, t),
     scratch(bytes) {
       if (bytes > scratchBytes) {
         if (scratchPtr) be.wasm._free(scratchPtr);
