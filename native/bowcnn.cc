@@ -46,6 +46,7 @@ constexpr int VW = 4;
 constexpr int NACC = 12;  // 16 xmm
 #endif
 typedef float V __attribute__((vector_size(VW * 4)));
+typedef int VI __attribute__((vector_size(VW * 4)));
 
 static inline V load(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
 static inline void store(float* p, V v) { std::memcpy(p, &v, sizeof v); }
@@ -60,9 +61,8 @@ struct Geom {
 
 static inline int roundUp(int a, int b) { return (a + b - 1) / b * b; }
 
-// x (one image, NHWC [H,W,C]) onto its zero-padded channel-first grid: xp[c*S + r*Wp + col]
-static void padChannelFirst(const float* x, int H, int W, int C, int pt, int pl, int Hp, int Wp, int S, float* xp) {
-  std::memset(xp, 0, sizeof(float) * (size_t)S * C);
+// x (one image, NHWC [H,W,C]) onto its channel-first grid, already zeroed: xp[c*S + (r+pt)*Wp + col+pl]
+static void packChannelFirst(const float* x, int H, int W, int C, int pt, int pl, int Hp, int Wp, int S, float* xp) {
   for (int r = 0; r < H; r++) {
     int rr = r + pt;
     if (rr < 0 || rr >= Hp) continue;
@@ -75,6 +75,60 @@ static void padChannelFirst(const float* x, int H, int W, int C, int pt, int pl,
     }
   }
 }
+
+// The gradient of a fused ReLU + 2x2/stride-2 max pool (see scatterPool), one image, onto the same kind
+// of grid (already zeroed): dp[r,c,ch] ([PH,PW,C]) goes to the window position code[r,c,ch] = dh*2 + dw
+// of the input's row 2r+dh, column 2c+dw; nowhere for -1 (the window's ReLU outputs were all 0).
+// Vectors of VW windows: each writes its two rows' 2*VW values (zeros but where the gradient goes),
+// in increasing address order, so the zeros its last vector writes past a row's end land where a later
+// write comes or where zeros belong (padding); up to 2*VW floats past the grid: callers leave room.
+static void unpoolChannelFirst(const float* dp, const int* code, int PH, int PW, int C, int pt, int pl, int Hp, int Wp, int S, float* xp) {
+  if (pt < 0 || pl < 0 || 2 * PH + pt > Hp || 2 * PW + pl > Wp) {  // windows outside the grid: one by one
+    for (int r = 0; r < PH; r++)
+      for (int c = 0; c < PW; c++)
+        for (int ch = 0; ch < C; ch++) {
+          const size_t o = ((size_t)r * PW + c) * C + ch;
+          const int k = code[o];
+          const int rr = 2 * r + (k >> 1) + pt, cc = 2 * c + (k & 1) + pl;
+          if (k >= 0 && rr >= 0 && rr < Hp && cc >= 0 && cc < Wp) xp[(size_t)ch * S + (size_t)rr * Wp + cc] = dp[o];
+        }
+    return;
+  }
+  VI lo, hi;  // interleaving (e0 o0 e1 o1 ...): the first and the second half
+  for (int i = 0; i < VW / 2; i++) { lo[2 * i] = i; lo[2 * i + 1] = VW + i; hi[2 * i] = VW / 2 + i; hi[2 * i + 1] = VW + VW / 2 + i; }
+  for (int ch = 0; ch < C; ch++)
+    for (int r = 0; r < PH; r++)
+      for (int dh = 0; dh < 2; dh++) {
+        float* row = xp + (size_t)ch * S + (size_t)(2 * r + dh + pt) * Wp + pl;
+        for (int c = 0; c < PW; c += VW) {
+          VI k = VI{} - 1;
+          V g = V{};
+          for (int i = 0, n = std::min(VW, PW - c); i < n; i++) {
+            const size_t o = ((size_t)r * PW + c + i) * C + ch;
+            k[i] = code[o]; g[i] = dp[o];
+          }
+          const V e = k == 2 * dh ? g : V{}, od = k == 2 * dh + 1 ? g : V{};
+          store(row + 2 * c, __builtin_shuffle(e, od, lo));
+          store(row + 2 * c + VW, __builtin_shuffle(e, od, hi));
+        }
+      }
+}
+
+// The input of a convolution pass, [N,H,W,C] as the pass sees it: a dense NHWC tensor x, or (code set)
+// the gradient flowing back through a fused ReLU + 2x2 max pool, dp [N,H/2,W/2,C] and its window codes,
+// which is zero but at one position of a window at most.
+struct Source {
+  const float* x;
+  const int* code;
+  int H, W, C;
+  // image n onto its grid (zeroed here)
+  void pack(int n, int pt, int pl, int Hp, int Wp, int S, float* grid) const {
+    std::memset(grid, 0, sizeof(float) * (size_t)S * C);
+    if (!code) return packChannelFirst(x + (size_t)n * H * W * C, H, W, C, pt, pl, Hp, Wp, S, grid);
+    const size_t o = (size_t)n * (H / 2) * (W / 2) * C;
+    unpoolChannelFirst(x + o, code + o, H / 2, W / 2, C, pt, pl, Hp, Wp, S, grid);
+  }
+};
 
 // One block of B vectors of p by COB output channels, over all T taps.
 // xp: the image's padded grid; toff[t]: tap offsets; wk[t*COB + j]: weights; o: rows of stride P.
@@ -126,25 +180,74 @@ static void scatterN(const float* o, size_t P, int Wp, int OH, int OW, float* y,
     }
 }
 
-static void scatter(const float* o, size_t P, int Wp, int OH, int OW, float* y, int Co, int c0, int cnt, const float* bias, bool relu) {
-  float bb[8];
-  for (int j = 0; j < cnt; j++) bb[j] = bias ? bias[c0 + j] : 0.f;
-  const float lo = relu ? 0.f : -std::numeric_limits<float>::infinity();
-  switch (cnt) {
-    case 1: return scatterN<1>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
-    case 2: return scatterN<2>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
-    case 3: return scatterN<3>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
-    case 4: return scatterN<4>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
-    case 5: return scatterN<5>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
-    case 6: return scatterN<6>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
-    case 7: return scatterN<7>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
-    default: return scatterN<8>(o, P, Wp, OH, OW, y, Co, c0, bb, lo);
+// o[j][(2r+dh)*Wp + 2c+dw] (channels c0 .. c0+cnt-1 on the padded grid; read up to 2*VW floats past
+// the last row), plus bias, then ReLU, then the
+// max over each 2x2 window -> y[r, c, c0 + j] of one image ([PH,PW,Co]), and the window position of that
+// max (dh*2 + dw, the first in row-major order, as MaxPoolGrad takes it) in code[r, c, c0 + j], or -1 when
+// the max is not > 0 (all four ReLU outputs are 0 and so is every gradient through the window). The
+// values and the positions are those of bias + ReLU, then MaxPool, computed one after the other.
+static void scatterPool(const float* o, size_t P, int Wp, int PH, int PW, float* y, int* code, int Co, int c0, int cnt, const float* bb) {
+  VI ev, od;
+  for (int i = 0; i < VW; i++) { ev[i] = 2 * i; od[i] = 2 * i + 1; }
+  for (int j = 0; j < cnt; j++) {
+    const V b = V{} + bb[j];
+    for (int r = 0; r < PH; r++) {
+      const float* s0 = o + (size_t)j * P + (size_t)(2 * r) * Wp;
+      const float* s1 = s0 + Wp;
+      // VW windows at a time: the even and odd columns of the window's two rows, as vectors
+      for (int c = 0; c < PW; c += VW) {
+        const V a0 = load(s0 + 2 * c), a1 = load(s0 + 2 * c + VW), b0 = load(s1 + 2 * c), b1 = load(s1 + 2 * c + VW);
+        const V v1 = __builtin_shuffle(a0, a1, od) + b, v2 = __builtin_shuffle(b0, b1, ev) + b, v3 = __builtin_shuffle(b0, b1, od) + b;
+        V m = __builtin_shuffle(a0, a1, ev) + b;
+        VI k = VI{}, gt;
+        gt = v1 > m; k = gt ? VI{} + 1 : k; m = gt ? v1 : m;
+        gt = v2 > m; k = gt ? VI{} + 2 : k; m = gt ? v2 : m;
+        gt = v3 > m; k = gt ? VI{} + 3 : k; m = gt ? v3 : m;
+        const VI on = m > V{};
+        const V out = on ? m : V{};
+        const VI kk = on ? k : VI{} - 1;
+        float* yd = y + ((size_t)r * PW + c) * Co + c0 + j;
+        int* cd = code + ((size_t)r * PW + c) * Co + c0 + j;
+        for (int i = 0, n = std::min(VW, PW - c); i < n; i++) { yd[(size_t)i * Co] = out[i]; cd[(size_t)i * Co] = kk[i]; }
+      }
+    }
   }
 }
 
-// y[n,y,x,co] = act(sum_t w[t][co] x... + bias[co]); wmode 0: w is [KH,KW,Ci,Co];
+// Where a convolution pass writes: y (NHWC) with bias and ReLU or neither, or (code set) the fused
+// ReLU + 2x2 max pool: y [N,OH/2,OW/2,Co] and code, same shape.
+struct Sink {
+  float* y;
+  int* code;
+  const float* bias;
+  bool relu;
+  // channels c0 .. c0+cnt-1 of image n, computed on the grid o (rows of P per channel)
+  void emit(int n, const float* o, size_t P, int Wp, const Geom& g, int c0, int cnt) const {
+    float bb[8];
+    for (int j = 0; j < cnt; j++) bb[j] = bias ? bias[c0 + j] : 0.f;
+    if (!code) {
+      const float lo = relu ? 0.f : -std::numeric_limits<float>::infinity();
+      float* yn = y + (size_t)n * g.OH * g.OW * g.Co;
+      switch (cnt) {
+        case 1: return scatterN<1>(o, P, Wp, g.OH, g.OW, yn, g.Co, c0, bb, lo);
+        case 2: return scatterN<2>(o, P, Wp, g.OH, g.OW, yn, g.Co, c0, bb, lo);
+        case 3: return scatterN<3>(o, P, Wp, g.OH, g.OW, yn, g.Co, c0, bb, lo);
+        case 4: return scatterN<4>(o, P, Wp, g.OH, g.OW, yn, g.Co, c0, bb, lo);
+        case 5: return scatterN<5>(o, P, Wp, g.OH, g.OW, yn, g.Co, c0, bb, lo);
+        case 6: return scatterN<6>(o, P, Wp, g.OH, g.OW, yn, g.Co, c0, bb, lo);
+        case 7: return scatterN<7>(o, P, Wp, g.OH, g.OW, yn, g.Co, c0, bb, lo);
+        default: return scatterN<8>(o, P, Wp, g.OH, g.OW, yn, g.Co, c0, bb, lo);
+      }
+    }
+    const int PH = g.OH / 2, PW = g.OW / 2;
+    const size_t off = (size_t)n * PH * PW * g.Co;
+    scatterPool(o, P, Wp, PH, PW, y + off, code + off, g.Co, c0, cnt, bb);
+  }
+};
+
+// out = conv(src, w) (+ bias, ReLU, pool as the sink says); wmode 0: w is [KH,KW,Ci,Co];
 // wmode 1: w is a forward filter [KH,KW,Co,Ci] used for the input gradient (flipped, in/out swapped).
-static void convForward(const float* x, const float* w, const float* bias, bool relu, float* y, const Geom& g, int wmode) {
+static void convForward(const Source& src, const float* w, const Sink& out, const Geom& g, int wmode) {
   const int Wp = g.Wp(), Hp = g.Hp(), T = g.KH * g.KW * g.Ci;
   const int COB = coBlock(g.Co), nb = (g.Co + COB - 1) / COB;
   const size_t P = roundUp(g.OH * Wp, blockVectors(COB) * VW);
@@ -165,14 +268,13 @@ static void convForward(const float* x, const float* w, const float* bias, bool 
   FwdFn fn = fwdFor(COB);
 #pragma omp parallel
   {
-    std::vector<float> xp((size_t)S * g.Ci), o((size_t)COB * P);
+    std::vector<float> xp((size_t)S * g.Ci), o((size_t)COB * P + 2 * VW);  // (the pooled sink reads past the end)
 #pragma omp for schedule(static)
     for (int n = 0; n < g.N; n++) {
-      padChannelFirst(x + (size_t)n * g.H * g.W * g.Ci, g.H, g.W, g.Ci, g.pt, g.pl, Hp, Wp, S, xp.data());
-      float* yn = y + (size_t)n * g.OH * g.OW * g.Co;
+      src.pack(n, g.pt, g.pl, Hp, Wp, S, xp.data());
       for (int b = 0; b < nb; b++) {
         fn(xp.data(), toff.data(), wk.data() + (size_t)b * T * COB, T, o.data(), P);
-        scatter(o.data(), P, Wp, g.OH, g.OW, yn, g.Co, b * COB, std::min(COB, g.Co - b * COB), bias, relu);
+        out.emit(n, o.data(), P, Wp, g, b * COB, std::min(COB, g.Co - b * COB));
       }
     }
   }
@@ -200,14 +302,15 @@ static void filterTile(const float* xp, size_t XS, const int* toff, const float*
   for (int i = 0; i < TT; i++) for (int j = 0; j < COB; j++) acc[(size_t)(t0 + i) * Co + c0 + j] += hsum(a[i][j]);
 }
 
-static void convFilterGrad(const float* x, const float* dy, float* dw, const Geom& g) {
-  const int Wp = g.Wp(), Hp = g.Hp(), T = g.KH * g.KW * g.Ci;
+// dw (and, when db is given, the bias gradient db[co] = sum of dy: one more tap, over a channel of ones)
+static void convFilterGrad(const Source& x, const Source& dy, float* dw, float* db, const Geom& g) {
+  const int Wp = g.Wp(), Hp = g.Hp(), T = g.KH * g.KW * g.Ci, ones = db ? 1 : 0;
   constexpr int TT = 4;
   const int COB = VW == 16 ? 6 : 3;  // TT*COB accumulators + TT + COB loads within the register file
-  const int Tp = roundUp(T, TT), Cop = roundUp(g.Co, COB);
+  const int Tp = roundUp(T + ones, TT), Cop = roundUp(g.Co, COB);
   const size_t P = roundUp(g.OH * Wp, VW);
   const int S = (int)P + (g.KH - 1) * Wp + g.KW - 1 + VW;
-  const size_t XS = (size_t)S * g.Ci, DS = (size_t)Cop * P;
+  const size_t XS = (size_t)S * (g.Ci + ones), DS = (size_t)Cop * P;
   // images per chunk: their grids stay within ~256 KB (L2), so each tile's pass over them is cheap, and
   // one horizontal sum per tile serves the whole chunk
   const int Gmax = std::max(1, std::min(32, (int)((256 << 10) / (4 * (XS + DS)))));
@@ -216,25 +319,25 @@ static void convFilterGrad(const float* x, const float* dy, float* dw, const Geo
   for (int ci = 0, t = 0; ci < g.Ci; ci++)
     for (int kh = 0; kh < g.KH; kh++)
       for (int kw = 0; kw < g.KW; kw++, t++) toff[t] = ci * S + kh * Wp + kw;
+  if (db) toff[T] = g.Ci * S;
   // one partial sum per chunk of images, added in chunk order: the result does not depend on the
   // thread count (chunks depend on the geometry only)
   std::vector<float> part((size_t)chunks * Tp * Cop, 0.f);
 #pragma omp parallel
   {
-    std::vector<float> xp(XS * G), dyp(DS * G);
+    std::vector<float> xp(XS * G), dyp(DS * G + 2 * VW);  // (room: an unpooled dy writes zeros past the end)
+    if (db)  // the channel of ones after each image's Ci channels (packing leaves it alone)
+      for (int gi = 0; gi < G; gi++) std::fill(xp.data() + gi * XS + (size_t)g.Ci * S, xp.data() + (gi + 1) * XS, 1.f);
 #pragma omp for schedule(static)
     for (int ch = 0; ch < chunks; ch++) {
       const int nc = ch * G, cnt = std::min(G, g.N - nc);
       float* acc = part.data() + (size_t)ch * Tp * Cop;
       for (int gi = 0; gi < cnt; gi++) {
         const int n = nc + gi;
-        padChannelFirst(x + (size_t)n * g.H * g.W * g.Ci, g.H, g.W, g.Ci, g.pt, g.pl, Hp, Wp, S, xp.data() + gi * XS);
+        x.pack(n, g.pt, g.pl, Hp, Wp, S, xp.data() + gi * XS);
         float* d = dyp.data() + gi * DS;
-        std::fill(d, d + DS, 0.f);
-        const float* dn = dy + (size_t)n * g.OH * g.OW * g.Co;
-        for (int r = 0; r < g.OH; r++)
-          for (int c = 0; c < g.OW; c++)
-            for (int co = 0; co < g.Co; co++) d[(size_t)co * P + (size_t)r * Wp + c] = dn[((size_t)r * g.OW + c) * g.Co + co];
+        std::fill(d + (size_t)g.Co * P, d + DS, 0.f);  // channels past Co (the tiles' padding)
+        dy.pack(n, 0, 0, (int)(P / Wp), Wp, (int)P, d);
       }
       for (int t0 = 0; t0 < Tp; t0 += TT)
         for (int c0 = 0; c0 < Cop; c0 += COB) {
@@ -243,10 +346,11 @@ static void convFilterGrad(const float* x, const float* dy, float* dw, const Geo
         }
     }
   }
-  for (int t = 0; t < T; t++)
+  for (int t = 0; t < T + ones; t++)
     for (int co = 0; co < g.Co; co++) {
       float s = 0;
       for (int ch = 0; ch < chunks; ch++) s += part[((size_t)ch * Tp + t) * Cop + co];
+      if (t == T) { db[co] = s; continue; }
       // taps in (ci,kh,kw) order -> dw [KH,KW,Ci,Co]
       int ci = t / (g.KH * g.KW), kh = (t / g.KW) % g.KH, kw = t % g.KW;
       dw[(((size_t)kh * g.KW + kw) * g.Ci + ci) * g.Co + co] = s;
@@ -446,7 +550,7 @@ static void fail(const FunctionCallbackInfo<Value>& a, const char* msg) {
 struct Call {
   char* heap = nullptr;
   size_t len = 0;
-  double v[17];
+  double v[20];
   // false when the heap or one of the n numbers is missing or of another kind
   bool read(const FunctionCallbackInfo<Value>& a, int n) {
     if (a.Length() < n + 1 || !(heap = heapOf(a[0], &len))) return false;
@@ -471,7 +575,8 @@ static void Conv(const FunctionCallbackInfo<Value>& a) {
   const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, ny = (double)g.N * g.OH * g.OW * g.Co;
   if (!c.fits(0, nx) || !c.fits(1, nw) || !c.fits(3, ny) || (v[2] >= 0 && !c.fits(2, g.Co)))
     return fail(a, "conv: a tensor lies outside the heap");
-  convForward(c.at(0), c.at(1), c.at(2), v[4] != 0, c.at(3), g, (int)v[5]);
+  const int wm = (int)v[5];
+  convForward(Source{c.at(0), nullptr, g.H, g.W, g.Ci}, c.at(1), Sink{c.at(3), nullptr, c.at(2), v[4] != 0}, g, wm);
 }
 
 // filterGrad(heap, x, dy, dw, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)
@@ -482,7 +587,46 @@ static void FilterGrad(const FunctionCallbackInfo<Value>& a) {
   Geom g{(int)v[3], (int)v[4], (int)v[5], (int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10], (int)v[11], (int)v[12], (int)v[13]};
   const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, ny = (double)g.N * g.OH * g.OW * g.Co;
   if (!c.fits(0, nx) || !c.fits(1, ny) || !c.fits(2, nw)) return fail(a, "filterGrad: a tensor lies outside the heap");
-  convFilterGrad(c.at(0), c.at(1), c.at(2), g);
+  convFilterGrad(Source{c.at(0), nullptr, g.H, g.W, g.Ci}, Source{c.at(1), nullptr, g.OH, g.OW, g.Co}, c.at(2), nullptr, g);
+}
+
+// The geometry in numbers v[i0 .. i0+10]: N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl
+static Geom geomAt(const double* v) {
+  return Geom{(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10]};
+}
+
+// convReluPool(heap, x, w, bias, p, code, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): p = maxPool2x2(relu(conv(x, w) + bias)),
+// p and code [N,OH/2,OW/2,Co] (code: int32 window positions, see scatterPoolN)
+static void ConvReluPool(const FunctionCallbackInfo<Value>& a) {
+  Call c;
+  if (!c.read(a, 16)) return fail(a, "convReluPool(heap, x, w, bias, p, code, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): a heap, then numbers");
+  const Geom g = geomAt(c.v + 5);
+  const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, np = (double)g.N * (g.OH / 2) * (g.OW / 2) * g.Co;
+  if (!c.fits(0, nx) || !c.fits(1, nw) || !c.fits(2, g.Co) || !c.fits(3, np) || !c.fits(4, np))
+    return fail(a, "convReluPool: a tensor lies outside the heap");
+  convForward(Source{c.at(0), nullptr, g.H, g.W, g.Ci}, c.at(1), Sink{c.at(3), (int*)c.at(4), c.at(2), true}, g, 0);
+}
+
+// convReluPoolGrad(heap, x, w, dp, code, dw, db, dx (-1: not wanted), N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl):
+// the gradients of convReluPool's p with respect to w, bias and x, given dp = dL/dp and the forward's codes
+static void ConvReluPoolGrad(const FunctionCallbackInfo<Value>& a) {
+  Call c;
+  if (!c.read(a, 18)) return fail(a, "convReluPoolGrad(heap, x, w, dp, code, dw, db, dx, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): a heap, then numbers");
+  const Geom g = geomAt(c.v + 7);
+  const int PH = g.OH / 2, PW = g.OW / 2;
+  const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, np = (double)g.N * PH * PW * g.Co;
+  if (!c.fits(0, nx) || !c.fits(1, nw) || !c.fits(2, np) || !c.fits(3, np) || !c.fits(4, nw) || !c.fits(5, g.Co) ||
+      (c.v[6] >= 0 && !c.fits(6, nx)) || g.pt > g.KH - 1 || g.pl > g.KW - 1 || g.pt < 0 || g.pl < 0)
+    return fail(a, "convReluPoolGrad: a tensor lies outside the heap, or a pad is negative or not below the kernel's size");
+  const float* dp = c.at(2);
+  const int* code = (const int*)c.at(3);
+  const Source dz{dp, code, g.OH, g.OW, g.Co};
+  convFilterGrad(Source{c.at(0), nullptr, g.H, g.W, g.Ci}, dz, c.at(4), c.at(5), g);
+  // dx: the "full" convolution of dz with the flipped filter (as for Conv2DBackpropInput)
+  if (c.v[6] >= 0) {
+    const Geom t{g.N, g.OH, g.OW, g.Co, g.KH, g.KW, g.Ci, g.H, g.W, g.KH - 1 - g.pt, g.KW - 1 - g.pl};
+    convForward(dz, c.at(1), Sink{c.at(6), nullptr, nullptr, false}, t, 1);
+  }
 }
 
 // matmul(heap, a, b, bias (-1: none), c, relu, batch, M, K, N, transposeA, transposeB, aBatched, bBatched)
@@ -575,6 +719,8 @@ static void Info(const FunctionCallbackInfo<Value>& a) {
 static void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "conv", Conv);
   NODE_SET_METHOD(exports, "filterGrad", FilterGrad);
+  NODE_SET_METHOD(exports, "convReluPool", ConvReluPool);
+  NODE_SET_METHOD(exports, "convReluPoolGrad", ConvReluPoolGrad);
   NODE_SET_METHOD(exports, "matmul", MatMul);
   NODE_SET_METHOD(exports, "peak", Peak);
   NODE_SET_METHOD(exports, "pool", Pool);

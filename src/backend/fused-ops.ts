@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { hasNativeKernel } from './kernel-util.js';
+import { nativeKernelsActive } from './native.js';
 
 /** max(x + bias, 0), x `[..., C]`, bias `[C]`; differentiable (one pass each way on wasm). */
 export function biasRelu(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
@@ -30,4 +31,20 @@ export function softmaxCrossEntropy(labels: tf.Tensor, logits: tf.Tensor, labelS
     return { value: loss, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]) };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(logits) as tf.Scalar;
+}
+
+/**
+ * maxPool 2x2/2 ('valid') of relu(conv2d(x, filter, stride 1, pad) + bias), x `[N,H,W,Ci]`, filter
+ * `[KH,KW,Ci,Co]`, bias `[Co]`: LeNet-5's C1 + S2 and C3 + S4. With the native kernels, one pass forward
+ * and one call backward, and the `[N,OH,OW,Co]` activations are never written (the pooled output and
+ * an int32 code of each window's max are); elsewhere tfjs-core's ops. `needDx`: whether x will want its
+ * gradient (a first layer's images do not); a gradient not announced is still computed when asked for.
+ */
+export function convReluPool(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, pad: 'same' | 'valid' | number, needDx = true): tf.Tensor4D {
+  if (hasNativeKernel('BowcnnConvReluPool', x) && nativeKernelsActive() && filter.dtype === 'float32' && bias.dtype === 'float32') {
+    const [p, code] = tf.engine().runKernel('BowcnnConvReluPool', { x, filter, bias }, { pad, needDx } as never) as tf.Tensor[];
+    code.dispose();   // the gradient keeps its own reference when one is being recorded
+    return p as tf.Tensor4D;
+  }
+  return tf.tidy(() => tf.maxPool(biasRelu(tf.conv2d(x, filter, 1, pad), bias) as tf.Tensor4D, 2, 2, 'valid'));
 }

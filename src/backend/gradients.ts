@@ -70,4 +70,18 @@ export function registerGradients(): void {
       return { x: () => dx, bias: () => db };
     },
   });
+  // bowcnn's fused convolution + bias + ReLU + 2x2 max pool (native.ts): the filter's and the bias's
+  // gradients, and the input's when the forward said it would be wanted, in one kernel call; an input
+  // gradient nobody announced is computed when asked for (a second call)
+  tf.registerGradient({
+    kernelName: 'BowcnnConvReluPool', inputsToSave: ['x', 'filter'], outputsToSave: [false, true],
+    gradFunc: (dys, saved, attrs) => {
+      const [x, filter, code] = saved;
+      const dp = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
+      const { pad, needDx } = attrs as { pad: unknown; needDx: boolean };
+      const run = (wantDx: boolean) => tf.engine().runKernel('BowcnnConvReluPoolGrad', { x, filter, dp, code }, { pad, needDx: wantDx } as never) as tf.Tensor[];
+      const [dw, db, dx] = run(needDx);
+      return { x: () => dx ?? run(true)[2], filter: () => dw, bias: () => db };
+    },
+  });
 }

@@ -25,6 +25,10 @@ interface Addon {
     N: number, H: number, W: number, Ci: number, KH: number, KW: number, Co: number, OH: number, OW: number, pt: number, pl: number): void;
   filterGrad(heap: ArrayBufferLike, x: number, dy: number, dw: number,
     N: number, H: number, W: number, Ci: number, KH: number, KW: number, Co: number, OH: number, OW: number, pt: number, pl: number): void;
+  convReluPool(heap: ArrayBufferLike, x: number, w: number, bias: number, p: number, code: number,
+    N: number, H: number, W: number, Ci: number, KH: number, KW: number, Co: number, OH: number, OW: number, pt: number, pl: number): void;
+  convReluPoolGrad(heap: ArrayBufferLike, x: number, w: number, dp: number, code: number, dw: number, db: number, dx: number,
+    N: number, H: number, W: number, Ci: number, KH: number, KW: number, Co: number, OH: number, OW: number, pt: number, pl: number): void;
   matmul(heap: ArrayBufferLike, a: number, b: number, bias: number, c: number, relu: number,
     batch: number, M: number, K: number, N: number, transposeA: number, transposeB: number, aBatched: number, bBatched: number): void;
   pool(heap: ArrayBufferLike, x: number, y: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
@@ -45,6 +49,9 @@ let enabled = true;
 
 /** Turns the native kernels off and on (tests compare them with the wasm kernels they stand in front of). */
 export function setNativeKernelsEnabled(on: boolean): void { enabled = on; }
+
+/** Whether the native kernels are registered and turned on (the fused ones have no wasm kernel to fall back on). */
+export function nativeKernelsActive(): boolean { return registered && enabled; }
 
 /** The addon, or null (not built, failed to load, or BOWCNN_NATIVE=0). */
 export function nativeAddon(): Addon | null {
@@ -130,6 +137,45 @@ function convBackpropFilter(a: KernelArgs, orig: Orig): TensorInfo {
     info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth, info.outChannels,
     info.outHeight, info.outWidth, top, left);
   return dw;
+}
+
+/** The convolution geometry of a BowcnnConvReluPool call: stride 1, `pad` 'same', 'valid' or a number. */
+function convReluPoolInfo(x: TensorInfo, filter: TensorInfo, pad: unknown) {
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number], 1, 1, pad as 'same' | 'valid' | number);
+  return { info, geom: [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
+    info.outChannels, info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left] };
+}
+
+/**
+ * BowcnnConvReluPool {x [N,H,W,Ci], filter [KH,KW,Ci,Co], bias [Co]} attrs {pad} -> [p, code], both
+ * [N,floor(OH/2),floor(OW/2),Co]: p = maxPool 2x2/2 of relu(conv(x, filter) + bias) at stride 1, in one pass
+ * (no [N,OH,OW,Co] tensor is written); code (int32) says where each window's max was, for the gradient.
+ */
+function convReluPool(a: KernelArgs): TensorInfo[] {
+  const be = a.backend as Backend;
+  const { x, filter, bias } = a.inputs as Record<'x' | 'filter' | 'bias', TensorInfo>;
+  const { info, geom } = convReluPoolInfo(x, filter, a.attrs.pad);
+  const shape = [info.batchSize, Math.floor(info.outHeight / 2), Math.floor(info.outWidth / 2), info.outChannels];
+  const p = be.makeOutput(shape, 'float32'), code = be.makeOutput(shape, 'int32');
+  addon!.convReluPool(heap(be), ptr(be, x), ptr(be, filter), ptr(be, bias), ptr(be, p), ptr(be, code), ...geom as [number, number, number, number, number, number, number, number, number, number, number]);
+  return [p, code];
+}
+
+/**
+ * BowcnnConvReluPoolGrad {x, filter, dp, code} attrs {pad, needDx} -> [dfilter, dbias] and, with needDx,
+ * dx: the gradients of BowcnnConvReluPool's p, in one call (the unpooled, ReLU-masked gradient goes
+ * straight onto the convolution's grids and is never written as a tensor).
+ */
+function convReluPoolGrad(a: KernelArgs): TensorInfo[] {
+  const be = a.backend as Backend;
+  const { x, filter, dp, code } = a.inputs as Record<'x' | 'filter' | 'dp' | 'code', TensorInfo>;
+  const { geom } = convReluPoolInfo(x, filter, a.attrs.pad);
+  const dw = be.makeOutput(filter.shape, 'float32'), db = be.makeOutput([filter.shape[3]], 'float32');
+  const dx = a.attrs.needDx ? be.makeOutput(x.shape, 'float32') : null;
+  addon!.convReluPoolGrad(heap(be), ptr(be, x), ptr(be, filter), ptr(be, dp), ptr(be, code), ptr(be, dw), ptr(be, db), dx ? ptr(be, dx) : -1,
+    ...geom as [number, number, number, number, number, number, number, number, number, number, number]);
+  return dx ? [dw, db, dx] : [dw, db];
 }
 
 /** BatchMatMul / _FusedMatMul (bias of N values or none; ReLU or none), batch axes equal or one of them 1. */
@@ -225,6 +271,8 @@ export function registerNativeKernels(): boolean {
   override('MaxPoolGrad', maxPoolGrad);
   override('BowcnnBiasRelu', biasRelu);
   override('BowcnnBiasReluGrad', biasReluGrad as unknown as (a: KernelArgs, orig: Orig) => TensorInfo);
+  tf.registerKernel({ kernelName: 'BowcnnConvReluPool', backendName: 'wasm', kernelFunc: convReluPool as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: 'BowcnnConvReluPoolGrad', backendName: 'wasm', kernelFunc: convReluPoolGrad as unknown as tf.KernelFunc });
   registered = true;
   return true;
 }

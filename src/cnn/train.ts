@@ -17,6 +17,7 @@ import { argmax } from '../eval/metrics.js';
 import { Progress } from '../util/progress.js';
 import { adam } from './adam.js';
 import { softmaxCrossEntropy } from '../backend/fused-ops.js';
+import { applyFused } from './fuse.js';
 
 export type Augment = (x: tf.Tensor4D, rand: () => number) => tf.Tensor4D;
 
@@ -147,7 +148,7 @@ export interface PredictOptions {
  * batches of 32 and concatenates the outputs, which took a third of LeNet-5's inference time on wasm.
  */
 export function predictLogits(model: tf.LayersModel, x: tf.Tensor4D, opts: PredictOptions = {}): tf.Tensor {
-  const run = (t: tf.Tensor) => model.apply(t, { training: false }) as tf.Tensor;
+  const run = (t: tf.Tensor) => applyFused(model, t, false);
   const logits = run(x);
   return opts.flip ? tf.mul(tf.add(logits, run(tf.reverse(x, 2))), 0.5) : logits;
 }
@@ -237,7 +238,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
       const x = o.augment ? tf.tidy(() => o.augment!(raw, rand)) : raw;
       let hits: tf.Scalar | null = null;
       const loss = opt.minimize(() => {
-        const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+        const logits = applyFused(model, x, true) as tf.Tensor2D;
         hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar);
         const oh = tf.oneHot(labels, classes);
         return softmaxCrossEntropy(oh, logits, o.labelSmoothing);
