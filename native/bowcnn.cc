@@ -28,6 +28,7 @@
 // from run to run and for any thread count.
 #include <node.h>
 #include <omp.h>
+#include <immintrin.h>
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -50,6 +51,16 @@ typedef int VI __attribute__((vector_size(VW * 4)));
 
 static inline V load(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
 static inline void store(float* p, V v) { std::memcpy(p, &v, sizeof v); }
+// the first m lanes of v to p (all for m >= VW, none for m <= 0)
+static inline void storeFirst(float* p, V v, int m) {
+  if (m >= VW) return store(p, v);
+  if (m <= 0) return;
+#if defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, (__mmask16)((1u << m) - 1), (__m512)v);
+#else
+  std::memcpy(p, &v, sizeof(float) * m);
+#endif
+}
 static inline float hsum(V v) { float s = 0; for (int i = 0; i < VW; i++) s += v[i]; return s; }
 
 struct Geom {
@@ -79,9 +90,8 @@ static void packChannelFirst(const float* x, int H, int W, int C, int pt, int pl
 // The gradient of a fused ReLU + 2x2/stride-2 max pool (see scatterPool), one image, onto the same kind
 // of grid (already zeroed): dp[r,c,ch] ([PH,PW,C]) goes to the window position code[r,c,ch] = dh*2 + dw
 // of the input's row 2r+dh, column 2c+dw; nowhere for -1 (the window's ReLU outputs were all 0).
-// Vectors of VW windows: each writes its two rows' 2*VW values (zeros but where the gradient goes),
-// in increasing address order, so the zeros its last vector writes past a row's end land where a later
-// write comes or where zeros belong (padding); up to 2*VW floats past the grid: callers leave room.
+// Vectors of VW windows: each writes its two rows' 2*VW values (zeros but where the gradient goes;
+// a row's last windows only their own columns).
 static void unpoolChannelFirst(const float* dp, const int* code, int PH, int PW, int C, int pt, int pl, int Hp, int Wp, int S, float* xp) {
   if (pt < 0 || pl < 0 || 2 * PH + pt > Hp || 2 * PW + pl > Wp) {  // windows outside the grid: one by one
     for (int r = 0; r < PH; r++)
@@ -97,21 +107,25 @@ static void unpoolChannelFirst(const float* dp, const int* code, int PH, int PW,
   VI lo, hi;  // interleaving (e0 o0 e1 o1 ...): the first and the second half
   for (int i = 0; i < VW / 2; i++) { lo[2 * i] = i; lo[2 * i + 1] = VW + i; hi[2 * i] = VW / 2 + i; hi[2 * i + 1] = VW + VW / 2 + i; }
   for (int ch = 0; ch < C; ch++)
-    for (int r = 0; r < PH; r++)
-      for (int dh = 0; dh < 2; dh++) {
-        float* row = xp + (size_t)ch * S + (size_t)(2 * r + dh + pt) * Wp + pl;
-        for (int c = 0; c < PW; c += VW) {
-          VI k = VI{} - 1;
-          V g = V{};
-          for (int i = 0, n = std::min(VW, PW - c); i < n; i++) {
-            const size_t o = ((size_t)r * PW + c + i) * C + ch;
-            k[i] = code[o]; g[i] = dp[o];
-          }
+    for (int r = 0; r < PH; r++) {
+      float* row0 = xp + (size_t)ch * S + (size_t)(2 * r + pt) * Wp + pl;
+      for (int c = 0; c < PW; c += VW) {
+        const int n = std::min(VW, PW - c);
+        VI k = VI{} - 1;  // lanes past the row's windows: no gradient
+        V g = V{};
+        for (int i = 0; i < n; i++) {  // (lane inserts stay in registers: faster than a scratch array)
+          const size_t o = ((size_t)r * PW + c + i) * C + ch;
+          k[i] = code[o]; g[i] = dp[o];
+        }
+        for (int dh = 0; dh < 2; dh++) {
           const V e = k == 2 * dh ? g : V{}, od = k == 2 * dh + 1 ? g : V{};
-          store(row + 2 * c, __builtin_shuffle(e, od, lo));
-          store(row + 2 * c + VW, __builtin_shuffle(e, od, hi));
+          const V a = __builtin_shuffle(e, od, lo), b = __builtin_shuffle(e, od, hi);
+          float* d = row0 + (size_t)dh * Wp + 2 * c;
+          storeFirst(d, a, 2 * n);  // a row's last windows: their columns only
+          storeFirst(d + VW, b, 2 * n - VW);
         }
       }
+    }
 }
 
 // The input of a convolution pass, [N,H,W,C] as the pass sees it: a dense NHWC tensor x, or (code set)
@@ -325,7 +339,7 @@ static void convFilterGrad(const Source& x, const Source& dy, float* dw, float* 
   std::vector<float> part((size_t)chunks * Tp * Cop, 0.f);
 #pragma omp parallel
   {
-    std::vector<float> xp(XS * G), dyp(DS * G + 2 * VW);  // (room: an unpooled dy writes zeros past the end)
+    std::vector<float> xp(XS * G), dyp(DS * G);
     if (db)  // the channel of ones after each image's Ci channels (packing leaves it alone)
       for (int gi = 0; gi < G; gi++) std::fill(xp.data() + gi * XS + (size_t)g.Ci * S, xp.data() + (gi + 1) * XS, 1.f);
 #pragma omp for schedule(static)
