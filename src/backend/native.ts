@@ -36,6 +36,8 @@ interface Addon {
   biasRelu(heap: ArrayBufferLike, x: number, bias: number, y: number, rows: number, C: number): void;
   biasReluGrad(heap: ArrayBufferLike, dy: number, y: number, dx: number, db: number, rows: number, C: number): void;
   setThreads(n?: number): number;
+  /** convReluPoolGrad's way: 0 the cheaper (default), 1 dense passes, 2 from the nonzeros; returns the previous */
+  setPoolGradPath(mode: number): number;
   isa(): string;
   /** float32 lanes of the addon's vectors (16 AVX-512, 8 AVX2, 4 SSE) */
   vectorWidth(): number;

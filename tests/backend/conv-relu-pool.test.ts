@@ -72,14 +72,20 @@ function counting<T>(f: () => T): { value: T; fwd: number; grad: number } {
 describe.skipIf(!built)('fused convolution + bias + ReLU + 2x2 max pool (native)', () => {
   beforeAll(async () => { await useBackend('wasm'); setNativeKernelsEnabled(true); });
 
-  for (const c of CASES) {
-    it(`matches conv2d, relu and maxPool on cpu, forward and all three gradients: ${label(c)}`, async () => {
-      const nat = await onBackend('wasm', () => counting(() => passes(c, true)));
-      expect(nat.fwd).toBe(2);    // the op itself ran natively (once alone, once under tf.grads)
-      expect(nat.grad).toBe(1);   // all three gradients from one call
-      const cpu = await onBackend('cpu', () => passes(c, true));
-      close(nat.value, cpu);
-    });
+  // the gradient has two ways (dense passes over the unpooled grid, or from its nonzeros): both, every case
+  for (const [path, way] of [[1, 'dense'], [2, 'sparse']] as const) {
+    for (const c of CASES) {
+      it(`matches conv2d, relu and maxPool on cpu, forward and all three gradients (${way}): ${label(c)}`, async () => {
+        const addon = nativeAddon()!, before = addon.setPoolGradPath(path);
+        try {
+          const nat = await onBackend('wasm', () => counting(() => passes(c, true)));
+          expect(nat.fwd).toBe(2);    // the op itself ran natively (once alone, once under tf.grads)
+          expect(nat.grad).toBe(1);   // all three gradients from one call
+          const cpu = await onBackend('cpu', () => passes(c, true));
+          close(nat.value, cpu);
+        } finally { addon.setPoolGradPath(before); }
+      });
+    }
   }
 
   it('computes the input gradient when asked for it even if the forward said it would not be wanted', async () => {
@@ -105,18 +111,37 @@ describe.skipIf(!built)('fused convolution + bias + ReLU + 2x2 max pool (native)
     expect(dxArgs).toEqual([-1]);   // one call, no dx offset
   });
 
-  it('gives the same gradients for 1 and 2 threads, and twice the same', () => {
-    const addon = nativeAddon()!, before = addon.setThreads();
+  for (const [path, way] of [[1, 'dense'], [2, 'sparse']] as const) {
+    it(`gives the same gradients for 1 and 2 threads, and twice the same (${way})`, () => {
+      const addon = nativeAddon()!, before = addon.setThreads(), beforePath = addon.setPoolGradPath(path);
+      try {
+        addon.setThreads(1);
+        const one = passes(CASES[1], true);
+        addon.setThreads(2);
+        const two = passes(CASES[1], true), again = passes(CASES[1], true);
+        for (let i = 0; i < one.length; i++) {
+          expect(Array.from(two[i])).toEqual(Array.from(one[i]));
+          expect(Array.from(again[i])).toEqual(Array.from(two[i]));
+        }
+      } finally { addon.setThreads(before); addon.setPoolGradPath(beforePath); }
+    });
+  }
+
+  it('takes the sparse way for C3 + S4 and the dense one for C1 + S2 (runs of 30 floats vs 5)', () => {
+    const addon = nativeAddon()!, pick = addon.setPoolGradPath(0);
+    // the two ways sum the filter gradient in different orders: the default must equal the forced way bit for bit
     try {
-      addon.setThreads(1);
-      const one = passes(CASES[0], true);
-      addon.setThreads(2);
-      const two = passes(CASES[0], true), again = passes(CASES[0], true);
-      for (let i = 0; i < one.length; i++) {
-        expect(Array.from(two[i])).toEqual(Array.from(one[i]));
-        expect(Array.from(again[i])).toEqual(Array.from(two[i]));
+      for (const [c, want] of [[CASES[0], 1], [CASES[1], 2]] as const) {
+        const auto = passes(c, true);
+        addon.setPoolGradPath(want);
+        const forced = passes(c, true);
+        addon.setPoolGradPath(3 - want);
+        const other = passes(c, true);
+        addon.setPoolGradPath(0);
+        expect(Array.from(auto[2])).toEqual(Array.from(forced[2]));
+        expect(Array.from(auto[2])).not.toEqual(Array.from(other[2]));   // the two ways sum in different orders
       }
-    } finally { addon.setThreads(before); }
+    } finally { addon.setPoolGradPath(pick); }
   });
 
   it('composes tfjs-core ops when the native kernels are off, with the same values', () => {
