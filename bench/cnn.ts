@@ -10,6 +10,7 @@ import { adam } from '../src/cnn/adam.js';
 import { softmaxCrossEntropy } from '../src/backend/fused-ops.js';
 import { CnnClassifier } from '../src/cnn/classifier.js';
 import { lenet5 } from '../src/cnn/lenet5.js';
+import { applyFused } from '../src/cnn/fuse.js';
 import { predictSplit } from '../src/cnn/train.js';
 import { accuracy, argmax } from '../src/eval/metrics.js';
 import { dataset } from '../src/data/registry.js';
@@ -22,7 +23,7 @@ async function profileLenetStep(): Promise<Record<string, number>> {
   const opt = adam(1e-3);   // as cnn/train trains (the fused kernel on wasm)
   const x = tf.randomUniform([128, 28, 28, 1]);
   const y = tf.oneHot(tf.randomUniform([128], 0, 10, 'int32'), 10);
-  const step = () => { const l = opt.minimize(() => softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor), true); l!.dataSync(); l!.dispose(); };
+  const step = () => { const l = opt.minimize(() => softmaxCrossEntropy(y, applyFused(m, x, true)), true); l!.dataSync(); l!.dispose(); };
   for (let i = 0; i < 3; i++) step();
   const p = await tf.profile(step);
   const agg: Record<string, number> = {};

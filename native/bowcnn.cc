@@ -36,6 +36,9 @@
 
 using namespace v8;
 
+// everything here has internal linkage (members too: no calls through the PLT)
+namespace {
+
 #if defined(__AVX512F__)
 constexpr int VW = 16;
 constexpr int NACC = 24;  // accumulators kept in registers (32 zmm)
@@ -853,5 +856,7 @@ static void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "setPoolGradPath", SetPoolGradPath);
   NODE_SET_METHOD(exports, "isa", Info);
 }
+
+}  // namespace
 
 NODE_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -13,7 +13,8 @@
  * each window's max are written, and the backward pass puts the gradient straight onto the filter
  * gradient's grids.
  *
- * Anything else (a functional model, other backends, layers that do not match) runs `model.apply`.
+ * Anything else (a functional model, other backends, layers that do not match) runs `model.apply`;
+ * so does everything with BOWCNN_FUSE=0 (for comparison: `npm run bench -- native`).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -39,7 +40,7 @@ export function fusablePair(conv: tf.layers.Layer, pool: tf.layers.Layer | undef
 
 /** Whether applyFused would fuse anything for this model on the active backend. */
 export function canFuse(model: tf.LayersModel): boolean {
-  if (!(model instanceof tf.Sequential) || !nativeKernelsActive() || tf.getKernel('BowcnnConvReluPool', tf.getBackend()) === undefined) return false;
+  if (process.env.BOWCNN_FUSE === '0' || !(model instanceof tf.Sequential) || !nativeKernelsActive() || tf.getKernel('BowcnnConvReluPool', tf.getBackend()) === undefined) return false;
   const ls = model.layers;
   return ls.some((l, i) => fusablePair(l, ls[i + 1]));
 }
