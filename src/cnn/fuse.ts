@@ -11,19 +11,20 @@
  * pool's gradient, read and written by ReLU's, read by the filter gradient: ~4 ms of a ~13 ms LeNet-5
  * step went to passes over them and their kernel calls. Fused, only the pooled output and a code of
  * each window's max are written, and the backward pass puts the gradient straight onto the filter
- * gradient's grids.
+ * gradient's grids. A Dense layer with bias and ReLU becomes a product and one `biasRelu` (tfjs-layers
+ * runs MatMul, Add and Relu, and backward ReLU's gradient and a Sum for the bias: one pass each way here).
  *
  * Anything else (a functional model, other backends, layers that do not match) runs `model.apply`;
  * so does everything with BOWCNN_FUSE=0 (for comparison: `npm run bench -- native`).
  */
 import * as tf from '@tensorflow/tfjs';
 
-import { convReluPool } from '../backend/fused-ops.js';
+import { biasRelu, convReluPool } from '../backend/fused-ops.js';
 import { hasNativeKernel } from '../backend/kernel-util.js';
 import { nativeKernelsActive } from '../backend/native.js';
 
 type Cfg = Record<string, unknown>;
-type ConvLayer = tf.layers.Layer & { kernel: tf.LayerVariable; bias: tf.LayerVariable | null };
+type WeightedLayer = tf.layers.Layer & { kernel: tf.LayerVariable; bias: tf.LayerVariable | null };
 
 const is2 = (v: unknown, n: number) => Array.isArray(v) ? v.length === 2 && v[0] === n && v[1] === n : v === n;
 
@@ -36,6 +37,12 @@ export function fusablePair(conv: tf.layers.Layer, pool: tf.layers.Layer | undef
   return c.activation === 'relu' && c.useBias !== false && is2(c.strides, 1) && is2(c.dilationRate, 1) &&
     c.dataFormat === 'channelsLast' && !c.activityRegularizer && (c.padding === 'same' || c.padding === 'valid') &&
     is2(p.poolSize, 2) && is2(p.strides ?? p.poolSize, 2) && p.padding === 'valid' && p.dataFormat === 'channelsLast';
+}
+
+/** Whether a layer is a Dense layer with bias and ReLU (its bias and ReLU become one `biasRelu`, both ways). */
+export function fusableDense(l: tf.layers.Layer): boolean {
+  const c = l.getConfig() as Cfg;
+  return l.getClassName() === 'Dense' && c.activation === 'relu' && c.useBias !== false && !c.activityRegularizer;
 }
 
 /** Whether applyFused would fuse anything for this model on the active backend. */
@@ -58,10 +65,13 @@ export function applyFused(model: tf.LayersModel, x: tf.Tensor, training: boolea
   for (let i = 0; i < ls.length; i++) {
     const l = ls[i];
     if (fusablePair(l, ls[i + 1])) {
-      const c = l as ConvLayer;
+      const c = l as WeightedLayer;
       y = convReluPool(y as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, c.bias!.read() as tf.Tensor1D,
         (l.getConfig() as Cfg).padding as 'same' | 'valid', upstreamWeights);
       i++;
+    } else if (y.rank === 2 && fusableDense(l)) {
+      const d = l as WeightedLayer;
+      y = biasRelu(tf.matMul(y, d.kernel.read()), d.bias!.read());
     } else {
       y = l.apply(y, { training }) as tf.Tensor;
     }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { nativeAddon } from '../../src/backend/native.js';
-import { applyFused, canFuse, fusablePair } from '../../src/cnn/fuse.js';
+import { applyFused, canFuse, fusableDense, fusablePair } from '../../src/cnn/fuse.js';
 import { lenet5 } from '../../src/cnn/lenet5.js';
 import { conv2d } from '../../src/cnn/conv.js';
 import { maxAbsDiff, randArray } from '../helpers.js';
@@ -21,6 +21,12 @@ describe('fusablePair', () => {
     expect(l.map((x, i) => fusablePair(x, l[i + 1]))).toEqual(l.map((x) => x.name === 'C1' || x.name === 'C3'));
     const c = lenet5({ variant: 'classic' }), lc = c.layers;
     expect(lc.some((x, i) => fusablePair(x, lc[i + 1]))).toBe(false);   // tanh and average pooling
+  });
+
+  it("takes LeNet-5's C5 and F6 (Dense, bias, ReLU) for bias + ReLU in one op, not the linear output layer", () => {
+    const l = lenet5({}).layers;
+    expect(l.filter(fusableDense).map((x) => x.name)).toEqual(['C5', 'F6']);
+    expect(fusableDense(tf.layers.dense({ units: 3, activation: 'relu', useBias: false }))).toBe(false);
   });
 
   it('refuses other activations, no bias, strides, dilations, other pools', () => {
