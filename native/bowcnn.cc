@@ -26,6 +26,12 @@
 // Images are split between threads (OpenMP). Every output value is computed by one thread in a fixed
 // order, and the filter gradient sums fixed chunks of images in chunk order, so results are the same
 // from run to run and for any thread count.
+//
+// The passes read their input through a Source (a dense NHWC tensor, or the gradient coming back through
+// a fused ReLU + 2x2 max pool, unpooled onto the grid as it is read) and write through a Sink (NHWC with
+// bias and ReLU, or pooled in registers): that is how convolution + bias + ReLU + max pool runs as one
+// forward call that writes only the pooled output and each window's position code, and one backward call
+// (convReluPool / convReluPoolGrad; its gradient can also be taken from the nonzeros, poolGradSparse).
 #include <node.h>
 #include <omp.h>
 #include <immintrin.h>

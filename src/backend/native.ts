@@ -13,7 +13,9 @@
  * offsets): Conv2D, FusedConv2D (bias, ReLU or none), Conv2DBackpropInput and Conv2DBackpropFilter, for
  * float32 NHWC at stride 1 and dilation 1; BatchMatMul and _FusedMatMul (bias, ReLU or none); MaxPool and
  * MaxPoolGrad for 2x2 windows at stride 2; bowcnn's fused bias + ReLU, forward and backward. Everything
- * else falls through to the kernel they replace.
+ * else falls through to the kernel they replace. Two kernels of their own: BowcnnConvReluPool and its
+ * gradient (convolution + bias + ReLU + 2x2 max pool in one call each way; fused-ops.ts `convReluPool`,
+ * used by the fusion pass in cnn/fuse.ts).
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
