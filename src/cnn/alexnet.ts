@@ -16,6 +16,7 @@ import type { LayerCard } from '../pipeline/card.js';
 import { BatchNorm } from './batchnorm.js';
 import { cardsFromModel } from './cards.js';
 import { conv2d } from './conv.js';
+import { dropout } from './dropout.js';
 import type { Augment } from './train.js';
 
 export interface AlexNetConfig {
@@ -32,7 +33,9 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   const [w1, w2, w3] = cfg.widths ?? [32, 64, 128];
   const fcs = cfg.fc ?? [256, 128];
   const drop = cfg.dropout ?? 0.5;
-  let seed = cfg.seed ?? 0;
+  // seeds from 1: tfjs-core's normal generators take a seed of 0 for none (Math.random), which left conv1's
+  // initial weights unseeded
+  let seed = (cfg.seed ?? 0) + 1;
   const he = () => tf.initializers.heNormal({ seed: seed++ });
   const m = tf.sequential({ name: 'alexnet-small' });
   const block = (filters: number, i: number, first = false) => {
@@ -47,7 +50,7 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   m.add(tf.layers.flatten({ name: 'flatten' }));
   fcs.forEach((units, i) => {
     m.add(tf.layers.dense({ units, activation: 'relu', kernelInitializer: he(), name: `fc${i + 1}` }));
-    m.add(tf.layers.dropout({ rate: drop, seed: seed++, name: `drop${i + 1}` }));
+    m.add(dropout({ rate: drop, seed: seed++, name: `drop${i + 1}` }));   // a new mask each step (see dropout.ts)
   });
   m.add(tf.layers.dense({ units: cfg.classes ?? 10, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'output' }));
   return m;

@@ -18,6 +18,7 @@ import { Progress } from '../util/progress.js';
 import { adam } from './adam.js';
 import { softmaxCrossEntropy } from '../backend/fused-ops.js';
 import { applyFused } from './fuse.js';
+import { setDropoutStep } from './dropout.js';
 
 export type Augment = (x: tf.Tensor4D, rand: () => number) => tf.Tensor4D;
 
@@ -236,6 +237,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
         raw = g.x; labels = tf.tensor1d(g.y, 'int32');
       }
       const x = o.augment ? tf.tidy(() => o.augment!(raw, rand)) : raw;
+      setDropoutStep(epoch * stepsPerEpoch + s);   // dropout masks by step: a resumed run draws the same ones
       let hits: tf.Scalar | null = null;
       const loss = opt.minimize(() => {
         const logits = applyFused(model, x, true) as tf.Tensor2D;
