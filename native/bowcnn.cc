@@ -77,6 +77,11 @@ struct Geom {
   // the padded grid and its flattened extent
   int Wp() const { return OW + KW - 1; }
   int Hp() const { return OH + KH - 1; }
+  // floats of the input, the filter, the output and the 2x2-pooled output
+  double inCount() const { return (double)N * H * W * Ci; }
+  double filterCount() const { return (double)KH * KW * Ci * Co; }
+  double outCount() const { return (double)N * OH * OW * Co; }
+  double pooledCount() const { return (double)N * (OH / 2) * (OW / 2) * Co; }
 };
 
 static inline int roundUp(int a, int b) { return (a + b - 1) / b * b; }
@@ -100,19 +105,10 @@ static void packChannelFirst(const float* x, int H, int W, int C, int pt, int pl
 // of grid (already zeroed): dp[r,c,ch] ([PH,PW,C]) goes to the window position code[r,c,ch] = dh*2 + dw
 // of the input's row 2r+dh, column 2c+dw; nowhere for -1 (the window's ReLU outputs were all 0).
 // Vectors of VW windows: each writes its two rows' 2*VW values (zeros but where the gradient goes;
-// a row's last windows only their own columns).
-static void unpoolChannelFirst(const float* dp, const int* code, int PH, int PW, int C, int pt, int pl, int Hp, int Wp, int S, float* xp) {
-  if (pt < 0 || pl < 0 || 2 * PH + pt > Hp || 2 * PW + pl > Wp) {  // windows outside the grid: one by one
-    for (int r = 0; r < PH; r++)
-      for (int c = 0; c < PW; c++)
-        for (int ch = 0; ch < C; ch++) {
-          const size_t o = ((size_t)r * PW + c) * C + ch;
-          const int k = code[o];
-          const int rr = 2 * r + (k >> 1) + pt, cc = 2 * c + (k & 1) + pl;
-          if (k >= 0 && rr >= 0 && rr < Hp && cc >= 0 && cc < Wp) xp[(size_t)ch * S + (size_t)rr * Wp + cc] = dp[o];
-        }
-    return;
-  }
+// a row's last windows only their own columns). Every window lies inside the grid: the filter
+// gradient's grid has room for all of dz, and the input gradient's too while each pad is at most the
+// kernel's size less 1 (convReluPoolGrad checks all four).
+static void unpoolChannelFirst(const float* dp, const int* code, int PH, int PW, int C, int pt, int pl, int Wp, int S, float* xp) {
   VI lo, hi;  // interleaving (e0 o0 e1 o1 ...): the first and the second half
   for (int i = 0; i < VW / 2; i++) { lo[2 * i] = i; lo[2 * i + 1] = VW + i; hi[2 * i] = VW / 2 + i; hi[2 * i + 1] = VW + VW / 2 + i; }
   for (int ch = 0; ch < C; ch++)
@@ -149,7 +145,7 @@ struct Source {
     std::memset(grid, 0, sizeof(float) * (size_t)S * C);
     if (!code) return packChannelFirst(x + (size_t)n * H * W * C, H, W, C, pt, pl, Hp, Wp, S, grid);
     const size_t o = (size_t)n * (H / 2) * (W / 2) * C;
-    unpoolChannelFirst(x + o, code + o, H / 2, W / 2, C, pt, pl, Hp, Wp, S, grid);
+    unpoolChannelFirst(x + o, code + o, H / 2, W / 2, C, pt, pl, Wp, S, grid);
   }
 };
 
@@ -579,6 +575,10 @@ static void poolGradSparse(const float* x, const float* w, const float* dp, cons
   std::vector<float> part((size_t)chunks * (A + Co), 0.f);
   // rows and columns of the image inside the padded one (pads past the kernel's reach cut the image)
   const int r0 = std::max(0, -g.pt), r1 = std::min(g.H, Hq - g.pt), c0 = std::max(0, -g.pl), c1 = std::min(g.W, Wq - g.pl);
+  // row r's columns c0 .. c1-1: where they start in the padded image and in the image, and their bytes
+  auto padded = [&](int r) { return ((size_t)(r + g.pt) * Wq + c0 + g.pl) * Ci; };
+  auto plain = [&](int r) { return ((size_t)r * g.W + c0) * Ci; };
+  const size_t run = sizeof(float) * std::max(0, c1 - c0) * Ci;
 #pragma omp parallel
   {
     std::vector<float> xq(XQ, 0.f), dq(dx ? XQ : 0);
@@ -589,9 +589,7 @@ static void poolGradSparse(const float* x, const float* w, const float* dp, cons
       for (int n = ch * G; n < std::min(g.N, (ch + 1) * G); n++) {
         const float* xn = x + (size_t)n * g.H * g.W * Ci;
         std::fill(xq.begin(), xq.end(), 0.f);
-        if (c1 > c0)
-          for (int r = r0; r < r1; r++)
-            std::memcpy(xq.data() + ((size_t)(r + g.pt) * Wq + c0 + g.pl) * Ci, xn + ((size_t)r * g.W + c0) * Ci, sizeof(float) * (c1 - c0) * Ci);
+        for (int r = r0; r < r1; r++) std::memcpy(xq.data() + padded(r), xn + plain(r), run);
         if (dx) std::fill(dq.begin(), dq.end(), 0.f);
         const size_t pn = (size_t)n * PH * PW * Co;
         for (int r = 0; r < PH; r++)
@@ -617,9 +615,7 @@ static void poolGradSparse(const float* x, const float* w, const float* dp, cons
         if (dx) {
           float* dn = dx + (size_t)n * g.H * g.W * Ci;
           std::fill(dn, dn + (size_t)g.H * g.W * Ci, 0.f);
-          if (c1 > c0)
-            for (int r = r0; r < r1; r++)
-              std::memcpy(dn + ((size_t)r * g.W + c0) * Ci, dq.data() + ((size_t)(r + g.pt) * Wq + c0 + g.pl) * Ci, sizeof(float) * (c1 - c0) * Ci);
+          for (int r = r0; r < r1; r++) std::memcpy(dn + plain(r), dq.data() + padded(r), run);
         }
       }
     }
@@ -688,43 +684,38 @@ struct Call {
   float* at(int i) const { return v[i] < 0 ? nullptr : (float*)(heap + (size_t)v[i]); }
 };
 
+// The geometry in numbers v[0 .. 10]: N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl
+static Geom geomAt(const double* v) {
+  return Geom{(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10]};
+}
+
 // conv(heap, x, w, bias (-1: none), y, relu, wmode, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)
 static void Conv(const FunctionCallbackInfo<Value>& a) {
   Call c;
   if (!c.read(a, 17)) return fail(a, "conv(heap, x, w, bias, y, relu, wmode, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): a heap, then numbers");
-  const double* v = c.v;
-  Geom g{(int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10], (int)v[11], (int)v[12], (int)v[13], (int)v[14], (int)v[15], (int)v[16]};
-  const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, ny = (double)g.N * g.OH * g.OW * g.Co;
-  if (!c.fits(0, nx) || !c.fits(1, nw) || !c.fits(3, ny) || (v[2] >= 0 && !c.fits(2, g.Co)))
+  const Geom g = geomAt(c.v + 6);
+  if (!c.fits(0, g.inCount()) || !c.fits(1, g.filterCount()) || !c.fits(3, g.outCount()) || (c.v[2] >= 0 && !c.fits(2, g.Co)))
     return fail(a, "conv: a tensor lies outside the heap");
-  const int wm = (int)v[5];
-  convForward(Source{c.at(0), nullptr, g.H, g.W, g.Ci}, c.at(1), Sink{c.at(3), nullptr, c.at(2), v[4] != 0}, g, wm);
+  convForward(Source{c.at(0), nullptr, g.H, g.W, g.Ci}, c.at(1), Sink{c.at(3), nullptr, c.at(2), c.v[4] != 0}, g, (int)c.v[5]);
 }
 
 // filterGrad(heap, x, dy, dw, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl)
 static void FilterGrad(const FunctionCallbackInfo<Value>& a) {
   Call c;
   if (!c.read(a, 14)) return fail(a, "filterGrad(heap, x, dy, dw, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): a heap, then numbers");
-  const double* v = c.v;
-  Geom g{(int)v[3], (int)v[4], (int)v[5], (int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10], (int)v[11], (int)v[12], (int)v[13]};
-  const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, ny = (double)g.N * g.OH * g.OW * g.Co;
-  if (!c.fits(0, nx) || !c.fits(1, ny) || !c.fits(2, nw)) return fail(a, "filterGrad: a tensor lies outside the heap");
+  const Geom g = geomAt(c.v + 3);
+  if (!c.fits(0, g.inCount()) || !c.fits(1, g.outCount()) || !c.fits(2, g.filterCount())) return fail(a, "filterGrad: a tensor lies outside the heap");
   convFilterGrad(Source{c.at(0), nullptr, g.H, g.W, g.Ci}, Source{c.at(1), nullptr, g.OH, g.OW, g.Co}, c.at(2), nullptr, g);
 }
 
-// The geometry in numbers v[i0 .. i0+10]: N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl
-static Geom geomAt(const double* v) {
-  return Geom{(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], (int)v[7], (int)v[8], (int)v[9], (int)v[10]};
-}
-
 // convReluPool(heap, x, w, bias, p, code, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): p = maxPool2x2(relu(conv(x, w) + bias)),
-// p and code [N,OH/2,OW/2,Co] (code: int32 window positions, see scatterPoolN)
+// p and code [N,OH/2,OW/2,Co] (code: int32 window positions, see scatterPool)
 static void ConvReluPool(const FunctionCallbackInfo<Value>& a) {
   Call c;
   if (!c.read(a, 16)) return fail(a, "convReluPool(heap, x, w, bias, p, code, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): a heap, then numbers");
   const Geom g = geomAt(c.v + 5);
-  const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, np = (double)g.N * (g.OH / 2) * (g.OW / 2) * g.Co;
-  if (!c.fits(0, nx) || !c.fits(1, nw) || !c.fits(2, g.Co) || !c.fits(3, np) || !c.fits(4, np))
+  const double np = g.pooledCount();
+  if (!c.fits(0, g.inCount()) || !c.fits(1, g.filterCount()) || !c.fits(2, g.Co) || !c.fits(3, np) || !c.fits(4, np))
     return fail(a, "convReluPool: a tensor lies outside the heap");
   convForward(Source{c.at(0), nullptr, g.H, g.W, g.Ci}, c.at(1), Sink{c.at(3), (int*)c.at(4), c.at(2), true}, g, 0);
 }
@@ -735,10 +726,12 @@ static void ConvReluPoolGrad(const FunctionCallbackInfo<Value>& a) {
   Call c;
   if (!c.read(a, 18)) return fail(a, "convReluPoolGrad(heap, x, w, dp, code, dw, db, dx, N,H,W,Ci, KH,KW,Co, OH,OW, pt,pl): a heap, then numbers");
   const Geom g = geomAt(c.v + 7);
-  const int PH = g.OH / 2, PW = g.OW / 2;
-  const double nx = (double)g.N * g.H * g.W * g.Ci, nw = (double)g.KH * g.KW * g.Ci * g.Co, np = (double)g.N * PH * PW * g.Co;
+  const double nx = g.inCount(), nw = g.filterCount(), np = g.pooledCount();
+  // all four pads (bottom and right follow from the sizes) from 0 to the kernel's size less 1
+  const int pb = g.OH + g.KH - 1 - g.H - g.pt, pr = g.OW + g.KW - 1 - g.W - g.pl;
+  const auto padOk = [](int p, int k) { return p >= 0 && p <= k - 1; };
   if (!c.fits(0, nx) || !c.fits(1, nw) || !c.fits(2, np) || !c.fits(3, np) || !c.fits(4, nw) || !c.fits(5, g.Co) ||
-      (c.v[6] >= 0 && !c.fits(6, nx)) || g.pt > g.KH - 1 || g.pl > g.KW - 1 || g.pt < 0 || g.pl < 0)
+      (c.v[6] >= 0 && !c.fits(6, nx)) || !padOk(g.pt, g.KH) || !padOk(pb, g.KH) || !padOk(g.pl, g.KW) || !padOk(pr, g.KW))
     return fail(a, "convReluPoolGrad: a tensor lies outside the heap, or a pad is negative or not below the kernel's size");
   const float* dp = c.at(2);
   const int* code = (const int*)c.at(3);

@@ -91,6 +91,13 @@ function heap(be: Backend): ArrayBufferLike {
 }
 
 const ptr = heapOffset;
+
+/** The addon's geometry arguments: N,H,W,Ci, KH,KW,Co, OH,OW, pad top, pad left. */
+type Geom = [number, number, number, number, number, number, number, number, number, number, number];
+function geomOf(info: tf.backend_util.Conv2DInfo): Geom {
+  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
+    info.outChannels, info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left];
+}
 const unit = (v: unknown) => { const [a, b] = pair((v ?? 1) as number | [number, number]); return a === 1 && b === 1; };
 
 /** Conv2D / FusedConv2D forward: y = act(conv(x, W) + bias), act in {linear, relu}. */
@@ -106,9 +113,7 @@ function convForward(a: KernelArgs, orig: Orig, fused: boolean): TensorInfo {
   const { top, left } = info.padInfo;
   if (top < 0 || left < 0 || (bias && bias.shape[0] !== info.outChannels)) return orig(a);
   const y = be.makeOutput(info.outShape, 'float32');
-  addon!.conv(heap(be), ptr(be, x), ptr(be, filter), bias ? ptr(be, bias) : -1, ptr(be, y), act === 'relu' ? 1 : 0, 0,
-    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth, info.outChannels,
-    info.outHeight, info.outWidth, top, left);
+  addon!.conv(heap(be), ptr(be, x), ptr(be, filter), bias ? ptr(be, bias) : -1, ptr(be, y), act === 'relu' ? 1 : 0, 0, ...geomOf(info));
   return y;
 }
 
@@ -137,9 +142,7 @@ function convBackpropFilter(a: KernelArgs, orig: Orig): TensorInfo {
   const { top, left } = info.padInfo;
   if (!unit(strides) || x.dtype !== 'float32' || top < 0 || left < 0) return orig(a);
   const dw = be.makeOutput(filterShape, 'float32');
-  addon!.filterGrad(heap(be), ptr(be, x), ptr(be, dy), ptr(be, dw),
-    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth, info.outChannels,
-    info.outHeight, info.outWidth, top, left);
+  addon!.filterGrad(heap(be), ptr(be, x), ptr(be, dy), ptr(be, dw), ...geomOf(info));
   return dw;
 }
 
@@ -147,8 +150,7 @@ function convBackpropFilter(a: KernelArgs, orig: Orig): TensorInfo {
 function convReluPoolInfo(x: TensorInfo, filter: TensorInfo, pad: unknown) {
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number], 1, 1, pad as 'same' | 'valid' | number);
-  return { info, geom: [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
-    info.outChannels, info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left] };
+  return { info, geom: geomOf(info) };
 }
 
 /**
@@ -162,7 +164,7 @@ function convReluPool(a: KernelArgs): TensorInfo[] {
   const { info, geom } = convReluPoolInfo(x, filter, a.attrs.pad);
   const shape = [info.batchSize, Math.floor(info.outHeight / 2), Math.floor(info.outWidth / 2), info.outChannels];
   const p = be.makeOutput(shape, 'float32'), code = be.makeOutput(shape, 'int32');
-  addon!.convReluPool(heap(be), ptr(be, x), ptr(be, filter), ptr(be, bias), ptr(be, p), ptr(be, code), ...geom as [number, number, number, number, number, number, number, number, number, number, number]);
+  addon!.convReluPool(heap(be), ptr(be, x), ptr(be, filter), ptr(be, bias), ptr(be, p), ptr(be, code), ...geom);
   return [p, code];
 }
 
@@ -178,7 +180,7 @@ function convReluPoolGrad(a: KernelArgs): TensorInfo[] {
   const dw = be.makeOutput(filter.shape, 'float32'), db = be.makeOutput([filter.shape[3]], 'float32');
   const dx = a.attrs.needDx ? be.makeOutput(x.shape, 'float32') : null;
   addon!.convReluPoolGrad(heap(be), ptr(be, x), ptr(be, filter), ptr(be, dp), ptr(be, code), ptr(be, dw), ptr(be, db), dx ? ptr(be, dx) : -1,
-    ...geom as [number, number, number, number, number, number, number, number, number, number, number]);
+    ...geom);
   return dx ? [dw, db, dx] : [dw, db];
 }
 
