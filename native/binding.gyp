@@ -1,9 +1,10 @@
 {
+  "variables": { "march%": "native" },
   "targets": [
     {
       "target_name": "bowcnn_native",
       "sources": ["bowcnn.cc"],
-      "cflags_cc": ["-O3", "-march=native", "-fopenmp", "-ffp-contract=fast"],
+      "cflags_cc": ["-O3", "-march=<(march)", "-fopenmp", "-ffp-contract=fast"],
       "ldflags": ["-fopenmp"]
     }
   ]

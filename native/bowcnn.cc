@@ -639,6 +639,7 @@ static void poolGradSparse(const float* x, const float* w, const float* dp, cons
 // sparse (1.40 -> 0.69 ms with dx, batch 128, 2 threads), C1 + S2 dense (runs of 5 floats fill a third
 // of a vector: 0.45 dense vs 0.76 sparse).
 static int poolGradPath = 0;  // 0: the cheaper, 1: dense, 2: sparse (setPoolGradPath: tests run both)
+static double poolGradTaken[2] = {0, 0};  // calls that took the dense / the sparse way (poolGradPaths)
 static bool sparseIsCheaper(const Geom& g, bool dx) {
   if (poolGradPath) return poolGradPath == 2;
   const double Lp = roundUp(g.KW * g.Ci, VW), windows = (double)(g.OH / 2) * (g.OW / 2) * g.Co;
@@ -735,7 +736,9 @@ static void ConvReluPoolGrad(const FunctionCallbackInfo<Value>& a) {
     return fail(a, "convReluPoolGrad: a tensor lies outside the heap, or a pad is negative or not below the kernel's size");
   const float* dp = c.at(2);
   const int* code = (const int*)c.at(3);
-  if (sparseIsCheaper(g, c.v[6] >= 0)) return poolGradSparse(c.at(0), c.at(1), dp, code, c.at(4), c.at(5), c.v[6] >= 0 ? c.at(6) : nullptr, g);
+  const bool sparse = sparseIsCheaper(g, c.v[6] >= 0);
+  poolGradTaken[sparse ? 1 : 0] += 1;
+  if (sparse) return poolGradSparse(c.at(0), c.at(1), dp, code, c.at(4), c.at(5), c.v[6] >= 0 ? c.at(6) : nullptr, g);
   const Source dz{dp, code, g.OH, g.OW, g.Co};
   convFilterGrad(Source{c.at(0), nullptr, g.H, g.W, g.Ci}, dz, c.at(4), c.at(5), g);
   // dx: the "full" convolution of dz with the flipped filter (as for Conv2DBackpropInput)
@@ -828,6 +831,14 @@ static void SetPoolGradPath(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(Number::New(a.GetIsolate(), before));
 }
 
+// poolGradPaths(): [dense, sparse], how many convReluPoolGrad calls took each way since the addon loaded
+static void PoolGradPaths(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  Local<Array> out = Array::New(iso, 2);
+  for (int i = 0; i < 2; i++) out->Set(iso->GetCurrentContext(), i, Number::New(iso, poolGradTaken[i])).Check();
+  a.GetReturnValue().Set(out);
+}
+
 static void SetThreads(const FunctionCallbackInfo<Value>& a) {
   if (a.Length() > 0 && a[0]->IsNumber()) omp_set_num_threads(std::max(1, (int)a[0].As<Number>()->Value()));
   a.GetReturnValue().Set(Number::New(a.GetIsolate(), omp_get_max_threads()));
@@ -853,6 +864,7 @@ static void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "vectorWidth", [](const FunctionCallbackInfo<Value>& a) { a.GetReturnValue().Set(VW); });
   NODE_SET_METHOD(exports, "setThreads", SetThreads);
   NODE_SET_METHOD(exports, "setPoolGradPath", SetPoolGradPath);
+  NODE_SET_METHOD(exports, "poolGradPaths", PoolGradPaths);
   NODE_SET_METHOD(exports, "isa", Info);
 }
 

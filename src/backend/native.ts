@@ -40,6 +40,8 @@ interface Addon {
   setThreads(n?: number): number;
   /** convReluPoolGrad's way: 0 the cheaper (default), 1 dense passes, 2 from the nonzeros; returns the previous */
   setPoolGradPath(mode: number): number;
+  /** [dense, sparse]: how many convReluPoolGrad calls took each way since the addon loaded */
+  poolGradPaths(): [number, number];
   isa(): string;
   /** float32 lanes of the addon's vectors (16 AVX-512, 8 AVX2, 4 SSE) */
   vectorWidth(): number;
