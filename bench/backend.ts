@@ -38,7 +38,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const row: Record<string, unknown> = { layer: s.layer, x: s.x.join('x'), filter: s.f.join('x') };
     for (const b of ['wasm', 'cpu'] as const) {
       await useBackend(b);
-      const x = tf.randomUniform(s.x as unknown as number[]) as tf.Tensor4D;
+      const x = tf.randomUniform(s.x as unknown as [number, number, number, number]) as tf.Tensor4D;
       const info = tf.backend_util.computeConv2DInfo(s.x as unknown as [number, number, number, number], s.f as unknown as [number, number, number, number], 1, 1, s.pad);
       const dy = tf.randomUniform(info.outShape) as tf.Tensor4D;
       const sec = await timeIt(() => { const g = conv2dFilterGrad(x, dy, s.f as unknown as [number, number, number, number], 1, s.pad); g.dataSync(); g.dispose(); }, b === 'cpu' ? 3 : 20);

@@ -10,7 +10,7 @@ import { adam } from '../src/cnn/adam.js';
 import { softmaxCrossEntropy } from '../src/backend/fused-ops.js';
 import { CnnClassifier } from '../src/cnn/classifier.js';
 import { lenet5 } from '../src/cnn/lenet5.js';
-import { applyFused } from '../src/cnn/fuse.js';
+import { execute } from '../src/passes/cnn.js';
 import { predictSplit } from '../src/cnn/train.js';
 import { accuracy, argmax } from '../src/eval/metrics.js';
 import { dataset } from '../src/data/registry.js';
@@ -23,7 +23,7 @@ async function profileLenetStep(): Promise<Record<string, number>> {
   const opt = adam(1e-3);   // as cnn/train trains (the fused kernel on wasm)
   const x = tf.randomUniform([128, 28, 28, 1]);
   const y = tf.oneHot(tf.randomUniform([128], 0, 10, 'int32'), 10);
-  const step = () => { const l = opt.minimize(() => softmaxCrossEntropy(y, applyFused(m, x, true)), true); l!.dataSync(); l!.dispose(); };
+  const step = () => { const l = opt.minimize(() => softmaxCrossEntropy(y, execute(m, x, { training: true })), true); l!.dataSync(); l!.dispose(); };
   for (let i = 0; i < 3; i++) step();
   const p = await tf.profile(step);
   const agg: Record<string, number> = {};
@@ -49,7 +49,7 @@ export async function run(): Promise<Record<string, unknown>> {
     // +-0.3 points with the seed on Fashion-MNIST, as much as the gap to the reference figure
     const lenetSeeds = (process.env.BOWCNN_BENCH_LENET_SEEDS ?? '0,1,2').split(',').map(Number);
     for (const [name, seed] of models.flatMap((m) => (m === 'lenet5' ? lenetSeeds : [0]).map((sd) => [m, sd] as const))) {
-      const clf = new CnnClassifier(readRecipe(name) as CnnRecipe | BowNetRecipe, ds);
+      const clf = new CnnClassifier(readRecipe(name) as CnnRecipe | BowNetRecipe);
       const curve: { epoch: number; seconds: number; testAccuracy: number }[] = [];
       let trainSeconds = 0;
       // alexnet-small and bownet: test accuracy after every epoch (evaluation time not counted): the curve,
@@ -58,7 +58,7 @@ export async function run(): Promise<Record<string, unknown>> {
       let measured;
       try {
         measured = await withPeakMemory(async (sample) => {
-          const fit = await clf.fit(ds.train, { maxSeconds, progress: true, validation: track ? ds.test : undefined, seed });
+          const fit = await clf.fit(ds.train, { maxSeconds, progress: true, validation: track ? ds.test : undefined, seed, data: { dataset: ds.name, classes: ds.classes, flipSafe: ds.flipSafe } });
           sample();
           return fit;
         });
@@ -67,13 +67,14 @@ export async function run(): Promise<Record<string, unknown>> {
         const row = { dataset: dsName, model: name, seed, error: (e as Error).message };
         rows.push(row);
         console.log(JSON.stringify(row));
-        clf.model?.dispose();
+        clf.dispose();
         continue;
       }
       const { value, peakRssMB, peakTfMB } = measured;
       trainSeconds = value.seconds;
       let spent = 0, reached: number | null = null;
-      for (const e of value.epochs) {
+      const epochs = value.epochs ?? [];
+      for (const e of epochs) {
         spent += e.seconds;
         if (e.valAccuracy !== null) curve.push({ epoch: e.epoch + 1, seconds: +spent.toFixed(0), testAccuracy: +(100 * e.valAccuracy).toFixed(2) });
         if (reached === null && (e.valAccuracy ?? 0) >= 0.93) reached = spent;
@@ -84,20 +85,21 @@ export async function run(): Promise<Record<string, unknown>> {
       let acc = accuracy(argmax(scores, ds.classes.length), ds.test.labels);
       // a recipe with test-time flips: its accuracy is with them (as in the curve); without them beside it
       const flips = clf.predictOptions.flip ? { accuracyNoFlip: +(100 * acc).toFixed(2) } : {};
-      if (clf.predictOptions.flip) acc = accuracy(argmax(await clf.scores(ds.test), ds.classes.length), ds.test.labels);
+      if (clf.predictOptions.flip) acc = accuracy(argmax(await clf.scoreSplit(ds.test), ds.classes.length), ds.test.labels);
       let bow: Record<string, number> = {};
-      if (clf.source && clf.lastFit?.before !== undefined) {
+      if (clf.source && clf.beforeFineTune !== null) {
         // the fitted pipeline itself (hard coding) and the exported CNN before fine-tuning (soft coding)
-        bow = { pipelineAccuracy: +(100 * clf.source.score(ds.test)).toFixed(2), beforeFineTune: +(100 * clf.lastFit.before).toFixed(2) };
+        const pipelineAcc = accuracy(argmax(await clf.source.scoreSplit(ds.test), ds.classes.length), ds.test.labels);
+        bow = { pipelineAccuracy: +(100 * pipelineAcc).toFixed(2), beforeFineTune: +(100 * clf.beforeFineTune).toFixed(2) };
       }
-      const row = { dataset: dsName, model: name, seed, ...bow, epochs: value.epochs.length, accuracy: +(100 * acc).toFixed(2), ...flips,
-        trainImgPerSec: Math.round(value.imagesPerSec), inferImgPerSec: Math.round(inferPerSec), trainSec: +trainSeconds.toFixed(0),
+      const row = { dataset: dsName, model: name, seed, ...bow, epochs: epochs.length, accuracy: +(100 * acc).toFixed(2), ...flips,
+        trainImgPerSec: Math.round(value.trainImagesPerSec ?? 0), inferImgPerSec: Math.round(inferPerSec), trainSec: +trainSeconds.toFixed(0),
         secondsTo93: track ? (reached === null ? 'not reached' : Math.round(reached)) : undefined,
         peakRssMB: Math.round(peakRssMB), peakTensorMB: Math.round(peakTfMB) };
       rows.push(row);
       console.log(JSON.stringify(row));
       if (curve.length) console.log(JSON.stringify({ curve }));
-      clf.model?.dispose();
+      clf.dispose();
     }
   }
   table(rows);

@@ -7,7 +7,7 @@ import { adam } from '../src/cnn/adam.js';
 import { softmaxCrossEntropy } from '../src/backend/fused-ops.js';
 import { alexnetSmall } from '../src/cnn/alexnet.js';
 import { lenet5 } from '../src/cnn/lenet5.js';
-import { applyFused } from '../src/cnn/fuse.js';
+import { execute } from '../src/passes/cnn.js';
 import { timeIt } from './util.js';
 
 const info = await useBackend('wasm');
@@ -16,7 +16,7 @@ const B = 128;
 for (const [name, make, reps] of [['lenet5 step', () => lenet5({ seed: 0 }), 30], ['alexnet-small step', () => alexnetSmall({ widths: [16, 32, 64], seed: 0 }), 8]] as const) {
   const m = make(), opt = adam(1e-3);   // as cnn/train uses it (fused on wasm)
   const x = tf.randomUniform([B, 28, 28, 1]), y = tf.oneHot(tf.randomUniform([B], 0, 10, 'int32') as tf.Tensor1D, 10);
-  const step = () => { const l = opt.minimize(() => softmaxCrossEntropy(y, applyFused(m, x, true)), true)!; l.dataSync(); l.dispose(); };
+  const step = () => { const l = opt.minimize(() => softmaxCrossEntropy(y, execute(m, x, { training: true })), true)!; l.dataSync(); l.dispose(); };
   out[`${name} ms`] = +(1000 * await timeIt(step, reps, 3)).toFixed(1);
   tf.dispose([x, y]); m.dispose(); opt.dispose();
 }

@@ -131,7 +131,7 @@ await step('lenet5_steps', async () => {
   return out;
 });
 const alexBatch = Number(process.env.GPU_ALEX_BATCH ?? (quick ? 64 : 512));
-const alexCfg = { widths: [32, 64, 128], fc: [256, 128], seed: 0 };
+const alexCfg = { widths: [32, 64, 128] as [number, number, number], fc: [256, 128], seed: 0 };
 await step('alexnet_steps', async () => {
   const out = [];
   for (const kind of ['stock', 'split'] as const) {

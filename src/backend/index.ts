@@ -14,6 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { BowcnnError } from '../core/errors.js';
+import { configure, envSettings, type Settings } from '../core/settings.js';
 import { registerGradients } from './gradients.js';
 import { registerDilatedConvGradient, registerWasmKernels } from './wasm-kernels.js';
 import { finishWasmThreads, prepareWasmThreads } from './wasm-threads.js';
@@ -23,7 +25,7 @@ import { startWebgpu, webgpuAdapterInfo, type WebgpuOptions } from './webgpu.js'
 export type BackendName = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 export const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
 
-export class BackendError extends Error {
+export class BackendError extends BowcnnError {
   constructor(public readonly backend: string, message: string) {
     super(`backend '${backend}': ${message}`);
     this.name = 'BackendError';
@@ -44,17 +46,18 @@ let current: BackendInfo | null = null;
 tf.env().set('PROD', true);
 const require = createRequire(import.meta.url);
 
-export interface BackendOptions extends WebgpuOptions {
-  /** wasm: XNNPACK threads, the main thread included (default: BOWCNN_WASM_THREADS, else one per CPU, at most 8). */
-  threads?: number;
-}
+/**
+ * What useBackend is told: bowcnn's settings (core/settings.ts; each defaults to its BOWCNN_* variable)
+ * and the webgpu adapter choice.
+ */
+export interface BackendOptions extends WebgpuOptions, Partial<Settings> {}
 
-/** The wasm thread count asked for: the option, else BOWCNN_WASM_THREADS, else the CPU count; 1..8. */
+/** The wasm thread count asked for: the option, else the threads setting (BOWCNN_WASM_THREADS), else the CPU count; 1..8. */
 export function wasmThreadsWanted(threads?: number): number {
-  const env = process.env.BOWCNN_WASM_THREADS;
-  let n = threads ?? (env !== undefined && env !== '' ? Number(env) : os.availableParallelism());
+  const fromEnv = threads === undefined ? envSettings().threads : undefined;
+  const n = threads ?? fromEnv ?? os.availableParallelism();
   if (!Number.isInteger(n) || n < 1) {
-    throw new BackendError('wasm', `threads must be a whole number >= 1, got ${threads ?? `BOWCNN_WASM_THREADS=${env}`}`);
+    throw new BackendError('wasm', `threads must be a whole number >= 1, got ${threads ?? `BOWCNN_WASM_THREADS=${fromEnv}`}`);
   }
   return Math.min(n, 8);
 }
@@ -135,6 +138,11 @@ export async function useBackend(name: BackendName = 'auto', opts: BackendOption
   if (!BACKENDS.includes(name)) {
     throw new BackendError(String(name), `unknown backend; choose one of ${BACKENDS.join(', ')}`);
   }
+  const set = configure(opts);
+  // variables the C libraries read as they load: OpenMP's idle threads sleep instead of spinning;
+  // EGL without a display for Dawn's OpenGL backend (the software adapter)
+  if (set.native) process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  if (name === 'webgpu' || name === 'auto') process.env.EGL_PLATFORM ??= 'surfaceless';
   registerDilatedConvGradient();
   registerGradients();
   const notes: string[] = [];
@@ -145,7 +153,7 @@ export async function useBackend(name: BackendName = 'auto', opts: BackendOption
     else if (await startWebgpu({ ...opts, hardwareOnly: true, quiet: true }).then(() => true, () => false)) chosen = 'webgpu';
   }
   try {
-    if (chosen === 'wasm') await startWasm(wasmThreadsWanted(opts.threads));
+    if (chosen === 'wasm') await startWasm(wasmThreadsWanted(set.threads));
     else if (chosen === 'cpu') { await tf.setBackend('cpu'); await tf.ready(); }
     else if (chosen === 'webgpu') await startWebgpu(opts);
     else if (chosen === 'tensorflow') notes.push(`loaded ${await startTensorflow()}`);

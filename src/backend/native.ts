@@ -15,8 +15,9 @@
  * MaxPoolGrad for 2x2 windows at stride 2; bowcnn's fused bias + ReLU, forward and backward. Everything
  * else falls through to the kernel they replace. Two kernels of their own: BowcnnConvReluPool and its
  * gradient (convolution + bias + ReLU + 2x2 max pool in one call each way; fused-ops.ts `convReluPool`,
- * used by the fusion pass in cnn/fuse.ts).
+ * used by the execution pass in passes/cnn.ts).
  */
+import { settings } from '../core/settings.js';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -63,9 +64,7 @@ export function nativeKernelsActive(): boolean { return registered && enabled; }
 export function nativeAddon(): Addon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  if (process.env.BOWCNN_NATIVE === '0') { loadError = 'BOWCNN_NATIVE=0'; return null; }
-  // OpenMP's idle threads sleep instead of spinning (before libgomp loads: it reads this once)
-  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  if (!settings().native) { loadError = 'turned off (native: false, BOWCNN_NATIVE=0)'; return null; }
   try {
     const require = createRequire(import.meta.url);
     addon = require(fileURLToPath(new URL('../../native/build/Release/bowcnn_native.node', import.meta.url))) as Addon;

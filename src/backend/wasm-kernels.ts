@@ -29,6 +29,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { settings } from '../core/settings.js';
 import { registerChannelKernels } from './channel-kernels.js';
 import { registerFusedKernels } from './fused-kernels.js';
 import { registerNativeKernels } from './native.js';
@@ -37,8 +38,8 @@ import { backpropFilterArgs, overrideWasmKernel as override, pair, runOn, type K
 
 type Attrs = Record<string, unknown>;
 
-// BOWCNN_WASM_STOCK=1 keeps tfjs's own kernels and the composed filter gradient (for comparison)
-const STOCK = process.env.BOWCNN_WASM_STOCK === '1';
+// the wasmStock setting (BOWCNN_WASM_STOCK=1) keeps tfjs's own kernels and the composed filter gradient (for comparison)
+const stock = () => settings().wasmStock;
 
 function run(name: string, backend: Backend, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Attrs): TensorInfo {
   return runOn('wasm', name, backend, inputs, attrs);
@@ -55,7 +56,7 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
   const { top, left } = info.padInfo;
   const H = info.inHeight, W = info.inWidth, KH = info.filterHeight, KW = info.filterWidth;
   const OH = info.outHeight, OW = info.outWidth;
-  const k = info.inChannels === 1 && !STOCK ? simdKernels(backend) : null;
+  const k = info.inChannels === 1 && !stock() ? simdKernels(backend) : null;
   // the kernel reads up to 12 bytes past dy's end (lanes past Co): only where the heap has them
   if (k && k.ptr(dy) + 4 * dy.shape.reduce((a, b) => a * b, 1) + 16 <= k.heapBytes()) {
     const Co = info.outChannels, Cop = Math.ceil(Co / 4) * 4, slots = KH * KW * Cop;
@@ -68,7 +69,7 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
     (backend as HeapBackend).typedArrayFromHeap(out).set(dw);
     return out;
   }
-  if (!STOCK && sH === 1 && sW === 1 && info.inChannels >= 8 && tf.util.sizeFromShape(x.shape) < tf.util.sizeFromShape(dy.shape) && top <= KH - 1 && left <= KW - 1) {
+  if (!stock() && sH === 1 && sW === 1 && info.inChannels >= 8 && tf.util.sizeFromShape(x.shape) < tf.util.sizeFromShape(dy.shape) && top <= KH - 1 && left <= KW - 1) {
     return filterGradSwapped(backend, x, dy, info);
   }
   // pads after the input so that the gradient convolution yields at least KH x KW outputs
@@ -424,7 +425,7 @@ export function registerWasmKernels(): void {
   if (!tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm')) {
     tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilterWasm as unknown as tf.KernelFunc });
   }
-  if (!STOCK) {
+  if (!stock()) {
     override('Conv2DBackpropInput', conv2DBackpropInputFast);
     override('MaxPoolGrad', maxPoolGradFast);
     override('BatchMatMul', batchMatMulFast);
@@ -433,7 +434,7 @@ export function registerWasmKernels(): void {
     override('Mean', reduceLeading(true));
     override('Identity', identityShared);
     tf.registerKernel({ kernelName: 'BowcnnReluGrad', backendName: 'wasm', kernelFunc: reluGradWasm as unknown as tf.KernelFunc });
-    if (process.env.BOWCNN_WASM_FUSED !== '0') registerFusedKernels();   // =0: tfjs-core's ops (for comparison)
+    if (settings().wasmFused) registerFusedKernels();   // off: tfjs-core's ops (for comparison)
     registerNativeKernels();   // the native convolutions in front of all of the above, where the addon is built
   }
   wasmRegistered = true;

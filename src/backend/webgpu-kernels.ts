@@ -34,6 +34,7 @@
  *
  * Checked against plain loops in tests/webgpu. `BOWCNN_WEBGPU_STOCK=1` keeps tfjs's kernels and uploads.
  */
+import { settings } from '../core/settings.js';
 import * as tf from '@tensorflow/tfjs';
 
 import { backpropFilterArgs, runOn, type KernelBackend, type TensorInfo } from './kernel-util.js';
@@ -334,9 +335,9 @@ function biasReluGradWebgpu(args: KernelArgs): TensorInfo[] {
 
 let registered = false;
 export function registerWebgpuKernels(): void {
-  if (registered || process.env.BOWCNN_WEBGPU_STOCK === '1') return;
+  if (registered || settings().webgpuStock) return;
   setWebgpuKernels('split');
-  if (process.env.BOWCNN_WEBGPU_FUSED !== '0') {   // =0: tfjs-core's ops (for comparison)
+  if (settings().webgpuFused) {   // =0: tfjs-core's ops (for comparison)
     tf.registerKernel({ kernelName: 'BowcnnAdam', backendName: 'webgpu', kernelFunc: adamWebgpu as unknown as tf.KernelFunc });
     tf.registerKernel({ kernelName: 'BowcnnBiasRelu', backendName: 'webgpu', kernelFunc: biasReluWebgpu as unknown as tf.KernelFunc });
     tf.registerKernel({ kernelName: 'BowcnnBiasReluGrad', backendName: 'webgpu', kernelFunc: biasReluGradWebgpu as unknown as tf.KernelFunc });

@@ -8,6 +8,7 @@
  * Dawn's OpenGL(ES) backend needs `featureLevel: 'compatibility'`, so both levels are tried.
  */
 import * as tf from '@tensorflow/tfjs';
+import { settings } from '../core/settings.js';
 import { registerWebgpuKernels, setWebgpuUploads } from './webgpu-kernels.js';
 
 export interface WebgpuOptions {
@@ -44,7 +45,7 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
     if (!opts.hardwareOnly) { if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false'); await tf.ready(); }
     return;
   }
-  const allowSoftware = !opts.hardwareOnly && (opts.allowSoftware || process.env.BOWCNN_WEBGPU_SOFTWARE === '1');
+  const allowSoftware = !opts.hardwareOnly && (opts.allowSoftware || settings().webgpuSoftware);
   let dawn: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
   try {
     dawn = (await import('webgpu' as string)) as typeof dawn;
@@ -55,7 +56,7 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   // OpenGL backend over Mesa's llvmpipe, headless through EGL (EGL_PLATFORM=surfaceless), which Dawn
   // offers only at featureLevel 'compatibility'.
   const attempts: { flags: string[]; request: object[] }[] = [
-    { flags: opts.dawnFlags ?? (process.env.BOWCNN_DAWN_FLAGS ? process.env.BOWCNN_DAWN_FLAGS.split(',') : []), request: [{ powerPreference: 'high-performance' }, { featureLevel: 'compatibility' }] },
+    { flags: opts.dawnFlags ?? settings().dawnFlags, request: [{ powerPreference: 'high-performance' }, { featureLevel: 'compatibility' }] },
   ];
   if (allowSoftware) attempts.push({ flags: ['backend=opengl'], request: [{ featureLevel: 'compatibility' }] });
   let adapter: AdapterLike | null = null;
@@ -63,7 +64,6 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   let gpu: { requestAdapter(o?: object): Promise<AdapterLike | null> } | null = null;
   let request: object = {};
   for (const at of attempts) {
-    if (at.flags.includes('backend=opengl')) process.env.EGL_PLATFORM ??= 'surfaceless';
     const g = dawn.create(at.flags) as { requestAdapter(o?: object): Promise<AdapterLike | null> };
     for (const t of at.request) {
       const a = await g.requestAdapter(t).catch(() => null);
@@ -100,7 +100,7 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   g.requestAdapter = (o?: object) => origRequest({ ...(o ?? {}), ...request });
   if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
   await tf.ready();
-  if (process.env.BOWCNN_WEBGPU_STOCK !== '1') setWebgpuUploads(tf.findBackend('webgpu'), 'pooled');
+  if (!settings().webgpuStock) setWebgpuUploads(tf.findBackend('webgpu'), 'pooled');
   adapterDescription = chosen.text;
 }
 

@@ -1,35 +1,47 @@
-/** `bowcnn datasets [list]` and `bowcnn datasets fetch NAME [--dir DIR] [--base-url URL]`. */
+/** bowcnn datasets [list] | fetch NAME [--dir DIR] [--base-url URL]. */
+import { UsageError } from '../core/errors.js';
+import { didYouMean, listOf } from '../config/suggest.js';
 import { REMOTE, fetchDataset } from '../data/fetch.js';
-import { DATASETS, locate } from '../data/registry.js';
+import { DATASETS, locate, resolveDatasetName } from '../data/registry.js';
 import { Progress } from '../util/progress.js';
-import { common, out, parse, parseArgs, UsageError } from './args.js';
+import { dataDir, output } from './common.js';
+import type { Values } from './spec.js';
 
-export async function datasetsCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(() => parseArgs({ args: argv, options: { ...common, dir: { type: 'string' }, 'base-url': { type: 'string' } }, allowPositionals: true, strict: true }));
-  const sub = positionals[0] ?? 'list';
+export async function datasetsCommand(v: Values, pos: string[]): Promise<void> {
+  const sub = pos[0] ?? 'list';
   if (sub === 'list') {
-    const rows = DATASETS.filter((d) => !d.startsWith('folder')).map((d) => ({ name: d, found: locate(d, { dir: values['data-dir'] }) }));
-    out(values.json, rows, () => {
-      for (const r of rows) console.log(`${r.name.padEnd(14)} ${r.found ? `found in ${r.found}` : 'not found (bowcnn datasets fetch ' + r.name + ')'}`);
+    if (pos.length > 1) throw new UsageError(`datasets list takes no argument (got '${pos[1]}')`);
+    const dir = dataDir(v);
+    const rows = DATASETS.filter((d) => !d.startsWith('folder')).map((d) => ({ name: d, found: locate(d, { dir }) }));
+    output(v.json, rows, () => {
+      for (const r of rows) console.log(`${r.name.padEnd(14)} ${r.found ? `found in ${r.found}` : `not found (bowcnn datasets fetch ${r.name})`}`);
       console.log(`${'folder:PATH'.padEnd(14)} class-per-folder images read with sharp`);
     });
     return;
   }
   if (sub === 'fetch') {
-    const name = positionals[1];
-    if (!name || !REMOTE[name]) throw new UsageError(`datasets fetch NAME: NAME is one of ${Object.keys(REMOTE).join(', ')}`);
+    if (!pos[1]) throw new UsageError(`datasets fetch NAME: NAME is one of ${listOf(Object.keys(REMOTE))}`);
+    const name = resolveDatasetName(pos[1]);
+    if (!REMOTE[name]) throw new UsageError(`datasets fetch ${pos[1]}: no download for it; NAME is one of ${listOf(Object.keys(REMOTE))}`);
     let bar: Progress | null = null;
     let current = '';
+    let seen = 0;
     const dir = await fetchDataset(name, {
-      dir: values.dir, baseUrl: values['base-url'],
+      dir: v.dir as string | undefined, baseUrl: v['base-url'] as string | undefined,
       onProgress: (p) => {
-        if (p.file !== current) { bar?.end(); current = p.file; bar = new Progress(p.file.split('/').pop() as string, p.total ?? 0, { unit: 'B' }); }
-        bar?.tick(p.received - ((bar as unknown as { done: number }).done ?? 0));
+        if (p.file !== current) {
+          bar?.end();
+          current = p.file;
+          seen = 0;
+          bar = new Progress(p.file.split('/').pop() as string, p.total ?? 0, { unit: 'B' });
+        }
+        bar?.tick(p.received - seen);
+        seen = p.received;
       },
     });
     (bar as Progress | null)?.end();
-    out(values.json, { name, dir }, () => console.log(`${name}: files checked (SHA-256) in ${dir}`));
+    output(v.json, { name, dir }, () => console.log(`${name}: files checked (SHA-256) in ${dir}`));
     return;
   }
-  throw new UsageError(`datasets: unknown subcommand '${sub}' (list, fetch)`);
+  throw new UsageError(`datasets: unknown subcommand '${sub}'${didYouMean(sub, ['list', 'fetch'])} (list, fetch)`);
 }

@@ -1,12 +1,12 @@
-/** `bowcnn info [--backend B] [--json]`: which backend runs, with SIMD, threads and device. */
-import { backendInfo, useBackend, type BackendName } from '../backend/index.js';
-import { common, out, parse, parseArgs } from './args.js';
+/** bowcnn info [--backend B]: which backend runs, with SIMD, threads and device. */
+import { backendInfo } from '../backend/index.js';
+import { output, startBackend } from './common.js';
+import type { Values } from './spec.js';
 
-export async function infoCommand(argv: string[]): Promise<void> {
-  const { values } = parse(() => parseArgs({ args: argv, options: { ...common, backend: { type: 'string', default: 'auto' } }, allowPositionals: false, strict: true }));
-  await useBackend(values.backend as BackendName);
+export async function infoCommand(v: Values): Promise<void> {
+  await startBackend(v);
   const i = backendInfo();
-  out(values.json, i, () => {
+  output(v.json, i, () => {
     console.log(`backend   ${i.name} (asked: ${i.requested})`);
     console.log(`device    ${i.device}`);
     console.log(`simd      ${i.simd === null ? 'n/a' : i.simd ? 'yes' : 'no'}`);

@@ -1,60 +1,100 @@
 #!/usr/bin/env node
-/** bowcnn <command> [options]. Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted. */
-import { UsageError } from './args.js';
+/**
+ * bowcnn <command> [options]; `bowcnn <command> --help`, `bowcnn --version`.
+ *
+ * Exit codes, the same in every command: 0 ok, 1 failure, 2 usage or bad configuration, 130 interrupted
+ * (SIGINT, Ctrl-C), 143 stopped (SIGTERM). A first signal asks the running work to stop at its next
+ * checkpoint (between batches: within a second or two); what was written stays whole (checkpoints, cache
+ * entries and results are written atomically) and a rerun resumes. A second signal exits at once. The
+ * process always exits once the command is done: no timer, worker or GPU device keeps it alive.
+ */
+import { readFileSync } from 'node:fs';
+import { BowcnnError, exitCodeOf, Interrupted } from '../core/errors.js';
+import { requestStop } from '../core/interrupt.js';
+import { settings } from '../core/settings.js';
+import { didYouMean } from '../config/suggest.js';
+import { COMMANDS, commandSpec, helpText, mainHelp, parseCommand, type Values } from './spec.js';
 
-const HELP = `bowcnn: Bag-of-visual-Words and CNNs side by side
+type Run = (values: Values, positionals: string[], argv: string[]) => Promise<void>;
 
-  bowcnn compare   --dataset D --pipelines a,b,c [--subset N] [--out DIR] [--robustness] [--ablation] [--set stage.param=v]
-  bowcnn explain   PIPELINE [--size HxWxC]
-  bowcnn train     --model lenet5|alexnet-small|bownet|R.json [--variant modern|classic] --dataset mnist [--subset N] [--epochs E] [--batch B] [--lr LR] [--out DIR]
-  bowcnn eval      --model DIR --dataset D [--single-view]
-  bowcnn predict   --model DIR IMAGE...
-  bowcnn export    --model DIR --out DIR2 [--coding hard|soft] [--beta B]
-  bowcnn datasets  [list] | fetch NAME [--dir DIR]
-  bowcnn info      [--backend auto|wasm|cpu|webgpu|tensorflow]
-
-Pipelines: recipe names (bow-sift, bow-sift-spm, lenet5, alexnet-small, bownet) or paths to .json/.js/.ts files.
-Common options: --backend B (default wasm), --seed S, --data-dir DIR, --json
-`;
-
-const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>> = {
-  train: async () => (await import('./train.js')).trainCommand,
-  datasets: async () => (await import('./datasets.js')).datasetsCommand,
-  info: async () => (await import('./info.js')).infoCommand,
+const RUN: Record<string, () => Promise<Run>> = {
   compare: async () => (await import('./compare.js')).compareCommand,
-  explain: async () => (await import('./explain.js')).explainCommand,
-  predict: async () => (await import('./models.js')).predictCommand,
+  train: async () => (await import('./train.js')).trainCommand,
   eval: async () => (await import('./models.js')).evalCommand,
+  predict: async () => (await import('./models.js')).predictCommand as Run,
   export: async () => (await import('./models.js')).exportCommand,
+  explain: async () => (await import('./explain.js')).explainCommand as Run,
+  datasets: async () => (await import('./datasets.js')).datasetsCommand as Run,
+  info: async () => (await import('./info.js')).infoCommand,
 };
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+const CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+let stopping: 'SIGINT' | 'SIGTERM' | null = null;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopping) {
+      process.stderr.write(`\nbowcnn: ${sig} again: stopping now\n`);
+      process.exit(CODES[sig]);
+    }
+    stopping = sig;
+    process.stderr.write(`\nbowcnn: ${sig}: stopping after the current batch (again to stop at once)\n`);
+    requestStop(sig);
+  });
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { process.stdout.write(HELP); return 0; }
-  const load = COMMANDS[cmd];
-  if (!load) { process.stderr.write(`bowcnn: unknown command '${cmd}'\n\n${HELP}`); return 2; }
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    const spec = rest[0] ? commandSpec(rest[0]) : undefined;
+    process.stdout.write(spec ? helpText(spec) : mainHelp(version()));
+    return 0;
+  }
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const spec = commandSpec(cmd);
+  if (!spec) {
+    process.stderr.write(`bowcnn: unknown command '${cmd}'${didYouMean(cmd, COMMANDS.map((c) => c.name))}; bowcnn --help lists them\n`);
+    return 2;
+  }
   try {
-    await (await load())(rest);
+    const { values, positionals } = parseCommand(spec, rest);
+    if (values.help) {
+      process.stdout.write(helpText(spec));
+      return 0;
+    }
+    await (await RUN[cmd]())(values, positionals, rest);
     return 0;
   } catch (e) {
-    const err = e as Error;
-    if (err instanceof UsageError) { process.stderr.write(`bowcnn ${cmd}: ${err.message}\n`); return 2; }
-    const known = ['DataError', 'DatasetMissingError', 'BackendError', 'FetchError', 'PipelineError', 'CacheError'];
-    process.stderr.write(`bowcnn ${cmd}: ${err.message}\n`);
-    if (!known.includes(err.name) && process.env.BOWCNN_DEBUG) process.stderr.write(`${err.stack}\n`);
-    return 1;
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (err instanceof Interrupted) {
+      process.stderr.write(`bowcnn ${cmd}: ${err.message}; completed epochs, cache entries and finished results are kept, a rerun resumes\n`);
+    } else {
+      process.stderr.write(`bowcnn ${cmd}: ${err.message}\n`);
+      if (settings().debug || !(err instanceof BowcnnError)) {
+        if (settings().debug) process.stderr.write(`${err.stack}\n`);
+        else process.stderr.write('bowcnn: (BOWCNN_DEBUG=1 prints the stack trace)\n');
+      }
+    }
+    return exitCodeOf(err);
   }
 }
 
-process.on('SIGINT', () => {
-  // checkpoints, caches and results are written to temp files and renamed: stopping here leaves them whole
-  process.stderr.write('\nbowcnn: interrupted; completed epochs and cache entries are kept, a rerun resumes\n');
-  process.exit(130);
-});
-
-main(process.argv.slice(2)).then(async (code) => {
-  process.exitCode = code;
-  // drop the GPU reference so that Node can exit (Dawn keeps the event loop alive while a device lives)
-  const { releaseWebgpu } = await import('../backend/webgpu.js');
-  releaseWebgpu();
-}, (e) => { process.stderr.write(`bowcnn: ${(e as Error).message}\n`); process.exitCode = 1; });
+main(process.argv.slice(2))
+  .then(async (code) => {
+    // drop the GPU reference (Dawn keeps the event loop alive while a device lives), then exit: nothing left
+    // behind (a worker, a timer) may keep a finished or failed command running
+    const { releaseWebgpu } = await import('../backend/webgpu.js');
+    releaseWebgpu();
+    return code;
+  })
+  .catch((e) => {
+    process.stderr.write(`bowcnn: ${(e as Error).message}\n`);
+    return 1;
+  })
+  .then((code) => process.exit(stopping && code === 0 ? CODES[stopping] : code));

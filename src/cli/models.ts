@@ -1,101 +1,124 @@
 /**
- * bowcnn predict --model DIR IMAGE...   classify image files with a saved pipeline or CNN
- * bowcnn eval    --model DIR --dataset D [--single-view]   accuracy (with a 95% interval) of a saved model on a test split
- *
- * A CNN saved with test-time flips (meta.json `testTimeFlips`: its recipe averages the logits of an image
- * and its mirror) is evaluated and predicts the same way; --single-view turns that off.
- * bowcnn export  --model DIR --out DIR2 [--coding hard|soft] [--beta B]   a saved BoW pipeline as a CNN
- *
- * A model folder holds either pipeline.json + weights.bin (a BoW pipeline) or model.json + weights.bin
- * (a tfjs LayersModel), and meta.json with the class names.
+ * Commands over a saved model folder (compare's OUT/models/NAME, train's DIR/model, export's DIR):
+ *   eval     accuracy with a 95% interval on a test split: by default the dataset the model was trained on;
+ *            another class list or image shape is refused
+ *   predict  the class of each image file
+ *   export   a saved BoW pipeline as a bownet (a tfjs LayersModel with the same predictions)
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend, type BackendName } from '../backend/index.js';
+import type { Classifier, DataInfo } from '../core/classifier.js';
+import { ConfigError, IoError, UsageError } from '../core/errors.js';
 import { exportBowNet } from '../cnn/bownet.js';
-import { loadModel, saveModel } from '../cnn/io.js';
-import { predictLogits, predictSplit } from '../cnn/train.js';
-import { dataset } from '../data/registry.js';
+import { CnnClassifier } from '../cnn/classifier.js';
 import { DataError } from '../data/types.js';
 import { argmax, bootstrapCI } from '../eval/metrics.js';
+import { load } from '../models/load.js';
+import type { BowNetRecipe } from '../config/recipes.js';
+import { folderName } from '../eval/compare.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import { common, num, out, parse, parseArgs, UsageError } from './args.js';
+import { parseRecipe } from '../pipeline/recipes.js';
+import { loadDataset, output, startBackend } from './common.js';
+import type { Values } from './spec.js';
 
-interface Loaded { kind: 'bow' | 'cnn'; pipeline?: Pipeline; model?: tf.LayersModel; inShape: number[]; classes: string[]; flip: boolean }
-
-async function load(dir: string): Promise<Loaded> {
-  const meta = existsSync(join(dir, 'meta.json')) ? JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { classes?: string[]; inShape?: number[]; testTimeFlips?: boolean } : {};
-  if (existsSync(join(dir, 'pipeline.json'))) {
-    const p = await Pipeline.load(dir);
-    const inShape = p.inShape ?? meta.inShape ?? [28, 28, 1];
-    return { kind: 'bow', pipeline: p, inShape, classes: meta.classes ?? [], flip: false };
-  }
-  if (existsSync(join(dir, 'model.json'))) {
-    await import('../cnn/bownet.js');     // registers bownet's custom layers
-    const m = await loadModel(dir);
-    const inShape = (m.inputs[0].shape.slice(1) as number[]);
-    return { kind: 'cnn', model: m, inShape, classes: meta.classes ?? [], flip: meta.testTimeFlips === true };
-  }
-  throw new UsageError(`--model ${dir}: no pipeline.json or model.json there`);
+function modelDir(v: Values, cmd: string): string {
+  if (!v.model) throw new UsageError(`${cmd} needs --model DIR (a saved model folder); see bowcnn ${cmd} --help`);
+  return resolve(String(v.model));
 }
 
-function scoresOf(l: Loaded, x: tf.Tensor4D): Float32Array {
-  return tf.tidy(() => (l.pipeline ? l.pipeline.predict(x) : predictLogits(l.model!, x, { flip: l.flip })).dataSync() as Float32Array);
+/** The classifier without test-time flips, when asked (a CNN whose recipe averages an image and its mirror). */
+function singleView(c: Classifier, v: Values): Classifier {
+  return v['single-view'] && c.settable().includes('predict') ? c.set('predict.flip', false) : c;
 }
 
-export async function predictCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(() => parseArgs({ args: argv, options: { ...common, model: { type: 'string' } }, allowPositionals: true, strict: true }));
-  if (!values.model) throw new UsageError('predict --model DIR IMAGE...');
-  if (!positionals.length) throw new UsageError('predict: give at least one image file');
-  await useBackend(values.backend as BackendName);
-  const l = await load(resolve(values.model));
-  const [h, w, c] = l.inShape;
-  const rows: { file: string; class: number; name: string; score: number }[] = [];
-  for (const file of positionals) {
-    let data: Buffer;
-    try {
-      let img = sharp(file, { failOn: 'error' }).removeAlpha();
-      img = c === 1 ? img.grayscale() : img.toColourspace('srgb');
-      data = await img.resize(w, h, { fit: 'fill' }).raw().toBuffer();
-    } catch (e) { throw new DataError(file, `is not a readable image (${(e as Error).message.split('\n')[0]})`); }
-    const x = tf.tensor4d(Float32Array.from(data.subarray(0, h * w * c), (v) => v / 255), [1, h, w, c]);
-    const s = scoresOf(l, x);
-    x.dispose();
-    const k = argmax(s, s.length)[0];
-    rows.push({ file, class: k, name: l.classes[k] ?? String(k), score: s[k] });
+const flips = (c: Classifier) => c instanceof CnnClassifier && c.predictOptions.flip;
+
+export async function evalCommand(v: Values): Promise<void> {
+  const dir = modelDir(v, 'eval');
+  await startBackend(v);
+  const c = singleView(await load(dir), v);
+  const info = c.data as DataInfo | null;
+  const name = (v.dataset as string | undefined) ?? info?.dataset;
+  if (!name || name === 'unnamed') throw new UsageError(`eval: ${dir} does not say which dataset it was trained on: give --dataset NAME`);
+  const ds = await loadDataset(name, v, { subset: undefined });
+  if (info) {
+    if (info.classes.join('\n') !== ds.classes.join('\n')) throw new ConfigError(`eval: ${dir} was trained on classes [${info.classes.join(', ')}]; ${ds.name} has [${ds.classes.join(', ')}]`);
+    const shape = [ds.test.height, ds.test.width, ds.test.channels];
+    if (shape.join('x') !== info.inShape.join('x')) throw new ConfigError(`eval: ${dir} takes ${info.inShape.join('x')} images; ${ds.name}'s are ${shape.join('x')}`);
   }
-  out(values.json, rows, () => { for (const r of rows) console.log(`${r.file}\t${r.name}\t(class ${r.class}, score ${r.score.toFixed(3)})`); });
-}
-
-export async function evalCommand(argv: string[]): Promise<void> {
-  const { values } = parse(() => parseArgs({ args: argv, options: { ...common, model: { type: 'string' }, dataset: { type: 'string', default: 'mnist' }, 'test-subset': { type: 'string' }, 'single-view': { type: 'boolean' } }, allowPositionals: false, strict: true }));
-  if (!values.model) throw new UsageError('eval --model DIR --dataset D [--single-view]');
-  await useBackend(values.backend as BackendName);
-  const l = await load(resolve(values.model));
-  const ds = await dataset(values.dataset, { testSubset: num(values['test-subset'], 'test-subset'), dir: values['data-dir'] });
-  const flip = l.flip && !values['single-view'];
-  const s = l.pipeline ? l.pipeline.scores(ds.test) : await predictSplit(l.model!, ds.test, 500, { flip });
-  const pred = argmax(s, s.length / ds.test.n);
+  const s = await c.scoreSplit(ds.test);
+  const pred = argmax(s, ds.classes.length);
   const correct = Array.from(pred, (p, i) => (p === ds.test.labels[i] ? 1 : 0));
   const acc = correct.reduce((a: number, b) => a + b, 0) / ds.test.n;
   const ci = bootstrapCI(correct);
-  out(values.json, { model: values.model, dataset: ds.name, test: ds.test.n, accuracy: acc, ci95: ci, testTimeFlips: flip }, () =>
-    console.log(`${values.model} on ${ds.name} (${ds.test.n} test images${flip ? ', with test-time flips as its recipe; --single-view for without' : ''}): ${(100 * acc).toFixed(2)}% [${(100 * ci[0]).toFixed(2)}, ${(100 * ci[1]).toFixed(2)}]`));
+  const f = flips(c);
+  output(v.json, { model: dir, name: c.name, kind: c.kind, dataset: ds.name, test: ds.test.n, accuracy: acc, ci95: ci, testTimeFlips: f }, () =>
+    console.log(`${c.name} (${dir}) on ${ds.name} (${ds.test.n} test images${f ? ', with test-time flips as its recipe; --single-view for without' : ''}): ${(100 * acc).toFixed(2)}% [${(100 * ci[0]).toFixed(2)}, ${(100 * ci[1]).toFixed(2)}]`));
+  c.dispose();
 }
 
-export async function exportCommand(argv: string[]): Promise<void> {
-  const { values } = parse(() => parseArgs({ args: argv, options: { ...common, model: { type: 'string' }, out: { type: 'string' }, coding: { type: 'string' }, beta: { type: 'string' } }, allowPositionals: false, strict: true }));
-  if (!values.model || !values.out) throw new UsageError('export --model DIR (a saved BoW pipeline) --out DIR2');
-  await useBackend(values.backend as BackendName);
-  const l = await load(resolve(values.model));
-  if (!l.pipeline) throw new UsageError(`export: ${values.model} holds a CNN already`);
-  if (values.coding && values.coding !== 'hard' && values.coding !== 'soft') throw new UsageError('--coding is hard or soft');
-  const m = exportBowNet(l.pipeline, { coding: values.coding as 'hard' | 'soft' | undefined, beta: num(values.beta, 'beta') });
-  await saveModel(m, resolve(values.out), { classes: l.classes, exportedFrom: resolve(values.model) });
-  out(values.json, { out: resolve(values.out), layers: m.layers.map((x) => x.name) }, () => {
-    console.log(`exported ${values.model} as a ${m.layers.length}-layer tfjs LayersModel to ${values.out}`);
+/** An image file as `[1,H,W,C]` in [0,1], resized to the model's input; errors name the file and the cause. */
+async function readImage(file: string, [h, w, c]: readonly number[]): Promise<tf.Tensor4D> {
+  let bytes: Buffer;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new DataError(file, st.isDirectory() ? 'is a folder, not an image file' : 'is not a regular file (a FIFO or a device?)');
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw e instanceof DataError ? e : IoError.wrap(file, 'read', e);
+  }
+  let data: Buffer;
+  try {
+    let img = sharp(bytes, { failOn: 'error' }).removeAlpha();
+    img = c === 1 ? img.grayscale() : img.toColourspace('srgb');
+    data = await img.resize(w, h, { fit: 'fill' }).raw().toBuffer();
+  } catch (e) {
+    throw new DataError(file, `is not an image that can be decoded (${(e as Error).message.split('\n')[0]})`);
+  }
+  return tf.tensor4d(Float32Array.from(data.subarray(0, h * w * c), (x) => x / 255), [1, h, w, c]);
+}
+
+export async function predictCommand(v: Values, files: string[]): Promise<void> {
+  const dir = modelDir(v, 'predict');
+  await startBackend(v);
+  const c = singleView(await load(dir), v);
+  const inShape = c.data?.inShape ?? [28, 28, 1];
+  const classes = c.data?.classes ?? [];
+  const rows: { file: string; class: number; name: string; score: number }[] = [];
+  for (const file of files) {
+    const x = await readImage(file, inShape);
+    const s = await c.scores(x);
+    const v2 = (await s.data()) as Float32Array;
+    tf.dispose([x, s]);
+    const k = argmax(v2, v2.length)[0];
+    rows.push({ file, class: k, name: classes[k] ?? String(k), score: v2[k] });
+  }
+  output(v.json, rows, () => {
+    for (const r of rows) console.log(`${r.file}\t${r.name}\t(class ${r.class}, score ${r.score.toFixed(3)})`);
+  });
+  c.dispose();
+}
+
+export async function exportCommand(v: Values): Promise<void> {
+  const dir = modelDir(v, 'export');
+  if (!v.out) throw new UsageError('export needs --out DIR (where the model goes)');
+  await startBackend(v);
+  const p = await load(dir);
+  if (!(p instanceof Pipeline)) throw new UsageError(`export: ${dir} holds a CNN already (export turns a saved BoW pipeline into one)`);
+  const coding = v.coding as 'hard' | 'soft' | undefined;
+  const m = exportBowNet(p, { coding, beta: v.beta as number | undefined });
+  const recipe = parseRecipe({ kind: 'bownet', name: folderName(`${p.name}-net`), from: p.name, ...(coding ? { coding } : {}), ...(v.beta !== undefined ? { beta: v.beta } : {}) }, 'export') as BowNetRecipe;
+  const net = new CnnClassifier(recipe);
+  net.model = m;
+  net.data = p.data;
+  const out = resolve(String(v.out));
+  await net.save(out);
+  output(v.json, { out, layers: m.layers.map((x) => x.name) }, () => {
+    console.log(`exported ${dir} as a ${m.layers.length}-layer tfjs LayersModel to ${out} (bowcnn eval --model ${out})`);
     console.log(m.layers.map((x) => `  ${x.name} (${x.getClassName()})`).join('\n'));
   });
+  net.dispose();
+  p.dispose();
 }

@@ -12,11 +12,6 @@
  * training on one CPU thread fits a lecture's time budget (the original AlexNet is 720 M).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LayerCard } from '../pipeline/card.js';
-import { BatchNorm } from './batchnorm.js';
-import { cardsFromModel } from './cards.js';
-import { conv2d } from './conv.js';
-import { dropout } from './dropout.js';
 import type { Augment } from './train.js';
 
 export interface AlexNetConfig {
@@ -39,8 +34,8 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   const he = () => tf.initializers.heNormal({ seed: seed++ });
   const m = tf.sequential({ name: 'alexnet-small' });
   const block = (filters: number, i: number, first = false) => {
-    m.add(conv2d({ ...(first ? { inputShape: [h, w, c] } : {}), filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: he(), name: `conv${i}` }));
-    m.add(new BatchNorm({ name: `bn${i}` }));
+    m.add(tf.layers.conv2d({ ...(first ? { inputShape: [h, w, c] } : {}), filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: he(), name: `conv${i}` }));
+    m.add(tf.layers.batchNormalization({ momentum: 0.99, epsilon: 1e-3, name: `bn${i}` }));
     m.add(tf.layers.reLU({ name: `relu${i}` }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool${i}` }));
   };
@@ -50,14 +45,10 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   m.add(tf.layers.flatten({ name: 'flatten' }));
   fcs.forEach((units, i) => {
     m.add(tf.layers.dense({ units, activation: 'relu', kernelInitializer: he(), name: `fc${i + 1}` }));
-    m.add(dropout({ rate: drop, seed: seed++, name: `drop${i + 1}` }));   // a new mask each step (see dropout.ts)
+    m.add(tf.layers.dropout({ rate: drop, seed: seed++, name: `drop${i + 1}` }));   // a new mask each step (passes/cnn.ts)
   });
   m.add(tf.layers.dense({ units: cfg.classes ?? 10, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'output' }));
   return m;
-}
-
-export function alexnetCards(model: tf.LayersModel): LayerCard[] {
-  return cardsFromModel(model, { conv1: 'conv + BN + ReLU', conv2: 'conv + BN + ReLU', conv3: 'conv + BN + ReLU', fc1: 'fully connected + dropout', fc2: 'fully connected + dropout', output: 'output' });
 }
 
 export interface AugmentConfig {

@@ -10,8 +10,8 @@
  * so the forward and the backward are each two passes over the activations (src/backend/channel-kernels.ts),
  * where tfjs-layers' BatchNormalization differentiates through moments() and FusedBatchNorm's gradient.
  *
- * `BatchNorm` is a drop-in for tf.layers.batchNormalization with its defaults (momentum 0.99, epsilon
- * 1e-3, the same weight names and moving-average rule), serialisable as 'BowcnnBatchNorm'.
+ * The execution pass (passes/cnn.ts) runs tfjs-layers' own BatchNormalization layers through these
+ * functions, with their weights and their moving-average rule; the saved model is tfjs-layers'.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -71,56 +71,3 @@ export function batchNormInfer(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor
     return channelAffine(x, a, b);
   });
 }
-
-export interface BatchNormArgs { momentum?: number; epsilon?: number; name?: string; trainable?: boolean }
-
-export class BatchNorm extends tf.layers.Layer {
-  static className = 'BowcnnBatchNorm';
-  private readonly momentum: number;
-  private readonly epsilon: number;
-  private gamma!: tf.LayerVariable;
-  private beta!: tf.LayerVariable;
-  private movingMean!: tf.LayerVariable;
-  private movingVariance!: tf.LayerVariable;
-
-  constructor(args: BatchNormArgs = {}) {
-    super(args);
-    this.momentum = args.momentum ?? 0.99;
-    this.epsilon = args.epsilon ?? 1e-3;
-    this.supportsMasking = true;
-  }
-
-  override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    const C = s[s.length - 1] as number;
-    this.gamma = this.addWeight('gamma', [C], 'float32', tf.initializers.ones());
-    this.beta = this.addWeight('beta', [C], 'float32', tf.initializers.zeros());
-    this.movingMean = this.addWeight('moving_mean', [C], 'float32', tf.initializers.zeros(), undefined, false);
-    this.movingVariance = this.addWeight('moving_variance', [C], 'float32', tf.initializers.ones(), undefined, false);
-    this.built = true;
-  }
-
-  override computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] { return s; }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
-    return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      const gamma = this.gamma.read() as tf.Tensor1D, beta = this.beta.read() as tf.Tensor1D;
-      if (!kwargs?.training) {
-        return batchNormInfer(x, gamma, beta, this.movingMean.read() as tf.Tensor1D, this.movingVariance.read() as tf.Tensor1D, this.epsilon);
-      }
-      const { y, mean, variance } = batchNormTrain(x, gamma, beta, this.epsilon);
-      // tfjs-layers' rule: moving <- moving - (moving - batch) * (1 - momentum), with the biased variance
-      for (const [v, batch] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
-        tf.tidy(() => { const old = v.read(); v.write(tf.sub(old, tf.mul(tf.sub(old, batch), 1 - this.momentum))); });
-      }
-      tf.dispose([mean, variance]);
-      return y;
-    });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon };
-  }
-}
-tf.serialization.registerClass(BatchNorm);

@@ -3,7 +3,7 @@
  * "Connections" are LeCun's: per image, the multiply-adds of each output unit, bias included.
  */
 import * as tf from '@tensorflow/tfjs';
-import { growField, type LayerCard } from '../pipeline/card.js';
+import { growField, type LayerCard } from '../core/card.js';
 
 function shapeOf(s: tf.Shape | tf.Shape[] | undefined): number[] {
   if (!s) return [];
@@ -32,7 +32,7 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
     const outUnits = outS.reduce((a, b) => a * (b || 1), 1);
     const origin = params > 0 ? 'supervised' as const : 'none' as const;
     const base = { stage: layer.name, classic: classic[layer.name] ?? '', mapsIn, mapsOut, params, origin, outShape: outS };
-    if (cls === 'Conv2D' || cls === 'BowcnnConv2D') {
+    if (cls === 'Conv2D') {
       const [kh, kw] = pair(cfg.kernelSize);
       const [s] = pair(cfg.strides);
       const [d] = pair(cfg.dilationRate);
@@ -52,7 +52,7 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
       const fin = inS.reduce((a, b) => a * (b || 1), 1);
       cards.push({ ...base, mapsIn: fin, cnn: `fully connected ${fin}->${mapsOut} ${act}`, receptiveField: field.r, connections: mapsOut * (fin + 1) });
     } else if (params > 0 || cls === 'Flatten' || cls === 'ZeroPadding2D') {
-      const desc = cls === 'BatchNormalization' || cls === 'BowcnnBatchNorm' ? 'batch normalisation' : cls === 'Flatten' ? 'flatten' : cls === 'ZeroPadding2D' ? 'zero padding' : cls;
+      const desc = cls === 'BatchNormalization' ? 'batch normalisation' : cls === 'Flatten' ? 'flatten' : cls === 'ZeroPadding2D' ? 'zero padding' : cls;
       if (cls === 'Flatten') field = { r: Math.max(field.r, imageSide), j: field.j };
       cards.push({ ...base, cnn: desc, receptiveField: field.r, connections: params > 0 ? outUnits * 2 : 0 });
     }

@@ -1,96 +1,207 @@
 /**
- * A CNN as a Classifier (DESIGN.md): built from a recipe (lenet5, alexnet-small, bownet), fitted with the
- * training loop, scored on a split, described by its cards, saved to a folder.
+ * A CNN as a Classifier (core/classifier.ts): built from a recipe (lenet5, alexnet-small, or a bownet: a
+ * BoW recipe fitted, exported as a CNN and fine-tuned), trained by cnn/train, saved as a plain tfjs
+ * LayersModel (cnn/io).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset, Split } from '../data/types.js';
-import type { LayerCard } from '../pipeline/card.js';
-import { bowPipeline, readRecipe, type BowNetRecipe, type BowRecipe, type CnnRecipe } from '../pipeline/recipes.js';
+import type { LayerCard } from '../core/card.js';
+import { type Ablation, type Classifier, type DataInfo, dataInfo, type FitOptions, type FitReport, type Maps, type Picture } from '../core/classifier.js';
+import { ConfigError, FitError } from '../core/errors.js';
+import type { ModelMeta } from '../core/persist.js';
+import type { BowNetRecipe, CnnRecipe } from '../config/recipes.js';
+import type { Split } from '../data/types.js';
+import { argmax } from '../eval/metrics.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import { alexnetCards, alexnetSmall, augment, type AugmentConfig } from './alexnet.js';
+import { didYouMean, listOf } from '../config/suggest.js';
+import { bowPipeline, parseRecipe, readRecipe } from '../pipeline/recipes.js';
+import { augment } from './alexnet.js';
 import { exportBowNet } from './bownet.js';
 import { cardsFromModel } from './cards.js';
-import { saveModel } from './io.js';
-import { lenet5, lenet5Cards, type LeNetVariant } from './lenet5.js';
-import { accuracyOf, predictSplit, trainModel, type FitReport, type PredictOptions, type TrainOptions } from './train.js';
+import { loadModel, saveModel } from './io.js';
+import { accuracyOf, predictLogits, predictSplit, trainModel, type PredictOptions } from './train.js';
+import { ZOO } from './zoo.js';
 
-export interface CnnFitOptions { seed?: number; checkpointDir?: string; validation?: Split; progress?: boolean; maxSeconds?: number; targetAccuracy?: number; cacheDir?: string }
+/** Layers whose outputs robustness and the teaching page compare (representation per layer). */
+const REPRESENTED = /^(Conv2D|Dense|MaxPooling2D|AveragePooling2D|DepthwiseConv2D|BowStage|BowWinnerTakeAll|BowScaledSoftmax|BowSiftNorm|BowGatherConv)$/;
 
-/** Mean and standard deviation of a split's pixels, on the model's [0, 1] scale. */
-export function pixelStats(s: Split): { mean: number; std: number } {
-  let sum = 0, sq = 0;
-  const p = s.pixels;
-  for (let i = 0; i < p.length; i++) { const v = p[i]; sum += v; sq += v * v; }
-  const n = Math.max(1, p.length), mean = sum / n / 255;
-  return { mean, std: Math.sqrt(Math.max(1e-12, sq / n / 65025 - mean * mean)) };
-}
-
-export class CnnClassifier {
+export class CnnClassifier implements Classifier {
+  readonly kind = 'cnn' as const;
   model: tf.LayersModel | null = null;
-  lastFit: (FitReport & { before?: number }) | null = null;
-  /** for bownet: the fitted BoW pipeline it was exported from */
+  data: DataInfo | null = null;
+  /** for a bownet: the fitted BoW pipeline it was exported from */
   source: Pipeline | null = null;
-  constructor(readonly recipe: CnnRecipe | BowNetRecipe, readonly ds: Pick<Dataset, 'classes' | 'flipSafe'> & { train: Split }) {}
-  get name(): string { return this.recipe.name; }
+  /** the pipeline's accuracy on the validation split before fine-tuning (bownet, when given one) */
+  beforeFineTune: number | null = null;
 
-  /** how scores() predicts: the recipe's test-time flips, where the dataset allows mirrors */
+  constructor(
+    readonly recipe: CnnRecipe | BowNetRecipe,
+    readonly name: string = recipe.name,
+  ) {}
+
+  /** how scores() predicts: the recipe's test-time flips, where the data allows mirrors */
   get predictOptions(): PredictOptions {
-    const p = this.recipe.kind === 'cnn' ? this.recipe.predict : undefined;
-    return { flip: (p?.flip ?? false) && this.ds.flipSafe };
+    return { flip: this.recipe.kind === 'cnn' && this.recipe.predict.flip && (this.data?.flipSafe ?? false) };
   }
 
-  build(seed = 0): tf.LayersModel {
-    const s = this.ds.train;
-    const shape: [number, number, number] = [s.height, s.width, s.channels];
-    const r = this.recipe as CnnRecipe;
-    if (r.model === 'lenet5') {
-      // normalize: true in a recipe means the training set's own pixel mean and std
-      const normalize = r.config.normalize === true ? pixelStats(s) : (r.config.normalize as boolean | undefined);
-      return lenet5({ variant: (r.config.variant as LeNetVariant) ?? 'modern', inputShape: shape, classes: this.ds.classes.length, seed, normalize });
-    }
-    if (r.model === 'alexnet-small') return alexnetSmall({ ...(r.config as object), inputShape: shape, classes: this.ds.classes.length, seed });
-    throw new Error(`unknown model '${r.model}' in recipe ${r.name}`);
+  private build(info: Pick<DataInfo, 'inShape' | 'classes'>, seed: number, train?: Split): tf.Sequential {
+    if (this.recipe.kind !== 'cnn') throw new ConfigError(`recipe '${this.recipe.name}' is a ${this.recipe.kind} recipe: it is built by fitting its BoW recipe`);
+    return ZOO[this.recipe.model].build(this.recipe.config, { inShape: info.inShape, classes: info.classes.length, seed, train });
   }
 
-  async fit(train: Split, opts: CnnFitOptions = {}): Promise<FitReport> {
-    const t = { ...(this.recipe.train as TrainOptions & { augment?: AugmentConfig }) };
-    const aug = t.augment ? augment({ ...t.augment, flip: (t.augment.flip ?? true) && this.ds.flipSafe }) : undefined;
-    let before: number | undefined;
+  async fit(train: Split, opts: FitOptions = {}): Promise<FitReport> {
+    const t0 = performance.now();
+    const info = dataInfo(train, opts.data);
+    if (train.n === 0) throw new FitError(`${this.name}: the training split is empty`);
+    if (info.classes.length < 2) throw new FitError(`${this.name}: the training split has ${info.classes.length} class: a classifier needs at least 2`);
+    this.dispose();   // a refit starts from a new model: the old one's tensors are freed
+    this.data = info;
+    const t = this.recipe.train;
+    const aug = t.augment ? augment({ ...t.augment, flip: t.augment.flip && info.flipSafe }) : undefined;
+    const phases: FitReport['phases'] = {};
     if (this.recipe.kind === 'bownet') {
       const r = this.recipe;
-      const p = bowPipeline(readRecipe(r.from) as BowRecipe);
-      await p.fit(train, { cacheDir: opts.cacheDir, progress: opts.progress, seed: opts.seed });
+      const p = bowPipeline(readRecipe(r.from));
+      const pf = await p.fit(train, { ...opts, checkpointDir: undefined });
+      for (const [k, v] of Object.entries(pf.phases)) phases[`${r.from} ${k}`] = v;
       this.source = p;
       this.model = exportBowNet(p, { coding: r.coding, beta: r.beta, trainable: r.trainable });
-      before = opts.validation ? await accuracyOf(this.model, opts.validation) : undefined;
+      this.beforeFineTune = opts.validation ? await accuracyOf(this.model, opts.validation) : null;
     } else {
-      this.model = this.build(opts.seed ?? 0);
+      this.model = this.build(info, opts.seed ?? 0, train);
     }
+    const { augment: _a, ...rest } = t;
     const rep = await trainModel(this.model, train, {
-      ...t, augment: aug, seed: opts.seed ?? 0, checkpointDir: opts.checkpointDir, validation: opts.validation, label: this.name,
-      evalFlip: this.predictOptions.flip,
-      progress: opts.progress, maxSeconds: opts.maxSeconds ?? t.maxSeconds, targetAccuracy: opts.targetAccuracy ?? t.targetAccuracy,
+      ...rest, augment: aug, seed: opts.seed ?? 0, checkpointDir: opts.checkpointDir, validation: opts.validation, label: this.name,
+      evalFlip: this.predictOptions.flip, progress: opts.progress,
+      maxSeconds: opts.maxSeconds ?? t.maxSeconds, targetAccuracy: t.targetAccuracy,
     });
-    this.lastFit = { ...rep, before };
-    return rep;
+    const cached = rep.epochsRun === 0 && rep.epochs.length > 0;
+    phases.training = { seconds: rep.seconds, cached };
+    return {
+      seconds: (performance.now() - t0) / 1000,
+      cached,
+      trainImagesPerSec: rep.epochs.length ? rep.imagesPerSec : null,
+      phases,
+      epochs: rep.epochs,
+      resumedFromEpoch: rep.resumedFromEpoch,
+    };
   }
 
-  scores(split: Split): Promise<Float32Array> {
-    if (!this.model) throw new Error(`${this.name}: not fitted`);
-    return predictSplit(this.model, split, 500, this.predictOptions);
+  private fitted(): tf.LayersModel {
+    if (!this.model) throw new FitError(`${this.name}: not fitted (fit it, or load a saved one)`);
+    return this.model;
   }
 
-  cards(): LayerCard[] {
-    const m = this.model ?? this.build();
-    const r = this.recipe as CnnRecipe;
-    if (r.model === 'lenet5') return lenet5Cards(m);
-    if (r.model === 'alexnet-small') return alexnetCards(m);
-    return cardsFromModel(m);
+  async scores(x: Maps): Promise<tf.Tensor2D> {
+    const m = this.fitted();
+    return tf.tidy(() => predictLogits(m, x, this.predictOptions) as tf.Tensor2D);
+  }
+
+  async predict(x: Maps): Promise<Int32Array> {
+    const s = await this.scores(x);
+    const v = (await s.data()) as Float32Array;
+    const k = s.shape[1];
+    s.dispose();
+    return argmax(v, k);
+  }
+
+  scoreSplit(split: Split): Promise<Float32Array> {
+    return predictSplit(this.fitted(), split, 500, this.predictOptions);
+  }
+
+  /** The cards of the fitted model, or of the model the recipe builds for images of inShape. */
+  cards(inShape: readonly number[] = this.data?.inShape ?? [28, 28, 1]): LayerCard[] {
+    const classic = this.recipe.kind === 'cnn' ? ZOO[this.recipe.model].classic : {};
+    if (this.model) return cardsFromModel(this.model, classic);
+    const m = this.build({ inShape: inShape as [number, number, number], classes: this.data?.classes ?? Array.from({ length: 10 }, (_, i) => String(i)) }, 0);
+    const cards = cardsFromModel(m, classic);
+    m.dispose();
+    return cards;
+  }
+
+  async representations(x: Maps): Promise<Record<string, tf.Tensor>> {
+    const m = this.fitted();
+    const keep = m.layers.filter((l) => REPRESENTED.test(l.getClassName()));
+    const probe = tf.model({ inputs: m.inputs, outputs: keep.map((l) => l.output as tf.SymbolicTensor) });
+    const ys = probe.apply(x, { training: false }) as tf.Tensor | tf.Tensor[]; // one pass (predict() slices into batches of 32)
+    const arr = Array.isArray(ys) ? ys : [ys];
+    return Object.fromEntries(keep.map((l, i) => [l.name, arr[i]]));
+  }
+
+  /** The first convolution's filters, summed over input channels (what the report sets beside the gradient filters). */
+  pictures(): Picture[] {
+    if (!this.model || this.recipe.kind !== 'cnn') return [];
+    const conv = this.model.layers.find((l) => l.getClassName() === 'Conv2D');
+    if (!conv) return [];
+    const w = conv.getWeights()[0];
+    const [kh, kw, ci, co] = w.shape;
+    const v = w.arraySync() as number[][][][];
+    const data = Array.from({ length: Math.min(co, 32) }, (_, o) =>
+      Array.from({ length: kh }, (_, y) =>
+        Array.from({ length: kw }, (_, x) => {
+          let s = 0;
+          for (let q = 0; q < ci; q++) s += v[y][x][q][o];
+          return s;
+        }),
+      ),
+    );
+    return [{ kind: 'filters', title: `${this.name}: first-layer filters ${conv.name}, learned (backpropagation)`, data }];
+  }
+
+  ablations(): Ablation[] {
+    const r = this.recipe;
+    if (r.kind !== 'cnn') return [];
+    return ZOO[r.model].ablations(r.config).map((a) => ({
+      change: a.change,
+      make: () => new CnnClassifier({ ...r, name: r.name, config: a.config }, `${this.name} [${a.change}]`),
+    }));
+  }
+
+  describe(): Record<string, unknown> {
+    return { ...this.recipe, name: this.name };
+  }
+
+  settable(): string[] {
+    return this.recipe.kind === 'cnn' ? ['train', 'config', 'predict'] : ['train', 'coding', 'beta', 'trainable'];
+  }
+
+  /** set('train.epochs', 10): a new, unfitted classifier whose recipe has one value changed (validated by the recipe's schema). */
+  set(path: string, value: unknown): CnnClassifier {
+    const parts = path.split('.');
+    if (!this.settable().includes(parts[0])) throw new ConfigError(`set('${path}'): ${this.name} has no setting '${parts[0]}'${didYouMean(parts[0], this.settable())}; settings: ${listOf(this.settable())}`);
+    const r = structuredClone(this.recipe) as Record<string, unknown>;
+    let o = r;
+    for (const k of parts.slice(0, -1)) {
+      if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
+      o = o[k] as Record<string, unknown>;
+    }
+    o[parts[parts.length - 1]] = value;
+    const next = new CnnClassifier(parseRecipe(r, `${this.name}: set('${path}')`) as CnnRecipe | BowNetRecipe, this.name);
+    if (parts[0] === 'predict' && this.model) {
+      // how it predicts, not what it learned: the same trained model (shared, so dispose only one of the two)
+      next.model = this.model;
+      next.data = this.data;
+    }
+    return next;
   }
 
   async save(dir: string): Promise<void> {
-    if (!this.model) throw new Error(`${this.name}: not fitted`);
-    // testTimeFlips: how this model's scores were made (bowcnn eval / predict of the folder do the same)
-    await saveModel(this.model, dir, { recipe: this.recipe, classes: this.ds.classes, testTimeFlips: this.predictOptions.flip });
+    // testTimeFlips: how this model's scores are made (load gives them back; eval and predict do the same)
+    await saveModel(this.fitted(), dir, { name: this.name, recipe: this.recipe, data: this.data, testTimeFlips: this.predictOptions.flip });
+  }
+
+  /** A saved CNN (meta.json kind 'cnn'): the model, its recipe and the data it was trained on. */
+  static async load(dir: string, meta: ModelMeta): Promise<CnnClassifier> {
+    const c = new CnnClassifier(parseRecipe(meta.recipe, `${dir}/meta.json`) as CnnRecipe | BowNetRecipe, meta.name);
+    c.model = await loadModel(dir, meta);
+    c.data = (meta.data as DataInfo | null) ?? null;
+    return c;
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = null;
+    this.source?.dispose();
+    this.source = null;
   }
 }

@@ -1,34 +1,62 @@
 /**
- * Saving a tfjs LayersModel to a folder, atomically: model.json + weights.bin + meta.json are written
- * into DIR.tmp-PID and the folder is renamed into place (an older DIR is replaced only then).
+ * A CNN saved as a plain tfjs LayersModel: model.json + weights.bin in tfjs's own format (any app with
+ * `@tensorflow/tfjs` loads it: `tf.loadLayersModel`, or tf.io.fromMemory over the two files), plus
+ * bowcnn's meta.json with the recipe, the data it was trained on and every file's checksum (core/persist).
+ * A bownet also needs the few layers of `bowcnn/layers` registered.
  */
-import { replaceDirAtomic } from '../util/atomic.js';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { ModelError } from '../core/errors.js';
+import { assertFinite, type ModelMeta, readModelFile, readModelMeta, writeModelDir } from '../core/persist.js';
 
-export async function saveModel(model: tf.LayersModel, dir: string, meta: Record<string, unknown> = {}): Promise<void> {
-  await replaceDirAtomic(dir, async (tmp) => {
-    await model.save(tf.io.withSaveHandler(async (art) => {
-      const weights = new Uint8Array(art.weightData as ArrayBuffer);
-      writeFileSync(join(tmp, 'weights.bin'), weights);
-      writeFileSync(join(tmp, 'model.json'), JSON.stringify({
-        modelTopology: art.modelTopology, format: 'layers-model', generatedBy: 'bowcnn',
-        weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }],
-      }));
+type Artifacts = { modelTopology: object; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer };
+
+async function artifactsOf(model: tf.LayersModel): Promise<Artifacts> {
+  let out: Artifacts | null = null;
+  await model.save(
+    tf.io.withSaveHandler(async (art) => {
+      out = { modelTopology: art.modelTopology as object, weightSpecs: art.weightSpecs ?? [], weightData: art.weightData as ArrayBuffer };
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
-    writeFileSync(join(tmp, 'meta.json'), JSON.stringify({ version: 1, ...meta }, null, 2));
-  });
+    }),
+  );
+  return out as unknown as Artifacts;
 }
 
-export async function loadModel(dir: string): Promise<tf.LayersModel> {
-  const file = join(dir, 'model.json');
-  if (!existsSync(file)) throw new Error(`${file}: no model here (expected model.json + weights.bin)`);
-  const json = JSON.parse(readFileSync(file, 'utf8')) as { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
-  const bin = readFileSync(join(dir, 'weights.bin'));
-  return tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights,
-    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-  }));
+/** model.json + weights.bin + meta.json into dir, atomically; weights that are not finite are refused. */
+export async function saveModel(model: tf.LayersModel, dir: string, meta: Omit<ModelMeta, 'format' | 'version' | 'files' | 'kind'> & { kind?: 'cnn' }): Promise<void> {
+  assertFinite(model.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() })), dir);
+  const art = await artifactsOf(model);
+  const json = JSON.stringify({
+    modelTopology: art.modelTopology,
+    format: 'layers-model',
+    generatedBy: `bowcnn (tfjs ${tf.version.tfjs})`,
+    weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }],
+  });
+  await writeModelDir(dir, { 'model.json': json, 'weights.bin': new Uint8Array(art.weightData) }, { ...meta, kind: 'cnn' });
+}
+
+/** A saved CNN: checksums checked first, then the weights (which must be finite). */
+export async function loadModel(dir: string, meta: ModelMeta = readModelMeta(dir)): Promise<tf.LayersModel> {
+  const mj = readModelFile(dir, meta, 'model.json');
+  let json: { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  try {
+    json = JSON.parse(mj.toString('utf8'));
+  } catch (e) {
+    throw new ModelError(`${dir}/model.json`, `not valid JSON (${(e as Error).message})`);
+  }
+  const bin = readModelFile(dir, meta, 'weights.bin');
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer }),
+    );
+  } catch (e) {
+    throw new ModelError(`${dir}/model.json`, `tfjs cannot build the model: ${(e as Error).message}`);
+  }
+  try {
+    assertFinite(model.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() })), `${dir}/weights.bin`);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }

@@ -16,9 +16,6 @@
  *          Glorot's changed nothing (87.80 vs 87.78%).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LayerCard } from '../pipeline/card.js';
-import { cardsFromModel } from './cards.js';
-import { conv2d } from './conv.js';
 
 export type LeNetVariant = 'classic' | 'modern';
 
@@ -26,11 +23,6 @@ export interface LeNet5Config {
   variant?: LeNetVariant; inputShape?: [number, number, number]; classes?: number; seed?: number;
   normalize?: boolean | { mean: number; std: number };
 }
-
-const CLASSIC_NAMES: Record<string, string> = {
-  C1: 'convolution, 6 feature maps', S2: 'subsampling', C3: 'convolution, 16 feature maps', S4: 'subsampling',
-  C5: 'convolution, 120 maps of 1x1', F6: 'fully connected, 84 units', OUTPUT: 'output, 10 classes',
-};
 
 export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
   const variant = cfg.variant ?? 'modern';
@@ -42,19 +34,19 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
   if (variant === 'classic') {
     const act = 'tanh';
     m.add(tf.layers.zeroPadding2d({ inputShape: [h, w, c], padding: 2, name: 'pad' }));
-    m.add(conv2d({ filters: 6, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C1' }));
+    m.add(tf.layers.conv2d({ filters: 6, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C1' }));
     m.add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
-    m.add(conv2d({ filters: 16, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C3' }));
+    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C3' }));
     m.add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
-    m.add(conv2d({ filters: 120, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C5' }));
+    m.add(tf.layers.conv2d({ filters: 120, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C5' }));
     m.add(tf.layers.flatten({ name: 'flatten' }));
     m.add(tf.layers.dense({ units: 84, activation: act, kernelInitializer: init(), name: 'F6' }));
   } else {
     const norm = cfg.normalize === false ? null : cfg.normalize === true || cfg.normalize === undefined ? { mean: 0.5, std: 0.5 } : cfg.normalize;
     if (norm) m.add(tf.layers.rescaling({ inputShape: [h, w, c], scale: 1 / norm.std, offset: -norm.mean / norm.std, name: 'normalize' }));
-    m.add(conv2d({ ...(norm ? {} : { inputShape: [h, w, c] }), filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(), name: 'C1' }));
+    m.add(tf.layers.conv2d({ ...(norm ? {} : { inputShape: [h, w, c] }), filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(), name: 'C1' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
-    m.add(conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: init(), name: 'C3' }));
+    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: init(), name: 'C3' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
     m.add(tf.layers.flatten({ name: 'flatten' }));
     m.add(tf.layers.dense({ units: 120, activation: 'relu', kernelInitializer: init(), name: 'C5' }));
@@ -63,8 +55,4 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
   // logits: the loss applies the softmax (numerically stable), predict() returns logits
   m.add(tf.layers.dense({ units: classes, kernelInitializer: init(), name: 'OUTPUT' }));
   return m;
-}
-
-export function lenet5Cards(model: tf.LayersModel): LayerCard[] {
-  return cardsFromModel(model, CLASSIC_NAMES);
 }

@@ -6,19 +6,25 @@
  * Every batch runs inside tf.tidy / optimizer.minimize; `tf.memory().numTensors` is the same after
  * each epoch (tests check it).
  */
-import { writeFileAtomic } from '../util/atomic.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { gatherBatch, rng, shuffle } from '../data/split.js';
+import type { EpochRecord } from '../core/classifier.js';
+import { FitError } from '../core/errors.js';
+import { checkpoint } from '../core/interrupt.js';
+import { assertFinite, floats, sha256 } from '../core/persist.js';
+import { rng, shuffle } from '../core/random.js';
+import { softmaxCrossEntropy } from '../backend/fused-ops.js';
+import { gatherBatch } from '../data/split.js';
 import type { Split } from '../data/types.js';
 import { argmax } from '../eval/metrics.js';
+import { execute } from '../passes/cnn.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { Progress } from '../util/progress.js';
 import { adam } from './adam.js';
-import { softmaxCrossEntropy } from '../backend/fused-ops.js';
-import { applyFused } from './fuse.js';
-import { setDropoutStep } from './dropout.js';
+
+export type { EpochRecord };
 
 export type Augment = (x: tf.Tensor4D, rand: () => number) => tf.Tensor4D;
 
@@ -46,14 +52,11 @@ export interface TrainOptions {
   deviceData?: boolean;
 }
 
-export interface EpochRecord {
-  epoch: number; loss: number; trainAccuracy: number; valAccuracy: number | null;
-  lr: number; seconds: number; imagesPerSec: number;
-}
-
-export interface FitReport {
+export interface TrainReport {
   epochs: EpochRecord[]; seconds: number; imagesPerSec: number; resumedFromEpoch: number | null;
   stoppedEarly: boolean; bestEpoch: number;
+  /** epochs trained in this call (0: the checkpoint had them all) */
+  epochsRun: number;
 }
 
 function lrAt(o: Required<Pick<TrainOptions, 'lr' | 'schedule'>>, step: number, total: number): number {
@@ -76,9 +79,9 @@ function makeOptimizer(o: TrainOptions): Opt {
 
 // ---------- checkpoints: JSON manifest + one binary blob, both written to a temp file then renamed ----------
 
-interface Manifest { version: 1; key: string; epoch: number; history: EpochRecord[]; tensors: { name: string; shape: number[]; group: 'model' | 'opt' }[]; best: number; bestEpoch: number; bad: number }
+interface Manifest { version: 2; key: string; epoch: number; history: EpochRecord[]; tensors: { name: string; shape: number[]; group: 'model' | 'opt' }[]; best: number; bestEpoch: number; bad: number; sha256: string }
 
-async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'version'>, model: tf.LayersModel, opt: tf.Optimizer): Promise<void> {
+async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'version' | 'sha256'>, model: tf.LayersModel, opt: tf.Optimizer): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const named: { name: string; tensor: tf.Tensor; group: 'model' | 'opt' }[] = [
     ...model.weights.map((w) => ({ name: w.originalName, tensor: w.read(), group: 'model' as const })),
@@ -89,24 +92,36 @@ async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'versio
   const blob = new Float32Array(total);
   let off = 0;
   for (const p of parts) { blob.set(p, off); off += p.length; }
-  const manifest: Manifest = { version: 1, ...m, tensors: named.map((n) => ({ name: n.name, shape: n.tensor.shape, group: n.group })) };
+  assertFinite(named.map((n, i) => ({ name: n.name, data: parts[i] })), join(dir, 'weights.bin'));
+  const bytes = new Uint8Array(blob.buffer);
+  const manifest: Manifest = { version: 2, ...m, tensors: named.map((n) => ({ name: n.name, shape: n.tensor.shape, group: n.group })), sha256: sha256(bytes) };
   // blob first, manifest last: a manifest on disk always describes a complete blob
-  writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(blob.buffer));
+  writeFileAtomic(join(dir, 'weights.bin'), bytes);
   writeFileAtomic(join(dir, 'checkpoint.json'), JSON.stringify(manifest));
   // getWeights() hands out the optimizer's own variables, plus a fresh scalar for the iteration count
   for (const n of named) if (n.group === 'opt' && n.name === 'iter') n.tensor.dispose();
 }
 
+/** Says why a checkpoint is not resumed from, on stderr: training then starts over (never from bad weights). */
+function ignoring(file: string, why: string): null {
+  process.stderr.write(`bowcnn: ignoring the checkpoint ${file}: ${why}; training starts over\n`);
+  return null;
+}
+
 async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, opt: tf.Optimizer): Promise<Manifest | null> {
   const mf = join(dir, 'checkpoint.json');
+  const wf = join(dir, 'weights.bin');
   if (!existsSync(mf)) return null;
   let m: Manifest;
-  try { m = JSON.parse(readFileSync(mf, 'utf8')) as Manifest; } catch { return null; }
-  if (m.version !== 1 || m.key !== key) return null;
-  const buf = readFileSync(join(dir, 'weights.bin'));
-  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  try { m = JSON.parse(readFileSync(mf, 'utf8')) as Manifest; } catch { return ignoring(mf, 'not valid JSON'); }
+  if (m.version !== 2) return ignoring(mf, `format version ${m.version}, this bowcnn writes version 2`);
+  if (m.key !== key) return null;   // another run's checkpoint (other data, recipe or options): not this run's to resume
+  if (!existsSync(wf)) return ignoring(wf, 'missing');
+  const buf = readFileSync(wf);
+  if (sha256(buf) !== m.sha256) return ignoring(wf, 'checksum mismatch (the file was changed or damaged)');
+  const all = floats(buf);
   const need = m.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
-  if (all.length !== need) return null;   // torn or foreign blob: start over rather than trust it
+  if (all.length !== need) return ignoring(wf, `${all.length} values for ${need}`);
   let off = 0;
   const modelW: tf.Tensor[] = [];
   const optW: { name: string; tensor: tf.Tensor }[] = [];
@@ -149,7 +164,7 @@ export interface PredictOptions {
  * batches of 32 and concatenates the outputs, which took a third of LeNet-5's inference time on wasm.
  */
 export function predictLogits(model: tf.LayersModel, x: tf.Tensor4D, opts: PredictOptions = {}): tf.Tensor {
-  const run = (t: tf.Tensor) => applyFused(model, t, false);
+  const run = (t: tf.Tensor) => execute(model, t, { training: false });
   const logits = run(x);
   return opts.flip ? tf.mul(tf.add(logits, run(tf.reverse(x, 2))), 0.5) : logits;
 }
@@ -159,6 +174,7 @@ export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(s.n * classes);
   for (let i = 0; i < s.n; i += batchSize) {
+    await checkpoint();
     const idx = Array.from({ length: Math.min(batchSize, s.n - i) }, (_, k) => i + k);
     const { x } = gatherBatch(s, idx);
     const y = tf.tidy(() => predictLogits(model, x, opts));
@@ -179,9 +195,11 @@ export async function accuracyOf(model: tf.LayersModel, s: Split, opts: PredictO
   return ok / Math.max(1, s.n);
 }
 
-export async function trainModel(model: tf.LayersModel, train: Split, opts: TrainOptions = {}): Promise<FitReport> {
+export async function trainModel(model: tf.LayersModel, train: Split, opts: TrainOptions = {}): Promise<TrainReport> {
   const o = { epochs: 5, batchSize: 128, lr: 1e-3, schedule: 'none' as const, seed: 0, weightDecay: 0, labelSmoothing: 0, patience: 0, ...opts };
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
+  if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1)) throw new FitError(`batch size ${o.batchSize}: it must be a whole number >= 1`);
+  if (train.n === 0) throw new FitError('the training split is empty');
   const opt = makeOptimizer(o);
   const key = runKey(model, train, opts);
   const history: EpochRecord[] = [];
@@ -204,6 +222,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
     x: tf.div(tf.tensor4d(train.pixels, [train.n, train.height, train.width, train.channels], 'int32'), 255) as tf.Tensor4D,
     y: tf.tensor1d(train.labels, 'int32'),
   })) : null;
+  try {
   for (let epoch = start; epoch < o.epochs; epoch++) {
     const rand = rng(o.seed * 1000003 + epoch);
     const order = shuffle(Array.from({ length: train.n }, (_, i) => i), rand);
@@ -218,7 +237,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
     const flush = async (last: boolean) => {
       const [l, h] = await Promise.all([accLoss.data(), accHits.data()]);
       lossSum += l[0]; correct += h[0];
-      if (!Number.isFinite(l[0])) throw new Error(`training diverged in epoch ${epoch + 1}: the loss is ${l[0]}; lower the learning rate`);
+      if (!Number.isFinite(l[0])) throw new FitError(`training diverged in epoch ${epoch + 1}: the loss is ${l[0]}; lower the learning rate (--lr, or --set train.lr=...)`);
       bar.set({ loss: lossSum / Math.max(1, seen), acc: correct / Math.max(1, seen) }).tick(pendingImgs);
       pendingImgs = 0;
       if (!last) { tf.dispose([accLoss, accHits]); accLoss = tf.scalar(0); accHits = tf.scalar(0); }
@@ -237,10 +256,10 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
         raw = g.x; labels = tf.tensor1d(g.y, 'int32');
       }
       const x = o.augment ? tf.tidy(() => o.augment!(raw, rand)) : raw;
-      setDropoutStep(epoch * stepsPerEpoch + s);   // dropout masks by step: a resumed run draws the same ones
+      const step = epoch * stepsPerEpoch + s;   // dropout masks by step: a resumed run draws the same ones
       let hits: tf.Scalar | null = null;
       const loss = opt.minimize(() => {
-        const logits = applyFused(model, x, true) as tf.Tensor2D;
+        const logits = execute(model, x, { training: true, step }) as tf.Tensor2D;
         hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar);
         const oh = tf.oneHot(labels, classes);
         return softmaxCrossEntropy(oh, logits, o.labelSmoothing);
@@ -252,6 +271,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
       accLoss = nl; accHits = nh;
       seen += idx.length; pendingImgs += idx.length;
       if ((s + 1) % readEvery === 0 || s === stepsPerEpoch - 1) await flush(s === stepsPerEpoch - 1);
+      await checkpoint();   // Ctrl-C stops between steps; the last epoch's checkpoint stays whole
     }
     tf.dispose([accLoss, accHits]);
     bar.end();
@@ -267,9 +287,11 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
     if (o.targetAccuracy !== undefined && score >= o.targetAccuracy) { stoppedEarly = true; break; }
     if (o.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= o.maxSeconds) { stoppedEarly = true; break; }
   }
-  opt.dispose();
-  if (onDevice) tf.dispose([onDevice.x, onDevice.y]);
+  } finally {
+    opt.dispose();
+    if (onDevice) tf.dispose([onDevice.x, onDevice.y]);
+  }
   const seconds = history.reduce((a, r) => a + r.seconds, 0);
   const imgs = history.reduce((a, r) => a + r.imagesPerSec * r.seconds, 0);
-  return { epochs: history, seconds, imagesPerSec: imgs / Math.max(1e-9, seconds), resumedFromEpoch, stoppedEarly, bestEpoch };
+  return { epochs: history, seconds, imagesPerSec: imgs / Math.max(1e-9, seconds), resumedFromEpoch, stoppedEarly, bestEpoch, epochsRun: history.length - start };
 }

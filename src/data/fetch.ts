@@ -4,6 +4,8 @@
  * byte count and the hash match. A mismatch, a cut connection or an interruption leaves no file
  * under the final name.
  */
+import { BowcnnError } from '../core/errors.js';
+import { settings } from '../core/settings.js';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -42,7 +44,7 @@ export const REMOTE: Record<string, RemoteDataset> = {
   },
 };
 
-export class FetchError extends Error {
+export class FetchError extends BowcnnError {
   constructor(public readonly url: string, public readonly problem: string) {
     super(`${url}: ${problem}`);
     this.name = 'FetchError';
@@ -51,7 +53,7 @@ export class FetchError extends Error {
 
 /** Where fetched datasets live: $BOWCNN_DATA, else ~/.cache/bowcnn/datasets. */
 export function dataHome(): string {
-  return process.env.BOWCNN_DATA ?? join(homedir(), '.cache', 'bowcnn', 'datasets');
+  return settings().dataDir ?? join(homedir(), '.cache', 'bowcnn', 'datasets');
 }
 
 export interface FetchProgress { file: string; received: number; total: number | null }

@@ -7,9 +7,9 @@
  * Class names are the folder names, sorted. Every file in a class folder must be an image that
  * sharp decodes (hidden files are skipped); anything else is a DataError naming the file.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import sharp from 'sharp';
+import { describeErrno, showPath } from '../core/errors.js';
 import { DataError, makeSplit, type Split } from './types.js';
 
 export interface FolderOptions {
@@ -19,35 +19,61 @@ export interface FolderOptions {
   seed?: number;
 }
 
-interface Listed { classes: string[]; files: { file: string; label: number }[] }
+/** A path as bytes (a file name need not be UTF-8) and as a person reads it. */
+interface Path { raw: Buffer; shown: string }
+const pathOf = (dir: Path, name: Buffer): Path => {
+  const raw = Buffer.concat([dir.raw, Buffer.from('/'), name]);
+  return { raw, shown: showPath(raw) };
+};
 
-function subdirs(dir: string): string[] {
-  let names: string[];
-  try { names = readdirSync(dir); } catch (e) { throw new DataError(dir, `cannot be listed (${(e as NodeJS.ErrnoException).code ?? e})`); }
-  return names.filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isDirectory()).sort();
-}
+interface Listed { classes: string[]; files: { file: Path; label: number }[] }
 
-function listClasses(root: string): Listed {
-  const classes = subdirs(root);
-  if (classes.length === 0) throw new DataError(root, 'has no class folders (expected ROOT/<class>/<image files>)');
-  const files: Listed['files'] = [];
-  classes.forEach((c, label) => {
-    const dir = join(root, c);
-    const entries = readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
-    const imgs = entries.filter((n) => {
-      try { return !statSync(join(dir, n)).isDirectory(); } catch (e) {
-        throw new DataError(join(dir, n), `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      }
-    });
-    if (imgs.length === 0) throw new DataError(dir, `class folder '${c}' has no image files`);
-    for (const n of imgs) files.push({ file: join(dir, n), label });
-  });
-  return { classes, files };
-}
-
-async function decode(file: string, h: number, w: number, channels: 1 | 3): Promise<Uint8Array> {
+function entries(dir: Path): { name: Buffer; path: Path; kind: 'dir' | 'file' | 'other' }[] {
+  let names: Buffer[];
   try {
-    let img = sharp(file, { failOn: 'error' }).removeAlpha();
+    names = readdirSync(dir.raw, { encoding: 'buffer' });
+  } catch (e) {
+    throw new DataError(dir.shown, `cannot be listed (${describeErrno(e)})`);
+  }
+  return names
+    .filter((n) => n[0] !== 0x2e) // hidden files and folders
+    .sort(Buffer.compare)
+    .map((name) => {
+      const path = pathOf(dir, name);
+      let st;
+      try {
+        st = statSync(path.raw);
+      } catch (e) {
+        throw new DataError(path.shown, `cannot be read (${describeErrno(e)})`);
+      }
+      return { name, path, kind: st.isDirectory() ? ('dir' as const) : st.isFile() ? ('file' as const) : ('other' as const) };
+    });
+}
+
+function listClasses(root: Path): Listed {
+  const dirs = entries(root).filter((e) => e.kind === 'dir');
+  if (dirs.length === 0) throw new DataError(root.shown, 'has no class folders (expected ROOT/<class>/<image files>)');
+  const files: Listed['files'] = [];
+  dirs.forEach((d, label) => {
+    const inside = entries(d.path);
+    const odd = inside.find((e) => e.kind === 'other');
+    if (odd) throw new DataError(odd.path.shown, 'is not a regular file (a FIFO, a socket or a device): only image files belong in a class folder');
+    const imgs = inside.filter((e) => e.kind === 'file');
+    if (imgs.length === 0) throw new DataError(d.path.shown, `class folder '${showPath(d.name)}' has no image files`);
+    for (const e of imgs) files.push({ file: e.path, label });
+  });
+  return { classes: dirs.map((d) => showPath(d.name)), files };
+}
+
+async function decode(file: Path, h: number, w: number, channels: 1 | 3): Promise<Uint8Array> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file.raw);
+  } catch (e) {
+    throw new DataError(file.shown, `cannot be read (${describeErrno(e)})`);
+  }
+  try {
+    let img = sharp(bytes, { failOn: 'error' }).removeAlpha();
     img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
     const { data, info } = await img.resize(w, h, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== channels) {
@@ -60,10 +86,7 @@ async function decode(file: string, h: number, w: number, channels: 1 | 3): Prom
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (e) {
-    const msg = (e as Error).message;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || /permission denied/i.test(msg)) throw new DataError(file, 'cannot be read (permission denied)');
-    throw new DataError(file, `is not a readable image (${msg.split('\n')[0]})`);
+    throw new DataError(file.shown, `is not an image that can be decoded (${(e as Error).message.split('\n')[0]})`);
   }
 }
 
@@ -85,15 +108,16 @@ export interface FolderData { classes: string[]; train: Split; test: Split | nul
 export async function readFolder(root: string, opts: FolderOptions = {}, onProgress?: (done: number, total: number) => void): Promise<FolderData> {
   const [h, w] = opts.size ?? [32, 32];
   const channels = opts.channels ?? 3;
-  const top = subdirs(root);
+  const rootPath: Path = { raw: Buffer.from(root), shown: showPath(root) };
+  const top = entries(rootPath).filter((e) => e.kind === 'dir').map((e) => e.name.toString('latin1'));
   if (top.includes('train') && top.includes('test')) {
-    const tr = listClasses(join(root, 'train'));
-    const te = listClasses(join(root, 'test'));
+    const tr = listClasses(pathOf(rootPath, Buffer.from('train')));
+    const te = listClasses(pathOf(rootPath, Buffer.from('test')));
     if (tr.classes.join('\n') !== te.classes.join('\n')) {
-      throw new DataError(join(root, 'test'), `class folders [${te.classes.join(', ')}] differ from train's [${tr.classes.join(', ')}]`);
+      throw new DataError(`${rootPath.shown}/test`, `class folders [${te.classes.join(', ')}] differ from train's [${tr.classes.join(', ')}]`);
     }
     return { classes: tr.classes, train: await readListed(tr, h, w, channels, onProgress), test: await readListed(te, h, w, channels, onProgress) };
   }
-  const all = listClasses(root);
+  const all = listClasses(rootPath);
   return { classes: all.classes, train: await readListed(all, h, w, channels, onProgress), test: null };
 }

@@ -4,8 +4,9 @@
  * Layout: magic = 0x00 0x00 <type> <ndims>, then ndims big-endian uint32 sizes, then the data.
  * Only type 0x08 (unsigned byte) is used by these datasets and accepted here.
  */
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { readFileSync, statSync } from 'node:fs';
+import { constants, gunzipSync } from 'node:zlib';
+import { describeErrno } from '../core/errors.js';
 import { DataError, makeSplit, type Split } from './types.js';
 
 export interface IdxArray {
@@ -13,32 +14,66 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
+/** The IDX size a header implies (header + data bytes), or a DataError for a header that is not IDX. */
+function impliedSize(head: Uint8Array, file: string): number {
+  if (head.length < 4) throw new DataError(file, `too short for an IDX header (${head.length} bytes)`);
+  if (head[0] !== 0 || head[1] !== 0 || head[2] !== 0x08 || head[3] < 1 || head[3] > 4) {
+    throw new DataError(file, `wrong magic number 0x${[...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join('')}: not an IDX file of unsigned bytes (expected 0x00000801 to 0x00000804)`);
+  }
+  const ndims = head[3];
+  if (head.length < 4 + 4 * ndims) throw new DataError(file, `truncated IDX header (${head.length} of ${4 + 4 * ndims} bytes)`);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = 1;
+  for (let i = 0; i < ndims; i++) count *= view.getUint32(4 + 4 * i, false);
+  return 4 + 4 * ndims + count;
+}
+
+/**
+ * The file's bytes, gunzipped if it is gzip data, never more than its IDX header implies: a gzip stream is
+ * inflated with that bound (a small file that inflates to gigabytes is refused as it passes the bound), and
+ * a raw file whose header asks for more bytes than it holds is refused before anything is allocated.
+ */
 function readMaybeGzip(file: string): Uint8Array {
   let buf: Buffer;
   try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new DataError(file, st.isDirectory() ? 'is a folder, not a data file' : 'is not a regular file (a FIFO or a device?)');
     buf = readFileSync(file);
   } catch (e) {
-    throw new DataError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    if (e instanceof DataError) throw e;
+    throw new DataError(file, `cannot be read (${describeErrno(e)})`);
   }
   const gzMagic = buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
-  if (file.endsWith('.gz') && !gzMagic) {
-    throw new DataError(file, 'named .gz but is not gzip data (no 1f 8b header)');
+  if (file.endsWith('.gz') && !gzMagic) throw new DataError(file, 'named .gz but is not gzip data (no 1f 8b header)');
+  if (!gzMagic) {
+    const need = impliedSize(buf.subarray(0, 20), file);
+    if (need > buf.length) throw new DataError(file, `truncated: its IDX header implies ${need} bytes, the file has ${buf.length}`);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
-  if (gzMagic) {
-    try {
-      return new Uint8Array(gunzipSync(buf));
-    } catch (e) {
-      throw new DataError(file, `gzip data is corrupt or truncated (${(e as Error).message})`);
+  let head: Buffer;
+  try {
+    head = gunzipSync(buf.subarray(0, Math.min(buf.length, 4096)), { finishFlush: constants.Z_SYNC_FLUSH });
+  } catch (e) {
+    throw new DataError(file, `gzip data is corrupt (${(e as Error).message})`);
+  }
+  if (head.length < 4 + 4 * (head[3] ?? 1)) throw new DataError(file, `gzip data is corrupt or truncated (it inflates to ${head.length} bytes, less than an IDX header)`);
+  const need = impliedSize(head.subarray(0, 20), file);
+  try {
+    return new Uint8Array(gunzipSync(buf, { maxOutputLength: need }));
+  } catch (e) {
+    const msg = (e as Error).message;
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|maxOutputLength/i.test(msg)) {
+      throw new DataError(file, `inflates to more than the ${need} bytes its IDX header implies`);
     }
+    throw new DataError(file, `gzip data is corrupt or truncated (${msg})`);
   }
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 /** Parses IDX bytes; `file` names the source in errors. */
 export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   if (bytes.length < 4) throw new DataError(file, `too short for an IDX header (${bytes.length} bytes)`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new DataError(file, `bad IDX magic number 0x${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join('')} (expected 0x000008NN)`);
+    throw new DataError(file, `wrong magic number 0x${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join('')}: not an IDX file (expected 0x000008NN)`);
   }
   if (bytes[2] !== 0x08) throw new DataError(file, `IDX data type 0x${bytes[2].toString(16)} is not unsigned byte (0x08)`);
   const ndims = bytes[3];

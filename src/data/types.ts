@@ -25,8 +25,10 @@ export interface Dataset {
   readonly fingerprint: string;
 }
 
+import { BowcnnError } from '../core/errors.js';
+
 /** A malformed or missing data file: names the file and what is wrong with it. */
-export class DataError extends Error {
+export class DataError extends BowcnnError {
   constructor(public readonly file: string, public readonly problem: string) {
     super(`${file}: ${problem}`);
     this.name = 'DataError';
@@ -34,7 +36,7 @@ export class DataError extends Error {
 }
 
 /** A dataset that is not on this machine; the message says how to get it. */
-export class DatasetMissingError extends Error {
+export class DatasetMissingError extends BowcnnError {
   constructor(public readonly dataset: string, public readonly howTo: string) {
     super(`dataset '${dataset}' was not found. ${howTo}`);
     this.name = 'DatasetMissingError';

@@ -3,7 +3,7 @@
  * matrix, per-class precision / recall / F1 and macro-F1, a bootstrap confidence interval on accuracy,
  * and McNemar's test between two classifiers on the same test set.
  */
-import { rng } from '../data/split.js';
+import { rng } from '../core/random.js';
 
 export function argmax(scores: ArrayLike<number>, k: number): Int32Array {
   const n = scores.length / k;

@@ -7,10 +7,10 @@
  *     features of the original and of the transformed image.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Classifier } from '../core/classifier.js';
+import { checkpoint } from '../core/interrupt.js';
 import { batchTensor } from '../data/split.js';
 import type { Split } from '../data/types.js';
-import type { Contender } from './contender.js';
-import { argmax } from './metrics.js';
 
 export type TransformKind = 'translate-x' | 'translate-y' | 'scale' | 'rotate';
 export const SWEEPS: Record<TransformKind, number[]> = {
@@ -55,32 +55,33 @@ function cosineDistance(a: tf.Tensor, b: tf.Tensor): number {
   });
 }
 
-export function robustness(contenders: Contender[], test: Split, opts: { batchSize?: number; onStep?: (s: string) => void } = {}): RobustnessResult {
+export async function robustness(classifiers: Classifier[], test: Split, opts: { batchSize?: number; onStep?: (s: string) => void } = {}): Promise<RobustnessResult> {
   const bs = opts.batchSize ?? 200;
   const result: RobustnessResult = {};
-  for (const c of contenders) {
+  for (const c of classifiers) {
     result[c.name] = {} as Record<TransformKind, RobustnessPoint[]>;
     for (const kind of Object.keys(SWEEPS) as TransformKind[]) {
-      result[c.name][kind] = SWEEPS[kind].map((amount) => {
+      const curve: RobustnessPoint[] = [];
+      for (const amount of SWEEPS[kind]) {
         opts.onStep?.(`${c.name} ${kind} ${amount}`);
         let ok = 0;
         const dsum: Record<string, number> = {};
         let batches = 0;
         for (let i = 0; i < test.n; i += bs) {
+          await checkpoint();
           const x = batchTensor(test, i, i + bs);
           const xt = transformBatch(x, kind, amount);
-          const ra = c.representations(x), rb = c.representations(xt);
-          const last = rb[rb.length - 1].value;
-          const k = last.size / last.shape[0];
-          const pred = argmax(last.dataSync() as Float32Array, k);
+          const ra = await c.representations(x), rb = await c.representations(xt);
+          const pred = await c.predict(xt);
           for (let j = 0; j < pred.length; j++) if (pred[j] === test.labels[i + j]) ok++;
-          ra.forEach((r, li) => { dsum[r.name] = (dsum[r.name] ?? 0) + cosineDistance(r.value, rb[li].value); });
+          for (const name of Object.keys(ra)) dsum[name] = (dsum[name] ?? 0) + cosineDistance(ra[name], rb[name]);
           batches++;
-          tf.dispose([x, xt, ...ra.map((r) => r.value), ...rb.map((r) => r.value)]);
+          tf.dispose([x, xt, ...Object.values(ra), ...Object.values(rb)]);
         }
         const distances = Object.fromEntries(Object.entries(dsum).map(([k, v]) => [k, v / batches]));
-        return { amount, accuracy: ok / test.n, distances };
-      });
+        curve.push({ amount, accuracy: ok / test.n, distances });
+      }
+      result[c.name][kind] = curve;
     }
   }
   return result;

@@ -10,7 +10,7 @@
  * `engine: 'ml-kmeans'` runs the npm package ml-kmeans instead (the reference; small data only).
  */
 import * as tf from '@tensorflow/tfjs';
-import { rng } from '../data/split.js';
+import { rng } from '../core/random.js';
 
 export interface KMeansOptions {
   k: number;

@@ -7,21 +7,22 @@
  */
 import { writeFileAtomic } from '../util/atomic.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { BowcnnError, IoError } from '../core/errors.js';
+import { join } from 'node:path';
 
 export interface NamedArray { name: string; shape: number[]; data: Float32Array }
 
-export class CacheError extends Error {
+export class CacheError extends BowcnnError {
   constructor(public readonly file: string, public readonly problem: string) { super(`${file}: ${problem}`); this.name = 'CacheError'; }
 }
 
+/** A file name for a JSON-able identity: its SHA-256 (hex). */
 export function cacheKey(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24);
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
 export function writeArrays(file: string, arrays: NamedArray[]): void {
-  mkdirSync(dirname(file), { recursive: true });
   const total = arrays.reduce((a, x) => a + x.data.length, 0);
   const body = new Float32Array(total);
   let o = 0;
@@ -36,7 +37,12 @@ export function writeArrays(file: string, arrays: NamedArray[]): void {
 
 /** Reads a cache file; throws CacheError if it is truncated, foreign or fails its checksum. */
 export function readArrays(file: string): NamedArray[] {
-  const buf = readFileSync(file);
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    throw IoError.wrap(file, 'read', e);
+  }
   if (buf.length < 8 || buf.toString('ascii', 0, 4) !== 'BOWC') throw new CacheError(file, 'not a bowcnn cache file');
   const hl = buf.readUInt32LE(4);
   if (8 + hl > buf.length) throw new CacheError(file, 'truncated header');
@@ -68,6 +74,7 @@ export class FeatureCache {
   get(key: string, kind: string): NamedArray[] | null {
     const f = this.file(key, kind);
     if (!existsSync(f)) { this.misses++; return null; }
+    if (!statSync(f).isFile()) throw new IoError(f, 'a cache entry that is not a file: remove it (the cache is rebuilt as needed)');
     try {
       const a = readArrays(f);
       this.hits++;

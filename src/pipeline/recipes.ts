@@ -1,46 +1,66 @@
 /**
  * Named recipes under pipelines/ (JSON): `bow` recipes are Pipelines, `cnn` recipes name a model and its
- * training options. A recipe can also be a path to a .json file of the same shape, or a .js/.ts module
- * whose default export is a Pipeline or a function returning one.
+ * training options, `bownet` recipes export a fitted BoW recipe as a CNN to fine-tune. A recipe can also
+ * be a path to a .json file of the same shape, or a .js/.ts module whose default export is a Pipeline
+ * (or a function returning one). Every recipe is validated against its schema (config/recipes.ts): an
+ * unknown key or a bad value is an error naming the file and the key.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Pipeline, PipelineError } from './pipeline.js';
+import { ConfigError } from '../core/errors.js';
+import { MODEL_CONFIGS, RecipeSchema, type BowNetRecipe, type BowRecipe, type CnnRecipe, type Recipe } from '../config/recipes.js';
+import { parseConfig } from '../config/schema.js';
+import { didYouMean, listOf } from '../config/suggest.js';
+import { Pipeline } from './pipeline.js';
+
+export type { BowNetRecipe, BowRecipe, CnnRecipe, Recipe };
 
 export const RECIPE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'pipelines');
-
-export interface BowRecipe { kind: 'bow'; name: string; about?: string; stages: { name: string; config: Record<string, unknown> }[] }
-export interface CnnRecipe {
-  kind: 'cnn'; name: string; about?: string; model: string; config: Record<string, unknown>; train: Record<string, unknown>;
-  /** flip: test-time flips where the dataset allows them (see cnn/train PredictOptions) */
-  predict?: { flip?: boolean };
-}
-export interface BowNetRecipe { kind: 'bownet'; name: string; about?: string; from: string; coding?: 'hard' | 'soft'; beta?: number; trainable?: Record<string, boolean>; train: Record<string, unknown> }
-export type Recipe = BowRecipe | CnnRecipe | BowNetRecipe;
 
 export function listRecipes(): string[] {
   return existsSync(RECIPE_DIR) ? readdirSync(RECIPE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
 }
 
-export function readRecipe(nameOrPath: string): Recipe {
-  const file = nameOrPath.endsWith('.json') ? resolve(nameOrPath) : join(RECIPE_DIR, `${nameOrPath}.json`);
-  if (!existsSync(file)) throw new PipelineError(`no recipe '${nameOrPath}' (known: ${listRecipes().join(', ')}; or give a path to a .json, .js or .ts file)`);
-  let r: Recipe;
-  try { r = JSON.parse(readFileSync(file, 'utf8')) as Recipe; } catch (e) { throw new PipelineError(`${file}: not valid JSON (${(e as Error).message})`); }
-  if (r.kind !== 'bow' && r.kind !== 'cnn' && r.kind !== 'bownet') throw new PipelineError(`${file}: "kind" must be "bow", "cnn" or "bownet"`);
+/** A recipe from its JSON value; `where` names its file in errors. */
+export function parseRecipe(value: unknown, where: string): Recipe {
+  const r = parseConfig(RecipeSchema, value, where);
+  if (r.kind === 'cnn') r.config = parseConfig(MODEL_CONFIGS[r.model], r.config, `${where}: config of model '${r.model}'`);
+  if (r.kind === 'bow') Pipeline.fromJSON(r, where); // every stage kind known, every stage config valid
   return r;
 }
 
+/** A recipe by name (case-insensitive, nearest name suggested) or a path to a .json file. */
+export function readRecipe(nameOrPath: string): Recipe {
+  let file: string;
+  if (nameOrPath.endsWith('.json')) file = resolve(nameOrPath);
+  else {
+    const known = listRecipes();
+    const name = known.find((k) => k.toLowerCase() === nameOrPath.toLowerCase());
+    if (!name) throw new ConfigError(`no recipe '${nameOrPath}'${didYouMean(nameOrPath, known)}; known: ${listOf(known)} (or give a path to a .json, .js or .ts file)`);
+    file = join(RECIPE_DIR, `${name}.json`);
+  }
+  if (!existsSync(file)) throw new ConfigError(`${file}: no such recipe file`);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseRecipe(value, `recipe ${file}`);
+}
+
 export function bowPipeline(r: Recipe): Pipeline {
-  if (r.kind !== 'bow') throw new PipelineError(`recipe '${r.name}' is a ${r.kind} recipe, not a BoW pipeline`);
-  return Pipeline.fromJSON({ name: r.name, stages: r.stages });
+  if (r.kind !== 'bow') throw new ConfigError(`recipe '${r.name}' is a ${r.kind} recipe, not a BoW pipeline`);
+  return Pipeline.fromJSON(r, `recipe '${r.name}'`);
 }
 
 /** A pipeline from a module path (.js/.ts): its default export, a Pipeline or a function returning one. */
 export async function pipelineFromModule(path: string): Promise<Pipeline> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
+  const file = resolve(path);
+  if (!existsSync(file)) throw new ConfigError(`${file}: no such module`);
+  const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
   const v = typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
-  if (!(v instanceof Pipeline)) throw new PipelineError(`${path}: the default export is not a Pipeline (or a function returning one)`);
+  if (!(v instanceof Pipeline)) throw new ConfigError(`${path}: the default export is not a Pipeline (or a function returning one)`);
   return v;
 }

@@ -17,7 +17,7 @@ function fmt(v: number): string {
 }
 
 /** Width in px a title of `n` characters needs at 14-15 px bold. */
-const titleWidth = (t: string) => Math.ceil(t.length * 8.2) + 16;
+const titleWidth = (t: string) => Math.ceil(t.length * 9.6) + 16;
 
 /** 'Nice' ticks (steps of 1, 2 or 5 x 10^k) covering [a, b], and the decimals they need. */
 export function niceTicks(a: number, b: number, target = 5): { ticks: number[]; decimals: number } {
@@ -30,21 +30,21 @@ export function niceTicks(a: number, b: number, target = 5): { ticks: number[]; 
 }
 
 export function barChart(rows: { label: string; value: number; color?: string }[], o: { title: string; unit?: string; width?: number }): string {
-  const W = Math.max(o.width ?? 560, titleWidth(o.title)), rowH = 26, left = 170, top = 34, H = top + rows.length * rowH + 12;
+  const W = Math.max(o.width ?? 560, titleWidth(o.title)), rowH = 30, left = 210, top = 34, H = top + rows.length * rowH + 12;
   const max = Math.max(1e-12, ...rows.map((r) => r.value));
   const bars = rows.map((r, i) => {
     const y = top + i * rowH, w = ((W - left - 90) * r.value) / max;
-    return `<text x="${left - 8}" y="${y + 17}" text-anchor="end" font-size="13">${esc(r.label)}</text>` +
+    return `<text x="${left - 8}" y="${y + 17}" text-anchor="end" font-size="15">${esc(r.label)}</text>` +
       `<rect x="${left}" y="${y + 4}" width="${Math.max(1, w).toFixed(1)}" height="${rowH - 8}" fill="${r.color ?? PALETTE[i % PALETTE.length]}" rx="2"/>` +
-      `<text x="${left + w + 6}" y="${y + 17}" font-size="12" fill="#333">${fmt(r.value)}${o.unit ? ' ' + esc(o.unit) : ''}</text>`;
+      `<text x="${left + w + 6}" y="${y + 17}" font-size="14" fill="#333">${fmt(r.value)}${o.unit ? ' ' + esc(o.unit) : ''}</text>`;
   }).join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}>` +
-    `<text x="8" y="20" font-size="15" font-weight="600">${esc(o.title)}</text>${bars}</svg>`;
+    `<text x="8" y="20" font-size="18" font-weight="600">${esc(o.title)}</text>${bars}</svg>`;
 }
 
 export function lineChart(series: { name: string; points: [number, number][]; color?: string; dash?: boolean }[],
   o: { title: string; xlabel: string; ylabel: string; width?: number; height?: number; yMin?: number; yMax?: number }): string {
-  const W = Math.max(o.width ?? 420, titleWidth(o.title)), H = o.height ?? 280, l = 52, r = 12, t = 30, b = 64;
+  const W = Math.max(o.width ?? 460, titleWidth(o.title)), H = o.height ?? 300, l = 58, r = 12, t = 32, b = 70;
   const xs = series.flatMap((s) => s.points.map((p) => p[0])), ys = series.flatMap((s) => s.points.map((p) => p[1]));
   const x0 = Math.min(...xs), x1 = Math.max(...xs);
   const y0 = o.yMin ?? Math.min(0, ...ys), y1 = o.yMax ?? Math.max(...ys, y0 + 1e-9);
@@ -53,8 +53,8 @@ export function lineChart(series: { name: string; points: [number, number][]; co
   const yt = niceTicks(y0, y1, 4);
   const xv = [...new Set(xs)].sort((a, c) => a - c);
   const xd = Math.max(0, ...xv.map((v) => (String(v).split('.')[1] ?? '').length));
-  const grid = yt.ticks.map((v) => `<line x1="${l}" x2="${W - r}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#e5e5e5"/><text x="${l - 6}" y="${(Y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${v.toFixed(yt.decimals)}</text>`).join('') +
-    xv.map((v) => `<text x="${X(v).toFixed(1)}" y="${H - b + 16}" font-size="11" text-anchor="middle">${v.toFixed(xd)}</text>`).join('');
+  const grid = yt.ticks.map((v) => `<line x1="${l}" x2="${W - r}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#e5e5e5"/><text x="${l - 6}" y="${(Y(v) + 4).toFixed(1)}" font-size="13" text-anchor="end">${v.toFixed(yt.decimals)}</text>`).join('') +
+    xv.map((v) => `<text x="${X(v).toFixed(1)}" y="${H - b + 16}" font-size="13" text-anchor="middle">${v.toFixed(xd)}</text>`).join('');
   const lines = series.map((s, i) => {
     const c = s.color ?? PALETTE[i % PALETTE.length];
     const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('');
@@ -62,39 +62,45 @@ export function lineChart(series: { name: string; points: [number, number][]; co
       s.points.map((p) => `<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="2.5" fill="${c}"/>`).join('');
   }).join('');
   const legend = series.map((s, i) => {
-    const x = l + (i % 3) * ((W - l) / 3), y = H - 22 + Math.floor(i / 3) * 14;
-    return `<line x1="${x}" x2="${x + 16}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color ?? PALETTE[i % PALETTE.length]}" stroke-width="2"${s.dash ? ' stroke-dasharray="5,3"' : ''}/><text x="${x + 20}" y="${y}" font-size="11">${esc(s.name)}</text>`;
+    const x = l + (i % 3) * ((W - l) / 3), y = H - 20 + Math.floor(i / 3) * 16;
+    return `<line x1="${x}" x2="${x + 16}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color ?? PALETTE[i % PALETTE.length]}" stroke-width="2"${s.dash ? ' stroke-dasharray="5,3"' : ''}/><text x="${x + 20}" y="${y}" font-size="13">${esc(s.name)}</text>`;
   }).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H + Math.max(0, Math.ceil(series.length / 3) - 1) * 14}" viewBox="0 0 ${W} ${H + Math.max(0, Math.ceil(series.length / 3) - 1) * 14}" ${FONT}>` +
-    `<text x="8" y="18" font-size="14" font-weight="600">${esc(o.title)}</text>${grid}` +
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H + Math.max(0, Math.ceil(series.length / 3) - 1) * 16}" viewBox="0 0 ${W} ${H + Math.max(0, Math.ceil(series.length / 3) - 1) * 16}" ${FONT}>` +
+    `<text x="8" y="18" font-size="17" font-weight="600">${esc(o.title)}</text>${grid}` +
     `<line x1="${l}" x2="${l}" y1="${t}" y2="${H - b}" stroke="#999"/><line x1="${l}" x2="${W - r}" y1="${H - b}" y2="${H - b}" stroke="#999"/>` +
-    `<text x="${(l + W - r) / 2}" y="${H - b + 32}" font-size="12" text-anchor="middle">${esc(o.xlabel)}</text>` +
-    `<text transform="translate(13 ${(t + H - b) / 2}) rotate(-90)" font-size="12" text-anchor="middle">${esc(o.ylabel)}</text>${lines}${legend}</svg>`;
+    `<text x="${(l + W - r) / 2}" y="${H - b + 32}" font-size="14" text-anchor="middle">${esc(o.xlabel)}</text>` +
+    `<text transform="translate(13 ${(t + H - b) / 2}) rotate(-90)" font-size="14" text-anchor="middle">${esc(o.ylabel)}</text>${lines}${legend}</svg>`;
 }
 
-/** A confusion matrix: rows true, columns predicted, cells shaded by row-normalised count. */
+/** A confusion matrix: rows true, columns predicted, cells shaded by row-normalised count; full class names on both axes. */
 export function heatmap(m: number[][], o: { title: string; labels: readonly string[]; cell?: number }): string {
-  const k = m.length, c = o.cell ?? 30, left = 90, top = 44, W = Math.max(left + k * c + 10, titleWidth(o.title)), H = top + k * c + 46;
+  const k = m.length, c = o.cell ?? 34;
+  const longest = Math.max(1, ...o.labels.map((l) => l.length));
+  const left = 16 + Math.ceil(longest * 8), top = 50, bottom = 24 + Math.ceil(longest * 6.2);
+  const W = Math.max(left + k * c + 24, titleWidth(o.title)), H = top + k * c + bottom;
   const cells = m.map((row, i) => {
     const s = row.reduce((a, b) => a + b, 0) || 1;
     return row.map((v, j) => {
       const f = v / s;
       const col = i === j ? `rgba(31,119,180,${(0.15 + 0.85 * f).toFixed(3)})` : `rgba(214,39,40,${Math.min(1, 4 * f).toFixed(3)})`;
       return `<rect x="${left + j * c}" y="${top + i * c}" width="${c - 1}" height="${c - 1}" fill="${col}"/>` +
-        (v ? `<text x="${left + j * c + c / 2}" y="${top + i * c + c / 2 + 4}" font-size="${c > 26 ? 10 : 8}" text-anchor="middle" fill="${f > 0.6 ? '#fff' : '#222'}">${v}</text>` : '');
+        (v ? `<text x="${left + j * c + c / 2}" y="${top + i * c + c / 2 + 5}" font-size="${c > 30 ? 13 : 11}" text-anchor="middle" fill="${f > 0.6 ? '#fff' : '#222'}">${v}</text>` : '');
     }).join('');
   }).join('');
-  const rowLab = o.labels.map((l, i) => `<text x="${left - 4}" y="${top + i * c + c / 2 + 4}" font-size="11" text-anchor="end">${esc(l)}</text>`).join('');
-  const colLab = o.labels.map((l, j) => `<text x="${left + j * c + c / 2}" y="${top + k * c + 14}" font-size="10" text-anchor="middle">${esc(l.length > 4 ? l.slice(0, 4) : l)}</text>`).join('');
+  const rowLab = o.labels.map((l, i) => `<text x="${left - 6}" y="${top + i * c + c / 2 + 5}" font-size="14" text-anchor="end">${esc(l)}</text>`).join('');
+  const colLab = o.labels.map((l, j) => {
+    const x = left + j * c + c / 2, y = top + k * c + 10;
+    return `<text transform="translate(${x} ${y}) rotate(-40)" font-size="14" text-anchor="end" dominant-baseline="middle">${esc(l)}</text>`;
+  }).join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}>` +
-    `<text x="8" y="18" font-size="14" font-weight="600">${esc(o.title)}</text>` +
-    `<text x="${left}" y="36" font-size="11" fill="#555">predicted →  (rows: true class)</text>${cells}${rowLab}${colLab}</svg>`;
+    `<text x="8" y="20" font-size="17" font-weight="600">${esc(o.title)}</text>` +
+    `<text x="${left}" y="42" font-size="13" fill="#555">predicted →  (rows: true class)</text>${cells}${rowLab}${colLab}</svg>`;
 }
 
 /** Filters `[k][h][w]` as small images, blue negative / red positive, each scaled to its own max. */
 export function filterGrid(filters: number[][][], o: { title: string; labels?: string[]; px?: number; cols?: number }): string {
   const n = filters.length, px = o.px ?? 10, cols = o.cols ?? Math.min(n, 8);
-  const fh = filters[0].length, fw = filters[0][0].length, cw = fw * px + 14, ch = fh * px + 28;
+  const fh = filters[0].length, fw = filters[0][0].length, cw = Math.max(fw * px + 14, 40), ch = fh * px + 30;
   const rows = Math.ceil(n / cols), W = Math.max(cols * cw + 10, titleWidth(o.title)), H = 30 + rows * ch;
   const body = filters.map((f, i) => {
     const ox = 8 + (i % cols) * cw, oy = 30 + Math.floor(i / cols) * ch;
@@ -105,9 +111,9 @@ export function filterGrid(filters: number[][][], o: { title: string; labels?: s
       return `<rect x="${ox + x * px}" y="${oy + y * px}" width="${px}" height="${px}" fill="${col}"/>`;
     }).join('')).join('');
     return px2 + `<rect x="${ox}" y="${oy}" width="${fw * px}" height="${fh * px}" fill="none" stroke="#888" stroke-width="0.5"/>` +
-      (o.labels ? `<text x="${ox + (fw * px) / 2}" y="${oy + fh * px + 13}" font-size="10" text-anchor="middle">${esc(o.labels[i])}</text>` : '');
+      (o.labels ? `<text x="${ox + (fw * px) / 2}" y="${oy + fh * px + 15}" font-size="13" text-anchor="middle">${esc(o.labels[i])}</text>` : '');
   }).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}><text x="8" y="18" font-size="14" font-weight="600">${esc(o.title)}</text>${body}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}><text x="8" y="18" font-size="17" font-weight="600">${esc(o.title)}</text>${body}</svg>`;
 }
 
 /**
@@ -131,7 +137,7 @@ export function siftGlyphs(descs: number[][], o: { title: string; cell?: number;
         s += `<line x1="${cx.toFixed(1)}" y1="${cy.toFixed(1)}" x2="${(cx + len * Math.cos(a)).toFixed(1)}" y2="${(cy + len * Math.sin(a)).toFixed(1)}" stroke="#1f3b73" stroke-width="1.2" stroke-linecap="round"/>`;
       }
     }
-    return s + `<text x="${ox + g / 2}" y="${oy + g + 13}" font-size="10" text-anchor="middle">word ${i}</text>`;
+    return s + `<text x="${ox + g / 2}" y="${oy + g + 15}" font-size="12" text-anchor="middle">word ${i}</text>`;
   }).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}><text x="8" y="18" font-size="14" font-weight="600">${esc(o.title)}</text>${body}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT}><text x="8" y="18" font-size="17" font-weight="600">${esc(o.title)}</text>${body}</svg>`;
 }

@@ -18,12 +18,13 @@
  * = s^2 * avgPool(avgPool(.)). Tests check both forms against a plain loop.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LayerCard } from '../pipeline/card.js';
-import { pad2d, type Padding } from './pad.js';
-import { check4d, type Maps, type Stage } from './stage.js';
+import type { LayerCard } from '../core/card.js';
+import { CellsSchema } from '../config/stages.js';
+import { pad2d } from './pad.js';
+import { check4d, defineStage, type Maps } from './stage.js';
 
+export type { CellsConfig } from '../config/stages.js';
 export type CellWindow = 'box' | 'triangle';
-export interface CellsConfig { size?: number; window?: CellWindow; padding?: Padding }
 
 /** The 1-D window and the padding before/after it, for a cell size and window type. */
 export function cellWindow1d(size: number, window: CellWindow): { w: number[]; before: number; after: number } {
@@ -41,15 +42,11 @@ export function cellFilter(size: number, window: CellWindow, channels: number): 
   return tf.tensor4d(f, [k, k, channels, 1]);
 }
 
-export function cells(cfg: CellsConfig = {}): Stage {
-  const config = { size: cfg.size ?? 4, window: cfg.window ?? 'box', padding: cfg.padding ?? 'zero' };
-  if (!Number.isInteger(config.size) || config.size < 1) throw new Error(`stage 'cells': size must be a positive integer, got ${config.size}`);
+export const cells = defineStage('cells', CellsSchema, (config, name) => {
   const { w, before, after } = cellWindow1d(config.size, config.window);
   const k = w.length;
   const s = config.size;
   return {
-    name: 'cells',
-    config,
     apply(x: Maps): Maps {
       check4d('cells', x);
       return tf.tidy(() => {
@@ -58,16 +55,22 @@ export function cells(cfg: CellsConfig = {}): Stage {
         return tf.mul(config.window === 'box' ? once : tf.avgPool(once, s, 1, 'valid'), s * s) as tf.Tensor4D;
       });
     },
-    outShape: (s) => [s[0], s[1], s[2]],
-    card(s): LayerCard {
-      const c = s[2] ?? 8;
+    outShape: (sh) => [sh[0], sh[1], sh[2]],
+    card(sh): LayerCard {
+      const c = sh[2] ?? 8;
       return {
-        stage: 'cells',
+        stage: name,
         classic: `SIFT cells: histograms over ${config.size}x${config.size} px${config.window === 'triangle' ? ', bilinear spatial binning' : ''}`,
         cnn: `local sum pooling ${k}x${k} /1 (depthwise conv, ${config.window} window)`,
         kernel: [k, k], stride: 1, dilation: 1, mapsIn: c, mapsOut: c, params: k * k * c, origin: 'handcrafted',
-        receptiveField: k, outShape: [s[0], s[1], c], connections: s[0] * s[1] * c * k * k,
+        receptiveField: k, outShape: [sh[0], sh[1], c], connections: sh[0] * sh[1] * c * k * k,
       };
     },
+    // padding, then the window as a depthwise convolution (what apply computes as average pooling)
+    toLayers: (sh) => [
+      { className: 'BowReplicatePad', config: { p: [before, after, before, after], mode: config.padding, name: `${name}_pad` } },
+      { className: 'DepthwiseConv2D', config: { kernelSize: k, depthMultiplier: 1, padding: 'valid', useBias: false, name },
+        weights: [cellFilter(config.size, config.window, sh[2] ?? 8)] },
+    ],
   };
-}
+});

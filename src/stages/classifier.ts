@@ -20,25 +20,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
-import { rng, shuffle } from '../data/split.js';
-import type { LayerCard } from '../pipeline/card.js';
-import { check4d, type Maps, type Stage } from './stage.js';
+import type { LayerCard } from '../core/card.js';
+import { checkpoint } from '../core/interrupt.js';
+import { rng, shuffle } from '../core/random.js';
+import { ClassifierSchema } from '../config/stages.js';
+import { check4d, defineStage, StageError, type Maps, type Stage } from './stage.js';
 
-export interface ClassifierConfig {
-  kind?: 'linear' | 'libsvm';
-  solver?: 'dcd' | 'adam';
-  eps?: number;
-  maxIter?: number;
-  C?: number;
-  classes?: number;
-  batch?: number;
-  maxEpochs?: number;
-  tol?: number;
-  lr?: number;
-  seed?: number;
-  kernel?: 'rbf' | 'linear' | 'chi2';
-  gamma?: number;
-}
+export type { ClassifierConfig } from '../config/stages.js';
 
 export interface ClassifierStage extends Stage {
   weights(): { W: tf.Tensor2D; b: tf.Tensor1D } | null;
@@ -65,7 +53,7 @@ type LibSvm = { train(x: number[][], y: number[]): void; predictOne(x: number[])
  * Dual coordinate descent for the L2-loss (squared hinge) linear SVM, one-vs-rest, bias as a constant
  * feature (liblinear -s 1 -B 1). Returns W `[D,K]` row-major, b `[K]`, and the passes made.
  */
-export function dualCD(chunks: Float32Array[], d: number, n: number, labels: Int32Array, K: number, C: number, eps: number, maxIter: number, seed: number) {
+export async function dualCD(chunks: Float32Array[], d: number, n: number, labels: Int32Array, K: number, C: number, eps: number, maxIter: number, seed: number) {
   const rows: Float32Array[] = [];
   for (const c of chunks) for (let i = 0; i < c.length / d; i++) rows.push(c.subarray(i * d, (i + 1) * d));
   const Dii = 1 / (2 * C);
@@ -80,7 +68,9 @@ export function dualCD(chunks: Float32Array[], d: number, n: number, labels: Int
     shuffle(order, rand);
     let worstGap = 0;
     const maxPG = new Float64Array(K).fill(-Infinity), minPG = new Float64Array(K).fill(Infinity);
-    for (const i of order) {
+    for (let oi = 0; oi < n; oi++) {
+      const i = order[oi];
+      if ((oi & 1023) === 0) await checkpoint();   // a pass over 60k rows takes seconds: let Ctrl-C through
       const r = rows[i];
       for (let k = 0; k < K; k++) {
         const wk = w[k];
@@ -108,11 +98,13 @@ export function dualCD(chunks: Float32Array[], d: number, n: number, labels: Int
   return { w: W, bias: Float32Array.from(w.map((x) => x[d])), iters: Math.min(it, maxIter) };
 }
 
-export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
-  const config = { kind: cfg.kind ?? 'linear', solver: cfg.solver ?? 'dcd', eps: cfg.eps ?? 0.1, maxIter: cfg.maxIter ?? 300,
-    C: cfg.C ?? 1, classes: cfg.classes ?? 0, batch: cfg.batch ?? 8192,
-    maxEpochs: cfg.maxEpochs ?? 200, tol: cfg.tol ?? 1e-4, lr: cfg.lr ?? 0.01, seed: cfg.seed ?? 0,
-    kernel: cfg.kernel ?? 'rbf', gamma: cfg.gamma ?? 0 };
+type SvmClass = { new (o: object): LibSvm; load(model: string): LibSvm; KERNEL_TYPES: Record<string, number>; SVM_TYPES: Record<string, number> };
+let svmClass: Promise<SvmClass> | null = null;
+let svmLoaded: SvmClass | null = null;
+/** libsvm-js's WebAssembly build (loaded once, on first use). */
+const libsvm = () => (svmClass ??= (createRequire(import.meta.url)('libsvm-js') as Promise<SvmClass>).then((c) => (svmLoaded = c)));
+
+export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>('classifier', ClassifierSchema, (config, name) => {
   let W: tf.Variable<tf.Rank.R2> | null = null;
   let b: tf.Variable<tf.Rank.R1> | null = null;
   let svm: LibSvm | null = null;
@@ -123,18 +115,18 @@ export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
     for (let i = 0; i < x.length; i++) { const a = x[i] + r[i]; if (a > 0) s += (2 * x[i] * r[i]) / a; }
     return s;
   });
-  const stage: ClassifierStage = {
-    name: 'classifier',
-    config,
+  let svmModel: string | null = null;            // libsvm's own serialisation of the fitted model
+  let supportTensor: tf.Tensor2D | null = null;  // the chi2 kernel's training rows, as state() gives them
+  const stage: Omit<ClassifierStage, 'kind' | 'name' | 'config' | 'clone'> = {
     weights: () => (W && b ? { W: W.clone() as tf.Tensor2D, b: b.clone() as tf.Tensor1D } : null),
     async fit(batches: AsyncIterable<Maps>, labels?: Int32Array) {
-      if (!labels) throw new Error("stage 'classifier': fit needs labels");
+      if (!labels) throw new StageError(name, 'fit needs labels');
       const t0 = performance.now();
       const { chunks, d, n } = await collect(batches);
-      if (n !== labels.length) throw new Error(`stage 'classifier': ${n} feature rows for ${labels.length} labels`);
+      if (n !== labels.length) throw new StageError(name, `${n} feature rows for ${labels.length} labels`);
       classes = config.classes || Math.max(...labels) + 1;
       if (config.kind === 'libsvm') {
-        const SVM = (await (createRequire(import.meta.url)('libsvm-js') as Promise<{ new(o: object): LibSvm; KERNEL_TYPES: Record<string, number>; SVM_TYPES: Record<string, number> }>));
+        const SVM = await libsvm();
         const rows: Float32Array[] = [];
         for (const c of chunks) for (let i = 0; i < c.length / d; i++) rows.push(c.subarray(i * d, (i + 1) * d));
         const K = config.kernel === 'chi2' ? SVM.KERNEL_TYPES.PRECOMPUTED : config.kernel === 'linear' ? SVM.KERNEL_TYPES.LINEAR : SVM.KERNEL_TYPES.RBF;
@@ -142,14 +134,16 @@ export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
         svm = new SVM({ kernel: K, type: SVM.SVM_TYPES.C_SVC, cost: config.C, gamma: config.gamma || 1 / d, quiet: true });
         const X = config.kernel === 'chi2' ? rows.map((r) => chi2Row(r, rows)) : rows.map((r) => Array.from(r));
         svm.train(X, Array.from(labels));
-        support = config.kernel === 'chi2' ? rows : null;
+        svmModel = (svm as LibSvm & { serializeModel(): string }).serializeModel();
+        support = config.kernel === 'chi2' ? rows.map((r) => r.slice()) : null;
+        supportTensor?.dispose(); supportTensor = null;
         stage.lastFit = { seconds: (performance.now() - t0) / 1000, epochs: 1, objective: NaN };
         return;
       }
       if (W) W.dispose();
       if (b) b.dispose();
       if (config.solver === 'dcd') {
-        const { w, bias, iters } = dualCD(chunks, d, n, labels, classes, config.C, config.eps, config.maxIter, config.seed);
+        const { w, bias, iters } = await dualCD(chunks, d, n, labels, classes, config.C, config.eps, config.maxIter, config.seed);
         const wt = tf.tensor2d(w, [d, classes]), bt = tf.tensor1d(bias);
         W = tf.variable(wt, true) as tf.Variable<tf.Rank.R2>;
         b = tf.variable(bt, true) as tf.Variable<tf.Rank.R1>;
@@ -207,7 +201,7 @@ export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
       check4d('classifier', x);
       const n = x.shape[0], d = x.shape[1] * x.shape[2] * x.shape[3];
       if (config.kind === 'libsvm') {
-        if (!svm) throw new Error("stage 'classifier': not fitted");
+        if (!svm) throw new StageError(name, 'not fitted');
         const v = x.dataSync() as Float32Array;
         const out = new Float32Array(n * classes);
         for (let i = 0; i < n; i++) {
@@ -217,7 +211,7 @@ export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
         }
         return tf.tensor4d(out, [n, 1, 1, classes]);
       }
-      if (!W || !b) throw new Error("stage 'classifier': not fitted");
+      if (!W || !b) throw new StageError(name, 'not fitted');
       const Wv = W, bv = b;
       return tf.tidy(() => tf.reshape(tf.add(tf.matMul(tf.reshape(x, [n, d]), Wv), bv), [n, 1, 1, classes]) as tf.Tensor4D);
     },
@@ -226,14 +220,36 @@ export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
       const d = s.reduce((a, v) => a * v, 1);
       const k = classes || config.classes || 10;
       return {
-        stage: 'classifier', classic: config.kind === 'linear' ? `linear SVM, one-vs-rest, squared hinge, C = ${config.C}` : `kernel SVM (${config.kernel}), LIBSVM, C = ${config.C}`,
+        stage: name, classic: config.kind === 'linear' ? `linear SVM, one-vs-rest, squared hinge, C = ${config.C}` : `kernel SVM (${config.kernel}), LIBSVM, C = ${config.C}`,
         cnn: config.kind === 'linear' ? `fully connected ${d}->${k}` : `kernel machine ${d}->${k} (not a layer)`,
         mapsIn: d, mapsOut: k, params: config.kind === 'linear' ? d * k + k : 0, origin: 'supervised', receptiveField: 0,
         outShape: [1, 1, k], connections: d * k + k,
       };
     },
-    state: (): Record<string, tf.Tensor> => (W && b ? { W, b } : {}),
+    state: (): Record<string, tf.Tensor> => {
+      if (W && b) return { W, b };
+      if (support) {
+        supportTensor ??= tf.keep(tf.tensor2d(concatRows(support), [support.length, support[0].length]));
+        return { support: supportTensor };
+      }
+      return {};
+    },
+    extraState: () => (svmModel ? { libsvm: svmModel, classes } : {}),
+    // synchronous once libsvm-js is loaded (Pipeline.with copies fitted stages synchronously)
+    async restoreExtra(st) {
+      if (typeof st.libsvm !== 'string') return;
+      const SVM = svmLoaded ?? (await libsvm());
+      svm?.free();
+      svm = SVM.load(st.libsvm);
+      svmModel = st.libsvm;
+      classes = Number(st.classes);
+    },
     restore(st) {
+      if (st.support) {
+        const [m, d] = st.support.shape;
+        const v = st.support.dataSync() as Float32Array;
+        support = Array.from({ length: m }, (_, i) => v.slice(i * d, (i + 1) * d));
+      }
       if (!st.W || !st.b) return;
       if (W) W.dispose();
       if (b) b.dispose();
@@ -243,6 +259,26 @@ export function classifier(cfg: ClassifierConfig = {}): ClassifierStage {
       tf.dispose([w0, b0]);
       classes = st.b.shape[0];
     },
+    // a linear SVM is a fully connected layer on the flattened features
+    toLayers() {
+      const wb = stage.weights();
+      if (!wb) throw new StageError(name, config.kind === 'linear' ? 'not fitted: export a fitted pipeline' : 'a kernel SVM is not a layer: only a linear classifier exports');
+      return [
+        { className: 'Flatten', config: { name: `${name}_flatten` } },
+        { className: 'Dense', config: { units: wb.b.shape[0], name }, weights: [wb.W, wb.b] },
+      ];
+    },
+    dispose() {
+      W?.dispose(); b?.dispose(); W = b = null;
+      svm?.free(); svm = null; support = null; svmModel = null;
+      supportTensor?.dispose(); supportTensor = null;
+    },
   };
   return stage;
+});
+
+function concatRows(rows: Float32Array[]): Float32Array {
+  const out = new Float32Array(rows.length * (rows[0]?.length ?? 0));
+  rows.forEach((r, i) => out.set(r, i * r.length));
+  return out;
 }

@@ -12,40 +12,47 @@
  * of the training images (`sample` descriptors in all).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { LayerCard } from '../core/card.js';
+import { FitError } from '../core/errors.js';
+import { rng } from '../core/random.js';
+import { CodingSchema } from '../config/stages.js';
 import { kmeans } from '../learn/kmeans.js';
-import { rng } from '../data/split.js';
-import type { LayerCard } from '../pipeline/card.js';
-import { check4d, type Maps, type Stage } from './stage.js';
+import { check4d, defineStage, StageError, type CodeEmitter, type Maps } from './stage.js';
 
+export type { CodingConfig } from '../config/stages.js';
 export type CodingMode = 'hard' | 'soft' | 'triangle';
-export interface CodingConfig {
-  words?: number; mode?: CodingMode; beta?: number; sample?: number; seed?: number; maxIter?: number; tol?: number;
-}
 
-export interface CodingStage extends Stage {
+export interface CodingStage extends CodeEmitter {
   /** Centres `[M,D]`, or null before fit. */
   centres(): tf.Tensor2D | null;
-  /** The conv weights `[1,1,D,M]` (2c) and bias `[M]` (-||c||^2). */
+  /** The conv weights `[1,1,D,M]` (2c) and bias `[M]` (-||c||^2), new tensors the caller disposes. */
   convWeights(): { kernel: tf.Tensor4D; bias: tf.Tensor1D } | null;
   setCentres(c: tf.Tensor2D): void;
-  /** Hard assignment only: the index of the nearest word at each position, `[N,H,W]` int32. */
-  indices(x: Maps): tf.Tensor3D;
   lastFit?: { seconds: number; secondsPerIter: number; iterations: number; inertia: number; descriptors: number };
 }
 
-export function coding(cfg: CodingConfig = {}): CodingStage {
-  const config = { words: cfg.words ?? 256, mode: cfg.mode ?? 'hard', beta: cfg.beta ?? 10, sample: cfg.sample ?? 100_000,
-    seed: cfg.seed ?? 0, maxIter: cfg.maxIter ?? 30, tol: cfg.tol ?? 1e-4 };
+export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', CodingSchema, (config, name) => {
   let C: tf.Tensor2D | null = null;
-  let kernel: tf.Tensor2D | null = null;   // [D,M] = 2 c^T
-  let bias: tf.Tensor1D | null = null;     // [M]
-  const stage: CodingStage = {
-    name: 'coding',
-    config,
+  let kernel: tf.Tensor2D | null = null; // [D,M] = 2 c^T
+  let bias: tf.Tensor1D | null = null; // [M]
+  const fitted = () => {
+    if (!kernel || !bias || !C) throw new StageError(name, 'not fitted (no dictionary)');
+    return { K: kernel, B: bias };
+  };
+  /** the 1x1 conv: scores s_k = 2 c_k . x - ||c_k||^2 at every position, `[P,M]` (inside a tidy) */
+  const scores = (x: Maps) => {
+    const { K, B } = fitted();
+    const [n, h, w, d] = x.shape;
+    if (d !== K.shape[0]) throw new StageError(name, `descriptors have ${d} channels, the dictionary ${K.shape[0]}`);
+    const flat = tf.reshape(x, [n * h * w, d]);
+    return { flat, s: tf.add(tf.matMul(flat, K), B) };
+  };
+  const stage: Omit<CodingStage, 'kind' | 'name' | 'config' | 'clone'> = {
     centres: () => C,
     // the dictionary does not depend on how it is used (hard / soft / triangle, beta)
     fitConfig: () => ({ words: config.words, sample: config.sample, seed: config.seed, maxIter: config.maxIter, tol: config.tol }),
     convWeights: () => (kernel && bias ? { kernel: kernel.reshape([1, 1, kernel.shape[0], kernel.shape[1]]) as tf.Tensor4D, bias: bias.clone() } : null),
+    words: () => config.words,
     setCentres(c: tf.Tensor2D) {
       for (const t of [C, kernel, bias]) t?.dispose();
       C = tf.keep(c.clone());
@@ -54,23 +61,23 @@ export function coding(cfg: CodingConfig = {}): CodingStage {
     },
     async fit(batches: AsyncIterable<Maps>) {
       const t0 = performance.now();
-      // reservoir-free sampling: keep each descriptor with probability p, p from the first batch's size
       const rand = rng(config.seed);
       const kept: Float32Array[] = [];
-      let D = 0, total = 0, have = 0;
+      let D = 0, have = 0;
       for await (const b of batches) {
         check4d('coding', b);
         D = b.shape[3];
         const v = (await b.data()) as Float32Array;
-        const rows = v.length / D;
-        total += rows;
         kept.push(v.slice());
-        have += rows;
+        have += v.length / D;
         b.dispose();
       }
-      if (D === 0) throw new Error("stage 'coding': fit saw no descriptors");
-      // seeded subsample of `sample` rows from everything seen
-      const want = Math.min(config.sample, total);
+      if (D === 0) throw new FitError(`stage '${name}': fit saw no descriptors`);
+      if (have < config.words) {
+        throw new FitError(`stage '${name}': ${have} descriptors for ${config.words} words: use more images (--subset) or fewer words (--set ${name}.words=N)`);
+      }
+      // a seeded subsample of `sample` rows from everything seen
+      const want = Math.min(config.sample, have);
       const all = new Float32Array(have * D);
       let o = 0;
       for (const k of kept) { all.set(k, o); o += k.length; }
@@ -89,25 +96,20 @@ export function coding(cfg: CodingConfig = {}): CodingStage {
       c.dispose();
       stage.lastFit = { seconds: (performance.now() - t0) / 1000, secondsPerIter: r.secondsPerIter, iterations: r.iterations, inertia: r.inertia, descriptors: n };
     },
-    indices(x: Maps): tf.Tensor3D {
+    wordIndices(x: Maps): tf.Tensor3D | null {
       check4d('coding', x);
-      if (!kernel || !bias) throw new Error("stage 'coding': not fitted (no dictionary)");
-      const K = kernel, B = bias;
+      if (config.mode !== 'hard') return null;
       return tf.tidy(() => {
-        const [n, h, w, d] = x.shape;
-        return tf.reshape(tf.argMax(tf.add(tf.matMul(tf.reshape(x, [n * h * w, d]), K), B), 1), [n, h, w]) as tf.Tensor3D;
+        const [n, h, w] = x.shape;
+        return tf.reshape(tf.argMax(scores(x).s, 1), [n, h, w]) as tf.Tensor3D;
       });
     },
     apply(x: Maps): Maps {
       check4d('coding', x);
-      if (!kernel || !bias || !C) throw new Error("stage 'coding': not fitted (no dictionary)");
-      const K = kernel, B = bias;
       const M = config.words;
       return tf.tidy(() => {
-        const [n, h, w, d] = x.shape;
-        if (d !== K.shape[0]) throw new Error(`stage 'coding': descriptors have ${d} channels, the dictionary ${K.shape[0]}`);
-        const flat = tf.reshape(x, [n * h * w, d]);
-        const s = tf.add(tf.matMul(flat, K), B);                      // the 1x1 conv: [P,M]
+        const [n, h, w] = x.shape;
+        const { flat, s } = scores(x);                      // the 1x1 conv: [P,M]
         let out: tf.Tensor;
         if (config.mode === 'hard') out = tf.cast(tf.oneHot(tf.argMax(s, 1), M), 'float32');
         else if (config.mode === 'soft') out = tf.softmax(tf.mul(s, config.beta));
@@ -123,13 +125,35 @@ export function coding(cfg: CodingConfig = {}): CodingStage {
       const D = sh[2] ?? 128, M = config.words;
       const what = config.mode === 'hard' ? 'winner-take-all' : config.mode === 'soft' ? `softmax (beta ${config.beta})` : 'triangle activation';
       return {
-        stage: 'coding', classic: `BoW coding on ${M} visual words (${config.mode})`, cnn: `conv 1x1 ${D}->${M} + ${what}`,
+        stage: name, classic: `BoW coding on ${M} visual words (${config.mode})`, cnn: `conv 1x1 ${D}->${M} + ${what}`,
         kernel: [1, 1], stride: 1, dilation: 1, mapsIn: D, mapsOut: M, params: D * M + M, origin: 'unsupervised',
         receptiveField: 1, outShape: [sh[0], sh[1], M], connections: sh[0] * sh[1] * M * (D + 1),
+        identity: 'W_k = 2 c_k, b_k = -||c_k||^2',
       };
     },
+    // the 1x1 conv (W = 2c, b = -||c||^2), then winner-take-all or a scaled softmax
+    toLayers() {
+      const cw = stage.convWeights();
+      if (!cw) throw new StageError(name, 'not fitted: export a fitted pipeline');
+      if (config.mode === 'triangle') throw new StageError(name, 'triangle coding is not exported (it needs ||x - c_k||, not a conv output)');
+      return [
+        { className: 'Conv2D', config: { filters: config.words, kernelSize: 1, useBias: true, name }, weights: [cw.kernel, cw.bias] },
+        config.mode === 'hard'
+          ? { className: 'BowWinnerTakeAll', config: { name: `${name}_wta` } }
+          : { className: 'BowScaledSoftmax', config: { beta: config.beta, name: `${name}_soft` } },
+      ];
+    },
+    // the 32 words with the most mass, a readable sample of the dictionary (as SIFT glyphs when D = 128)
+    pictures() {
+      if (!C || C.shape[1] !== 128) return [];
+      const all = C.arraySync() as number[][];
+      const order = all.map((w, i) => [w.reduce((a, v) => a + v, 0), i] as const).sort((a, z) => z[0] - a[0]).slice(0, 32).map(([, i]) => i);
+      return [{ kind: 'words' as const, title: `32 visual words (the coding filters, k-means), drawn as SIFT glyphs`, data: order.map((i) => all[i]) }];
+    },
+    ablations: () => (config.mode === 'hard' ? [{ change: 'hard -> soft coding', overrides: { mode: 'soft' } }] : []),
     state: (): Record<string, tf.Tensor> => (C ? { centres: C } : {}),
     restore(s) { if (s.centres) stage.setCentres(s.centres as tf.Tensor2D); },
+    dispose() { for (const t of [C, kernel, bias]) t?.dispose(); C = kernel = bias = null; },
   };
   return stage;
-}
+});

@@ -25,20 +25,13 @@
  * divided by frameSize^2 with frameSize = 3s + 1, is below the threshold becomes 0.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LayerCard } from '../pipeline/card.js';
-import { check4d, type Maps, type Stage } from './stage.js';
+import type { LayerCard } from '../core/card.js';
+import { DescriptorSchema } from '../config/stages.js';
+import { check4d, defineStage, StageError, type Maps } from './stage.js';
+
+export type { DescriptorConfig } from '../config/stages.js';
 
 export type DescriptorNorm = 'sift' | 'rootsift' | 'l2' | 'none';
-export interface DescriptorConfig {
-  cellSize?: number;          // s: must equal the cells stage's size
-  step?: number;
-  bins?: number;              // 4 (spatial bins per side)
-  window?: 'flat' | 'gaussian';
-  windowSize?: number;        // in bins, for 'gaussian'
-  norm?: DescriptorNorm;
-  contrastThreshold?: number; // 0 = off
-}
-
 const EPS = 1.19209290e-7;
 
 /** VLFeat's `_vl_dsift_get_bin_window_mean`. */
@@ -83,35 +76,30 @@ export function normalize(d: tf.Tensor4D, norm: DescriptorNorm): tf.Tensor4D {
   });
 }
 
-export function descriptor(cfg: DescriptorConfig = {}): Stage {
-  const config = {
-    cellSize: cfg.cellSize ?? 4, step: cfg.step ?? 2, bins: cfg.bins ?? 4, window: cfg.window ?? 'flat',
-    windowSize: cfg.windowSize ?? 2, norm: cfg.norm ?? 'sift', contrastThreshold: cfg.contrastThreshold ?? 0,
-  };
+export const descriptor = defineStage('descriptor', DescriptorSchema, (config, name) => {
   const { cellSize: s, step, bins } = config;
   let weights: tf.Tensor4D | null = null;
   const frameSize = (bins - 1) * s + 1;
+  const binWeight = config.window === 'gaussian' ? (b: number) => binWindowMean(s, bins, b, config.windowSize) : () => 1;
+  const geometryOk = (h: number, w: number) => {
+    const g = frameGeometry(h, w, s, step, bins);
+    if (g.framesX === 0 || g.framesY === 0) {
+      throw new StageError(name, `a ${h}x${w} map holds no ${frameSize}x${frameSize} frame (cell size ${s}, ${bins}x${bins} cells): use larger images or a smaller cell size`);
+    }
+    return g;
+  };
   return {
-    name: 'descriptor',
-    config,
     apply(x: Maps): Maps {
       check4d('descriptor', x);
       const T = x.shape[3];
       if (!weights || weights.shape[2] !== T) {
         weights?.dispose();
-        const bw = config.window === 'gaussian' ? (b: number) => binWindowMean(s, bins, b, config.windowSize) : () => 1;
-        weights = tf.keep(gatherWeights(bins, T, bw));
+        weights = tf.keep(gatherWeights(bins, T, binWeight));
       }
-      const g = frameGeometry(x.shape[1], x.shape[2], s, step, bins);
-      if (g.framesX === 0 || g.framesY === 0) {
-        throw new Error(`stage 'descriptor': a ${x.shape[1]}x${x.shape[2]} map holds no ${frameSize}x${frameSize} frame (cell size ${s})`);
-      }
+      geometryOk(x.shape[1], x.shape[2]);
       const W = weights;
       return tf.tidy(() => {
-        // stride and dilation together: tf.conv2d refuses that, the Conv2D kernel (wasm, cpu, webgpu) does not
-        const raw = tf.engine().runKernel('Conv2D', { x, filter: W } as unknown as tf.NamedTensorMap, {
-          strides: [step, step], pad: 'valid', dataFormat: 'NHWC', dilations: [s, s], dimRoundingMode: undefined,
-        } as unknown as tf.NamedAttrMap) as tf.Tensor4D;                        // [N,H',W',128]
+        const raw = gatherConv(x, W, step, s);                        // [N,H',W',128]
         let out = normalize(raw, config.norm);
         if (config.contrastThreshold > 0) {
           const mass = tf.div(tf.sum(raw, 3, true), frameSize * frameSize);
@@ -129,7 +117,7 @@ export function descriptor(cfg: DescriptorConfig = {}): Stage {
       const g = frameGeometry(sh[0], sh[1], s, step, bins);
       const D = bins * bins * T;
       return {
-        stage: 'descriptor',
+        stage: name,
         classic: `SIFT descriptor ${bins}x${bins}x${T} = ${D}, ${config.norm} normalisation`,
         cnn: `conv ${bins}x${bins} dilation ${s} /${step}, ${T}->${D}, identity weights${config.window === 'gaussian' ? ' x Gaussian' : ''}`,
         kernel: [bins, bins], stride: step, dilation: s, mapsIn: T, mapsOut: D, params: bins * bins * T * D,
@@ -137,5 +125,25 @@ export function descriptor(cfg: DescriptorConfig = {}): Stage {
         connections: g.framesY * g.framesX * D * bins * bins * T,
       };
     },
+    // the gather (stride and dilation together, which tf.layers.conv2d refuses), then SIFT normalisation
+    toLayers: (sh) => {
+      geometryOk(sh[0], sh[1]);
+      const T = sh[2] ?? 8;
+      return [
+        { className: 'BowGatherConv', config: { k: bins, filters: bins * bins * T, stride: step, dilation: s, name }, weights: [gatherWeights(bins, T, binWeight)] },
+        { className: 'BowSiftNorm', config: { norm: config.norm, contrastThreshold: config.contrastThreshold, frameSize, name: `${name}_norm` } },
+      ];
+    },
+    dispose: () => { weights?.dispose(); weights = null; },
   };
+});
+
+/**
+ * The descriptor's gather: conv with stride `step` and dilation `s` together. tf.conv2d refuses the
+ * pair, the Conv2D kernel (wasm, cpu, webgpu) does not.
+ */
+export function gatherConv(x: Maps, filter: tf.Tensor4D, step: number, s: number): tf.Tensor4D {
+  return tf.engine().runKernel('Conv2D', { x, filter } as unknown as tf.NamedTensorMap, {
+    strides: [step, step], pad: 'valid', dataFormat: 'NHWC', dilations: [s, s], dimRoundingMode: undefined,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }

@@ -12,29 +12,18 @@
  * when W' is a multiple of the level count.
  */
 import * as tf from '@tensorflow/tfjs';
-import { growField, type LayerCard } from '../pipeline/card.js';
-import { cells, type CellWindow } from './cells.js';
-import type { Padding } from './pad.js';
-import { descriptor, frameGeometry, type DescriptorNorm } from './descriptor.js';
+import { growField, type LayerCard } from '../core/card.js';
+import { DenseSiftSchema, type DenseSiftConfig } from '../config/stages.js';
+import { cells } from './cells.js';
+import { descriptor, frameGeometry } from './descriptor.js';
 import { gradient, phowSigma } from './gradient.js';
-import { orientation, type OrientationMode } from './orientation.js';
-import { check4d, type Maps, type Stage } from './stage.js';
+import { orientation } from './orientation.js';
+import { check4d, defineStage, type Maps, type Stage } from './stage.js';
 
-export interface DenseSiftConfig {
-  size?: number;                 // cell (bin) size in pixels
-  sizes?: number[];              // several: multi-scale
-  step?: number;
-  mode?: OrientationMode;
-  window?: CellWindow;
-  padding?: Padding;             // cells: 'zero' (default) or 'replicate' (VLFeat)
-  sigma?: number | 'phow';       // pre-smoothing; 'phow' = phowSigma(size)
-  norm?: DescriptorNorm;
-  gaussianWindow?: boolean;
-  contrastThreshold?: number;
-}
+export type { DenseSiftConfig };
 
 /** The four single-scale stages, configured consistently. */
-export function denseSiftStages(cfg: DenseSiftConfig = {}): Stage[] {
+export function denseSiftStages(cfg: Omit<DenseSiftConfig, 'sizes'> = {}): Stage[] {
   const size = cfg.size ?? 4;
   const sigma = cfg.sigma === 'phow' ? phowSigma(size) : cfg.sigma ?? 0;
   return [
@@ -62,20 +51,19 @@ export function chainCards(stages: readonly Stage[], inShape: readonly number[])
 }
 
 /** A stage computing dense SIFT at one or several cell sizes (see the header for the multi-scale layout). */
-export function denseSift(cfg: DenseSiftConfig = {}): Stage {
-  const sizes = cfg.sizes ?? [cfg.size ?? 4];
-  const step = cfg.step ?? 2;
+export const denseSift = defineStage('dsift', DenseSiftSchema, (config, name) => {
+  const { sizes, step } = config;
   const maxSize = Math.max(...sizes);
   const chains = sizes.map((size) => ({
     size, off: Math.floor(1.5 * (maxSize - size)),
-    stages: denseSiftStages({ ...cfg, size, sigma: cfg.sigma ?? (sizes.length > 1 ? 'phow' : 0) }),
+    stages: denseSiftStages({ ...config, size }),
   }));
-  const config = { sizes, step, mode: cfg.mode ?? 'wta', window: cfg.window ?? 'box', padding: cfg.padding ?? 'zero', sigma: cfg.sigma ?? (sizes.length > 1 ? 'phow' : 0),
-    norm: cfg.norm ?? 'sift', gaussianWindow: cfg.gaussianWindow ?? false, contrastThreshold: cfg.contrastThreshold ?? 0 };
   const grid = (h: number, w: number) => frameGeometry(h, w, maxSize, step);
+  const outShape = (s: readonly number[]) => {
+    const g = grid(s[0], s[1]);
+    return [g.framesY, g.framesX * sizes.length, 128];
+  };
   return {
-    name: 'dsift',
-    config,
     apply(x: Maps): Maps {
       check4d('dsift', x);
       const [n, h, w] = x.shape;
@@ -93,19 +81,17 @@ export function denseSift(cfg: DenseSiftConfig = {}): Stage {
         return tf.stack(per, 3).reshape([n, g.framesY, g.framesX * per.length, per[0].shape[3]]) as tf.Tensor4D;
       });
     },
-    outShape(s) {
-      const g = grid(s[0], s[1]);
-      return [g.framesY, g.framesX * sizes.length, 128];
-    },
+    outShape,
     card(s): LayerCard {
       const cards = chainCards(chains[chains.length - 1].stages, s);
       const last = cards[cards.length - 1];
       const params = chains.reduce((a, c) => a + chainCards(c.stages, s).reduce((b, k) => b + k.params, 0), 0);
       return {
-        ...last, stage: 'dsift', classic: `dense SIFT, cell ${sizes.join('/')} px, step ${step}`,
+        ...last, stage: name, classic: `dense SIFT, cell ${sizes.join('/')} px, step ${step}`,
         cnn: `${sizes.length} x (conv 8 filters + ${config.mode} + local sum pooling + 4x4 gather conv)`,
-        params, outShape: this.outShape(s),
+        params, outShape: outShape(s),
       };
     },
+    dispose: () => { for (const c of chains) for (const st of c.stages) st.dispose?.(); },
   };
-}
+});

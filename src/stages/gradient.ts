@@ -22,14 +22,12 @@
  * the one place the two gradients differ.)
  */
 import * as tf from '@tensorflow/tfjs';
-import { growField, type LayerCard } from '../pipeline/card.js';
+import { growField, type LayerCard } from '../core/card.js';
+import { GradientSchema } from '../config/stages.js';
 import { pad2d } from './pad.js';
-import { check4d, type Maps, type Stage } from './stage.js';
+import { check4d, defineStage, StageError, type Maps } from './stage.js';
 
-export interface GradientConfig {
-  sigma?: number;            // Gaussian pre-smoothing, pixels; 0 = none
-  orientations?: number;     // default 8
-}
+export type { GradientConfig } from '../config/stages.js';
 
 export const GRAY_WEIGHTS = [0.299, 0.587, 0.114];
 
@@ -78,30 +76,32 @@ export function filterBank(sigma = 0, channels = 1, orientations = 8): tf.Tensor
   return tf.tensor4d(w, [n, n, channels, orientations]);
 }
 
-export function gradient(cfg: GradientConfig = {}): Stage {
-  const config = { sigma: cfg.sigma ?? 0, orientations: cfg.orientations ?? 8 };
+export const gradient = defineStage('gradient', GradientSchema, (config, name) => {
   const banks = new Map<number, tf.Tensor4D>();
   const bank = (c: number) => {
     let b = banks.get(c);
-    if (!b) { b = tf.keep(filterBank(config.sigma, c, config.orientations)); banks.set(c, b); }
+    if (!b) {
+      b = tf.keep(filterBank(config.sigma, c, config.orientations));
+      banks.set(c, b);
+    }
     return b;
   };
   const size = orientedKernels(config.sigma, config.orientations)[0].length;
+  const r = (size - 1) / 2;
+  const channelsOk = (c: number) => {
+    if (c !== 1 && c !== 3) throw new StageError('gradient', `expects 1 (gray) or 3 (RGB) channels, got ${c}`);
+  };
   return {
-    name: 'gradient',
-    config,
     apply(x: Maps): Maps {
       check4d('gradient', x);
-      const c = x.shape[3];
-      if (c !== 1 && c !== 3) throw new Error(`stage 'gradient': expects 1 (gray) or 3 (RGB) channels, got ${c}`);
-      const r = (size - 1) / 2;
-      return tf.tidy(() => tf.conv2d(pad2d(x, r, r, r, r, 'replicate'), bank(c), 1, 'valid'));
+      channelsOk(x.shape[3]);
+      return tf.tidy(() => tf.conv2d(pad2d(x, r, r, r, r, 'replicate'), bank(x.shape[3]), 1, 'valid'));
     },
     outShape: (s) => [s[0], s[1], config.orientations],
     card(s): LayerCard {
       const c = s[2] ?? 1;
       return {
-        stage: 'gradient', classic: `SIFT gradient, ${config.orientations} orientations${config.sigma ? `, sigma ${config.sigma.toFixed(2)}` : ''}`,
+        stage: name, classic: `SIFT gradient, ${config.orientations} orientations${config.sigma ? `, sigma ${config.sigma.toFixed(2)}` : ''}`,
         cnn: `conv ${size}x${size} ${c}->${config.orientations}${c === 3 ? ' (gray folded in)' : ''}`,
         kernel: [size, size], stride: 1, dilation: 1, mapsIn: c, mapsOut: config.orientations,
         params: size * size * c * config.orientations, origin: 'handcrafted',
@@ -109,5 +109,19 @@ export function gradient(cfg: GradientConfig = {}): Stage {
         connections: s[0] * s[1] * config.orientations * size * size * c,
       };
     },
+    // padding by continuity, then the filter bank as a plain convolution
+    toLayers: (s) => {
+      channelsOk(s[2] ?? 1);
+      return [
+        { className: 'BowReplicatePad', config: { p: [r, r, r, r], mode: 'replicate', name: `${name}_pad` } },
+        { className: 'Conv2D', config: { filters: config.orientations, kernelSize: size, padding: 'valid', useBias: false, name }, weights: [filterBank(config.sigma, s[2] ?? 1, config.orientations)] },
+      ];
+    },
+    pictures: () => {
+      const ks = orientedKernels(config.sigma, config.orientations);
+      const step = 360 / config.orientations;
+      return [{ kind: 'filters' as const, title: `the ${config.orientations} oriented gradient filters (layer 1, handcrafted)`, data: ks, labels: ks.map((_, k) => `${Math.round(k * step)}°`) }];
+    },
+    dispose: () => { for (const b of banks.values()) b.dispose(); banks.clear(); },
   };
-}
+});

@@ -13,10 +13,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { signedSqrt } from './pooling.js';
-import type { LayerCard } from '../pipeline/card.js';
-import { check4d, type Maps, type Stage } from './stage.js';
+import type { LayerCard } from '../core/card.js';
+import { KernelMapSchema } from '../config/stages.js';
+import { check4d, defineStage, type Maps } from './stage.js';
 
-export interface KernelMapConfig { kind?: 'hellinger' | 'chi2'; order?: number; period?: number }
+export type { KernelMapConfig } from '../config/stages.js';
+type KernelMapSettings = { kind: 'hellinger' | 'chi2'; order: number; period?: number };
+
+/** The feature map of `[N,1,1,D]` histograms (the stage's computation, also BowStage's). */
+export function kernelMaps(x: Maps, config: KernelMapSettings): Maps {
+  check4d('kernelmap', x);
+  const period = config.period ?? 5.86 * Math.sqrt(config.order) + 3.65;
+  return tf.tidy(() => (config.kind === 'hellinger' ? signedSqrt(tf.relu(x)) : chi2Map(x, config.order, period)) as tf.Tensor4D);
+}
 
 export function chi2Map(x: tf.Tensor, order: number, period: number): tf.Tensor {
   return tf.tidy(() => {
@@ -36,25 +45,19 @@ export function chi2Map(x: tf.Tensor, order: number, period: number): tf.Tensor 
   });
 }
 
-export function kernelmap(cfg: KernelMapConfig = {}): Stage {
-  const order = cfg.order ?? 1;
-  const config = { kind: cfg.kind ?? 'chi2', order, period: cfg.period ?? 5.86 * Math.sqrt(order) + 3.65 };
+export const kernelmap = defineStage('kernelmap', KernelMapSchema, (config, name) => {
   const factor = config.kind === 'chi2' ? 2 * config.order + 1 : 1;
   return {
-    name: 'kernelmap',
-    config,
-    apply(x: Maps): Maps {
-      check4d('kernelmap', x);
-      return tf.tidy(() => (config.kind === 'hellinger' ? signedSqrt(tf.relu(x)) : chi2Map(x, config.order, config.period)) as tf.Tensor4D);
-    },
+    apply: (x: Maps): Maps => kernelMaps(x, config),
     outShape: (s) => [s[0], s[1], (s[2] ?? 0) * factor],
     card(s): LayerCard {
       const d = s[2] ?? 0;
       return {
-        stage: 'kernelmap', classic: config.kind === 'chi2' ? `chi2 kernel (homogeneous map, order ${config.order})` : 'Hellinger kernel',
+        stage: name, classic: config.kind === 'chi2' ? `chi2 kernel (homogeneous map, order ${config.order})` : 'Hellinger kernel',
         cnn: config.kind === 'chi2' ? `element-wise feature map ${d}->${d * factor}` : 'element-wise sqrt',
         mapsIn: d, mapsOut: d * factor, params: 0, origin: 'handcrafted', receptiveField: 1, outShape: [s[0], s[1], d * factor],
       };
     },
+    toLayers: () => [{ className: 'BowStage', config: { stage: 'kernelmap', stageConfig: { ...config }, name } }],
   };
-}
+});

@@ -13,11 +13,12 @@
  * d_2 = gy (theta_0 = 0, theta_2 = pi/2).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LayerCard } from '../pipeline/card.js';
-import { check4d, type Maps, type Stage } from './stage.js';
+import type { LayerCard } from '../core/card.js';
+import { OrientationSchema } from '../config/stages.js';
+import { check4d, defineStage, type Maps } from './stage.js';
 
+export type { OrientationConfig } from '../config/stages.js';
 export type OrientationMode = 'wta' | 'bilinear';
-export interface OrientationConfig { mode?: OrientationMode }
 
 /** `[T,1]` column selecting response k. */
 function pick(k: number, T = 8): tf.Tensor2D {
@@ -25,48 +26,53 @@ function pick(k: number, T = 8): tf.Tensor2D {
   return tf.tensor2d(v, [T, 1]);
 }
 
-export function orientation(cfg: OrientationConfig = {}): Stage {
-  const config = { mode: cfg.mode ?? 'wta' };
+/** The 8 orientation maps of the 8 oriented responses `[N,H,W,8]` (the stage's computation, also BowStage's). */
+export function orientationMaps(d: Maps, mode: OrientationMode): Maps {
+  const T = 8;
+  check4d('orientation', d, T);
+  return tf.tidy(() => {
+      const [n, h, w] = d.shape;
+      // |g| and (gx, gy) without slicing the channel axis (slow on wasm): a [8,3] matrix maps each pixel's
+      // 8 responses to (gx, gy, .): column 0 picks d_0, column 1 picks d_2.
+      const flat = tf.reshape(d, [n * h * w, T]);
+      if (mode === 'wta') {
+        // sum_k cos^2(phi - theta_k) = T/2 for T equally spaced directions, so |g|^2 = (2/T) sum_k d_k^2
+        const mag = tf.sqrt(tf.mul(tf.sum(tf.square(d), 3, true), 2 / T));                 // [N,H,W,1]
+        return tf.mul(tf.oneHot(tf.argMax(d, 3), T), mag) as tf.Tensor4D;
+      }
+      const gx = tf.matMul(flat, pick(0)), gy = tf.matMul(flat, pick(2));                 // [M,1]
+      const mag = tf.sqrt(tf.add(tf.square(gx), tf.square(gy)));
+      const phi = tf.atan2(gy, gx);                                      // (-pi, pi]
+      const t = tf.mod(tf.mul(phi, T / (2 * Math.PI)), T);              // [0, 8)
+      const b = tf.floor(t);
+      const r = tf.sub(t, b);
+      const eight = tf.scalar(T, 'int32');
+      const bi = tf.mod(tf.cast(b, 'int32'), eight).reshape([n * h * w]);   // float rounding can give t = 8
+      const b1 = tf.mod(tf.add(bi, tf.scalar(1, 'int32')), eight);
+      return tf.add(
+        tf.mul(tf.oneHot(bi, T), tf.mul(tf.sub(1, r), mag)),
+        tf.mul(tf.oneHot(b1, T), tf.mul(r, mag)),
+      ).reshape([n, h, w, T]) as tf.Tensor4D;
+    });
+}
+
+export const orientation = defineStage('orientation', OrientationSchema, (config, name) => {
   const T = 8;
   return {
-    name: 'orientation',
-    config,
-    apply(d: Maps): Maps {
-      check4d('orientation', d, T);
-      return tf.tidy(() => {
-        const [n, h, w] = d.shape;
-        // |g| and (gx, gy) without slicing the channel axis (slow on wasm): a [8,3] matrix maps each pixel's
-        // 8 responses to (gx, gy, .): column 0 picks d_0, column 1 picks d_2.
-        const flat = tf.reshape(d, [n * h * w, T]);
-        if (config.mode === 'wta') {
-          // sum_k cos^2(phi - theta_k) = T/2 for T equally spaced directions, so |g|^2 = (2/T) sum_k d_k^2
-          const mag = tf.sqrt(tf.mul(tf.sum(tf.square(d), 3, true), 2 / T));                 // [N,H,W,1]
-          return tf.mul(tf.oneHot(tf.argMax(d, 3), T), mag) as tf.Tensor4D;
-        }
-        const gx = tf.matMul(flat, pick(0)), gy = tf.matMul(flat, pick(2));                 // [M,1]
-        const mag = tf.sqrt(tf.add(tf.square(gx), tf.square(gy)));
-        const phi = tf.atan2(gy, gx);                                      // (-pi, pi]
-        const t = tf.mod(tf.mul(phi, T / (2 * Math.PI)), T);              // [0, 8)
-        const b = tf.floor(t);
-        const r = tf.sub(t, b);
-        const eight = tf.scalar(T, 'int32');
-        const bi = tf.mod(tf.cast(b, 'int32'), eight).reshape([n * h * w]);   // float rounding can give t = 8
-        const b1 = tf.mod(tf.add(bi, tf.scalar(1, 'int32')), eight);
-        return tf.add(
-          tf.mul(tf.oneHot(bi, T), tf.mul(tf.sub(1, r), mag)),
-          tf.mul(tf.oneHot(b1, T), tf.mul(r, mag)),
-        ).reshape([n, h, w, T]) as tf.Tensor4D;
-      });
-    },
+    apply: (d: Maps): Maps => orientationMaps(d, config.mode),
     outShape: (s) => [s[0], s[1], T],
     card(s): LayerCard {
       return {
-        stage: 'orientation',
+        stage: name,
         classic: config.mode === 'wta' ? 'orientation binning, nearest bin' : 'orientation binning, bilinear (SIFT)',
         cnn: config.mode === 'wta' ? 'winner-take-all across 8 maps (x |g|)' : 'bilinear soft assignment to 8 maps (x |g|)',
         mapsIn: T, mapsOut: T, params: 0, origin: 'handcrafted', receptiveField: 1, outShape: [s[0], s[1], T],
         connections: s[0] * s[1] * T,
       };
     },
+    toLayers: () => [{ className: 'BowStage', config: { stage: 'orientation', stageConfig: { ...config }, name } }],
+    ablations: () => [config.mode === 'wta'
+      ? { change: 'WTA -> bilinear orientations', overrides: { mode: 'bilinear' } }
+      : { change: 'bilinear -> WTA orientations', overrides: { mode: 'wta' } }],
   };
-}
+});

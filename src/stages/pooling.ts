@@ -7,12 +7,13 @@
  *   norm:        on the whole vector afterwards: 'none' | 'l1' | 'l2'
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LayerCard } from '../pipeline/card.js';
-import { check4d, type Maps, type Stage } from './stage.js';
+import type { LayerCard } from '../core/card.js';
+import { PoolingSchema, type PoolingConfig } from '../config/stages.js';
+import { check4d, defineStage, type CodePooler, type Maps } from './stage.js';
 
+export type { PoolingConfig };
 export type PoolOp = 'sum' | 'mean' | 'max';
 export type VecNorm = 'none' | 'l1' | 'l2' | 'power';
-export interface PoolingConfig { op?: PoolOp; pyramid?: number[]; regionNorm?: VecNorm; norm?: Exclude<VecNorm, 'power'> }
 
 /**
  * sign(x) sqrt|x| with a bounded gradient: d/dx = 1 / (2 sqrt(|x| + 1e-4)) (at most 50) instead of
@@ -41,25 +42,25 @@ export function regionBounds(size: number, level: number): [number, number][] {
   return Array.from({ length: level }, (_, r) => [Math.floor((r * size) / level), Math.floor(((r + 1) * size) / level)]);
 }
 
-export interface PoolingStage extends Stage {
-  /**
-   * The same output as apply(oneHot(idx, M)) for hard-assignment codes, without building the one-hot
-   * `[N,H,W,M]` maps: each region's histogram is counted from the word indices `[N,H,W]`.
-   */
-  fromIndices(idx: Int32Array, shape: [number, number, number], M: number): Maps;
+type PoolSettings = { op: PoolOp; pyramid: number[]; regionNorm: VecNorm; norm: 'none' | 'l1' | 'l2' };
+
+/** The pooled (pyramid) histograms of `[N,H,W,M]` maps: `[N,1,1,M x regions]` (the stage's computation, also BowStage's). */
+export function poolMaps(x: Maps, config: PoolSettings): Maps {
+  return poolingOps(config).apply(x);
 }
 
-export function pooling(cfg: PoolingConfig = {}): PoolingStage {
-  const config = { op: cfg.op ?? 'sum', pyramid: cfg.pyramid ?? [1], regionNorm: cfg.regionNorm ?? 'none', norm: cfg.norm ?? 'none' };
+function poolingOps(config: PoolSettings) {
   const regions = config.pyramid.reduce((a, l) => a + l * l, 0);
   const finish = (parts: tf.Tensor[], n: number, m: number) => {
     const v = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
     return tf.reshape(vecNorm(v, config.norm), [n, 1, 1, m * regions]) as tf.Tensor4D;
   };
   return {
-    name: 'pooling',
-    config,
-    fromIndices(idx: Int32Array, [n, h, w]: [number, number, number], m: number): Maps {
+    /**
+     * The same output as apply(oneHot(idx, M)) for hard-assignment codes, without building the one-hot
+     * `[N,H,W,M]` maps: each region's histogram is counted from the word indices `[N,H,W]`.
+     */
+    poolIndices(idx: Int32Array, [n, h, w]: [number, number, number], m: number): Maps {
       const regionList: [number, number, number, number][] = [];
       for (const L of config.pyramid) for (const [r0, r1] of regionBounds(h, L)) for (const [c0, c1] of regionBounds(w, L)) regionList.push([r0, r1, c0, c1]);
       const R = regionList.length;
@@ -94,15 +95,29 @@ export function pooling(cfg: PoolingConfig = {}): PoolingStage {
         return finish(parts, n, m);
       });
     },
+  };
+}
+
+export const pooling = defineStage<typeof PoolingSchema, CodePooler>('pooling', PoolingSchema, (config, name) => {
+  const ops = poolingOps(config);
+  const regions = config.pyramid.reduce((a, l) => a + l * l, 0);
+  return {
+    poolIndices: ops.poolIndices,
+    apply: (x: Maps): Maps => ops.apply(x),
     outShape: (s) => [1, 1, (s[2] ?? 0) * regions],
     card(s): LayerCard {
       const m = s[2] ?? 0;
       const pyr = config.pyramid.length === 1 && config.pyramid[0] === 1 ? 'global' : `pyramid [${config.pyramid.join(', ')}]`;
       return {
-        stage: 'pooling', classic: `BoW ${config.op} pooling, ${pyr}`, cnn: `global ${config.op} pooling over ${regions} region${regions > 1 ? 's' : ''}`,
+        stage: name, classic: `BoW ${config.op} pooling, ${pyr}`, cnn: `global ${config.op} pooling over ${regions} region${regions > 1 ? 's' : ''}`,
         mapsIn: m, mapsOut: m * regions, params: 0, origin: 'none', receptiveField: Math.max(s[0], s[1]),
         kernel: [s[0], s[1]], stride: 1, outShape: [1, 1, m * regions], connections: s[0] * s[1] * m,
       };
     },
+    toLayers: () => [{ className: 'BowStage', config: { stage: 'pooling', stageConfig: { ...config }, name } }],
+    ablations: () => [
+      ...(config.op !== 'max' ? [{ change: `${config.op} -> max pooling`, overrides: { op: 'max' } }] : []),
+      ...(regions > 1 ? [{ change: 'no pyramid (global pooling only)', overrides: { pyramid: [1] } }] : []),
+    ],
   };
-}
+});

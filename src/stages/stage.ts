@@ -1,30 +1,106 @@
 /**
- * The Stage interface (see DESIGN.md): a named, JSON-configured tensor operation over `[N,H,W,C]` maps
- * that can describe itself as a CNN layer. Stages are pure once fitted; their config is their identity.
+ * The Stage contract (DESIGN.md): a JSON-configured tensor operation over `[N,H,W,C]` maps that can
+ * describe itself as a CNN layer.
+ *
+ *   kind     its type ('coding'); what save and load rebuild it by (pipeline/registry)
+ *   name     its place in a pipeline (defaults to its kind; two coding stages need two names)
+ *   config   its JSON config with every default filled in: its identity in the feature cache
+ *   clone    a new, unfitted stage of the same kind, with some config values changed
+ *   toLayers how the export sees it: tfjs-layers layers as serialisable specs (class name, config,
+ *            weights), which cnn/bownet instantiates; a stage never imports layer classes
+ *
+ * Stages are pure once fitted. A stage may also offer one side of a fused run (CodeEmitter,
+ * CodePooler): the passes in passes/bow.ts ask for these, the pipeline never checks names.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { LayerCard } from '../pipeline/card.js';
+import type { LayerCard } from '../core/card.js';
+import type { Maps, Picture } from '../core/classifier.js';
+import { ConfigError } from '../core/errors.js';
+import { parseConfig, type z } from '../config/schema.js';
 
-export type Maps = tf.Tensor4D;   // [N,H,W,C], float32
+export type { Maps };
+
+/** A tfjs-layers layer by class name and config (what model.json holds), with the weights to set. */
+export interface LayerSpec {
+  className: string;
+  config: Record<string, unknown>;
+  weights?: tf.Tensor[];
+}
 
 export interface Stage {
+  readonly kind: string;
   readonly name: string;
   readonly config: Readonly<Record<string, unknown>>;
+  clone(overrides?: Record<string, unknown>, name?: string): Stage;
   fit?(batches: AsyncIterable<Maps>, labels?: Int32Array): Promise<void>;
   /** The part of the config that fit depends on (cache key of the fitted state); default: all of it. */
   fitConfig?(): Record<string, unknown>;
   apply(x: Maps): Maps;
-  card(inShape: readonly number[]): LayerCard;   // inShape: [H,W,C] of one image
+  card(inShape: readonly number[]): LayerCard; // inShape: [H,W,C] of one image
   outShape(inShape: readonly number[]): number[];
+  /** Fitted tensors (saved in weights.bin) and fitted state that is not a tensor (saved as JSON). */
   state?(): Record<string, tf.Tensor>;
   restore?(s: Record<string, tf.Tensor>): void;
+  extraState?(): Record<string, unknown>;
+  restoreExtra?(s: Record<string, unknown>): void | Promise<void>;
+  toLayers?(inShape: readonly number[]): LayerSpec[];
+  /** What the report can draw of it (the filter bank, the visual words). */
+  pictures?(): Picture[];
+  /** The course's ablation of this stage: config changes to fit against the pipeline as it is. */
+  ablations?(): { change: string; overrides: Record<string, unknown> }[];
+  dispose?(): void;
 }
 
-export class StageError extends Error {
-  constructor(stage: string, message: string) { super(`stage '${stage}': ${message}`); this.name = 'StageError'; }
+/** Hard assignment: the index of the nearest word at each position `[N,H,W]` int32, or null (other modes). */
+export interface CodeEmitter extends Stage {
+  wordIndices(x: Maps): tf.Tensor3D | null;
+  words(): number;
+}
+
+/** Pools word indices straight into its output, the same numbers as pooling their one-hot maps. */
+export interface CodePooler extends Stage {
+  poolIndices(idx: Int32Array, shape: [number, number, number], words: number): Maps;
+}
+
+export const isCodeEmitter = (s: Stage | undefined): s is CodeEmitter => typeof (s as Partial<CodeEmitter> | undefined)?.wordIndices === 'function';
+export const isCodePooler = (s: Stage | undefined): s is CodePooler => typeof (s as Partial<CodePooler> | undefined)?.poolIndices === 'function';
+
+export class StageError extends ConfigError {
+  constructor(stage: string, message: string) {
+    super(`stage '${stage}': ${message}`);
+    this.name = 'StageError';
+  }
 }
 
 export function check4d(stage: string, x: { shape: readonly number[] }, channels?: number): void {
   if (x.shape.length !== 4) throw new StageError(stage, `expects [N,H,W,C] maps, got shape [${x.shape.join(',')}]`);
   if (channels !== undefined && x.shape[3] !== channels) throw new StageError(stage, `expects ${channels} channels, got ${x.shape[3]}`);
+}
+
+export type StageFactory<I> = (cfg?: I, name?: string) => Stage;
+
+/** What a stage is besides kind, name, config and clone (which defineStage adds). */
+export type StageBody<S extends Stage = Stage> = Omit<S, 'kind' | 'name' | 'config' | 'clone'>;
+
+/**
+ * A stage factory: parses the config against the kind's schema (an unknown key or a bad value is a
+ * ConfigError naming the stage), builds the stage, and gives it kind, name, config and clone.
+ */
+export function defineStage<Sch extends z.ZodType, S extends Stage = Stage>(
+  kind: string,
+  schema: Sch,
+  build: (config: z.output<Sch>, name: string) => StageBody<S>,
+): (cfg?: z.input<Sch>, name?: string) => S {
+  const factory = (cfg?: z.input<Sch>, name: string = kind): S => {
+    const config = parseConfig(schema, cfg ?? {}, name === kind ? `stage '${kind}'` : `stage '${name}' (${kind})`) as z.output<Sch>;
+    const body = build(config, name);
+    const stage = Object.assign(body, {
+      kind,
+      name,
+      config: Object.freeze({ ...(config as Record<string, unknown>) }),
+      clone: (overrides: Record<string, unknown> = {}, n: string = name) => factory({ ...(config as object), ...overrides } as z.input<Sch>, n),
+    }) as unknown as S;
+    return stage;
+  };
+  return factory;
 }

@@ -1,8 +1,10 @@
 /**
  * A progress bar for long work: done/total, rate, time left, and free-form fields (loss, accuracy).
  * On a TTY it redraws one line on stderr; elsewhere (CI, pipes) it prints a plain line at most every
- * `logEveryMs` and at the end. `BOWCNN_PROGRESS=0` silences it.
+ * `logEveryMs` and at the end. The `progress` setting (BOWCNN_PROGRESS=0) silences it.
  */
+import { settings } from '../core/settings.js';
+
 export interface ProgressOptions {
   unit?: string;          // 'img', 'iter', 'B'
   stream?: NodeJS.WriteStream;
@@ -33,7 +35,7 @@ export class Progress {
   constructor(private readonly label: string, private total: number, private readonly opts: ProgressOptions = {}) {
     this.stream = opts.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY);
-    this.silent = opts.silent ?? process.env.BOWCNN_PROGRESS === '0';
+    this.silent = opts.silent ?? !settings().progress;
   }
 
   set(fields: Record<string, string | number>): this {

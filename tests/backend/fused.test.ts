@@ -160,8 +160,8 @@ describe('Adam (fused on wasm)', () => {
         }
         const g = tf.tensor1d(randArray(10, 50 + s));
         // step 4 goes through tfjs-core's own AdamOptimizer.applyGradients (the accBeta variables agree)
-        if (split && s === 4) tf.AdamOptimizer.prototype.applyGradients.call(opt, { [w.name]: g });
-        else opt.applyGradients({ [w.name]: g });
+        if (split && s === 4) tf.AdamOptimizer.prototype.applyGradients.call(opt, { [w.name]: g } as unknown as tf.NamedTensorMap as never);
+        else opt.applyGradients({ [w.name]: g } as unknown as tf.NamedTensorMap as never);
         g.dispose();
       }
       const v = Array.from(w.dataSync());

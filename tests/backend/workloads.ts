@@ -29,7 +29,7 @@ function stagesStep(make: () => import('../../src/stages/stage.js').Stage[], sha
     const x = tf.tensor4d(randArray(shape.reduce((a, b) => a * b), 5).map((v) => (v + 1) / 2), shape);
     const y = applyStages(stages, x);
     const w = tf.tensor(randArray(y.size, 8), y.shape);
-    const g = tf.grad((t: tf.Tensor4D) => tf.sum(tf.mul(applyStages(stages, t), w)))(x);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(applyStages(stages, t as tf.Tensor4D), w)))(x);
     const out = [tf.sum(tf.abs(y)).dataSync()[0], tf.sum(tf.abs(g)).dataSync()[0]];
     tf.dispose([x, y, w, g]);
     return out;

@@ -6,6 +6,9 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/index.js';
 import { saveModel } from '../../src/cnn/io.js';
+import { parseRecipe } from '../../src/pipeline/recipes.js';
+
+const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 import { FIX, onBackend, randArray } from '../helpers.js';
 
 /** IDX files (ubyte images [n,h,w], labels [n]) as MNIST ships them. */
@@ -28,7 +31,7 @@ describe('bowcnn CLI', () => {
   it('exits 2 on a usage error', () => {
     const r = cli(['train', '--bogus']);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/Unknown option '--bogus'/);
+    expect(r.err).toMatch(/unknown option '--bogus'; see bowcnn train --help/);
   });
   it('exits 1 and says how to get a missing dataset', () => {
     const r = cli(['train', '--dataset', 'cifar10'], { BOWCNN_DATA: mkdtempSync(join(tmpdir(), 'bowcnn-none-')) });
@@ -70,7 +73,8 @@ describe('bowcnn CLI', () => {
     // a small random model; its accuracy with and without flips, from mirrors made by plain loops
     const want = await onBackend('cpu', async () => {
       const m = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [h, w, 1] }), tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ seed: 3 }) })] });
-      await saveModel(m, join(dir, 'model'), { classes: Array.from({ length: 10 }, (_, i) => String(i)), testTimeFlips: true });
+      const recipe = parseRecipe({ kind: 'cnn', name: 'tiny', model: 'lenet5', predict: { flip: true } }, 'test');
+      await saveModel(m, join(dir, 'model'), { name: 'tiny', recipe, data: { dataset: 'fashion-mnist', classes: FASHION, inShape: [h, w, 1], flipSafe: true } });
       const x = Float32Array.from(px, (v) => v / 255), mirror = new Float32Array(x.length);
       for (let i = 0; i < n; i++) for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) mirror[(i * h + r) * w + c] = x[(i * h + r) * w + (w - 1 - c)];
       const a = (m.predict(tf.tensor4d(x, [n, h, w, 1])) as tf.Tensor).arraySync() as number[][];

@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { augment } from '../../src/cnn/alexnet.js';
-import { rng } from '../../src/data/split.js';
+import { rng } from '../../src/core/random.js';
 import { randArray } from '../helpers.js';
 
 beforeAll(async () => { await useBackend('wasm'); });

@@ -1,54 +1,14 @@
-// bowcnn's BatchNorm (hand-derived gradient, per-channel passes on wasm) against tfjs-layers'
-// batchNormalization and against plain loops.
+// The per-channel passes bowcnn's batch norm runs on (src/backend/channel-kernels.ts: SIMD kernels and
+// their JavaScript loops on wasm) against plain loops. The batch norm itself, against tfjs-layers' own,
+// is tested where the execution pass uses it (tests/passes/cnn.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { channelAffine, channelMoments, channelSums } from '../../src/backend/channel-kernels.js';
 import { setSimdKernelsEnabled, simdKernels } from '../../src/backend/simd/index.js';
-import { BatchNorm } from '../../src/cnn/batchnorm.js';
-import { maxAbsDiff, onBackend, randArray } from '../helpers.js';
+import { maxAbsDiff, randArray } from '../helpers.js';
 
 const SHAPE: [number, number, number, number] = [6, 5, 7, 4];
 const N = SHAPE.reduce((a, b) => a * b, 1), C = SHAPE[3];
-
-/** Output, gradients (x, gamma, beta) and moving statistics of one training call, plus an inference call. */
-function step(layer: tf.layers.Layer): number[][] {
-  return tf.tidy(() => {
-    const x = tf.tensor4d(randArray(N, 1).map((v, i) => 3 * v + (i % C)), SHAPE);   // channel means 0..3
-    const w = tf.tensor4d(randArray(N, 2), SHAPE);
-    layer.apply(x);   // builds
-    layer.setWeights([tf.tensor1d(randArray(C, 3).map((v) => 1 + v / 2)), tf.tensor1d(randArray(C, 4)),
-      tf.tensor1d(randArray(C, 5)), tf.tensor1d(randArray(C, 6).map((v) => 1 + v / 2))]);
-    const [gamma, beta] = layer.trainableWeights.map((v) => v.read() as tf.Variable);
-    const f = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      void g; void b;
-      return tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, w));
-    };
-    const { value, grads } = tf.variableGrads(() => f(x, gamma, beta) as tf.Scalar, [gamma, beta]);
-    const dx = tf.grad((xx: tf.Tensor) => f(xx, gamma, beta))(x);
-    const y = layer.apply(x, { training: true }) as tf.Tensor;
-    const infer = layer.apply(x, { training: false }) as tf.Tensor;
-    const moving = layer.getWeights().slice(2);
-    return [[value.dataSync()[0]], Array.from(y.dataSync()), Array.from(dx.dataSync()),
-      Array.from(grads[gamma.name].dataSync()), Array.from(grads[beta.name].dataSync()),
-      ...moving.map((m) => Array.from(m.dataSync())), Array.from(infer.dataSync())];
-  });
-}
-
-const NAMES = ['loss', 'y', 'dx', 'dgamma', 'dbeta', 'moving mean', 'moving variance', 'inference y'];
-
-describe('BatchNorm against tf.layers.batchNormalization', () => {
-  for (const backend of ['cpu', 'wasm'] as const) {
-    it(`${backend}: same output, gradients, moving statistics and inference`, async () => {
-      const ours = await onBackend(backend, () => step(new BatchNorm({ momentum: 0.9 })));
-      const ref = await onBackend(backend, () => step(tf.layers.batchNormalization({ momentum: 0.9 })));
-      for (let i = 0; i < ref.length; i++) {
-        const scale = Math.max(1, ...ref[i].map(Math.abs));
-        expect(maxAbsDiff(ours[i], ref[i]) / scale, NAMES[i]).toBeLessThan(2e-5);
-      }
-      expect(ref[2].some((v) => Math.abs(v) > 1e-3)).toBe(true);
-    });
-  }
-});
 
 for (const simd of [true, false]) describe(`per-channel passes on wasm against plain loops (${simd ? 'SIMD kernels' : 'JavaScript loops'})`, () => {
   beforeAll(async () => { await useBackend('wasm'); setSimdKernelsEnabled(simd); });
@@ -88,27 +48,5 @@ for (const simd of [true, false]) describe(`per-channel passes on wasm against p
     });
     expect(got).toEqual(Array.from(xv.subarray(n - 200), (v) => 2 * v + 1));
     expect((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length).toBeGreaterThan(heap);
-  });
-});
-
-describe('BatchNorm as a layer', () => {
-  beforeAll(async () => { await useBackend('wasm'); });
-  afterAll(() => tf.disposeVariables());
-
-  it('round-trips through save/load and leaks no tensors in a training step', async () => {
-    const m = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 3, kernelSize: 3 }), new BatchNorm({ name: 'bn' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
-    m.compile({ optimizer: tf.train.sgd(0.1), loss: 'meanSquaredError' });
-    const x = tf.tensor4d(randArray(4 * 64, 12), [4, 8, 8, 1]), t = tf.tensor2d(randArray(8, 13), [4, 2]);
-    await m.trainOnBatch(x, t);
-    const before = tf.memory().numTensors;
-    await m.trainOnBatch(x, t);
-    expect(tf.memory().numTensors).toBe(before);
-    let saved: tf.io.ModelArtifacts | undefined;
-    await m.save(tf.io.withSaveHandler(async (a) => { saved = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
-    const back = await tf.loadLayersModel(tf.io.fromMemory(saved!));
-    expect(back.getLayer('bn').getClassName()).toBe('BowcnnBatchNorm');
-    const p1 = m.predict(x) as tf.Tensor, p2 = back.predict(x) as tf.Tensor;
-    expect(maxAbsDiff(p1.dataSync(), p2.dataSync())).toBeLessThan(1e-6);
-    tf.dispose([x, t, p1, p2]);
   });
 });

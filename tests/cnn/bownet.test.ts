@@ -15,13 +15,13 @@ beforeAll(async () => {
   await useBackend('wasm');
   ds = await dataset('mnist', { subset: 400, seed: 2 });
   p = bowPipeline(readRecipe('bow-sift') as BowRecipe).set('coding.words', 24).set('coding.sample', 4000);
-  await p.fit(ds.train, { progress: false });
+  await p.fit(ds.train, { progress: false, data: { dataset: 'mnist', classes: ds.classes } });
 });
 
 describe('bownet', () => {
   it('gives the pipeline\'s predictions on all 10,000 MNIST test images: 100% argmax agreement, scores within 1e-4', async () => {
     expect(ds.test.n).toBe(10000);
-    const a = p.scores(ds.test, { progress: false });
+    const a = await p.scoreSplit(ds.test, { progress: false });
     const m = exportBowNet(p);
     const b = await predictSplit(m, ds.test, 500);
     const pa = argmaxRows(a, 10), pb = argmaxRows(b, 10);

@@ -2,7 +2,7 @@
 // rescaling layer mapping the mean to 0 and mean + std to 1.
 import { describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
-import { pixelStats } from '../../src/cnn/classifier.js';
+import { pixelStats } from '../../src/cnn/zoo.js';
 import { lenet5 } from '../../src/cnn/lenet5.js';
 import { makeSplit } from '../../src/data/types.js';
 

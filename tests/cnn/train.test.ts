@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
-import { lenet5, lenet5Cards } from '../../src/cnn/lenet5.js';
+import { cardsFromModel } from '../../src/cnn/cards.js';
+import { lenet5 } from '../../src/cnn/lenet5.js';
+import { ZOO } from '../../src/cnn/zoo.js';
+import type { CnnRecipe } from '../../src/config/recipes.js';
+import { parseRecipe } from '../../src/pipeline/recipes.js';
 import { accuracyOf, predictSplit, trainModel } from '../../src/cnn/train.js';
 import { CnnClassifier } from '../../src/cnn/classifier.js';
 import { subset } from '../../src/data/split.js';
@@ -81,17 +85,22 @@ describe('test-time flips', () => {
   });
 
   it('a recipe asks for them; a dataset that mirrors would change (digits) turns them off', () => {
-    const r = { kind: 'cnn' as const, name: 'x', model: 'lenet5', config: {}, train: {}, predict: { flip: true } };
-    expect(new CnnClassifier(r, { ...ds, flipSafe: true }).predictOptions.flip).toBe(true);
-    expect(new CnnClassifier(r, { ...ds, flipSafe: false }).predictOptions.flip).toBe(false);
-    expect(new CnnClassifier({ ...r, predict: undefined }, { ...ds, flipSafe: true }).predictOptions.flip).toBe(false);
+    const r = parseRecipe({ kind: 'cnn', name: 'x', model: 'lenet5', predict: { flip: true } }, 'test') as CnnRecipe;
+    const withData = (rec: CnnRecipe, flipSafe: boolean) => {
+      const c = new CnnClassifier(rec);
+      c.data = { dataset: 'x', classes: ['a', 'b'], inShape: [28, 28, 1], flipSafe };
+      return c.predictOptions.flip;
+    };
+    expect(withData(r, true)).toBe(true);
+    expect(withData(r, false)).toBe(false);
+    expect(withData({ ...r, predict: { flip: false } }, true)).toBe(false);
   });
 });
 
 describe('LeNet-5 cards', () => {
   it('gives the course counts for C1 (156 parameters, 122,304 connections) and the parameter total', () => {
     const m = lenet5({ variant: 'classic' });
-    const cards = lenet5Cards(m);
+    const cards = cardsFromModel(m, ZOO.lenet5.classic);
     const c1 = cards.find((c) => c.stage === 'C1')!;
     expect([c1.params, c1.connections, c1.mapsIn, c1.mapsOut]).toEqual([156, 122304, 1, 6]);
     const c5 = cards.find((c) => c.stage === 'C5')!;

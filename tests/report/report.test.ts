@@ -38,12 +38,16 @@ describe('bowcnn compare and its report', () => {
     const ids = nodes.filter((n) => n.tagName === 'section').map((n) => n.attrs?.find((a) => a.name === 'id')?.value);
     expect(ids).toEqual([...SECTIONS]);
     expect(nodes.filter((n) => n.tagName === 'svg').length).toBeGreaterThan(10);
-    const external = nodes.filter((n) => (n.attrs ?? []).some((a) => (a.name === 'src' || a.name === 'href') && !a.value.startsWith('#')));
+    const external = nodes.filter((n) => (n.attrs ?? []).some((a) => (a.name === 'src' || a.name === 'href') && !a.value.startsWith('#') && !a.value.startsWith('data:image/png;base64,')));
     expect(external).toEqual([]);
     expect(nodes.some((n) => n.tagName === 'script')).toBe(false);
-    expect(html).toContain('The 8 oriented gradient filters');
-    expect(html).toContain('visual words of bow-sift');
-    expect(html).toContain('First-layer filters learned by lenet5');
+    expect(html).toContain('bow-sift: the 8 oriented gradient filters');
+    // a row of sample images per class and each classifier's most confident mistakes, as embedded PNGs
+    expect(nodes.filter((n) => n.tagName === 'img').length).toBeGreaterThanOrEqual(10 * 8);
+    expect(html).toContain('bow-sift: its most confident mistakes');
+    expect(html).toContain('Training loss per epoch');
+    expect(html).toContain('bow-sift: 32 visual words');
+    expect(html).toContain('lenet5: first-layer filters C1, learned');
   });
 
   it('results.json holds metrics, McNemar, robustness curves, ablation and versions', () => {
@@ -62,16 +66,38 @@ describe('bowcnn compare and its report', () => {
     expect(Object.keys(r.robustness)).toEqual(['bow-sift', 'lenet5']);
     expect(r.robustness['bow-sift'].rotate.map((p: { amount: number }) => p.amount)).toEqual([-60, -40, -20, 0, 20, 40, 60]);
     expect(r.robustness.lenet5['translate-x'][3].distances.C1).toBeCloseTo(0, 6);   // no shift: no change
-    expect(r.ablation.map((a: { change: string }) => a.change)).toEqual(['hard -> soft coding', 'sum -> max pooling', 'WTA -> bilinear orientations']);
+    expect(r.ablation.map((a: { change: string }) => a.change)).toEqual(['WTA -> bilinear orientations', 'hard -> soft coding', 'sum -> max pooling']);
+    for (const a of r.ablation) {
+      expect(a.ci95[0]).toBeLessThanOrEqual(a.accuracy);
+      expect(a.p).toBeGreaterThan(0);
+      expect(a.p).toBeLessThanOrEqual(1);
+    }
+    // what ran: the command line, the --set values, the recipes as run, every test image's prediction
+    expect(r.command).toEqual(ARGS);
+    expect(r.sets).toEqual({ 'coding.words': 16, 'coding.sample': 3000, 'train.epochs': 1 });
+    const bow = r.contenders[0];
+    expect(bow.config.stages.find((s: { kind: string }) => s.kind === 'coding').config.words).toBe(16);
+    expect(r.contenders[1].config.train.epochs).toBe(1);
+    expect(bow.predicted).toHaveLength(200);
+    expect(bow.scores).toHaveLength(200);
+    expect(bow.predicted.every((p: number, i: number) => p === bow.scores[i].indexOf(Math.max(...bow.scores[i])))).toBe(true);
+    expect(r.contenders[1].epochs).toHaveLength(1);
   });
 
-  it('a rerun reuses the feature cache and the CNN checkpoint', () => {
+  it('a rerun reads the finished results back: "cached" in place of a speed, the first run\'s figures kept', () => {
+    const firstJson = JSON.parse(readFileSync(join(OUT, 'results.json'), 'utf8'));
     const again = cli(ARGS.filter((a) => a !== '--robustness' && a !== '--ablation' && a !== '--robustness-images' && a !== '40'));
     expect(again.status, again.stderr).toBe(0);
-    const j = JSON.parse(again.stdout);
-    const bow = j.contenders.find((c: { name: string }) => c.name === 'bow-sift');
-    expect(Object.keys(bow.details.stageSeconds)).toContain('coding fit (cached)');
-    const cnn = JSON.parse(readFileSync(join(OUT, 'results.json'), 'utf8')).contenders.find((c: { name: string }) => c.name === 'lenet5');
-    expect(cnn.accuracy).toBeCloseTo(JSON.parse(first.stdout).contenders[1].accuracy, 10);
+    const r = JSON.parse(readFileSync(join(OUT, 'results.json'), 'utf8'));
+    for (const [i, c] of r.contenders.entries()) {
+      const was = firstJson.contenders[i];
+      expect(c.fit.cached).toBe(true);
+      expect(c.fit.trainImagesPerSec).toBeNull();
+      expect(c.fit.measured.trainImagesPerSec).toBe(was.fit.trainImagesPerSec);
+      expect(c.fit.measured.seconds).toBe(was.fit.seconds);
+      expect(c.accuracy).toBe(was.accuracy);
+    }
+    const md = readFileSync(join(OUT, 'report.md'), 'utf8');
+    expect(md).toMatch(/\| bow-sift \|.*\| cached \(.* when computed\) \|/);
   });
 });

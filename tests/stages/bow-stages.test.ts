@@ -162,11 +162,12 @@ describe('fused hard coding + pooling', () => {
     for (const cfg of [{ op: 'sum' as const, pyramid: [1, 2], regionNorm: 'l1' as const }, { op: 'mean' as const, pyramid: [1, 3], norm: 'l2' as const }, { op: 'max' as const, pyramid: [2], regionNorm: 'power' as const }]) {
       const p = pooling(cfg);
       const ref = tf.tidy(() => p.apply(cod.apply(x)).dataSync());
-      const idx = cod.indices(x);
-      const got = tf.tidy(() => p.fromIndices(idx.dataSync() as Int32Array, [N, H, W], M).dataSync());
+      const idx = cod.wordIndices(x)!;
+      const got = tf.tidy(() => p.poolIndices(idx.dataSync() as Int32Array, [N, H, W], M).dataSync());
       idx.dispose();
       expect(Array.from(got)).toEqual(Array.from(ref));
     }
+    expect(coding({ words: M, mode: 'soft' }).wordIndices(x)).toBeNull(); // only hard coding emits indices
     x.dispose();
   });
 });

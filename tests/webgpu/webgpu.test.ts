@@ -185,7 +185,7 @@ describe.skipIf(!available)('webgpu backend', () => {
       for (let s = 0; s < 4; s++) {
         opt.learningRate = [1e-2, 3e-2, 5e-3, 1e-2][s];
         const g = tf.tensor1d(randArray(37, 40 + s));
-        opt.applyGradients({ [w.name]: g });
+        opt.applyGradients({ [w.name]: g } as never);
         g.dispose();
       }
       const v = Array.from(await w.data());
@@ -198,7 +198,7 @@ describe.skipIf(!available)('webgpu backend', () => {
     const names = await on('webgpu', async () => {
       const w = tf.variable(tf.zeros([8]));
       const opt = new Adam(1e-2);
-      const p = await tf.profile(() => { const g = tf.ones([8]); opt.applyGradients({ [w.name]: g }); g.dispose(); });
+      const p = await tf.profile(() => { const g = tf.ones([8]); opt.applyGradients({ [w.name]: g } as never); g.dispose(); });
       w.dispose(); opt.dispose();
       return p.kernels.map((k) => k.name);
     });

@@ -7,6 +7,7 @@
  * Pointers are byte offsets into the heap: `ptr(t)` for a tensor, `scratch(bytes)` for a small buffer
  * the module keeps (accumulators), which stays valid until the next scratch() call.
  */
+import { settings } from '../../core/settings.js';
 import { sharedBase64, unsharedBase64 } from './kernels-wasm.js';
 import { heapOffset, wasmMemory, type TensorInfo, type WasmModuleBackend } from '../kernel-util.js';
 
@@ -46,14 +47,14 @@ const WA = (globalThis as unknown as { WebAssembly: {
 type Backend = WasmModuleBackend & { wasm: { _malloc(n: number): number; _free(p: number): void } };
 
 const instances = new WeakMap<object, SimdKernels | null>();
-// BOWCNN_WASM_SIMD=0 keeps the JavaScript loops (for comparison)
-let disabled = process.env.BOWCNN_WASM_SIMD === '0';
+// off by the wasmSimd setting (BOWCNN_WASM_SIMD=0): the JavaScript loops (for comparison)
+let forced: boolean | null = null;
 
-/** Turns the SIMD kernels off (tests compare them with the JavaScript loops they replace). */
-export function setSimdKernelsEnabled(on: boolean): void { disabled = !on; }
+/** Turns the SIMD kernels off and on (tests compare them with the JavaScript loops they replace); null: the setting. */
+export function setSimdKernelsEnabled(on: boolean | null): void { forced = on; }
 
 export function simdKernels(backend: object): SimdKernels | null {
-  if (disabled) return null;
+  if (!(forced ?? settings().wasmSimd)) return null;
   if (instances.has(backend)) return instances.get(backend)!;
   const made = instantiate(backend as Backend);
   instances.set(backend, made);

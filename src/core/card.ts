@@ -18,6 +18,7 @@ export interface LayerCard {
   receptiveField: number;        // input pixels (side of the square window)
   outShape?: number[];           // [H,W,C] after this layer, for one image
   connections?: number;          // multiply-adds per image (LeCun's "connections"), when known
+  identity?: string;             // the identity that makes the classic step this layer (coding: W_k = 2 c_k, ...)
 }
 
 /** Receptive field after a layer of kernel k (dilated extent), given the field r and jump j before it. */

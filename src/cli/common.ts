@@ -1,0 +1,54 @@
+/** What the commands share: starting the backend, reading a dataset, --set values, printing a result. */
+import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { type BackendName, useBackend } from '../backend/index.js';
+import { UsageError } from '../core/errors.js';
+import { dataset, type DatasetOptions } from '../data/registry.js';
+import type { Dataset } from '../data/types.js';
+import type { Values } from './spec.js';
+
+export async function startBackend(v: Values) {
+  return useBackend((v.backend as BackendName | undefined) ?? 'wasm', { progress: v.json ? false : undefined });
+}
+
+/** --data-dir, checked: a folder that does not exist is an error, not a fall-back to another copy. */
+export function dataDir(v: Values): string | undefined {
+  const d = v['data-dir'] as string | undefined;
+  if (d === undefined) return undefined;
+  const full = resolve(d);
+  if (!existsSync(full)) throw new UsageError(`--data-dir ${d}: no such folder`);
+  if (!statSync(full).isDirectory()) throw new UsageError(`--data-dir ${d}: not a folder`);
+  return full;
+}
+
+export function loadDataset(name: string, v: Values, extra: DatasetOptions = {}): Promise<Dataset> {
+  return dataset(name, { subset: v.subset as number | undefined, testSubset: v['test-subset'] as number | undefined, seed: (v.seed as number | undefined) ?? 0, dir: dataDir(v), ...extra });
+}
+
+/** --set a.b=value ... as { 'a.b': value } (JSON values: numbers, booleans, arrays; else a string). */
+export function parseSets(list: string[] | undefined): Record<string, unknown> {
+  const sets: Record<string, unknown> = {};
+  for (const s of list ?? []) {
+    const eq = s.indexOf('=');
+    if (eq < 0 || !s.slice(0, eq).includes('.')) throw new UsageError(`--set ${s}: expected PATH=VALUE with PATH a stage option or a training option (e.g. coding.words=512, train.epochs=10)`);
+    const raw = s.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      /* a plain string */
+    }
+    sets[s.slice(0, eq)] = value;
+  }
+  return sets;
+}
+
+export function output(json: unknown, value: unknown, human: () => void): void {
+  if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  else human();
+}
+
+/** A line on stderr, unless the output is JSON. */
+export function say(v: Values, msg: string): void {
+  if (!v.json) process.stderr.write(`bowcnn: ${msg}\n`);
+}

@@ -1,0 +1,95 @@
+/**
+ * The schemas of recipes (pipelines/*.json, or a user's .json): a BoW pipeline, a CNN with its training
+ * options, or a bownet (a fitted BoW recipe exported as a CNN and fine-tuned). Names become folder
+ * names (models, checkpoints), so they are path-safe.
+ */
+import { z } from './schema.js';
+
+const int = (min = 0) => z.number().int().min(min);
+
+/** Letters, digits, '.', '_' and '-', starting with a letter or digit: safe as a folder name. */
+export const SafeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/, {
+  message: "must be 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit (it names folders)",
+});
+
+export const AugmentSchema = z.strictObject({
+  pad: int(0).default(2), // random crops of the original size from the image padded by `pad` (zeros)
+  flip: z.boolean().default(true), // random horizontal flips, where the dataset allows mirrors
+  jitter: z.number().min(0).default(0), // rotation up to `jitter` radians and scale 1 +- jitter
+});
+
+export const TrainSchema = z.strictObject({
+  epochs: int(1).default(5),
+  batchSize: int(1).default(128),
+  lr: z.number().positive().default(1e-3),
+  optimizer: z.enum(['adam', 'sgd']).default('adam'),
+  momentum: z.number().min(0).max(1).default(0.9), // sgd
+  schedule: z.enum(['none', 'cosine', 'onecycle']).default('none'),
+  weightDecay: z.number().min(0).default(0), // decoupled (AdamW / SGDW), on kernels only
+  labelSmoothing: z.number().min(0).lt(1).default(0),
+  patience: int(0).default(0), // early stopping on validation accuracy; 0 = off
+  augment: AugmentSchema.optional(),
+  maxSeconds: z.number().positive().optional(), // stop after the epoch that passes this
+  targetAccuracy: z.number().gt(0).max(1).optional(), // stop once validation (or train) accuracy reaches it
+  deviceData: z.boolean().default(false), // the whole training set on the device (GPUs)
+});
+
+export const LeNet5ConfigSchema = z.strictObject({
+  variant: z.enum(['modern', 'classic']).default('modern'),
+  /** true: the training set's pixel mean and std; false: none; or given values */
+  normalize: z.union([z.boolean(), z.strictObject({ mean: z.number(), std: z.number().positive() })]).default(true),
+});
+
+export const AlexNetConfigSchema = z.strictObject({
+  widths: z.tuple([int(1), int(1), int(1)]).default([32, 64, 128]),
+  fc: z.array(int(1)).default([256, 128]), // hidden fully connected layers (ablation: drop one or both)
+  dropout: z.number().min(0).lt(1).default(0.5),
+});
+
+export const MODEL_CONFIGS = { lenet5: LeNet5ConfigSchema, 'alexnet-small': AlexNetConfigSchema } as const;
+export type ModelName = keyof typeof MODEL_CONFIGS;
+
+const Common = { name: SafeName, about: z.string().optional() };
+
+export const StageEntrySchema = z.strictObject({
+  kind: z.string().min(1),
+  name: SafeName.optional(),
+  config: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const BowRecipeSchema = z.strictObject({
+  kind: z.literal('bow'),
+  ...Common,
+  stages: z.array(StageEntrySchema).min(1),
+});
+
+export const CnnRecipeSchema = z.strictObject({
+  kind: z.literal('cnn'),
+  ...Common,
+  model: z.enum(Object.keys(MODEL_CONFIGS) as [ModelName, ...ModelName[]]),
+  config: z.record(z.string(), z.unknown()).default({}), // checked against MODEL_CONFIGS[model]
+  train: TrainSchema.default(TrainSchema.parse({})),
+  /** flip: test-time flips where the dataset allows them (the mean of an image's and its mirror's logits) */
+  predict: z.strictObject({ flip: z.boolean().default(false) }).default({ flip: false }),
+});
+
+export const BowNetRecipeSchema = z.strictObject({
+  kind: z.literal('bownet'),
+  ...Common,
+  from: z.string().min(1), // the BoW recipe fitted first
+  coding: z.enum(['hard', 'soft']).optional(), // 'soft' for fine-tuning (default: the pipeline's own mode)
+  beta: z.number().positive().optional(),
+  trainable: z.strictObject({ handcrafted: z.boolean().default(false), unsupervised: z.boolean().default(true), supervised: z.boolean().default(true) }).default({ handcrafted: false, unsupervised: true, supervised: true }),
+  train: TrainSchema.default(TrainSchema.parse({})),
+});
+
+export const RecipeSchema = z.discriminatedUnion('kind', [BowRecipeSchema, CnnRecipeSchema, BowNetRecipeSchema]);
+
+export type TrainSettings = z.output<typeof TrainSchema>;
+export type TrainConfig = z.input<typeof TrainSchema>;
+export type BowRecipe = z.output<typeof BowRecipeSchema>;
+export type CnnRecipe = z.output<typeof CnnRecipeSchema>;
+export type BowNetRecipe = z.output<typeof BowNetRecipeSchema>;
+export type Recipe = z.output<typeof RecipeSchema>;
+export type LeNet5Settings = z.output<typeof LeNet5ConfigSchema>;
+export type AlexNetSettings = z.output<typeof AlexNetConfigSchema>;

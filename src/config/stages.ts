@@ -1,0 +1,102 @@
+/**
+ * The schemas of the classic chain's stage configs. Each is a strict object with its defaults: what a
+ * stage factory accepts is `z.input`, what the stage keeps (its identity in the feature cache) is
+ * `z.output`, with every default filled in.
+ */
+import { z } from './schema.js';
+
+const int = (min = 0) => z.number().int().min(min);
+const positive = () => z.number().positive();
+
+export const GradientSchema = z.strictObject({
+  sigma: z.number().min(0).default(0), // Gaussian pre-smoothing in pixels, folded into the filters; 0 = none
+  orientations: int(1).default(8),
+});
+
+export const OrientationSchema = z.strictObject({
+  mode: z.enum(['wta', 'bilinear']).default('wta'),
+});
+
+export const CellsSchema = z.strictObject({
+  size: int(1).default(4), // cell (bin) size in pixels
+  window: z.enum(['box', 'triangle']).default('box'),
+  padding: z.enum(['zero', 'replicate']).default('zero'),
+});
+
+export const DescriptorSchema = z.strictObject({
+  cellSize: int(1).default(4), // must equal the cells stage's size
+  step: int(1).default(2),
+  bins: int(1).default(4),
+  window: z.enum(['flat', 'gaussian']).default('flat'),
+  windowSize: positive().default(2), // VLFeat's Gaussian window, in bins
+  norm: z.enum(['sift', 'rootsift', 'l2', 'none']).default('sift'),
+  contrastThreshold: z.number().min(0).default(0),
+});
+
+export const DenseSiftSchema = z
+  .strictObject({
+    size: int(1).optional(), // one cell size...
+    sizes: z.array(int(1)).min(1).optional(), // ...or several: multi-scale (vl_phow)
+    step: int(1).default(2),
+    mode: z.enum(['wta', 'bilinear']).default('wta'),
+    window: z.enum(['box', 'triangle']).default('box'),
+    padding: z.enum(['zero', 'replicate']).default('zero'),
+    sigma: z.union([z.number().min(0), z.literal('phow')]).optional(), // default: 'phow' for several sizes, else 0
+    norm: z.enum(['sift', 'rootsift', 'l2', 'none']).default('sift'),
+    gaussianWindow: z.boolean().default(false),
+    contrastThreshold: z.number().min(0).default(0),
+  })
+  .refine((c) => c.size === undefined || c.sizes === undefined, { message: "give 'size' or 'sizes', not both" })
+  .transform(({ size, sizes, sigma, ...rest }) => {
+    const all = sizes ?? [size ?? 4];
+    return { sizes: all, ...rest, sigma: sigma ?? (all.length > 1 ? ('phow' as const) : 0) };
+  });
+
+export const CodingSchema = z.strictObject({
+  words: int(1).default(256),
+  mode: z.enum(['hard', 'soft', 'triangle']).default('hard'),
+  beta: positive().default(10), // soft coding's softmax temperature
+  sample: int(1).default(100_000), // descriptors k-means learns from
+  seed: int().default(0),
+  maxIter: int(1).default(30),
+  tol: z.number().min(0).default(1e-4),
+});
+
+export const PoolingSchema = z.strictObject({
+  op: z.enum(['sum', 'mean', 'max']).default('sum'),
+  pyramid: z.array(int(1)).min(1).default([1]),
+  regionNorm: z.enum(['none', 'l1', 'l2', 'power']).default('none'),
+  norm: z.enum(['none', 'l1', 'l2']).default('none'),
+});
+
+export const KernelMapSchema = z.strictObject({
+  kind: z.enum(['hellinger', 'chi2']).default('chi2'),
+  order: int(0).default(1),
+  period: positive().optional(), // default VLFeat's for chi2: 5.86 sqrt(order) + 3.65
+});
+
+export const ClassifierSchema = z.strictObject({
+  kind: z.enum(['linear', 'libsvm']).default('linear'),
+  solver: z.enum(['dcd', 'adam']).default('dcd'),
+  eps: positive().default(0.1), // dcd: stopping tolerance on the projected gradient
+  maxIter: int(1).default(300),
+  C: positive().default(1),
+  classes: int(0).default(0), // 0: from the labels
+  batch: int(1).default(8192), // adam
+  maxEpochs: int(1).default(200),
+  tol: z.number().min(0).default(1e-4),
+  lr: positive().default(0.01),
+  seed: int().default(0),
+  kernel: z.enum(['rbf', 'linear', 'chi2']).default('rbf'), // libsvm
+  gamma: z.number().min(0).default(0), // libsvm rbf; 0 = 1 / D
+});
+
+export type GradientConfig = z.input<typeof GradientSchema>;
+export type OrientationConfig = z.input<typeof OrientationSchema>;
+export type CellsConfig = z.input<typeof CellsSchema>;
+export type DescriptorConfig = z.input<typeof DescriptorSchema>;
+export type DenseSiftConfig = z.input<typeof DenseSiftSchema>;
+export type CodingConfig = z.input<typeof CodingSchema>;
+export type PoolingConfig = z.input<typeof PoolingSchema>;
+export type KernelMapConfig = z.input<typeof KernelMapSchema>;
+export type ClassifierConfig = z.input<typeof ClassifierSchema>;

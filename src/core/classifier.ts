@@ -1,0 +1,111 @@
+/**
+ * The one contract both halves keep (DESIGN.md): a fitted BoW Pipeline and a trained CNN are each a
+ * Classifier, and evaluation, comparison, robustness, ablation, the report and the CLI see nothing else.
+ *
+ *   fit(train, opts)       fits on a split; returns what was done and how fast ("cached" where nothing
+ *                          had to be computed)
+ *   scores(x)              `[N,classes]` scores of a batch `[N,H,W,C]` in [0,1] (the caller disposes)
+ *   predict(x)             labels of a batch
+ *   scoreSplit(split)      scores of a whole split, batched (with a feature cache where the kind has one)
+ *   cards()                the stage <-> layer table
+ *   representations(x)     per stage or layer, in order: what robustness and the report measure
+ *   pictures()             what the report can draw of it (filters, visual words)
+ *   ablations()            the variants the course's ablation experiment fits against it
+ *   describe()             the configuration as run (JSON: recipe, stages, training options)
+ *   set(path, value)       a new classifier with one setting changed (validated; --set on the CLI)
+ *   save(dir)              a folder with checksums (core/persist); models/load reads it back as the right kind
+ *   dispose()              frees its tensors
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Split } from '../data/types.js';
+import type { LayerCard } from './card.js';
+
+export type Maps = tf.Tensor4D; // [N,H,W,C], float32
+
+/** What a classifier knows of the data it was fitted on (saved with it; eval and predict check against it). */
+export interface DataInfo {
+  dataset: string;
+  classes: readonly string[];
+  inShape: [number, number, number]; // [H,W,C] of one image
+  flipSafe: boolean; // a horizontal mirror keeps the label
+}
+
+export interface FitOptions {
+  seed?: number;
+  cacheDir?: string; // BoW: dictionaries and features
+  checkpointDir?: string; // CNN: a checkpoint per epoch; a rerun resumes
+  progress?: boolean;
+  maxSeconds?: number;
+  validation?: Split;
+  /** the dataset's name, classes and mirror safety (default: classes '0'..'K-1', no mirrors) */
+  data?: Partial<DataInfo>;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  valAccuracy: number | null;
+  lr: number;
+  seconds: number;
+  imagesPerSec: number;
+}
+
+export interface FitReport {
+  seconds: number; // wall time of this fit, cache reads included
+  /** true when nothing was computed: every part came from the cache or a finished checkpoint */
+  cached: boolean;
+  /** training (CNN) or feature-extraction (BoW) images per second, as measured when it was computed */
+  trainImagesPerSec: number | null;
+  /** per phase: seconds and whether it came from the cache ('coding fit', 'features', 'classifier fit', 'training') */
+  phases: Record<string, { seconds: number; cached: boolean }>;
+  epochs?: EpochRecord[]; // CNN: the training curve (from the checkpoint when resumed)
+  resumedFromEpoch?: number | null;
+}
+
+export interface Picture {
+  kind: 'filters' | 'words';
+  title: string;
+  /** filters: [n][h][w] weights; words: [n][128] SIFT-layout descriptors */
+  data: number[][][] | number[][];
+  labels?: string[];
+}
+
+export interface Ablation {
+  change: string;
+  make(): Classifier;
+}
+
+export interface Classifier {
+  readonly name: string;
+  readonly kind: 'bow' | 'cnn';
+  /** the data it was fitted on (null before fit or load) */
+  readonly data: DataInfo | null;
+  fit(train: Split, opts?: FitOptions): Promise<FitReport>;
+  scores(x: Maps): Promise<tf.Tensor2D>;
+  predict(x: Maps): Promise<Int32Array>;
+  scoreSplit(split: Split, opts?: { cacheDir?: string; progress?: boolean }): Promise<Float32Array>;
+  cards(inShape?: readonly number[]): LayerCard[];
+  representations(x: Maps): Promise<Record<string, tf.Tensor>>;
+  pictures(): Picture[];
+  ablations(): Ablation[];
+  describe(): Record<string, unknown>;
+  /** A new, unfitted-where-it-must-be classifier with one setting changed ('coding.words', 'train.epochs'). */
+  set(path: string, value: unknown): Classifier;
+  /** The first parts of the paths set() takes: stage names, or 'train', 'config', 'predict'. */
+  settable(): string[];
+  save(dir: string): Promise<void>;
+  dispose(): void;
+}
+
+/** The data info for a split and what the caller knows of it. */
+export function dataInfo(train: Split, given: Partial<DataInfo> = {}): DataInfo {
+  let k = 0;
+  for (let i = 0; i < train.n; i++) k = Math.max(k, train.labels[i] + 1);
+  return {
+    dataset: given.dataset ?? 'unnamed',
+    classes: given.classes ?? Array.from({ length: k }, (_, i) => String(i)),
+    inShape: [train.height, train.width, train.channels],
+    flipSafe: given.flipSafe ?? false,
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * Model folders that can be trusted. A saved model (either kind) is a folder of files plus meta.json,
+ * which records what the model is and the SHA-256 of every other file:
+ *
+ *   meta.json  { format: 'bowcnn-model', version, kind, name, ..., files: { 'weights.bin': '<sha256>', ... } }
+ *
+ * The folder is filled under a temporary name and swapped in whole (util/atomic). On load every file is
+ * checked against its sum first, so flipped bytes are refused with the file named; weights that are
+ * not finite (NaN, infinity) are refused at save and at load.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { replaceDirAtomic } from '../util/atomic.js';
+import { ModelError } from './errors.js';
+
+export const MODEL_FORMAT = 'bowcnn-model';
+export const MODEL_VERSION = 2;
+
+export interface ModelMeta {
+  format: typeof MODEL_FORMAT;
+  version: number;
+  kind: 'bow' | 'cnn';
+  name: string;
+  files: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Throws ModelError naming the first array with a value that is not finite. */
+export function assertFinite(arrays: Iterable<{ name: string; data: ArrayLike<number> }>, where: string): void {
+  for (const a of arrays) {
+    for (let i = 0; i < a.data.length; i++) {
+      const v = a.data[i];
+      if (!Number.isFinite(v)) {
+        throw new ModelError(where, `weight '${a.name}' holds ${v} at index ${i}: a model whose weights are not finite is not saved or loaded (training diverged? lower the learning rate)`);
+      }
+    }
+  }
+}
+
+/** Writes `files` and meta.json (with their checksums) into dir, atomically. */
+export async function writeModelDir(
+  dir: string,
+  files: Record<string, Uint8Array | string>,
+  meta: Omit<ModelMeta, 'format' | 'version' | 'files'>,
+): Promise<void> {
+  const sums: Record<string, string> = {};
+  for (const [name, data] of Object.entries(files)) sums[name] = sha256(data);
+  const full = { format: MODEL_FORMAT, version: MODEL_VERSION, ...meta, files: sums } as ModelMeta;
+  await replaceDirAtomic(dir, (tmp) => {
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
+    writeFileSync(join(tmp, 'meta.json'), `${JSON.stringify(full, null, 2)}\n`);
+  });
+}
+
+/** meta.json of a model folder, checked for format and version (files are checked as they are read). */
+export function readModelMeta(dir: string): ModelMeta {
+  const file = join(dir, 'meta.json');
+  if (!existsSync(dir)) throw new ModelError(dir, 'no such folder');
+  if (!existsSync(file)) {
+    const what = existsSync(join(dir, 'model.json')) || existsSync(join(dir, 'pipeline.json')) ? 'a model folder without meta.json (saved by another tool, or damaged)' : 'not a saved bowcnn model (no meta.json)';
+    throw new ModelError(dir, what);
+  }
+  let meta: ModelMeta;
+  try {
+    meta = JSON.parse(readFileSync(file, 'utf8')) as ModelMeta;
+  } catch (e) {
+    throw new ModelError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (meta.format !== MODEL_FORMAT || typeof meta.files !== 'object' || meta.files === null) {
+    const old = meta.version === 1 || (meta as { recipe?: unknown }).recipe !== undefined;
+    throw new ModelError(file, old ? 'saved by an older bowcnn, without checksums: train it again (or run compare again) to save it in the current format' : `not a bowcnn model (format '${String(meta.format)}')`);
+  }
+  if (meta.version !== MODEL_VERSION) throw new ModelError(file, `format version ${meta.version}; this bowcnn reads version ${MODEL_VERSION}`);
+  if (meta.kind !== 'bow' && meta.kind !== 'cnn') throw new ModelError(file, `unknown model kind '${String(meta.kind)}'`);
+  return meta;
+}
+
+/** A file of a model folder, after checking it against the sum meta.json records for it. */
+export function readModelFile(dir: string, meta: ModelMeta, name: string): Buffer {
+  const file = join(dir, name);
+  const want = meta.files[name];
+  if (want === undefined) throw new ModelError(join(dir, 'meta.json'), `records no checksum for ${name}`);
+  if (!existsSync(file)) throw new ModelError(file, 'is missing');
+  const buf = readFileSync(file);
+  if (sha256(buf) !== want) throw new ModelError(file, 'checksum mismatch: the file was changed or damaged after it was saved');
+  return buf;
+}
+
+/** A Float32Array over a Buffer's bytes (copied: a Buffer's offset need not be 4-aligned). */
+export function floats(buf: Uint8Array): Float32Array {
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}

@@ -1,0 +1,171 @@
+/**
+ * `bowcnn/layers`: the few layers tfjs lacks that a bownet (a fitted BoW pipeline exported as a CNN)
+ * is built from. Importing this module registers them with tfjs's serialisation, so that
+ * `tf.loadLayersModel` reads a saved bownet; it needs nothing but `@tensorflow/tfjs` (no file system,
+ * no native addon, no backend setup), in Node or a browser.
+ *
+ *   BowStage          a parameter-free stage of the classic chain by kind and JSON config: orientation
+ *                     binning (WTA / bilinear), BoW pooling (with a pyramid), the chi2 / Hellinger map
+ *   BowReplicatePad   padding by continuity (VLFeat's)        BowGatherConv    conv with stride AND dilation > 1
+ *   BowSiftNorm       SIFT normalisation (+ contrast)         BowWinnerTakeAll one-hot of the argmax (hard coding)
+ *   BowScaledSoftmax  softmax(beta x) (soft coding)
+ *
+ * Each calls the same functions as the stage it stands for, so the model computes what the pipeline does.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { frameGeometry, gatherConv, normalize, type DescriptorNorm } from './stages/descriptor.js';
+import { kernelmap } from './stages/kernelmap.js';
+import { orientation } from './stages/orientation.js';
+import { pad2d, type Padding } from './stages/pad.js';
+import { pooling } from './stages/pooling.js';
+import type { Stage } from './stages/stage.js';
+
+type Kw = Record<string, unknown>;
+const first = (x: tf.Tensor | tf.Tensor[]): tf.Tensor4D => (Array.isArray(x) ? x[0] : x) as tf.Tensor4D;
+
+const PARAMETER_FREE: Record<string, (c: Kw) => Stage> = {
+  orientation: (c) => orientation(c as never),
+  pooling: (c) => pooling(c as never),
+  kernelmap: (c) => kernelmap(c as never),
+};
+
+export class BowStage extends tf.layers.Layer {
+  static className = 'BowStage';
+  readonly stage: string;
+  readonly stageConfig: Kw;
+  private readonly impl: Stage;
+  constructor(c: Kw & { stage: string; stageConfig: Kw }) {
+    super(c as never);
+    const make = PARAMETER_FREE[c.stage];
+    if (!make) throw new Error(`BowStage: unknown stage kind '${c.stage}' (known: ${Object.keys(PARAMETER_FREE).join(', ')})`);
+    this.stage = c.stage;
+    this.stageConfig = c.stageConfig;
+    this.impl = make(c.stageConfig);
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    return [s[0], ...this.impl.outShape([s[1] as number, s[2] as number, s[3] as number])];
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return this.impl.apply(first(x));
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), stage: this.stage, stageConfig: this.stageConfig as tf.serialization.ConfigDict };
+  }
+}
+
+export class BowReplicatePad extends tf.layers.Layer {
+  static className = 'BowReplicatePad';
+  readonly p: [number, number, number, number];
+  readonly mode: Padding;
+  constructor(c: Kw & { p: [number, number, number, number]; mode?: Padding }) {
+    super(c as never);
+    this.p = c.p;
+    this.mode = c.mode ?? 'replicate';
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    const [t, b, l, r] = this.p;
+    return [s[0], (s[1] as number) + t + b, (s[2] as number) + l + r, s[3]];
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const [t, b, l, r] = this.p;
+    return pad2d(first(x), t, b, l, r, this.mode);
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), p: this.p, mode: this.mode };
+  }
+}
+
+export class BowGatherConv extends tf.layers.Layer {
+  static className = 'BowGatherConv';
+  readonly k: number;
+  readonly filters: number;
+  readonly stride: number;
+  readonly dilation: number;
+  private kernel: tf.LayerVariable | null = null;
+  constructor(c: Kw & { k: number; filters: number; stride: number; dilation: number }) {
+    super(c as never);
+    this.k = c.k;
+    this.filters = c.filters;
+    this.stride = c.stride;
+    this.dilation = c.dilation;
+  }
+  override build(s: tf.Shape | tf.Shape[]): void {
+    const cin = (Array.isArray(s[0]) ? (s[0] as tf.Shape)[3] : (s as tf.Shape)[3]) as number;
+    this.kernel = this.addWeight('kernel', [this.k, this.k, cin, this.filters], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    const g = frameGeometry(s[1] as number, s[2] as number, this.dilation, this.stride, this.k);
+    return [s[0], g.framesY, g.framesX, this.filters];
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return gatherConv(first(x), this.kernel!.read() as tf.Tensor4D, this.stride, this.dilation);
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), k: this.k, filters: this.filters, stride: this.stride, dilation: this.dilation };
+  }
+}
+
+export class BowSiftNorm extends tf.layers.Layer {
+  static className = 'BowSiftNorm';
+  readonly norm: DescriptorNorm;
+  readonly contrastThreshold: number;
+  readonly frameSize: number;
+  constructor(c: Kw & { norm: DescriptorNorm; contrastThreshold?: number; frameSize?: number }) {
+    super(c as never);
+    this.norm = c.norm;
+    this.contrastThreshold = c.contrastThreshold ?? 0;
+    this.frameSize = c.frameSize ?? 13;
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    return s;
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const raw = first(x);
+      let out: tf.Tensor = normalize(raw, this.norm);
+      if (this.contrastThreshold > 0) {
+        const mass = tf.div(tf.sum(raw, 3, true), this.frameSize * this.frameSize);
+        out = tf.mul(out, tf.cast(tf.greaterEqual(mass, this.contrastThreshold), 'float32'));
+      }
+      return out;
+    });
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), norm: this.norm, contrastThreshold: this.contrastThreshold, frameSize: this.frameSize };
+  }
+}
+
+export class BowWinnerTakeAll extends tf.layers.Layer {
+  static className = 'BowWinnerTakeAll';
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    return s;
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const v = first(x);
+      return tf.cast(tf.oneHot(tf.argMax(v, 3), v.shape[3]), 'float32');
+    });
+  }
+}
+
+export class BowScaledSoftmax extends tf.layers.Layer {
+  static className = 'BowScaledSoftmax';
+  readonly beta: number;
+  constructor(c: Kw & { beta: number }) {
+    super(c as never);
+    this.beta = c.beta;
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    return s;
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.softmax(tf.mul(first(x), this.beta));
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), beta: this.beta };
+  }
+}
+
+export const BOW_LAYERS = [BowStage, BowReplicatePad, BowGatherConv, BowSiftNorm, BowWinnerTakeAll, BowScaledSoftmax];
+for (const c of BOW_LAYERS) tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

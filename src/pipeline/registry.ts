@@ -1,0 +1,51 @@
+/**
+ * Stage kinds by name: what recipes name and what Pipeline.load rebuilds saved stages by. The classic
+ * chain's stages are here; `registerStage` adds a kind of the user's own (before loading a pipeline
+ * that holds one).
+ */
+import { ConfigError } from '../core/errors.js';
+import { didYouMean, listOf } from '../config/suggest.js';
+import { cells } from '../stages/cells.js';
+import { classifier } from '../stages/classifier.js';
+import { coding } from '../stages/coding.js';
+import { descriptor } from '../stages/descriptor.js';
+import { denseSift } from '../stages/dsift.js';
+import { gradient } from '../stages/gradient.js';
+import { kernelmap } from '../stages/kernelmap.js';
+import { orientation } from '../stages/orientation.js';
+import { pooling } from '../stages/pooling.js';
+import type { Stage } from '../stages/stage.js';
+
+export type AnyStageFactory = (config?: Record<string, unknown>, name?: string) => Stage;
+
+const KINDS = new Map<string, AnyStageFactory>([
+  ['gradient', gradient as AnyStageFactory],
+  ['orientation', orientation as AnyStageFactory],
+  ['cells', cells as AnyStageFactory],
+  ['descriptor', descriptor as AnyStageFactory],
+  ['dsift', denseSift as AnyStageFactory],
+  ['coding', coding as AnyStageFactory],
+  ['pooling', pooling as AnyStageFactory],
+  ['kernelmap', kernelmap as AnyStageFactory],
+  ['classifier', classifier as AnyStageFactory],
+]);
+
+/** Adds a stage kind (its factory takes the JSON config and the stage's name), so that recipes and load know it. */
+export function registerStage(kind: string, factory: AnyStageFactory): void {
+  if (!/^[a-z][\w-]*$/i.test(kind)) throw new ConfigError(`registerStage: '${kind}' is not a valid kind (letters, digits, - and _)`);
+  KINDS.set(kind, factory);
+}
+
+export function stageKinds(): string[] {
+  return [...KINDS.keys()];
+}
+
+/** A stage of a registered kind from its JSON config; `where` names the recipe or file in errors. */
+export function makeStage(kind: string, config: Record<string, unknown> = {}, name?: string, where = ''): Stage {
+  const f = KINDS.get(kind);
+  if (!f) {
+    const pre = where ? `${where}: ` : '';
+    throw new ConfigError(`${pre}unknown stage kind '${kind}'${didYouMean(kind, stageKinds())}; known: ${listOf(stageKinds())} (a kind of your own: registerStage('${kind}', factory) first)`);
+  }
+  return f(config, name ?? kind);
+}
