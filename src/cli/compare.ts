@@ -4,6 +4,8 @@ import { backendInfo } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
 import { fitSeconds, speed, writeReport } from '../report/report.js';
 import { compare } from '../eval/compare.js';
+import { applySets, classifierFrom } from '../models/resolve.js';
+import { ensureDir } from '../util/atomic.js';
 import { loadDataset, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
@@ -12,8 +14,11 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
   if (!names.length) throw new UsageError('--pipelines needs at least one recipe name or path');
   const sets = parseSets(v.set as string[] | undefined);
   const info = await startBackend(v);
-  const ds = await loadDataset(String(v.dataset), v);
+  // every recipe, stage option and --set value checked, and the output folder made, before any data is read
+  for (const c of applySets(await Promise.all(names.map((n) => classifierFrom(n))), sets)) c.dispose();
   const outDir = resolve(String(v.out));
+  ensureDir(outDir);
+  const ds = await loadDataset(String(v.dataset), v);
   say(v, `comparing ${names.join(', ')} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test) on ${info.name}; results in ${outDir}`);
   const r = await compare(names, ds, {
     out: outDir, seed: v.seed as number, robustness: Boolean(v.robustness), robustnessImages: v['robustness-images'] as number,

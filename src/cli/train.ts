@@ -13,6 +13,7 @@ import { fitAndEvaluate } from '../eval/evaluate.js';
 import { applySets } from '../models/resolve.js';
 import { listRecipes, readRecipe } from '../pipeline/recipes.js';
 import { speed } from '../report/report.js';
+import { ensureDir } from '../util/atomic.js';
 import { loadDataset, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
@@ -33,8 +34,9 @@ export async function trainCommand(v: Values): Promise<void> {
   const label = v.variant ? `${recipe.name}-${v.variant}` : recipe.name;
   const [clf] = applySets([new CnnClassifier(recipe, label)], sets);
   const info = await startBackend(v);
-  const ds = await loadDataset(String(v.dataset), v);
   const dir = v.out ? resolve(String(v.out)) : null;
+  if (dir) ensureDir(dir);
+  const ds = await loadDataset(String(v.dataset), v);
   say(v, `${label} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test, from ${ds.source}) on ${info.name}: ${info.device}`);
   try {
     const r = await fitAndEvaluate(clf, ds, { seed: v.seed as number, checkpointDir: dir ? join(dir, 'checkpoint') : undefined, progress: !v.json });

@@ -7,7 +7,7 @@
  * each epoch (tests check it).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { EpochRecord } from '../core/classifier.js';
@@ -20,7 +20,7 @@ import { gatherBatch } from '../data/split.js';
 import type { Split } from '../data/types.js';
 import { argmax } from '../eval/metrics.js';
 import { execute } from '../passes/cnn.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { ensureDir, writeFileAtomic } from '../util/atomic.js';
 import { Progress } from '../util/progress.js';
 import { adam } from './adam.js';
 
@@ -82,7 +82,7 @@ function makeOptimizer(o: TrainOptions): Opt {
 interface Manifest { version: 2; key: string; epoch: number; history: EpochRecord[]; tensors: { name: string; shape: number[]; group: 'model' | 'opt' }[]; best: number; bestEpoch: number; bad: number; sha256: string }
 
 async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'version' | 'sha256'>, model: tf.LayersModel, opt: tf.Optimizer): Promise<void> {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const named: { name: string; tensor: tf.Tensor; group: 'model' | 'opt' }[] = [
     ...model.weights.map((w) => ({ name: w.originalName, tensor: w.read(), group: 'model' as const })),
     ...(await opt.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor, group: 'opt' as const })),

@@ -21,6 +21,14 @@ function objectAt(schema: AnySchema, path: readonly PropertyKey[]): z.ZodObject 
       else if (def?.type === 'pipe' && def.in) s = def.in;
       else break;
     }
+    if (s instanceof z.ZodUnion) {
+      // a union (recipes by kind): the first option with an object at the rest of the path
+      for (const o of (s.def as unknown as { options: AnySchema[] }).options) {
+        const found = objectAt(o, path.slice(i));
+        if (found) return found;
+      }
+      return null;
+    }
     if (i === path.length) break;
     const key = path[i];
     if (s instanceof z.ZodObject) s = (s.shape as Record<string, AnySchema>)[String(key)];

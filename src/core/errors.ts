@@ -84,7 +84,7 @@ export class IoError extends BowcnnError {
     super(`${file}: ${problem}`);
   }
   /** A system error (it has an errno code) as an IoError naming the file; any other error as it is. */
-  static wrap(file: string, verb: 'read' | 'write', e: unknown): Error {
+  static wrap(file: string, verb: 'read' | 'write' | 'create', e: unknown): Error {
     const sys = typeof (e as NodeJS.ErrnoException)?.code === 'string' && typeof (e as NodeJS.ErrnoException)?.syscall === 'string';
     return sys ? new IoError(file, `cannot ${verb} (${describeErrno(e)})`) : (e as Error);
   }

@@ -7,7 +7,8 @@
 import { BowcnnError } from '../core/errors.js';
 import { settings } from '../core/settings.js';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { ensureDir } from '../util/atomic.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import http from 'node:http';
@@ -78,7 +79,7 @@ function get(url: string, redirects = 5): Promise<http.IncomingMessage> {
 
 /** Downloads one file to `dest` atomically, checking its SHA-256. */
 export async function fetchFile(url: string, dest: string, sha256: string, onProgress?: (p: FetchProgress) => void): Promise<void> {
-  mkdirSync(dirname(dest), { recursive: true });
+  ensureDir(dirname(dest));
   const part = `${dest}.part`;
   const res = await get(url);
   const total = res.headers['content-length'] ? Number(res.headers['content-length']) : null;
@@ -149,7 +150,7 @@ export async function fetchDataset(name: string, opts: { dir?: string; baseUrl?:
   const spec = REMOTE[name];
   if (!spec) throw new Error(`no download is known for dataset '${name}' (known: ${Object.keys(REMOTE).join(', ')})`);
   const dir = opts.dir ?? join(dataHome(), name);
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   for (const f of spec.files) {
     const dest = join(dir, f.name);
     if (existsSync(dest) && createHash('sha256').update(readFileSync(dest)).digest('hex') === f.sha256) continue;

@@ -10,7 +10,7 @@
  * configuration, the data and the seed are the same) and loads its saved model instead of fitting it
  * again: its figures are the first run's, and it is marked cached.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend/index.js';
@@ -21,7 +21,7 @@ import { subset } from '../data/split.js';
 import type { Dataset } from '../data/types.js';
 import { load } from '../models/load.js';
 import { applySets, classifierFrom } from '../models/resolve.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { ensureDir, writeFileAtomic } from '../util/atomic.js';
 import { ablation, type AblationRow } from './ablation.js';
 import { type ContenderResult, fitAndEvaluate } from './evaluate.js';
 import { mcnemar, type McNemar } from './metrics.js';
@@ -102,7 +102,7 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
   const names = cs.map((c) => folderName(c.name));
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new ConfigError(`compare: two classifiers would be saved as '${dup}': give them distinct names`);
-  for (const d of ['parts', 'models', 'cache', 'checkpoints']) mkdirSync(join(opts.out, d), { recursive: true });
+  for (const d of ['parts', 'models', 'cache', 'checkpoints']) ensureDir(join(opts.out, d));
   const ours = new Set(cs.filter((c) => !specs.includes(c)));
   const results: ContenderResult[] = [];
   const dirs = (name: string) => ({ cacheDir: join(opts.out, 'cache'), checkpointDir: join(opts.out, 'checkpoints', folderName(name)) });

@@ -133,7 +133,14 @@ export class Pipeline implements Classifier {
     const name = path.slice(0, dot);
     const param = path.slice(dot + 1);
     const s = this.stages[this.index(name, `set('${path}')`)];
-    return this.with(name, s.clone({ [param]: value }));
+    let next: Stage;
+    try {
+      next = s.clone({ [param]: value });
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`pipeline '${this.name}': ${e.message}`);
+      throw e;
+    }
+    return this.with(name, next);
   }
 
   /**

@@ -47,5 +47,10 @@ export function makeStage(kind: string, config: Record<string, unknown> = {}, na
     const pre = where ? `${where}: ` : '';
     throw new ConfigError(`${pre}unknown stage kind '${kind}'${didYouMean(kind, stageKinds())}; known: ${listOf(stageKinds())} (a kind of your own: registerStage('${kind}', factory) first)`);
   }
-  return f(config, name ?? kind);
+  try {
+    return f(config, name ?? kind);
+  } catch (e) {
+    if (where && e instanceof ConfigError) throw new ConfigError(`${where}: ${e.message}`);
+    throw e;
+  }
 }

@@ -7,13 +7,12 @@
  * confident mistakes, training curves, confusion matrices, robustness curves, ablation. Files are written
  * to a temp name and renamed.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Split } from '../data/types.js';
 import type { CompareResult } from '../eval/compare.js';
 import type { FitFigures } from '../eval/evaluate.js';
 import { SWEEPS, type TransformKind } from '../eval/robustness.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { ensureDir, writeFileAtomic } from '../util/atomic.js';
 import { pngDataUri } from './png.js';
 import { barChart, esc, filterGrid, heatmap, lineChart, PALETTE, siftGlyphs } from './svg.js';
 
@@ -184,7 +183,7 @@ nav a{margin-right:4px}.thumbs{display:flex;flex-wrap:wrap;gap:10px}.thumbs figu
 
 /** Writes results.json, report.md and report.html into `dir` (the test split gives the thumbnails). */
 export function writeReport(r: CompareResult, dir: string, test?: Split): { json: string; md: string; html: string } {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const files = { json: join(dir, 'results.json'), md: join(dir, 'report.md'), html: join(dir, 'report.html') };
   writeFileAtomic(files.json, JSON.stringify(r, null, 1));
   writeFileAtomic(files.md, markdown(r));

@@ -3,14 +3,37 @@
  * a folder is filled under a temp name and swapped in (the old one removed only after the swap). A
  * write that fails (a full disk, no permission) removes its temp file and names the file it was for.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { IoError } from '../core/errors.js';
+
+/**
+ * mkdir -p that always answers: each missing folder made one by one from the nearest one that exists.
+ * (Node's recursive mkdirSync never returns for a path under /proc.)
+ */
+export function ensureDir(dir: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  while (!existsSync(d)) {
+    missing.push(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  if (existsSync(d) && !statSync(d).isDirectory()) throw new IoError(d, 'is not a folder');
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw IoError.wrap(m, 'create', e);
+    }
+  }
+}
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    ensureDir(dirname(file));
     writeFileSync(tmp, data);
     renameSync(tmp, file);
   } catch (e) {
@@ -23,8 +46,9 @@ export async function replaceDirAtomic(dir: string, fill: (tmp: string) => void 
   const tmp = `${dir}.tmp-${process.pid}`;
   const old = `${dir}.old-${process.pid}`;
   try {
+    ensureDir(dirname(dir));
     rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
+    mkdirSync(tmp);
     await fill(tmp);
     if (existsSync(dir)) renameSync(dir, old);
     renameSync(tmp, dir);
