@@ -19,8 +19,8 @@ let ds: Dataset;
 const N = 64;
 const made: string[] = [];
 /** A folder inside the checkout (so that the child's bare imports resolve to its node_modules), removed afterwards. */
-const scratch = () => {
-  const d = scratch();
+const scratch = (): string => {
+  const d = mkdtempSync(join(ROOT, 'node_modules', '.cache-plain-'));
   made.push(d);
   return d;
 };
