@@ -21,11 +21,24 @@ export async function run(): Promise<Record<string, unknown>> {
     if (w) r.config = { ...r.config, widths: w.split('-').map(Number) };
     const clf = new CnnClassifier(r);
     const t0 = performance.now();
-    const fit = await clf.fit(kept, { progress: true, validation: held, seed: 0, data: { dataset: ds.name, classes: ds.classes, flipSafe: ds.flipSafe } });
+    const fit = await clf.fit(kept, {
+      progress: true,
+      validation: held,
+      seed: 0,
+      data: { dataset: ds.name, classes: ds.classes, flipSafe: ds.flipSafe },
+    });
     const curve = (fit.epochs ?? []).map((x) => +(100 * (x.valAccuracy ?? 0)).toFixed(2));
-    const row = { epochs: Number(e), widths: (r.config.widths as number[]).join('-'), trainImages: kept.n, valImages: held.n,
-      finalVal: curve[curve.length - 1], bestVal: Math.max(...curve), seconds: Math.round((performance.now() - t0) / 1000),
-      trainImgPerSec: Math.round(fit.trainImagesPerSec ?? 0), curve };
+    const row = {
+      epochs: Number(e),
+      widths: (r.config.widths as number[]).join('-'),
+      trainImages: kept.n,
+      valImages: held.n,
+      finalVal: curve[curve.length - 1],
+      bestVal: Math.max(...curve),
+      seconds: Math.round((performance.now() - t0) / 1000),
+      trainImgPerSec: Math.round(fit.trainImagesPerSec ?? 0),
+      curve,
+    };
     rows.push(row);
     console.log(JSON.stringify(row));
     clf.dispose();

@@ -14,17 +14,23 @@ export async function run(): Promise<Record<string, unknown>> {
   const rows: Record<string, unknown>[] = [];
   for (const b of ['wasm', 'cpu'] as const) {
     await useBackend(b);
-    const n = b === 'wasm' ? 10240 : 512;          // the cpu backend is ~50x slower: a shorter run
+    const n = b === 'wasm' ? 10240 : 512; // the cpu backend is ~50x slower: a shorter run
     const train = subset(ds.train, n, 0);
     const m = lenet5({ seed: 0 });
-    await trainModel(m, subset(ds.train, 256, 1), { epochs: 1, batchSize: 128, progress: false });   // warm-up
+    await trainModel(m, subset(ds.train, 256, 1), { epochs: 1, batchSize: 128, progress: false }); // warm-up
     const fit = await trainModel(m, train, { epochs: 1, batchSize: 128, progress: false });
     const test = subset(ds.test, b === 'wasm' ? 10000 : 1000, 0);
     const t = performance.now();
     await predictSplit(m, test, 500);
     const infer = test.n / ((performance.now() - t) / 1000);
-    rows.push({ backend: b, device: backendInfo().device, threads: backendInfo().threads, trainImages: n,
-      trainImgPerSec: Math.round(fit.imagesPerSec), inferImgPerSec: Math.round(infer) });
+    rows.push({
+      backend: b,
+      device: backendInfo().device,
+      threads: backendInfo().threads,
+      trainImages: n,
+      trainImgPerSec: Math.round(fit.imagesPerSec),
+      inferImgPerSec: Math.round(infer),
+    });
     m.dispose();
   }
   table(rows);
@@ -39,9 +45,22 @@ export async function run(): Promise<Record<string, unknown>> {
     for (const b of ['wasm', 'cpu'] as const) {
       await useBackend(b);
       const x = tf.randomUniform(s.x as unknown as [number, number, number, number]) as tf.Tensor4D;
-      const info = tf.backend_util.computeConv2DInfo(s.x as unknown as [number, number, number, number], s.f as unknown as [number, number, number, number], 1, 1, s.pad);
+      const info = tf.backend_util.computeConv2DInfo(
+        s.x as unknown as [number, number, number, number],
+        s.f as unknown as [number, number, number, number],
+        1,
+        1,
+        s.pad,
+      );
       const dy = tf.randomUniform(info.outShape) as tf.Tensor4D;
-      const sec = await timeIt(() => { const g = conv2dFilterGrad(x, dy, s.f as unknown as [number, number, number, number], 1, s.pad); g.dataSync(); g.dispose(); }, b === 'cpu' ? 3 : 20);
+      const sec = await timeIt(
+        () => {
+          const g = conv2dFilterGrad(x, dy, s.f as unknown as [number, number, number, number], 1, s.pad);
+          g.dataSync();
+          g.dispose();
+        },
+        b === 'cpu' ? 3 : 20,
+      );
       row[`${b}Ms`] = +(sec * 1000).toFixed(2);
       tf.dispose([x, dy]);
     }

@@ -31,10 +31,19 @@ export async function run(): Promise<Record<string, unknown>> {
       const cod = p.get('coding') as CodingStage;
       const clf = p.get('classifier') as ClassifierStage;
       const row = {
-        dataset: dsName, recipe: r, train: ds.train.n, test: ds.test.n, accuracy: +(value.acc * 100).toFixed(2),
-        dictionarySec: +(value.fit.phases['coding fit']?.seconds ?? 0).toFixed(1), kmeansSecPerIter: +(cod.lastFit?.secondsPerIter ?? 0).toFixed(3),
-        trainFeaturesSec: +value.fit.phases.features.seconds.toFixed(1), svmSec: +(value.fit.phases['classifier fit']?.seconds ?? 0).toFixed(1), svmEpochs: clf.lastFit?.epochs,
-        testSec: +value.testSeconds.toFixed(1), totalSec: +value.total.toFixed(1), peakRssMB: Math.round(peakRssMB),
+        dataset: dsName,
+        recipe: r,
+        train: ds.train.n,
+        test: ds.test.n,
+        accuracy: +(value.acc * 100).toFixed(2),
+        dictionarySec: +(value.fit.phases['coding fit']?.seconds ?? 0).toFixed(1),
+        kmeansSecPerIter: +(cod.lastFit?.secondsPerIter ?? 0).toFixed(3),
+        trainFeaturesSec: +value.fit.phases.features.seconds.toFixed(1),
+        svmSec: +(value.fit.phases['classifier fit']?.seconds ?? 0).toFixed(1),
+        svmEpochs: clf.lastFit?.epochs,
+        testSec: +value.testSeconds.toFixed(1),
+        totalSec: +value.total.toFixed(1),
+        peakRssMB: Math.round(peakRssMB),
       };
       rows.push(row);
       console.log(JSON.stringify(row));

@@ -20,16 +20,26 @@ import { table, withPeakMemory } from './util.js';
 
 async function profileLenetStep(): Promise<Record<string, number>> {
   const m = lenet5({});
-  const opt = adam(1e-3);   // as cnn/train trains (the fused kernel on wasm)
+  const opt = adam(1e-3); // as cnn/train trains (the fused kernel on wasm)
   const x = tf.randomUniform([128, 28, 28, 1]);
   const y = tf.oneHot(tf.randomUniform([128], 0, 10, 'int32'), 10);
-  const step = () => { const l = opt.minimize(() => softmaxCrossEntropy(y, execute(m, x, { training: true })), true); l!.dataSync(); l!.dispose(); };
+  const step = () => {
+    const l = opt.minimize(() => softmaxCrossEntropy(y, execute(m, x, { training: true })), true);
+    l!.dataSync();
+    l!.dispose();
+  };
   for (let i = 0; i < 3; i++) step();
   const p = await tf.profile(step);
   const agg: Record<string, number> = {};
   for (const k of p.kernels) if (!k.name.endsWith('__op')) agg[k.name] = +((agg[k.name] ?? 0) + (k.kernelTimeMs as number)).toFixed(2);
-  tf.dispose([x, y]); m.dispose(); opt.dispose();
-  return Object.fromEntries(Object.entries(agg).sort((a, b) => b[1] - a[1]).slice(0, 12));
+  tf.dispose([x, y]);
+  m.dispose();
+  opt.dispose();
+  return Object.fromEntries(
+    Object.entries(agg)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12),
+  );
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -55,10 +65,16 @@ export async function run(): Promise<Record<string, unknown>> {
       // alexnet-small and bownet: test accuracy after every epoch (evaluation time not counted): the curve,
       // the time to 93%, and for bownet the accuracy before fine-tuning
       const track = name === 'alexnet-small' || name === 'bownet';
-      let measured;
+      let measured: Awaited<ReturnType<typeof withPeakMemory<Awaited<ReturnType<CnnClassifier['fit']>>>>>;
       try {
         measured = await withPeakMemory(async (sample) => {
-          const fit = await clf.fit(ds.train, { maxSeconds, progress: true, validation: track ? ds.test : undefined, seed, data: { dataset: ds.name, classes: ds.classes, flipSafe: ds.flipSafe } });
+          const fit = await clf.fit(ds.train, {
+            maxSeconds,
+            progress: true,
+            validation: track ? ds.test : undefined,
+            seed,
+            data: { dataset: ds.name, classes: ds.classes, flipSafe: ds.flipSafe },
+          });
           sample();
           return fit;
         });
@@ -72,11 +88,13 @@ export async function run(): Promise<Record<string, unknown>> {
       }
       const { value, peakRssMB, peakTfMB } = measured;
       trainSeconds = value.seconds;
-      let spent = 0, reached: number | null = null;
+      let spent = 0,
+        reached: number | null = null;
       const epochs = value.epochs ?? [];
       for (const e of epochs) {
         spent += e.seconds;
-        if (e.valAccuracy !== null) curve.push({ epoch: e.epoch + 1, seconds: +spent.toFixed(0), testAccuracy: +(100 * e.valAccuracy).toFixed(2) });
+        if (e.valAccuracy !== null)
+          curve.push({ epoch: e.epoch + 1, seconds: +spent.toFixed(0), testAccuracy: +(100 * e.valAccuracy).toFixed(2) });
         if (reached === null && (e.valAccuracy ?? 0) >= 0.93) reached = spent;
       }
       const t = performance.now();
@@ -92,10 +110,21 @@ export async function run(): Promise<Record<string, unknown>> {
         const pipelineAcc = accuracy(argmax(await clf.source.scoreSplit(ds.test), ds.classes.length), ds.test.labels);
         bow = { pipelineAccuracy: +(100 * pipelineAcc).toFixed(2), beforeFineTune: +(100 * clf.beforeFineTune).toFixed(2) };
       }
-      const row = { dataset: dsName, model: name, seed, ...bow, epochs: epochs.length, accuracy: +(100 * acc).toFixed(2), ...flips,
-        trainImgPerSec: Math.round(value.trainImagesPerSec ?? 0), inferImgPerSec: Math.round(inferPerSec), trainSec: +trainSeconds.toFixed(0),
+      const row = {
+        dataset: dsName,
+        model: name,
+        seed,
+        ...bow,
+        epochs: epochs.length,
+        accuracy: +(100 * acc).toFixed(2),
+        ...flips,
+        trainImgPerSec: Math.round(value.trainImagesPerSec ?? 0),
+        inferImgPerSec: Math.round(inferPerSec),
+        trainSec: +trainSeconds.toFixed(0),
         secondsTo93: track ? (reached === null ? 'not reached' : Math.round(reached)) : undefined,
-        peakRssMB: Math.round(peakRssMB), peakTensorMB: Math.round(peakTfMB) };
+        peakRssMB: Math.round(peakRssMB),
+        peakTensorMB: Math.round(peakTfMB),
+      };
       rows.push(row);
       console.log(JSON.stringify(row));
       if (curve.length) console.log(JSON.stringify({ curve }));
@@ -105,13 +134,24 @@ export async function run(): Promise<Record<string, unknown>> {
   table(rows);
   // mean and standard deviation over seeds, where a model ran at more than one
   const summary: Record<string, unknown>[] = [];
-  for (const dsName of datasets) for (const name of models) {
-    const accs = rows.filter((r) => r.dataset === dsName && r.model === name && typeof r.accuracy === 'number').map((r) => r.accuracy as number);
-    if (accs.length < 2) continue;
-    const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
-    const sd = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / (accs.length - 1));
-    summary.push({ dataset: dsName, model: name, seeds: accs.length, accuracyMean: +mean.toFixed(2), accuracySd: +sd.toFixed(2), min: Math.min(...accs), max: Math.max(...accs) });
-  }
+  for (const dsName of datasets)
+    for (const name of models) {
+      const accs = rows
+        .filter((r) => r.dataset === dsName && r.model === name && typeof r.accuracy === 'number')
+        .map((r) => r.accuracy as number);
+      if (accs.length < 2) continue;
+      const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
+      const sd = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / (accs.length - 1));
+      summary.push({
+        dataset: dsName,
+        model: name,
+        seeds: accs.length,
+        accuracyMean: +mean.toFixed(2),
+        accuracySd: +sd.toFixed(2),
+        min: Math.min(...accs),
+        max: Math.max(...accs),
+      });
+    }
   if (summary.length) table(summary);
   return { profile, rows, summary };
 }

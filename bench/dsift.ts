@@ -15,10 +15,23 @@ import { table, withPeakMemory } from './util.js';
 function vlfeatRate(images: Float32Array, n: number, h: number, w: number, bin: number, step: number): number | null {
   if (!existsSync('/usr/include/vl/dsift.h')) return null;
   const dir = mkdtempSync(join(tmpdir(), 'vlbench-'));
-  execFileSync('gcc', ['-O2', '-o', join(dir, 'dsift'), join(import.meta.dirname, '..', 'fixtures', 'make', 'vlfeat_dsift.c'), '-lvl', '-lm']);
+  execFileSync('gcc', [
+    '-O2',
+    '-o',
+    join(dir, 'dsift'),
+    join(import.meta.dirname, '..', 'fixtures', 'make', 'vlfeat_dsift.c'),
+    '-lvl',
+    '-lm',
+  ]);
   const parts: Buffer[] = [Buffer.from(Int32Array.of(n).buffer)];
-  for (let i = 0; i < n; i++) { parts.push(Buffer.from(Int32Array.of(h, w).buffer)); parts.push(Buffer.from(images.buffer, images.byteOffset + i * h * w * 4, h * w * 4)); }
-  const out = execFileSync(join(dir, 'dsift'), [String(bin), String(step), 'time'], { input: Buffer.concat(parts) }).toString().trim().split(' ');
+  for (let i = 0; i < n; i++) {
+    parts.push(Buffer.from(Int32Array.of(h, w).buffer));
+    parts.push(Buffer.from(images.buffer, images.byteOffset + i * h * w * 4, h * w * 4));
+  }
+  const out = execFileSync(join(dir, 'dsift'), [String(bin), String(step), 'time'], { input: Buffer.concat(parts) })
+    .toString()
+    .trim()
+    .split(' ');
   return Number(out[0]) / Number(out[1]);
 }
 
@@ -35,15 +48,39 @@ export async function run(): Promise<Record<string, unknown>> {
     const stages = denseSiftStages({ size: c.bin, step: c.step });
     const total = c.size === 28 ? 2048 : 64;
     // 28x28: MNIST digits; 256x256: MNIST digits upsampled (bilinear), so the gradients are real
-    const all = c.size === 28 ? batchTensor(mnist.train, 0, total)
-      : tf.tidy(() => tf.image.resizeBilinear(batchTensor(mnist.train, 0, total), [256, 256]));
+    const all =
+      c.size === 28
+        ? batchTensor(mnist.train, 0, total)
+        : tf.tidy(() => tf.image.resizeBilinear(batchTensor(mnist.train, 0, total), [256, 256]));
     const allData = all.dataSync() as Float32Array;
     for (const b of c.batches) {
-      const run1 = (sample?: () => void) => { for (let i = 0; i + b <= total; i += b) { const x = tf.slice(all, [i, 0, 0, 0], [b, c.size, c.size, 1]); const d = applyStages(stages, x as tf.Tensor4D); d.dataSync(); sample?.(); tf.dispose([x, d]); } };
-      run1();   // warm-up: XNNPACK operators are created on first use
-      const { value: sec, peakRssMB, peakTfMB } = await withPeakMemory(async (sample) => { const t = performance.now(); run1(sample); return (performance.now() - t) / 1000; });
+      const run1 = (sample?: () => void) => {
+        for (let i = 0; i + b <= total; i += b) {
+          const x = tf.slice(all, [i, 0, 0, 0], [b, c.size, c.size, 1]);
+          const d = applyStages(stages, x as tf.Tensor4D);
+          d.dataSync();
+          sample?.();
+          tf.dispose([x, d]);
+        }
+      };
+      run1(); // warm-up: XNNPACK operators are created on first use
+      const {
+        value: sec,
+        peakRssMB,
+        peakTfMB,
+      } = await withPeakMemory(async (sample) => {
+        const t = performance.now();
+        run1(sample);
+        return (performance.now() - t) / 1000;
+      });
       const n = Math.floor(total / b) * b;
-      rows.push({ config: c.name, batch: b, imgPerSec: Math.round(n / sec), peakRssMB: Math.round(peakRssMB), peakTensorMB: Math.round(peakTfMB) });
+      rows.push({
+        config: c.name,
+        batch: b,
+        imgPerSec: Math.round(n / sec),
+        peakRssMB: Math.round(peakRssMB),
+        peakTensorMB: Math.round(peakTfMB),
+      });
     }
     const vl = vlfeatRate(allData, total, c.size, c.size, c.bin, c.step);
     rows.push({ config: c.name, batch: 'VLFeat C', imgPerSec: vl === null ? 'n/a' : Math.round(vl) });

@@ -6,5 +6,8 @@ import { runVariants } from './variants.js';
 export async function run(): Promise<Record<string, unknown>> {
   process.env.BOWCNN_BENCH_ROUNDS ??= '5';
   const only = { BOWCNN_BENCH_STEPS_ONLY: '1' };
-  return runVariants([{ label: 'tfjs ops', env: { ...only, BOWCNN_WASM_FUSED: '0' } }, { label: 'fused', env: { ...only, BOWCNN_WASM_FUSED: '1' } }]);
+  return runVariants([
+    { label: 'tfjs ops', env: { ...only, BOWCNN_WASM_FUSED: '0' } },
+    { label: 'fused', env: { ...only, BOWCNN_WASM_FUSED: '1' } },
+  ]);
 }

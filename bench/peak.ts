@@ -11,11 +11,14 @@ import wabtInit from 'wabt';
 import { nativeAddon } from '../src/backend/native.js';
 import { table } from './util.js';
 
-const K = 8;   // accumulators: 2K + 1 v128 registers stay within x86's 16 xmm (12 spilled: half the rate)
+const K = 8; // accumulators: 2K + 1 v128 registers stay within x86's 16 xmm (12 spilled: half the rate)
 function peakWat(): string {
   const locals = Array.from({ length: K }, (_, i) => `(local $a${i} v128) (local $c${i} v128)`).join(' ');
   const init = Array.from({ length: K }, (_, i) => `(local.set $c${i} (f32x4.splat (f32.const ${1 - i * 1e-6})))`).join('\n');
-  const body = Array.from({ length: K }, (_, i) => `(local.set $a${i} (f32x4.add (local.get $a${i}) (f32x4.mul (local.get $x) (local.get $c${i}))))`).join('\n');
+  const body = Array.from(
+    { length: K },
+    (_, i) => `(local.set $a${i} (f32x4.add (local.get $a${i}) (f32x4.mul (local.get $x) (local.get $c${i}))))`,
+  ).join('\n');
   const sum = Array.from({ length: K }, (_, i) => `(local.get $a${i})`).reduce((s, t) => `(f32x4.add ${s} ${t})`);
   return `(module (func (export "peak") (param $n i32) (result f32) (local $x v128) ${locals}
     (local.set $x (f32x4.splat (f32.const 1e-7))) ${init}
@@ -35,12 +38,21 @@ parentPort.postMessage(best / 1000);`;
 
 async function wasmPeak(bytes: Uint8Array, threads: number): Promise<number> {
   const n = 2e7;
-  const secs = await Promise.all(Array.from({ length: threads }, () => new Promise<number>((res, rej) => {
-    const w = new Worker(WORKER, { eval: true, workerData: { bytes, n } });
-    w.on('message', (s: number) => { res(s); void w.terminate(); });
-    w.on('error', rej);
-  })));
-  return secs.reduce((a, s) => a + (2 * 4 * K * n) / s / 1e9, 0);   // GFLOP/s summed over threads
+  const secs = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<number>((res, rej) => {
+          const w = new Worker(WORKER, { eval: true, workerData: { bytes, n } });
+          w.on('message', (s: number) => {
+            res(s);
+            void w.terminate();
+          });
+          w.on('error', rej);
+        }),
+    ),
+  );
+  return secs.reduce((a, s) => a + (2 * 4 * K * n) / s / 1e9, 0); // GFLOP/s summed over threads
 }
 
 function nativePeak(threads: number): number | null {
@@ -67,21 +79,26 @@ export async function run(): Promise<Record<string, unknown>> {
   const mod = wabt.parseWat('peak.wat', peakWat(), { simd: true });
   const bytes = new Uint8Array(mod.toBinary({}).buffer);
   const peaks = {
-    'wasm SIMD, 1 thread': await wasmPeak(bytes, 1), 'wasm SIMD, 2 threads': await wasmPeak(bytes, 2),
-    [`native ${nativeAddon()?.isa() ?? '(not built)'}, 1 thread`]: nativePeak(1), [`native ${nativeAddon()?.isa() ?? '(not built)'}, 2 threads`]: nativePeak(2),
+    'wasm SIMD, 1 thread': await wasmPeak(bytes, 1),
+    'wasm SIMD, 2 threads': await wasmPeak(bytes, 2),
+    [`native ${nativeAddon()?.isa() ?? '(not built)'}, 1 thread`]: nativePeak(1),
+    [`native ${nativeAddon()?.isa() ?? '(not built)'}, 2 threads`]: nativePeak(2),
   };
   // training: forward + filter gradients (= forward) + input gradients (all but the first layer)
   const macs = LENET.reduce((s, l) => s + 2 * l.fwd + (l.first ? 0 : l.fwd), 0);
   const stepFlop = 2 * macs * 128;
-  const pytorch = 11_400;   // the issue's PyTorch 1.13 figure on this machine's CPU, 2 threads
+  const pytorch = 11_400; // the issue's PyTorch 1.13 figure on this machine's CPU, 2 threads
   const rows = Object.entries(peaks).map(([what, g]) => ({
-    what, 'GFLOP/s': g === null ? '-' : +g.toFixed(1),
+    what,
+    'GFLOP/s': g === null ? '-' : +g.toFixed(1),
     'LeNet-5 step at this peak (ms)': g === null ? '-' : +(stepFlop / g / 1e6).toFixed(2),
     'img/s bound': g === null ? '-' : Math.round(128 / (stepFlop / g / 1e9)),
   }));
   table(rows);
-  const pytorchGflops = stepFlop * pytorch / 128 / 1e9;
-  console.log(`LeNet-5 training: ${(2 * macs / 1e6).toFixed(3)} MFLOP an image, ${(stepFlop / 1e6).toFixed(0)} MFLOP a step of 128;` +
-    ` PyTorch's ${pytorch.toLocaleString('en')} img/s sustain ${pytorchGflops.toFixed(1)} GFLOP/s of it.`);
-  return { lenetMflopPerImage: 2 * macs / 1e6, stepMflop: stepFlop / 1e6, pytorchImgPerS: pytorch, pytorchGflops, rows };
+  const pytorchGflops = (stepFlop * pytorch) / 128 / 1e9;
+  console.log(
+    `LeNet-5 training: ${((2 * macs) / 1e6).toFixed(3)} MFLOP an image, ${(stepFlop / 1e6).toFixed(0)} MFLOP a step of 128;` +
+      ` PyTorch's ${pytorch.toLocaleString('en')} img/s sustain ${pytorchGflops.toFixed(1)} GFLOP/s of it.`,
+  );
+  return { lenetMflopPerImage: (2 * macs) / 1e6, stepMflop: stepFlop / 1e6, pytorchImgPerS: pytorch, pytorchGflops, rows };
 }

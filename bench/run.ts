@@ -21,7 +21,10 @@ const want = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = want.length ? want : Object.keys(SUITES);
 for (const n of names) {
   const suite = SUITES[n];
-  if (!suite) { console.error(`unknown suite '${n}'; known: ${Object.keys(SUITES).join(', ')}`); process.exit(2); }
+  if (!suite) {
+    console.error(`unknown suite '${n}'; known: ${Object.keys(SUITES).join(', ')}`);
+    process.exit(2);
+  }
   console.log(`\n== bench ${n} ==`);
   const result = await suite();
   const dir = join(import.meta.dirname, 'results');

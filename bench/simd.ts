@@ -4,5 +4,8 @@
 import { runVariants } from './variants.js';
 
 export async function run(): Promise<Record<string, unknown>> {
-  return runVariants([{ label: 'JavaScript', env: { BOWCNN_WASM_SIMD: '0' } }, { label: 'SIMD', env: { BOWCNN_WASM_SIMD: '1' } }]);
+  return runVariants([
+    { label: 'JavaScript', env: { BOWCNN_WASM_SIMD: '0' } },
+    { label: 'SIMD', env: { BOWCNN_WASM_SIMD: '1' } },
+  ]);
 }

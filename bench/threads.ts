@@ -5,9 +5,12 @@ import { runVariants } from './variants.js';
 
 export async function run(): Promise<Record<string, unknown>> {
   const threads = (process.env.BOWCNN_BENCH_THREADS ?? '1,2').split(',').map(Number);
-  const r = runVariants(threads.map((t) => ({
-    label: `${t} thread${t > 1 ? 's' : ''}`, env: { BOWCNN_WASM_THREADS: String(t) },
-    check: (row) => (row.threads !== t ? `asked for ${t} threads, the backend ran ${row.threads}` : null),
-  })));
+  const r = runVariants(
+    threads.map((t) => ({
+      label: `${t} thread${t > 1 ? 's' : ''}`,
+      env: { BOWCNN_WASM_THREADS: String(t) },
+      check: (row) => (row.threads !== t ? `asked for ${t} threads, the backend ran ${row.threads}` : null),
+    })),
+  );
   return { threads, ...r };
 }

@@ -4,7 +4,11 @@ import * as tf from '@tensorflow/tfjs';
 export async function timeIt(f: () => unknown | Promise<unknown>, reps = 5, warm = 1): Promise<number> {
   for (let i = 0; i < warm; i++) await f();
   const t: number[] = [];
-  for (let i = 0; i < reps; i++) { const s = performance.now(); await f(); t.push((performance.now() - s) / 1000); }
+  for (let i = 0; i < reps; i++) {
+    const s = performance.now();
+    await f();
+    t.push((performance.now() - s) / 1000);
+  }
   t.sort((a, b) => a - b);
   return t[Math.floor(t.length / 2)];
 }
@@ -14,14 +18,20 @@ export async function timeIt(f: () => unknown | Promise<unknown>, reps = 5, warm
  * points of interest (synchronous loops never let a timer fire); a 50 ms timer samples as well.
  */
 export async function withPeakMemory<T>(f: (sample: () => void) => Promise<T>): Promise<{ value: T; peakRssMB: number; peakTfMB: number }> {
-  let rss = process.memoryUsage().rss, tfb = tf.memory().numBytes;
-  const sample = () => { rss = Math.max(rss, process.memoryUsage().rss); tfb = Math.max(tfb, tf.memory().numBytes); };
+  let rss = process.memoryUsage().rss,
+    tfb = tf.memory().numBytes;
+  const sample = () => {
+    rss = Math.max(rss, process.memoryUsage().rss);
+    tfb = Math.max(tfb, tf.memory().numBytes);
+  };
   const timer = setInterval(sample, 50);
   try {
     const value = await f(sample);
     sample();
     return { value, peakRssMB: rss / 2 ** 20, peakTfMB: tfb / 2 ** 20 };
-  } finally { clearInterval(timer); }
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export function table(rows: Record<string, unknown>[]): void {

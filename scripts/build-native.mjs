@@ -14,7 +14,10 @@ const required = process.env.BOWCNN_REQUIRE_NATIVE === '1';
 
 function giveUp(why) {
   const msg = `bowcnn: native kernels not built (${why}); the wasm kernels run instead`;
-  if (required) { console.error(msg); process.exit(1); }
+  if (required) {
+    console.error(msg);
+    process.exit(1);
+  }
   console.warn(msg);
   process.exit(0);
 }
@@ -36,7 +39,11 @@ if (!/^[\w.-]+$/.test(march)) giveUp(`BOWCNN_NATIVE_MARCH='${march}' is not an -
 const args = [gyp, 'rebuild', '--directory', join(root, 'native'), ...(nodedir ? [`--nodedir=${nodedir}`] : []), '--', `-Dmarch=${march}`];
 const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 if (r.status !== 0) {
-  const err = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /error|ERR!/.test(l)).slice(0, 6).join('\n');
+  const err = `${r.stdout}\n${r.stderr}`
+    .split('\n')
+    .filter((l) => /error|ERR!/.test(l))
+    .slice(0, 6)
+    .join('\n');
   console.error(err);
   giveUp(`node-gyp exited with ${r.status ?? r.signal}`);
 }

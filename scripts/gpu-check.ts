@@ -36,19 +36,32 @@ const save = () => {
   writeFileSync(`${f}.tmp`, JSON.stringify(result, null, 2));
   renameSync(`${f}.tmp`, f);
 };
-const log = (k: string, v: unknown) => { result[k] = v; save(); console.log(k, JSON.stringify(v)); };
+const log = (k: string, v: unknown) => {
+  result[k] = v;
+  save();
+  console.log(k, JSON.stringify(v));
+};
 
 const skip = (process.env.GPU_SKIP ?? '').split(',').filter(Boolean);
 async function step(name: string, f: () => Promise<unknown>): Promise<void> {
-  if (skip.some((p) => name.startsWith(p))) { console.log(`${name}: skipped (GPU_SKIP)`); return; }
+  if (skip.some((p) => name.startsWith(p))) {
+    console.log(`${name}: skipped (GPU_SKIP)`);
+    return;
+  }
   const t = performance.now();
-  try { log(name, await f()); } catch (e) { log(name, { error: (e as Error).message }); }
+  try {
+    log(name, await f());
+  } catch (e) {
+    log(name, { error: (e as Error).message });
+  }
   console.log(`  (${name}: ${((performance.now() - t) / 1000).toFixed(1)} s)`);
 }
 
 // timestamp queries (per-kernel GPU times in tf.profile) need Dawn's allow_unsafe_apis; retried without on failure
 const dawnFlags = (process.env.GPU_DAWN_FLAGS ?? 'enable-dawn-features=allow_unsafe_apis').split(',').filter(Boolean);
-try { await useBackend('webgpu', { allowSoftware: software, dawnFlags }); } catch (e) {
+try {
+  await useBackend('webgpu', { allowSoftware: software, dawnFlags });
+} catch (e) {
   console.log(`with Dawn flags ${dawnFlags.join(',')}: ${(e as Error).message}; retrying without`);
   await useBackend('webgpu', { allowSoftware: software, dawnFlags: [] });
 }
@@ -63,26 +76,48 @@ await step('overhead', async () => {
   await a.data();
   let x = a.clone();
   const t = performance.now();
-  for (let i = 0; i < 1000; i++) { const y = tf.add(x, 1); x.dispose(); x = y; }
+  for (let i = 0; i < 1000; i++) {
+    const y = tf.add(x, 1);
+    x.dispose();
+    x = y;
+  }
   const rec = performance.now();
-  await x.data(); x.dispose();
+  await x.data();
+  x.dispose();
   const done = performance.now();
   const t2 = performance.now();
-  for (let i = 0; i < 20; i++) { const y = tf.add(a, i); await y.data(); y.dispose(); }
+  for (let i = 0; i < 20; i++) {
+    const y = tf.add(a, i);
+    await y.data();
+    y.dispose();
+  }
   const read = (performance.now() - t2) / 20;
   a.dispose();
-  return { usPerDispatchRecorded: +((rec - t)).toFixed(2), usPerDispatchTotal: +((done - t)).toFixed(2), readbackMs: +read.toFixed(3) };
+  return { usPerDispatchRecorded: +(rec - t).toFixed(2), usPerDispatchTotal: +(done - t).toFixed(2), readbackMs: +read.toFixed(3) };
 });
 
 type Prof = { wallMs: number; gpuMs: number | null; top: Record<string, number> };
 async function profileStep(f: () => tf.Scalar): Promise<Prof> {
   const t = performance.now();
-  const p = await tf.profile(async () => { const l = f(); await l.data(); l.dispose(); });
+  const p = await tf.profile(async () => {
+    const l = f();
+    await l.data();
+    l.dispose();
+  });
   const wallMs = performance.now() - t;
   const agg: Record<string, number> = {};
   let total = 0;
-  for (const k of p.kernels) { const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0; agg[`${k.name}`] = (agg[k.name] ?? 0) + ms; total += ms; }
-  const top = Object.fromEntries(Object.entries(agg).sort((x, y) => y[1] - x[1]).slice(0, 10).map(([k, v]) => [k, +v.toFixed(3)]));
+  for (const k of p.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    agg[`${k.name}`] = (agg[k.name] ?? 0) + ms;
+    total += ms;
+  }
+  const top = Object.fromEntries(
+    Object.entries(agg)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 10)
+      .map(([k, v]) => [k, +v.toFixed(3)]),
+  );
   return { wallMs: +wallMs.toFixed(1), gpuMs: timestamps ? +total.toFixed(2) : null, top: { kernels: p.kernels.length, ...top } };
 }
 
@@ -92,15 +127,32 @@ async function profileStep(f: () => tf.Scalar): Promise<Prof> {
  */
 async function stepTimes(make: () => tf.LayersModel, shape: number[], bs: number, kind: 'stock' | 'split', reps: number, profile = true) {
   setWebgpuKernels(kind);
-  const m = make(), opt = kind === 'split' ? adam(1e-3) : tf.train.adam(1e-3);
-  const x = tf.randomUniform([bs, ...shape], 0, 1, 'float32', 1), y = tf.oneHot(tf.randomUniform([bs], 0, 10, 'int32', 2) as tf.Tensor1D, 10);
-  const f = () => opt.minimize(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true, m.trainableWeights.map((w) => w.read() as tf.Variable))!;
-  for (let i = 0; i < 2; i++) { const l = f(); await l.data(); l.dispose(); }
+  const m = make(),
+    opt = kind === 'split' ? adam(1e-3) : tf.train.adam(1e-3);
+  const x = tf.randomUniform([bs, ...shape], 0, 1, 'float32', 1),
+    y = tf.oneHot(tf.randomUniform([bs], 0, 10, 'int32', 2) as tf.Tensor1D, 10);
+  const f = () =>
+    opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+      true,
+      m.trainableWeights.map((w) => w.read() as tf.Variable),
+    )!;
+  for (let i = 0; i < 2; i++) {
+    const l = f();
+    await l.data();
+    l.dispose();
+  }
   const t = performance.now();
-  for (let i = 0; i < reps; i++) { const l = f(); if (i === reps - 1) await l.data(); l.dispose(); }
+  for (let i = 0; i < reps; i++) {
+    const l = f();
+    if (i === reps - 1) await l.data();
+    l.dispose();
+  }
   const ms = (performance.now() - t) / reps;
   const prof = profile ? await profileStep(f) : null;
-  tf.dispose([x, y]); m.dispose(); opt.dispose();
+  tf.dispose([x, y]);
+  m.dispose();
+  opt.dispose();
   setWebgpuKernels('split');
   return { batch: bs, kernels: kind, msPerStep: +ms.toFixed(2), imagesPerSec: Math.round(bs / (ms / 1000)), profile: prof };
 }
@@ -109,13 +161,23 @@ async function stepTimes(make: () => tf.LayersModel, shape: number[], bs: number
 await step('variants', async () => {
   const out: Record<string, unknown> = {};
   const variants: [string, Record<string, number | boolean>][] = [
-    ['default', {}], ['submit1000', { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 1000 }], ['noCpuForward', { WEBGPU_CPU_FORWARD: false }],
-    ['both', { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 1000, WEBGPU_CPU_FORWARD: false }]];
+    ['default', {}],
+    ['submit1000', { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 1000 }],
+    ['noCpuForward', { WEBGPU_CPU_FORWARD: false }],
+    ['both', { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 1000, WEBGPU_CPU_FORWARD: false }],
+  ];
   for (const [label, flags] of variants) {
     const saved = Object.fromEntries(Object.keys(flags).map((k) => [k, tf.env().get(k)]));
     for (const [k, v] of Object.entries(flags)) tf.env().set(k, v);
     const le = await stepTimes(() => lenet5({ seed: 0 }), [28, 28, 1], quick ? 32 : 2048, 'split', quick ? 2 : 10, false);
-    const al = await stepTimes(() => alexnetSmall({ widths: [32, 64, 128], fc: [256, 128], seed: 0 }), [28, 28, 1], quick ? 16 : 512, 'split', quick ? 1 : 5, false);
+    const al = await stepTimes(
+      () => alexnetSmall({ widths: [32, 64, 128], fc: [256, 128], seed: 0 }),
+      [28, 28, 1],
+      quick ? 16 : 512,
+      'split',
+      quick ? 1 : 5,
+      false,
+    );
     for (const [k, v] of Object.entries(saved)) tf.env().set(k, v as never);
     out[label] = { lenetMsPerStep: le.msPerStep, alexnetMsPerStep: al.msPerStep };
     console.log(label, JSON.stringify(out[label]));
@@ -127,7 +189,8 @@ const stepBatches = (process.env.GPU_STEP_BATCHES ?? (quick ? '32' : '128,2048')
 let alexMsPerStep: number | null = null;
 await step('lenet5_steps', async () => {
   const out = [];
-  for (const kind of ['stock', 'split'] as const) for (const bs of stepBatches) out.push(await stepTimes(() => lenet5({ seed: 0 }), [28, 28, 1], bs, kind, quick ? 2 : 10));
+  for (const kind of ['stock', 'split'] as const)
+    for (const bs of stepBatches) out.push(await stepTimes(() => lenet5({ seed: 0 }), [28, 28, 1], bs, kind, quick ? 2 : 10));
   return out;
 });
 const alexBatch = Number(process.env.GPU_ALEX_BATCH ?? (quick ? 64 : 512));
@@ -144,26 +207,47 @@ await step('alexnet_steps', async () => {
 
 // batch sizes for full training runs (2 epochs, stopped after the first past GPU_LENET_SECONDS)
 const lenetBatches = (process.env.GPU_LENET_BATCHES ?? (quick ? '128' : '128,512,2048,8192')).split(',').map(Number);
-for (const bs of lenetBatches) await step(`lenet5_batch${bs}`, async () => {
-  const tr = quick ? subset(train, 2048, 0) : train;
-  const m = lenet5({ seed: 0 });
-  const r = await trainModel(m, tr, { epochs: quick ? 1 : 2, batchSize: bs, lr: 1e-3 * Math.sqrt(bs / 128), deviceData: true, progress: false, maxSeconds: Number(process.env.GPU_LENET_SECONDS ?? 15) });
-  const te = quick ? subset(test, 1000, 0) : test;
-  await predictSplit(m, te, 1000);                      // warm-up
-  const t = performance.now();
-  await predictSplit(m, te, 1000);
-  const infer = te.n / ((performance.now() - t) / 1000);
-  const acc = await accuracyOf(m, te);
-  m.dispose();
-  return { trainImagesPerSec: Math.round(r.epochs.at(-1)!.imagesPerSec), firstEpochImagesPerSec: Math.round(r.epochs[0].imagesPerSec), inferImagesPerSec: Math.round(infer), testAccuracy: acc, epochs: r.epochs.length };
-});
+for (const bs of lenetBatches)
+  await step(`lenet5_batch${bs}`, async () => {
+    const tr = quick ? subset(train, 2048, 0) : train;
+    const m = lenet5({ seed: 0 });
+    const r = await trainModel(m, tr, {
+      epochs: quick ? 1 : 2,
+      batchSize: bs,
+      lr: 1e-3 * Math.sqrt(bs / 128),
+      deviceData: true,
+      progress: false,
+      maxSeconds: Number(process.env.GPU_LENET_SECONDS ?? 15),
+    });
+    const te = quick ? subset(test, 1000, 0) : test;
+    await predictSplit(m, te, 1000); // warm-up
+    const t = performance.now();
+    await predictSplit(m, te, 1000);
+    const infer = te.n / ((performance.now() - t) / 1000);
+    const acc = await accuracyOf(m, te);
+    m.dispose();
+    return {
+      trainImagesPerSec: Math.round(r.epochs.at(-1)!.imagesPerSec),
+      firstEpochImagesPerSec: Math.round(r.epochs[0].imagesPerSec),
+      inferImagesPerSec: Math.round(infer),
+      testAccuracy: acc,
+      epochs: r.epochs.length,
+    };
+  });
 
 await step('dsift', async () => {
   const out: Record<string, number> = {};
-  for (const [size, bin, step, batch, reps] of [[28, 4, 2, 512, quick ? 2 : 20], [256, 8, 4, quick ? 2 : 32, quick ? 1 : 10]]) {
+  for (const [size, bin, step, batch, reps] of [
+    [28, 4, 2, 512, quick ? 2 : 20],
+    [256, 8, 4, quick ? 2 : 32, quick ? 1 : 10],
+  ]) {
     const stages = denseSiftStages({ size: bin, step });
     const x = tf.randomUniform([batch, size, size, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
-    const once = async () => { const y = applyStages(stages, x); await y.data(); y.dispose(); };
+    const once = async () => {
+      const y = applyStages(stages, x);
+      await y.data();
+      y.dispose();
+    };
     await once();
     const t = performance.now();
     for (let i = 0; i < reps; i++) await once();
@@ -174,10 +258,15 @@ await step('dsift', async () => {
 });
 
 await step('kmeans', async () => {
-  const n = quick ? 20_000 : 1_000_000, d = 128, k = quick ? 64 : 1024;
+  const n = quick ? 20_000 : 1_000_000,
+    d = 128,
+    k = quick ? 64 : 1024;
   const data = new Float32Array(n * d);
   let s = 7;
-  for (let i = 0; i < data.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; data[i] = (s >>> 8) / 16777216; }
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = (s >>> 8) / 16777216;
+  }
   const r = await kmeans(data, n, d, { k, maxIter: 3, tol: 0, init: 'random', seed: 1, chunk: 65536 });
   return { n, d, k, secondsPerIter: r.secondsPerIter, iterations: r.iterations };
 });
@@ -187,19 +276,41 @@ await step('alexnet', async () => {
   const te = quick ? subset(test, 1000, 0) : test;
   const m = alexnetSmall(alexCfg);
   const curve: { epoch: number; seconds: number; testAccuracy: number }[] = [];
-  let spent = 0, reached: number | null = null;
+  let spent = 0,
+    reached: number | null = null;
   // the one-cycle schedule needs its length up front: as many epochs as the measured step time allows
   // in GPU_ALEX_SECONDS (augmentation adds ~20%)
   const budget = Number(process.env.GPU_ALEX_SECONDS ?? 150);
   const perEpoch = alexMsPerStep ? (alexMsPerStep * Math.ceil(tr.n / alexBatch) * 1.2) / 1000 : budget / 10;
   const epochs = quick ? 1 : Number(process.env.GPU_ALEX_EPOCHS ?? Math.max(2, Math.min(40, Math.floor(budget / perEpoch))));
   const r = await trainModel(m, tr, {
-    epochs, batchSize: alexBatch, lr: Number(process.env.GPU_ALEX_LR ?? 4e-3), schedule: 'onecycle', labelSmoothing: 0.05, deviceData: true, progress: false,
-    augment: augment({ pad: 2, flip: true }), validation: te, maxSeconds: quick ? 60 : budget * 1.5,
-    onEpoch: (e) => { spent += e.seconds; curve.push({ epoch: e.epoch + 1, seconds: +spent.toFixed(2), testAccuracy: e.valAccuracy ?? 0 }); if (reached === null && (e.valAccuracy ?? 0) >= 0.93) reached = spent; },
+    epochs,
+    batchSize: alexBatch,
+    lr: Number(process.env.GPU_ALEX_LR ?? 4e-3),
+    schedule: 'onecycle',
+    labelSmoothing: 0.05,
+    deviceData: true,
+    progress: false,
+    augment: augment({ pad: 2, flip: true }),
+    validation: te,
+    maxSeconds: quick ? 60 : budget * 1.5,
+    onEpoch: (e) => {
+      spent += e.seconds;
+      curve.push({ epoch: e.epoch + 1, seconds: +spent.toFixed(2), testAccuracy: e.valAccuracy ?? 0 });
+      if (reached === null && (e.valAccuracy ?? 0) >= 0.93) reached = spent;
+    },
   });
   m.dispose();
-  return { secondsTo93: reached, finalTestAccuracy: curve.at(-1)?.testAccuracy ?? null, trainSeconds: +spent.toFixed(1), trainImagesPerSec: Math.round(r.imagesPerSec), batch: alexBatch, epochsPlanned: epochs, widths: alexCfg.widths, curve };
+  return {
+    secondsTo93: reached,
+    finalTestAccuracy: curve.at(-1)?.testAccuracy ?? null,
+    trainSeconds: +spent.toFixed(1),
+    trainImagesPerSec: Math.round(r.imagesPerSec),
+    batch: alexBatch,
+    epochsPlanned: epochs,
+    widths: alexCfg.widths,
+    curve,
+  };
 });
 
 result.finished = new Date().toISOString();

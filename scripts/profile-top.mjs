@@ -7,7 +7,8 @@ const target = ci >= 0 ? args[ci + 1] : null;
 const [dir, n = '25'] = args.filter((_, i) => ci < 0 || (i !== ci && i !== ci + 1));
 for (const f of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
   const p = JSON.parse(readFileSync(`${dir}/${f}`, 'utf8'));
-  const byId = new Map(p.nodes.map((x) => [x.id, x])), parent = new Map();
+  const byId = new Map(p.nodes.map((x) => [x.id, x])),
+    parent = new Map();
   for (const x of p.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
   const dt = new Map();
   for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));

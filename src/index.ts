@@ -1,5 +1,13 @@
 /** bowcnn's public API (the Node entry). `bowcnn/layers` holds the few layers a saved bownet needs in plain tfjs. */
-export { useBackend, backendInfo, BackendError, BACKENDS, type BackendName, type BackendInfo, type BackendOptions } from './backend/index.js';
+export {
+  useBackend,
+  backendInfo,
+  BackendError,
+  BACKENDS,
+  type BackendName,
+  type BackendInfo,
+  type BackendOptions,
+} from './backend/index.js';
 export { releaseWebgpu } from './backend/webgpu.js';
 export { ENV_VARIABLES, settings, type Settings } from './core/settings.js';
 export { BowcnnError, ConfigError, UsageError, ModelError, FitError, IoError, Interrupted } from './core/errors.js';
@@ -26,7 +34,17 @@ export { classifier, type ClassifierStage } from './stages/classifier.js';
 export { kmeans } from './learn/kmeans.js';
 export { Pipeline, pipeline, PipelineError } from './pipeline/pipeline.js';
 export { makeStage, registerStage, stageKinds } from './pipeline/registry.js';
-export { readRecipe, parseRecipe, bowPipeline, listRecipes, pipelineFromModule, type Recipe, type BowRecipe, type CnnRecipe, type BowNetRecipe } from './pipeline/recipes.js';
+export {
+  readRecipe,
+  parseRecipe,
+  bowPipeline,
+  listRecipes,
+  pipelineFromModule,
+  type Recipe,
+  type BowRecipe,
+  type CnnRecipe,
+  type BowNetRecipe,
+} from './pipeline/recipes.js';
 export { lenet5 } from './cnn/lenet5.js';
 export { alexnetSmall, augment } from './cnn/alexnet.js';
 export { ZOO } from './cnn/zoo.js';

@@ -168,4 +168,5 @@ export class BowScaledSoftmax extends tf.layers.Layer {
 }
 
 export const BOW_LAYERS = [BowStage, BowReplicatePad, BowGatherConv, BowSiftNorm, BowWinnerTakeAll, BowScaledSoftmax];
-for (const c of BOW_LAYERS) tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+for (const c of BOW_LAYERS)
+  tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

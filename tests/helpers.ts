@@ -7,7 +7,11 @@ export const FIX = resolve(import.meta.dirname, '..', 'fixtures');
 export async function onBackend<T>(name: 'cpu' | 'wasm', f: () => T | Promise<T>): Promise<T> {
   const prev = tf.getBackend();
   await useBackend(name);
-  try { return await f(); } finally { if (prev && prev !== name) await useBackend(prev as 'cpu' | 'wasm'); }
+  try {
+    return await f();
+  } finally {
+    if (prev && prev !== name) await useBackend(prev as 'cpu' | 'wasm');
+  }
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -21,6 +25,9 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function randArray(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; out[i] = s / 2 ** 31 - 1; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
   return out;
 }

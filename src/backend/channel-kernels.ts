@@ -30,7 +30,8 @@ function simdFor(backend: object, C: number): SimdKernels | null {
 
 /** float64 accumulators [2C] filled by a SIMD pass (scratch: 2C float32 then 2C float64) */
 function simdSums(k: SimdKernels, C: number, pass: (acc32: number, acc64: number) => void): Float64Array {
-  const acc64 = k.scratch(24 * C), acc32 = acc64 + 16 * C;
+  const acc64 = k.scratch(24 * C),
+    acc32 = acc64 + 16 * C;
   pass(acc32, acc64);
   return k.f64(acc64, 2 * C);
 }
@@ -43,37 +44,58 @@ function momentsWasm({ inputs, backend }: Args): TensorInfo[] {
   const k = simdFor(backend, C);
   if (k) {
     const acc = simdSums(k, C, (a32, a64) => k.moments(k.ptr(x), M, C, a32, a64));
-    s = acc.slice(0, C); q = acc.slice(C);
+    s = acc.slice(0, C);
+    q = acc.slice(C);
   } else {
     const v = be.typedArrayFromHeap(x);
-    s = new Float64Array(C); q = new Float64Array(C);
+    s = new Float64Array(C);
+    q = new Float64Array(C);
     for (let o = 0; o < M * C; o += C) {
-      for (let c = 0; c < C; c++) { const t = v[o + c]; s[c] += t; q[c] += t * t; }
+      for (let c = 0; c < C; c++) {
+        const t = v[o + c];
+        s[c] += t;
+        q[c] += t * t;
+      }
     }
   }
-  const mean = be.makeOutput([C], 'float32'), variance = be.makeOutput([C], 'float32');
-  const mv = be.typedArrayFromHeap(mean), vv = be.typedArrayFromHeap(variance);
-  for (let c = 0; c < C; c++) { const m = s[c] / M; mv[c] = m; vv[c] = Math.max(0, q[c] / M - m * m); }
+  const mean = be.makeOutput([C], 'float32'),
+    variance = be.makeOutput([C], 'float32');
+  const mv = be.typedArrayFromHeap(mean),
+    vv = be.typedArrayFromHeap(variance);
+  for (let c = 0; c < C; c++) {
+    const m = s[c] / M;
+    mv[c] = m;
+    vv[c] = Math.max(0, q[c] / M - m * m);
+  }
   return [mean, variance];
 }
 
 function sumsWasm({ inputs, backend }: Args): TensorInfo[] {
   const be = backend as HeapBackend;
-  const x = inputs.x!, y = inputs.y!;
+  const x = inputs.x!,
+    y = inputs.y!;
   const [M, C] = rowsAndChannels(x);
   let s: Float64Array, p: Float64Array;
   const k = simdFor(backend, C);
   if (k) {
     const acc = simdSums(k, C, (a32, a64) => k.sums(k.ptr(x), k.ptr(y), M, C, a32, a64));
-    s = acc.slice(0, C); p = acc.slice(C);
+    s = acc.slice(0, C);
+    p = acc.slice(C);
   } else {
-    const xv = be.typedArrayFromHeap(x), yv = be.typedArrayFromHeap(y);
-    s = new Float64Array(C); p = new Float64Array(C);
+    const xv = be.typedArrayFromHeap(x),
+      yv = be.typedArrayFromHeap(y);
+    s = new Float64Array(C);
+    p = new Float64Array(C);
     for (let o = 0; o < M * C; o += C) {
-      for (let c = 0; c < C; c++) { const t = yv[o + c]; s[c] += t; p[c] += t * xv[o + c]; }
+      for (let c = 0; c < C; c++) {
+        const t = yv[o + c];
+        s[c] += t;
+        p[c] += t * xv[o + c];
+      }
     }
   }
-  const sum = be.makeOutput([C], 'float32'), dot = be.makeOutput([C], 'float32');
+  const sum = be.makeOutput([C], 'float32'),
+    dot = be.makeOutput([C], 'float32');
   be.typedArrayFromHeap(sum).set(s);
   be.typedArrayFromHeap(dot).set(p);
   return [sum, dot];
@@ -85,16 +107,19 @@ function affineWasm({ inputs, backend }: Args): TensorInfo {
   const [M, C] = rowsAndChannels(x!);
   // allocate first: a heap that grows detaches (unthreaded build) or outgrows (threaded) earlier views
   const out = be.makeOutput(x!.shape, 'float32');
-  const k = C >= 4 ? simdKernels(backend) : null;   // rows of C % 4 != 0: an overlapping last block
+  const k = C >= 4 ? simdKernels(backend) : null; // rows of C % 4 != 0: an overlapping last block
   if (k) {
     if (x2) k.affine2(k.ptr(x!), k.ptr(a!), k.ptr(b!), k.ptr(x2), k.ptr(a2!), k.ptr(out), M, C);
     else k.affine(k.ptr(x!), k.ptr(a!), k.ptr(b!), k.ptr(out), M, C);
     return out;
   }
   const ov = be.typedArrayFromHeap(out);
-  const xv = be.typedArrayFromHeap(x!), av = be.typedArrayFromHeap(a!), bv = be.typedArrayFromHeap(b!);
+  const xv = be.typedArrayFromHeap(x!),
+    av = be.typedArrayFromHeap(a!),
+    bv = be.typedArrayFromHeap(b!);
   if (x2) {
-    const x2v = be.typedArrayFromHeap(x2), a2v = be.typedArrayFromHeap(a2!);
+    const x2v = be.typedArrayFromHeap(x2),
+      a2v = be.typedArrayFromHeap(a2!);
     for (let o = 0; o < M * C; o += C) {
       for (let c = 0; c < C; c++) ov[o + c] = av[c] * xv[o + c] + a2v[c] * x2v[o + c] + bv[c];
     }

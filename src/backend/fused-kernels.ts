@@ -30,17 +30,22 @@ const laneRow = (C: number) => (C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C);
 function biasRelu(a: KernelArgs): TensorInfo {
   const backend = a.backend as HeapBackend;
   const { x, bias } = a.inputs as { x: TensorInfo; bias: TensorInfo };
-  const C = x.shape[x.shape.length - 1], n = tf.util.sizeFromShape(x.shape);
+  const C = x.shape[x.shape.length - 1],
+    n = tf.util.sizeFromShape(x.shape);
   const out = backend.makeOutput(x.shape, 'float32');
   const k = simdKernels(backend);
-  const L = laneRow(C), rows = k ? Math.floor(n / L) : 0;
+  const L = laneRow(C),
+    rows = k ? Math.floor(n / L) : 0;
   if (k && rows > 0) {
-    const bp = k.scratch(L * 4);   // may grow the heap: views are taken after it
-    const tiled = k.f32(bp, L), b = backend.typedArrayFromHeap(bias);
+    const bp = k.scratch(L * 4); // may grow the heap: views are taken after it
+    const tiled = k.f32(bp, L),
+      b = backend.typedArrayFromHeap(bias);
     for (let j = 0; j < L; j++) tiled[j] = b[j % C];
     k.biasRelu(k.ptr(x), bp, k.ptr(out), rows, L);
   }
-  const xv = backend.typedArrayFromHeap(x), b = backend.typedArrayFromHeap(bias), o = backend.typedArrayFromHeap(out);
+  const xv = backend.typedArrayFromHeap(x),
+    b = backend.typedArrayFromHeap(bias),
+    o = backend.typedArrayFromHeap(out);
   for (let i = rows * L; i < n; i++) o[i] = Math.max(xv[i] + b[i % C], 0);
   return out;
 }
@@ -48,21 +53,28 @@ function biasRelu(a: KernelArgs): TensorInfo {
 function biasReluGrad(a: KernelArgs): TensorInfo[] {
   const backend = a.backend as HeapBackend;
   const { dy, y } = a.inputs as { dy: TensorInfo; y: TensorInfo };
-  const C = y.shape[y.shape.length - 1], n = tf.util.sizeFromShape(y.shape);
-  const dx = backend.makeOutput(y.shape, 'float32'), db = backend.makeOutput([C], 'float32');
+  const C = y.shape[y.shape.length - 1],
+    n = tf.util.sizeFromShape(y.shape);
+  const dx = backend.makeOutput(y.shape, 'float32'),
+    db = backend.makeOutput([C], 'float32');
   const sums = new Float64Array(C);
   const k = simdKernels(backend);
-  const L = laneRow(C), rows = k ? Math.floor(n / L) : 0;
+  const L = laneRow(C),
+    rows = k ? Math.floor(n / L) : 0;
   if (k && rows > 0) {
-    const acc32 = k.scratch(L * 4 + 16 + L * 8), acc64 = acc32 + ((L * 4 + 15) & ~15);
+    const acc32 = k.scratch(L * 4 + 16 + L * 8),
+      acc64 = acc32 + ((L * 4 + 15) & ~15);
     k.reluGradSum(k.ptr(dy), k.ptr(y), k.ptr(dx), rows, L, acc32, acc64);
     const s = k.f64(acc64, L);
     for (let j = 0; j < L; j++) sums[j % C] += s[j];
   }
-  const g = backend.typedArrayFromHeap(dy), yv = backend.typedArrayFromHeap(y), o = backend.typedArrayFromHeap(dx);
+  const g = backend.typedArrayFromHeap(dy),
+    yv = backend.typedArrayFromHeap(y),
+    o = backend.typedArrayFromHeap(dx);
   for (let i = rows * L; i < n; i++) {
     const v = yv[i] > 0 ? g[i] : 0;
-    o[i] = v; sums[i % C] += v;
+    o[i] = v;
+    sums[i % C] += v;
   }
   backend.typedArrayFromHeap(db).set(sums);
   return [dx, db];
@@ -73,7 +85,9 @@ function adam(a: KernelArgs): TensorInfo[] {
   const { x, g, m, v } = a.inputs as Record<'x' | 'g' | 'm' | 'v', TensorInfo>;
   const { lr, beta1, beta2, epsilon, c1, c2 } = a.attrs as Record<'lr' | 'beta1' | 'beta2' | 'epsilon' | 'c1' | 'c2', number>;
   const n = tf.util.sizeFromShape(x.shape);
-  const ox = backend.makeOutput(x.shape, 'float32'), om = backend.makeOutput(x.shape, 'float32'), ov = backend.makeOutput(x.shape, 'float32');
+  const ox = backend.makeOutput(x.shape, 'float32'),
+    om = backend.makeOutput(x.shape, 'float32'),
+    ov = backend.makeOutput(x.shape, 'float32');
   const k = simdKernels(backend);
   if (k) {
     k.adam(k.ptr(x), k.ptr(g), k.ptr(m), k.ptr(v), k.ptr(ox), k.ptr(om), k.ptr(ov), n, lr, beta1, beta2, epsilon, c1, c2);
@@ -81,12 +95,20 @@ function adam(a: KernelArgs): TensorInfo[] {
   }
   const f = Math.fround;
   const [xv, gv, mv, vv, oxv, omv, ovv] = [x, g, m, v, ox, om, ov].map((t) => backend.typedArrayFromHeap(t));
-  const b1 = f(beta1), b2 = f(beta2), a1 = f(1 - b1), a2 = f(1 - b2), e = f(epsilon), r = f(lr), k1 = f(c1), k2 = f(c2);
+  const b1 = f(beta1),
+    b2 = f(beta2),
+    a1 = f(1 - b1),
+    a2 = f(1 - b2),
+    e = f(epsilon),
+    r = f(lr),
+    k1 = f(c1),
+    k2 = f(c2);
   for (let i = 0; i < n; i++) {
     const gi = gv[i];
     const mi = f(f(mv[i] * b1) + f(gi * a1));
     const vi = f(f(vv[i] * b2) + f(f(gi * gi) * a2));
-    omv[i] = mi; ovv[i] = vi;
+    omv[i] = mi;
+    ovv[i] = vi;
     oxv[i] = f(xv[i] - f(r * f(f(mi / k1) / f(f(Math.sqrt(f(vi / k2))) + e))));
   }
   return [ox, om, ov];
@@ -102,20 +124,27 @@ function softmaxXent(a: KernelArgs): TensorInfo[] {
   const { logits, labels } = a.inputs as { logits: TensorInfo; labels: TensorInfo };
   const s = Number((a.attrs as { labelSmoothing?: number }).labelSmoothing ?? 0);
   const [B, K] = logits.shape;
-  const loss = backend.makeOutput([], 'float32'), grad = backend.makeOutput([B, K], 'float32');
-  const z = backend.typedArrayFromHeap(logits), lab = backend.typedArrayFromHeap(labels);
+  const loss = backend.makeOutput([], 'float32'),
+    grad = backend.makeOutput([B, K], 'float32');
+  const z = backend.typedArrayFromHeap(logits),
+    lab = backend.typedArrayFromHeap(labels);
   const g = backend.typedArrayFromHeap(grad);
-  const e = new Float64Array(K), y = new Float64Array(K);
+  const e = new Float64Array(K),
+    y = new Float64Array(K);
   let total = 0;
   for (let i = 0; i < B; i++) {
     const o = i * K;
     let m = -Infinity;
     for (let k = 0; k < K; k++) m = Math.max(m, z[o + k]);
-    let sum = 0, sy = 0, syz = 0;
+    let sum = 0,
+      sy = 0,
+      syz = 0;
     for (let k = 0; k < K; k++) {
-      e[k] = Math.exp(z[o + k] - m); sum += e[k];
+      e[k] = Math.exp(z[o + k] - m);
+      sum += e[k];
       y[k] = lab[o + k] * (1 - s) + s / K;
-      sy += y[k]; syz += y[k] * z[o + k];
+      sy += y[k];
+      syz += y[k] * z[o + k];
     }
     total += (m + Math.log(sum)) * sy - syz;
     for (let k = 0; k < K; k++) g[o + k] = ((e[k] / sum) * sy - y[k]) / B;

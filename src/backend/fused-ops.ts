@@ -40,10 +40,16 @@ export function softmaxCrossEntropy(labels: tf.Tensor, logits: tf.Tensor, labelS
  * an int32 code of each window's max are); elsewhere tfjs-core's ops. `needDx`: whether x will want its
  * gradient (a first layer's images do not); a gradient not announced is still computed when asked for.
  */
-export function convReluPool(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, pad: 'same' | 'valid' | number, needDx = true): tf.Tensor4D {
+export function convReluPool(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  bias: tf.Tensor1D,
+  pad: 'same' | 'valid' | number,
+  needDx = true,
+): tf.Tensor4D {
   if (hasNativeKernel('BowcnnConvReluPool', x) && nativeKernelsActive() && filter.dtype === 'float32' && bias.dtype === 'float32') {
     const [p, code] = tf.engine().runKernel('BowcnnConvReluPool', { x, filter, bias }, { pad, needDx } as never) as tf.Tensor[];
-    code.dispose();   // the gradient keeps its own reference when one is being recorded
+    code.dispose(); // the gradient keeps its own reference when one is being recorded
     return p as tf.Tensor4D;
   }
   return tf.tidy(() => tf.maxPool(biasRelu(tf.conv2d(x, filter, 1, pad), bias) as tf.Tensor4D, 2, 2, 'valid'));

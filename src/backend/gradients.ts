@@ -26,7 +26,10 @@ function expandedShape(x: tf.Tensor, axis: number | number[]): { shape: number[]
   const axes = tf.util.parseAxisParam(axis, x.shape);
   const shape = x.shape.slice();
   let count = 1;
-  for (const a of axes) { count *= x.shape[a]; shape[a] = 1; }
+  for (const a of axes) {
+    count *= x.shape[a];
+    shape[a] = 1;
+  }
   return { shape, count };
 }
 
@@ -36,7 +39,8 @@ export function registerGradients(): void {
   if (registered) return;
   registered = true;
   tf.registerGradient({
-    kernelName: 'Sum', inputsToSave: ['x'],
+    kernelName: 'Sum',
+    inputsToSave: ['x'],
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
       const { shape } = expandedShape(x, (attrs as { axis: number | number[] }).axis);
@@ -44,7 +48,8 @@ export function registerGradients(): void {
     },
   });
   tf.registerGradient({
-    kernelName: 'Mean', inputsToSave: ['x'],
+    kernelName: 'Mean',
+    inputsToSave: ['x'],
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
       const { shape, count } = expandedShape(x, (attrs as { axis: number | number[] }).axis);
@@ -52,18 +57,21 @@ export function registerGradients(): void {
     },
   });
   tf.registerGradient({
-    kernelName: 'Relu', inputsToSave: ['x'],
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
     gradFunc: (dy, saved) => {
       const [x] = saved;
       return {
-        x: () => (hasNativeKernel('BowcnnReluGrad', x)
-          ? tf.engine().runKernel('BowcnnReluGrad', { dy: dy as tf.Tensor, x }, {}) as tf.Tensor
-          : tf.mul(dy as tf.Tensor, tf.cast(tf.step(x), 'float32'))),
+        x: () =>
+          hasNativeKernel('BowcnnReluGrad', x)
+            ? (tf.engine().runKernel('BowcnnReluGrad', { dy: dy as tf.Tensor, x }, {}) as tf.Tensor)
+            : tf.mul(dy as tf.Tensor, tf.cast(tf.step(x), 'float32')),
       };
     },
   });
   tf.registerGradient({
-    kernelName: 'BowcnnBiasRelu', outputsToSave: [true],
+    kernelName: 'BowcnnBiasRelu',
+    outputsToSave: [true],
     gradFunc: (dy, saved) => {
       const [y] = saved;
       const [dx, db] = tf.engine().runKernel('BowcnnBiasReluGrad', { dy: dy as tf.Tensor, y }, {}) as tf.Tensor[];
@@ -74,12 +82,15 @@ export function registerGradients(): void {
   // gradients, and the input's when the forward said it would be wanted, in one kernel call; an input
   // gradient nobody announced is computed when asked for (a second call)
   tf.registerGradient({
-    kernelName: 'BowcnnConvReluPool', inputsToSave: ['x', 'filter'], outputsToSave: [false, true],
+    kernelName: 'BowcnnConvReluPool',
+    inputsToSave: ['x', 'filter'],
+    outputsToSave: [false, true],
     gradFunc: (dys, saved, attrs) => {
       const [x, filter, code] = saved;
       const dp = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
       const { pad, needDx } = attrs as { pad: unknown; needDx: boolean };
-      const run = (wantDx: boolean) => tf.engine().runKernel('BowcnnConvReluPoolGrad', { x, filter, dp, code }, { pad, needDx: wantDx } as never) as tf.Tensor[];
+      const run = (wantDx: boolean) =>
+        tf.engine().runKernel('BowcnnConvReluPoolGrad', { x, filter, dp, code }, { pad, needDx: wantDx } as never) as tf.Tensor[];
       const [dw, db, dx] = run(needDx);
       return { x: () => dx ?? run(true)[2], filter: () => dw, bias: () => db };
     },

@@ -26,18 +26,21 @@ export type BackendName = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 export const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
 
 export class BackendError extends BowcnnError {
-  constructor(public readonly backend: string, message: string) {
+  constructor(
+    public readonly backend: string,
+    message: string,
+  ) {
     super(`backend '${backend}': ${message}`);
     this.name = 'BackendError';
   }
 }
 
 export interface BackendInfo {
-  name: string;           // the tfjs backend that runs: wasm, cpu, webgpu, tensorflow
+  name: string; // the tfjs backend that runs: wasm, cpu, webgpu, tensorflow
   requested: BackendName;
-  simd: boolean | null;   // wasm only
-  threads: number;        // compute threads the backend uses
-  device: string;         // a human description of what computes
+  simd: boolean | null; // wasm only
+  threads: number; // compute threads the backend uses
+  device: string; // a human description of what computes
   notes: string[];
 }
 
@@ -62,8 +65,8 @@ export function wasmThreadsWanted(threads?: number): number {
   return Math.min(n, 8);
 }
 
-let wasmThreads = 1;     // XNNPACK's
-let nativeThreads = 0;   // the native kernels' (0: not in use)
+let wasmThreads = 1; // XNNPACK's
+let nativeThreads = 0; // the native kernels' (0: not in use)
 let wasmThreadsNote: string | null = null;
 
 async function startWasm(threads: number): Promise<void> {
@@ -105,8 +108,11 @@ async function startWasm(threads: number): Promise<void> {
     if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
   }
   if (!ok) {
-    throw new BackendError('wasm', 'tf.setBackend("wasm") returned false' +
-      (threaded ? ` (with ${threads} threads; BOWCNN_WASM_THREADS=1 starts the unthreaded build)` : ''));
+    throw new BackendError(
+      'wasm',
+      'tf.setBackend("wasm") returned false' +
+        (threaded ? ` (with ${threads} threads; BOWCNN_WASM_THREADS=1 starts the unthreaded build)` : ''),
+    );
   }
 }
 
@@ -118,17 +124,30 @@ async function startTensorflow(): Promise<string> {
       continue;
     }
     await import(pkg);
-    if (await tf.setBackend('tensorflow')) { await tf.ready(); return pkg; }
-    throw new BackendError('tensorflow', `${pkg} was imported but tf.setBackend('tensorflow') failed: ` +
-      'it may have been built against another copy of @tensorflow/tfjs-core');
+    if (await tf.setBackend('tensorflow')) {
+      await tf.ready();
+      return pkg;
+    }
+    throw new BackendError(
+      'tensorflow',
+      `${pkg} was imported but tf.setBackend('tensorflow') failed: ` +
+        'it may have been built against another copy of @tensorflow/tfjs-core',
+    );
   }
-  throw new BackendError('tensorflow', 'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed ' +
-    '(see the README, section "GPU and native backends")');
+  throw new BackendError(
+    'tensorflow',
+    'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed ' + '(see the README, section "GPU and native backends")',
+  );
 }
 
 function tensorflowImportable(): boolean {
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-    try { require.resolve(pkg); return true; } catch { /* not installed */ }
+    try {
+      require.resolve(pkg);
+      return true;
+    } catch {
+      /* not installed */
+    }
   }
   return false;
 }
@@ -150,12 +169,20 @@ export async function useBackend(name: BackendName = 'auto', opts: BackendOption
   if (name === 'auto') {
     if (tensorflowImportable()) chosen = 'tensorflow';
     // a full start on a hardware adapter, or nothing (startWebgpu is idempotent, so the start below reuses it)
-    else if (await startWebgpu({ ...opts, hardwareOnly: true, quiet: true }).then(() => true, () => false)) chosen = 'webgpu';
+    else if (
+      await startWebgpu({ ...opts, hardwareOnly: true, quiet: true }).then(
+        () => true,
+        () => false,
+      )
+    )
+      chosen = 'webgpu';
   }
   try {
     if (chosen === 'wasm') await startWasm(wasmThreadsWanted(set.threads));
-    else if (chosen === 'cpu') { await tf.setBackend('cpu'); await tf.ready(); }
-    else if (chosen === 'webgpu') await startWebgpu(opts);
+    else if (chosen === 'cpu') {
+      await tf.setBackend('cpu');
+      await tf.ready();
+    } else if (chosen === 'webgpu') await startWebgpu(opts);
     else if (chosen === 'tensorflow') notes.push(`loaded ${await startTensorflow()}`);
   } catch (e) {
     if (e instanceof BackendError) throw e;
@@ -172,13 +199,24 @@ function describe(requested: BackendName, notes: string[]): BackendInfo {
     const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
     const isa = nativeIsa();
     if (isa) {
-      notes.push(`convolutions (stride 1, forward and both gradients), matrix products, 2x2 max pooling and bias + ReLU in bowcnn's native kernels: ${isa}, ${nativeThreads} OpenMP thread${nativeThreads > 1 ? 's' : ''}; XNNPACK ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''} for the rest`);
+      notes.push(
+        `convolutions (stride 1, forward and both gradients), matrix products, 2x2 max pooling and bias + ReLU in bowcnn's native kernels: ${isa}, ${nativeThreads} OpenMP thread${nativeThreads > 1 ? 's' : ''}; XNNPACK ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''} for the rest`,
+      );
     } else {
       if (wasmThreads > 1) notes.push(`XNNPACK thread pool of ${wasmThreads} (worker_threads; see src/backend/wasm-threads.ts)`);
-      notes.push(`no native kernels (${nativeUnavailableReason()}): convolutions in XNNPACK; Conv2DBackpropFilter is bowcnn's own kernel, composed from wasm Conv2D/Transpose/Slice`);
+      notes.push(
+        `no native kernels (${nativeUnavailableReason()}): convolutions in XNNPACK; Conv2DBackpropFilter is bowcnn's own kernel, composed from wasm Conv2D/Transpose/Slice`,
+      );
     }
     if (wasmThreadsNote) notes.push(wasmThreadsNote);
-    return { name, requested, simd, threads: isa ? Math.max(nativeThreads, wasmThreads) : wasmThreads, device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}${isa ? ` + native ${isa} kernels` : ''}`, notes };
+    return {
+      name,
+      requested,
+      simd,
+      threads: isa ? Math.max(nativeThreads, wasmThreads) : wasmThreads,
+      device: `CPU, XNNPACK via WebAssembly${simd ? ' SIMD' : ''}${isa ? ` + native ${isa} kernels` : ''}`,
+      notes,
+    };
   }
   if (name === 'cpu') {
     return { name, requested, simd: null, threads: 1, device: 'CPU, plain JavaScript kernels (reference, slow)', notes };

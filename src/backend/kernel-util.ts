@@ -44,20 +44,35 @@ export function hasNativeKernel(name: string, x: tf.Tensor): boolean {
 }
 
 /** Calls another kernel of the same backend directly (inside a kernel function: no engine bookkeeping). */
-export function runOn(backendName: string, name: string, backend: tf.KernelBackend, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Record<string, unknown>): TensorInfo {
+export function runOn(
+  backendName: string,
+  name: string,
+  backend: tf.KernelBackend,
+  inputs: Record<string, TensorInfo> | TensorInfo[],
+  attrs: Record<string, unknown>,
+): TensorInfo {
   const k = tf.getKernel(name, backendName);
   if (!k) throw new Error(`the ${backendName} backend has no ${name} kernel`);
   return k.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs: attrs as never }) as TensorInfo;
 }
 
 /** The inputs of a Conv2DBackpropFilter call (NHWC only) and the geometry tfjs derives from them. */
-export function backpropFilterArgs(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Record<string, unknown> }, who: string) {
+export function backpropFilterArgs(
+  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Record<string, unknown> },
+  who: string,
+) {
   const backend = args.backend as KernelBackend;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   if (dataFormat === 'NCHW') throw new Error(`Conv2DBackpropFilter (${who}): only NHWC is supported`);
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   return { backend, x, dy, strides, filterShape, info };
 }
 
@@ -70,6 +85,11 @@ export function overrideWasmKernel(name: string, f: (a: KernelArgs, orig: OrigKe
   if (!k) return;
   const orig = k.kernelFunc as unknown as OrigKernel;
   tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ kernelName: name, backendName: 'wasm', setupFunc: k.setupFunc, disposeFunc: k.disposeFunc,
-    kernelFunc: ((a: KernelArgs) => f(a, orig)) as unknown as tf.KernelFunc });
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'wasm',
+    setupFunc: k.setupFunc,
+    disposeFunc: k.disposeFunc,
+    kernelFunc: ((a: KernelArgs) => f(a, orig)) as unknown as tf.KernelFunc,
+  });
 }

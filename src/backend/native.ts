@@ -21,21 +21,125 @@ import { settings } from '../core/settings.js';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { backpropFilterArgs, heapOffset, overrideWasmKernel as override, pair, wasmMemory, type KernelArgs, type OrigKernel as Orig, type TensorInfo, type WasmModuleBackend } from './kernel-util.js';
+import {
+  backpropFilterArgs,
+  heapOffset,
+  overrideWasmKernel as override,
+  pair,
+  wasmMemory,
+  type KernelArgs,
+  type OrigKernel as Orig,
+  type TensorInfo,
+  type WasmModuleBackend,
+} from './kernel-util.js';
 
 interface Addon {
-  conv(heap: ArrayBufferLike, x: number, w: number, bias: number, y: number, relu: number, wmode: number,
-    N: number, H: number, W: number, Ci: number, KH: number, KW: number, Co: number, OH: number, OW: number, pt: number, pl: number): void;
-  filterGrad(heap: ArrayBufferLike, x: number, dy: number, dw: number,
-    N: number, H: number, W: number, Ci: number, KH: number, KW: number, Co: number, OH: number, OW: number, pt: number, pl: number): void;
-  convReluPool(heap: ArrayBufferLike, x: number, w: number, bias: number, p: number, code: number,
-    N: number, H: number, W: number, Ci: number, KH: number, KW: number, Co: number, OH: number, OW: number, pt: number, pl: number): void;
-  convReluPoolGrad(heap: ArrayBufferLike, x: number, w: number, dp: number, code: number, dw: number, db: number, dx: number,
-    N: number, H: number, W: number, Ci: number, KH: number, KW: number, Co: number, OH: number, OW: number, pt: number, pl: number): void;
-  matmul(heap: ArrayBufferLike, a: number, b: number, bias: number, c: number, relu: number,
-    batch: number, M: number, K: number, N: number, transposeA: number, transposeB: number, aBatched: number, bBatched: number): void;
+  conv(
+    heap: ArrayBufferLike,
+    x: number,
+    w: number,
+    bias: number,
+    y: number,
+    relu: number,
+    wmode: number,
+    N: number,
+    H: number,
+    W: number,
+    Ci: number,
+    KH: number,
+    KW: number,
+    Co: number,
+    OH: number,
+    OW: number,
+    pt: number,
+    pl: number,
+  ): void;
+  filterGrad(
+    heap: ArrayBufferLike,
+    x: number,
+    dy: number,
+    dw: number,
+    N: number,
+    H: number,
+    W: number,
+    Ci: number,
+    KH: number,
+    KW: number,
+    Co: number,
+    OH: number,
+    OW: number,
+    pt: number,
+    pl: number,
+  ): void;
+  convReluPool(
+    heap: ArrayBufferLike,
+    x: number,
+    w: number,
+    bias: number,
+    p: number,
+    code: number,
+    N: number,
+    H: number,
+    W: number,
+    Ci: number,
+    KH: number,
+    KW: number,
+    Co: number,
+    OH: number,
+    OW: number,
+    pt: number,
+    pl: number,
+  ): void;
+  convReluPoolGrad(
+    heap: ArrayBufferLike,
+    x: number,
+    w: number,
+    dp: number,
+    code: number,
+    dw: number,
+    db: number,
+    dx: number,
+    N: number,
+    H: number,
+    W: number,
+    Ci: number,
+    KH: number,
+    KW: number,
+    Co: number,
+    OH: number,
+    OW: number,
+    pt: number,
+    pl: number,
+  ): void;
+  matmul(
+    heap: ArrayBufferLike,
+    a: number,
+    b: number,
+    bias: number,
+    c: number,
+    relu: number,
+    batch: number,
+    M: number,
+    K: number,
+    N: number,
+    transposeA: number,
+    transposeB: number,
+    aBatched: number,
+    bBatched: number,
+  ): void;
   pool(heap: ArrayBufferLike, x: number, y: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
-  poolGrad(heap: ArrayBufferLike, x: number, dy: number, dx: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
+  poolGrad(
+    heap: ArrayBufferLike,
+    x: number,
+    dy: number,
+    dx: number,
+    N: number,
+    H: number,
+    W: number,
+    C: number,
+    OH: number,
+    OW: number,
+  ): void;
   biasRelu(heap: ArrayBufferLike, x: number, bias: number, y: number, rows: number, C: number): void;
   biasReluGrad(heap: ArrayBufferLike, dy: number, y: number, dx: number, db: number, rows: number, C: number): void;
   setThreads(n?: number): number;
@@ -55,24 +159,32 @@ let loadError = '';
 let enabled = true;
 
 /** Turns the native kernels off and on (tests compare them with the wasm kernels they stand in front of). */
-export function setNativeKernelsEnabled(on: boolean): void { enabled = on; }
+export function setNativeKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
 
 /** Whether the native kernels are registered and turned on (the fused ones have no wasm kernel to fall back on). */
-export function nativeKernelsActive(): boolean { return registered && enabled; }
+export function nativeKernelsActive(): boolean {
+  return registered && enabled;
+}
 
 /** The addon, or null (not built, failed to load, or BOWCNN_NATIVE=0). */
 export function nativeAddon(): Addon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  if (!settings().native) { loadError = 'turned off (native: false, BOWCNN_NATIVE=0)'; return null; }
+  if (!settings().native) {
+    loadError = 'turned off (native: false, BOWCNN_NATIVE=0)';
+    return null;
+  }
   try {
     const require = createRequire(import.meta.url);
     addon = require(fileURLToPath(new URL('../../native/build/Release/bowcnn_native.node', import.meta.url))) as Addon;
   } catch (e) {
     const err = e as Error & { code?: string };
-    loadError = err.code === 'MODULE_NOT_FOUND'
-      ? 'the addon is not built: `npm run build:native` builds it where g++ and Node\'s headers are installed'
-      : err.message.split('\n')[0];
+    loadError =
+      err.code === 'MODULE_NOT_FOUND'
+        ? "the addon is not built: `npm run build:native` builds it where g++ and Node's headers are installed"
+        : err.message.split('\n')[0];
   }
   return addon;
 }
@@ -96,10 +208,24 @@ const ptr = heapOffset;
 /** The addon's geometry arguments: N,H,W,Ci, KH,KW,Co, OH,OW, pad top, pad left. */
 type Geom = [number, number, number, number, number, number, number, number, number, number, number];
 function geomOf(info: tf.backend_util.Conv2DInfo): Geom {
-  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
-    info.outChannels, info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left];
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.outChannels,
+    info.outHeight,
+    info.outWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
 }
-const unit = (v: unknown) => { const [a, b] = pair((v ?? 1) as number | [number, number]); return a === 1 && b === 1; };
+const unit = (v: unknown) => {
+  const [a, b] = pair((v ?? 1) as number | [number, number]);
+  return a === 1 && b === 1;
+};
 
 /** Conv2D / FusedConv2D forward: y = act(conv(x, W) + bias), act in {linear, relu}. */
 function convForward(a: KernelArgs, orig: Orig, fused: boolean): TensorInfo {
@@ -107,10 +233,27 @@ function convForward(a: KernelArgs, orig: Orig, fused: boolean): TensorInfo {
   const { x, filter, bias, preluActivationWeights } = a.inputs as Record<string, TensorInfo | undefined>;
   const { strides, pad, dataFormat, dilations, dimRoundingMode, activation } = a.attrs as unknown as tf.FusedConv2DAttrs;
   const act = fused ? activation : 'linear';
-  if (!enabled || !x || !filter || dataFormat === 'NCHW' || !unit(strides) || !unit(dilations) || x.dtype !== 'float32' ||
-      (act !== 'linear' && act !== 'relu') || preluActivationWeights || (bias && bias.shape.length !== 1)) return orig(a);
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode);
+  if (
+    !enabled ||
+    !x ||
+    !filter ||
+    dataFormat === 'NCHW' ||
+    !unit(strides) ||
+    !unit(dilations) ||
+    x.dtype !== 'float32' ||
+    (act !== 'linear' && act !== 'relu') ||
+    preluActivationWeights ||
+    (bias && bias.shape.length !== 1)
+  )
+    return orig(a);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+  );
   const { top, left } = info.padInfo;
   if (top < 0 || left < 0 || (bias && bias.shape[0] !== info.outChannels)) return orig(a);
   const y = be.makeOutput(info.outShape, 'float32');
@@ -124,15 +267,40 @@ function convBackpropInput(a: KernelArgs, orig: Orig): TensorInfo {
   const { dy, filter } = a.inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = a.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   if (!enabled || dataFormat === 'NCHW' || !unit(strides) || dy.dtype !== 'float32') return orig(a);
-  const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const { top, left } = info.padInfo;
-  const KH = info.filterHeight, KW = info.filterWidth;
+  const KH = info.filterHeight,
+    KW = info.filterWidth;
   if (top < 0 || left < 0 || top > KH - 1 || left > KW - 1) return orig(a);
   const dx = be.makeOutput(inputShape, 'float32');
   // the op's input is dy [N,OH,OW,Co], its output dx [N,H,W,Ci]
-  addon!.conv(heap(be), ptr(be, dy), ptr(be, filter), -1, ptr(be, dx), 0, 1,
-    info.batchSize, info.outHeight, info.outWidth, info.outChannels, KH, KW, info.inChannels,
-    info.inHeight, info.inWidth, KH - 1 - top, KW - 1 - left);
+  addon!.conv(
+    heap(be),
+    ptr(be, dy),
+    ptr(be, filter),
+    -1,
+    ptr(be, dx),
+    0,
+    1,
+    info.batchSize,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    KH,
+    KW,
+    info.inChannels,
+    info.inHeight,
+    info.inWidth,
+    KH - 1 - top,
+    KW - 1 - left,
+  );
   return dx;
 }
 
@@ -149,8 +317,13 @@ function convBackpropFilter(a: KernelArgs, orig: Orig): TensorInfo {
 
 /** The convolution geometry of a BowcnnConvReluPool call: stride 1, `pad` 'same', 'valid' or a number. */
 function convReluPoolInfo(x: TensorInfo, filter: TensorInfo, pad: unknown) {
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number], 1, 1, pad as 'same' | 'valid' | number);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    1,
+    1,
+    pad as 'same' | 'valid' | number,
+  );
   return { info, geom: geomOf(info) };
 }
 
@@ -164,7 +337,8 @@ function convReluPool(a: KernelArgs): TensorInfo[] {
   const { x, filter, bias } = a.inputs as Record<'x' | 'filter' | 'bias', TensorInfo>;
   const { info, geom } = convReluPoolInfo(x, filter, a.attrs.pad);
   const shape = [info.batchSize, Math.floor(info.outHeight / 2), Math.floor(info.outWidth / 2), info.outChannels];
-  const p = be.makeOutput(shape, 'float32'), code = be.makeOutput(shape, 'int32');
+  const p = be.makeOutput(shape, 'float32'),
+    code = be.makeOutput(shape, 'int32');
   addon!.convReluPool(heap(be), ptr(be, x), ptr(be, filter), ptr(be, bias), ptr(be, p), ptr(be, code), ...geom);
   return [p, code];
 }
@@ -178,10 +352,20 @@ function convReluPoolGrad(a: KernelArgs): TensorInfo[] {
   const be = a.backend as Backend;
   const { x, filter, dp, code } = a.inputs as Record<'x' | 'filter' | 'dp' | 'code', TensorInfo>;
   const { geom } = convReluPoolInfo(x, filter, a.attrs.pad);
-  const dw = be.makeOutput(filter.shape, 'float32'), db = be.makeOutput([filter.shape[3]], 'float32');
+  const dw = be.makeOutput(filter.shape, 'float32'),
+    db = be.makeOutput([filter.shape[3]], 'float32');
   const dx = a.attrs.needDx ? be.makeOutput(x.shape, 'float32') : null;
-  addon!.convReluPoolGrad(heap(be), ptr(be, x), ptr(be, filter), ptr(be, dp), ptr(be, code), ptr(be, dw), ptr(be, db), dx ? ptr(be, dx) : -1,
-    ...geom);
+  addon!.convReluPoolGrad(
+    heap(be),
+    ptr(be, x),
+    ptr(be, filter),
+    ptr(be, dp),
+    ptr(be, code),
+    ptr(be, dw),
+    ptr(be, db),
+    dx ? ptr(be, dx) : -1,
+    ...geom,
+  );
   return dx ? [dw, db, dx] : [dw, db];
 }
 
@@ -191,21 +375,57 @@ function matMul(a: KernelArgs, orig: Orig, fused: boolean): TensorInfo {
   const { a: A, b: B, bias, preluActivationWeights } = a.inputs as Record<string, TensorInfo | undefined>;
   const { transposeA, transposeB, activation } = a.attrs as unknown as tf.BatchMatMulAttrs & { activation?: string };
   const act = fused ? activation : 'linear';
-  if (!enabled || !A || !B || A.dtype !== 'float32' || B.dtype !== 'float32' || A.shape.length < 2 || B.shape.length < 2 ||
-      (act !== 'linear' && act !== 'relu') || preluActivationWeights) return orig(a);
-  const ra = A.shape.length, rb = B.shape.length;
-  const M = transposeA ? A.shape[ra - 1] : A.shape[ra - 2], K = transposeA ? A.shape[ra - 2] : A.shape[ra - 1];
-  const N = transposeB ? B.shape[rb - 2] : B.shape[rb - 1], KB = transposeB ? B.shape[rb - 1] : B.shape[rb - 2];
-  const outerA = A.shape.slice(0, -2), outerB = B.shape.slice(0, -2);
-  const ba = tf.util.sizeFromShape(outerA), bb = tf.util.sizeFromShape(outerB);
-  if (K !== KB || (ba !== bb && ba !== 1 && bb !== 1) || (bias && (bias.dtype !== 'float32' || tf.util.sizeFromShape(bias.shape) !== N ||
-      (bias.shape.length > 1 && bias.shape[bias.shape.length - 1] !== N)))) return orig(a);
+  if (
+    !enabled ||
+    !A ||
+    !B ||
+    A.dtype !== 'float32' ||
+    B.dtype !== 'float32' ||
+    A.shape.length < 2 ||
+    B.shape.length < 2 ||
+    (act !== 'linear' && act !== 'relu') ||
+    preluActivationWeights
+  )
+    return orig(a);
+  const ra = A.shape.length,
+    rb = B.shape.length;
+  const M = transposeA ? A.shape[ra - 1] : A.shape[ra - 2],
+    K = transposeA ? A.shape[ra - 2] : A.shape[ra - 1];
+  const N = transposeB ? B.shape[rb - 2] : B.shape[rb - 1],
+    KB = transposeB ? B.shape[rb - 1] : B.shape[rb - 2];
+  const outerA = A.shape.slice(0, -2),
+    outerB = B.shape.slice(0, -2);
+  const ba = tf.util.sizeFromShape(outerA),
+    bb = tf.util.sizeFromShape(outerB);
+  if (
+    K !== KB ||
+    (ba !== bb && ba !== 1 && bb !== 1) ||
+    (bias &&
+      (bias.dtype !== 'float32' ||
+        tf.util.sizeFromShape(bias.shape) !== N ||
+        (bias.shape.length > 1 && bias.shape[bias.shape.length - 1] !== N)))
+  )
+    return orig(a);
   const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
   const batch = Math.max(ba, bb);
   if (tf.util.sizeFromShape(outer) !== batch) return orig(a);
   const c = be.makeOutput([...outer, M, N], 'float32');
-  addon!.matmul(heap(be), ptr(be, A), ptr(be, B), bias ? ptr(be, bias) : -1, ptr(be, c), act === 'relu' ? 1 : 0,
-    batch, M, K, N, transposeA ? 1 : 0, transposeB ? 1 : 0, ba === batch ? 1 : 0, bb === batch ? 1 : 0);
+  addon!.matmul(
+    heap(be),
+    ptr(be, A),
+    ptr(be, B),
+    bias ? ptr(be, bias) : -1,
+    ptr(be, c),
+    act === 'relu' ? 1 : 0,
+    batch,
+    M,
+    K,
+    N,
+    transposeA ? 1 : 0,
+    transposeB ? 1 : 0,
+    ba === batch ? 1 : 0,
+    bb === batch ? 1 : 0,
+  );
   return c;
 }
 
@@ -214,8 +434,15 @@ function pool2x2(a: KernelArgs, x: TensorInfo) {
   const { filterSize, strides, pad, dimRoundingMode, dataFormat } = a.attrs as unknown as tf.MaxPoolAttrs & { dataFormat?: string };
   if (x.dtype !== 'float32' || x.shape.length !== 4 || (dataFormat && dataFormat !== 'NHWC')) return null;
   const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
-  const ok = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
-    info.padInfo.top === 0 && info.padInfo.left === 0 && 2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth;
+  const ok =
+    info.filterHeight === 2 &&
+    info.filterWidth === 2 &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    2 * info.outHeight <= info.inHeight &&
+    2 * info.outWidth <= info.inWidth;
   return ok ? info : null;
 }
 
@@ -225,7 +452,17 @@ function maxPool(a: KernelArgs, orig: Orig): TensorInfo {
   const info = enabled ? pool2x2(a, x) : null;
   if (!info) return orig(a);
   const y = be.makeOutput(info.outShape, 'float32');
-  addon!.pool(heap(be), ptr(be, x), ptr(be, y), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
+  addon!.pool(
+    heap(be),
+    ptr(be, x),
+    ptr(be, y),
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+  );
   return y;
 }
 
@@ -236,7 +473,18 @@ function maxPoolGrad(a: KernelArgs, orig: Orig): TensorInfo {
   // vectors along the channels: fewer (LeNet-5's S2 has 6) stay with the wasm SIMD kernel, faster there
   if (!info || info.inChannels % addon!.vectorWidth() !== 0) return orig(a);
   const dx = be.makeOutput(input.shape, 'float32');
-  addon!.poolGrad(heap(be), ptr(be, input), ptr(be, dy), ptr(be, dx), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
+  addon!.poolGrad(
+    heap(be),
+    ptr(be, input),
+    ptr(be, dy),
+    ptr(be, dx),
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+  );
   return dx;
 }
 
@@ -255,7 +503,8 @@ function biasReluGrad(a: KernelArgs, orig: Orig): TensorInfo[] {
   const { dy, y } = a.inputs as { dy: TensorInfo; y: TensorInfo };
   if (!enabled) return orig(a) as unknown as TensorInfo[];
   const C = y.shape[y.shape.length - 1];
-  const dx = be.makeOutput(y.shape, 'float32'), db = be.makeOutput([C], 'float32');
+  const dx = be.makeOutput(y.shape, 'float32'),
+    db = be.makeOutput([C], 'float32');
   addon!.biasReluGrad(heap(be), ptr(be, dy), ptr(be, y), ptr(be, dx), ptr(be, db), tf.util.sizeFromShape(y.shape) / C, C);
   return [dx, db];
 }
@@ -279,7 +528,11 @@ export function registerNativeKernels(): boolean {
   override('BowcnnBiasRelu', biasRelu);
   override('BowcnnBiasReluGrad', biasReluGrad as unknown as (a: KernelArgs, orig: Orig) => TensorInfo);
   tf.registerKernel({ kernelName: 'BowcnnConvReluPool', backendName: 'wasm', kernelFunc: convReluPool as unknown as tf.KernelFunc });
-  tf.registerKernel({ kernelName: 'BowcnnConvReluPoolGrad', backendName: 'wasm', kernelFunc: convReluPoolGrad as unknown as tf.KernelFunc });
+  tf.registerKernel({
+    kernelName: 'BowcnnConvReluPoolGrad',
+    backendName: 'wasm',
+    kernelFunc: convReluPoolGrad as unknown as tf.KernelFunc,
+  });
   registered = true;
   return true;
 }

@@ -34,7 +34,17 @@ import { registerChannelKernels } from './channel-kernels.js';
 import { registerFusedKernels } from './fused-kernels.js';
 import { registerNativeKernels } from './native.js';
 import { simdKernels } from './simd/index.js';
-import { backpropFilterArgs, overrideWasmKernel as override, pair, runOn, type KernelArgs, type OrigKernel as Orig, type KernelBackend as Backend, type TensorInfo, type WasmHeapBackend as HeapBackend } from './kernel-util.js';
+import {
+  backpropFilterArgs,
+  overrideWasmKernel as override,
+  pair,
+  runOn,
+  type KernelArgs,
+  type OrigKernel as Orig,
+  type KernelBackend as Backend,
+  type TensorInfo,
+  type WasmHeapBackend as HeapBackend,
+} from './kernel-util.js';
 
 type Attrs = Record<string, unknown>;
 
@@ -54,13 +64,20 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
   const { backend, x, dy, strides, info } = backpropFilterArgs(args, 'wasm');
   const [sH, sW] = pair(strides as number | [number, number]);
   const { top, left } = info.padInfo;
-  const H = info.inHeight, W = info.inWidth, KH = info.filterHeight, KW = info.filterWidth;
-  const OH = info.outHeight, OW = info.outWidth;
+  const H = info.inHeight,
+    W = info.inWidth,
+    KH = info.filterHeight,
+    KW = info.filterWidth;
+  const OH = info.outHeight,
+    OW = info.outWidth;
   const k = info.inChannels === 1 && !stock() ? simdKernels(backend) : null;
   // the kernel reads up to 12 bytes past dy's end (lanes past Co): only where the heap has them
   if (k && k.ptr(dy) + 4 * dy.shape.reduce((a, b) => a * b, 1) + 16 <= k.heapBytes()) {
-    const Co = info.outChannels, Cop = Math.ceil(Co / 4) * 4, slots = KH * KW * Cop;
-    const acc64 = k.scratch(12 * slots), acc32 = acc64 + 8 * slots;
+    const Co = info.outChannels,
+      Cop = Math.ceil(Co / 4) * 4,
+      slots = KH * KW * Cop;
+    const acc64 = k.scratch(12 * slots),
+      acc32 = acc64 + 8 * slots;
     k.convFilterC1(k.ptr(x), k.ptr(dy), acc32, acc64, info.batchSize, H, W, OH, OW, Co, KH, KW, sH, sW, top, left);
     const sums = k.f64(acc64, slots);
     const dw = new Float32Array(KH * KW * Co);
@@ -69,19 +86,40 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
     (backend as HeapBackend).typedArrayFromHeap(out).set(dw);
     return out;
   }
-  if (!stock() && sH === 1 && sW === 1 && info.inChannels >= 8 && tf.util.sizeFromShape(x.shape) < tf.util.sizeFromShape(dy.shape) && top <= KH - 1 && left <= KW - 1) {
+  if (
+    !stock() &&
+    sH === 1 &&
+    sW === 1 &&
+    info.inChannels >= 8 &&
+    tf.util.sizeFromShape(x.shape) < tf.util.sizeFromShape(dy.shape) &&
+    top <= KH - 1 &&
+    left <= KW - 1
+  ) {
     return filterGradSwapped(backend, x, dy, info);
   }
   // pads after the input so that the gradient convolution yields at least KH x KW outputs
   const bottom = Math.max(0, KH - 1 + (OH - 1) * sH + 1 - H - top);
   const right = Math.max(0, KW - 1 + (OW - 1) * sW + 1 - W - left);
 
-  const xT = run('Transpose', backend, { x }, { perm: [3, 1, 2, 0] });          // [Ci,H,W,N]
-  const dyT = run('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] });     // [OH,OW,N,Co]
-  const conv = run('Conv2D', backend, { x: xT, filter: dyT }, {
-    strides: [1, 1], dilations: [sH, sW], dataFormat: 'NHWC', dimRoundingMode: undefined,
-    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-  });                                                                             // [Ci,>=KH,>=KW,Co]
+  const xT = run('Transpose', backend, { x }, { perm: [3, 1, 2, 0] }); // [Ci,H,W,N]
+  const dyT = run('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] }); // [OH,OW,N,Co]
+  const conv = run(
+    'Conv2D',
+    backend,
+    { x: xT, filter: dyT },
+    {
+      strides: [1, 1],
+      dilations: [sH, sW],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+    },
+  ); // [Ci,>=KH,>=KW,Co]
   backend.disposeData(xT.dataId);
   backend.disposeData(dyT.dataId);
   let cut = conv;
@@ -89,7 +127,7 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
     cut = run('Slice', backend, { x: conv }, { begin: [0, 0, 0, 0], size: [conv.shape[0], KH, KW, conv.shape[3]] });
     backend.disposeData(conv.dataId);
   }
-  const out = run('Transpose', backend, { x: cut }, { perm: [1, 2, 0, 3] });    // [KH,KW,Ci,Co]
+  const out = run('Transpose', backend, { x: cut }, { perm: [1, 2, 0, 3] }); // [KH,KW,Ci,Co]
   backend.disposeData(cut.dataId);
   return out;
 }
@@ -111,17 +149,35 @@ export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; 
  */
 function filterGradSwapped(backend: Backend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
   const { top, left } = info.padInfo;
-  const H = info.inHeight, W = info.inWidth, KH = info.filterHeight, KW = info.filterWidth, OH = info.outHeight, OW = info.outWidth;
-  const dyT = run('Transpose', backend, { x: dy }, { perm: [3, 1, 2, 0] });     // [Co,OH,OW,N]
-  const xT = run('Transpose', backend, { x }, { perm: [1, 2, 0, 3] });          // [H,W,N,Ci]
-  const conv = run('Conv2D', backend, { x: dyT, filter: xT }, {
-    strides: [1, 1], dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined,
-    pad: [[0, 0], [KH - 1 - top, H - OH + top], [KW - 1 - left, W - OW + left], [0, 0]],
-  });                                                                             // [Co,KH,KW,Ci]
+  const H = info.inHeight,
+    W = info.inWidth,
+    KH = info.filterHeight,
+    KW = info.filterWidth,
+    OH = info.outHeight,
+    OW = info.outWidth;
+  const dyT = run('Transpose', backend, { x: dy }, { perm: [3, 1, 2, 0] }); // [Co,OH,OW,N]
+  const xT = run('Transpose', backend, { x }, { perm: [1, 2, 0, 3] }); // [H,W,N,Ci]
+  const conv = run(
+    'Conv2D',
+    backend,
+    { x: dyT, filter: xT },
+    {
+      strides: [1, 1],
+      dilations: [1, 1],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+      pad: [
+        [0, 0],
+        [KH - 1 - top, H - OH + top],
+        [KW - 1 - left, W - OW + left],
+        [0, 0],
+      ],
+    },
+  ); // [Co,KH,KW,Ci]
   free(backend, dyT, xT);
   const flipped = run('Reverse', backend, { x: conv }, { dims: [1, 2] });
   free(backend, conv);
-  const out = run('Transpose', backend, { x: flipped }, { perm: [1, 2, 3, 0] });  // [KH,KW,Ci,Co]
+  const out = run('Transpose', backend, { x: flipped }, { perm: [1, 2, 3, 0] }); // [KH,KW,Ci,Co]
   free(backend, flipped);
   return out;
 }
@@ -162,7 +218,9 @@ function reluGradWasm(a: KernelArgs): TensorInfo {
   const k = simdKernels(backend);
   if (k) k.reluGrad(k.ptr(dy), k.ptr(x), k.ptr(out), n);
   else {
-    const g = backend.typedArrayFromHeap(dy), xv = backend.typedArrayFromHeap(x), o = backend.typedArrayFromHeap(out);
+    const g = backend.typedArrayFromHeap(dy),
+      xv = backend.typedArrayFromHeap(x),
+      o = backend.typedArrayFromHeap(out);
     for (let i = 0; i < n; i++) o[i] = xv[i] > 0 ? g[i] : 0;
   }
   return out;
@@ -175,21 +233,43 @@ function conv2DBackpropInputFast(a: KernelArgs, orig: Orig): TensorInfo {
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = a.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const [sH, sW] = pair(strides as number | [number, number]);
   if (sH !== 1 || sW !== 1 || dataFormat === 'NCHW') return orig(a);
-  const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const { top, left } = info.padInfo;
-  const KH = info.filterHeight, KW = info.filterWidth;
+  const KH = info.filterHeight,
+    KW = info.filterWidth;
   if (top > KH - 1 || left > KW - 1) return orig(a);
-  const padT = KH - 1 - top, padL = KW - 1 - left;
+  const padT = KH - 1 - top,
+    padL = KW - 1 - left;
   const padB = info.inHeight - info.outHeight - padT + KH - 1;
   const padR = info.inWidth - info.outWidth - padL + KW - 1;
   if (padB < 0 || padR < 0) return orig(a);
   const flipped = run('Reverse', backend, { x: filter }, { dims: [0, 1] });
-  const wT = run('Transpose', backend, { x: flipped }, { perm: [0, 1, 3, 2] });      // [KH,KW,Co,Ci]
+  const wT = run('Transpose', backend, { x: flipped }, { perm: [0, 1, 3, 2] }); // [KH,KW,Co,Ci]
   free(backend, flipped);
-  const dx = run('Conv2D', backend, { x: dy, filter: wT }, {
-    strides: [1, 1], dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined,
-    pad: [[0, 0], [padT, padB], [padL, padR], [0, 0]],
-  });
+  const dx = run(
+    'Conv2D',
+    backend,
+    { x: dy, filter: wT },
+    {
+      strides: [1, 1],
+      dilations: [1, 1],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+      pad: [
+        [0, 0],
+        [padT, padB],
+        [padL, padR],
+        [0, 0],
+      ],
+    },
+  );
   free(backend, wT);
   return dx;
 }
@@ -205,15 +285,35 @@ function maxPoolGradFast(a: KernelArgs, orig: Orig): TensorInfo {
   const { dy, input } = a.inputs as { dy: TensorInfo; input: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = a.attrs as unknown as tf.MaxPoolGradAttrs;
   if (typeof backend.typedArrayFromHeap !== 'function') return orig(a);
-  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW, strideHeight: sH, strideWidth: sW } = info;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  const {
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: OH,
+    outWidth: OW,
+    filterHeight: KH,
+    filterWidth: KW,
+    strideHeight: sH,
+    strideWidth: sW,
+  } = info;
   const { top, left } = info.padInfo;
   const out = backend.makeOutput(input.shape, 'float32');
-  const x = backend.typedArrayFromHeap(input), g = backend.typedArrayFromHeap(dy), dx = backend.typedArrayFromHeap(out);
+  const x = backend.typedArrayFromHeap(input),
+    g = backend.typedArrayFromHeap(dy),
+    dx = backend.typedArrayFromHeap(out);
   if (KH === 2 && KW === 2 && sH === 2 && sW === 2 && top === 0 && left === 0 && 2 * OH <= H && 2 * OW <= W) {
     const k = C >= 4 ? simdKernels(backend) : null;
     if (k) {
-      if (2 * OH < H || 2 * OW < W) dx.fill(0);   // rows / columns no window covers
+      if (2 * OH < H || 2 * OW < W) dx.fill(0); // rows / columns no window covers
       k.maxPoolGrad2x2(k.ptr(input), k.ptr(dy), k.ptr(out), N, H, W, C, OH, OW);
     } else {
       maxPoolGrad2x2(x, g, dx, N, H, W, C, OH, OW);
@@ -223,17 +323,23 @@ function maxPoolGradFast(a: KernelArgs, orig: Orig): TensorInfo {
   dx.fill(0);
   for (let n = 0; n < N; n++) {
     for (let oy = 0; oy < OH; oy++) {
-      const y0 = Math.max(0, oy * sH - top), y1 = Math.min(H, oy * sH - top + KH);
+      const y0 = Math.max(0, oy * sH - top),
+        y1 = Math.min(H, oy * sH - top + KH);
       for (let ox = 0; ox < OW; ox++) {
-        const x0 = Math.max(0, ox * sW - left), x1 = Math.min(W, ox * sW - left + KW);
+        const x0 = Math.max(0, ox * sW - left),
+          x1 = Math.min(W, ox * sW - left + KW);
         const go = ((n * OH + oy) * OW + ox) * C;
         for (let c = 0; c < C; c++) {
-          let best = -Infinity, at = -1;
+          let best = -Infinity,
+            at = -1;
           for (let iy = y0; iy < y1; iy++) {
             let p = ((n * H + iy) * W + x0) * C + c;
             for (let ix = x0; ix < x1; ix++, p += C) {
               const v = x[p];
-              if (v > best || at < 0) { best = v; at = p; }
+              if (v > best || at < 0) {
+                best = v;
+                at = p;
+              }
             }
           }
           if (at >= 0) dx[at] += g[go + c];
@@ -249,21 +355,44 @@ function maxPoolGradFast(a: KernelArgs, orig: Orig): TensorInfo {
  * either its window's dy (at the window's first maximum, in row-major order) or 0, written once, with
  * the channel loop innermost (contiguous in NHWC). Rows and columns that no window covers get 0.
  */
-function maxPoolGrad2x2(x: Float32Array, g: Float32Array, dx: Float32Array,
-  N: number, H: number, W: number, C: number, OH: number, OW: number): void {
+function maxPoolGrad2x2(
+  x: Float32Array,
+  g: Float32Array,
+  dx: Float32Array,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  OH: number,
+  OW: number,
+): void {
   if (2 * OH < H || 2 * OW < W) dx.fill(0);
   const row = W * C;
   for (let n = 0; n < N; n++) {
     for (let oy = 0; oy < OH; oy++) {
       let go = (n * OH + oy) * OW * C;
       for (let ox = 0; ox < OW; ox++, go += C) {
-        const p0 = ((n * H + 2 * oy) * W + 2 * ox) * C, p2 = p0 + row;
+        const p0 = ((n * H + 2 * oy) * W + 2 * ox) * C,
+          p2 = p0 + row;
         for (let c = 0; c < C; c++) {
-          const a = p0 + c, b = a + C, d = p2 + c, e = d + C;
-          const va = x[a], vb = x[b], vd = x[d], ve = x[e];
-          let best = va, at = 0;
-          if (vb > best) { best = vb; at = 1; }
-          if (vd > best) { best = vd; at = 2; }
+          const a = p0 + c,
+            b = a + C,
+            d = p2 + c,
+            e = d + C;
+          const va = x[a],
+            vb = x[b],
+            vd = x[d],
+            ve = x[e];
+          let best = va,
+            at = 0;
+          if (vb > best) {
+            best = vb;
+            at = 1;
+          }
+          if (vd > best) {
+            best = vd;
+            at = 2;
+          }
           if (ve > best) at = 3;
           const v = g[go + c];
           dx[a] = at === 0 ? v : 0;
@@ -281,10 +410,19 @@ function batchMatMulFast(a: KernelArgs, orig: Orig): TensorInfo {
   const { a: A, b: B } = a.inputs as { a: TensorInfo; b: TensorInfo };
   const { transposeA, transposeB } = a.attrs as unknown as tf.BatchMatMulAttrs;
   if (!transposeA && !transposeB) return orig(a);
-  const perm = (t: TensorInfo) => { const p = t.shape.map((_, i) => i); const n = p.length; [p[n - 2], p[n - 1]] = [p[n - 1], p[n - 2]]; return p; };
+  const perm = (t: TensorInfo) => {
+    const p = t.shape.map((_, i) => i);
+    const n = p.length;
+    [p[n - 2], p[n - 1]] = [p[n - 1], p[n - 2]];
+    return p;
+  };
   const At = transposeA ? run('Transpose', backend, { x: A }, { perm: perm(A) }) : A;
   const Bt = transposeB ? run('Transpose', backend, { x: B }, { perm: perm(B) }) : B;
-  const out = orig({ ...a, inputs: { a: At, b: Bt } as unknown as tf.NamedTensorInfoMap, attrs: { ...a.attrs, transposeA: false, transposeB: false } });
+  const out = orig({
+    ...a,
+    inputs: { a: At, b: Bt } as unknown as tf.NamedTensorInfoMap,
+    attrs: { ...a.attrs, transposeA: false, transposeB: false },
+  });
   if (transposeA) free(backend, At);
   if (transposeB) free(backend, Bt);
   return out;
@@ -304,9 +442,11 @@ function depthwiseBackpropInputWasm(a: KernelArgs): TensorInfo {
   const [k1, k2, C, M] = filter.shape;
   const f = backend.readSync(filter.dataId) as Float32Array;
   const full = new Float32Array(k1 * k2 * C * C * M);
-  for (let i = 0; i < k1 * k2; i++) for (let c = 0; c < C; c++) for (let m = 0; m < M; m++) {
-    full[(i * C + c) * C * M + c * M + m] = f[(i * C + c) * M + m];
-  }
+  for (let i = 0; i < k1 * k2; i++)
+    for (let c = 0; c < C; c++)
+      for (let m = 0; m < M; m++) {
+        full[(i * C + c) * C * M + c * M + m] = f[(i * C + c) * M + m];
+      }
   const W = backend.makeOutput([k1, k2, C, C * M], 'float32');
   backend.typedArrayFromHeap(W).set(full);
   const dx = run('Conv2DBackpropInput', backend, { dy, filter: W }, { strides, pad, dimRoundingMode, inputShape, dataFormat: 'NHWC' });
@@ -319,31 +459,58 @@ function depthwiseBackpropFilterWasm(a: KernelArgs): TensorInfo {
   const backend = a.backend as HeapBackend;
   const { x, dy } = a.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, dilations, pad, dimRoundingMode, filterShape } = a.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, dilations, pad, dimRoundingMode, true);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW,
-    strideHeight: sH, strideWidth: sW, dilationHeight: dH, dilationWidth: dW } = info;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    true,
+  );
+  const {
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: OH,
+    outWidth: OW,
+    filterHeight: KH,
+    filterWidth: KW,
+    strideHeight: sH,
+    strideWidth: sW,
+    dilationHeight: dH,
+    dilationWidth: dW,
+  } = info;
   const M = info.outChannels / C;
   const { top, left } = info.padInfo;
   const out = backend.makeOutput(filterShape, 'float32');
-  const xv = backend.typedArrayFromHeap(x), gv = backend.typedArrayFromHeap(dy), ov = backend.typedArrayFromHeap(out);
+  const xv = backend.typedArrayFromHeap(x),
+    gv = backend.typedArrayFromHeap(dy),
+    ov = backend.typedArrayFromHeap(out);
   const acc = new Float64Array(KH * KW * C * M);
-  for (let n = 0; n < N; n++) for (let i = 0; i < OH; i++) for (let j = 0; j < OW; j++) {
-    const go = ((n * OH + i) * OW + j) * C * M;
-    for (let a2 = 0; a2 < KH; a2++) {
-      const yy = i * sH + a2 * dH - top;
-      if (yy < 0 || yy >= H) continue;
-      for (let b2 = 0; b2 < KW; b2++) {
-        const xx = j * sW + b2 * dW - left;
-        if (xx < 0 || xx >= W) continue;
-        const xo = ((n * H + yy) * W + xx) * C, fo = (a2 * KW + b2) * C * M;
-        for (let c = 0; c < C; c++) { const v = xv[xo + c]; for (let m = 0; m < M; m++) acc[fo + c * M + m] += v * gv[go + c * M + m]; }
+  for (let n = 0; n < N; n++)
+    for (let i = 0; i < OH; i++)
+      for (let j = 0; j < OW; j++) {
+        const go = ((n * OH + i) * OW + j) * C * M;
+        for (let a2 = 0; a2 < KH; a2++) {
+          const yy = i * sH + a2 * dH - top;
+          if (yy < 0 || yy >= H) continue;
+          for (let b2 = 0; b2 < KW; b2++) {
+            const xx = j * sW + b2 * dW - left;
+            if (xx < 0 || xx >= W) continue;
+            const xo = ((n * H + yy) * W + xx) * C,
+              fo = (a2 * KW + b2) * C * M;
+            for (let c = 0; c < C; c++) {
+              const v = xv[xo + c];
+              for (let m = 0; m < M; m++) acc[fo + c * M + m] += v * gv[go + c * M + m];
+            }
+          }
+        }
       }
-    }
-  }
   ov.set(acc);
   return out;
 }
-
 
 /**
  * Tile by block copies over the wasm heap (tfjs 4.22's wasm Tile takes 190 ms to broadcast a [1,1,1,32]
@@ -355,10 +522,11 @@ function tileFast(a: KernelArgs, orig: Orig): TensorInfo {
   const { x } = a.inputs as { x: TensorInfo };
   const { reps } = a.attrs as unknown as tf.TileAttrs;
   if (typeof backend.typedArrayFromHeap !== 'function' || (x.dtype !== 'float32' && x.dtype !== 'int32')) return orig(a);
-  const inShape = x.shape, rank = inShape.length;
+  const inShape = x.shape,
+    rank = inShape.length;
   const outShape = inShape.map((d, i) => d * reps[i]);
   let buf: Float32Array | Int32Array = backend.typedArrayFromHeap(x).slice();
-  let inner = 1;                                   // size of the already tiled trailing block
+  let inner = 1; // size of the already tiled trailing block
   for (let axis = rank - 1; axis >= 0; axis--) {
     const block = inShape[axis] * inner;
     const outer = inShape.slice(0, axis).reduce((p, d) => p * d, 1);
@@ -399,7 +567,10 @@ function reduceLeading(mean: boolean) {
     const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
     const acc = new Float64Array(C);
     const v = backend.typedArrayFromHeap(x) as Float32Array;
-    for (let m = 0; m < M; m++) { const o = m * C; for (let c = 0; c < C; c++) acc[c] += v[o + c]; }
+    for (let m = 0; m < M; m++) {
+      const o = m * C;
+      for (let c = 0; c < C; c++) acc[c] += v[o + c];
+    }
     const out = backend.makeOutput(outShape, 'float32');
     const ov = backend.typedArrayFromHeap(out) as Float32Array;
     for (let c = 0; c < C; c++) ov[c] = mean ? acc[c] / M : acc[c];
@@ -420,10 +591,18 @@ export function registerWasmKernels(): void {
     });
   }
   if (!tf.getKernel('DepthwiseConv2dNativeBackpropInput', 'wasm')) {
-    tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInputWasm as unknown as tf.KernelFunc });
+    tf.registerKernel({
+      kernelName: 'DepthwiseConv2dNativeBackpropInput',
+      backendName: 'wasm',
+      kernelFunc: depthwiseBackpropInputWasm as unknown as tf.KernelFunc,
+    });
   }
   if (!tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm')) {
-    tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilterWasm as unknown as tf.KernelFunc });
+    tf.registerKernel({
+      kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+      backendName: 'wasm',
+      kernelFunc: depthwiseBackpropFilterWasm as unknown as tf.KernelFunc,
+    });
   }
   if (!stock()) {
     override('Conv2DBackpropInput', conv2DBackpropInputFast);
@@ -434,8 +613,8 @@ export function registerWasmKernels(): void {
     override('Mean', reduceLeading(true));
     override('Identity', identityShared);
     tf.registerKernel({ kernelName: 'BowcnnReluGrad', backendName: 'wasm', kernelFunc: reluGradWasm as unknown as tf.KernelFunc });
-    if (settings().wasmFused) registerFusedKernels();   // off: tfjs-core's ops (for comparison)
-    registerNativeKernels();   // the native convolutions in front of all of the above, where the addon is built
+    if (settings().wasmFused) registerFusedKernels(); // off: tfjs-core's ops (for comparison)
+    registerNativeKernels(); // the native convolutions in front of all of the above, where the addon is built
   }
   wasmRegistered = true;
 }
@@ -445,17 +624,34 @@ export function dilateFilter(f: tf.Tensor4D, dH: number, dW: number): tf.Tensor4
   return tf.tidy(() => {
     const [KH, KW, Ci, Co] = f.shape;
     // [KH,1,KW,1,Ci,Co] padded to [KH,dH,KW,dW,...], reshaped and cut to the dilated size
-    const e = f.reshape([KH, 1, KW, 1, Ci, Co]).pad([[0, 0], [0, dH - 1], [0, 0], [0, dW - 1], [0, 0], [0, 0]]);
+    const e = f.reshape([KH, 1, KW, 1, Ci, Co]).pad([
+      [0, 0],
+      [0, dH - 1],
+      [0, 0],
+      [0, dW - 1],
+      [0, 0],
+      [0, 0],
+    ]);
     const full = e.reshape([KH * dH, KW * dW, Ci, Co]);
     return full.slice([0, 0, 0, 0], [(KH - 1) * dH + 1, (KW - 1) * dW + 1, Ci, Co]) as tf.Tensor4D;
   });
 }
 
 /** dW of a conv2d `[KH,KW,Ci,Co]`, through whatever Conv2DBackpropFilter the active backend has. */
-export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number],
-  strides: number | [number, number], pad: unknown): tf.Tensor4D {
-  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy } as unknown as tf.NamedTensorMap,
-    { strides, pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+export function conv2dFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  strides: number | [number, number],
+  pad: unknown,
+): tf.Tensor4D {
+  return tf
+    .engine()
+    .runKernel(
+      'Conv2DBackpropFilter',
+      { x, dy } as unknown as tf.NamedTensorMap,
+      { strides, pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor4D;
 }
 
 let gradRegistered = false;
@@ -479,14 +675,15 @@ export function registerDilatedConvGradient(): void {
         } as unknown as Record<string, () => tf.Tensor>;
       }
       return {
-        x: () => tf.tidy(() => tf.conv2dTranspose(dy4, dilateFilter(f4, dH, dW),
-          x4.shape as [number, number, number, number], strides, pad)),
-        filter: () => tf.tidy(() => {
-          const [KH, KW, Ci, Co] = f4.shape;
-          const big: [number, number, number, number] = [(KH - 1) * dH + 1, (KW - 1) * dW + 1, Ci, Co];
-          const g = conv2dFilterGrad(x4, dy4, big, strides, pad);
-          return tf.stridedSlice(g, [0, 0, 0, 0], big, [dH, dW, 1, 1]);
-        }),
+        x: () =>
+          tf.tidy(() => tf.conv2dTranspose(dy4, dilateFilter(f4, dH, dW), x4.shape as [number, number, number, number], strides, pad)),
+        filter: () =>
+          tf.tidy(() => {
+            const [KH, KW, Ci, Co] = f4.shape;
+            const big: [number, number, number, number] = [(KH - 1) * dH + 1, (KW - 1) * dW + 1, Ci, Co];
+            const g = conv2dFilterGrad(x4, dy4, big, strides, pad);
+            return tf.stridedSlice(g, [0, 0, 0, 0], big, [dH, dW, 1, 1]);
+          }),
       } as unknown as Record<string, () => tf.Tensor>;
     },
   });

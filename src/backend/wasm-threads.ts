@@ -53,9 +53,10 @@ function bundlePrelude(): string | null {
   try {
     const bundle = readFileSync(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.node.js'), 'utf8');
     const aliases = [...bundle.matchAll(/^var (require\$\$\d+) = require\('([a-z_]+)'\);$/gm)];
-    prelude = aliases.length > 0 && bundle.includes('var wasmWorkerContents = ')
-      ? aliases.map((m) => `var ${m[1]} = require('${m[2]}');`).join('\n') + '\nvar commonjsGlobal = globalThis;\n'
-      : null;
+    prelude =
+      aliases.length > 0 && bundle.includes('var wasmWorkerContents = ')
+        ? `${aliases.map((m) => `var ${m[1]} = require('${m[2]}');`).join('\n')}\nvar commonjsGlobal = globalThis;\n`
+        : null;
   } catch {
     prelude = null;
   }
@@ -75,14 +76,17 @@ function tempFile(text: string): string {
   if (!folder) {
     const dir = mkdtempSync(join(os.tmpdir(), 'bowcnn-wasm-'));
     folder = dir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));   // if the start never finished
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true })); // if the start never finished
   }
   const file = join(folder, `factory-${fileCount++}.js`);
   writeFileSync(file, text);
   return file;
 }
 
-interface LoadMessage { cmd?: string; urlOrBlob?: unknown }
+interface LoadMessage {
+  cmd?: string;
+  urlOrBlob?: unknown;
+}
 
 /** worker_threads Worker that can start from a blob: URL and forwards Emscripten's factory as a file. */
 class BlobUrlWorker extends NodeWorker {
@@ -130,7 +134,7 @@ let restoreCpus: (() => void) | null = null;
 export function prepareWasmThreads(threads: number): boolean {
   if (!(threads >= 2) || bundlePrelude() === null || typeof SharedArrayBuffer === 'undefined') return false;
   try {
-    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);   // registered by the wasm package's import
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true); // registered by the wasm package's import
   } catch {
     return false;
   }
@@ -138,7 +142,9 @@ export function prepareWasmThreads(threads: number): boolean {
   const cpus = os.cpus;
   const one = cpus()[0];
   (os as { cpus: () => os.CpuInfo[] }).cpus = () => Array.from({ length: 2 * threads }, () => one);
-  restoreCpus = () => { (os as { cpus: () => os.CpuInfo[] }).cpus = cpus; };
+  restoreCpus = () => {
+    (os as { cpus: () => os.CpuInfo[] }).cpus = cpus;
+  };
   return true;
 }
 

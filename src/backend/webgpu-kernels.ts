@@ -44,7 +44,7 @@ type Backend = KernelBackend & {
 };
 
 const TARGET_THREADS = 1 << 17;
-const MAX_THREADS = 64 * 65535;    // one dispatch dimension of 64-wide workgroups
+const MAX_THREADS = 64 * 65535; // one dispatch dimension of 64-wide workgroups
 
 /** Number of batch chunks for a filter of `weights` elements and a batch of `n` images. */
 export function filterGradSplits(n: number, weights: number): { splits: number; perSplit: number } {
@@ -74,9 +74,11 @@ abstract class FlatProgram {
   abstract getUserCode(): string;
 }
 
-class FilterGradSplitProgram extends FlatProgram {   // output [S,KH,KW,Ci,Co]
+class FilterGradSplitProgram extends FlatProgram {
+  // output [S,KH,KW,Ci,Co]
   variableNames = ['x', 'dy'];
-  uniforms = 'pads : vec2<i32>, strides : vec2<i32>, batchSize : i32, outHeight : i32, outWidth : i32, inHeight : i32, inWidth : i32, perSplit : i32,';
+  uniforms =
+    'pads : vec2<i32>, strides : vec2<i32>, batchSize : i32, outHeight : i32, outWidth : i32, inHeight : i32, inWidth : i32, perSplit : i32,';
   shaderKey = 'bowcnn_conv2DDerFilterSplit';
 
   getUserCode(): string {
@@ -114,9 +116,14 @@ function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>,
 }
 
 /** Conv2DBackpropFilter for webgpu (NHWC), split over the batch. Exported for tests. */
-export function conv2DBackpropFilterWebgpu(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: Record<string, unknown> }): TensorInfo {
+export function conv2DBackpropFilterWebgpu(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs: Record<string, unknown>;
+}): TensorInfo {
   const a = backpropFilterArgs(args, 'bowcnn webgpu');
-  const backend = a.backend as Backend, { x, dy, filterShape, info } = a;
+  const backend = a.backend as Backend,
+    { x, dy, filterShape, info } = a;
   const weights = filterShape.reduce((a, b) => a * b, 1);
   const { splits, perSplit } = filterGradSplits(info.batchSize, weights);
   const program = new FilterGradSplitProgram([splits, ...filterShape]);
@@ -130,15 +137,17 @@ export function conv2DBackpropFilterWebgpu(args: { inputs: tf.NamedTensorInfoMap
     { type: 'int32', data: [info.inWidth] },
     { type: 'int32', data: [perSplit] },
   ];
-  const partial = backend.runWebGPUProgram(program, [x, dy], 'float32', uniforms);   // [S,KH,KW,Ci,Co]
-  const out = splits === 1
-    ? run('Reshape', backend, { x: partial }, { shape: filterShape })               // shares the data (one more reference)
-    : run('Sum', backend, { x: partial }, { axis: [0], keepDims: false });          // [KH,KW,Ci,Co]
+  const partial = backend.runWebGPUProgram(program, [x, dy], 'float32', uniforms); // [S,KH,KW,Ci,Co]
+  const out =
+    splits === 1
+      ? run('Reshape', backend, { x: partial }, { shape: filterShape }) // shares the data (one more reference)
+      : run('Sum', backend, { x: partial }, { axis: [0], keepDims: false }); // [KH,KW,Ci,Co]
   backend.disposeData(partial.dataId);
   return out;
 }
 
-class ColumnPartialSumProgram extends FlatProgram {   // output [G,C]
+class ColumnPartialSumProgram extends FlatProgram {
+  // output [G,C]
   variableNames = ['x'];
   uniforms = 'rows : i32, groups : i32, scale : f32,';
   shaderKey = 'bowcnn_columnPartialSum';
@@ -180,9 +189,12 @@ function leadingReduce(kind: 'Sum' | 'Mean', stock: tf.KernelFunc, stockSum: tf.
     const groups = columnSumGroups(rows, cols);
     const x2 = run('Reshape', backend, { x }, { shape: [rows, cols] });
     const partial = backend.runWebGPUProgram(new ColumnPartialSumProgram([groups, cols]), [x2], 'float32', [
-      { type: 'int32', data: [rows] }, { type: 'int32', data: [groups] }, { type: 'float32', data: [kind === 'Mean' ? 1 / rows : 1] }]);
+      { type: 'int32', data: [rows] },
+      { type: 'int32', data: [groups] },
+      { type: 'float32', data: [kind === 'Mean' ? 1 / rows : 1] },
+    ]);
     backend.disposeData(x2.dataId);
-    const summed = stockSum({ inputs: { x: partial }, backend, attrs: { axis: [0], keepDims: false } } as never) as TensorInfo;   // [C]
+    const summed = stockSum({ inputs: { x: partial }, backend, attrs: { axis: [0], keepDims: false } } as never) as TensorInfo; // [C]
     backend.disposeData(partial.dataId);
     const outShape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...x.shape.slice(k)] : x.shape.slice(k);
     const out = run('Reshape', backend, { x: summed }, { shape: outShape });
@@ -198,18 +210,38 @@ export function setWebgpuKernels(kind: 'split' | 'stock'): void {
   const names = ['Conv2DBackpropFilter', 'Sum', 'Mean'];
   if (!stockKernels) {
     stockKernels = new Map();
-    for (const n of names) { const k = tf.getKernel(n, 'webgpu'); if (!k) throw new Error(`webgpu backend has no ${n} kernel`); stockKernels.set(n, k); }
+    for (const n of names) {
+      const k = tf.getKernel(n, 'webgpu');
+      if (!k) throw new Error(`webgpu backend has no ${n} kernel`);
+      stockKernels.set(n, k);
+    }
   }
   const stock = stockKernels;
   for (const n of names) tf.unregisterKernel(n, 'webgpu');
-  if (kind === 'stock') { for (const n of names) tf.registerKernel(stock.get(n)!); return; }
-  tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'webgpu', kernelFunc: conv2DBackpropFilterWebgpu as unknown as tf.KernelFunc });
+  if (kind === 'stock') {
+    for (const n of names) tf.registerKernel(stock.get(n)!);
+    return;
+  }
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropFilter',
+    backendName: 'webgpu',
+    kernelFunc: conv2DBackpropFilterWebgpu as unknown as tf.KernelFunc,
+  });
   for (const n of ['Sum', 'Mean'] as const) {
-    tf.registerKernel({ kernelName: n, backendName: 'webgpu', kernelFunc: leadingReduce(n, stock.get(n)!.kernelFunc, stock.get('Sum')!.kernelFunc) as unknown as tf.KernelFunc });
+    tf.registerKernel({
+      kernelName: n,
+      backendName: 'webgpu',
+      kernelFunc: leadingReduce(n, stock.get(n)!.kernelFunc, stock.get('Sum')!.kernelFunc) as unknown as tf.KernelFunc,
+    });
   }
 }
 
-interface TensorData { values: ArrayLike<number> | null; resource: unknown; shape: number[]; dtype: string }
+interface TensorData {
+  values: ArrayLike<number> | null;
+  resource: unknown;
+  shape: number[];
+  dtype: string;
+}
 interface WebgpuBackendLike {
   tensorMap: { get(id: object): TensorData | undefined };
   bufferManager: { acquireBuffer(size: number, usage: number): unknown };
@@ -221,22 +253,29 @@ interface WebgpuBackendLike {
 export function setWebgpuUploads(backend: unknown, kind: 'pooled' | 'stock'): void {
   const be = backend as WebgpuBackendLike;
   const proto = Object.getPrototypeOf(be) as WebgpuBackendLike;
-  if (kind === 'stock') { delete (be as Partial<WebgpuBackendLike>).uploadToGPU; return; }
+  if (kind === 'stock') {
+    delete (be as Partial<WebgpuBackendLike>).uploadToGPU;
+    return;
+  }
   const usage = (globalThis as unknown as { GPUBufferUsage: Record<string, number> }).GPUBufferUsage;
   const flags = usage.STORAGE | usage.COPY_SRC | usage.COPY_DST;
-  be.uploadToGPU = function (dataId: object): void {
+  be.uploadToGPU = (dataId: object): void => {
     const td = be.tensorMap.get(dataId);
     if (!td || td.resource != null || !td.values || !(td.dtype === 'float32' || td.dtype === 'int32' || td.dtype === 'bool')) {
       proto.uploadToGPU.call(be, dataId);
       return;
     }
     const n = tf.util.sizeFromShape(td.shape);
-    if (n === 0) { proto.uploadToGPU.call(be, dataId); return; }
+    if (n === 0) {
+      proto.uploadToGPU.call(be, dataId);
+      return;
+    }
     const v = td.values;
-    const data = td.dtype === 'float32' ? (v instanceof Float32Array ? v : Float32Array.from(v)) : (v instanceof Int32Array ? v : Int32Array.from(v));
+    const data =
+      td.dtype === 'float32' ? (v instanceof Float32Array ? v : Float32Array.from(v)) : v instanceof Int32Array ? v : Int32Array.from(v);
     const buffer = be.bufferManager.acquireBuffer(4 * n, flags);
     be.device.queue.writeBuffer(buffer, 0, data, 0, n);
-    td.values = null;          // as tfjs does: once uploaded, the values live on the GPU only
+    td.values = null; // as tfjs does: once uploaded, the values live on the GPU only
     td.resource = buffer;
   };
 }
@@ -248,7 +287,8 @@ export function setWebgpuUploads(backend: unknown, kind: 'pooled' | 'stock'): vo
 // forward, and backward 1 for the masked gradient plus the bias's column Sum.
 // ---------------------------------------------------------------------------------------------------
 
-class AdamMomentProgram extends FlatProgram {   // m' = beta m + (1 - beta) g, or with g^2 (square = 1)
+class AdamMomentProgram extends FlatProgram {
+  // m' = beta m + (1 - beta) g, or with g^2 (square = 1)
   variableNames = ['m', 'g'];
   uniforms = 'beta : f32, square : i32,';
   shaderKey = 'bowcnn_adamMoment';
@@ -264,7 +304,8 @@ class AdamMomentProgram extends FlatProgram {   // m' = beta m + (1 - beta) g, o
   }
 }
 
-class AdamUpdateProgram extends FlatProgram {   // x' = x - lr (m' / c1) / (sqrt(v' / c2) + eps)
+class AdamUpdateProgram extends FlatProgram {
+  // x' = x - lr (m' / c1) / (sqrt(v' / c2) + eps)
   variableNames = ['x', 'm', 'v'];
   uniforms = 'lr : f32, c1 : f32, c2 : f32, eps : f32,';
   shaderKey = 'bowcnn_adamUpdate';
@@ -280,7 +321,8 @@ class AdamUpdateProgram extends FlatProgram {   // x' = x - lr (m' / c1) / (sqrt
   }
 }
 
-class BiasReluProgram extends FlatProgram {   // y = max(x + b[c], 0), c the last axis
+class BiasReluProgram extends FlatProgram {
+  // y = max(x + b[c], 0), c the last axis
   variableNames = ['x', 'b'];
   uniforms = 'channels : i32,';
   shaderKey = 'bowcnn_biasRelu';
@@ -294,7 +336,8 @@ class BiasReluProgram extends FlatProgram {   // y = max(x + b[c], 0), c the las
   }
 }
 
-class ReluMaskProgram extends FlatProgram {   // dx = y > 0 ? dy : 0
+class ReluMaskProgram extends FlatProgram {
+  // dx = y > 0 ? dy : 0
   variableNames = ['dy', 'y'];
   uniforms = '';
   shaderKey = 'bowcnn_reluMask';
@@ -322,7 +365,9 @@ function adamWebgpu(args: KernelArgs): TensorInfo[] {
 function biasReluWebgpu(args: KernelArgs): TensorInfo {
   const backend = args.backend as Backend;
   const { x, bias } = args.inputs as { x: TensorInfo; bias: TensorInfo };
-  return backend.runWebGPUProgram(new BiasReluProgram(x.shape), [x, bias], 'float32', [{ type: 'int32', data: [x.shape[x.shape.length - 1]] }]);
+  return backend.runWebGPUProgram(new BiasReluProgram(x.shape), [x, bias], 'float32', [
+    { type: 'int32', data: [x.shape[x.shape.length - 1]] },
+  ]);
 }
 
 function biasReluGradWebgpu(args: KernelArgs): TensorInfo[] {
@@ -337,10 +382,15 @@ let registered = false;
 export function registerWebgpuKernels(): void {
   if (registered || settings().webgpuStock) return;
   setWebgpuKernels('split');
-  if (settings().webgpuFused) {   // =0: tfjs-core's ops (for comparison)
+  if (settings().webgpuFused) {
+    // =0: tfjs-core's ops (for comparison)
     tf.registerKernel({ kernelName: 'BowcnnAdam', backendName: 'webgpu', kernelFunc: adamWebgpu as unknown as tf.KernelFunc });
     tf.registerKernel({ kernelName: 'BowcnnBiasRelu', backendName: 'webgpu', kernelFunc: biasReluWebgpu as unknown as tf.KernelFunc });
-    tf.registerKernel({ kernelName: 'BowcnnBiasReluGrad', backendName: 'webgpu', kernelFunc: biasReluGradWebgpu as unknown as tf.KernelFunc });
+    tf.registerKernel({
+      kernelName: 'BowcnnBiasReluGrad',
+      backendName: 'webgpu',
+      kernelFunc: biasReluGradWebgpu as unknown as tf.KernelFunc,
+    });
   }
   registered = true;
 }

@@ -12,10 +12,10 @@ import { settings } from '../core/settings.js';
 import { registerWebgpuKernels, setWebgpuUploads } from './webgpu-kernels.js';
 
 export interface WebgpuOptions {
-  allowSoftware?: boolean;  // accept a CPU (software) adapter; also set by BOWCNN_WEBGPU_SOFTWARE=1
-  hardwareOnly?: boolean;   // refuse a software adapter even when allowed ('auto' uses this)
-  quiet?: boolean;          // internal: no warnings while probing
-  dawnFlags?: string[];     // passed to Dawn's create(), e.g. ['backend=vulkan']
+  allowSoftware?: boolean; // accept a CPU (software) adapter; also set by BOWCNN_WEBGPU_SOFTWARE=1
+  hardwareOnly?: boolean; // refuse a software adapter even when allowed ('auto' uses this)
+  quiet?: boolean; // internal: no warnings while probing
+  dawnFlags?: string[]; // passed to Dawn's create(), e.g. ['backend=vulkan']
 }
 
 interface AdapterLike {
@@ -32,17 +32,21 @@ export function webgpuAdapterInfo(): string | null {
 
 function describeAdapter(a: AdapterLike): { text: string; software: boolean } {
   const i = a.info ?? {};
-  const text = [i.vendor, i.architecture, i.device, i.description, i.adapterType, i.backendType]
-    .filter((s) => s && String(s).length > 0).join(' / ') || 'unnamed adapter';
-  const software = Boolean(a.isFallbackAdapter) || i.adapterType === 'cpu' ||
-    /llvmpipe|lavapipe|swiftshader|software/i.test(text);
+  const text =
+    [i.vendor, i.architecture, i.device, i.description, i.adapterType, i.backendType]
+      .filter((s) => s && String(s).length > 0)
+      .join(' / ') || 'unnamed adapter';
+  const software = Boolean(a.isFallbackAdapter) || i.adapterType === 'cpu' || /llvmpipe|lavapipe|swiftshader|software/i.test(text);
   return { text, software };
 }
 
 export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   // one Dawn instance per process: a second create() next to a live one can abort in Dawn's GL backend
   if (gpuHandle && adapterDescription && tf.findBackend('webgpu')) {
-    if (!opts.hardwareOnly) { if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false'); await tf.ready(); }
+    if (!opts.hardwareOnly) {
+      if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
+      await tf.ready();
+    }
     return;
   }
   const allowSoftware = !opts.hardwareOnly && (opts.allowSoftware || settings().webgpuSoftware);
@@ -56,7 +60,10 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   // OpenGL backend over Mesa's llvmpipe, headless through EGL (EGL_PLATFORM=surfaceless), which Dawn
   // offers only at featureLevel 'compatibility'.
   const attempts: { flags: string[]; request: object[] }[] = [
-    { flags: opts.dawnFlags ?? settings().dawnFlags, request: [{ powerPreference: 'high-performance' }, { featureLevel: 'compatibility' }] },
+    {
+      flags: opts.dawnFlags ?? settings().dawnFlags,
+      request: [{ powerPreference: 'high-performance' }, { featureLevel: 'compatibility' }],
+    },
   ];
   if (allowSoftware) attempts.push({ flags: ['backend=opengl'], request: [{ featureLevel: 'compatibility' }] });
   let adapter: AdapterLike | null = null;
@@ -70,13 +77,20 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
       if (!a) continue;
       const d = describeAdapter(a);
       if (d.software && !allowSoftware) continue;
-      adapter = a; chosen = d; gpu = g; request = t; break;
+      adapter = a;
+      chosen = d;
+      gpu = g;
+      request = t;
+      break;
     }
     if (adapter) break;
   }
   if (!adapter || !chosen) {
-    throw new Error(allowSoftware ? 'Dawn found no WebGPU adapter (check the Vulkan/GL driver)' :
-      'Dawn found no hardware WebGPU adapter; set BOWCNN_WEBGPU_SOFTWARE=1 to accept a software one (slow)');
+    throw new Error(
+      allowSoftware
+        ? 'Dawn found no WebGPU adapter (check the Vulkan/GL driver)'
+        : 'Dawn found no hardware WebGPU adapter; set BOWCNN_WEBGPU_SOFTWARE=1 to accept a software one (slow)',
+    );
   }
   if (chosen.software && !opts.quiet) {
     process.stderr.write(`bowcnn: warning: WebGPU runs on a software adapter (${chosen.text}); it is slow\n`);
@@ -107,11 +121,21 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
 /** Drops the GPU reference so the Node process can exit. */
 export function releaseWebgpu(): void {
   if (tf.getBackend() === 'webgpu') {
-    try { tf.removeBackend('webgpu'); } catch { /* already gone */ }
+    try {
+      tf.removeBackend('webgpu');
+    } catch {
+      /* already gone */
+    }
   }
   gpuHandle = null;
   const nav = (globalThis as { navigator?: Record<string, unknown> }).navigator;
-  if (nav && 'gpu' in nav) { try { delete nav.gpu; } catch { /* read-only */ } }
+  if (nav && 'gpu' in nav) {
+    try {
+      delete nav.gpu;
+    } catch {
+      /* read-only */
+    }
+  }
 }
 
 export function webgpuHandle(): unknown {

@@ -22,7 +22,13 @@ export function dataDir(v: Values): string | undefined {
 }
 
 export function loadDataset(name: string, v: Values, extra: DatasetOptions = {}): Promise<Dataset> {
-  return dataset(name, { subset: v.subset as number | undefined, testSubset: v['test-subset'] as number | undefined, seed: (v.seed as number | undefined) ?? 0, dir: dataDir(v), ...extra });
+  return dataset(name, {
+    subset: v.subset as number | undefined,
+    testSubset: v['test-subset'] as number | undefined,
+    seed: (v.seed as number | undefined) ?? 0,
+    dir: dataDir(v),
+    ...extra,
+  });
 }
 
 /** --set a.b=value ... as { 'a.b': value } (JSON values: numbers, booleans, arrays; else a string). */
@@ -30,7 +36,10 @@ export function parseSets(list: string[] | undefined): Record<string, unknown> {
   const sets: Record<string, unknown> = {};
   for (const s of list ?? []) {
     const eq = s.indexOf('=');
-    if (eq < 0 || !s.slice(0, eq).includes('.')) throw new UsageError(`--set ${s}: expected PATH=VALUE with PATH a stage option or a training option (e.g. coding.words=512, train.epochs=10)`);
+    if (eq < 0 || !s.slice(0, eq).includes('.'))
+      throw new UsageError(
+        `--set ${s}: expected PATH=VALUE with PATH a stage option or a training option (e.g. coding.words=512, train.epochs=10)`,
+      );
     const raw = s.slice(eq + 1);
     let value: unknown = raw;
     try {

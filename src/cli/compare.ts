@@ -10,7 +10,10 @@ import { loadDataset, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 export async function compareCommand(v: Values, _pos: string[], argv: string[]): Promise<void> {
-  const names = String(v.pipelines).split(',').map((s) => s.trim()).filter(Boolean);
+  const names = String(v.pipelines)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!names.length) throw new UsageError('--pipelines needs at least one recipe name or path');
   const sets = parseSets(v.set as string[] | undefined);
   const info = await startBackend(v);
@@ -21,18 +24,47 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
   const ds = await loadDataset(String(v.dataset), v);
   say(v, `comparing ${names.join(', ')} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test) on ${info.name}; results in ${outDir}`);
   const r = await compare(names, ds, {
-    out: outDir, seed: v.seed as number, robustness: Boolean(v.robustness), robustnessImages: v['robustness-images'] as number,
-    ablation: Boolean(v.ablation), sets, maxSeconds: v['max-seconds'] as number | undefined,
-    progress: !v.json, onStep: (m) => say(v, m), command: ['compare', ...argv],
+    out: outDir,
+    seed: v.seed as number,
+    robustness: Boolean(v.robustness),
+    robustnessImages: v['robustness-images'] as number,
+    ablation: Boolean(v.ablation),
+    sets,
+    maxSeconds: v['max-seconds'] as number | undefined,
+    progress: !v.json,
+    onStep: (m) => say(v, m),
+    command: ['compare', ...argv],
   });
   const files = writeReport(r, outDir, ds.test);
-  output(v.json, { files, dataset: r.dataset, contenders: r.contenders.map(({ correct: _c, cards: _k, scores: _s, predicted: _p, ...rest }) => rest), mcnemar: r.mcnemar, ablation: r.ablation }, () => {
-    const rows = [['classifier', 'accuracy', '95% CI', 'params', 'fit s', 'train img/s', 'infer img/s'],
-      ...r.contenders.map((c) => [c.name, `${(100 * c.accuracy).toFixed(2)}%`, `[${(100 * c.ci95[0]).toFixed(2)}, ${(100 * c.ci95[1]).toFixed(2)}]`, String(c.params), fitSeconds(c.fit), speed(c.fit), c.inferImagesPerSec.toFixed(0)])];
-    const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-    console.log('');
-    for (const row of rows) console.log(row.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-    for (const m of r.mcnemar) console.log(`${m.a} vs ${m.b}: ${m.verdict}`);
-    console.log(`\nreport: ${files.html}\n        ${files.md}\n        ${files.json}\nbackend: ${backendInfo().name} (${backendInfo().device})`);
-  });
+  output(
+    v.json,
+    {
+      files,
+      dataset: r.dataset,
+      contenders: r.contenders.map(({ correct: _c, cards: _k, scores: _s, predicted: _p, ...rest }) => rest),
+      mcnemar: r.mcnemar,
+      ablation: r.ablation,
+    },
+    () => {
+      const rows = [
+        ['classifier', 'accuracy', '95% CI', 'params', 'fit s', 'train img/s', 'infer img/s'],
+        ...r.contenders.map((c) => [
+          c.name,
+          `${(100 * c.accuracy).toFixed(2)}%`,
+          `[${(100 * c.ci95[0]).toFixed(2)}, ${(100 * c.ci95[1]).toFixed(2)}]`,
+          String(c.params),
+          fitSeconds(c.fit),
+          speed(c.fit),
+          c.inferImagesPerSec.toFixed(0),
+        ]),
+      ];
+      const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+      console.log('');
+      for (const row of rows) console.log(row.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
+      for (const m of r.mcnemar) console.log(`${m.a} vs ${m.b}: ${m.verdict}`);
+      console.log(
+        `\nreport: ${files.html}\n        ${files.md}\n        ${files.json}\nbackend: ${backendInfo().name} (${backendInfo().device})`,
+      );
+    },
+  );
 }

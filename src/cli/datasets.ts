@@ -14,7 +14,8 @@ export async function datasetsCommand(v: Values, pos: string[]): Promise<void> {
     const dir = dataDir(v);
     const rows = DATASETS.filter((d) => !d.startsWith('folder')).map((d) => ({ name: d, found: locate(d, { dir }) }));
     output(v.json, rows, () => {
-      for (const r of rows) console.log(`${r.name.padEnd(14)} ${r.found ? `found in ${r.found}` : `not found (bowcnn datasets fetch ${r.name})`}`);
+      for (const r of rows)
+        console.log(`${r.name.padEnd(14)} ${r.found ? `found in ${r.found}` : `not found (bowcnn datasets fetch ${r.name})`}`);
       console.log(`${'folder:PATH'.padEnd(14)} class-per-folder images read with sharp`);
     });
     return;
@@ -27,7 +28,8 @@ export async function datasetsCommand(v: Values, pos: string[]): Promise<void> {
     let current = '';
     let seen = 0;
     const dir = await fetchDataset(name, {
-      dir: v.dir as string | undefined, baseUrl: v['base-url'] as string | undefined,
+      dir: v.dir as string | undefined,
+      baseUrl: v['base-url'] as string | undefined,
       onProgress: (p) => {
         if (p.file !== current) {
           bar?.end();

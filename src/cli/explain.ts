@@ -7,16 +7,32 @@ import { output } from './common.js';
 import type { Values } from './spec.js';
 
 export function cardTable(cards: LayerCard[]): string {
-  const rows = [['stage', 'classic step', 'CNN layer', 'maps', 'params', 'origin', 'RF px', 'output'],
-    ...cards.map((c) => [c.stage, c.classic || '', c.cnn + (c.identity ? ` (${c.identity})` : ''), `${c.mapsIn}->${c.mapsOut}`, String(c.params), c.origin, String(c.receptiveField), c.outShape?.join('x') ?? ''])];
+  const rows = [
+    ['stage', 'classic step', 'CNN layer', 'maps', 'params', 'origin', 'RF px', 'output'],
+    ...cards.map((c) => [
+      c.stage,
+      c.classic || '',
+      c.cnn + (c.identity ? ` (${c.identity})` : ''),
+      `${c.mapsIn}->${c.mapsOut}`,
+      String(c.params),
+      c.origin,
+      String(c.receptiveField),
+      c.outShape?.join('x') ?? '',
+    ]),
+  ];
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((v, i) => v.padEnd(w[i])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((v, i) => v.padEnd(w[i]))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]), w.map((x) => '-'.repeat(x)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
 export async function explainCommand(v: Values, [name]: string[]): Promise<void> {
   const dims = String(v.size).split('x').map(Number);
-  if (dims.length !== 3 || !dims.every((d) => Number.isInteger(d) && d > 0)) throw new UsageError(`--size ${v.size}: expected HxWxC, e.g. 28x28x1`);
+  if (dims.length !== 3 || !dims.every((d) => Number.isInteger(d) && d > 0))
+    throw new UsageError(`--size ${v.size}: expected HxWxC, e.g. 28x28x1`);
   await useBackend('cpu', { progress: false });
   const c = await classifierFrom(name);
   const cards = c.cards(dims);

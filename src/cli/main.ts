@@ -59,7 +59,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const spec = commandSpec(cmd);
   if (!spec) {
-    process.stderr.write(`bowcnn: unknown command '${cmd}'${didYouMean(cmd, COMMANDS.map((c) => c.name))}; bowcnn --help lists them\n`);
+    process.stderr.write(
+      `bowcnn: unknown command '${cmd}'${didYouMean(
+        cmd,
+        COMMANDS.map((c) => c.name),
+      )}; bowcnn --help lists them\n`,
+    );
     return 2;
   }
   try {
@@ -73,7 +78,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     if (err instanceof Interrupted) {
-      process.stderr.write(`bowcnn ${cmd}: ${err.message}; completed epochs, cache entries and finished results are kept, a rerun resumes\n`);
+      process.stderr.write(
+        `bowcnn ${cmd}: ${err.message}; completed epochs, cache entries and finished results are kept, a rerun resumes\n`,
+      );
     } else {
       process.stderr.write(`bowcnn ${cmd}: ${err.message}\n`);
       if (settings().debug || !(err instanceof BowcnnError)) {

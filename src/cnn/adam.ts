@@ -18,9 +18,13 @@ import { hasNativeKernel } from '../backend/kernel-util.js';
 
 type Moment = { originalName: string; variable: tf.Variable };
 type AdamState = {
-  beta1: number; beta2: number; epsilon: number;
-  accBeta1: tf.Variable; accBeta2: tf.Variable;
-  accumulatedFirstMoment: Moment[]; accumulatedSecondMoment: Moment[];
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: Moment[];
+  accumulatedSecondMoment: Moment[];
 };
 
 type Gradients = Parameters<tf.AdamOptimizer['applyGradients']>[0];
@@ -40,8 +44,12 @@ export class Adam extends tf.AdamOptimizer {
     const s = this as unknown as AdamState;
     const t = this.iterations + 1;
     const attrs = {
-      lr: this.learningRate, beta1: s.beta1, beta2: s.beta2, epsilon: s.epsilon,
-      c1: 1 - Math.pow(s.beta1, t), c2: 1 - Math.pow(s.beta2, t),
+      lr: this.learningRate,
+      beta1: s.beta1,
+      beta2: s.beta2,
+      epsilon: s.epsilon,
+      c1: 1 - s.beta1 ** t,
+      c2: 1 - s.beta2 ** t,
     };
     tf.tidy(() => {
       names.forEach((name, i) => {
@@ -50,12 +58,15 @@ export class Adam extends tf.AdamOptimizer {
         s.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
         const g = Array.isArray(variableGradients) ? variableGradients[i].tensor : variableGradients[name];
         if (g == null) return;
-        const m = s.accumulatedFirstMoment[i].variable, v = s.accumulatedSecondMoment[i].variable;
+        const m = s.accumulatedFirstMoment[i].variable,
+          v = s.accumulatedSecondMoment[i].variable;
         const [nx, nm, nv] = tf.engine().runKernel('BowcnnAdam', { x: value, g, m, v }, attrs) as tf.Tensor[];
-        m.assign(nm); v.assign(nv); value.assign(nx);
+        m.assign(nm);
+        v.assign(nv);
+        value.assign(nx);
       });
-      s.accBeta1.assign(tf.scalar(Math.pow(s.beta1, t + 1)));
-      s.accBeta2.assign(tf.scalar(Math.pow(s.beta2, t + 1)));
+      s.accBeta1.assign(tf.scalar(s.beta1 ** (t + 1)));
+      s.accBeta2.assign(tf.scalar(s.beta2 ** (t + 1)));
     });
     this.incrementIterations();
   }

@@ -18,7 +18,7 @@ export interface AlexNetConfig {
   inputShape?: [number, number, number];
   classes?: number;
   widths?: [number, number, number];
-  fc?: number[];              // hidden fully connected layers (ablation: drop one or both)
+  fc?: number[]; // hidden fully connected layers (ablation: drop one or both)
   dropout?: number;
   seed?: number;
 }
@@ -34,7 +34,17 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   const he = () => tf.initializers.heNormal({ seed: seed++ });
   const m = tf.sequential({ name: 'alexnet-small' });
   const block = (filters: number, i: number, first = false) => {
-    m.add(tf.layers.conv2d({ ...(first ? { inputShape: [h, w, c] } : {}), filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: he(), name: `conv${i}` }));
+    m.add(
+      tf.layers.conv2d({
+        ...(first ? { inputShape: [h, w, c] } : {}),
+        filters,
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: he(),
+        name: `conv${i}`,
+      }),
+    );
     m.add(tf.layers.batchNormalization({ momentum: 0.99, epsilon: 1e-3, name: `bn${i}` }));
     m.add(tf.layers.reLU({ name: `relu${i}` }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool${i}` }));
@@ -45,16 +55,16 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   m.add(tf.layers.flatten({ name: 'flatten' }));
   fcs.forEach((units, i) => {
     m.add(tf.layers.dense({ units, activation: 'relu', kernelInitializer: he(), name: `fc${i + 1}` }));
-    m.add(tf.layers.dropout({ rate: drop, seed: seed++, name: `drop${i + 1}` }));   // a new mask each step (passes/cnn.ts)
+    m.add(tf.layers.dropout({ rate: drop, seed: seed++, name: `drop${i + 1}` })); // a new mask each step (passes/cnn.ts)
   });
   m.add(tf.layers.dense({ units: cfg.classes ?? 10, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'output' }));
   return m;
 }
 
 export interface AugmentConfig {
-  pad?: number;          // random crops of the original size from the image padded by `pad` (zeros)
-  flip?: boolean;        // random horizontal flips (not for digits)
-  jitter?: number;       // small affine jitter: rotation up to `jitter` radians and scale 1 +- jitter
+  pad?: number; // random crops of the original size from the image padded by `pad` (zeros)
+  flip?: boolean; // random horizontal flips (not for digits)
+  jitter?: number; // small affine jitter: rotation up to `jitter` radians and scale 1 +- jitter
 }
 
 /**
@@ -63,32 +73,57 @@ export interface AugmentConfig {
  * jitter through tf.image.transform. Seeded by the training loop's generator.
  */
 export function augment(cfg: AugmentConfig = {}): Augment {
-  const pad = cfg.pad ?? 2, flip = cfg.flip ?? false, jitter = cfg.jitter ?? 0;
-  const fn: Augment = (x, rand) => tf.tidy(() => {
-    const [b, h, w] = x.shape;
-    const p = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
-    const H = h + 2 * pad, W = w + 2 * pad;
-    const boxes = new Float32Array(b * 4);
-    for (let i = 0; i < b; i++) {
-      const oy = Math.floor(rand() * (2 * pad + 1)), ox = Math.floor(rand() * (2 * pad + 1));
-      const y1 = oy / (H - 1), y2 = (oy + h - 1) / (H - 1);
-      let x1 = ox / (W - 1), x2 = (ox + w - 1) / (W - 1);
-      if (flip && rand() < 0.5) [x1, x2] = [x2, x1];
-      boxes.set([y1, x1, y2, x2], i * 4);
-    }
-    let out = tf.image.cropAndResize(p as tf.Tensor4D, tf.tensor2d(boxes, [b, 4]), tf.range(0, b, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear');
-    if (jitter > 0) {
-      const t = new Float32Array(b * 8);
+  const pad = cfg.pad ?? 2,
+    flip = cfg.flip ?? false,
+    jitter = cfg.jitter ?? 0;
+  const fn: Augment = (x, rand) =>
+    tf.tidy(() => {
+      const [b, h, w] = x.shape;
+      const p =
+        pad > 0
+          ? tf.pad(x, [
+              [0, 0],
+              [pad, pad],
+              [pad, pad],
+              [0, 0],
+            ])
+          : x;
+      const H = h + 2 * pad,
+        W = w + 2 * pad;
+      const boxes = new Float32Array(b * 4);
       for (let i = 0; i < b; i++) {
-        const a = (rand() * 2 - 1) * jitter, s = 1 + (rand() * 2 - 1) * jitter;
-        const c = Math.cos(a) / s, si = Math.sin(a) / s, cx = (w - 1) / 2, cy = (h - 1) / 2;
-        // output (x, y) samples input (c x - si y + tx, si x + c y + ty), rotating about the centre
-        t.set([c, -si, cx - c * cx + si * cy, si, c, cy - si * cx - c * cy, 0, 0], i * 8);
+        const oy = Math.floor(rand() * (2 * pad + 1)),
+          ox = Math.floor(rand() * (2 * pad + 1));
+        const y1 = oy / (H - 1),
+          y2 = (oy + h - 1) / (H - 1);
+        let x1 = ox / (W - 1),
+          x2 = (ox + w - 1) / (W - 1);
+        if (flip && rand() < 0.5) [x1, x2] = [x2, x1];
+        boxes.set([y1, x1, y2, x2], i * 4);
       }
-      out = tf.image.transform(out, tf.tensor2d(t, [b, 8]), 'bilinear', 'constant', 0);
-    }
-    return out;
-  });
+      let out = tf.image.cropAndResize(
+        p as tf.Tensor4D,
+        tf.tensor2d(boxes, [b, 4]),
+        tf.range(0, b, 1, 'int32') as tf.Tensor1D,
+        [h, w],
+        'bilinear',
+      );
+      if (jitter > 0) {
+        const t = new Float32Array(b * 8);
+        for (let i = 0; i < b; i++) {
+          const a = (rand() * 2 - 1) * jitter,
+            s = 1 + (rand() * 2 - 1) * jitter;
+          const c = Math.cos(a) / s,
+            si = Math.sin(a) / s,
+            cx = (w - 1) / 2,
+            cy = (h - 1) / 2;
+          // output (x, y) samples input (c x - si y + tx, si x + c y + ty), rotating about the centre
+          t.set([c, -si, cx - c * cx + si * cy, si, c, cy - si * cx - c * cy, 0, 0], i * 8);
+        }
+        out = tf.image.transform(out, tf.tensor2d(t, [b, 8]), 'bilinear', 'constant', 0);
+      }
+      return out;
+    });
   // part of the training run's identity (checkpoint key): the options, not the closure
   fn.toString = () => `augment(${JSON.stringify({ pad, flip, jitter })})`;
   return fn;

@@ -26,7 +26,11 @@ function scaleShift(gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, va
   });
 }
 
-export interface BatchNormTrainResult { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D }
+export interface BatchNormTrainResult {
+  y: tf.Tensor;
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+}
 
 /**
  * Training-mode batch norm of x with scale gamma `[C]` and offset beta `[C]`; also returns the batch
@@ -65,7 +69,14 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor
 }
 
 /** Inference-mode batch norm with given (moving) statistics, through the same per-channel affine pass. */
-export function batchNormInfer(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number): tf.Tensor {
+export function batchNormInfer(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  eps: number,
+): tf.Tensor {
   return tf.tidy(() => {
     const { a, b } = scaleShift(gamma, beta, mean, variance, eps);
     return channelAffine(x, a, b);

@@ -2,7 +2,7 @@
  * LayerCards read off a tfjs LayersModel: kernel, stride, maps, parameters, connections, receptive field.
  * "Connections" are LeCun's: per image, the multiply-adds of each output unit, bias included.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { growField, type LayerCard } from '../core/card.js';
 
 function shapeOf(s: tf.Shape | tf.Shape[] | undefined): number[] {
@@ -30,7 +30,7 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
     const mapsIn = inS[inS.length - 1] ?? 0;
     const mapsOut = outS[outS.length - 1] ?? 0;
     const outUnits = outS.reduce((a, b) => a * (b || 1), 1);
-    const origin = params > 0 ? 'supervised' as const : 'none' as const;
+    const origin = params > 0 ? ('supervised' as const) : ('none' as const);
     const base = { stage: layer.name, classic: classic[layer.name] ?? '', mapsIn, mapsOut, params, origin, outShape: outS };
     if (cls === 'Conv2D') {
       const [kh, kw] = pair(cfg.kernelSize);
@@ -38,21 +38,47 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
       const [d] = pair(cfg.dilationRate);
       field = growField(field.r, field.j, kh, s, d);
       const act = String(cfg.activation ?? 'linear');
-      cards.push({ ...base, cnn: `conv ${kh}x${kw} ${mapsIn}->${mapsOut}${s > 1 ? ` /${s}` : ''} ${act}`, kernel: [kh, kw], stride: s, dilation: d,
-        receptiveField: field.r, connections: outUnits * (kh * kw * mapsIn + (cfg.useBias === false ? 0 : 1)) });
+      cards.push({
+        ...base,
+        cnn: `conv ${kh}x${kw} ${mapsIn}->${mapsOut}${s > 1 ? ` /${s}` : ''} ${act}`,
+        kernel: [kh, kw],
+        stride: s,
+        dilation: d,
+        receptiveField: field.r,
+        connections: outUnits * (kh * kw * mapsIn + (cfg.useBias === false ? 0 : 1)),
+      });
     } else if (cls === 'MaxPooling2D' || cls === 'AveragePooling2D') {
       const [kh, kw] = pair(cfg.poolSize);
       const [s] = pair(cfg.strides ?? cfg.poolSize);
       field = growField(field.r, field.j, kh, s);
-      cards.push({ ...base, cnn: `${cls === 'MaxPooling2D' ? 'max' : 'average'} pool ${kh}x${kw} /${s}`, kernel: [kh, kw], stride: s,
-        receptiveField: field.r, connections: outUnits * kh * kw });
+      cards.push({
+        ...base,
+        cnn: `${cls === 'MaxPooling2D' ? 'max' : 'average'} pool ${kh}x${kw} /${s}`,
+        kernel: [kh, kw],
+        stride: s,
+        receptiveField: field.r,
+        connections: outUnits * kh * kw,
+      });
     } else if (cls === 'Dense') {
-      field = { r: Math.max(field.r, imageSide), j: field.j };   // a fully connected layer sees the whole image
+      field = { r: Math.max(field.r, imageSide), j: field.j }; // a fully connected layer sees the whole image
       const act = String(cfg.activation ?? 'linear');
       const fin = inS.reduce((a, b) => a * (b || 1), 1);
-      cards.push({ ...base, mapsIn: fin, cnn: `fully connected ${fin}->${mapsOut} ${act}`, receptiveField: field.r, connections: mapsOut * (fin + 1) });
+      cards.push({
+        ...base,
+        mapsIn: fin,
+        cnn: `fully connected ${fin}->${mapsOut} ${act}`,
+        receptiveField: field.r,
+        connections: mapsOut * (fin + 1),
+      });
     } else if (params > 0 || cls === 'Flatten' || cls === 'ZeroPadding2D') {
-      const desc = cls === 'BatchNormalization' ? 'batch normalisation' : cls === 'Flatten' ? 'flatten' : cls === 'ZeroPadding2D' ? 'zero padding' : cls;
+      const desc =
+        cls === 'BatchNormalization'
+          ? 'batch normalisation'
+          : cls === 'Flatten'
+            ? 'flatten'
+            : cls === 'ZeroPadding2D'
+              ? 'zero padding'
+              : cls;
       if (cls === 'Flatten') field = { r: Math.max(field.r, imageSide), j: field.j };
       cards.push({ ...base, cnn: desc, receptiveField: field.r, connections: params > 0 ? outUnits * 2 : 0 });
     }

@@ -5,7 +5,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
-import { type Ablation, type Classifier, type DataInfo, dataInfo, type FitOptions, type FitReport, type Maps, type Picture } from '../core/classifier.js';
+import {
+  type Ablation,
+  type Classifier,
+  type DataInfo,
+  dataInfo,
+  type FitOptions,
+  type FitReport,
+  type Maps,
+  type Picture,
+} from '../core/classifier.js';
 import { ConfigError, FitError } from '../core/errors.js';
 import type { ModelMeta } from '../core/persist.js';
 import type { BowNetRecipe, CnnRecipe } from '../config/recipes.js';
@@ -22,7 +31,8 @@ import { accuracyOf, predictLogits, predictSplit, trainModel, type PredictOption
 import { ZOO } from './zoo.js';
 
 /** Layers whose outputs robustness and the teaching page compare (representation per layer). */
-const REPRESENTED = /^(Conv2D|Dense|MaxPooling2D|AveragePooling2D|DepthwiseConv2D|BowStage|BowWinnerTakeAll|BowScaledSoftmax|BowSiftNorm|BowGatherConv)$/;
+const REPRESENTED =
+  /^(Conv2D|Dense|MaxPooling2D|AveragePooling2D|DepthwiseConv2D|BowStage|BowWinnerTakeAll|BowScaledSoftmax|BowSiftNorm|BowGatherConv)$/;
 
 export class CnnClassifier implements Classifier {
   readonly kind = 'cnn' as const;
@@ -44,7 +54,8 @@ export class CnnClassifier implements Classifier {
   }
 
   private build(info: Pick<DataInfo, 'inShape' | 'classes'>, seed: number, train?: Split): tf.Sequential {
-    if (this.recipe.kind !== 'cnn') throw new ConfigError(`recipe '${this.recipe.name}' is a ${this.recipe.kind} recipe: it is built by fitting its BoW recipe`);
+    if (this.recipe.kind !== 'cnn')
+      throw new ConfigError(`recipe '${this.recipe.name}' is a ${this.recipe.kind} recipe: it is built by fitting its BoW recipe`);
     return ZOO[this.recipe.model].build(this.recipe.config, { inShape: info.inShape, classes: info.classes.length, seed, train });
   }
 
@@ -52,8 +63,9 @@ export class CnnClassifier implements Classifier {
     const t0 = performance.now();
     const info = dataInfo(train, opts.data);
     if (train.n === 0) throw new FitError(`${this.name}: the training split is empty`);
-    if (info.classes.length < 2) throw new FitError(`${this.name}: the training split has ${info.classes.length} class: a classifier needs at least 2`);
-    this.dispose();   // a refit starts from a new model: the old one's tensors are freed
+    if (info.classes.length < 2)
+      throw new FitError(`${this.name}: the training split has ${info.classes.length} class: a classifier needs at least 2`);
+    this.dispose(); // a refit starts from a new model: the old one's tensors are freed
     this.data = info;
     const t = this.recipe.train;
     const aug = t.augment ? augment({ ...t.augment, flip: t.augment.flip && info.flipSafe }) : undefined;
@@ -71,9 +83,16 @@ export class CnnClassifier implements Classifier {
     }
     const { augment: _a, ...rest } = t;
     const rep = await trainModel(this.model, train, {
-      ...rest, augment: aug, seed: opts.seed ?? 0, checkpointDir: opts.checkpointDir, validation: opts.validation, label: this.name,
-      evalFlip: this.predictOptions.flip, progress: opts.progress,
-      maxSeconds: opts.maxSeconds ?? t.maxSeconds, targetAccuracy: t.targetAccuracy,
+      ...rest,
+      augment: aug,
+      seed: opts.seed ?? 0,
+      checkpointDir: opts.checkpointDir,
+      validation: opts.validation,
+      label: this.name,
+      evalFlip: this.predictOptions.flip,
+      progress: opts.progress,
+      maxSeconds: opts.maxSeconds ?? t.maxSeconds,
+      targetAccuracy: t.targetAccuracy,
     });
     const cached = rep.epochsRun === 0 && rep.epochs.length > 0;
     phases.training = { seconds: rep.seconds, cached };
@@ -113,7 +132,10 @@ export class CnnClassifier implements Classifier {
   cards(inShape: readonly number[] = this.data?.inShape ?? [28, 28, 1]): LayerCard[] {
     const classic = this.recipe.kind === 'cnn' ? ZOO[this.recipe.model].classic : {};
     if (this.model) return cardsFromModel(this.model, classic);
-    const m = this.build({ inShape: inShape as [number, number, number], classes: this.data?.classes ?? Array.from({ length: 10 }, (_, i) => String(i)) }, 0);
+    const m = this.build(
+      { inShape: inShape as [number, number, number], classes: this.data?.classes ?? Array.from({ length: 10 }, (_, i) => String(i)) },
+      0,
+    );
     const cards = cardsFromModel(m, classic);
     m.dispose();
     return cards;
@@ -168,7 +190,10 @@ export class CnnClassifier implements Classifier {
   /** set('train.epochs', 10): a new, unfitted classifier whose recipe has one value changed (validated by the recipe's schema). */
   set(path: string, value: unknown): CnnClassifier {
     const parts = path.split('.');
-    if (!this.settable().includes(parts[0])) throw new ConfigError(`set('${path}'): ${this.name} has no setting '${parts[0]}'${didYouMean(parts[0], this.settable())}; settings: ${listOf(this.settable())}`);
+    if (!this.settable().includes(parts[0]))
+      throw new ConfigError(
+        `set('${path}'): ${this.name} has no setting '${parts[0]}'${didYouMean(parts[0], this.settable())}; settings: ${listOf(this.settable())}`,
+      );
     const r = structuredClone(this.recipe) as Record<string, unknown>;
     let o = r;
     for (const k of parts.slice(0, -1)) {

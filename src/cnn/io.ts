@@ -22,8 +22,15 @@ async function artifactsOf(model: tf.LayersModel): Promise<Artifacts> {
 }
 
 /** model.json + weights.bin + meta.json into dir, atomically; weights that are not finite are refused. */
-export async function saveModel(model: tf.LayersModel, dir: string, meta: Omit<ModelMeta, 'format' | 'version' | 'files' | 'kind'> & { kind?: 'cnn' }): Promise<void> {
-  assertFinite(model.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() })), dir);
+export async function saveModel(
+  model: tf.LayersModel,
+  dir: string,
+  meta: Omit<ModelMeta, 'format' | 'version' | 'files' | 'kind'> & { kind?: 'cnn' },
+): Promise<void> {
+  assertFinite(
+    model.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() })),
+    dir,
+  );
   const art = await artifactsOf(model);
   const json = JSON.stringify({
     modelTopology: art.modelTopology,
@@ -47,13 +54,20 @@ export async function loadModel(dir: string, meta: ModelMeta = readModelMeta(dir
   let model: tf.LayersModel;
   try {
     model = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer }),
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer,
+      }),
     );
   } catch (e) {
     throw new ModelError(`${dir}/model.json`, `tfjs cannot build the model: ${(e as Error).message}`);
   }
   try {
-    assertFinite(model.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() })), `${dir}/weights.bin`);
+    assertFinite(
+      model.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() })),
+      `${dir}/weights.bin`,
+    );
   } catch (e) {
     model.dispose();
     throw e;

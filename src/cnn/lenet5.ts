@@ -20,7 +20,10 @@ import * as tf from '@tensorflow/tfjs';
 export type LeNetVariant = 'classic' | 'modern';
 
 export interface LeNet5Config {
-  variant?: LeNetVariant; inputShape?: [number, number, number]; classes?: number; seed?: number;
+  variant?: LeNetVariant;
+  inputShape?: [number, number, number];
+  classes?: number;
+  seed?: number;
   normalize?: boolean | { mean: number; std: number };
 }
 
@@ -42,9 +45,20 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
     m.add(tf.layers.flatten({ name: 'flatten' }));
     m.add(tf.layers.dense({ units: 84, activation: act, kernelInitializer: init(), name: 'F6' }));
   } else {
-    const norm = cfg.normalize === false ? null : cfg.normalize === true || cfg.normalize === undefined ? { mean: 0.5, std: 0.5 } : cfg.normalize;
+    const norm =
+      cfg.normalize === false ? null : cfg.normalize === true || cfg.normalize === undefined ? { mean: 0.5, std: 0.5 } : cfg.normalize;
     if (norm) m.add(tf.layers.rescaling({ inputShape: [h, w, c], scale: 1 / norm.std, offset: -norm.mean / norm.std, name: 'normalize' }));
-    m.add(tf.layers.conv2d({ ...(norm ? {} : { inputShape: [h, w, c] }), filters: 6, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(), name: 'C1' }));
+    m.add(
+      tf.layers.conv2d({
+        ...(norm ? {} : { inputShape: [h, w, c] }),
+        filters: 6,
+        kernelSize: 5,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(),
+        name: 'C1',
+      }),
+    );
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
     m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: init(), name: 'C3' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S4' }));

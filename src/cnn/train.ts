@@ -35,26 +35,30 @@ export interface TrainOptions {
   optimizer?: 'adam' | 'sgd';
   momentum?: number;
   schedule?: 'none' | 'cosine' | 'onecycle';
-  weightDecay?: number;          // decoupled (AdamW / SGDW), on kernels only
+  weightDecay?: number; // decoupled (AdamW / SGDW), on kernels only
   labelSmoothing?: number;
   seed?: number;
   validation?: Split;
-  evalFlip?: boolean;            // validation accuracy with test-time flips (see PredictOptions)
-  patience?: number;             // early stopping on validation accuracy; 0 = off
-  checkpointDir?: string;        // a checkpoint per epoch; a rerun resumes from it
+  evalFlip?: boolean; // validation accuracy with test-time flips (see PredictOptions)
+  patience?: number; // early stopping on validation accuracy; 0 = off
+  checkpointDir?: string; // a checkpoint per epoch; a rerun resumes from it
   augment?: Augment;
   label?: string;
   progress?: boolean;
-  maxSeconds?: number;           // stop after the epoch that passes this
-  targetAccuracy?: number;       // stop once validation (or train) accuracy reaches it
+  maxSeconds?: number; // stop after the epoch that passes this
+  targetAccuracy?: number; // stop once validation (or train) accuracy reaches it
   onEpoch?: (r: EpochRecord) => void;
   /** Keep the whole training set on the device (one tensor) and gather each batch there (for GPUs). */
   deviceData?: boolean;
 }
 
 export interface TrainReport {
-  epochs: EpochRecord[]; seconds: number; imagesPerSec: number; resumedFromEpoch: number | null;
-  stoppedEarly: boolean; bestEpoch: number;
+  epochs: EpochRecord[];
+  seconds: number;
+  imagesPerSec: number;
+  resumedFromEpoch: number | null;
+  stoppedEarly: boolean;
+  bestEpoch: number;
   /** epochs trained in this call (0: the checkpoint had them all) */
   epochsRun: number;
 }
@@ -65,7 +69,7 @@ function lrAt(o: Required<Pick<TrainOptions, 'lr' | 'schedule'>>, step: number, 
   if (o.schedule === 'onecycle') {
     const warm = 0.3;
     if (t < warm) return o.lr * (0.04 + 0.96 * (t / warm));
-    return o.lr * (0.5 * (1 + Math.cos(Math.PI * (t - warm) / (1 - warm)))) + o.lr * 1e-4;
+    return o.lr * (0.5 * (1 + Math.cos((Math.PI * (t - warm)) / (1 - warm)))) + o.lr * 1e-4;
   }
   return o.lr;
 }
@@ -79,9 +83,24 @@ function makeOptimizer(o: TrainOptions): Opt {
 
 // ---------- checkpoints: JSON manifest + one binary blob, both written to a temp file then renamed ----------
 
-interface Manifest { version: 2; key: string; epoch: number; history: EpochRecord[]; tensors: { name: string; shape: number[]; group: 'model' | 'opt' }[]; best: number; bestEpoch: number; bad: number; sha256: string }
+interface Manifest {
+  version: 2;
+  key: string;
+  epoch: number;
+  history: EpochRecord[];
+  tensors: { name: string; shape: number[]; group: 'model' | 'opt' }[];
+  best: number;
+  bestEpoch: number;
+  bad: number;
+  sha256: string;
+}
 
-async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'version' | 'sha256'>, model: tf.LayersModel, opt: tf.Optimizer): Promise<void> {
+async function saveCheckpoint(
+  dir: string,
+  m: Omit<Manifest, 'tensors' | 'version' | 'sha256'>,
+  model: tf.LayersModel,
+  opt: tf.Optimizer,
+): Promise<void> {
   ensureDir(dir);
   const named: { name: string; tensor: tf.Tensor; group: 'model' | 'opt' }[] = [
     ...model.weights.map((w) => ({ name: w.originalName, tensor: w.read(), group: 'model' as const })),
@@ -91,10 +110,21 @@ async function saveCheckpoint(dir: string, m: Omit<Manifest, 'tensors' | 'versio
   const total = parts.reduce((a, p) => a + p.length, 0);
   const blob = new Float32Array(total);
   let off = 0;
-  for (const p of parts) { blob.set(p, off); off += p.length; }
-  assertFinite(named.map((n, i) => ({ name: n.name, data: parts[i] })), join(dir, 'weights.bin'));
+  for (const p of parts) {
+    blob.set(p, off);
+    off += p.length;
+  }
+  assertFinite(
+    named.map((n, i) => ({ name: n.name, data: parts[i] })),
+    join(dir, 'weights.bin'),
+  );
   const bytes = new Uint8Array(blob.buffer);
-  const manifest: Manifest = { version: 2, ...m, tensors: named.map((n) => ({ name: n.name, shape: n.tensor.shape, group: n.group })), sha256: sha256(bytes) };
+  const manifest: Manifest = {
+    version: 2,
+    ...m,
+    tensors: named.map((n) => ({ name: n.name, shape: n.tensor.shape, group: n.group })),
+    sha256: sha256(bytes),
+  };
   // blob first, manifest last: a manifest on disk always describes a complete blob
   writeFileAtomic(join(dir, 'weights.bin'), bytes);
   writeFileAtomic(join(dir, 'checkpoint.json'), JSON.stringify(manifest));
@@ -113,9 +143,13 @@ async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, o
   const wf = join(dir, 'weights.bin');
   if (!existsSync(mf)) return null;
   let m: Manifest;
-  try { m = JSON.parse(readFileSync(mf, 'utf8')) as Manifest; } catch { return ignoring(mf, 'not valid JSON'); }
+  try {
+    m = JSON.parse(readFileSync(mf, 'utf8')) as Manifest;
+  } catch {
+    return ignoring(mf, 'not valid JSON');
+  }
   if (m.version !== 2) return ignoring(mf, `format version ${m.version}, this bowcnn writes version 2`);
-  if (m.key !== key) return null;   // another run's checkpoint (other data, recipe or options): not this run's to resume
+  if (m.key !== key) return null; // another run's checkpoint (other data, recipe or options): not this run's to resume
   if (!existsSync(wf)) return ignoring(wf, 'missing');
   const buf = readFileSync(wf);
   if (sha256(buf) !== m.sha256) return ignoring(wf, 'checksum mismatch (the file was changed or damaged)');
@@ -129,11 +163,12 @@ async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, o
     const size = t.shape.reduce((x, y) => x * y, 1);
     const tensor = tf.tensor(all.subarray(off, off + size), t.shape);
     off += size;
-    if (t.group === 'model') modelW.push(tensor); else optW.push({ name: t.name, tensor });
+    if (t.group === 'model') modelW.push(tensor);
+    else optW.push({ name: t.name, tensor });
   }
   model.setWeights(modelW);
   modelW.forEach((w) => w.dispose());
-  await opt.setWeights(optW);      // copies into new variables
+  await opt.setWeights(optW); // copies into new variables
   optW.forEach((w) => w.tensor.dispose());
   return m;
 }
@@ -179,7 +214,8 @@ export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 
     const { x } = gatherBatch(s, idx);
     const y = tf.tidy(() => predictLogits(model, x, opts));
     out.set((await y.data()) as Float32Array, i * classes);
-    x.dispose(); y.dispose();
+    x.dispose();
+    y.dispose();
   }
   return out;
 }
@@ -196,20 +232,37 @@ export async function accuracyOf(model: tf.LayersModel, s: Split, opts: PredictO
 }
 
 export async function trainModel(model: tf.LayersModel, train: Split, opts: TrainOptions = {}): Promise<TrainReport> {
-  const o = { epochs: 5, batchSize: 128, lr: 1e-3, schedule: 'none' as const, seed: 0, weightDecay: 0, labelSmoothing: 0, patience: 0, ...opts };
+  const o = {
+    epochs: 5,
+    batchSize: 128,
+    lr: 1e-3,
+    schedule: 'none' as const,
+    seed: 0,
+    weightDecay: 0,
+    labelSmoothing: 0,
+    patience: 0,
+    ...opts,
+  };
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1)) throw new FitError(`batch size ${o.batchSize}: it must be a whole number >= 1`);
   if (train.n === 0) throw new FitError('the training split is empty');
   const opt = makeOptimizer(o);
   const key = runKey(model, train, opts);
   const history: EpochRecord[] = [];
-  let start = 0, best = -1, bestEpoch = -1, bad = 0;
+  let start = 0,
+    best = -1,
+    bestEpoch = -1,
+    bad = 0;
   let resumedFromEpoch: number | null = null;
   if (o.checkpointDir) {
     const m = await loadCheckpoint(o.checkpointDir, key, model, opt);
     if (m) {
-      start = m.epoch + 1; resumedFromEpoch = m.epoch;
-      history.push(...m.history); best = m.best; bestEpoch = m.bestEpoch; bad = m.bad;
+      start = m.epoch + 1;
+      resumedFromEpoch = m.epoch;
+      history.push(...m.history);
+      best = m.best;
+      bestEpoch = m.bestEpoch;
+      bad = m.bad;
     }
   }
   const stepsPerEpoch = Math.ceil(train.n / o.batchSize);
@@ -218,80 +271,139 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
   const t0 = performance.now();
   let stoppedEarly = false;
   // the whole split as one device tensor, when asked: batches are then gathered on the device
-  const onDevice = o.deviceData ? tf.tidy(() => ({
-    x: tf.div(tf.tensor4d(train.pixels, [train.n, train.height, train.width, train.channels], 'int32'), 255) as tf.Tensor4D,
-    y: tf.tensor1d(train.labels, 'int32'),
-  })) : null;
+  const onDevice = o.deviceData
+    ? tf.tidy(() => ({
+        x: tf.div(tf.tensor4d(train.pixels, [train.n, train.height, train.width, train.channels], 'int32'), 255) as tf.Tensor4D,
+        y: tf.tensor1d(train.labels, 'int32'),
+      }))
+    : null;
   try {
-  for (let epoch = start; epoch < o.epochs; epoch++) {
-    const rand = rng(o.seed * 1000003 + epoch);
-    const order = shuffle(Array.from({ length: train.n }, (_, i) => i), rand);
-    const bar = new Progress(`${o.label ?? model.name} epoch ${epoch + 1}/${o.epochs}`, train.n, { unit: 'img', silent: o.progress === false ? true : undefined });
-    const te = performance.now();
-    let lossSum = 0, correct = 0, seen = 0;
-    // loss and hit counts accumulate on the device and are read every `readEvery` steps: a read per step
-    // would stall a GPU pipeline (and webgpu has no fast synchronous read)
-    let accLoss: tf.Scalar = tf.scalar(0), accHits: tf.Scalar = tf.scalar(0);
-    let pendingImgs = 0;
-    const readEvery = 20;
-    const flush = async (last: boolean) => {
-      const [l, h] = await Promise.all([accLoss.data(), accHits.data()]);
-      lossSum += l[0]; correct += h[0];
-      if (!Number.isFinite(l[0])) throw new FitError(`training diverged in epoch ${epoch + 1}: the loss is ${l[0]}; lower the learning rate (--lr, or --set train.lr=...)`);
-      bar.set({ loss: lossSum / Math.max(1, seen), acc: correct / Math.max(1, seen) }).tick(pendingImgs);
-      pendingImgs = 0;
-      if (!last) { tf.dispose([accLoss, accHits]); accLoss = tf.scalar(0); accHits = tf.scalar(0); }
-    };
-    for (let s = 0; s < stepsPerEpoch; s++) {
-      const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
-      const lr = lrAt(o, epoch * stepsPerEpoch + s, totalSteps);
-      opt.learningRate = lr;
-      let raw: tf.Tensor4D, labels: tf.Tensor1D;
-      if (onDevice) {
-        const it = tf.tensor1d(idx, 'int32');
-        raw = tf.gather(onDevice.x, it); labels = tf.gather(onDevice.y, it) as tf.Tensor1D;
-        it.dispose();
-      } else {
-        const g = gatherBatch(train, idx);
-        raw = g.x; labels = tf.tensor1d(g.y, 'int32');
+    for (let epoch = start; epoch < o.epochs; epoch++) {
+      const rand = rng(o.seed * 1000003 + epoch);
+      const order = shuffle(
+        Array.from({ length: train.n }, (_, i) => i),
+        rand,
+      );
+      const bar = new Progress(`${o.label ?? model.name} epoch ${epoch + 1}/${o.epochs}`, train.n, {
+        unit: 'img',
+        silent: o.progress === false ? true : undefined,
+      });
+      const te = performance.now();
+      let lossSum = 0,
+        correct = 0,
+        seen = 0;
+      // loss and hit counts accumulate on the device and are read every `readEvery` steps: a read per step
+      // would stall a GPU pipeline (and webgpu has no fast synchronous read)
+      let accLoss: tf.Scalar = tf.scalar(0),
+        accHits: tf.Scalar = tf.scalar(0);
+      let pendingImgs = 0;
+      const readEvery = 20;
+      const flush = async (last: boolean) => {
+        const [l, h] = await Promise.all([accLoss.data(), accHits.data()]);
+        lossSum += l[0];
+        correct += h[0];
+        if (!Number.isFinite(l[0]))
+          throw new FitError(
+            `training diverged in epoch ${epoch + 1}: the loss is ${l[0]}; lower the learning rate (--lr, or --set train.lr=...)`,
+          );
+        bar.set({ loss: lossSum / Math.max(1, seen), acc: correct / Math.max(1, seen) }).tick(pendingImgs);
+        pendingImgs = 0;
+        if (!last) {
+          tf.dispose([accLoss, accHits]);
+          accLoss = tf.scalar(0);
+          accHits = tf.scalar(0);
+        }
+      };
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
+        const lr = lrAt(o, epoch * stepsPerEpoch + s, totalSteps);
+        opt.learningRate = lr;
+        let raw: tf.Tensor4D, labels: tf.Tensor1D;
+        if (onDevice) {
+          const it = tf.tensor1d(idx, 'int32');
+          raw = tf.gather(onDevice.x, it);
+          labels = tf.gather(onDevice.y, it) as tf.Tensor1D;
+          it.dispose();
+        } else {
+          const g = gatherBatch(train, idx);
+          raw = g.x;
+          labels = tf.tensor1d(g.y, 'int32');
+        }
+        const x = o.augment ? tf.tidy(() => o.augment!(raw, rand)) : raw;
+        const step = epoch * stepsPerEpoch + s; // dropout masks by step: a resumed run draws the same ones
+        let hits: tf.Scalar | null = null;
+        const loss = opt.minimize(
+          () => {
+            const logits = execute(model, x, { training: true, step }) as tf.Tensor2D;
+            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar);
+            const oh = tf.oneHot(labels, classes);
+            return softmaxCrossEntropy(oh, logits, o.labelSmoothing);
+          },
+          true,
+          model.trainableWeights.map((w) => w.read() as tf.Variable),
+        ) as tf.Scalar; // this model's trainable weights only
+        if (o.weightDecay > 0)
+          tf.tidy(() => {
+            for (const k of kernels) k.write(tf.mul(k.read(), 1 - lr * o.weightDecay));
+          });
+        const nl = tf.tidy(() => tf.add(accLoss, tf.mul(loss, idx.length))) as tf.Scalar;
+        const nh = tf.tidy(() => tf.add(accHits, hits as unknown as tf.Scalar)) as tf.Scalar;
+        tf.dispose([accLoss, accHits, loss, hits as unknown as tf.Tensor, labels, x, raw]);
+        accLoss = nl;
+        accHits = nh;
+        seen += idx.length;
+        pendingImgs += idx.length;
+        if ((s + 1) % readEvery === 0 || s === stepsPerEpoch - 1) await flush(s === stepsPerEpoch - 1);
+        await checkpoint(); // Ctrl-C stops between steps; the last epoch's checkpoint stays whole
       }
-      const x = o.augment ? tf.tidy(() => o.augment!(raw, rand)) : raw;
-      const step = epoch * stepsPerEpoch + s;   // dropout masks by step: a resumed run draws the same ones
-      let hits: tf.Scalar | null = null;
-      const loss = opt.minimize(() => {
-        const logits = execute(model, x, { training: true, step }) as tf.Tensor2D;
-        hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar);
-        const oh = tf.oneHot(labels, classes);
-        return softmaxCrossEntropy(oh, logits, o.labelSmoothing);
-      }, true, model.trainableWeights.map((w) => w.read() as tf.Variable)) as tf.Scalar;   // this model's trainable weights only
-      if (o.weightDecay > 0) tf.tidy(() => { for (const k of kernels) k.write(tf.mul(k.read(), 1 - lr * o.weightDecay)); });
-      const nl = tf.tidy(() => tf.add(accLoss, tf.mul(loss, idx.length))) as tf.Scalar;
-      const nh = tf.tidy(() => tf.add(accHits, hits as unknown as tf.Scalar)) as tf.Scalar;
-      tf.dispose([accLoss, accHits, loss, hits as unknown as tf.Tensor, labels, x, raw]);
-      accLoss = nl; accHits = nh;
-      seen += idx.length; pendingImgs += idx.length;
-      if ((s + 1) % readEvery === 0 || s === stepsPerEpoch - 1) await flush(s === stepsPerEpoch - 1);
-      await checkpoint();   // Ctrl-C stops between steps; the last epoch's checkpoint stays whole
+      tf.dispose([accLoss, accHits]);
+      bar.end();
+      const seconds = (performance.now() - te) / 1000;
+      const valAccuracy = o.validation ? await accuracyOf(model, o.validation, { flip: o.evalFlip }) : null;
+      const rec: EpochRecord = {
+        epoch,
+        loss: lossSum / seen,
+        trainAccuracy: correct / seen,
+        valAccuracy,
+        lr: opt.learningRate,
+        seconds,
+        imagesPerSec: train.n / seconds,
+      };
+      history.push(rec);
+      o.onEpoch?.(rec);
+      const score = valAccuracy ?? rec.trainAccuracy;
+      if (score > best) {
+        best = score;
+        bestEpoch = epoch;
+        bad = 0;
+      } else bad++;
+      if (o.checkpointDir) await saveCheckpoint(o.checkpointDir, { key, epoch, history, best, bestEpoch, bad }, model, opt);
+      if (o.patience > 0 && bad >= o.patience) {
+        stoppedEarly = true;
+        break;
+      }
+      if (o.targetAccuracy !== undefined && score >= o.targetAccuracy) {
+        stoppedEarly = true;
+        break;
+      }
+      if (o.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= o.maxSeconds) {
+        stoppedEarly = true;
+        break;
+      }
     }
-    tf.dispose([accLoss, accHits]);
-    bar.end();
-    const seconds = (performance.now() - te) / 1000;
-    const valAccuracy = o.validation ? await accuracyOf(model, o.validation, { flip: o.evalFlip }) : null;
-    const rec: EpochRecord = { epoch, loss: lossSum / seen, trainAccuracy: correct / seen, valAccuracy, lr: opt.learningRate, seconds, imagesPerSec: train.n / seconds };
-    history.push(rec);
-    o.onEpoch?.(rec);
-    const score = valAccuracy ?? rec.trainAccuracy;
-    if (score > best) { best = score; bestEpoch = epoch; bad = 0; } else bad++;
-    if (o.checkpointDir) await saveCheckpoint(o.checkpointDir, { key, epoch, history, best, bestEpoch, bad }, model, opt);
-    if (o.patience > 0 && bad >= o.patience) { stoppedEarly = true; break; }
-    if (o.targetAccuracy !== undefined && score >= o.targetAccuracy) { stoppedEarly = true; break; }
-    if (o.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= o.maxSeconds) { stoppedEarly = true; break; }
-  }
   } finally {
     opt.dispose();
     if (onDevice) tf.dispose([onDevice.x, onDevice.y]);
   }
   const seconds = history.reduce((a, r) => a + r.seconds, 0);
   const imgs = history.reduce((a, r) => a + r.imagesPerSec * r.seconds, 0);
-  return { epochs: history, seconds, imagesPerSec: imgs / Math.max(1e-9, seconds), resumedFromEpoch, stoppedEarly, bestEpoch, epochsRun: history.length - start };
+  return {
+    epochs: history,
+    seconds,
+    imagesPerSec: imgs / Math.max(1e-9, seconds),
+    resumedFromEpoch,
+    stoppedEarly,
+    bestEpoch,
+    epochsRun: history.length - start,
+  };
 }

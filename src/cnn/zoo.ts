@@ -27,10 +27,16 @@ export interface ModelEntry {
 
 /** Mean and standard deviation of a split's pixels, on the model's [0, 1] scale. */
 export function pixelStats(s: Split): { mean: number; std: number } {
-  let sum = 0, sq = 0;
+  let sum = 0,
+    sq = 0;
   const p = s.pixels;
-  for (let i = 0; i < p.length; i++) { const v = p[i]; sum += v; sq += v * v; }
-  const n = Math.max(1, p.length), mean = sum / n / 255;
+  for (let i = 0; i < p.length; i++) {
+    const v = p[i];
+    sum += v;
+    sq += v * v;
+  }
+  const n = Math.max(1, p.length),
+    mean = sum / n / 255;
   return { mean, std: Math.sqrt(Math.max(1e-12, sq / n / 65025 - mean * mean)) };
 }
 
@@ -43,8 +49,13 @@ export const ZOO: Record<ModelName, ModelEntry> = {
       return lenet5({ variant: c.variant, inputShape: ctx.inShape, classes: ctx.classes, seed: ctx.seed, normalize });
     },
     classic: {
-      C1: 'convolution, 6 feature maps', S2: 'subsampling', C3: 'convolution, 16 feature maps', S4: 'subsampling',
-      C5: 'convolution, 120 maps of 1x1', F6: 'fully connected, 84 units', OUTPUT: 'output, 10 classes',
+      C1: 'convolution, 6 feature maps',
+      S2: 'subsampling',
+      C3: 'convolution, 16 feature maps',
+      S4: 'subsampling',
+      C5: 'convolution, 120 maps of 1x1',
+      F6: 'fully connected, 84 units',
+      OUTPUT: 'output, 10 classes',
     },
     ablations: () => [],
   },
@@ -53,7 +64,14 @@ export const ZOO: Record<ModelName, ModelEntry> = {
       const c = parseConfig(AlexNetConfigSchema, raw, "config of model 'alexnet-small'") as AlexNetSettings;
       return alexnetSmall({ ...c, inputShape: ctx.inShape, classes: ctx.classes, seed: ctx.seed });
     },
-    classic: { conv1: 'conv + BN + ReLU', conv2: 'conv + BN + ReLU', conv3: 'conv + BN + ReLU', fc1: 'fully connected + dropout', fc2: 'fully connected + dropout', output: 'output' },
+    classic: {
+      conv1: 'conv + BN + ReLU',
+      conv2: 'conv + BN + ReLU',
+      conv3: 'conv + BN + ReLU',
+      fc1: 'fully connected + dropout',
+      fc2: 'fully connected + dropout',
+      output: 'output',
+    },
     // the course's AlexNet ablation: remove the top fully connected layer, then both
     ablations(raw) {
       const fc = (parseConfig(AlexNetConfigSchema, raw, "config of model 'alexnet-small'") as AlexNetSettings).fc;

@@ -79,7 +79,13 @@ export const BowNetRecipeSchema = z.strictObject({
   from: z.string().min(1), // the BoW recipe fitted first
   coding: z.enum(['hard', 'soft']).optional(), // 'soft' for fine-tuning (default: the pipeline's own mode)
   beta: z.number().positive().optional(),
-  trainable: z.strictObject({ handcrafted: z.boolean().default(false), unsupervised: z.boolean().default(true), supervised: z.boolean().default(true) }).default({ handcrafted: false, unsupervised: true, supervised: true }),
+  trainable: z
+    .strictObject({
+      handcrafted: z.boolean().default(false),
+      unsupervised: z.boolean().default(true),
+      supervised: z.boolean().default(true),
+    })
+    .default({ handcrafted: false, unsupervised: true, supervised: true }),
   train: TrainSchema.default(TrainSchema.parse({})),
 });
 

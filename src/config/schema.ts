@@ -16,8 +16,11 @@ function objectAt(schema: AnySchema, path: readonly PropertyKey[]): z.ZodObject 
   let s: AnySchema | undefined = schema;
   for (let i = 0; i <= path.length && s; i++) {
     for (;;) {
-      const def: { type?: string; innerType?: AnySchema; in?: AnySchema } | undefined = (s as { def?: { type?: string; innerType?: AnySchema; in?: AnySchema } }).def;
-      if (def && (def.type === 'default' || def.type === 'optional' || def.type === 'nullable' || def.type === 'prefault') && def.innerType) s = def.innerType;
+      const def: { type?: string; innerType?: AnySchema; in?: AnySchema } | undefined = (
+        s as { def?: { type?: string; innerType?: AnySchema; in?: AnySchema } }
+      ).def;
+      if (def && (def.type === 'default' || def.type === 'optional' || def.type === 'nullable' || def.type === 'prefault') && def.innerType)
+        s = def.innerType;
       else if (def?.type === 'pipe' && def.in) s = def.in;
       else break;
     }
@@ -58,7 +61,9 @@ export function describeIssues(schema: AnySchema, issues: readonly z.core.$ZodIs
         return `${at}: ${show(input)} is not allowed${typeof input === 'string' ? didYouMean(input, allowed) : ''}; allowed: ${listOf(iss.values as (string | number)[])}`;
       }
       case 'invalid_type':
-        return input === undefined ? `${at} is required (${iss.expected})` : `${at}: expected ${iss.expected === 'int' ? 'a whole number' : iss.expected}, got ${show(input)}`;
+        return input === undefined
+          ? `${at} is required (${iss.expected})`
+          : `${at}: expected ${iss.expected === 'int' ? 'a whole number' : iss.expected}, got ${show(input)}`;
       case 'too_small':
         return `${at}: ${show(input)} is too small (at least ${String(iss.minimum)}${iss.inclusive === false ? ', exclusive' : ''})`;
       case 'too_big':

@@ -2,7 +2,8 @@
 
 /** Damerau-Levenshtein distance (optimal string alignment), case-insensitive. */
 export function editDistance(a: string, b: string): number {
-  const s = a.toLowerCase(), t = b.toLowerCase();
+  const s = a.toLowerCase(),
+    t = b.toLowerCase();
   const d: number[][] = Array.from({ length: s.length + 1 }, (_, i) => [i, ...new Array(t.length).fill(0)]);
   for (let j = 1; j <= t.length; j++) d[0][j] = j;
   for (let i = 1; i <= s.length; i++) {

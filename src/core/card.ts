@@ -5,9 +5,9 @@
 export type Origin = 'handcrafted' | 'unsupervised' | 'supervised' | 'none';
 
 export interface LayerCard {
-  stage: string;                 // 'coding', 'C1'
-  classic: string;               // 'BoW coding on 1024 words'
-  cnn: string;                   // 'conv 1x1 128->1024 + WTA'
+  stage: string; // 'coding', 'C1'
+  classic: string; // 'BoW coding on 1024 words'
+  cnn: string; // 'conv 1x1 128->1024 + WTA'
   kernel?: [number, number];
   stride?: number;
   dilation?: number;
@@ -15,10 +15,10 @@ export interface LayerCard {
   mapsOut: number;
   params: number;
   origin: Origin;
-  receptiveField: number;        // input pixels (side of the square window)
-  outShape?: number[];           // [H,W,C] after this layer, for one image
-  connections?: number;          // multiply-adds per image (LeCun's "connections"), when known
-  identity?: string;             // the identity that makes the classic step this layer (coding: W_k = 2 c_k, ...)
+  receptiveField: number; // input pixels (side of the square window)
+  outShape?: number[]; // [H,W,C] after this layer, for one image
+  connections?: number; // multiply-adds per image (LeCun's "connections"), when known
+  identity?: string; // the identity that makes the classic step this layer (coding: W_k = 2 c_k, ...)
 }
 
 /** Receptive field after a layer of kernel k (dilated extent), given the field r and jump j before it. */

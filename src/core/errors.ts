@@ -94,7 +94,14 @@ export class IoError extends BowcnnError {
 export function showPath(p: string | Uint8Array): string {
   const s = typeof p === 'string' ? p : Buffer.from(p).toString('latin1');
   const bad = typeof p !== 'string' && !isUtf8(p);
-  const text = bad ? Array.from(s, (c) => (c.charCodeAt(0) > 0x7e || c.charCodeAt(0) < 0x20 ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c)).join('') : typeof p === 'string' ? p : Buffer.from(p).toString('utf8');
+  const text = bad
+    ? Array.from(s, (c) =>
+        c.charCodeAt(0) > 0x7e || c.charCodeAt(0) < 0x20 ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c,
+      ).join('')
+    : typeof p === 'string'
+      ? p
+      : Buffer.from(p).toString('utf8');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
   return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 

@@ -36,7 +36,10 @@ export function assertFinite(arrays: Iterable<{ name: string; data: ArrayLike<nu
     for (let i = 0; i < a.data.length; i++) {
       const v = a.data[i];
       if (!Number.isFinite(v)) {
-        throw new ModelError(where, `weight '${a.name}' holds ${v} at index ${i}: a model whose weights are not finite is not saved or loaded (training diverged? lower the learning rate)`);
+        throw new ModelError(
+          where,
+          `weight '${a.name}' holds ${v} at index ${i}: a model whose weights are not finite is not saved or loaded (training diverged? lower the learning rate)`,
+        );
       }
     }
   }
@@ -62,7 +65,10 @@ export function readModelMeta(dir: string): ModelMeta {
   const file = join(dir, 'meta.json');
   if (!existsSync(dir)) throw new ModelError(dir, 'no such folder');
   if (!existsSync(file)) {
-    const what = existsSync(join(dir, 'model.json')) || existsSync(join(dir, 'pipeline.json')) ? 'a model folder without meta.json (saved by another tool, or damaged)' : 'not a saved bowcnn model (no meta.json)';
+    const what =
+      existsSync(join(dir, 'model.json')) || existsSync(join(dir, 'pipeline.json'))
+        ? 'a model folder without meta.json (saved by another tool, or damaged)'
+        : 'not a saved bowcnn model (no meta.json)';
     throw new ModelError(dir, what);
   }
   let meta: ModelMeta;
@@ -73,9 +79,15 @@ export function readModelMeta(dir: string): ModelMeta {
   }
   if (meta.format !== MODEL_FORMAT || typeof meta.files !== 'object' || meta.files === null) {
     const old = meta.version === 1 || (meta as { recipe?: unknown }).recipe !== undefined;
-    throw new ModelError(file, old ? 'saved by an older bowcnn, without checksums: train it again (or run compare again) to save it in the current format' : `not a bowcnn model (format '${String(meta.format)}')`);
+    throw new ModelError(
+      file,
+      old
+        ? 'saved by an older bowcnn, without checksums: train it again (or run compare again) to save it in the current format'
+        : `not a bowcnn model (format '${String(meta.format)}')`,
+    );
   }
-  if (meta.version !== MODEL_VERSION) throw new ModelError(file, `format version ${meta.version}; this bowcnn reads version ${MODEL_VERSION}`);
+  if (meta.version !== MODEL_VERSION)
+    throw new ModelError(file, `format version ${meta.version}; this bowcnn reads version ${MODEL_VERSION}`);
   if (meta.kind !== 'bow' && meta.kind !== 'cnn') throw new ModelError(file, `unknown model kind '${String(meta.kind)}'`);
   return meta;
 }

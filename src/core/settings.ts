@@ -43,17 +43,52 @@ export interface EnvVariable {
 
 /** The variables, their settings and what they do (docs/configuration.md is written from this table). */
 export const ENV_VARIABLES: readonly EnvVariable[] = [
-  { name: 'BOWCNN_WASM_THREADS', setting: 'threads', values: '1..8', meaning: 'threads for the wasm backend and the native kernels (default: one per CPU, at most 8)' },
+  {
+    name: 'BOWCNN_WASM_THREADS',
+    setting: 'threads',
+    values: '1..8',
+    meaning: 'threads for the wasm backend and the native kernels (default: one per CPU, at most 8)',
+  },
   { name: 'BOWCNN_NATIVE', setting: 'native', values: '0 | 1', meaning: '0: do not load the native kernels even where they are built' },
-  { name: 'BOWCNN_WASM_SIMD', setting: 'wasmSimd', values: '0 | 1', meaning: "0: bowcnn's hand-written WebAssembly SIMD kernels give way to their JavaScript loops" },
-  { name: 'BOWCNN_WASM_STOCK', setting: 'wasmStock', values: '0 | 1', meaning: "1: tfjs's own wasm kernels only, none of bowcnn's (for comparison)" },
-  { name: 'BOWCNN_WASM_FUSED', setting: 'wasmFused', values: '0 | 1', meaning: "0: no fused wasm kernels (softmax cross-entropy, Adam, bias + ReLU): tfjs-core's ops" },
-  { name: 'BOWCNN_FUSE', setting: 'fuse', values: '0 | 1', meaning: "0: the execution passes run layer by layer, fusing nothing (for comparison)" },
-  { name: 'BOWCNN_WEBGPU_SOFTWARE', setting: 'webgpuSoftware', values: '0 | 1', meaning: '1: webgpu may use a software adapter (Mesa llvmpipe over OpenGL): slow, for tests' },
+  {
+    name: 'BOWCNN_WASM_SIMD',
+    setting: 'wasmSimd',
+    values: '0 | 1',
+    meaning: "0: bowcnn's hand-written WebAssembly SIMD kernels give way to their JavaScript loops",
+  },
+  {
+    name: 'BOWCNN_WASM_STOCK',
+    setting: 'wasmStock',
+    values: '0 | 1',
+    meaning: "1: tfjs's own wasm kernels only, none of bowcnn's (for comparison)",
+  },
+  {
+    name: 'BOWCNN_WASM_FUSED',
+    setting: 'wasmFused',
+    values: '0 | 1',
+    meaning: "0: no fused wasm kernels (softmax cross-entropy, Adam, bias + ReLU): tfjs-core's ops",
+  },
+  {
+    name: 'BOWCNN_FUSE',
+    setting: 'fuse',
+    values: '0 | 1',
+    meaning: '0: the execution passes run layer by layer, fusing nothing (for comparison)',
+  },
+  {
+    name: 'BOWCNN_WEBGPU_SOFTWARE',
+    setting: 'webgpuSoftware',
+    values: '0 | 1',
+    meaning: '1: webgpu may use a software adapter (Mesa llvmpipe over OpenGL): slow, for tests',
+  },
   { name: 'BOWCNN_WEBGPU_STOCK', setting: 'webgpuStock', values: '0 | 1', meaning: "1: tfjs's own webgpu kernels only" },
-  { name: 'BOWCNN_WEBGPU_FUSED', setting: 'webgpuFused', values: '0 | 1', meaning: "0: no fused webgpu kernels" },
-  { name: 'BOWCNN_DAWN_FLAGS', setting: 'dawnFlags', values: 'comma-separated', meaning: "flags for Dawn, e.g. backend=vulkan" },
-  { name: 'BOWCNN_DATA', setting: 'dataDir', values: 'a folder', meaning: 'where datasets are looked for first and where `bowcnn datasets fetch` puts them' },
+  { name: 'BOWCNN_WEBGPU_FUSED', setting: 'webgpuFused', values: '0 | 1', meaning: '0: no fused webgpu kernels' },
+  { name: 'BOWCNN_DAWN_FLAGS', setting: 'dawnFlags', values: 'comma-separated', meaning: 'flags for Dawn, e.g. backend=vulkan' },
+  {
+    name: 'BOWCNN_DATA',
+    setting: 'dataDir',
+    values: 'a folder',
+    meaning: 'where datasets are looked for first and where `bowcnn datasets fetch` puts them',
+  },
   { name: 'BOWCNN_PROGRESS', setting: 'progress', values: '0 | 1', meaning: '0: no progress bars' },
   { name: 'BOWCNN_DEBUG', setting: 'debug', values: '0 | 1', meaning: '1: print stack traces with errors' },
 ];

@@ -35,7 +35,11 @@ export function parseCifar(bytes: Uint8Array, file: string): { pixels: Uint8Arra
 export function readCifarFiles(files: string[]): Split {
   const parts = files.map((f) => {
     let b: Buffer;
-    try { b = readFileSync(f); } catch (e) { throw new DataError(f, `cannot be read (${(e as NodeJS.ErrnoException).code ?? e})`); }
+    try {
+      b = readFileSync(f);
+    } catch (e) {
+      throw new DataError(f, `cannot be read (${(e as NodeJS.ErrnoException).code ?? e})`);
+    }
     return parseCifar(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), f);
   });
   const n = parts.reduce((a, p) => a + p.labels.length, 0);

@@ -15,8 +15,16 @@ import http from 'node:http';
 import https from 'node:https';
 import { gunzipSync } from 'node:zlib';
 
-export interface RemoteFile { name: string; sha256: string; size?: number }
-export interface RemoteDataset { base: string; files: RemoteFile[]; extract?: 'tar.gz' }
+export interface RemoteFile {
+  name: string;
+  sha256: string;
+  size?: number;
+}
+export interface RemoteDataset {
+  base: string;
+  files: RemoteFile[];
+  extract?: 'tar.gz';
+}
 
 /** Official locations and the SHA-256 sums published for them (TFDS/Keras checksum registries). */
 export const REMOTE: Record<string, RemoteDataset> = {
@@ -46,7 +54,10 @@ export const REMOTE: Record<string, RemoteDataset> = {
 };
 
 export class FetchError extends BowcnnError {
-  constructor(public readonly url: string, public readonly problem: string) {
+  constructor(
+    public readonly url: string,
+    public readonly problem: string,
+  ) {
     super(`${url}: ${problem}`);
     this.name = 'FetchError';
   }
@@ -57,7 +68,11 @@ export function dataHome(): string {
   return settings().dataDir ?? join(homedir(), '.cache', 'bowcnn', 'datasets');
 }
 
-export interface FetchProgress { file: string; received: number; total: number | null }
+export interface FetchProgress {
+  file: string;
+  received: number;
+  total: number | null;
+}
 
 function get(url: string, redirects = 5): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
@@ -69,7 +84,11 @@ function get(url: string, redirects = 5): Promise<http.IncomingMessage> {
         resolve(get(new URL(res.headers.location, url).toString(), redirects - 1));
         return;
       }
-      if (code !== 200) { res.resume(); reject(new FetchError(url, `HTTP ${code}`)); return; }
+      if (code !== 200) {
+        res.resume();
+        reject(new FetchError(url, `HTTP ${code}`));
+        return;
+      }
       resolve(res);
     });
     req.on('error', (e) => reject(new FetchError(url, `connection failed (${e.message})`)));
@@ -89,11 +108,19 @@ export async function fetchFile(url: string, dest: string, sha256: string, onPro
   try {
     await new Promise<void>((resolve, reject) => {
       let done = false;
-      const fail = (e: Error) => { if (!done) { done = true; reject(e); } };
+      const fail = (e: Error) => {
+        if (!done) {
+          done = true;
+          reject(e);
+        }
+      };
       res.on('data', (chunk: Buffer) => {
         received += chunk.length;
         hash.update(chunk);
-        if (!out.write(chunk)) { res.pause(); out.once('drain', () => res.resume()); }
+        if (!out.write(chunk)) {
+          res.pause();
+          out.once('drain', () => res.resume());
+        }
         onProgress?.({ file: dest, received, total });
       });
       res.on('aborted', () => fail(new FetchError(url, `connection cut after ${received} bytes`)));
@@ -107,7 +134,9 @@ export async function fetchFile(url: string, dest: string, sha256: string, onPro
         done = true;
         out.end(() => resolve());
       });
-      res.on('close', () => { if (!res.complete) fail(new FetchError(url, `connection cut after ${received} bytes`)); });
+      res.on('close', () => {
+        if (!res.complete) fail(new FetchError(url, `connection cut after ${received} bytes`));
+      });
     });
     const got = hash.digest('hex');
     if (got !== sha256) throw new FetchError(url, `SHA-256 mismatch: got ${got}, expected ${sha256}; nothing was written`);
@@ -146,7 +175,10 @@ export function extractTarGz(file: string, dir: string, keep: (name: string) => 
 }
 
 /** Fetches a named dataset into `<dataHome>/<name>`; files already present with the right hash are kept. */
-export async function fetchDataset(name: string, opts: { dir?: string; baseUrl?: string; onProgress?: (p: FetchProgress) => void } = {}): Promise<string> {
+export async function fetchDataset(
+  name: string,
+  opts: { dir?: string; baseUrl?: string; onProgress?: (p: FetchProgress) => void } = {},
+): Promise<string> {
   const spec = REMOTE[name];
   if (!spec) throw new Error(`no download is known for dataset '${name}' (known: ${Object.keys(REMOTE).join(', ')})`);
   const dir = opts.dir ?? join(dataHome(), name);

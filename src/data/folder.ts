@@ -13,20 +13,26 @@ import { describeErrno, showPath } from '../core/errors.js';
 import { DataError, makeSplit, type Split } from './types.js';
 
 export interface FolderOptions {
-  size?: [number, number];         // [height, width] after resizing; default 32x32
-  channels?: 1 | 3;                // gray or RGB; default 3
-  testFraction?: number;           // for a single pool; default 0.2
+  size?: [number, number]; // [height, width] after resizing; default 32x32
+  channels?: 1 | 3; // gray or RGB; default 3
+  testFraction?: number; // for a single pool; default 0.2
   seed?: number;
 }
 
 /** A path as bytes (a file name need not be UTF-8) and as a person reads it. */
-interface Path { raw: Buffer; shown: string }
+interface Path {
+  raw: Buffer;
+  shown: string;
+}
 const pathOf = (dir: Path, name: Buffer): Path => {
   const raw = Buffer.concat([dir.raw, Buffer.from('/'), name]);
   return { raw, shown: showPath(raw) };
 };
 
-interface Listed { classes: string[]; files: { file: Path; label: number }[] }
+interface Listed {
+  classes: string[];
+  files: { file: Path; label: number }[];
+}
 
 function entries(dir: Path): { name: Buffer; path: Path; kind: 'dir' | 'file' | 'other' }[] {
   let names: Buffer[];
@@ -40,7 +46,7 @@ function entries(dir: Path): { name: Buffer; path: Path; kind: 'dir' | 'file' | 
     .sort(Buffer.compare)
     .map((name) => {
       const path = pathOf(dir, name);
-      let st;
+      let st: ReturnType<typeof statSync>;
       try {
         st = statSync(path.raw);
       } catch (e) {
@@ -57,7 +63,11 @@ function listClasses(root: Path): Listed {
   dirs.forEach((d, label) => {
     const inside = entries(d.path);
     const odd = inside.find((e) => e.kind === 'other');
-    if (odd) throw new DataError(odd.path.shown, 'is not a regular file (a FIFO, a socket or a device): only image files belong in a class folder');
+    if (odd)
+      throw new DataError(
+        odd.path.shown,
+        'is not a regular file (a FIFO, a socket or a device): only image files belong in a class folder',
+      );
     const imgs = inside.filter((e) => e.kind === 'file');
     if (imgs.length === 0) throw new DataError(d.path.shown, `class folder '${showPath(d.name)}' has no image files`);
     for (const e of imgs) files.push({ file: e.path, label });
@@ -90,7 +100,13 @@ async function decode(file: Path, h: number, w: number, channels: 1 | 3): Promis
   }
 }
 
-async function readListed(l: Listed, h: number, w: number, channels: 1 | 3, onProgress?: (done: number, total: number) => void): Promise<Split> {
+async function readListed(
+  l: Listed,
+  h: number,
+  w: number,
+  channels: 1 | 3,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Split> {
   const n = l.files.length;
   const pixels = new Uint8Array(n * h * w * channels);
   const labels = new Int32Array(n);
@@ -102,21 +118,38 @@ async function readListed(l: Listed, h: number, w: number, channels: 1 | 3, onPr
   return makeSplit(pixels, labels, h, w, channels);
 }
 
-export interface FolderData { classes: string[]; train: Split; test: Split | null }
+export interface FolderData {
+  classes: string[];
+  train: Split;
+  test: Split | null;
+}
 
 /** Reads ROOT; `test` is null for a single pool (the caller splits it). */
-export async function readFolder(root: string, opts: FolderOptions = {}, onProgress?: (done: number, total: number) => void): Promise<FolderData> {
+export async function readFolder(
+  root: string,
+  opts: FolderOptions = {},
+  onProgress?: (done: number, total: number) => void,
+): Promise<FolderData> {
   const [h, w] = opts.size ?? [32, 32];
   const channels = opts.channels ?? 3;
   const rootPath: Path = { raw: Buffer.from(root), shown: showPath(root) };
-  const top = entries(rootPath).filter((e) => e.kind === 'dir').map((e) => e.name.toString('latin1'));
+  const top = entries(rootPath)
+    .filter((e) => e.kind === 'dir')
+    .map((e) => e.name.toString('latin1'));
   if (top.includes('train') && top.includes('test')) {
     const tr = listClasses(pathOf(rootPath, Buffer.from('train')));
     const te = listClasses(pathOf(rootPath, Buffer.from('test')));
     if (tr.classes.join('\n') !== te.classes.join('\n')) {
-      throw new DataError(`${rootPath.shown}/test`, `class folders [${te.classes.join(', ')}] differ from train's [${tr.classes.join(', ')}]`);
+      throw new DataError(
+        `${rootPath.shown}/test`,
+        `class folders [${te.classes.join(', ')}] differ from train's [${tr.classes.join(', ')}]`,
+      );
     }
-    return { classes: tr.classes, train: await readListed(tr, h, w, channels, onProgress), test: await readListed(te, h, w, channels, onProgress) };
+    return {
+      classes: tr.classes,
+      train: await readListed(tr, h, w, channels, onProgress),
+      test: await readListed(te, h, w, channels, onProgress),
+    };
   }
   const all = listClasses(rootPath);
   return { classes: all.classes, train: await readListed(all, h, w, channels, onProgress), test: null };

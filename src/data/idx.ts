@@ -18,7 +18,10 @@ export interface IdxArray {
 function impliedSize(head: Uint8Array, file: string): number {
   if (head.length < 4) throw new DataError(file, `too short for an IDX header (${head.length} bytes)`);
   if (head[0] !== 0 || head[1] !== 0 || head[2] !== 0x08 || head[3] < 1 || head[3] > 4) {
-    throw new DataError(file, `wrong magic number 0x${[...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join('')}: not an IDX file of unsigned bytes (expected 0x00000801 to 0x00000804)`);
+    throw new DataError(
+      file,
+      `wrong magic number 0x${[...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join('')}: not an IDX file of unsigned bytes (expected 0x00000801 to 0x00000804)`,
+    );
   }
   const ndims = head[3];
   if (head.length < 4 + 4 * ndims) throw new DataError(file, `truncated IDX header (${head.length} of ${4 + 4 * ndims} bytes)`);
@@ -37,7 +40,8 @@ function readMaybeGzip(file: string): Uint8Array {
   let buf: Buffer;
   try {
     const st = statSync(file);
-    if (!st.isFile()) throw new DataError(file, st.isDirectory() ? 'is a folder, not a data file' : 'is not a regular file (a FIFO or a device?)');
+    if (!st.isFile())
+      throw new DataError(file, st.isDirectory() ? 'is a folder, not a data file' : 'is not a regular file (a FIFO or a device?)');
     buf = readFileSync(file);
   } catch (e) {
     if (e instanceof DataError) throw e;
@@ -56,7 +60,8 @@ function readMaybeGzip(file: string): Uint8Array {
   } catch (e) {
     throw new DataError(file, `gzip data is corrupt (${(e as Error).message})`);
   }
-  if (head.length < 4 + 4 * (head[3] ?? 1)) throw new DataError(file, `gzip data is corrupt or truncated (it inflates to ${head.length} bytes, less than an IDX header)`);
+  if (head.length < 4 + 4 * (head[3] ?? 1))
+    throw new DataError(file, `gzip data is corrupt or truncated (it inflates to ${head.length} bytes, less than an IDX header)`);
   const need = impliedSize(head.subarray(0, 20), file);
   try {
     return new Uint8Array(gunzipSync(buf, { maxOutputLength: need }));
@@ -73,7 +78,10 @@ function readMaybeGzip(file: string): Uint8Array {
 export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   if (bytes.length < 4) throw new DataError(file, `too short for an IDX header (${bytes.length} bytes)`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new DataError(file, `wrong magic number 0x${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join('')}: not an IDX file (expected 0x000008NN)`);
+    throw new DataError(
+      file,
+      `wrong magic number 0x${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join('')}: not an IDX file (expected 0x000008NN)`,
+    );
   }
   if (bytes[2] !== 0x08) throw new DataError(file, `IDX data type 0x${bytes[2].toString(16)} is not unsigned byte (0x08)`);
   const ndims = bytes[3];
@@ -102,7 +110,8 @@ export function readIdx(file: string): IdxArray {
 export function readIdxPair(imagesFile: string, labelsFile: string, classes = 10): Split {
   const im = readIdx(imagesFile);
   const lb = readIdx(labelsFile);
-  if (im.dims.length !== 3) throw new DataError(imagesFile, `images need 3 dims [N,H,W], header has ${im.dims.length} (${im.dims.join('x')})`);
+  if (im.dims.length !== 3)
+    throw new DataError(imagesFile, `images need 3 dims [N,H,W], header has ${im.dims.length} (${im.dims.join('x')})`);
   if (lb.dims.length !== 1) throw new DataError(labelsFile, `labels need 1 dim [N], header has ${lb.dims.length} (${lb.dims.join('x')})`);
   if (im.dims[0] !== lb.dims[0]) {
     throw new DataError(labelsFile, `${lb.dims[0]} labels for ${im.dims[0]} images in ${imagesFile}`);

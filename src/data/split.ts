@@ -9,7 +9,10 @@ import { makeSplit, type Split } from './types.js';
 /** Indices grouped by label, each group shuffled by the seed. */
 function byClass(labels: Int32Array, seed: number): number[][] {
   const groups: number[][] = [];
-  labels.forEach((l, i) => { (groups[l] ??= []).push(i); });
+  labels.forEach((l, i) => {
+    groups[l] ??= [];
+    groups[l].push(i);
+  });
   const rand = rng(seed);
   return groups.map((g) => shuffle(g ?? [], rand));
 }
@@ -26,10 +29,19 @@ export function stratifiedIndices(labels: Int32Array, count: number, seed: numbe
   const take = quotas.map(Math.floor);
   let left = k - take.reduce((a, b) => a + b, 0);
   const order = quotas.map((q, i) => [q - Math.floor(q), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-  for (const [, i] of order) { if (left <= 0) break; if (take[i] < groups[i].length) { take[i]++; left--; } }
+  for (const [, i] of order) {
+    if (left <= 0) break;
+    if (take[i] < groups[i].length) {
+      take[i]++;
+      left--;
+    }
+  }
   const picked: number[] = [];
   const rest: number[] = [];
-  groups.forEach((g, c) => { picked.push(...g.slice(0, take[c])); rest.push(...g.slice(take[c])); });
+  groups.forEach((g, c) => {
+    picked.push(...g.slice(0, take[c]));
+    rest.push(...g.slice(take[c]));
+  });
   return { picked: picked.sort((a, b) => a - b), rest: rest.sort((a, b) => a - b) };
 }
 
@@ -73,7 +85,8 @@ export function gatherBatch(s: Split, idx: ArrayLike<number>): { x: tf.Tensor4D;
   const y = new Int32Array(idx.length);
   for (let i = 0; i < idx.length; i++) {
     const j = idx[i];
-    const o = i * per, src = j * per;
+    const o = i * per,
+      src = j * per;
     for (let p = 0; p < per; p++) f[o + p] = s.pixels[src + p] / 255;
     y[i] = s.labels[j];
   }

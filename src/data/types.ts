@@ -3,8 +3,8 @@
  * Batches handed to stages and models are float32 in [0,1], `[B,H,W,C]`.
  */
 export interface Split {
-  readonly pixels: Uint8Array;   // [N,H,W,C] row-major, 0..255
-  readonly labels: Int32Array;   // [N], 0..classes-1
+  readonly pixels: Uint8Array; // [N,H,W,C] row-major, 0..255
+  readonly labels: Int32Array; // [N], 0..classes-1
   readonly n: number;
   readonly height: number;
   readonly width: number;
@@ -29,7 +29,10 @@ import { BowcnnError } from '../core/errors.js';
 
 /** A malformed or missing data file: names the file and what is wrong with it. */
 export class DataError extends BowcnnError {
-  constructor(public readonly file: string, public readonly problem: string) {
+  constructor(
+    public readonly file: string,
+    public readonly problem: string,
+  ) {
     super(`${file}: ${problem}`);
     this.name = 'DataError';
   }
@@ -37,7 +40,10 @@ export class DataError extends BowcnnError {
 
 /** A dataset that is not on this machine; the message says how to get it. */
 export class DatasetMissingError extends BowcnnError {
-  constructor(public readonly dataset: string, public readonly howTo: string) {
+  constructor(
+    public readonly dataset: string,
+    public readonly howTo: string,
+  ) {
     super(`dataset '${dataset}' was not found. ${howTo}`);
     this.name = 'DatasetMissingError';
   }

@@ -12,13 +12,28 @@ import { type ContenderResult, type EvaluateOptions, fitAndEvaluate } from './ev
 import { mcnemar } from './metrics.js';
 
 export interface AblationRow {
-  base: string; change: string; accuracy: number; ci95: [number, number]; baseAccuracy: number; deltaAccuracy: number;
+  base: string;
+  change: string;
+  accuracy: number;
+  ci95: [number, number];
+  baseAccuracy: number;
+  deltaAccuracy: number;
   /** McNemar's test of the variant against the full classifier on the same test images */
-  p: number; onlyBase: number; onlyVariant: number;
-  params: number; baseParams: number; deltaParams: number; fitSeconds: number;
+  p: number;
+  onlyBase: number;
+  onlyVariant: number;
+  params: number;
+  baseParams: number;
+  deltaParams: number;
+  fitSeconds: number;
 }
 
-export async function ablation(cs: Classifier[], base: ContenderResult[], ds: Dataset, opts: EvaluateOptions & { onStep?: (m: string) => void; dirOf?: (name: string) => { cacheDir?: string; checkpointDir?: string } } = {}): Promise<AblationRow[]> {
+export async function ablation(
+  cs: Classifier[],
+  base: ContenderResult[],
+  ds: Dataset,
+  opts: EvaluateOptions & { onStep?: (m: string) => void; dirOf?: (name: string) => { cacheDir?: string; checkpointDir?: string } } = {},
+): Promise<AblationRow[]> {
   const rows: AblationRow[] = [];
   for (const c of cs) {
     const b = base.find((r) => r.name === c.name);
@@ -30,9 +45,19 @@ export async function ablation(cs: Classifier[], base: ContenderResult[], ds: Da
         const r = await fitAndEvaluate(v, ds, { ...opts, ...(opts.dirOf?.(v.name) ?? {}) });
         const m = mcnemar(b.correct, r.correct);
         rows.push({
-          base: c.name, change: a.change, accuracy: r.accuracy, ci95: r.ci95, baseAccuracy: b.accuracy, deltaAccuracy: r.accuracy - b.accuracy,
-          p: m.p, onlyBase: m.onlyA, onlyVariant: m.onlyB,
-          params: r.params, baseParams: b.params, deltaParams: r.params - b.params, fitSeconds: r.fit.seconds,
+          base: c.name,
+          change: a.change,
+          accuracy: r.accuracy,
+          ci95: r.ci95,
+          baseAccuracy: b.accuracy,
+          deltaAccuracy: r.accuracy - b.accuracy,
+          p: m.p,
+          onlyBase: m.onlyA,
+          onlyVariant: m.onlyB,
+          params: r.params,
+          baseParams: b.params,
+          deltaParams: r.params - b.params,
+          fitSeconds: r.fit.seconds,
         });
       } finally {
         v.dispose();

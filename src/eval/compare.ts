@@ -44,7 +44,12 @@ export interface CompareOptions {
   command?: string[];
 }
 
-export interface Mistake { index: number; label: number; predicted: number; margin: number }
+export interface Mistake {
+  index: number;
+  label: number;
+  predicted: number;
+  margin: number;
+}
 
 export interface CompareResult {
   format: 'bowcnn-results';
@@ -54,7 +59,15 @@ export interface CompareResult {
   sets: Record<string, unknown>;
   versions: Record<string, string>;
   backend: ReturnType<typeof backendInfo>;
-  dataset: { name: string; source: string; train: number; test: number; classes: readonly string[]; fingerprint: string; flipSafe: boolean };
+  dataset: {
+    name: string;
+    source: string;
+    train: number;
+    test: number;
+    classes: readonly string[];
+    fingerprint: string;
+    flipSafe: boolean;
+  };
   seed: number;
   contenders: ContenderResult[];
   mcnemar: (McNemar & { a: string; b: string; verdict: string })[];
@@ -98,7 +111,7 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
   const say = opts.onStep ?? (() => {});
   const seed = opts.seed ?? 0;
   const given = await Promise.all(specs.map((s) => classifierFrom(s)));
-  let cs = applySets(given, opts.sets ?? {});
+  const cs = applySets(given, opts.sets ?? {});
   const names = cs.map((c) => folderName(c.name));
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new ConfigError(`compare: two classifiers would be saved as '${dup}': give them distinct names`);
@@ -120,7 +133,16 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
         ours.add(loaded);
         cs[i] = loaded;
         const f = earlier.result.fit;
-        results.push({ ...earlier.result, fit: { cached: true, seconds: 0, trainImagesPerSec: null, phases: f.phases, measured: f.measured ?? { seconds: f.seconds, trainImagesPerSec: f.trainImagesPerSec, date: earlier.result.date } } });
+        results.push({
+          ...earlier.result,
+          fit: {
+            cached: true,
+            seconds: 0,
+            trainImagesPerSec: null,
+            phases: f.phases,
+            measured: f.measured ?? { seconds: f.seconds, trainImagesPerSec: f.trainImagesPerSec, date: earlier.result.date },
+          },
+        });
         continue;
       }
       say(`fitting ${c.name}`);
@@ -135,16 +157,33 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
       for (let j = i + 1; j < results.length; j++) {
         const m = mcnemar(results[i].correct, results[j].correct);
         const [a, b] = [results[i], results[j]];
-        const verdict = m.p < 0.05 ? `${m.onlyA > m.onlyB ? a.name : b.name} beats ${m.onlyA > m.onlyB ? b.name : a.name} (p = ${m.p.toExponential(2)})` : `no significant difference (p = ${m.p.toFixed(3)})`;
+        const verdict =
+          m.p < 0.05
+            ? `${m.onlyA > m.onlyB ? a.name : b.name} beats ${m.onlyA > m.onlyB ? b.name : a.name} (p = ${m.p.toExponential(2)})`
+            : `no significant difference (p = ${m.p.toFixed(3)})`;
         pairs.push({ a: a.name, b: b.name, ...m, verdict });
       }
     }
     const result: CompareResult = {
-      format: 'bowcnn-results', version: 2, date: new Date().toISOString(), command: opts.command ?? null, sets: opts.sets ?? {},
+      format: 'bowcnn-results',
+      version: 2,
+      date: new Date().toISOString(),
+      command: opts.command ?? null,
+      sets: opts.sets ?? {},
       versions: { bowcnn: pkgVersion(), node: process.version, tfjs: tf.version.tfjs },
       backend: backendInfo(),
-      dataset: { name: ds.name, source: ds.source, train: ds.train.n, test: ds.test.n, classes: ds.classes, fingerprint: ds.fingerprint, flipSafe: ds.flipSafe },
-      seed, contenders: results, mcnemar: pairs,
+      dataset: {
+        name: ds.name,
+        source: ds.source,
+        train: ds.train.n,
+        test: ds.test.n,
+        classes: ds.classes,
+        fingerprint: ds.fingerprint,
+        flipSafe: ds.flipSafe,
+      },
+      seed,
+      contenders: results,
+      mcnemar: pairs,
       pictures: cs.flatMap((c) => c.pictures().map((p) => ({ ...p, from: c.name }))),
       samples: samplesPerClass(ds.test.labels, ds.classes.length),
       mistakes: Object.fromEntries(results.map((r) => [r.name, mistakes(r, ds.test.labels)])),
@@ -158,7 +197,13 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
     }
     if (opts.ablation) {
       say('ablation');
-      result.ablation = await ablation(cs, results, ds, { seed, progress: opts.progress, maxSeconds: opts.maxSeconds, onStep: say, dirOf: dirs });
+      result.ablation = await ablation(cs, results, ds, {
+        seed,
+        progress: opts.progress,
+        maxSeconds: opts.maxSeconds,
+        onStep: say,
+        dirOf: dirs,
+      });
     }
     return result;
   } finally {

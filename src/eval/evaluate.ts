@@ -101,7 +101,14 @@ async function inferenceSpeed(c: Classifier, ds: Dataset, n: number): Promise<nu
 const round5 = (v: number) => Number(v.toPrecision(5));
 
 /** Scores a fitted classifier on the test split. */
-export async function evaluate(c: Classifier, ds: Dataset, fit: FitFigures, peakRssMB: number, opts: EvaluateOptions = {}, epochs?: EpochRecord[]): Promise<ContenderResult> {
+export async function evaluate(
+  c: Classifier,
+  ds: Dataset,
+  fit: FitFigures,
+  peakRssMB: number,
+  opts: EvaluateOptions = {},
+  epochs?: EpochRecord[],
+): Promise<ContenderResult> {
   const k = ds.classes.length;
   const scores = await c.scoreSplit(ds.test, { cacheDir: opts.cacheDir, progress: opts.progress });
   const inferImagesPerSec = await inferenceSpeed(c, ds, opts.timingImages ?? 2000);
@@ -111,12 +118,24 @@ export async function evaluate(c: Classifier, ds: Dataset, fit: FitFigures, peak
   const cards = c.cards();
   const sz = size(cards);
   return {
-    name: c.name, kind: c.kind, config: c.describe(),
-    accuracy: accuracy(pred, ds.test.labels), ci95: bootstrapCI(correct, 1000, opts.seed ?? 0),
-    top2: topK(scores, ds.test.labels, k, 2), macroF1: macroF1(cm), perClass: perClass(cm), confusion: cm,
-    fit, inferImagesPerSec, params: sz.params, flopsPerImage: sz.flops, peakRssMB, cards,
+    name: c.name,
+    kind: c.kind,
+    config: c.describe(),
+    accuracy: accuracy(pred, ds.test.labels),
+    ci95: bootstrapCI(correct, 1000, opts.seed ?? 0),
+    top2: topK(scores, ds.test.labels, k, 2),
+    macroF1: macroF1(cm),
+    perClass: perClass(cm),
+    confusion: cm,
+    fit,
+    inferImagesPerSec,
+    params: sz.params,
+    flopsPerImage: sz.flops,
+    peakRssMB,
+    cards,
     ...(epochs ? { epochs } : {}),
-    predicted: Array.from(pred), correct,
+    predicted: Array.from(pred),
+    correct,
     scores: Array.from({ length: ds.test.n }, (_, i) => Array.from(scores.subarray(i * k, (i + 1) * k), round5)),
     date: new Date().toISOString(),
   };
@@ -125,10 +144,20 @@ export async function evaluate(c: Classifier, ds: Dataset, fit: FitFigures, peak
 /** Fits a classifier on the training split and evaluates it on the test split. */
 export async function fitAndEvaluate(c: Classifier, ds: Dataset, opts: EvaluateOptions = {}): Promise<ContenderResult> {
   const fitOpts: FitOptions = {
-    seed: opts.seed, cacheDir: opts.cacheDir, checkpointDir: opts.checkpointDir, progress: opts.progress, maxSeconds: opts.maxSeconds,
+    seed: opts.seed,
+    cacheDir: opts.cacheDir,
+    checkpointDir: opts.checkpointDir,
+    progress: opts.progress,
+    maxSeconds: opts.maxSeconds,
     data: { dataset: ds.name, classes: ds.classes, flipSafe: ds.flipSafe },
   };
   const { value: rep, peakRssMB } = await withPeakRss(() => c.fit(ds.train, fitOpts));
-  const fit: FitFigures = { cached: rep.cached, seconds: rep.seconds, trainImagesPerSec: rep.cached ? null : rep.trainImagesPerSec, phases: rep.phases, ...(rep.resumedFromEpoch !== undefined ? { resumedFromEpoch: rep.resumedFromEpoch } : {}) };
+  const fit: FitFigures = {
+    cached: rep.cached,
+    seconds: rep.seconds,
+    trainImagesPerSec: rep.cached ? null : rep.trainImagesPerSec,
+    phases: rep.phases,
+    ...(rep.resumedFromEpoch !== undefined ? { resumedFromEpoch: rep.resumedFromEpoch } : {}),
+  };
   return evaluate(c, ds, fit, peakRssMB, opts, rep.epochs);
 }

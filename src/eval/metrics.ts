@@ -44,7 +44,12 @@ export function confusion(pred: ArrayLike<number>, labels: ArrayLike<number>, cl
   return m;
 }
 
-export interface PerClass { precision: number; recall: number; f1: number; support: number }
+export interface PerClass {
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
 
 export function perClass(cm: number[][]): PerClass[] {
   const k = cm.length;
@@ -84,29 +89,55 @@ export function bootstrapCI(correct: ArrayLike<number>, reps = 1000, seed = 0, l
 
 function erfc(x: number): number {
   // Numerical Recipes' erfc approximation (fractional error < 1.2e-7)
-  const z = Math.abs(x), t = 1 / (1 + 0.5 * z);
-  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const z = Math.abs(x),
+    t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
   return x >= 0 ? r : 2 - r;
 }
 
 function binomTwoSided(k: number, n: number): number {
   // P(X <= min(k, n-k)) * 2 for X ~ Bin(n, 1/2), capped at 1
   const m = Math.min(k, n - k);
-  let p = 0, c = 1;
-  for (let i = 0; i <= m; i++) { if (i > 0) c = (c * (n - i + 1)) / i; p += c; }
+  let p = 0,
+    c = 1;
+  for (let i = 0; i <= m; i++) {
+    if (i > 0) c = (c * (n - i + 1)) / i;
+    p += c;
+  }
   return Math.min(1, (2 * p) / 2 ** n);
 }
 
-export interface McNemar { onlyA: number; onlyB: number; statistic: number; p: number; exact: boolean }
+export interface McNemar {
+  onlyA: number;
+  onlyB: number;
+  statistic: number;
+  p: number;
+  exact: boolean;
+}
 
 /**
  * McNemar's test on paired 0/1 correctness vectors. onlyA: images A gets right and B wrong. With fewer
  * than 25 discordant pairs the exact binomial test, else chi2 with continuity correction (1 df).
  */
 export function mcnemar(a: ArrayLike<number>, b: ArrayLike<number>): McNemar {
-  let onlyA = 0, onlyB = 0;
-  for (let i = 0; i < a.length; i++) { if (a[i] && !b[i]) onlyA++; else if (!a[i] && b[i]) onlyB++; }
+  let onlyA = 0,
+    onlyB = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] && !b[i]) onlyA++;
+    else if (!a[i] && b[i]) onlyB++;
+  }
   const n = onlyA + onlyB;
   if (n === 0) return { onlyA, onlyB, statistic: 0, p: 1, exact: true };
   if (n < 25) return { onlyA, onlyB, statistic: Math.min(onlyA, onlyB), p: binomTwoSided(onlyA, n), exact: true };

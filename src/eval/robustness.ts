@@ -25,11 +25,17 @@ export const SWEEPS: Record<TransformKind, number[]> = {
  * b0 x + b1 y + b2). Translation by (dx, dy) moves content right/down; scale s > 1 enlarges it.
  */
 export function transformRow(kind: TransformKind, amount: number, h: number, w: number): number[] {
-  const cx = (w - 1) / 2, cy = (h - 1) / 2;
+  const cx = (w - 1) / 2,
+    cy = (h - 1) / 2;
   if (kind === 'translate-x') return [1, 0, -amount, 0, 1, 0, 0, 0];
   if (kind === 'translate-y') return [1, 0, 0, 0, 1, -amount, 0, 0];
-  if (kind === 'scale') { const s = 1 / amount; return [s, 0, cx - s * cx, 0, s, cy - s * cy, 0, 0]; }
-  const a = (amount * Math.PI) / 180, c = Math.cos(a), si = Math.sin(a);
+  if (kind === 'scale') {
+    const s = 1 / amount;
+    return [s, 0, cx - s * cx, 0, s, cy - s * cy, 0, 0];
+  }
+  const a = (amount * Math.PI) / 180,
+    c = Math.cos(a),
+    si = Math.sin(a);
   return [c, -si, cx - c * cx + si * cy, si, c, cy - si * cx - c * cy, 0, 0];
 }
 
@@ -41,21 +47,31 @@ export function transformBatch(x: tf.Tensor4D, kind: TransformKind, amount: numb
   });
 }
 
-export interface RobustnessPoint { amount: number; accuracy: number; distances: Record<string, number> }
-export type RobustnessResult = Record<string, Record<TransformKind, RobustnessPoint[]>>;   // contender -> kind -> curve
+export interface RobustnessPoint {
+  amount: number;
+  accuracy: number;
+  distances: Record<string, number>;
+}
+export type RobustnessResult = Record<string, Record<TransformKind, RobustnessPoint[]>>; // contender -> kind -> curve
 
 function cosineDistance(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => {
     const n = a.shape[0];
-    const fa = tf.reshape(a, [n, -1]), fb = tf.reshape(b, [n, -1]);
+    const fa = tf.reshape(a, [n, -1]),
+      fb = tf.reshape(b, [n, -1]);
     const dot = tf.sum(tf.mul(fa, fb), 1);
-    const na = tf.sqrt(tf.sum(tf.square(fa), 1)), nb = tf.sqrt(tf.sum(tf.square(fb), 1));
+    const na = tf.sqrt(tf.sum(tf.square(fa), 1)),
+      nb = tf.sqrt(tf.sum(tf.square(fb), 1));
     const cos = tf.div(dot, tf.add(tf.mul(na, nb), 1e-12));
     return 1 - tf.mean(cos).dataSync()[0];
   });
 }
 
-export async function robustness(classifiers: Classifier[], test: Split, opts: { batchSize?: number; onStep?: (s: string) => void } = {}): Promise<RobustnessResult> {
+export async function robustness(
+  classifiers: Classifier[],
+  test: Split,
+  opts: { batchSize?: number; onStep?: (s: string) => void } = {},
+): Promise<RobustnessResult> {
   const bs = opts.batchSize ?? 200;
   const result: RobustnessResult = {};
   for (const c of classifiers) {
@@ -71,7 +87,8 @@ export async function robustness(classifiers: Classifier[], test: Split, opts: {
           await checkpoint();
           const x = batchTensor(test, i, i + bs);
           const xt = transformBatch(x, kind, amount);
-          const ra = await c.representations(x), rb = await c.representations(xt);
+          const ra = await c.representations(x),
+            rb = await c.representations(xt);
           const pred = await c.predict(xt);
           for (let j = 0; j < pred.length; j++) if (pred[j] === test.labels[i + j]) ok++;
           for (const name of Object.keys(ra)) dsum[name] = (dsum[name] ?? 0) + cosineDistance(ra[name], rb[name]);

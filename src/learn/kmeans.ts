@@ -15,22 +15,22 @@ import { rng } from '../core/random.js';
 export interface KMeansOptions {
   k: number;
   maxIter?: number;
-  tol?: number;                   // stop when (inertia_prev - inertia) / inertia_prev < tol
+  tol?: number; // stop when (inertia_prev - inertia) / inertia_prev < tol
   seed?: number;
-  init?: 'kmeans++' | 'random' | Float32Array;   // or initial centres [k*d]
-  initSample?: number;            // points k-means++ seeds from (default min(n, 20000))
-  chunk?: number;                 // rows per distance product (memory vs dispatch count)
+  init?: 'kmeans++' | 'random' | Float32Array; // or initial centres [k*d]
+  initSample?: number; // points k-means++ seeds from (default min(n, 20000))
+  chunk?: number; // rows per distance product (memory vs dispatch count)
   onIter?: (it: { iter: number; inertia: number; seconds: number }) => void;
 }
 
 export interface KMeansResult {
-  centres: Float32Array;          // [k*d]
-  inertia: number;                // sum of squared distances to the assigned centre
+  centres: Float32Array; // [k*d]
+  inertia: number; // sum of squared distances to the assigned centre
   iterations: number;
   converged: boolean;
   secondsPerIter: number;
   seedSeconds: number;
-  reseeded: number;               // empty clusters re-seeded
+  reseeded: number; // empty clusters re-seeded
 }
 
 /** k-means++ seeding: each next centre drawn with probability proportional to its squared distance to the nearest centre so far. */
@@ -41,7 +41,15 @@ async function kmeansppSeed(X: tf.Tensor2D, k: number, rand: () => number): Prom
   const first = Math.floor(rand() * n);
   centres.set(xData.subarray(first * d, (first + 1) * d), 0);
   const x2 = tf.tidy(() => tf.sum(tf.square(X), 1));
-  let best = tf.tidy(() => tf.maximum(tf.sub(tf.add(x2, tf.sum(tf.square(tf.tensor1d(centres.subarray(0, d))))), tf.mul(2, tf.matMul(X, tf.tensor2d(centres.subarray(0, d), [d, 1])).reshape([n]))), 0));
+  let best = tf.tidy(() =>
+    tf.maximum(
+      tf.sub(
+        tf.add(x2, tf.sum(tf.square(tf.tensor1d(centres.subarray(0, d))))),
+        tf.mul(2, tf.matMul(X, tf.tensor2d(centres.subarray(0, d), [d, 1])).reshape([n])),
+      ),
+      0,
+    ),
+  );
   for (let c = 1; c < k; c++) {
     const dist = (await best.data()) as Float32Array;
     let total = 0;
@@ -49,9 +57,15 @@ async function kmeansppSeed(X: tf.Tensor2D, k: number, rand: () => number): Prom
     let pick = -1;
     if (total > 0) {
       let r = rand() * total;
-      for (let i = 0; i < n; i++) { r -= dist[i]; if (r <= 0) { pick = i; break; } }
+      for (let i = 0; i < n; i++) {
+        r -= dist[i];
+        if (r <= 0) {
+          pick = i;
+          break;
+        }
+      }
       if (pick < 0) pick = n - 1;
-    } else pick = Math.floor(rand() * n);        // all points coincide with centres: any point
+    } else pick = Math.floor(rand() * n); // all points coincide with centres: any point
     const cv = xData.subarray(pick * d, (pick + 1) * d);
     centres.set(cv, c * d);
     const next = tf.tidy(() => {
@@ -70,7 +84,8 @@ export async function kmeans(data: Float32Array, n: number, d: number, opts: KMe
   const { k } = opts;
   if (n < k) throw new Error(`k-means: ${n} points for k = ${k} clusters`);
   if (data.length !== n * d) throw new Error(`k-means: ${data.length} values for ${n} x ${d}`);
-  const maxIter = opts.maxIter ?? 50, tol = opts.tol ?? 1e-4;
+  const maxIter = opts.maxIter ?? 50,
+    tol = opts.tol ?? 1e-4;
   const rand = rng(opts.seed ?? 0);
   const chunk = opts.chunk ?? Math.max(1024, Math.floor(8_000_000 / Math.max(k, d)));
   // the data as kept chunks [m,d] and their squared norms
@@ -93,7 +108,8 @@ export async function kmeans(data: Float32Array, n: number, d: number, opts: KMe
   } else {
     const s = Math.min(n, opts.initSample ?? 20000);
     const idx = new Set<number>();
-    if (s === n) for (let i = 0; i < n; i++) idx.add(i); else while (idx.size < s) idx.add(Math.floor(rand() * n));
+    if (s === n) for (let i = 0; i < n; i++) idx.add(i);
+    else while (idx.size < s) idx.add(Math.floor(rand() * n));
     const sample = new Float32Array(s * d);
     [...idx].forEach((p, i) => sample.set(data.subarray(p * d, (p + 1) * d), i * d));
     const S = tf.tensor2d(sample, [s, d]);
@@ -102,7 +118,11 @@ export async function kmeans(data: Float32Array, n: number, d: number, opts: KMe
   }
   const seedSeconds = (performance.now() - t0) / 1000;
   let C = tf.tensor2d(init, [k, d]);
-  let prev = Infinity, inertia = Infinity, iter = 0, converged = false, reseeded = 0;
+  let prev = Infinity,
+    inertia = Infinity,
+    iter = 0,
+    converged = false,
+    reseeded = 0;
   const tIter = performance.now();
   const assign = new Int32Array(n);
   const minDist = new Float32Array(n);
@@ -112,7 +132,7 @@ export async function kmeans(data: Float32Array, n: number, d: number, opts: KMe
     const c2 = tf.tidy(() => tf.sum(tf.square(C), 1));
     for (const { X, x2, start } of chunks) {
       const [a, md] = tf.tidy(() => {
-        const dist = tf.add(tf.sub(x2.expandDims(1), tf.mul(2, tf.matMul(X, C, false, true))), c2);   // [m,k]
+        const dist = tf.add(tf.sub(x2.expandDims(1), tf.mul(2, tf.matMul(X, C, false, true))), c2); // [m,k]
         return [tf.argMin(dist, 1), tf.maximum(tf.min(dist, 1), 0)];
       });
       assign.set((await a.data()) as Int32Array, start);
@@ -129,25 +149,36 @@ export async function kmeans(data: Float32Array, n: number, d: number, opts: KMe
     for (let i = 0; i < n; i++) {
       const j = assign[i];
       cnt[j]++;
-      const o = j * d, p = i * d;
+      const o = j * d,
+        p = i * d;
       for (let t = 0; t < d; t++) sums[o + t] += data[p + t];
     }
     const cv = new Float32Array(k * d);
     const empty: number[] = [];
     for (let j = 0; j < k; j++) {
-      if (cnt[j] === 0) { empty.push(j); continue; }
+      if (cnt[j] === 0) {
+        empty.push(j);
+        continue;
+      }
       for (let t = 0; t < d; t++) cv[j * d + t] = sums[j * d + t] / cnt[j];
     }
     if (empty.length) {
       const order = Array.from(minDist.keys()).sort((a, b) => minDist[b] - minDist[a]);
-      empty.forEach((j, e) => { const p = order[e]; cv.set(data.subarray(p * d, (p + 1) * d), j * d); minDist[p] = 0; });
+      empty.forEach((j, e) => {
+        const p = order[e];
+        cv.set(data.subarray(p * d, (p + 1) * d), j * d);
+        minDist[p] = 0;
+      });
       reseeded += empty.length;
     }
     const centres = tf.tensor2d(cv, [k, d]);
     C.dispose();
     C = centres;
     opts.onIter?.({ iter, inertia, seconds: (performance.now() - ts) / 1000 });
-    if (Number.isFinite(prev) && (prev - inertia) <= tol * Math.max(prev, 1e-30) && empty.length === 0) { converged = true; break; }
+    if (Number.isFinite(prev) && prev - inertia <= tol * Math.max(prev, 1e-30) && empty.length === 0) {
+      converged = true;
+      break;
+    }
     prev = inertia;
   }
   const done = Math.min(iter, maxIter);

@@ -25,7 +25,8 @@ export function applySets(cs: Classifier[], sets: Record<string, unknown>): Clas
   let out = cs;
   for (const [path, value] of Object.entries(sets)) {
     const head = path.split('.')[0];
-    if (!path.includes('.')) throw new ConfigError(`--set ${path}: expected stage.param=value or train.param=value (e.g. coding.words=512, train.epochs=10)`);
+    if (!path.includes('.'))
+      throw new ConfigError(`--set ${path}: expected stage.param=value or train.param=value (e.g. coding.words=512, train.epochs=10)`);
     if (!out.some((c) => c.settable().includes(head))) {
       const all = [...new Set(out.flatMap((c) => c.settable()))];
       const offers = out.map((c) => `${c.name}: ${listOf(c.settable())}`).join('; ');

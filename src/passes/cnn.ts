@@ -31,7 +31,11 @@ import { batchNormInfer, batchNormTrain } from '../cnn/batchnorm.js';
 
 type Cfg = Record<string, unknown>;
 type Var = tf.LayerVariable;
-type ConvLayer = tf.layers.Layer & { kernel: Var; bias: Var | null; activation: { apply(x: tf.Tensor): tf.Tensor; getClassName(): string } };
+type ConvLayer = tf.layers.Layer & {
+  kernel: Var;
+  bias: Var | null;
+  activation: { apply(x: tf.Tensor): tf.Tensor; getClassName(): string };
+};
 type BnLayer = tf.layers.Layer & { gamma: Var | null; beta: Var | null; movingMean: Var; movingVariance: Var };
 
 const is2 = (v: unknown, n: number) => (Array.isArray(v) ? v.length === 2 && v[0] === n && v[1] === n : v === n);
@@ -44,11 +48,22 @@ export interface ExecOptions {
 
 /** Whether conv (a Conv2D layer) and pool (the next layer) are a conv + bias + ReLU, 2x2/2 max pool pair. */
 export function fusablePair(conv: tf.layers.Layer, pool: tf.layers.Layer | undefined): boolean {
-  if (!pool || pool.getClassName() !== 'MaxPooling2D' || conv.getClassName() !== 'Conv2D') return false;
-  const c = conv.getConfig() as Cfg, p = pool.getConfig() as Cfg;
-  return c.activation === 'relu' && c.useBias !== false && is2(c.strides, 1) && is2(c.dilationRate, 1) &&
-    c.dataFormat === 'channelsLast' && !c.activityRegularizer && (c.padding === 'same' || c.padding === 'valid') &&
-    is2(p.poolSize, 2) && is2(p.strides ?? p.poolSize, 2) && p.padding === 'valid' && p.dataFormat === 'channelsLast';
+  if (pool?.getClassName() !== 'MaxPooling2D' || conv.getClassName() !== 'Conv2D') return false;
+  const c = conv.getConfig() as Cfg,
+    p = pool.getConfig() as Cfg;
+  return (
+    c.activation === 'relu' &&
+    c.useBias !== false &&
+    is2(c.strides, 1) &&
+    is2(c.dilationRate, 1) &&
+    c.dataFormat === 'channelsLast' &&
+    !c.activityRegularizer &&
+    (c.padding === 'same' || c.padding === 'valid') &&
+    is2(p.poolSize, 2) &&
+    is2(p.strides ?? p.poolSize, 2) &&
+    p.padding === 'valid' &&
+    p.dataFormat === 'channelsLast'
+  );
 }
 
 /** Whether a layer is a Dense layer with bias and ReLU (its bias and ReLU become one `biasRelu`, both ways). */
@@ -59,7 +74,13 @@ export function fusableDense(l: tf.layers.Layer): boolean {
 
 /** Whether execute fuses conv + ReLU + pool pairs and dense layers for this model on the active backend. */
 export function canFuse(model: tf.LayersModel): boolean {
-  if (!settings().fuse || !(model instanceof tf.Sequential) || !nativeKernelsActive() || tf.getKernel('BowcnnConvReluPool', tf.getBackend()) === undefined) return false;
+  if (
+    !settings().fuse ||
+    !(model instanceof tf.Sequential) ||
+    !nativeKernelsActive() ||
+    tf.getKernel('BowcnnConvReluPool', tf.getBackend()) === undefined
+  )
+    return false;
   const ls = model.layers;
   return ls.some((l, i) => fusablePair(l, ls[i + 1]));
 }
@@ -89,7 +110,10 @@ function batchNorm(l: BnLayer, x: tf.Tensor, training: boolean): tf.Tensor {
   const { y, mean, variance } = batchNormTrain(x, gamma, beta, eps);
   // tfjs-layers' rule: moving <- moving - (moving - batch) * (1 - momentum), with the biased variance
   const m = 1 - Number(c.momentum);
-  for (const [v, batch] of [[l.movingMean, mean], [l.movingVariance, variance]] as const) {
+  for (const [v, batch] of [
+    [l.movingMean, mean],
+    [l.movingVariance, variance],
+  ] as const) {
     tf.tidy(() => {
       const old = v.read();
       v.write(tf.sub(old, tf.mul(tf.sub(old, batch), m)));
@@ -127,7 +151,13 @@ export function execute(model: tf.LayersModel, x: tf.Tensor, opts: ExecOptions):
     const cls = l.getClassName();
     if (fuse && fusablePair(l, ls[i + 1])) {
       const c = l as ConvLayer;
-      y = convReluPool(y as tf.Tensor4D, c.kernel.read() as tf.Tensor4D, c.bias!.read() as tf.Tensor1D, (l.getConfig() as Cfg).padding as 'same' | 'valid', upstreamWeights);
+      y = convReluPool(
+        y as tf.Tensor4D,
+        c.kernel.read() as tf.Tensor4D,
+        c.bias!.read() as tf.Tensor1D,
+        (l.getConfig() as Cfg).padding as 'same' | 'valid',
+        upstreamWeights,
+      );
       i++;
     } else if (fuse && y.rank === 2 && fusableDense(l)) {
       const d = l as ConvLayer;

@@ -11,10 +11,20 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { BowcnnError, IoError } from '../core/errors.js';
 import { join } from 'node:path';
 
-export interface NamedArray { name: string; shape: number[]; data: Float32Array }
+export interface NamedArray {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
 
 export class CacheError extends BowcnnError {
-  constructor(public readonly file: string, public readonly problem: string) { super(`${file}: ${problem}`); this.name = 'CacheError'; }
+  constructor(
+    public readonly file: string,
+    public readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+    this.name = 'CacheError';
+  }
 }
 
 /** A file name for a JSON-able identity: its SHA-256 (hex). */
@@ -26,9 +36,18 @@ export function writeArrays(file: string, arrays: NamedArray[]): void {
   const total = arrays.reduce((a, x) => a + x.data.length, 0);
   const body = new Float32Array(total);
   let o = 0;
-  for (const a of arrays) { body.set(a.data, o); o += a.data.length; }
+  for (const a of arrays) {
+    body.set(a.data, o);
+    o += a.data.length;
+  }
   const bodyBytes = new Uint8Array(body.buffer);
-  const header = Buffer.from(JSON.stringify({ version: 1, tensors: arrays.map((a) => ({ name: a.name, shape: a.shape })), sha256: createHash('sha256').update(bodyBytes).digest('hex') }));
+  const header = Buffer.from(
+    JSON.stringify({
+      version: 1,
+      tensors: arrays.map((a) => ({ name: a.name, shape: a.shape })),
+      sha256: createHash('sha256').update(bodyBytes).digest('hex'),
+    }),
+  );
   const head = Buffer.alloc(8);
   head.write('BOWC', 0, 'ascii');
   head.writeUInt32LE(header.length, 4);
@@ -47,7 +66,11 @@ export function readArrays(file: string): NamedArray[] {
   const hl = buf.readUInt32LE(4);
   if (8 + hl > buf.length) throw new CacheError(file, 'truncated header');
   let header: { version: number; tensors: { name: string; shape: number[] }[]; sha256: string };
-  try { header = JSON.parse(buf.toString('utf8', 8, 8 + hl)); } catch { throw new CacheError(file, 'unreadable header'); }
+  try {
+    header = JSON.parse(buf.toString('utf8', 8, 8 + hl));
+  } catch {
+    throw new CacheError(file, 'unreadable header');
+  }
   if (header.version !== 1) throw new CacheError(file, `unknown cache version ${header.version}`);
   const bodyStart = 8 + hl;
   const need = header.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0) * 4;
@@ -69,11 +92,16 @@ export class FeatureCache {
   misses = 0;
   corrupt = 0;
   constructor(public readonly dir: string) {}
-  file(key: string, kind: string): string { return join(this.dir, `${key}.${kind}`); }
+  file(key: string, kind: string): string {
+    return join(this.dir, `${key}.${kind}`);
+  }
   /** The arrays under key, or null if absent or corrupt (a corrupt file is deleted and counted). */
   get(key: string, kind: string): NamedArray[] | null {
     const f = this.file(key, kind);
-    if (!existsSync(f)) { this.misses++; return null; }
+    if (!existsSync(f)) {
+      this.misses++;
+      return null;
+    }
     if (!statSync(f).isFile()) throw new IoError(f, 'a cache entry that is not a file: remove it (the cache is rebuilt as needed)');
     try {
       const a = readArrays(f);
@@ -87,5 +115,7 @@ export class FeatureCache {
       return null;
     }
   }
-  put(key: string, kind: string, arrays: NamedArray[]): void { writeArrays(this.file(key, kind), arrays); }
+  put(key: string, kind: string, arrays: NamedArray[]): void {
+    writeArrays(this.file(key, kind), arrays);
+  }
 }

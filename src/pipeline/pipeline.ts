@@ -20,7 +20,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
-import { type Ablation, type Classifier, type DataInfo, dataInfo, type FitOptions, type FitReport, type Maps, type Picture } from '../core/classifier.js';
+import {
+  type Ablation,
+  type Classifier,
+  type DataInfo,
+  dataInfo,
+  type FitOptions,
+  type FitReport,
+  type Maps,
+  type Picture,
+} from '../core/classifier.js';
 import { ConfigError, FitError } from '../core/errors.js';
 import { checkpoint } from '../core/interrupt.js';
 import { assertFinite, floats, type ModelMeta, readModelFile, readModelMeta, sha256, writeModelDir } from '../core/persist.js';
@@ -49,7 +58,11 @@ export interface PipelineFitOptions extends FitOptions {
   codingImages?: number;
 }
 
-interface StateArray { name: string; shape: number[]; data: Float32Array }
+interface StateArray {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
 
 function stateArrays(s: Stage): StateArray[] {
   const st = s.state?.() ?? {};
@@ -80,7 +93,10 @@ export class Pipeline implements Classifier {
   readonly stages: readonly Stage[];
   data: DataInfo | null = null;
 
-  constructor(stages: Stage[], readonly name = 'pipeline') {
+  constructor(
+    stages: Stage[],
+    readonly name = 'pipeline',
+  ) {
     if (stages.length === 0) throw new PipelineError(`pipeline '${name}' has no stages`);
     const names = stages.map((s) => s.name);
     const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -93,7 +109,9 @@ export class Pipeline implements Classifier {
     const i = this.stages.findIndex((s) => s.name === name);
     if (i < 0) {
       const known = this.stages.map((s) => s.name);
-      throw new PipelineError(`${verb}: pipeline '${this.name}' has no stage '${name}'${didYouMean(name, known)}; stages: ${listOf(known)}`);
+      throw new PipelineError(
+        `${verb}: pipeline '${this.name}' has no stage '${name}'${didYouMean(name, known)}; stages: ${listOf(known)}`,
+      );
     }
     return i;
   }
@@ -196,7 +214,9 @@ export class Pipeline implements Classifier {
     for (const s of this.stages.slice(0, this.classifierIndex())) {
       const next = s.outShape(shape);
       if (next.some((v) => !(v > 0))) {
-        throw new FitError(`pipeline '${this.name}': ${inShape.slice(0, 2).join('x')} images are too small for stage '${s.name}' (${s.card(shape).classic}): it would output ${next.join('x')} maps; use larger images or smaller cells`);
+        throw new FitError(
+          `pipeline '${this.name}': ${inShape.slice(0, 2).join('x')} images are too small for stage '${s.name}' (${s.card(shape).classic}): it would output ${next.join('x')} maps; use larger images or smaller cells`,
+        );
       }
       shape = next;
     }
@@ -214,13 +234,20 @@ export class Pipeline implements Classifier {
     };
     return cacheKey({
       fp,
-      stages: this.stages.slice(0, upto).map((s, i) => ({ kind: s.kind, config: i === stateUpto && s.fitConfig ? s.fitConfig() : s.config })),
+      stages: this.stages
+        .slice(0, upto)
+        .map((s, i) => ({ kind: s.kind, config: i === stateUpto && s.fitConfig ? s.fitConfig() : s.config })),
       state: this.stages.slice(0, stateUpto).map(stateHash),
     });
   }
 
   /** Classifier input features of a split, `n x D` as row chunks, from the cache when it has them. */
-  async features(split: Split, opts: PipelineFitOptions = {}, cache?: FeatureCache, label = 'features'): Promise<{ chunks: Float32Array[]; d: number; cached: boolean }> {
+  async features(
+    split: Split,
+    opts: PipelineFitOptions = {},
+    cache?: FeatureCache,
+    label = 'features',
+  ): Promise<{ chunks: Float32Array[]; d: number; cached: boolean }> {
     const upto = this.classifierIndex();
     const bs = opts.batchSize ?? 256;
     const key = cache ? this.prefixKey(upto, fingerprint({ name: 'split', splits: [split] })) : '';
@@ -274,7 +301,11 @@ export class Pipeline implements Classifier {
         continue;
       }
       // a seeded subset of images, streamed through the fitted prefix
-      const perImage = chainCards(this.stages.slice(0, i), info.inShape).at(-1)?.outShape?.slice(0, 2).reduce((a, b) => a * b, 1) ?? 1;
+      const perImage =
+        chainCards(this.stages.slice(0, i), info.inShape)
+          .at(-1)
+          ?.outShape?.slice(0, 2)
+          .reduce((a, b) => a * b, 1) ?? 1;
       const sample = Number((s.config as { sample?: number }).sample ?? 100_000);
       const want = Math.min(train.n, opts.codingImages ?? Math.ceil((2 * sample) / Math.max(1, perImage)));
       const rand = rng(opts.seed ?? 0);
@@ -285,7 +316,10 @@ export class Pipeline implements Classifier {
       }
       const chosen = idx.slice(0, want).sort((a, b) => a - b);
       const self = this;
-      const bar = new Progress(`${this.name} ${s.name} descriptors`, want, { unit: 'img', silent: opts.progress === false ? true : undefined });
+      const bar = new Progress(`${this.name} ${s.name} descriptors`, want, {
+        unit: 'img',
+        silent: opts.progress === false ? true : undefined,
+      });
       async function* stream(): AsyncGenerator<Maps> {
         for (let j = 0; j < chosen.length; j += bs) {
           await checkpoint();
@@ -398,7 +432,10 @@ export class Pipeline implements Classifier {
     let off = 0;
     for (const s of this.stages) {
       const arrays = stateArrays(s);
-      assertFinite(arrays.map((a) => ({ name: `${s.name}/${a.name}`, data: a.data })), dir);
+      assertFinite(
+        arrays.map((a) => ({ name: `${s.name}/${a.name}`, data: a.data })),
+        dir,
+      );
       for (const a of arrays) {
         tensors.push({ stage: s.name, name: a.name, shape: a.shape, offset: off, length: a.data.length });
         parts.push(a.data);
@@ -414,33 +451,52 @@ export class Pipeline implements Classifier {
       o += p.length;
     }
     const json = `${JSON.stringify({ ...this.toJSON(), tensors, extra }, null, 2)}\n`;
-    await writeModelDir(dir, { 'pipeline.json': json, 'weights.bin': new Uint8Array(body.buffer) }, { kind: 'bow', name: this.name, data: this.data });
+    await writeModelDir(
+      dir,
+      { 'pipeline.json': json, 'weights.bin': new Uint8Array(body.buffer) },
+      { kind: 'bow', name: this.name, data: this.data },
+    );
   }
 
-  static fromJSON(j: { name?: string; stages: { kind: string; name?: string; config?: Record<string, unknown> }[] }, where = 'pipeline'): Pipeline {
-    return new Pipeline(j.stages.map((s) => makeStage(s.kind, s.config ?? {}, s.name, where)), j.name ?? 'pipeline');
+  static fromJSON(
+    j: { name?: string; stages: { kind: string; name?: string; config?: Record<string, unknown> }[] },
+    where = 'pipeline',
+  ): Pipeline {
+    return new Pipeline(
+      j.stages.map((s) => makeStage(s.kind, s.config ?? {}, s.name, where)),
+      j.name ?? 'pipeline',
+    );
   }
 
   /** A pipeline folder saved by save(): checksums checked, then every stage rebuilt by its kind. */
   static async load(dir: string, meta: ModelMeta = readModelMeta(dir)): Promise<Pipeline> {
     const file = `${dir}/pipeline.json`;
     const raw = readModelFile(dir, meta, 'pipeline.json').toString('utf8');
-    let j: PipelineJSON & { tensors: { stage: string; name: string; shape: number[]; offset: number; length: number }[]; extra?: Record<string, Record<string, unknown>> };
+    let j: PipelineJSON & {
+      tensors: { stage: string; name: string; shape: number[]; offset: number; length: number }[];
+      extra?: Record<string, Record<string, unknown>>;
+    };
     try {
       j = JSON.parse(raw);
     } catch (e) {
       throw new PipelineError(`${file}: not valid JSON (${(e as Error).message})`);
     }
     if (j.format !== FORMAT) throw new PipelineError(`${file}: not a bowcnn pipeline (format '${j.format}')`);
-    if (j.version !== FORMAT_VERSION) throw new PipelineError(`${file}: format version ${j.version} is not supported by this bowcnn (it reads version ${FORMAT_VERSION})`);
+    if (j.version !== FORMAT_VERSION)
+      throw new PipelineError(`${file}: format version ${j.version} is not supported by this bowcnn (it reads version ${FORMAT_VERSION})`);
     const p = Pipeline.fromJSON(j, file);
     p.data = (meta.data as DataInfo | null) ?? null;
     const all = floats(readModelFile(dir, meta, 'weights.bin'));
     const need = j.tensors.reduce((a, t) => Math.max(a, t.offset + t.length), 0);
     if (all.length < need) throw new PipelineError(`${dir}/weights.bin: truncated (${all.length} of ${need} values)`);
     for (const s of p.stages) {
-      const mine = j.tensors.filter((t) => t.stage === s.name).map((t) => ({ name: t.name, shape: t.shape, data: all.subarray(t.offset, t.offset + t.length) }));
-      assertFinite(mine.map((a) => ({ name: `${s.name}/${a.name}`, data: a.data })), `${dir}/weights.bin`);
+      const mine = j.tensors
+        .filter((t) => t.stage === s.name)
+        .map((t) => ({ name: t.name, shape: t.shape, data: all.subarray(t.offset, t.offset + t.length) }));
+      assertFinite(
+        mine.map((a) => ({ name: `${s.name}/${a.name}`, data: a.data })),
+        `${dir}/weights.bin`,
+      );
       await restoreArrays(s, mine, j.extra?.[s.name]);
     }
     return p;
@@ -454,12 +510,19 @@ export class Pipeline implements Classifier {
 /** Constraints between stages: what one stage's config implies for another's. */
 function checkConsistent(stages: readonly Stage[], name: string): void {
   const byKind = (k: string) => stages.find((s) => s.kind === k);
-  const cells = byKind('cells'), desc = byKind('descriptor'), grad = byKind('gradient'), orient = byKind('orientation');
+  const cells = byKind('cells'),
+    desc = byKind('descriptor'),
+    grad = byKind('gradient'),
+    orient = byKind('orientation');
   if (cells && desc && cells.config.size !== desc.config.cellSize) {
-    throw new PipelineError(`pipeline '${name}': the descriptor's cellSize (${desc.config.cellSize}) must equal the cells stage's size (${cells.config.size}): set both (e.g. --set ${cells.name}.size=N --set ${desc.name}.cellSize=N)`);
+    throw new PipelineError(
+      `pipeline '${name}': the descriptor's cellSize (${desc.config.cellSize}) must equal the cells stage's size (${cells.config.size}): set both (e.g. --set ${cells.name}.size=N --set ${desc.name}.cellSize=N)`,
+    );
   }
   if (grad && orient && grad.config.orientations !== 8) {
-    throw new PipelineError(`pipeline '${name}': stage '${orient.name}' bins 8 orientations; stage '${grad.name}' has orientations = ${grad.config.orientations}`);
+    throw new PipelineError(
+      `pipeline '${name}': stage '${orient.name}' bins 8 orientations; stage '${grad.name}' has orientations = ${grad.config.orientations}`,
+    );
   }
 }
 

@@ -19,7 +19,12 @@ export type { BowNetRecipe, BowRecipe, CnnRecipe, Recipe };
 export const RECIPE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'pipelines');
 
 export function listRecipes(): string[] {
-  return existsSync(RECIPE_DIR) ? readdirSync(RECIPE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
+  return existsSync(RECIPE_DIR)
+    ? readdirSync(RECIPE_DIR)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.slice(0, -5))
+        .sort()
+    : [];
 }
 
 /** A recipe from its JSON value; `where` names its file in errors. */
@@ -37,7 +42,10 @@ export function readRecipe(nameOrPath: string): Recipe {
   else {
     const known = listRecipes();
     const name = known.find((k) => k.toLowerCase() === nameOrPath.toLowerCase());
-    if (!name) throw new ConfigError(`no recipe '${nameOrPath}'${didYouMean(nameOrPath, known)}; known: ${listOf(known)} (or give a path to a .json, .js or .ts file)`);
+    if (!name)
+      throw new ConfigError(
+        `no recipe '${nameOrPath}'${didYouMean(nameOrPath, known)}; known: ${listOf(known)} (or give a path to a .json, .js or .ts file)`,
+      );
     file = join(RECIPE_DIR, `${name}.json`);
   }
   if (!existsSync(file)) throw new ConfigError(`${file}: no such recipe file`);

@@ -45,7 +45,9 @@ export function makeStage(kind: string, config: Record<string, unknown> = {}, na
   const f = KINDS.get(kind);
   if (!f) {
     const pre = where ? `${where}: ` : '';
-    throw new ConfigError(`${pre}unknown stage kind '${kind}'${didYouMean(kind, stageKinds())}; known: ${listOf(stageKinds())} (a kind of your own: registerStage('${kind}', factory) first)`);
+    throw new ConfigError(
+      `${pre}unknown stage kind '${kind}'${didYouMean(kind, stageKinds())}; known: ${listOf(stageKinds())} (a kind of your own: registerStage('${kind}', factory) first)`,
+    );
   }
   try {
     return f(config, name ?? kind);

@@ -16,11 +16,25 @@ import { ensureDir, writeFileAtomic } from '../util/atomic.js';
 import { pngDataUri } from './png.js';
 import { barChart, esc, filterGrid, heatmap, lineChart, PALETTE, siftGlyphs } from './svg.js';
 
-export const SECTIONS = ['comparison', 'timing', 'layers', 'pictures', 'samples', 'training', 'confusion', 'robustness', 'ablation'] as const;
+export const SECTIONS = [
+  'comparison',
+  'timing',
+  'layers',
+  'pictures',
+  'samples',
+  'training',
+  'confusion',
+  'robustness',
+  'ablation',
+] as const;
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const num = (v: number | null | undefined, d = 0) =>
-  v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v.toFixed(d).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  v === null || v === undefined || !Number.isFinite(v)
+    ? 'n/a'
+    : v >= 1e6
+      ? `${(v / 1e6).toFixed(2)} M`
+      : v.toFixed(d).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 const signed = (v: number, f: (x: number) => string) => `${v >= 0 ? '+' : '−'}${f(Math.abs(v))}`;
 const pValue = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
 
@@ -36,12 +50,26 @@ export function fitSeconds(f: FitFigures): string {
   return f.measured ? `cached (${f.measured.seconds.toFixed(1)} when computed)` : `cached (${f.seconds.toFixed(1)} reading it)`;
 }
 
-const KIND_LABEL: Record<TransformKind, string> = { 'translate-x': 'horizontal translation (px)', 'translate-y': 'vertical translation (px)', scale: 'scale factor', rotate: 'rotation (degrees)' };
+const KIND_LABEL: Record<TransformKind, string> = {
+  'translate-x': 'horizontal translation (px)',
+  'translate-y': 'vertical translation (px)',
+  scale: 'scale factor',
+  rotate: 'rotation (degrees)',
+};
 
 function layerRows(r: CompareResult) {
   return r.contenders.map((c) => ({
     name: c.name,
-    rows: c.cards.map((k) => ({ stage: k.stage, classic: k.classic || '', cnn: k.cnn + (k.identity ? ` (${k.identity})` : ''), maps: `${k.mapsIn} -> ${k.mapsOut}`, params: k.params, origin: k.origin, rf: k.receptiveField, out: k.outShape?.join('x') ?? '' })),
+    rows: c.cards.map((k) => ({
+      stage: k.stage,
+      classic: k.classic || '',
+      cnn: k.cnn + (k.identity ? ` (${k.identity})` : ''),
+      maps: `${k.mapsIn} -> ${k.mapsOut}`,
+      params: k.params,
+      origin: k.origin,
+      rf: k.receptiveField,
+      out: k.outShape?.join('x') ?? '',
+    })),
   }));
 }
 
@@ -49,31 +77,62 @@ export function markdown(r: CompareResult): string {
   const L: string[] = [];
   const cell = (v: string) => v.replace(/\|/g, '\\|'); // a '|' inside a cell would end it
   L.push(`# bowcnn report: ${r.dataset.name}`, '');
-  L.push(`${r.dataset.train} training and ${r.dataset.test} test images (${r.dataset.source}), seed ${r.seed}, backend ${r.backend.name} (${r.backend.device}, ${r.backend.threads} thread${r.backend.threads === 1 ? '' : 's'}), bowcnn ${r.versions.bowcnn}, tfjs ${r.versions.tfjs}, Node ${r.versions.node}, ${r.date}.`, '');
+  L.push(
+    `${r.dataset.train} training and ${r.dataset.test} test images (${r.dataset.source}), seed ${r.seed}, backend ${r.backend.name} (${r.backend.device}, ${r.backend.threads} thread${r.backend.threads === 1 ? '' : 's'}), bowcnn ${r.versions.bowcnn}, tfjs ${r.versions.tfjs}, Node ${r.versions.node}, ${r.date}.`,
+    '',
+  );
   if (r.command) L.push(`Command: \`bowcnn ${r.command.join(' ')}\``, '');
-  L.push('## Comparison', '', '| classifier | accuracy | 95% CI | top-2 | macro-F1 | parameters | FLOPs/image | fit (s) | train img/s | inference img/s | peak RSS (MB) |', '|---|---|---|---|---|---|---|---|---|---|---|');
+  L.push(
+    '## Comparison',
+    '',
+    '| classifier | accuracy | 95% CI | top-2 | macro-F1 | parameters | FLOPs/image | fit (s) | train img/s | inference img/s | peak RSS (MB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  );
   for (const c of r.contenders) {
-    L.push(`| ${c.name} | ${pct(c.accuracy)} | ${pct(c.ci95[0])} to ${pct(c.ci95[1])} | ${pct(c.top2)} | ${c.macroF1.toFixed(4)} | ${num(c.params)} | ${num(c.flopsPerImage)} | ${fitSeconds(c.fit)} | ${speed(c.fit)} | ${num(c.inferImagesPerSec)} | ${num(c.peakRssMB)} |`);
+    L.push(
+      `| ${c.name} | ${pct(c.accuracy)} | ${pct(c.ci95[0])} to ${pct(c.ci95[1])} | ${pct(c.top2)} | ${c.macroF1.toFixed(4)} | ${num(c.params)} | ${num(c.flopsPerImage)} | ${fitSeconds(c.fit)} | ${speed(c.fit)} | ${num(c.inferImagesPerSec)} | ${num(c.peakRssMB)} |`,
+    );
   }
   L.push('', "McNemar's test on the same test images:", '');
   for (const m of r.mcnemar) L.push(`- ${m.a} vs ${m.b}: ${m.onlyA} images only ${m.a} gets right, ${m.onlyB} only ${m.b}: ${m.verdict}.`);
   L.push('', '## The BoW = CNN layer table', '');
   for (const t of layerRows(r)) {
-    L.push(`### ${t.name}`, '', '| stage / layer | classic step | CNN layer | maps | parameters | origin | receptive field (px) | output |', '|---|---|---|---|---|---|---|---|');
-    for (const x of t.rows) L.push(`| ${cell(x.stage)} | ${cell(x.classic)} | ${cell(x.cnn)} | ${x.maps} | ${num(x.params)} | ${x.origin} | ${x.rf} | ${x.out} |`);
+    L.push(
+      `### ${t.name}`,
+      '',
+      '| stage / layer | classic step | CNN layer | maps | parameters | origin | receptive field (px) | output |',
+      '|---|---|---|---|---|---|---|---|',
+    );
+    for (const x of t.rows)
+      L.push(
+        `| ${cell(x.stage)} | ${cell(x.classic)} | ${cell(x.cnn)} | ${x.maps} | ${num(x.params)} | ${x.origin} | ${x.rf} | ${x.out} |`,
+      );
     L.push('');
   }
   const curves = r.contenders.filter((c) => c.epochs?.length);
   if (curves.length) {
     L.push('## Training', '');
     for (const c of curves) {
-      L.push(`### ${c.name}`, '', '| epoch | loss | train accuracy | validation accuracy | seconds | images/s |', '|---|---|---|---|---|---|');
-      for (const e of c.epochs ?? []) L.push(`| ${e.epoch + 1} | ${e.loss.toFixed(4)} | ${pct(e.trainAccuracy)} | ${e.valAccuracy === null ? '' : pct(e.valAccuracy)} | ${e.seconds.toFixed(1)} | ${num(e.imagesPerSec)} |`);
+      L.push(
+        `### ${c.name}`,
+        '',
+        '| epoch | loss | train accuracy | validation accuracy | seconds | images/s |',
+        '|---|---|---|---|---|---|',
+      );
+      for (const e of c.epochs ?? [])
+        L.push(
+          `| ${e.epoch + 1} | ${e.loss.toFixed(4)} | ${pct(e.trainAccuracy)} | ${e.valAccuracy === null ? '' : pct(e.valAccuracy)} | ${e.seconds.toFixed(1)} | ${num(e.imagesPerSec)} |`,
+        );
       L.push('');
     }
   }
   if (r.robustness) {
-    L.push('## Robustness', '', `Accuracy on ${r.robustnessImages} test images under each transformation (see report.html for the curves and the per-layer distances).`, '');
+    L.push(
+      '## Robustness',
+      '',
+      `Accuracy on ${r.robustnessImages} test images under each transformation (see report.html for the curves and the per-layer distances).`,
+      '',
+    );
     for (const kind of Object.keys(SWEEPS) as TransformKind[]) {
       L.push(`| ${KIND_LABEL[kind]} | ${SWEEPS[kind].join(' | ')} |`, `|---|${SWEEPS[kind].map(() => '---').join('|')}|`);
       for (const [name, per] of Object.entries(r.robustness)) L.push(`| ${name} | ${per[kind].map((p) => pct(p.accuracy)).join(' | ')} |`);
@@ -81,9 +140,18 @@ export function markdown(r: CompareResult): string {
     }
   }
   if (r.ablation) {
-    L.push('## Ablation', '', 'Each row against the full classifier on the same test images (McNemar).', '', '| classifier | change | accuracy | 95% CI | change in accuracy | McNemar p | parameters | change in parameters |', '|---|---|---|---|---|---|---|---|');
+    L.push(
+      '## Ablation',
+      '',
+      'Each row against the full classifier on the same test images (McNemar).',
+      '',
+      '| classifier | change | accuracy | 95% CI | change in accuracy | McNemar p | parameters | change in parameters |',
+      '|---|---|---|---|---|---|---|---|',
+    );
     for (const a of r.ablation) {
-      L.push(`| ${a.base} | ${a.change} | ${pct(a.accuracy)} | ${pct(a.ci95[0])} to ${pct(a.ci95[1])} | ${signed(100 * a.deltaAccuracy, (v) => v.toFixed(2))} pts | ${pValue(a.p)} | ${num(a.params)} | ${signed(a.deltaParams, (v) => num(v))} |`);
+      L.push(
+        `| ${a.base} | ${a.change} | ${pct(a.accuracy)} | ${pct(a.ci95[0])} to ${pct(a.ci95[1])} | ${signed(100 * a.deltaAccuracy, (v) => v.toFixed(2))} pts | ${pValue(a.p)} | ${num(a.params)} | ${signed(a.deltaParams, (v) => num(v))} |`,
+      );
     }
     L.push('');
   }
@@ -109,65 +177,209 @@ export function html(r: CompareResult, test?: Split): string {
   const table = (head: string[], rows: (string | number)[][]) =>
     `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map((v) => `<td>${typeof v === 'number' ? v : esc(String(v))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
   const colour = (i: number) => PALETTE[i % PALETTE.length];
-  sec('comparison', 'Comparison',
-    table(['classifier', 'kind', 'accuracy', '95% CI', 'top-2', 'macro-F1', 'parameters', 'FLOPs / image'],
-      r.contenders.map((c) => [c.name, c.kind === 'bow' ? 'BoW' : 'CNN', pct(c.accuracy), `${pct(c.ci95[0])} – ${pct(c.ci95[1])}`, pct(c.top2), c.macroF1.toFixed(4), num(c.params), num(c.flopsPerImage)])) +
+  sec(
+    'comparison',
+    'Comparison',
+    table(
+      ['classifier', 'kind', 'accuracy', '95% CI', 'top-2', 'macro-F1', 'parameters', 'FLOPs / image'],
+      r.contenders.map((c) => [
+        c.name,
+        c.kind === 'bow' ? 'BoW' : 'CNN',
+        pct(c.accuracy),
+        `${pct(c.ci95[0])} – ${pct(c.ci95[1])}`,
+        pct(c.top2),
+        c.macroF1.toFixed(4),
+        num(c.params),
+        num(c.flopsPerImage),
+      ]),
+    ) +
       `<ul class="verdicts">${r.mcnemar.map((m) => `<li><b>${esc(m.a)}</b> vs <b>${esc(m.b)}</b>: ${m.onlyA} test images only ${esc(m.a)} gets right, ${m.onlyB} only ${esc(m.b)} — ${esc(m.verdict)} (McNemar${m.exact ? ', exact' : ''})</li>`).join('')}</ul>` +
-      barChart(r.contenders.map((c, i) => ({ label: c.name, value: 100 * c.accuracy, color: colour(i) })), { title: 'Test accuracy (%)', unit: '%' }));
-  const live = r.contenders.map((c, i) => ({ c, i })).filter(({ c }) => !c.fit.cached && c.fit.trainImagesPerSec !== null);
-  sec('timing', 'Timing and memory',
-    table(['classifier', 'fit (s)', 'training / extraction (images/s)', 'inference (images/s)', 'peak RSS (MB)'], r.contenders.map((c) => [c.name, fitSeconds(c.fit), speed(c.fit), num(c.inferImagesPerSec), num(c.peakRssMB)])) +
-      '<div class="row">' +
-      (live.length ? barChart(live.map(({ c, i }) => ({ label: c.name, value: c.fit.trainImagesPerSec ?? 0, color: colour(i) })), { title: 'Training / extraction (images/s, this run)', width: 480 }) : '') +
-      barChart(r.contenders.map((c, i) => ({ label: c.name, value: c.inferImagesPerSec, color: colour(i) })), { title: 'Inference (images/s)', width: 480 }) +
-      `</div><p class="note">Backend: ${esc(r.backend.name)} — ${esc(r.backend.device)}; ${r.backend.threads} thread(s). ${r.backend.notes.map(esc).join('; ')}. "Cached": the model or its features came from the cache or an earlier run, so no speed was measured in this run.</p>`);
-  sec('layers', 'BoW = CNN: the stage ↔ layer table',
-    layerRows(r).map((t) => `<h3>${esc(t.name)}</h3>` + table(['stage / layer', 'classic step', 'CNN layer', 'maps', 'parameters', 'origin', 'receptive field (px)', 'output'], t.rows.map((x) => [x.stage, x.classic, x.cnn, x.maps, num(x.params), x.origin, x.rf, x.out]))).join(''));
-  const pics = r.pictures.map((p) =>
-    p.kind === 'words' ? siftGlyphs(p.data as number[][], { title: p.title }) : filterGrid(p.data as number[][][], { title: p.title, labels: p.labels, px: (p.data as number[][][])[0].length <= 3 ? 16 : 11 }),
+      barChart(
+        r.contenders.map((c, i) => ({ label: c.name, value: 100 * c.accuracy, color: colour(i) })),
+        { title: 'Test accuracy (%)', unit: '%' },
+      ),
   );
-  sec('pictures', 'Filters side by side: handcrafted, unsupervised, learned',
+  const live = r.contenders.map((c, i) => ({ c, i })).filter(({ c }) => !c.fit.cached && c.fit.trainImagesPerSec !== null);
+  sec(
+    'timing',
+    'Timing and memory',
+    table(
+      ['classifier', 'fit (s)', 'training / extraction (images/s)', 'inference (images/s)', 'peak RSS (MB)'],
+      r.contenders.map((c) => [c.name, fitSeconds(c.fit), speed(c.fit), num(c.inferImagesPerSec), num(c.peakRssMB)]),
+    ) +
+      '<div class="row">' +
+      (live.length
+        ? barChart(
+            live.map(({ c, i }) => ({ label: c.name, value: c.fit.trainImagesPerSec ?? 0, color: colour(i) })),
+            { title: 'Training / extraction (images/s, this run)', width: 480 },
+          )
+        : '') +
+      barChart(
+        r.contenders.map((c, i) => ({ label: c.name, value: c.inferImagesPerSec, color: colour(i) })),
+        { title: 'Inference (images/s)', width: 480 },
+      ) +
+      `</div><p class="note">Backend: ${esc(r.backend.name)} — ${esc(r.backend.device)}; ${r.backend.threads} thread(s). ${r.backend.notes.map(esc).join('; ')}. "Cached": the model or its features came from the cache or an earlier run, so no speed was measured in this run.</p>`,
+  );
+  sec(
+    'layers',
+    'BoW = CNN: the stage ↔ layer table',
+    layerRows(r)
+      .map(
+        (t) =>
+          `<h3>${esc(t.name)}</h3>` +
+          table(
+            ['stage / layer', 'classic step', 'CNN layer', 'maps', 'parameters', 'origin', 'receptive field (px)', 'output'],
+            t.rows.map((x) => [x.stage, x.classic, x.cnn, x.maps, num(x.params), x.origin, x.rf, x.out]),
+          ),
+      )
+      .join(''),
+  );
+  const pics = r.pictures.map((p) =>
+    p.kind === 'words'
+      ? siftGlyphs(p.data as number[][], { title: p.title })
+      : filterGrid(p.data as number[][][], { title: p.title, labels: p.labels, px: (p.data as number[][][])[0].length <= 3 ? 16 : 11 }),
+  );
+  sec(
+    'pictures',
+    'Filters side by side: handcrafted, unsupervised, learned',
     '<p>Layer 1 of the BoW chain is the bank of 8 oriented derivative filters (red positive, blue negative); its layer 3 is a 1x1 conv whose filters are the k-means visual words, each a 4x4 grid of 8-bin orientation histograms (arrows: the direction and weight of each bin). The CNN learns its first-layer filters by backpropagation: compare them with the gradient filters.</p>' +
-      (pics.length ? `<div class="row">${pics.join('')}</div>` : '<p>No classifier here has filters to draw.</p>'));
+      (pics.length ? `<div class="row">${pics.join('')}</div>` : '<p>No classifier here has filters to draw.</p>'),
+  );
   if (test) {
-    const rows = r.samples.map((idx, k) => `<h3>${esc(cls[k] ?? String(k))}</h3>${thumbs(test, idx.map((i) => ({ index: i, caption: `#${i}` })))}`).join('');
-    const wrong = Object.entries(r.mistakes)
-      .map(([name, ms]) => `<h3>${esc(name)}: its most confident mistakes</h3>${ms.length ? thumbs(test, ms.map((m) => ({ index: m.index, caption: `${cls[m.label] ?? m.label} → ${cls[m.predicted] ?? m.predicted}`, bad: true }))) : '<p>None: every test image right.</p>'}`)
+    const rows = r.samples
+      .map(
+        (idx, k) =>
+          `<h3>${esc(cls[k] ?? String(k))}</h3>${thumbs(
+            test,
+            idx.map((i) => ({ index: i, caption: `#${i}` })),
+          )}`,
+      )
       .join('');
-    sec('samples', 'The data, and the mistakes', `<p>Test images of each class, then, for each classifier, the wrong answers it was surest of (true class → predicted class).</p>${rows}${wrong}`);
+    const wrong = Object.entries(r.mistakes)
+      .map(
+        ([name, ms]) =>
+          `<h3>${esc(name)}: its most confident mistakes</h3>${
+            ms.length
+              ? thumbs(
+                  test,
+                  ms.map((m) => ({
+                    index: m.index,
+                    caption: `${cls[m.label] ?? m.label} → ${cls[m.predicted] ?? m.predicted}`,
+                    bad: true,
+                  })),
+                )
+              : '<p>None: every test image right.</p>'
+          }`,
+      )
+      .join('');
+    sec(
+      'samples',
+      'The data, and the mistakes',
+      `<p>Test images of each class, then, for each classifier, the wrong answers it was surest of (true class → predicted class).</p>${rows}${wrong}`,
+    );
   } else sec('samples', 'The data, and the mistakes', '<p>The test images were not available when this report was written.</p>');
   const trained = r.contenders.filter((c) => c.epochs?.length);
   if (trained.length) {
-    const loss = lineChart(trained.map((c, i) => ({ name: c.name, points: (c.epochs ?? []).map((e) => [e.epoch + 1, e.loss] as [number, number]), color: colour(i) })), { title: 'Training loss per epoch', xlabel: 'epoch', ylabel: 'loss', yMin: 0 });
+    const loss = lineChart(
+      trained.map((c, i) => ({
+        name: c.name,
+        points: (c.epochs ?? []).map((e) => [e.epoch + 1, e.loss] as [number, number]),
+        color: colour(i),
+      })),
+      { title: 'Training loss per epoch', xlabel: 'epoch', ylabel: 'loss', yMin: 0 },
+    );
     const acc = lineChart(
       trained.flatMap((c, i) => [
-        { name: `${c.name} train`, points: (c.epochs ?? []).map((e) => [e.epoch + 1, 100 * e.trainAccuracy] as [number, number]), color: colour(i) },
-        ...((c.epochs ?? []).some((e) => e.valAccuracy !== null) ? [{ name: `${c.name} validation`, points: (c.epochs ?? []).filter((e) => e.valAccuracy !== null).map((e) => [e.epoch + 1, 100 * (e.valAccuracy as number)] as [number, number]), color: colour(i), dash: true }] : []),
+        {
+          name: `${c.name} train`,
+          points: (c.epochs ?? []).map((e) => [e.epoch + 1, 100 * e.trainAccuracy] as [number, number]),
+          color: colour(i),
+        },
+        ...((c.epochs ?? []).some((e) => e.valAccuracy !== null)
+          ? [
+              {
+                name: `${c.name} validation`,
+                points: (c.epochs ?? [])
+                  .filter((e) => e.valAccuracy !== null)
+                  .map((e) => [e.epoch + 1, 100 * (e.valAccuracy as number)] as [number, number]),
+                color: colour(i),
+                dash: true,
+              },
+            ]
+          : []),
       ]),
       { title: 'Accuracy per epoch (%)', xlabel: 'epoch', ylabel: 'accuracy (%)' },
     );
     sec('training', 'Training curves', `<div class="row">${loss}${acc}</div>`);
   } else sec('training', 'Training curves', '<p>No CNN trained in this comparison.</p>');
-  sec('confusion', 'Confusion matrices', `<div class="row">${r.contenders.map((c) => heatmap(c.confusion, { title: c.name, labels: cls })).join('')}</div>`);
+  sec(
+    'confusion',
+    'Confusion matrices',
+    `<div class="row">${r.contenders.map((c) => heatmap(c.confusion, { title: c.name, labels: cls })).join('')}</div>`,
+  );
   if (r.robustness) {
     const kinds = Object.keys(SWEEPS) as TransformKind[];
     const acc = kinds
-      .map((kind) => lineChart(Object.entries(r.robustness!).map(([name, per], i) => ({ name, points: per[kind].map((p) => [p.amount, 100 * p.accuracy] as [number, number]), color: colour(i) })), { title: `Accuracy vs ${KIND_LABEL[kind]}`, xlabel: KIND_LABEL[kind], ylabel: 'accuracy (%)', yMin: 0, yMax: 100 }))
+      .map((kind) =>
+        lineChart(
+          Object.entries(r.robustness!).map(([name, per], i) => ({
+            name,
+            points: per[kind].map((p) => [p.amount, 100 * p.accuracy] as [number, number]),
+            color: colour(i),
+          })),
+          { title: `Accuracy vs ${KIND_LABEL[kind]}`, xlabel: KIND_LABEL[kind], ylabel: 'accuracy (%)', yMin: 0, yMax: 100 },
+        ),
+      )
       .join('');
     const dist = Object.entries(r.robustness)
       .map(([name, per]) =>
-        kinds.filter((k) => k === 'translate-x' || k === 'rotate').map((kind) => {
-          const layers = Object.keys(per[kind][0].distances);
-          return lineChart(layers.map((l, i) => ({ name: l, points: per[kind].map((p) => [p.amount, p.distances[l]] as [number, number]), color: colour(i), dash: i % 2 === 1 })), { title: `${name}: change per layer, ${kind === 'rotate' ? 'rotation' : 'translation'}`, xlabel: KIND_LABEL[kind], ylabel: 'cosine distance to original', yMin: 0 });
-        }).join(''),
+        kinds
+          .filter((k) => k === 'translate-x' || k === 'rotate')
+          .map((kind) => {
+            const layers = Object.keys(per[kind][0].distances);
+            return lineChart(
+              layers.map((l, i) => ({
+                name: l,
+                points: per[kind].map((p) => [p.amount, p.distances[l]] as [number, number]),
+                color: colour(i),
+                dash: i % 2 === 1,
+              })),
+              {
+                title: `${name}: change per layer, ${kind === 'rotate' ? 'rotation' : 'translation'}`,
+                xlabel: KIND_LABEL[kind],
+                ylabel: 'cosine distance to original',
+                yMin: 0,
+              },
+            );
+          })
+          .join(''),
       )
       .join('');
-    sec('robustness', 'Robustness to transformations, by layer', `<p>${r.robustnessImages} test images, transformed about their centre. First: accuracy. Then: for each stage or layer, the mean cosine distance between the representation of the original and of the transformed image — early layers move most under translation, pooled ones least.</p><div class="row">${acc}</div><div class="row">${dist}</div>`);
+    sec(
+      'robustness',
+      'Robustness to transformations, by layer',
+      `<p>${r.robustnessImages} test images, transformed about their centre. First: accuracy. Then: for each stage or layer, the mean cosine distance between the representation of the original and of the transformed image — early layers move most under translation, pooled ones least.</p><div class="row">${acc}</div><div class="row">${dist}</div>`,
+    );
   } else sec('robustness', 'Robustness to transformations, by layer', '<p>Not run (add <code>--robustness</code>).</p>');
   if (r.ablation) {
-    sec('ablation', 'Ablation', '<p>Each variant against the full classifier on the same test images: its 95% interval and McNemar\'s p.</p>' +
-      table(['classifier', 'change', 'accuracy', '95% CI', 'Δ accuracy', 'McNemar p', 'parameters', 'Δ parameters'],
-        r.ablation.map((a) => [a.base, a.change, pct(a.accuracy), `${pct(a.ci95[0])} – ${pct(a.ci95[1])}`, `${signed(100 * a.deltaAccuracy, (v) => v.toFixed(2))} pts`, pValue(a.p), num(a.params), signed(a.deltaParams, (v) => num(v))])));
+    sec(
+      'ablation',
+      'Ablation',
+      "<p>Each variant against the full classifier on the same test images: its 95% interval and McNemar's p.</p>" +
+        table(
+          ['classifier', 'change', 'accuracy', '95% CI', 'Δ accuracy', 'McNemar p', 'parameters', 'Δ parameters'],
+          r.ablation.map((a) => [
+            a.base,
+            a.change,
+            pct(a.accuracy),
+            `${pct(a.ci95[0])} – ${pct(a.ci95[1])}`,
+            `${signed(100 * a.deltaAccuracy, (v) => v.toFixed(2))} pts`,
+            pValue(a.p),
+            num(a.params),
+            signed(a.deltaParams, (v) => num(v)),
+          ]),
+        ),
+    );
   } else sec('ablation', 'Ablation', '<p>Not run (add <code>--ablation</code>).</p>');
   const css = `body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:17px;line-height:1.45;margin:24px auto;max-width:1500px;color:#1a1a1a;padding:0 20px}
 h1{font-size:30px}h2{font-size:24px;border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:40px}h3{font-size:19px;margin:18px 0 6px}
@@ -175,10 +387,12 @@ table{border-collapse:collapse;margin:8px 0 16px;font-size:16px}th,td{border:1px
 .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.note,.meta{color:#444;font-size:15px}svg{max-width:100%;height:auto}ul.verdicts{font-size:17px}
 nav a{margin-right:4px}.thumbs{display:flex;flex-wrap:wrap;gap:10px}.thumbs figure{margin:0;text-align:center}.thumbs img{image-rendering:pixelated;border:1px solid #999;background:#000}
 .thumbs figcaption{font-size:14px;max-width:120px}.thumbs figure.bad img{border:3px solid #d62728}`;
-  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bowcnn report: ${esc(r.dataset.name)}</title><style>${css}</style></head><body>` +
+  return (
+    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bowcnn report: ${esc(r.dataset.name)}</title><style>${css}</style></head><body>` +
     `<h1>Bag of visual words vs CNN on ${esc(r.dataset.name)}</h1><p class="meta">${r.dataset.train} training / ${r.dataset.test} test images from ${esc(r.dataset.source)} · seed ${r.seed} · ${esc(r.backend.name)} backend · bowcnn ${esc(r.versions.bowcnn)}, tfjs ${esc(r.versions.tfjs)}, Node ${esc(r.versions.node)} · ${esc(r.date)}</p>` +
     (r.command ? `<p class="meta"><code>bowcnn ${esc(r.command.join(' '))}</code></p>` : '') +
-    `<nav>${SECTIONS.map((s) => `<a href="#${s}">${s}</a>`).join(' · ')}</nav>${S.join('')}</body></html>`;
+    `<nav>${SECTIONS.map((s) => `<a href="#${s}">${s}</a>`).join(' · ')}</nav>${S.join('')}</body></html>`
+  );
 }
 
 /** Writes results.json, report.md and report.html into `dir` (the test split gives the thumbnails). */

@@ -38,7 +38,8 @@ export function cellFilter(size: number, window: CellWindow, channels: number): 
   const { w } = cellWindow1d(size, window);
   const k = w.length;
   const f = new Float32Array(k * k * channels);
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) for (let ch = 0; ch < channels; ch++) f[(i * k + j) * channels + ch] = w[i] * w[j];
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) for (let ch = 0; ch < channels; ch++) f[(i * k + j) * channels + ch] = w[i] * w[j];
   return tf.tensor4d(f, [k, k, channels, 1]);
 }
 
@@ -62,15 +63,26 @@ export const cells = defineStage('cells', CellsSchema, (config, name) => {
         stage: name,
         classic: `SIFT cells: histograms over ${config.size}x${config.size} px${config.window === 'triangle' ? ', bilinear spatial binning' : ''}`,
         cnn: `local sum pooling ${k}x${k} /1 (depthwise conv, ${config.window} window)`,
-        kernel: [k, k], stride: 1, dilation: 1, mapsIn: c, mapsOut: c, params: k * k * c, origin: 'handcrafted',
-        receptiveField: k, outShape: [sh[0], sh[1], c], connections: sh[0] * sh[1] * c * k * k,
+        kernel: [k, k],
+        stride: 1,
+        dilation: 1,
+        mapsIn: c,
+        mapsOut: c,
+        params: k * k * c,
+        origin: 'handcrafted',
+        receptiveField: k,
+        outShape: [sh[0], sh[1], c],
+        connections: sh[0] * sh[1] * c * k * k,
       };
     },
     // padding, then the window as a depthwise convolution (what apply computes as average pooling)
     toLayers: (sh) => [
       { className: 'BowReplicatePad', config: { p: [before, after, before, after], mode: config.padding, name: `${name}_pad` } },
-      { className: 'DepthwiseConv2D', config: { kernelSize: k, depthMultiplier: 1, padding: 'valid', useBias: false, name },
-        weights: [cellFilter(config.size, config.window, sh[2] ?? 8)] },
+      {
+        className: 'DepthwiseConv2D',
+        config: { kernelSize: k, depthMultiplier: 1, padding: 'valid', useBias: false, name },
+        weights: [cellFilter(config.size, config.window, sh[2] ?? 8)],
+      },
     ],
   };
 });

@@ -36,7 +36,8 @@ export interface ClassifierStage extends Stage {
 /** Collects `[n,1,1,D]` batches into row chunks. */
 async function collect(batches: AsyncIterable<Maps>): Promise<{ chunks: Float32Array[]; d: number; n: number }> {
   const chunks: Float32Array[] = [];
-  let d = 0, n = 0;
+  let d = 0,
+    n = 0;
   for await (const b of batches) {
     check4d('classifier', b);
     d = b.shape[1] * b.shape[2] * b.shape[3];
@@ -53,13 +54,28 @@ type LibSvm = { train(x: number[][], y: number[]): void; predictOne(x: number[])
  * Dual coordinate descent for the L2-loss (squared hinge) linear SVM, one-vs-rest, bias as a constant
  * feature (liblinear -s 1 -B 1). Returns W `[D,K]` row-major, b `[K]`, and the passes made.
  */
-export async function dualCD(chunks: Float32Array[], d: number, n: number, labels: Int32Array, K: number, C: number, eps: number, maxIter: number, seed: number) {
+export async function dualCD(
+  chunks: Float32Array[],
+  d: number,
+  n: number,
+  labels: Int32Array,
+  K: number,
+  C: number,
+  eps: number,
+  maxIter: number,
+  seed: number,
+) {
   const rows: Float32Array[] = [];
   for (const c of chunks) for (let i = 0; i < c.length / d; i++) rows.push(c.subarray(i * d, (i + 1) * d));
   const Dii = 1 / (2 * C);
   const Q = new Float64Array(n);
-  for (let i = 0; i < n; i++) { let s = 1; const r = rows[i]; for (let t = 0; t < d; t++) s += r[t] * r[t]; Q[i] = s + Dii; }
-  const w = Array.from({ length: K }, () => new Float64Array(d + 1));   // last entry: bias
+  for (let i = 0; i < n; i++) {
+    let s = 1;
+    const r = rows[i];
+    for (let t = 0; t < d; t++) s += r[t] * r[t];
+    Q[i] = s + Dii;
+  }
+  const w = Array.from({ length: K }, () => new Float64Array(d + 1)); // last entry: bias
   const alpha = Array.from({ length: K }, () => new Float64Array(n));
   const order = Array.from({ length: n }, (_, i) => i);
   const rand = rng(seed);
@@ -67,10 +83,11 @@ export async function dualCD(chunks: Float32Array[], d: number, n: number, label
   for (it = 1; it <= maxIter; it++) {
     shuffle(order, rand);
     let worstGap = 0;
-    const maxPG = new Float64Array(K).fill(-Infinity), minPG = new Float64Array(K).fill(Infinity);
+    const maxPG = new Float64Array(K).fill(-Infinity),
+      minPG = new Float64Array(K).fill(Infinity);
     for (let oi = 0; oi < n; oi++) {
       const i = order[oi];
-      if ((oi & 1023) === 0) await checkpoint();   // a pass over 60k rows takes seconds: let Ctrl-C through
+      if ((oi & 1023) === 0) await checkpoint(); // a pass over 60k rows takes seconds: let Ctrl-C through
       const r = rows[i];
       for (let k = 0; k < K; k++) {
         const wk = w[k];
@@ -86,7 +103,10 @@ export async function dualCD(chunks: Float32Array[], d: number, n: number, label
           const na = Math.max(a - G / Q[i], 0);
           const step = (na - a) * y;
           alpha[k][i] = na;
-          if (step !== 0) { for (let t = 0; t < d; t++) wk[t] += step * r[t]; wk[d] += step; }
+          if (step !== 0) {
+            for (let t = 0; t < d; t++) wk[t] += step * r[t];
+            wk[d] += step;
+          }
         }
       }
     }
@@ -98,7 +118,12 @@ export async function dualCD(chunks: Float32Array[], d: number, n: number, label
   return { w: W, bias: Float32Array.from(w.map((x) => x[d])), iters: Math.min(it, maxIter) };
 }
 
-type SvmClass = { new (o: object): LibSvm; load(model: string): LibSvm; KERNEL_TYPES: Record<string, number>; SVM_TYPES: Record<string, number> };
+type SvmClass = {
+  new (o: object): LibSvm;
+  load(model: string): LibSvm;
+  KERNEL_TYPES: Record<string, number>;
+  SVM_TYPES: Record<string, number>;
+};
 let svmClass: Promise<SvmClass> | null = null;
 let svmLoaded: SvmClass | null = null;
 /** libsvm-js's WebAssembly build (loaded once, on first use). */
@@ -108,15 +133,19 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
   let W: tf.Variable<tf.Rank.R2> | null = null;
   let b: tf.Variable<tf.Rank.R1> | null = null;
   let svm: LibSvm | null = null;
-  let support: Float32Array[] | null = null;     // training rows, for the precomputed chi2 kernel
+  let support: Float32Array[] | null = null; // training rows, for the precomputed chi2 kernel
   let classes = config.classes;
-  const chi2Row = (x: Float32Array, rows: Float32Array[]) => rows.map((r) => {
-    let s = 0;
-    for (let i = 0; i < x.length; i++) { const a = x[i] + r[i]; if (a > 0) s += (2 * x[i] * r[i]) / a; }
-    return s;
-  });
-  let svmModel: string | null = null;            // libsvm's own serialisation of the fitted model
-  let supportTensor: tf.Tensor2D | null = null;  // the chi2 kernel's training rows, as state() gives them
+  const chi2Row = (x: Float32Array, rows: Float32Array[]) =>
+    rows.map((r) => {
+      let s = 0;
+      for (let i = 0; i < x.length; i++) {
+        const a = x[i] + r[i];
+        if (a > 0) s += (2 * x[i] * r[i]) / a;
+      }
+      return s;
+    });
+  let svmModel: string | null = null; // libsvm's own serialisation of the fitted model
+  let supportTensor: tf.Tensor2D | null = null; // the chi2 kernel's training rows, as state() gives them
   const stage: Omit<ClassifierStage, 'kind' | 'name' | 'config' | 'clone'> = {
     weights: () => (W && b ? { W: W.clone() as tf.Tensor2D, b: b.clone() as tf.Tensor1D } : null),
     async fit(batches: AsyncIterable<Maps>, labels?: Int32Array) {
@@ -129,14 +158,20 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
         const SVM = await libsvm();
         const rows: Float32Array[] = [];
         for (const c of chunks) for (let i = 0; i < c.length / d; i++) rows.push(c.subarray(i * d, (i + 1) * d));
-        const K = config.kernel === 'chi2' ? SVM.KERNEL_TYPES.PRECOMPUTED : config.kernel === 'linear' ? SVM.KERNEL_TYPES.LINEAR : SVM.KERNEL_TYPES.RBF;
+        const K =
+          config.kernel === 'chi2'
+            ? SVM.KERNEL_TYPES.PRECOMPUTED
+            : config.kernel === 'linear'
+              ? SVM.KERNEL_TYPES.LINEAR
+              : SVM.KERNEL_TYPES.RBF;
         svm?.free();
         svm = new SVM({ kernel: K, type: SVM.SVM_TYPES.C_SVC, cost: config.C, gamma: config.gamma || 1 / d, quiet: true });
         const X = config.kernel === 'chi2' ? rows.map((r) => chi2Row(r, rows)) : rows.map((r) => Array.from(r));
         svm.train(X, Array.from(labels));
         svmModel = (svm as LibSvm & { serializeModel(): string }).serializeModel();
         support = config.kernel === 'chi2' ? rows.map((r) => r.slice()) : null;
-        supportTensor?.dispose(); supportTensor = null;
+        supportTensor?.dispose();
+        supportTensor = null;
         stage.lastFit = { seconds: (performance.now() - t0) / 1000, epochs: 1, objective: NaN };
         return;
       }
@@ -144,19 +179,33 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
       if (b) b.dispose();
       if (config.solver === 'dcd') {
         const { w, bias, iters } = await dualCD(chunks, d, n, labels, classes, config.C, config.eps, config.maxIter, config.seed);
-        const wt = tf.tensor2d(w, [d, classes]), bt = tf.tensor1d(bias);
+        const wt = tf.tensor2d(w, [d, classes]),
+          bt = tf.tensor1d(bias);
         W = tf.variable(wt, true) as tf.Variable<tf.Rank.R2>;
         b = tf.variable(bt, true) as tf.Variable<tf.Rank.R1>;
         tf.dispose([wt, bt]);
         stage.lastFit = { seconds: (performance.now() - t0) / 1000, epochs: iters, objective: NaN };
         return;
       }
-      const w0 = tf.zeros([d, classes]), b0 = tf.zeros([classes]);
-      W = tf.variable(w0, true) as tf.Variable<tf.Rank.R2>;     // a variable shares its initial value's data
+      const w0 = tf.zeros([d, classes]),
+        b0 = tf.zeros([classes]);
+      W = tf.variable(w0, true) as tf.Variable<tf.Rank.R2>; // a variable shares its initial value's data
       b = tf.variable(b0, true) as tf.Variable<tf.Rank.R1>;
       tf.dispose([w0, b0]);
-      const Wv = W, bv = b;
-      const all = chunks.length === 1 ? chunks[0] : (() => { const a = new Float32Array(n * d); let o = 0; for (const c of chunks) { a.set(c, o); o += c.length; } return a; })();
+      const Wv = W,
+        bv = b;
+      const all =
+        chunks.length === 1
+          ? chunks[0]
+          : (() => {
+              const a = new Float32Array(n * d);
+              let o = 0;
+              for (const c of chunks) {
+                a.set(c, o);
+                o += c.length;
+              }
+              return a;
+            })();
       const Y = new Float32Array(n * classes).fill(-1);
       for (let i = 0; i < n; i++) Y[i * classes + labels[i]] = 1;
       const batch = Math.min(config.batch, n);
@@ -166,25 +215,45 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
       const opt = tf.train.adam(config.lr);
       const reg = 1 / (2 * config.C * n);
       const rand = rng(config.seed);
-      let prev = Infinity, objective = Infinity, epoch = 0;
+      let prev = Infinity,
+        objective = Infinity,
+        epoch = 0;
       const maxEpochs = full ? config.maxEpochs * 5 : config.maxEpochs;
       for (epoch = 1; epoch <= maxEpochs; epoch++) {
-        (opt as unknown as { learningRate: number }).learningRate = config.lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * (epoch - 1) / maxEpochs)));
-        const order = full ? null : shuffle(Array.from({ length: n }, (_, i) => i), rand);
+        (opt as unknown as { learningRate: number }).learningRate =
+          config.lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / maxEpochs)));
+        const order = full
+          ? null
+          : shuffle(
+              Array.from({ length: n }, (_, i) => i),
+              rand,
+            );
         let lossSum = 0;
         for (let s = 0; s < n; s += batch) {
           let X: tf.Tensor2D, Yt: tf.Tensor2D;
-          if (full) { X = Xfull!; Yt = Yfull!; } else {
+          if (full) {
+            X = Xfull!;
+            Yt = Yfull!;
+          } else {
             const idx = order!.slice(s, s + batch);
-            const xb = new Float32Array(idx.length * d), yb = new Float32Array(idx.length * classes);
-            idx.forEach((j, i) => { xb.set(all.subarray(j * d, (j + 1) * d), i * d); yb.set(Y.subarray(j * classes, (j + 1) * classes), i * classes); });
-            X = tf.tensor2d(xb, [idx.length, d]); Yt = tf.tensor2d(yb, [idx.length, classes]);
+            const xb = new Float32Array(idx.length * d),
+              yb = new Float32Array(idx.length * classes);
+            idx.forEach((j, i) => {
+              xb.set(all.subarray(j * d, (j + 1) * d), i * d);
+              yb.set(Y.subarray(j * classes, (j + 1) * classes), i * classes);
+            });
+            X = tf.tensor2d(xb, [idx.length, d]);
+            Yt = tf.tensor2d(yb, [idx.length, classes]);
           }
           const m = X.shape[0];
-          const loss = opt.minimize(() => tf.tidy(() => {
-            const margin = tf.relu(tf.sub(1, tf.mul(Yt, tf.add(tf.matMul(X, Wv), bv))));
-            return tf.add(tf.div(tf.sum(tf.square(margin)), m), tf.mul(reg, tf.sum(tf.square(Wv)))) as tf.Scalar;
-          }), true) as tf.Scalar;
+          const loss = opt.minimize(
+            () =>
+              tf.tidy(() => {
+                const margin = tf.relu(tf.sub(1, tf.mul(Yt, tf.add(tf.matMul(X, Wv), bv))));
+                return tf.add(tf.div(tf.sum(tf.square(margin)), m), tf.mul(reg, tf.sum(tf.square(Wv)))) as tf.Scalar;
+              }),
+            true,
+          ) as tf.Scalar;
           lossSum += loss.dataSync()[0] * m;
           loss.dispose();
           if (!full) tf.dispose([X, Yt]);
@@ -199,7 +268,8 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
     },
     apply(x: Maps): Maps {
       check4d('classifier', x);
-      const n = x.shape[0], d = x.shape[1] * x.shape[2] * x.shape[3];
+      const n = x.shape[0],
+        d = x.shape[1] * x.shape[2] * x.shape[3];
       if (config.kind === 'libsvm') {
         if (!svm) throw new StageError(name, 'not fitted');
         const v = x.dataSync() as Float32Array;
@@ -212,7 +282,8 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
         return tf.tensor4d(out, [n, 1, 1, classes]);
       }
       if (!W || !b) throw new StageError(name, 'not fitted');
-      const Wv = W, bv = b;
+      const Wv = W,
+        bv = b;
       return tf.tidy(() => tf.reshape(tf.add(tf.matMul(tf.reshape(x, [n, d]), Wv), bv), [n, 1, 1, classes]) as tf.Tensor4D);
     },
     outShape: () => [1, 1, classes],
@@ -220,10 +291,19 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
       const d = s.reduce((a, v) => a * v, 1);
       const k = classes || config.classes || 10;
       return {
-        stage: name, classic: config.kind === 'linear' ? `linear SVM, one-vs-rest, squared hinge, C = ${config.C}` : `kernel SVM (${config.kernel}), LIBSVM, C = ${config.C}`,
+        stage: name,
+        classic:
+          config.kind === 'linear'
+            ? `linear SVM, one-vs-rest, squared hinge, C = ${config.C}`
+            : `kernel SVM (${config.kernel}), LIBSVM, C = ${config.C}`,
         cnn: config.kind === 'linear' ? `fully connected ${d}->${k}` : `kernel machine ${d}->${k} (not a layer)`,
-        mapsIn: d, mapsOut: k, params: config.kind === 'linear' ? d * k + k : 0, origin: 'supervised', receptiveField: 0,
-        outShape: [1, 1, k], connections: d * k + k,
+        mapsIn: d,
+        mapsOut: k,
+        params: config.kind === 'linear' ? d * k + k : 0,
+        origin: 'supervised',
+        receptiveField: 0,
+        outShape: [1, 1, k],
+        connections: d * k + k,
       };
     },
     state: (): Record<string, tf.Tensor> => {
@@ -253,7 +333,8 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
       if (!st.W || !st.b) return;
       if (W) W.dispose();
       if (b) b.dispose();
-      const w0 = st.W.clone(), b0 = st.b.clone();
+      const w0 = st.W.clone(),
+        b0 = st.b.clone();
       W = tf.variable(w0 as tf.Tensor2D, true) as tf.Variable<tf.Rank.R2>;
       b = tf.variable(b0 as tf.Tensor1D, true) as tf.Variable<tf.Rank.R1>;
       tf.dispose([w0, b0]);
@@ -262,16 +343,28 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
     // a linear SVM is a fully connected layer on the flattened features
     toLayers() {
       const wb = stage.weights();
-      if (!wb) throw new StageError(name, config.kind === 'linear' ? 'not fitted: export a fitted pipeline' : 'a kernel SVM is not a layer: only a linear classifier exports');
+      if (!wb)
+        throw new StageError(
+          name,
+          config.kind === 'linear'
+            ? 'not fitted: export a fitted pipeline'
+            : 'a kernel SVM is not a layer: only a linear classifier exports',
+        );
       return [
         { className: 'Flatten', config: { name: `${name}_flatten` } },
         { className: 'Dense', config: { units: wb.b.shape[0], name }, weights: [wb.W, wb.b] },
       ];
     },
     dispose() {
-      W?.dispose(); b?.dispose(); W = b = null;
-      svm?.free(); svm = null; support = null; svmModel = null;
-      supportTensor?.dispose(); supportTensor = null;
+      W?.dispose();
+      b?.dispose();
+      W = b = null;
+      svm?.free();
+      svm = null;
+      support = null;
+      svmModel = null;
+      supportTensor?.dispose();
+      supportTensor = null;
     },
   };
   return stage;

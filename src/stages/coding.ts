@@ -51,7 +51,8 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
     centres: () => C,
     // the dictionary does not depend on how it is used (hard / soft / triangle, beta)
     fitConfig: () => ({ words: config.words, sample: config.sample, seed: config.seed, maxIter: config.maxIter, tol: config.tol }),
-    convWeights: () => (kernel && bias ? { kernel: kernel.reshape([1, 1, kernel.shape[0], kernel.shape[1]]) as tf.Tensor4D, bias: bias.clone() } : null),
+    convWeights: () =>
+      kernel && bias ? { kernel: kernel.reshape([1, 1, kernel.shape[0], kernel.shape[1]]) as tf.Tensor4D, bias: bias.clone() } : null,
     words: () => config.words,
     setCentres(c: tf.Tensor2D) {
       for (const t of [C, kernel, bias]) t?.dispose();
@@ -63,7 +64,8 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       const t0 = performance.now();
       const rand = rng(config.seed);
       const kept: Float32Array[] = [];
-      let D = 0, have = 0;
+      let D = 0,
+        have = 0;
       for await (const b of batches) {
         check4d('coding', b);
         D = b.shape[3];
@@ -74,18 +76,29 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       }
       if (D === 0) throw new FitError(`stage '${name}': fit saw no descriptors`);
       if (have < config.words) {
-        throw new FitError(`stage '${name}': ${have} descriptors for ${config.words} words: use more images (--subset) or fewer words (--set ${name}.words=N)`);
+        throw new FitError(
+          `stage '${name}': ${have} descriptors for ${config.words} words: use more images (--subset) or fewer words (--set ${name}.words=N)`,
+        );
       }
       // a seeded subsample of `sample` rows from everything seen
       const want = Math.min(config.sample, have);
       const all = new Float32Array(have * D);
       let o = 0;
-      for (const k of kept) { all.set(k, o); o += k.length; }
-      let data = all, n = have;
+      for (const k of kept) {
+        all.set(k, o);
+        o += k.length;
+      }
+      let data = all,
+        n = have;
       if (want < have) {
         const idx = new Uint32Array(have);
         for (let i = 0; i < have; i++) idx[i] = i;
-        for (let i = 0; i < want; i++) { const j = i + Math.floor(rand() * (have - i)); const t = idx[i]; idx[i] = idx[j]; idx[j] = t; }
+        for (let i = 0; i < want; i++) {
+          const j = i + Math.floor(rand() * (have - i));
+          const t = idx[i];
+          idx[i] = idx[j];
+          idx[j] = t;
+        }
         data = new Float32Array(want * D);
         for (let i = 0; i < want; i++) data.set(all.subarray(idx[i] * D, (idx[i] + 1) * D), i * D);
         n = want;
@@ -94,7 +107,13 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       const c = tf.tensor2d(r.centres, [config.words, D]);
       stage.setCentres(c);
       c.dispose();
-      stage.lastFit = { seconds: (performance.now() - t0) / 1000, secondsPerIter: r.secondsPerIter, iterations: r.iterations, inertia: r.inertia, descriptors: n };
+      stage.lastFit = {
+        seconds: (performance.now() - t0) / 1000,
+        secondsPerIter: r.secondsPerIter,
+        iterations: r.iterations,
+        inertia: r.inertia,
+        descriptors: n,
+      };
     },
     wordIndices(x: Maps): tf.Tensor3D | null {
       check4d('coding', x);
@@ -109,12 +128,12 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       const M = config.words;
       return tf.tidy(() => {
         const [n, h, w] = x.shape;
-        const { flat, s } = scores(x);                      // the 1x1 conv: [P,M]
+        const { flat, s } = scores(x); // the 1x1 conv: [P,M]
         let out: tf.Tensor;
         if (config.mode === 'hard') out = tf.cast(tf.oneHot(tf.argMax(s, 1), M), 'float32');
         else if (config.mode === 'soft') out = tf.softmax(tf.mul(s, config.beta));
         else {
-          const z = tf.sqrt(tf.relu(tf.sub(tf.sum(tf.square(flat), 1, true), s)));   // ||x - c_k||
+          const z = tf.sqrt(tf.relu(tf.sub(tf.sum(tf.square(flat), 1, true), s))); // ||x - c_k||
           out = tf.relu(tf.sub(tf.mean(z, 1, true), z));
         }
         return tf.reshape(out, [n, h, w, M]) as tf.Tensor4D;
@@ -122,12 +141,24 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
     },
     outShape: (sh) => [sh[0], sh[1], config.words],
     card(sh): LayerCard {
-      const D = sh[2] ?? 128, M = config.words;
-      const what = config.mode === 'hard' ? 'winner-take-all' : config.mode === 'soft' ? `softmax (beta ${config.beta})` : 'triangle activation';
+      const D = sh[2] ?? 128,
+        M = config.words;
+      const what =
+        config.mode === 'hard' ? 'winner-take-all' : config.mode === 'soft' ? `softmax (beta ${config.beta})` : 'triangle activation';
       return {
-        stage: name, classic: `BoW coding on ${M} visual words (${config.mode})`, cnn: `conv 1x1 ${D}->${M} + ${what}`,
-        kernel: [1, 1], stride: 1, dilation: 1, mapsIn: D, mapsOut: M, params: D * M + M, origin: 'unsupervised',
-        receptiveField: 1, outShape: [sh[0], sh[1], M], connections: sh[0] * sh[1] * M * (D + 1),
+        stage: name,
+        classic: `BoW coding on ${M} visual words (${config.mode})`,
+        cnn: `conv 1x1 ${D}->${M} + ${what}`,
+        kernel: [1, 1],
+        stride: 1,
+        dilation: 1,
+        mapsIn: D,
+        mapsOut: M,
+        params: D * M + M,
+        origin: 'unsupervised',
+        receptiveField: 1,
+        outShape: [sh[0], sh[1], M],
+        connections: sh[0] * sh[1] * M * (D + 1),
         identity: 'W_k = 2 c_k, b_k = -||c_k||^2',
       };
     },
@@ -135,7 +166,8 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
     toLayers() {
       const cw = stage.convWeights();
       if (!cw) throw new StageError(name, 'not fitted: export a fitted pipeline');
-      if (config.mode === 'triangle') throw new StageError(name, 'triangle coding is not exported (it needs ||x - c_k||, not a conv output)');
+      if (config.mode === 'triangle')
+        throw new StageError(name, 'triangle coding is not exported (it needs ||x - c_k||, not a conv output)');
       return [
         { className: 'Conv2D', config: { filters: config.words, kernelSize: 1, useBias: true, name }, weights: [cw.kernel, cw.bias] },
         config.mode === 'hard'
@@ -145,15 +177,30 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
     },
     // the 32 words with the most mass, a readable sample of the dictionary (as SIFT glyphs when D = 128)
     pictures() {
-      if (!C || C.shape[1] !== 128) return [];
+      if (C?.shape[1] !== 128) return [];
       const all = C.arraySync() as number[][];
-      const order = all.map((w, i) => [w.reduce((a, v) => a + v, 0), i] as const).sort((a, z) => z[0] - a[0]).slice(0, 32).map(([, i]) => i);
-      return [{ kind: 'words' as const, title: `32 visual words (the coding filters, k-means), drawn as SIFT glyphs`, data: order.map((i) => all[i]) }];
+      const order = all
+        .map((w, i) => [w.reduce((a, v) => a + v, 0), i] as const)
+        .sort((a, z) => z[0] - a[0])
+        .slice(0, 32)
+        .map(([, i]) => i);
+      return [
+        {
+          kind: 'words' as const,
+          title: `32 visual words (the coding filters, k-means), drawn as SIFT glyphs`,
+          data: order.map((i) => all[i]),
+        },
+      ];
     },
     ablations: () => (config.mode === 'hard' ? [{ change: 'hard -> soft coding', overrides: { mode: 'soft' } }] : []),
     state: (): Record<string, tf.Tensor> => (C ? { centres: C } : {}),
-    restore(s) { if (s.centres) stage.setCentres(s.centres as tf.Tensor2D); },
-    dispose() { for (const t of [C, kernel, bias]) t?.dispose(); C = kernel = bias = null; },
+    restore(s) {
+      if (s.centres) stage.setCentres(s.centres as tf.Tensor2D);
+    },
+    dispose() {
+      for (const t of [C, kernel, bias]) t?.dispose();
+      C = kernel = bias = null;
+    },
   };
   return stage;
 });

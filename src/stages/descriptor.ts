@@ -32,25 +32,36 @@ import { check4d, defineStage, StageError, type Maps } from './stage.js';
 export type { DescriptorConfig } from '../config/stages.js';
 
 export type DescriptorNorm = 'sift' | 'rootsift' | 'l2' | 'none';
-const EPS = 1.19209290e-7;
+const EPS = 1.1920929e-7;
 
 /** VLFeat's `_vl_dsift_get_bin_window_mean`. */
 export function binWindowMean(binSize: number, numBins: number, binIndex: number, windowSize: number): number {
   const delta = binSize * (binIndex - 0.5 * (numBins - 1));
   const sigma = binSize * windowSize;
   let acc = 0;
-  for (let x = -binSize + 1; x <= binSize - 1; x++) { const z = (x - delta) / sigma; acc += Math.exp(-0.5 * z * z); }
+  for (let x = -binSize + 1; x <= binSize - 1; x++) {
+    const z = (x - delta) / sigma;
+    acc += Math.exp(-0.5 * z * z);
+  }
   return acc / (2 * binSize - 1);
 }
 
-export interface FrameGeometry { framesY: number; framesX: number; centresY: number[]; centresX: number[]; frameSize: number }
+export interface FrameGeometry {
+  framesY: number;
+  framesX: number;
+  centresY: number[];
+  centresX: number[];
+  frameSize: number;
+}
 
 export function frameGeometry(height: number, width: number, cellSize: number, step: number, bins = 4): FrameGeometry {
   const span = (bins - 1) * cellSize;
   const nx = width - 1 - span >= 0 ? Math.floor((width - 1 - span) / step) + 1 : 0;
   const ny = height - 1 - span >= 0 ? Math.floor((height - 1 - span) / step) + 1 : 0;
   return {
-    framesY: ny, framesX: nx, frameSize: span + 1,
+    framesY: ny,
+    framesX: nx,
+    frameSize: span + 1,
     centresY: Array.from({ length: ny }, (_, i) => i * step + span / 2),
     centresX: Array.from({ length: nx }, (_, i) => i * step + span / 2),
   };
@@ -60,9 +71,11 @@ export function frameGeometry(height: number, width: number, cellSize: number, s
 export function gatherWeights(bins: number, T: number, binWeight: (b: number) => number): tf.Tensor4D {
   const D = bins * bins * T;
   const w = new Float32Array(bins * bins * T * D);
-  for (let by = 0; by < bins; by++) for (let bx = 0; bx < bins; bx++) for (let t = 0; t < T; t++) {
-    w[((by * bins + bx) * T + t) * D + (by * bins + bx) * T + t] = binWeight(by) * binWeight(bx);
-  }
+  for (let by = 0; by < bins; by++)
+    for (let bx = 0; bx < bins; bx++)
+      for (let t = 0; t < T; t++) {
+        w[((by * bins + bx) * T + t) * D + (by * bins + bx) * T + t] = binWeight(by) * binWeight(bx);
+      }
   return tf.tensor4d(w, [bins, bins, T, D]);
 }
 
@@ -72,7 +85,7 @@ export function normalize(d: tf.Tensor4D, norm: DescriptorNorm): tf.Tensor4D {
     if (norm === 'none') return d.clone();
     if (norm === 'l2') return l2(d);
     if (norm === 'rootsift') return tf.sqrt(tf.div(d, tf.add(tf.sum(tf.abs(d), 3, true), EPS))) as tf.Tensor4D;
-    return l2(tf.clipByValue(l2(d), 0, 0.2) as tf.Tensor4D);   // entries are >= 0
+    return l2(tf.clipByValue(l2(d), 0, 0.2) as tf.Tensor4D); // entries are >= 0
   });
 }
 
@@ -84,7 +97,10 @@ export const descriptor = defineStage('descriptor', DescriptorSchema, (config, n
   const geometryOk = (h: number, w: number) => {
     const g = frameGeometry(h, w, s, step, bins);
     if (g.framesX === 0 || g.framesY === 0) {
-      throw new StageError(name, `a ${h}x${w} map holds no ${frameSize}x${frameSize} frame (cell size ${s}, ${bins}x${bins} cells): use larger images or a smaller cell size`);
+      throw new StageError(
+        name,
+        `a ${h}x${w} map holds no ${frameSize}x${frameSize} frame (cell size ${s}, ${bins}x${bins} cells): use larger images or a smaller cell size`,
+      );
     }
     return g;
   };
@@ -99,7 +115,7 @@ export const descriptor = defineStage('descriptor', DescriptorSchema, (config, n
       geometryOk(x.shape[1], x.shape[2]);
       const W = weights;
       return tf.tidy(() => {
-        const raw = gatherConv(x, W, step, s);                        // [N,H',W',128]
+        const raw = gatherConv(x, W, step, s); // [N,H',W',128]
         let out = normalize(raw, config.norm);
         if (config.contrastThreshold > 0) {
           const mass = tf.div(tf.sum(raw, 3, true), frameSize * frameSize);
@@ -120,8 +136,15 @@ export const descriptor = defineStage('descriptor', DescriptorSchema, (config, n
         stage: name,
         classic: `SIFT descriptor ${bins}x${bins}x${T} = ${D}, ${config.norm} normalisation`,
         cnn: `conv ${bins}x${bins} dilation ${s} /${step}, ${T}->${D}, identity weights${config.window === 'gaussian' ? ' x Gaussian' : ''}`,
-        kernel: [bins, bins], stride: step, dilation: s, mapsIn: T, mapsOut: D, params: bins * bins * T * D,
-        origin: 'handcrafted', receptiveField: frameSize, outShape: [g.framesY, g.framesX, D],
+        kernel: [bins, bins],
+        stride: step,
+        dilation: s,
+        mapsIn: T,
+        mapsOut: D,
+        params: bins * bins * T * D,
+        origin: 'handcrafted',
+        receptiveField: frameSize,
+        outShape: [g.framesY, g.framesX, D],
         connections: g.framesY * g.framesX * D * bins * bins * T,
       };
     },
@@ -130,11 +153,21 @@ export const descriptor = defineStage('descriptor', DescriptorSchema, (config, n
       geometryOk(sh[0], sh[1]);
       const T = sh[2] ?? 8;
       return [
-        { className: 'BowGatherConv', config: { k: bins, filters: bins * bins * T, stride: step, dilation: s, name }, weights: [gatherWeights(bins, T, binWeight)] },
-        { className: 'BowSiftNorm', config: { norm: config.norm, contrastThreshold: config.contrastThreshold, frameSize, name: `${name}_norm` } },
+        {
+          className: 'BowGatherConv',
+          config: { k: bins, filters: bins * bins * T, stride: step, dilation: s, name },
+          weights: [gatherWeights(bins, T, binWeight)],
+        },
+        {
+          className: 'BowSiftNorm',
+          config: { norm: config.norm, contrastThreshold: config.contrastThreshold, frameSize, name: `${name}_norm` },
+        },
       ];
     },
-    dispose: () => { weights?.dispose(); weights = null; },
+    dispose: () => {
+      weights?.dispose();
+      weights = null;
+    },
   };
 });
 
@@ -143,7 +176,15 @@ export const descriptor = defineStage('descriptor', DescriptorSchema, (config, n
  * pair, the Conv2D kernel (wasm, cpu, webgpu) does not.
  */
 export function gatherConv(x: Maps, filter: tf.Tensor4D, step: number, s: number): tf.Tensor4D {
-  return tf.engine().runKernel('Conv2D', { x, filter } as unknown as tf.NamedTensorMap, {
-    strides: [step, step], pad: 'valid', dataFormat: 'NHWC', dilations: [s, s], dimRoundingMode: undefined,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  return tf.engine().runKernel(
+    'Conv2D',
+    { x, filter } as unknown as tf.NamedTensorMap,
+    {
+      strides: [step, step],
+      pad: 'valid',
+      dataFormat: 'NHWC',
+      dilations: [s, s],
+      dimRoundingMode: undefined,
+    } as unknown as tf.NamedAttrMap,
+  ) as tf.Tensor4D;
 }

@@ -25,12 +25,18 @@ export type { DenseSiftConfig };
 /** The four single-scale stages, configured consistently. */
 export function denseSiftStages(cfg: Omit<DenseSiftConfig, 'sizes'> = {}): Stage[] {
   const size = cfg.size ?? 4;
-  const sigma = cfg.sigma === 'phow' ? phowSigma(size) : cfg.sigma ?? 0;
+  const sigma = cfg.sigma === 'phow' ? phowSigma(size) : (cfg.sigma ?? 0);
   return [
     gradient({ sigma }),
     orientation({ mode: cfg.mode ?? 'wta' }),
     cells({ size, window: cfg.window ?? 'box', padding: cfg.padding ?? 'zero' }),
-    descriptor({ cellSize: size, step: cfg.step ?? 2, norm: cfg.norm ?? 'sift', window: cfg.gaussianWindow ? 'gaussian' : 'flat', contrastThreshold: cfg.contrastThreshold ?? 0 }),
+    descriptor({
+      cellSize: size,
+      step: cfg.step ?? 2,
+      norm: cfg.norm ?? 'sift',
+      window: cfg.gaussianWindow ? 'gaussian' : 'flat',
+      contrastThreshold: cfg.contrastThreshold ?? 0,
+    }),
   ];
 }
 
@@ -55,7 +61,8 @@ export const denseSift = defineStage('dsift', DenseSiftSchema, (config, name) =>
   const { sizes, step } = config;
   const maxSize = Math.max(...sizes);
   const chains = sizes.map((size) => ({
-    size, off: Math.floor(1.5 * (maxSize - size)),
+    size,
+    off: Math.floor(1.5 * (maxSize - size)),
     stages: denseSiftStages({ ...config, size }),
   }));
   const grid = (h: number, w: number) => frameGeometry(h, w, maxSize, step);
@@ -74,7 +81,7 @@ export const denseSift = defineStage('dsift', DenseSiftSchema, (config, name) =>
           let m = ce.apply(or.apply(gr.apply(x)));
           if (off > 0) m = tf.slice(m, [0, off, off, 0], [n, h - off, w - off, m.shape[3]]);
           const d = de.apply(m);
-          return tf.slice(d, [0, 0, 0, 0], [n, g.framesY, g.framesX, d.shape[3]]);   // the largest size's grid
+          return tf.slice(d, [0, 0, 0, 0], [n, g.framesY, g.framesX, d.shape[3]]); // the largest size's grid
         });
         if (per.length === 1) return per[0];
         // [N,H',W',S,D] -> [N,H',W'*S,D]
@@ -87,11 +94,16 @@ export const denseSift = defineStage('dsift', DenseSiftSchema, (config, name) =>
       const last = cards[cards.length - 1];
       const params = chains.reduce((a, c) => a + chainCards(c.stages, s).reduce((b, k) => b + k.params, 0), 0);
       return {
-        ...last, stage: name, classic: `dense SIFT, cell ${sizes.join('/')} px, step ${step}`,
+        ...last,
+        stage: name,
+        classic: `dense SIFT, cell ${sizes.join('/')} px, step ${step}`,
         cnn: `${sizes.length} x (conv 8 filters + ${config.mode} + local sum pooling + 4x4 gather conv)`,
-        params, outShape: outShape(s),
+        params,
+        outShape: outShape(s),
       };
     },
-    dispose: () => { for (const c of chains) for (const st of c.stages) st.dispose?.(); },
+    dispose: () => {
+      for (const c of chains) for (const st of c.stages) st.dispose?.();
+    },
   };
 });

@@ -46,20 +46,24 @@ function gaussian1d(sigma: number): number[] {
 /** The filters as plain arrays: `kernel[k][y][x]`, size `n x n` with n = 3 + 2*ceil(3 sigma). */
 export function orientedKernels(sigma = 0, orientations = 8): number[][][] {
   const g = gaussian1d(sigma);
-  const r = (g.length - 1) / 2 + 1;       // radius of the smoothed derivative
+  const r = (g.length - 1) / 2 + 1; // radius of the smoothed derivative
   const n = 2 * r + 1;
   // smoothed Dx: G (x) G, convolved along x with [-1/2, 0, 1/2]  (f * d)(x) = sum_t f(x - t) d(t)
   const gx: number[][] = Array.from({ length: n }, () => new Array(n).fill(0));
   const gy: number[][] = Array.from({ length: n }, () => new Array(n).fill(0));
-  for (let i = 0; i < g.length; i++) for (let j = 0; j < g.length; j++) {
-    const w = g[i] * g[j];
-    // correlation form: response(x) = sum_u K(u) I(x + u); Dx responds I(x+1)/2 - I(x-1)/2
-    gx[i + 1][j + 2] += 0.5 * w; gx[i + 1][j] -= 0.5 * w;
-    gy[i + 2][j + 1] += 0.5 * w; gy[i][j + 1] -= 0.5 * w;
-  }
+  for (let i = 0; i < g.length; i++)
+    for (let j = 0; j < g.length; j++) {
+      const w = g[i] * g[j];
+      // correlation form: response(x) = sum_u K(u) I(x + u); Dx responds I(x+1)/2 - I(x-1)/2
+      gx[i + 1][j + 2] += 0.5 * w;
+      gx[i + 1][j] -= 0.5 * w;
+      gy[i + 2][j + 1] += 0.5 * w;
+      gy[i][j + 1] -= 0.5 * w;
+    }
   return Array.from({ length: orientations }, (_, k) => {
     const t = (2 * Math.PI * k) / orientations;
-    const c = Math.cos(t), s = Math.sin(t);
+    const c = Math.cos(t),
+      s = Math.sin(t);
     return gx.map((row, y) => row.map((v, x) => c * v + s * gy[y][x]));
   });
 }
@@ -70,9 +74,12 @@ export function filterBank(sigma = 0, channels = 1, orientations = 8): tf.Tensor
   const n = ks[0].length;
   const cw = channels === 3 ? GRAY_WEIGHTS : [1];
   const w = new Float32Array(n * n * channels * orientations);
-  for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) for (let c = 0; c < channels; c++) for (let k = 0; k < orientations; k++) {
-    w[((y * n + x) * channels + c) * orientations + k] = ks[k][y][x] * cw[c];
-  }
+  for (let y = 0; y < n; y++)
+    for (let x = 0; x < n; x++)
+      for (let c = 0; c < channels; c++)
+        for (let k = 0; k < orientations; k++) {
+          w[((y * n + x) * channels + c) * orientations + k] = ks[k][y][x] * cw[c];
+        }
   return tf.tensor4d(w, [n, n, channels, orientations]);
 }
 
@@ -101,11 +108,18 @@ export const gradient = defineStage('gradient', GradientSchema, (config, name) =
     card(s): LayerCard {
       const c = s[2] ?? 1;
       return {
-        stage: name, classic: `SIFT gradient, ${config.orientations} orientations${config.sigma ? `, sigma ${config.sigma.toFixed(2)}` : ''}`,
+        stage: name,
+        classic: `SIFT gradient, ${config.orientations} orientations${config.sigma ? `, sigma ${config.sigma.toFixed(2)}` : ''}`,
         cnn: `conv ${size}x${size} ${c}->${config.orientations}${c === 3 ? ' (gray folded in)' : ''}`,
-        kernel: [size, size], stride: 1, dilation: 1, mapsIn: c, mapsOut: config.orientations,
-        params: size * size * c * config.orientations, origin: 'handcrafted',
-        receptiveField: growField(1, 1, size, 1).r, outShape: [s[0], s[1], config.orientations],
+        kernel: [size, size],
+        stride: 1,
+        dilation: 1,
+        mapsIn: c,
+        mapsOut: config.orientations,
+        params: size * size * c * config.orientations,
+        origin: 'handcrafted',
+        receptiveField: growField(1, 1, size, 1).r,
+        outShape: [s[0], s[1], config.orientations],
         connections: s[0] * s[1] * config.orientations * size * size * c,
       };
     },
@@ -114,14 +128,28 @@ export const gradient = defineStage('gradient', GradientSchema, (config, name) =
       channelsOk(s[2] ?? 1);
       return [
         { className: 'BowReplicatePad', config: { p: [r, r, r, r], mode: 'replicate', name: `${name}_pad` } },
-        { className: 'Conv2D', config: { filters: config.orientations, kernelSize: size, padding: 'valid', useBias: false, name }, weights: [filterBank(config.sigma, s[2] ?? 1, config.orientations)] },
+        {
+          className: 'Conv2D',
+          config: { filters: config.orientations, kernelSize: size, padding: 'valid', useBias: false, name },
+          weights: [filterBank(config.sigma, s[2] ?? 1, config.orientations)],
+        },
       ];
     },
     pictures: () => {
       const ks = orientedKernels(config.sigma, config.orientations);
       const step = 360 / config.orientations;
-      return [{ kind: 'filters' as const, title: `the ${config.orientations} oriented gradient filters (layer 1, handcrafted)`, data: ks, labels: ks.map((_, k) => `${Math.round(k * step)}°`) }];
+      return [
+        {
+          kind: 'filters' as const,
+          title: `the ${config.orientations} oriented gradient filters (layer 1, handcrafted)`,
+          data: ks,
+          labels: ks.map((_, k) => `${Math.round(k * step)}°`),
+        },
+      ];
     },
-    dispose: () => { for (const b of banks.values()) b.dispose(); banks.clear(); },
+    dispose: () => {
+      for (const b of banks.values()) b.dispose();
+      banks.clear();
+    },
   };
 });

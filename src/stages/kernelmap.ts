@@ -53,9 +53,15 @@ export const kernelmap = defineStage('kernelmap', KernelMapSchema, (config, name
     card(s): LayerCard {
       const d = s[2] ?? 0;
       return {
-        stage: name, classic: config.kind === 'chi2' ? `chi2 kernel (homogeneous map, order ${config.order})` : 'Hellinger kernel',
+        stage: name,
+        classic: config.kind === 'chi2' ? `chi2 kernel (homogeneous map, order ${config.order})` : 'Hellinger kernel',
         cnn: config.kind === 'chi2' ? `element-wise feature map ${d}->${d * factor}` : 'element-wise sqrt',
-        mapsIn: d, mapsOut: d * factor, params: 0, origin: 'handcrafted', receptiveField: 1, outShape: [s[0], s[1], d * factor],
+        mapsIn: d,
+        mapsOut: d * factor,
+        params: 0,
+        origin: 'handcrafted',
+        receptiveField: 1,
+        outShape: [s[0], s[1], d * factor],
       };
     },
     toLayers: () => [{ className: 'BowStage', config: { stage: 'kernelmap', stageConfig: { ...config }, name } }],

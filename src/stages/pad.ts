@@ -6,9 +6,25 @@ export type Padding = 'replicate' | 'zero';
 /** Pads H by (top, bottom) and W by (left, right), repeating the edge rows/columns or with zeros. */
 export function pad2d(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number, mode: Padding): tf.Tensor4D {
   if (top === 0 && bottom === 0 && left === 0 && right === 0) return x.clone();
-  if (mode === 'zero') return tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+  if (mode === 'zero')
+    return tf.pad(x, [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ]);
   // one pixel of 'symmetric' mirror padding repeats the edge: that is replicate, in one fast kernel
-  if (Math.max(top, bottom, left, right) === 1) return tf.mirrorPad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], 'symmetric');
+  if (Math.max(top, bottom, left, right) === 1)
+    return tf.mirrorPad(
+      x,
+      [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      'symmetric',
+    );
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     let y: tf.Tensor4D = x;

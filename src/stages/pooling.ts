@@ -25,7 +25,8 @@ export const signedSqrt: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Ten
   save([x]);
   return {
     value: tf.mul(tf.sign(x), tf.sqrt(tf.abs(x))),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.div(tf.mul(dy as tf.Tensor, 0.5), tf.sqrt(tf.add(tf.abs(saved[0]), 1e-4))),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+      tf.div(tf.mul(dy as tf.Tensor, 0.5), tf.sqrt(tf.add(tf.abs(saved[0]), 1e-4))),
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 
@@ -62,19 +63,23 @@ function poolingOps(config: PoolSettings) {
      */
     poolIndices(idx: Int32Array, [n, h, w]: [number, number, number], m: number): Maps {
       const regionList: [number, number, number, number][] = [];
-      for (const L of config.pyramid) for (const [r0, r1] of regionBounds(h, L)) for (const [c0, c1] of regionBounds(w, L)) regionList.push([r0, r1, c0, c1]);
+      for (const L of config.pyramid)
+        for (const [r0, r1] of regionBounds(h, L)) for (const [c0, c1] of regionBounds(w, L)) regionList.push([r0, r1, c0, c1]);
       const R = regionList.length;
       const hist = new Float32Array(n * R * m);
-      for (let b = 0; b < n; b++) regionList.forEach(([r0, r1, c0, c1], r) => {
-        const o = (b * R + r) * m;
-        for (let y = r0; y < r1; y++) for (let x = c0; x < c1; x++) hist[o + idx[(b * h + y) * w + x]]++;
-        const area = (r1 - r0) * (c1 - c0);
-        if (config.op === 'mean' && area > 0) for (let k = 0; k < m; k++) hist[o + k] /= area;
-        if (config.op === 'max') for (let k = 0; k < m; k++) hist[o + k] = hist[o + k] > 0 ? 1 : 0;
-      });
+      for (let b = 0; b < n; b++)
+        regionList.forEach(([r0, r1, c0, c1], r) => {
+          const o = (b * R + r) * m;
+          for (let y = r0; y < r1; y++) for (let x = c0; x < c1; x++) hist[o + idx[(b * h + y) * w + x]]++;
+          const area = (r1 - r0) * (c1 - c0);
+          if (config.op === 'mean' && area > 0) for (let k = 0; k < m; k++) hist[o + k] /= area;
+          if (config.op === 'max') for (let k = 0; k < m; k++) hist[o + k] = hist[o + k] > 0 ? 1 : 0;
+        });
       return tf.tidy(() => {
         const all = tf.tensor3d(hist, [n, R, m]);
-        const parts = Array.from({ length: R }, (_, r) => vecNorm(tf.reshape(tf.slice(all, [0, r, 0], [n, 1, m]), [n, m]), config.regionNorm));
+        const parts = Array.from({ length: R }, (_, r) =>
+          vecNorm(tf.reshape(tf.slice(all, [0, r, 0], [n, 1, m]), [n, m]), config.regionNorm),
+        );
         return finish(parts, n, m);
       });
     },
@@ -84,13 +89,18 @@ function poolingOps(config: PoolSettings) {
       return tf.tidy(() => {
         const parts: tf.Tensor[] = [];
         for (const L of config.pyramid) {
-          const rows = regionBounds(h, L), cols = regionBounds(w, L);
-          for (const [r0, r1] of rows) for (const [c0, c1] of cols) {
-            if (r1 <= r0 || c1 <= c0) { parts.push(tf.zeros([n, m])); continue; }
-            const reg = L === 1 ? x : tf.slice(x, [0, r0, c0, 0], [n, r1 - r0, c1 - c0, m]);
-            const p = config.op === 'max' ? tf.max(reg, [1, 2]) : config.op === 'mean' ? tf.mean(reg, [1, 2]) : tf.sum(reg, [1, 2]);
-            parts.push(vecNorm(p, config.regionNorm));
-          }
+          const rows = regionBounds(h, L),
+            cols = regionBounds(w, L);
+          for (const [r0, r1] of rows)
+            for (const [c0, c1] of cols) {
+              if (r1 <= r0 || c1 <= c0) {
+                parts.push(tf.zeros([n, m]));
+                continue;
+              }
+              const reg = L === 1 ? x : tf.slice(x, [0, r0, c0, 0], [n, r1 - r0, c1 - c0, m]);
+              const p = config.op === 'max' ? tf.max(reg, [1, 2]) : config.op === 'mean' ? tf.mean(reg, [1, 2]) : tf.sum(reg, [1, 2]);
+              parts.push(vecNorm(p, config.regionNorm));
+            }
         }
         return finish(parts, n, m);
       });
@@ -109,9 +119,18 @@ export const pooling = defineStage<typeof PoolingSchema, CodePooler>('pooling', 
       const m = s[2] ?? 0;
       const pyr = config.pyramid.length === 1 && config.pyramid[0] === 1 ? 'global' : `pyramid [${config.pyramid.join(', ')}]`;
       return {
-        stage: name, classic: `BoW ${config.op} pooling, ${pyr}`, cnn: `global ${config.op} pooling over ${regions} region${regions > 1 ? 's' : ''}`,
-        mapsIn: m, mapsOut: m * regions, params: 0, origin: 'none', receptiveField: Math.max(s[0], s[1]),
-        kernel: [s[0], s[1]], stride: 1, outShape: [1, 1, m * regions], connections: s[0] * s[1] * m,
+        stage: name,
+        classic: `BoW ${config.op} pooling, ${pyr}`,
+        cnn: `global ${config.op} pooling over ${regions} region${regions > 1 ? 's' : ''}`,
+        mapsIn: m,
+        mapsOut: m * regions,
+        params: 0,
+        origin: 'none',
+        receptiveField: Math.max(s[0], s[1]),
+        kernel: [s[0], s[1]],
+        stride: 1,
+        outShape: [1, 1, m * regions],
+        connections: s[0] * s[1] * m,
       };
     },
     toLayers: () => [{ className: 'BowStage', config: { stage: 'pooling', stageConfig: { ...config }, name } }],

@@ -62,8 +62,10 @@ export interface CodePooler extends Stage {
   poolIndices(idx: Int32Array, shape: [number, number, number], words: number): Maps;
 }
 
-export const isCodeEmitter = (s: Stage | undefined): s is CodeEmitter => typeof (s as Partial<CodeEmitter> | undefined)?.wordIndices === 'function';
-export const isCodePooler = (s: Stage | undefined): s is CodePooler => typeof (s as Partial<CodePooler> | undefined)?.poolIndices === 'function';
+export const isCodeEmitter = (s: Stage | undefined): s is CodeEmitter =>
+  typeof (s as Partial<CodeEmitter> | undefined)?.wordIndices === 'function';
+export const isCodePooler = (s: Stage | undefined): s is CodePooler =>
+  typeof (s as Partial<CodePooler> | undefined)?.poolIndices === 'function';
 
 export class StageError extends ConfigError {
   constructor(stage: string, message: string) {
@@ -98,7 +100,8 @@ export function defineStage<Sch extends z.ZodType, S extends Stage = Stage>(
       kind,
       name,
       config: Object.freeze({ ...(config as Record<string, unknown>) }),
-      clone: (overrides: Record<string, unknown> = {}, n: string = name) => factory({ ...(config as object), ...overrides } as z.input<Sch>, n),
+      clone: (overrides: Record<string, unknown> = {}, n: string = name) =>
+        factory({ ...(config as object), ...overrides } as z.input<Sch>, n),
     }) as unknown as S;
     return stage;
   };

@@ -6,7 +6,7 @@
 import { settings } from '../core/settings.js';
 
 export interface ProgressOptions {
-  unit?: string;          // 'img', 'iter', 'B'
+  unit?: string; // 'img', 'iter', 'B'
   stream?: NodeJS.WriteStream;
   logEveryMs?: number;
   silent?: boolean;
@@ -14,8 +14,11 @@ export interface ProgressOptions {
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '--:--';
-  const m = Math.floor(s / 60), sec = Math.floor(s % 60);
-  return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
+  const m = Math.floor(s / 60),
+    sec = Math.floor(s % 60);
+  return m >= 60
+    ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
+    : `${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
 }
 
 function fmtRate(r: number): string {
@@ -32,14 +35,19 @@ export class Progress {
   private readonly silent: boolean;
   private closed = false;
 
-  constructor(private readonly label: string, private total: number, private readonly opts: ProgressOptions = {}) {
+  constructor(
+    private readonly label: string,
+    private total: number,
+    private readonly opts: ProgressOptions = {},
+  ) {
     this.stream = opts.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY);
     this.silent = opts.silent ?? !settings().progress;
   }
 
   set(fields: Record<string, string | number>): this {
-    for (const [k, v] of Object.entries(fields)) this.fields[k] = typeof v === 'number' ? (Math.abs(v) < 10 ? v.toFixed(4) : v.toFixed(1)) : v;
+    for (const [k, v] of Object.entries(fields))
+      this.fields[k] = typeof v === 'number' ? (Math.abs(v) < 10 ? v.toFixed(4) : v.toFixed(1)) : v;
     return this;
   }
 
@@ -47,12 +55,19 @@ export class Progress {
     this.done += n;
     const now = performance.now();
     const every = this.tty ? 100 : (this.opts.logEveryMs ?? 10_000);
-    if (now - this.last >= every || this.done >= this.total) { this.last = now; this.draw(false); }
+    if (now - this.last >= every || this.done >= this.total) {
+      this.last = now;
+      this.draw(false);
+    }
   }
 
   /** Seconds since start. */
-  elapsed(): number { return (performance.now() - this.start) / 1000; }
-  rate(): number { return this.done / Math.max(1e-9, this.elapsed()); }
+  elapsed(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+  rate(): number {
+    return this.done / Math.max(1e-9, this.elapsed());
+  }
 
   line(): string {
     const t = this.elapsed();
@@ -61,9 +76,13 @@ export class Progress {
     const width = 24;
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
     const left = rate > 0 ? (this.total - this.done) / rate : NaN;
-    const extra = Object.entries(this.fields).map(([k, v]) => `${k} ${v}`).join('  ');
-    return `${this.label} [${bar}] ${this.done}/${this.total} ${fmtRate(rate)} ${this.opts.unit ?? 'it'}/s ` +
-      `${fmtTime(t)}<${fmtTime(left)}${extra ? '  ' + extra : ''}`;
+    const extra = Object.entries(this.fields)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('  ');
+    return (
+      `${this.label} [${bar}] ${this.done}/${this.total} ${fmtRate(rate)} ${this.opts.unit ?? 'it'}/s ` +
+      `${fmtTime(t)}<${fmtTime(left)}${extra ? `  ${extra}` : ''}`
+    );
   }
 
   private draw(final: boolean): void {

@@ -6,13 +6,24 @@ import { onBackend } from '../helpers.js';
 import { WORKLOADS } from './workloads.js';
 
 describe('kernel coverage on wasm', () => {
-  beforeAll(async () => { await useBackend('wasm'); });   // registers the wasm kernels
+  beforeAll(async () => {
+    await useBackend('wasm');
+  }); // registers the wasm kernels
   for (const w of WORKLOADS) {
     it(`${w.name}: every kernel exists on wasm and the step matches cpu`, async () => {
       // profile names also list op scopes ('fusedMatMul__op') and customGrad's 'unnamed scope'; the kernels
       // they ran are listed on their own
-      const names = (await onBackend('cpu', async () => (await tf.profile(() => { w.run(); })).kernelNames))
-        .filter((k) => !k.endsWith('__op') && k !== 'unnamed scope');
+      const names = (
+        await onBackend(
+          'cpu',
+          async () =>
+            (
+              await tf.profile(() => {
+                w.run();
+              })
+            ).kernelNames,
+        )
+      ).filter((k) => !k.endsWith('__op') && k !== 'unnamed scope');
       expect(names.length).toBeGreaterThan(5);
       const missing = names.filter((k) => !tf.getKernel(k, 'wasm'));
       expect(missing).toEqual([]);

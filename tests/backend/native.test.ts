@@ -12,16 +12,22 @@ import { maxAbsDiff, onBackend, randArray } from '../helpers.js';
 const built = nativeAddon() !== null;
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number;
-interface ConvCase { x: Shape4; k: [number, number]; co: number; pad: Pad; s?: number }
+interface ConvCase {
+  x: Shape4;
+  k: [number, number];
+  co: number;
+  pad: Pad;
+  s?: number;
+}
 const CONVS: ConvCase[] = [
-  { x: [3, 28, 28, 1], k: [5, 5], co: 6, pad: 'same' },     // LeNet-5 C1
-  { x: [3, 14, 14, 6], k: [5, 5], co: 16, pad: 'valid' },   // C3
-  { x: [2, 14, 14, 16], k: [3, 3], co: 32, pad: 'same' },   // alexnet-small conv2
-  { x: [2, 7, 7, 32], k: [3, 3], co: 64, pad: 'same' },     // conv3
-  { x: [2, 9, 7, 5], k: [2, 4], co: 11, pad: 'same' },      // even kernel (uneven 'same' pads), 11 = 8 + 3 channels
-  { x: [2, 6, 8, 3], k: [3, 3], co: 13, pad: 1 },           // explicit pad, 13 channels (8 + 5)
-  { x: [37, 5, 5, 2], k: [1, 1], co: 3, pad: 'valid' },     // 1x1, more images than a chunk
-  { x: [1, 4, 4, 2], k: [5, 5], co: 2, pad: 'same' },       // kernel wider than the image
+  { x: [3, 28, 28, 1], k: [5, 5], co: 6, pad: 'same' }, // LeNet-5 C1
+  { x: [3, 14, 14, 6], k: [5, 5], co: 16, pad: 'valid' }, // C3
+  { x: [2, 14, 14, 16], k: [3, 3], co: 32, pad: 'same' }, // alexnet-small conv2
+  { x: [2, 7, 7, 32], k: [3, 3], co: 64, pad: 'same' }, // conv3
+  { x: [2, 9, 7, 5], k: [2, 4], co: 11, pad: 'same' }, // even kernel (uneven 'same' pads), 11 = 8 + 3 channels
+  { x: [2, 6, 8, 3], k: [3, 3], co: 13, pad: 1 }, // explicit pad, 13 channels (8 + 5)
+  { x: [37, 5, 5, 2], k: [1, 1], co: 3, pad: 'valid' }, // 1x1, more images than a chunk
+  { x: [1, 4, 4, 2], k: [5, 5], co: 2, pad: 'same' }, // kernel wider than the image
   { x: [2, 9, 9, 3], k: [3, 3], co: 4, pad: 'same', s: 2 }, // stride 2: left to wasm
 ];
 
@@ -32,17 +38,23 @@ function data(c: ConvCase) {
   const f: Shape4 = [c.k[0], c.k[1], ci, c.co];
   const info = tf.backend_util.computeConv2DInfo(c.x, f, c.s ?? 1, 1, c.pad);
   return {
-    f, dyShape: info.outShape as Shape4,
-    x: randArray(tf.util.sizeFromShape(c.x), 1), w: randArray(tf.util.sizeFromShape(f), 2),
-    b: randArray(c.co, 3), dy: randArray(tf.util.sizeFromShape(info.outShape), 4),
+    f,
+    dyShape: info.outShape as Shape4,
+    x: randArray(tf.util.sizeFromShape(c.x), 1),
+    w: randArray(tf.util.sizeFromShape(f), 2),
+    b: randArray(c.co, 3),
+    dy: randArray(tf.util.sizeFromShape(info.outShape), 4),
   };
 }
 
 /** forward with bias + ReLU (fused op), input gradient, filter gradient: one flat array each */
 function passes(c: ConvCase) {
-  const d = data(c), s = c.s ?? 1;
+  const d = data(c),
+    s = c.s ?? 1;
   return tf.tidy(() => {
-    const x = tf.tensor4d(d.x, c.x), w = tf.tensor4d(d.w, d.f), dy = tf.tensor4d(d.dy, d.dyShape);
+    const x = tf.tensor4d(d.x, c.x),
+      w = tf.tensor4d(d.w, d.f),
+      dy = tf.tensor4d(d.dy, d.dyShape);
     const y = tf.conv2d(x, w, s, c.pad);
     const yf = tf.fused.conv2d({ x, filter: w, strides: s, pad: c.pad, bias: tf.tensor1d(d.b), activation: 'relu' });
     const dx = tf.conv2dTranspose(dy, w, c.x, s, c.pad);
@@ -60,22 +72,32 @@ function close(a: Float32Array[], b: Float32Array[]) {
 }
 
 describe.skipIf(!built)('native kernels on the wasm backend', () => {
-  beforeAll(async () => { await useBackend('wasm'); setNativeKernelsEnabled(true); });
+  beforeAll(async () => {
+    await useBackend('wasm');
+    setNativeKernelsEnabled(true);
+  });
 
   it('are in front of the wasm convolution and product kernels, and the backend says so', () => {
     expect(backendInfo().notes.join(' ')).toMatch(/native kernels: (AVX-512|AVX2|SSE)/);
     // count the addon's calls: one for a fused convolution with bias and ReLU, none for stride 2
-    const addon = nativeAddon()!, conv = addon.conv;
+    const addon = nativeAddon()!,
+      conv = addon.conv;
     let calls = 0;
-    addon.conv = (...args) => { calls++; return conv(...args); };
-    const x = tf.ones([1, 4, 4, 1]) as tf.Tensor4D, w = tf.ones([3, 3, 1, 2]) as tf.Tensor4D;
+    addon.conv = (...args) => {
+      calls++;
+      return conv(...args);
+    };
+    const x = tf.ones([1, 4, 4, 1]) as tf.Tensor4D,
+      w = tf.ones([3, 3, 1, 2]) as tf.Tensor4D;
     let y: tf.Tensor;
     try {
       tf.tidy(() => tf.conv2d(x, w, 2, 'same').dataSync());
       expect(calls).toBe(0);
       y = tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias: tf.tensor1d([-5, 0]), activation: 'relu' });
       expect(calls).toBe(1);
-    } finally { addon.conv = conv; }
+    } finally {
+      addon.conv = conv;
+    }
     // corners see 4 ones, edges 6, the middle 9: minus 5 then ReLU on channel 0
     expect(Array.from(y.dataSync()).filter((_, i) => i % 2 === 0)).toEqual([0, 1, 1, 0, 1, 4, 4, 1, 1, 4, 4, 1, 0, 1, 1, 0]);
     expect(Array.from(y.dataSync()).filter((_, i) => i % 2 === 1)).toEqual([4, 6, 6, 4, 6, 9, 9, 6, 6, 9, 9, 6, 4, 6, 6, 4]);
@@ -94,40 +116,60 @@ describe.skipIf(!built)('native kernels on the wasm backend', () => {
     const c = CONVS[1];
     const nat = passes(c);
     setNativeKernelsEnabled(false);
-    try { close(passes(c), nat); } finally { setNativeKernelsEnabled(true); }
+    try {
+      close(passes(c), nat);
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
   });
 
   it('compute the filter gradient the same for 1 and 2 threads, and the same twice', () => {
     const addon = nativeAddon()!;
     const c = CONVS[0];
     const d = data(c);
-    const run = () => tf.tidy(() => conv2dFilterGrad(tf.tensor4d(d.x, c.x), tf.tensor4d(d.dy, d.dyShape), d.f, 1, c.pad).dataSync() as Float32Array);
+    const run = () =>
+      tf.tidy(() => conv2dFilterGrad(tf.tensor4d(d.x, c.x), tf.tensor4d(d.dy, d.dyShape), d.f, 1, c.pad).dataSync() as Float32Array);
     const before = addon.setThreads();
     try {
       addon.setThreads(1);
       const one = run();
       addon.setThreads(2);
-      const two = run(), again = run();
+      const two = run(),
+        again = run();
       expect(Array.from(two)).toEqual(Array.from(one));
       expect(Array.from(again)).toEqual(Array.from(two));
-    } finally { addon.setThreads(before); }
+    } finally {
+      addon.setThreads(before);
+    }
   });
 
   // C[i,j] = sum_k A[i,k] B[k,j] (plain loop)
   function loopMatMul(a: Float32Array, b: Float32Array, M: number, K: number, N: number, ta: boolean, tb: boolean) {
     const c = new Float32Array(M * N);
-    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
-      c[i * N + j] = s;
-    }
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
+        c[i * N + j] = s;
+      }
     return c;
   }
 
-  for (const [M, K, N] of [[128, 400, 120], [7, 5, 3], [13, 33, 17], [1, 84, 10]] as const) {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+  for (const [M, K, N] of [
+    [128, 400, 120],
+    [7, 5, 3],
+    [13, 33, 17],
+    [1, 84, 10],
+  ] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       it(`matMul ${M}x${K}x${N}, transposeA ${ta}, transposeB ${tb}, matches a plain loop`, () => {
-        const a = randArray(M * K, 5), b = randArray(K * N, 6);
+        const a = randArray(M * K, 5),
+          b = randArray(K * N, 6);
         const got = tf.tidy(() => tf.matMul(tf.tensor2d(a, ta ? [K, M] : [M, K]), tf.tensor2d(b, tb ? [N, K] : [K, N]), ta, tb).dataSync());
         const want = loopMatMul(a, b, M, K, N, ta, tb);
         expect(maxAbsDiff(got, want) / Math.max(1, ...Array.from(want, Math.abs))).toBeLessThan(1e-5);
@@ -136,19 +178,32 @@ describe.skipIf(!built)('native kernels on the wasm backend', () => {
   }
 
   it('batched and broadcast products, and the fused product with bias and ReLU, match cpu', async () => {
-    const a = randArray(3 * 6 * 5, 7), b = randArray(5 * 4, 8), b3 = randArray(3 * 5 * 4, 9), bias = randArray(4, 10);
-    const f = () => tf.tidy(() => [
-      tf.matMul(tf.tensor3d(a, [3, 6, 5]), tf.tensor3d(b3, [3, 5, 4])),
-      tf.matMul(tf.tensor3d(a, [3, 6, 5]), tf.tensor3d(b, [1, 5, 4])),          // b broadcast over the batch
-      tf.matMul(tf.tensor3d(b, [1, 5, 4]), tf.tensor3d(a, [3, 6, 5]), true, true), // a broadcast, both transposed
-      tf.fused.matMul({ a: tf.tensor2d(a.slice(0, 30), [6, 5]), b: tf.tensor2d(b, [5, 4]), bias: tf.tensor1d(bias), activation: 'relu' }),
-    ].map((t) => t.dataSync() as Float32Array));
+    const a = randArray(3 * 6 * 5, 7),
+      b = randArray(5 * 4, 8),
+      b3 = randArray(3 * 5 * 4, 9),
+      bias = randArray(4, 10);
+    const f = () =>
+      tf.tidy(() =>
+        [
+          tf.matMul(tf.tensor3d(a, [3, 6, 5]), tf.tensor3d(b3, [3, 5, 4])),
+          tf.matMul(tf.tensor3d(a, [3, 6, 5]), tf.tensor3d(b, [1, 5, 4])), // b broadcast over the batch
+          tf.matMul(tf.tensor3d(b, [1, 5, 4]), tf.tensor3d(a, [3, 6, 5]), true, true), // a broadcast, both transposed
+          tf.fused.matMul({
+            a: tf.tensor2d(a.slice(0, 30), [6, 5]),
+            b: tf.tensor2d(b, [5, 4]),
+            bias: tf.tensor1d(bias),
+            activation: 'relu',
+          }),
+        ].map((t) => t.dataSync() as Float32Array),
+      );
     close(await onBackend('wasm', f), await onBackend('cpu', f));
   });
 
   it('leave no tensors behind', () => {
-    const c = CONVS[0], d = data(c);
-    const x = tf.tensor4d(d.x, c.x), w = tf.tensor4d(d.w, d.f);
+    const c = CONVS[0],
+      d = data(c);
+    const x = tf.tensor4d(d.x, c.x),
+      w = tf.tensor4d(d.w, d.f);
     const before = tf.memory().numTensors;
     const y = tf.conv2d(x, w, 1, 'same');
     expect(tf.memory().numTensors).toBe(before + 1);

@@ -19,7 +19,12 @@ describe('reduction gradients', () => {
         const want = Array.from({ length: 24 }, (_, i) => c[Math.floor(i / 4) % 3]);
         expect(gs.shape).toEqual([2, 3, 4]);
         expect(maxAbsDiff(Array.from(gs.dataSync()), want)).toBeLessThan(1e-6);
-        expect(maxAbsDiff(Array.from(gm.dataSync()), want.map((v) => v / 8))).toBeLessThan(1e-6);
+        expect(
+          maxAbsDiff(
+            Array.from(gm.dataSync()),
+            want.map((v) => v / 8),
+          ),
+        ).toBeLessThan(1e-6);
         tf.dispose([ct, gs, gm]);
       }
       // a full reduction (scalar dy) and a reduction over the last axis
@@ -27,7 +32,12 @@ describe('reduction gradients', () => {
       expect(maxAbsDiff(Array.from(g1.dataSync()), new Array(24).fill(3 / 24))).toBeLessThan(1e-6);
       const g2 = tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.sum(v, -1))))(x);
       const rows = tf.sum(x, -1).dataSync();
-      expect(maxAbsDiff(Array.from(g2.dataSync()), Array.from({ length: 24 }, (_, i) => 2 * rows[Math.floor(i / 4)]))).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff(
+          Array.from(g2.dataSync()),
+          Array.from({ length: 24 }, (_, i) => 2 * rows[Math.floor(i / 4)]),
+        ),
+      ).toBeLessThan(1e-5);
       tf.dispose([x, g1, g2]);
     });
   }
@@ -35,16 +45,28 @@ describe('reduction gradients', () => {
 
 describe('ReLU gradient', () => {
   afterAll(() => setSimdKernelsEnabled(true));
-  for (const [backend, simd] of [['wasm', true], ['wasm', false], ['cpu', true]] as const) {
+  for (const [backend, simd] of [
+    ['wasm', true],
+    ['wasm', false],
+    ['cpu', true],
+  ] as const) {
     it(`against dL/dx = x > 0 ? c : 0 on ${backend}${backend === 'wasm' ? (simd ? ' (SIMD)' : ' (JavaScript)') : ''}, with zeros and a size not a multiple of 4`, async () => {
       await useBackend(backend);
       setSimdKernelsEnabled(simd);
       const n = 4 * 5 * 7 + 3;
-      const xv = randArray(n, 3).map((v, i) => (i % 9 === 0 ? 0 : v)), c = randArray(n, 4);
-      const x = tf.tensor1d(xv), ct = tf.tensor1d(c);
+      const xv = randArray(n, 3).map((v, i) => (i % 9 === 0 ? 0 : v)),
+        c = randArray(n, 4);
+      const x = tf.tensor1d(xv),
+        ct = tf.tensor1d(c);
       const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), ct)))(x);
-      expect(maxAbsDiff(g.dataSync(), Array.from(xv, (v, i) => (v > 0 ? c[i] : 0)))).toBe(0);   // (cpu: dy * 0 may be -0)
-      if (backend === 'wasm') {   // one kernel, not Step + Cast + Multiply
+      expect(
+        maxAbsDiff(
+          g.dataSync(),
+          Array.from(xv, (v, i) => (v > 0 ? c[i] : 0)),
+        ),
+      ).toBe(0); // (cpu: dy * 0 may be -0)
+      if (backend === 'wasm') {
+        // one kernel, not Step + Cast + Multiply
         const p = await tf.profile(() => tf.grad((v: tf.Tensor) => tf.sum(tf.relu(v)))(x));
         const names = p.kernels.map((k) => k.name);
         expect(names).toContain('BowcnnReluGrad');

@@ -11,7 +11,9 @@ import { simdKernels } from '../../src/backend/simd/index.js';
 import { generate } from '../../scripts/build-simd.mjs';
 
 describe('SIMD kernels', () => {
-  beforeAll(async () => { await useBackend('wasm'); });
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
 
   it('the committed kernels-wasm.ts is what scripts/build-simd.mjs makes from kernels.wat', async () => {
     const committed = readFileSync(new URL('../../src/backend/simd/kernels-wasm.ts', import.meta.url), 'utf8');
@@ -22,7 +24,8 @@ describe('SIMD kernels', () => {
     const k = simdKernels(tf.backend());
     expect(k).not.toBeNull();
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]);
-    const a = tf.tensor1d([1, 10, 100, 1000]), b = tf.tensor1d([0.5, 0.5, 0.5, 0.5]);
+    const a = tf.tensor1d([1, 10, 100, 1000]),
+      b = tf.tensor1d([0.5, 0.5, 0.5, 0.5]);
     const out = tf.zeros([2, 4]);
     k!.affine(k!.ptr(x), k!.ptr(a), k!.ptr(b), k!.ptr(out), 2, 4);
     expect(Array.from(out.dataSync())).toEqual([1.5, 20.5, 300.5, 4000.5, 5.5, 60.5, 700.5, 8000.5]);
@@ -31,14 +34,16 @@ describe('SIMD kernels', () => {
 });
 
 describe('Identity on wasm', () => {
-  beforeAll(async () => { await useBackend('wasm'); });
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
 
   it('shares the block: a clone outlives its source, and the block is freed with the last reference', () => {
     const be = tf.backend() as unknown as { numDataIds(): number };
     const ids = be.numDataIds();
     const x = tf.tensor1d([1, 2, 3]);
     const y = tf.clone(x);
-    expect(be.numDataIds()).toBe(ids + 1);          // one heap block for both
+    expect(be.numDataIds()).toBe(ids + 1); // one heap block for both
     x.dispose();
     expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
     y.dispose();

@@ -10,13 +10,34 @@ const info = await useBackend('wasm');
 const x = tf.tensor4d(randArray(8 * 28 * 28 * 4, 1), [8, 28, 28, 4]);
 const w = tf.variable(tf.tensor4d(randArray(5 * 5 * 4 * 16, 2), [5, 5, 4, 16]));
 const a = tf.tensor2d(randArray(256 * 300, 3), [256, 300]);
-const { value, grads } = tf.variableGrads(() => tf.relu(tf.conv2d(x, w as tf.Tensor4D, 1, 'same')).square().mean() as tf.Scalar, [w]);
+const { value, grads } = tf.variableGrads(
+  () =>
+    tf
+      .relu(tf.conv2d(x, w as tf.Tensor4D, 1, 'same'))
+      .square()
+      .mean() as tf.Scalar,
+  [w],
+);
 const mm = tf.matMul(a, a, false, true);
 // bowcnn's SIMD kernels, over the shared memory (threads > 1) or the unshared one (1)
 const x1 = tf.tensor4d(randArray(8 * 28 * 28, 4), [8, 28, 28, 1]);
 const w1 = tf.variable(tf.tensor4d(randArray(3 * 3 * 16, 5), [3, 3, 1, 16]));
-const g1 = tf.variableGrads(() => tf.conv2d(x1, w1 as tf.Tensor4D, 1, 'same').square().mean() as tf.Scalar, [w1]).grads[w1.name];
+const g1 = tf.variableGrads(
+  () =>
+    tf
+      .conv2d(x1, w1 as tf.Tensor4D, 1, 'same')
+      .square()
+      .mean() as tf.Scalar,
+  [w1],
+).grads[w1.name];
 const m = channelMoments(x);
 const simd = [...m.mean.dataSync(), ...m.variance.dataSync(), ...g1.dataSync()];
-const out = { threads: info.threads, notes: info.notes.join('; '), loss: value.dataSync()[0], grad: Array.from(grads[w.name].dataSync()), mm: Array.from(mm.dataSync().slice(0, 2000)), simd };
+const out = {
+  threads: info.threads,
+  notes: info.notes.join('; '),
+  loss: value.dataSync()[0],
+  grad: Array.from(grads[w.name].dataSync()),
+  mm: Array.from(mm.dataSync().slice(0, 2000)),
+  simd,
+};
 process.stdout.write(JSON.stringify(out));

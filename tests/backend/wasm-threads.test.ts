@@ -9,7 +9,9 @@ const probe = resolve(import.meta.dirname, 'threads-probe.ts');
 
 function run(threads: number, native: boolean) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', probe], {
-    env: { ...process.env, BOWCNN_WASM_THREADS: String(threads), BOWCNN_NATIVE: native ? '1' : '0' }, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, BOWCNN_WASM_THREADS: String(threads), BOWCNN_NATIVE: native ? '1' : '0' },
+    encoding: 'utf8',
+    timeout: 60_000,
   });
   expect(r.error, `probe with ${threads} threads did not exit by itself`).toBeUndefined();
   expect(r.status, r.stderr).toBe(0);
@@ -19,28 +21,32 @@ function run(threads: number, native: boolean) {
 describe('wasm thread pool', () => {
   // XNNPACK's own pool: with the native kernels turned off (with them, XNNPACK keeps one thread)
   it('runs 2 threads with the same results as 1, and lets Node exit', () => {
-    const one = run(1, false), two = run(2, false);
+    const one = run(1, false),
+      two = run(2, false);
     expect(two.notes).toMatch(/XNNPACK thread pool of 2/);
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
     expect(two.loss).toBe(one.loss);
     expect(two.grad).toEqual(one.grad);
     expect(two.mm).toEqual(one.mm);
-    expect(two.simd).toEqual(one.simd);   // SIMD kernels over shared and unshared memory
+    expect(two.simd).toEqual(one.simd); // SIMD kernels over shared and unshared memory
     expect(one.simd.some((v) => v !== 0)).toBe(true);
     expect(one.grad.some((v) => v !== 0)).toBe(true);
   });
 
   it.skipIf(!existsSync(resolve(import.meta.dirname, '../../native/build/Release/bowcnn_native.node')))(
-    'with the native kernels: their 2 threads give the results of 1, and Node exits', () => {
-      const one = run(1, true), two = run(2, true);
+    'with the native kernels: their 2 threads give the results of 1, and Node exits',
+    () => {
+      const one = run(1, true),
+        two = run(2, true);
       expect(two.threads).toBe(2);
       expect(two.notes).toMatch(/native kernels: .*2 OpenMP threads; XNNPACK 1 thread/);
       expect(two.loss).toBe(one.loss);
       expect(two.grad).toEqual(one.grad);
       expect(two.mm).toEqual(one.mm);
       expect(two.simd).toEqual(one.simd);
-    });
+    },
+  );
 });
 
 describe('wasmThreadsWanted', () => {
@@ -59,7 +65,8 @@ describe('wasmThreadsWanted', () => {
       expect(() => wasmThreadsWanted()).toThrow(BackendError);
       expect(() => wasmThreadsWanted(0)).toThrow(/whole number >= 1/);
     } finally {
-      if (saved === undefined) delete process.env.BOWCNN_WASM_THREADS; else process.env.BOWCNN_WASM_THREADS = saved;
+      if (saved === undefined) delete process.env.BOWCNN_WASM_THREADS;
+      else process.env.BOWCNN_WASM_THREADS = saved;
     }
   });
 });

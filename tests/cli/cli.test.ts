@@ -22,7 +22,10 @@ function writeIdx(file: string, dims: number[], data: Uint8Array): void {
 const ROOT = resolve(__dirname, '..', '..');
 function cli(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, BOWCNN_PROGRESS: '0', ...env }, timeout: 60_000,
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, BOWCNN_PROGRESS: '0', ...env },
+    timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -61,9 +64,11 @@ describe('bowcnn CLI', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/backend 'tensorflow': neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed/);
   });
-  it('evaluates a CNN saved with test-time flips with them (the mean of the mirror\'s logits), and without under --single-view', async () => {
+  it("evaluates a CNN saved with test-time flips with them (the mean of the mirror's logits), and without under --single-view", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bowcnn-flip-'));
-    const n = 300, h = 6, w = 6;
+    const n = 300,
+      h = 6,
+      w = 6;
     const px = Uint8Array.from(randArray(n * h * w, 7), (v) => Math.floor((v + 1) * 127.5));
     const labels = Uint8Array.from(randArray(n, 8), (v) => Math.floor((v + 1) * 5) % 10);
     for (const pre of ['train', 't10k']) {
@@ -72,19 +77,35 @@ describe('bowcnn CLI', () => {
     }
     // a small random model; its accuracy with and without flips, from mirrors made by plain loops
     const want = await onBackend('cpu', async () => {
-      const m = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [h, w, 1] }), tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ seed: 3 }) })] });
+      const m = tf.sequential({
+        layers: [
+          tf.layers.flatten({ inputShape: [h, w, 1] }),
+          tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ seed: 3 }) }),
+        ],
+      });
       const recipe = parseRecipe({ kind: 'cnn', name: 'tiny', model: 'lenet5', predict: { flip: true } }, 'test');
-      await saveModel(m, join(dir, 'model'), { name: 'tiny', recipe, data: { dataset: 'fashion-mnist', classes: FASHION, inShape: [h, w, 1], flipSafe: true } });
-      const x = Float32Array.from(px, (v) => v / 255), mirror = new Float32Array(x.length);
-      for (let i = 0; i < n; i++) for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) mirror[(i * h + r) * w + c] = x[(i * h + r) * w + (w - 1 - c)];
+      await saveModel(m, join(dir, 'model'), {
+        name: 'tiny',
+        recipe,
+        data: { dataset: 'fashion-mnist', classes: FASHION, inShape: [h, w, 1], flipSafe: true },
+      });
+      const x = Float32Array.from(px, (v) => v / 255),
+        mirror = new Float32Array(x.length);
+      for (let i = 0; i < n; i++)
+        for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) mirror[(i * h + r) * w + c] = x[(i * h + r) * w + (w - 1 - c)];
       const a = (m.predict(tf.tensor4d(x, [n, h, w, 1])) as tf.Tensor).arraySync() as number[][];
       const b = (m.predict(tf.tensor4d(mirror, [n, h, w, 1])) as tf.Tensor).arraySync() as number[][];
       const acc = (rows: number[][]) => rows.filter((row, i) => row.indexOf(Math.max(...row)) === labels[i]).length / n;
       return { single: acc(a), flip: acc(a.map((row, i) => row.map((v, k) => (v + b[i][k]) / 2))) };
     });
-    expect(want.flip).not.toBe(want.single);   // the flips change some predictions here, so the check below can fail
-    const run = (extra: string[]) => JSON.parse(cli(['eval', '--model', join(dir, 'model'), '--dataset', 'fashion-mnist', '--data-dir', dir, '--json', ...extra]).out) as { accuracy: number; testTimeFlips: boolean };
-    const flipped = run([]), single = run(['--single-view']);
+    expect(want.flip).not.toBe(want.single); // the flips change some predictions here, so the check below can fail
+    const run = (extra: string[]) =>
+      JSON.parse(cli(['eval', '--model', join(dir, 'model'), '--dataset', 'fashion-mnist', '--data-dir', dir, '--json', ...extra]).out) as {
+        accuracy: number;
+        testTimeFlips: boolean;
+      };
+    const flipped = run([]),
+      single = run(['--single-view']);
     expect(flipped.testTimeFlips).toBe(true);
     expect(flipped.accuracy).toBeCloseTo(want.flip, 9);
     expect(single.testTimeFlips).toBe(false);
@@ -92,18 +113,45 @@ describe('bowcnn CLI', () => {
   });
   it('trains a CNN recipe other than LeNet-5, resumes from its checkpoint, and refuses a BoW recipe', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bowcnn-train-'));
-    const n = 200, h = 12, w = 12;
+    const n = 200,
+      h = 12,
+      w = 12;
     for (const pre of ['train', 't10k']) {
-      writeIdx(join(dir, `${pre}-images-idx3-ubyte`), [n, h, w], Uint8Array.from(randArray(n * h * w, 11), (v) => Math.floor((v + 1) * 127.5)));
-      writeIdx(join(dir, `${pre}-labels-idx1-ubyte`), [n], Uint8Array.from({ length: n }, (_, i) => i % 10));
+      writeIdx(
+        join(dir, `${pre}-images-idx3-ubyte`),
+        [n, h, w],
+        Uint8Array.from(randArray(n * h * w, 11), (v) => Math.floor((v + 1) * 127.5)),
+      );
+      writeIdx(
+        join(dir, `${pre}-labels-idx1-ubyte`),
+        [n],
+        Uint8Array.from({ length: n }, (_, i) => i % 10),
+      );
     }
-    const args = ['train', '--model', 'alexnet-small', '--dataset', 'fashion-mnist', '--data-dir', dir, '--epochs', '1', '--out', join(dir, 'run'), '--json'];
-    const first = cli(args), again = cli(args);
+    const args = [
+      'train',
+      '--model',
+      'alexnet-small',
+      '--dataset',
+      'fashion-mnist',
+      '--data-dir',
+      dir,
+      '--epochs',
+      '1',
+      '--out',
+      join(dir, 'run'),
+      '--json',
+    ];
+    const first = cli(args),
+      again = cli(args);
     expect(first.code).toBe(0);
     const a = JSON.parse(first.out) as { model: string; epochs: number; resumedFromEpoch: number | null; testTimeFlips: boolean };
     expect([a.model, a.epochs, a.resumedFromEpoch, a.testTimeFlips]).toEqual(['alexnet-small', 1, null, true]);
-    expect((JSON.parse(again.out) as { resumedFromEpoch: number | null }).resumedFromEpoch).toBe(0);   // nothing left to train
-    const meta = JSON.parse(readFileSync(join(dir, 'run', 'model', 'meta.json'), 'utf8')) as { recipe: { name: string }; testTimeFlips: boolean };
+    expect((JSON.parse(again.out) as { resumedFromEpoch: number | null }).resumedFromEpoch).toBe(0); // nothing left to train
+    const meta = JSON.parse(readFileSync(join(dir, 'run', 'model', 'meta.json'), 'utf8')) as {
+      recipe: { name: string };
+      testTimeFlips: boolean;
+    };
     expect([meta.recipe.name, meta.testTimeFlips]).toEqual(['alexnet-small', true]);
     const bow = cli(['train', '--model', 'bow-sift']);
     expect(bow.code).toBe(2);

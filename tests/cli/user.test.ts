@@ -18,7 +18,12 @@ const tmp = (p: string) => mkdtempSync(join(tmpdir(), `bowcnn-${p}-`));
 
 function cli(args: string[], env: Record<string, string> = {}, timeout = 120_000) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BOWCNN_PROGRESS: '0', ...env }, timeout });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, BOWCNN_PROGRESS: '0', ...env },
+    timeout,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -36,7 +41,7 @@ function leftovers(dir: string): string[] {
 }
 
 /** IDX files (ubyte images [n,h,w], labels [n]) as MNIST ships them. */
-function writeIdx(file: string, dims: number[], data: Uint8Array): void {
+function _writeIdx(file: string, dims: number[], data: Uint8Array): void {
   const head = Buffer.alloc(4 + 4 * dims.length);
   head.writeUInt32BE(0x0800 + dims.length, 0);
   dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
@@ -59,9 +64,22 @@ function folderDataset(classes: string[], per: number): string {
 describe('help, version, exit codes', () => {
   it('compare --help prints every option with its default, runs nothing, creates nothing, in under 2 s', () => {
     const cwd = tmp('help');
-    const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, MAIN, 'compare', '--help'], { cwd, encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href, MAIN, 'compare', '--help'],
+      { cwd, encoding: 'utf8' },
+    );
     expect(r.status).toBe(0);
-    for (const o of ['--dataset NAME', '--pipelines A,B', '--set PATH=V', '--robustness', '(default: runs/compare)', 'Examples:', 'Exit codes: 0 ok']) expect(r.stdout).toContain(o);
+    for (const o of [
+      '--dataset NAME',
+      '--pipelines A,B',
+      '--set PATH=V',
+      '--robustness',
+      '(default: runs/compare)',
+      'Examples:',
+      'Exit codes: 0 ok',
+    ])
+      expect(r.stdout).toContain(o);
     expect(readdirSync(cwd)).toEqual([]);
     const t = cli(['train', '-h']);
     expect(t.code).toBe(0);
@@ -154,7 +172,7 @@ describe('failures exit within seconds, naming the cause, and leave no temporary
 
   it('an image file name that is not UTF-8 is shown escaped, and its image read', () => {
     const root = folderDataset(['a', 'b'], 4);
-    const bad = Buffer.concat([Buffer.from(join(root, 'a') + '/'), Buffer.from([0x66, 0xff, 0x2e, 0x70, 0x6e, 0x67])]);
+    const bad = Buffer.concat([Buffer.from(`${join(root, 'a')}/`), Buffer.from([0x66, 0xff, 0x2e, 0x70, 0x6e, 0x67])]);
     writeFileSync(bad, Buffer.from('not a png'));
     const r = cli(['train', '--dataset', `folder:${root}`]);
     expect(r.code).toBe(1);
@@ -168,7 +186,21 @@ describe('failures exit within seconds, naming the cause, and leave no temporary
     expect(p.seconds).toBeLessThan(10);
     // a first run fills the cache; then every entry is turned into a folder
     const out = join(tmp('cachedir'), 'out');
-    const args = ['compare', '--pipelines', 'bow-sift', '--subset', '200', '--test-subset', '50', '--set', 'coding.words=16', '--set', 'coding.sample=2000', '--out', out];
+    const args = [
+      'compare',
+      '--pipelines',
+      'bow-sift',
+      '--subset',
+      '200',
+      '--test-subset',
+      '50',
+      '--set',
+      'coding.words=16',
+      '--set',
+      'coding.sample=2000',
+      '--out',
+      out,
+    ];
     expect(cli(args).code).toBe(0);
     rmSync(join(out, 'parts'), { recursive: true });
     for (const f of readdirSync(join(out, 'cache'))) {
@@ -231,7 +263,22 @@ describe('models saved by train and compare work in eval and predict', () => {
   for (const model of ['lenet5', 'alexnet-small']) {
     it(`train ${model} --out D, then eval --model D/model (its dataset from its metadata) and predict --model D/model`, () => {
       const dir = tmp(`saved-${model}`);
-      const t = cli(['train', '--model', model, '--dataset', 'mnist', '--subset', '600', '--test-subset', '100', '--epochs', '1', '--out', dir, '--json']);
+      const t = cli([
+        'train',
+        '--model',
+        model,
+        '--dataset',
+        'mnist',
+        '--subset',
+        '600',
+        '--test-subset',
+        '100',
+        '--epochs',
+        '1',
+        '--out',
+        dir,
+        '--json',
+      ]);
       expect(t.code, t.err).toBe(0);
       const trained = JSON.parse(t.out) as { testAccuracy: number };
       const e = cli(['eval', '--model', join(dir, 'model'), '--test-subset', '100', '--json']);
@@ -253,7 +300,22 @@ describe('models saved by train and compare work in eval and predict', () => {
 
   it('flipped bytes in a saved CNN are refused with the file named; in a checkpoint, training starts over with a warning', () => {
     const dir = tmp('flip');
-    const args = ['train', '--model', 'lenet5', '--dataset', 'mnist', '--subset', '300', '--test-subset', '50', '--epochs', '1', '--out', dir, '--json'];
+    const args = [
+      'train',
+      '--model',
+      'lenet5',
+      '--dataset',
+      'mnist',
+      '--subset',
+      '300',
+      '--test-subset',
+      '50',
+      '--epochs',
+      '1',
+      '--out',
+      dir,
+      '--json',
+    ];
     expect(cli(args).code).toBe(0);
     const w = join(dir, 'model', 'weights.bin');
     const b = readFileSync(w);
@@ -275,12 +337,22 @@ describe('models saved by train and compare work in eval and predict', () => {
 
 describe('signals', () => {
   /** Starts a command, sends `sig` once its output shows `ready`, and resolves with its exit code and how long it took to stop. */
-  function interrupt(args: string[], sig: 'SIGINT' | 'SIGTERM', ready: RegExp): Promise<{ code: number | null; stopSeconds: number; err: string }> {
+  function interrupt(
+    args: string[],
+    sig: 'SIGINT' | 'SIGTERM',
+    ready: RegExp,
+  ): Promise<{ code: number | null; stopSeconds: number; err: string }> {
     return new Promise((done, fail) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, BOWCNN_PROGRESS: '1' } });
+      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+        cwd: ROOT,
+        env: { ...process.env, BOWCNN_PROGRESS: '1' },
+      });
       let err = '';
       let sent = 0;
-      const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`no ${ready} in time: ${err.slice(-500)}`)); }, 90_000);
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        fail(new Error(`no ${ready} in time: ${err.slice(-500)}`));
+      }, 90_000);
       child.stderr.on('data', (d: Buffer) => {
         err += d.toString();
         if (!sent && ready.test(err)) {
@@ -297,7 +369,21 @@ describe('signals', () => {
 
   it('SIGINT stops train within 3 s with 130, the checkpoint whole; a rerun resumes from it', async () => {
     const dir = tmp('sigint');
-    const args = ['train', '--model', 'lenet5', '--dataset', 'mnist', '--subset', '2000', '--test-subset', '100', '--epochs', '40', '--out', dir];
+    const args = [
+      'train',
+      '--model',
+      'lenet5',
+      '--dataset',
+      'mnist',
+      '--subset',
+      '2000',
+      '--test-subset',
+      '100',
+      '--epochs',
+      '40',
+      '--out',
+      dir,
+    ];
     const r = await interrupt(args, 'SIGINT', /epoch 3\/40/);
     expect(r.code).toBe(130);
     expect(r.stopSeconds).toBeLessThan(3);
@@ -310,9 +396,23 @@ describe('signals', () => {
     expect((JSON.parse(again.out) as { resumedFromEpoch: number }).resumedFromEpoch).toBe(cp.epoch);
   }, 240_000);
 
-  it('SIGTERM stops compare within 3 s with 143; the finished classifier\'s results and model are whole and reused', async () => {
+  it("SIGTERM stops compare within 3 s with 143; the finished classifier's results and model are whole and reused", async () => {
     const out = join(tmp('sigterm'), 'out');
-    const args = ['compare', '--pipelines', 'bow-sift,lenet5', '--subset', '3000', '--test-subset', '200', '--set', 'coding.words=32', '--set', 'train.epochs=40', '--out', out];
+    const args = [
+      'compare',
+      '--pipelines',
+      'bow-sift,lenet5',
+      '--subset',
+      '3000',
+      '--test-subset',
+      '200',
+      '--set',
+      'coding.words=32',
+      '--set',
+      'train.epochs=40',
+      '--out',
+      out,
+    ];
     const r = await interrupt(args, 'SIGTERM', /lenet5 epoch 2\/40/);
     expect(r.code).toBe(143);
     expect(r.stopSeconds).toBeLessThan(3);

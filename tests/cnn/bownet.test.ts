@@ -14,18 +14,22 @@ let p: Pipeline;
 beforeAll(async () => {
   await useBackend('wasm');
   ds = await dataset('mnist', { subset: 400, seed: 2 });
-  p = bowPipeline(readRecipe('bow-sift') as BowRecipe).set('coding.words', 24).set('coding.sample', 4000);
+  p = bowPipeline(readRecipe('bow-sift') as BowRecipe)
+    .set('coding.words', 24)
+    .set('coding.sample', 4000);
   await p.fit(ds.train, { progress: false, data: { dataset: 'mnist', classes: ds.classes } });
 });
 
 describe('bownet', () => {
-  it('gives the pipeline\'s predictions on all 10,000 MNIST test images: 100% argmax agreement, scores within 1e-4', async () => {
+  it("gives the pipeline's predictions on all 10,000 MNIST test images: 100% argmax agreement, scores within 1e-4", async () => {
     expect(ds.test.n).toBe(10000);
     const a = await p.scoreSplit(ds.test, { progress: false });
     const m = exportBowNet(p);
     const b = await predictSplit(m, ds.test, 500);
-    const pa = argmaxRows(a, 10), pb = argmaxRows(b, 10);
-    let agree = 0, worst = 0;
+    const pa = argmaxRows(a, 10),
+      pb = argmaxRows(b, 10);
+    let agree = 0,
+      worst = 0;
     for (let i = 0; i < ds.test.n; i++) if (pa[i] === pb[i]) agree++;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
     expect(agree).toBe(10000);
@@ -36,13 +40,21 @@ describe('bownet', () => {
   it('round-trips through model.save() / tf.loadLayersModel()', async () => {
     const m = exportBowNet(p);
     let saved: tf.io.ModelArtifacts | null = null;
-    await m.save(tf.io.withSaveHandler(async (art) => { saved = art; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+    await m.save(
+      tf.io.withSaveHandler(async (art) => {
+        saved = art;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const back = await tf.loadLayersModel(tf.io.fromMemory(saved!));
     const x = tf.tidy(() => tf.randomUniform([8, 28, 28, 1], 0, 1, 'float32', 3));
-    const ya = m.predict(x) as tf.Tensor, yb = back.predict(x) as tf.Tensor;
+    const ya = m.predict(x) as tf.Tensor,
+      yb = back.predict(x) as tf.Tensor;
     expect(Array.from(yb.dataSync())).toEqual(Array.from(ya.dataSync()));
     expect(back.layers.map((l) => l.getClassName())).toContain('BowGatherConv');
-    tf.dispose([x, ya, yb]); m.dispose(); back.dispose();
+    tf.dispose([x, ya, yb]);
+    m.dispose();
+    back.dispose();
   });
 
   it('fine-tunes end to end: soft coding, groups switchable, the training loss falls', async () => {

@@ -25,7 +25,9 @@ describe('LeNet-5 input normalisation', () => {
     const layer = m.getLayer('normalize');
     const y = layer.apply(tf.tensor4d([0.3, 0.5, 0.1, 0], [1, 2, 2, 1])) as tf.Tensor;
     Array.from(y.dataSync()).forEach((v, i) => expect(v).toBeCloseTo([0, 1, -1, -1.5][i], 5));
-    const d = lenet5({}).getLayer('normalize').apply(tf.tensor4d([0, 0.5, 1, 0.25], [1, 2, 2, 1])) as tf.Tensor;
+    const d = lenet5({})
+      .getLayer('normalize')
+      .apply(tf.tensor4d([0, 0.5, 1, 0.25], [1, 2, 2, 1])) as tf.Tensor;
     Array.from(d.dataSync()).forEach((v, i) => expect(v).toBeCloseTo([-1, 0, 1, -0.5][i], 5));
     expect(lenet5({ normalize: false }).layers.map((l) => l.name)).not.toContain('normalize');
     expect(lenet5({ normalize: false }).countParams()).toBe(m.countParams());

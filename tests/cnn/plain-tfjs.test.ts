@@ -24,7 +24,9 @@ const scratch = (): string => {
   made.push(d);
   return d;
 };
-afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -49,18 +51,24 @@ function plainScores(dir: string, extra = ''): { scores: number[]; shape: number
     const y = m.predict(x);
     const loaded = Object.keys(await import('node:module').then((mod) => mod.createRequire(import.meta.url).cache ?? {}));
     process.stdout.write(JSON.stringify({ scores: Array.from(y.dataSync()), shape: y.shape, classes: m.layers.map((l) => l.getClassName()),
-      bowcnn: loaded.filter((f) => f.startsWith(${JSON.stringify(ROOT + '/src/')}) || f.includes('bowcnn_native')) }));
+      bowcnn: loaded.filter((f) => f.startsWith(${JSON.stringify(`${ROOT}/src/`)}) || f.includes('bowcnn_native')) }));
   `;
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
   const r = JSON.parse(out) as { scores: number[]; shape: number[]; classes: string[]; bowcnn: string[] };
   expect(r.bowcnn).toEqual([]);
   return r;
 }
 
 function agree(ours: Float32Array, theirs: number[], k: number) {
-  let same = 0, worst = 0;
+  let same = 0,
+    worst = 0;
   for (let i = 0; i < ours.length / k; i++) {
-    const a = ours.subarray(i * k, (i + 1) * k), b = theirs.slice(i * k, (i + 1) * k);
+    const a = ours.subarray(i * k, (i + 1) * k),
+      b = theirs.slice(i * k, (i + 1) * k);
     if (a.indexOf(Math.max(...a)) === b.indexOf(Math.max(...b))) same++;
   }
   for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[i]) / Math.max(1, Math.abs(ours[i])));
@@ -101,7 +109,16 @@ describe('a CNN saved by bowcnn is a plain tfjs LayersModel', () => {
     // bowcnn/layers for a browser: a Node module anywhere in it would make esbuild fail here
     mkdirSync(join(base, 'lib'), { recursive: true });
     const bundle = join(base, 'lib', 'layers.mjs');
-    const res = await build({ entryPoints: [join(ROOT, 'src', 'layers.ts')], bundle: true, platform: 'browser', format: 'esm', external: ['@tensorflow/tfjs'], outfile: bundle, logLevel: 'silent', metafile: true });
+    const res = await build({
+      entryPoints: [join(ROOT, 'src', 'layers.ts')],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      external: ['@tensorflow/tfjs'],
+      outfile: bundle,
+      logLevel: 'silent',
+      metafile: true,
+    });
     expect(Object.keys(res.metafile.inputs).filter((f) => /node:|native|backend\//.test(f))).toEqual([]);
     const x = batchTensor(ds.test, 0, N);
     const s = await p.scores(x);

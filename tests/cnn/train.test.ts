@@ -38,8 +38,16 @@ describe('trainModel', () => {
   });
 
   it('gives the same weights for the same seed, and other weights for another', async () => {
-    const run = async (seed: number) => { const m = lenet5({ seed }); await trainModel(m, ds.train, { ...quiet, epochs: 1, seed }); const w = weights(m); m.dispose(); return w; };
-    const a = await run(5), b = await run(5), c = await run(6);
+    const run = async (seed: number) => {
+      const m = lenet5({ seed });
+      await trainModel(m, ds.train, { ...quiet, epochs: 1, seed });
+      const w = weights(m);
+      m.dispose();
+      return w;
+    };
+    const a = await run(5),
+      b = await run(5),
+      c = await run(6);
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
   });
@@ -52,11 +60,12 @@ describe('trainModel', () => {
     // "killed" after epoch 2: a run that stops early but has written its checkpoints
     const first = lenet5({ seed: 9 });
     await trainModel(first, ds.train, { ...opts, checkpointDir: dir, maxSeconds: 0 });
-    const second = lenet5({ seed: 9 });   // a fresh process: new, untrained weights
+    const second = lenet5({ seed: 9 }); // a fresh process: new, untrained weights
     const r2 = await trainModel(second, ds.train, { ...opts, checkpointDir: dir });
     expect(r2.resumedFromEpoch).toBe(0);
     expect(r2.epochs.length).toBe(3);
-    const a = weights(straight), b = weights(second);
+    const a = weights(straight),
+      b = weights(second);
     for (let i = 0; i < a.length; i++) for (let j = 0; j < a[i].length; j++) expect(Math.abs(a[i][j] - b[i][j])).toBeLessThan(1e-6);
     [straight, first, second].forEach((m) => m.dispose());
   });
@@ -71,15 +80,22 @@ describe('trainModel', () => {
 });
 
 describe('test-time flips', () => {
-  it('score each image by the mean of its logits and its mirror\'s (mirrors made by plain loops)', async () => {
+  it("score each image by the mean of its logits and its mirror's (mirrors made by plain loops)", async () => {
     const m = lenet5({ seed: 3 });
     const t = subset(ds.test, 40, 2);
     const { height: H, width: W } = t;
     const mirrored = new Uint8Array(t.pixels.length);
-    for (let i = 0; i < t.n; i++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) mirrored[(i * H + y) * W + x] = t.pixels[(i * H + y) * W + (W - 1 - x)];
-    const plain = await predictSplit(m, t), mirror = await predictSplit(m, makeSplit(mirrored, t.labels, H, W, 1));
+    for (let i = 0; i < t.n; i++)
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) mirrored[(i * H + y) * W + x] = t.pixels[(i * H + y) * W + (W - 1 - x)];
+    const plain = await predictSplit(m, t),
+      mirror = await predictSplit(m, makeSplit(mirrored, t.labels, H, W, 1));
     const flip = await predictSplit(m, t, 16, { flip: true });
-    expect(maxAbsDiff(flip, plain.map((v, i) => (v + mirror[i]) / 2))).toBeLessThan(1e-5);
+    expect(
+      maxAbsDiff(
+        flip,
+        plain.map((v, i) => (v + mirror[i]) / 2),
+      ),
+    ).toBeLessThan(1e-5);
     expect(maxAbsDiff(plain, mirror)).toBeGreaterThan(1e-3);
     m.dispose();
   });
@@ -104,10 +120,10 @@ describe('LeNet-5 cards', () => {
     const c1 = cards.find((c) => c.stage === 'C1')!;
     expect([c1.params, c1.connections, c1.mapsIn, c1.mapsOut]).toEqual([156, 122304, 1, 6]);
     const c5 = cards.find((c) => c.stage === 'C5')!;
-    expect(c5.params).toBe(48120);                   // 120 x (16*5*5 + 1), as in the paper
-    expect(cards.find((c) => c.stage === 'F6')!.params).toBe(10164);   // 84 x (120 + 1)
+    expect(c5.params).toBe(48120); // 120 x (16*5*5 + 1), as in the paper
+    expect(cards.find((c) => c.stage === 'F6')!.params).toBe(10164); // 84 x (120 + 1)
     expect(cards.reduce((a, c) => a + c.params, 0)).toBe(m.countParams());
-    expect(c5.receptiveField).toBe(32);              // C5 sees the whole 32x32 padded input
+    expect(c5.receptiveField).toBe(32); // C5 sees the whole 32x32 padded input
     m.dispose();
   });
 });

@@ -17,15 +17,24 @@ let base = '';
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
-    if (req.url === '/good.gz') { res.writeHead(200, { 'content-length': body.length }); res.end(body); return; }
+    if (req.url === '/good.gz') {
+      res.writeHead(200, { 'content-length': body.length });
+      res.end(body);
+      return;
+    }
     if (req.url === '/cut.gz') {
       res.writeHead(200, { 'content-length': body.length });
       res.write(body.subarray(0, 40));
       setTimeout(() => res.socket?.destroy(), 20);
       return;
     }
-    if (req.url === '/moved') { res.writeHead(302, { location: '/good.gz' }); res.end(); return; }
-    res.writeHead(404); res.end();
+    if (req.url === '/moved') {
+      res.writeHead(302, { location: '/good.gz' });
+      res.end();
+      return;
+    }
+    res.writeHead(404);
+    res.end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -14,7 +14,9 @@ const D = join(FIX, 'data');
 const idx = (f: string) => join(D, 'idx', f);
 
 function expectDataError(f: () => unknown, file: string, pattern: RegExp) {
-  try { f(); } catch (e) {
+  try {
+    f();
+  } catch (e) {
     expect(e).toBeInstanceOf(DataError);
     expect((e as DataError).file).toBe(file);
     expect((e as DataError).message).toContain(file);
@@ -24,11 +26,16 @@ function expectDataError(f: () => unknown, file: string, pattern: RegExp) {
   throw new Error('no error thrown');
 }
 async function expectDataErrorAsync(f: () => Promise<unknown>, file: string, pattern: RegExp) {
-  await f().then(() => { throw new Error('no error thrown'); }, (e) => {
-    expect(e).toBeInstanceOf(DataError);
-    expect((e as DataError).file).toBe(file);
-    expect((e as DataError).problem).toMatch(pattern);
-  });
+  await f().then(
+    () => {
+      throw new Error('no error thrown');
+    },
+    (e) => {
+      expect(e).toBeInstanceOf(DataError);
+      expect((e as DataError).file).toBe(file);
+      expect((e as DataError).problem).toMatch(pattern);
+    },
+  );
 }
 
 describe('IDX', () => {
@@ -42,12 +49,24 @@ describe('IDX', () => {
       }
     });
   }
-  it('rejects a truncated file', () => expectDataError(() => readIdx(idx('truncated-images-idx3-ubyte')), idx('truncated-images-idx3-ubyte'), /truncated: its IDX header implies 136 bytes, the file has 129/));
-  it('rejects a wrong magic number', () => expectDataError(() => readIdx(idx('bad-magic-idx3-ubyte')), idx('bad-magic-idx3-ubyte'), /data type 0x9|magic/));
+  it('rejects a truncated file', () =>
+    expectDataError(
+      () => readIdx(idx('truncated-images-idx3-ubyte')),
+      idx('truncated-images-idx3-ubyte'),
+      /truncated: its IDX header implies 136 bytes, the file has 129/,
+    ));
+  it('rejects a wrong magic number', () =>
+    expectDataError(() => readIdx(idx('bad-magic-idx3-ubyte')), idx('bad-magic-idx3-ubyte'), /data type 0x9|magic/));
   it('rejects a label count that differs from the image count', () =>
-    expectDataError(() => readIdxPair(idx('images-idx3-ubyte'), idx('five-labels-idx1-ubyte')), idx('five-labels-idx1-ubyte'), /5 labels for 6 images/));
-  it('rejects a .gz that is not gzip', () => expectDataError(() => readIdx(idx('not-gzip-idx3-ubyte.gz')), idx('not-gzip-idx3-ubyte.gz'), /not gzip/));
-  it('rejects a corrupt gzip', () => expectDataError(() => readIdx(idx('corrupt-gzip-idx3-ubyte.gz')), idx('corrupt-gzip-idx3-ubyte.gz'), /corrupt or truncated/));
+    expectDataError(
+      () => readIdxPair(idx('images-idx3-ubyte'), idx('five-labels-idx1-ubyte')),
+      idx('five-labels-idx1-ubyte'),
+      /5 labels for 6 images/,
+    ));
+  it('rejects a .gz that is not gzip', () =>
+    expectDataError(() => readIdx(idx('not-gzip-idx3-ubyte.gz')), idx('not-gzip-idx3-ubyte.gz'), /not gzip/));
+  it('rejects a corrupt gzip', () =>
+    expectDataError(() => readIdx(idx('corrupt-gzip-idx3-ubyte.gz')), idx('corrupt-gzip-idx3-ubyte.gz'), /corrupt or truncated/));
   it('rejects a missing file', () => expectDataError(() => readIdx(idx('nope')), idx('nope'), /cannot be read \(no such file or folder\)/));
 });
 
@@ -57,9 +76,10 @@ describe('CIFAR-10 binary', () => {
     expect([s.n, s.height, s.width, s.channels]).toEqual([3, 32, 32, 3]);
     for (let r = 0; r < 3; r++) {
       expect(s.labels[r]).toBe(r % 10);
-      for (const p of [0, 1, 517, 1023]) for (let ch = 0; ch < 3; ch++) {
-        expect(s.pixels[r * 3072 + p * 3 + ch]).toBe((r * 7 + ch * 1024 + p) % 256);
-      }
+      for (const p of [0, 1, 517, 1023])
+        for (let ch = 0; ch < 3; ch++) {
+          expect(s.pixels[r * 3072 + p * 3 + ch]).toBe((r * 7 + ch * 1024 + p) % 256);
+        }
     }
   });
   it('rejects a file whose size is not a multiple of 3073', () => {
@@ -82,8 +102,14 @@ describe('class-per-folder', () => {
     expect(gray.train.channels).toBe(1);
     expect(gray.train.pixels[0]).toBe(200);
   });
-  it('names a non-image file', () => expectDataErrorAsync(() => readFolder(join(D, 'folder', 'nonimage')), join(D, 'folder', 'nonimage', 'a', 'notes.txt'), /not an image that can be decoded/));
-  it('names a class folder with no images', () => expectDataErrorAsync(() => readFolder(join(D, 'folder', 'empty-class')), join(D, 'folder', 'empty-class', 'b'), /no image files/));
+  it('names a non-image file', () =>
+    expectDataErrorAsync(
+      () => readFolder(join(D, 'folder', 'nonimage')),
+      join(D, 'folder', 'nonimage', 'a', 'notes.txt'),
+      /not an image that can be decoded/,
+    ));
+  it('names a class folder with no images', () =>
+    expectDataErrorAsync(() => readFolder(join(D, 'folder', 'empty-class')), join(D, 'folder', 'empty-class', 'b'), /no image files/));
   it('names an unreadable file (a dangling link)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'bowcnn-folder-'));
     mkdirSync(join(root, 'a'));

@@ -19,7 +19,10 @@ describe('stratified draws', () => {
   it('keeps class proportions to within one image, and is seeded', () => {
     const a = stratifiedIndices(labels, 101, 7);
     expect(a.picked.length).toBe(101);
-    const c = counts(a.picked.map((i) => labels[i]), 3);
+    const c = counts(
+      a.picked.map((i) => labels[i]),
+      3,
+    );
     expect(Math.abs(c[0] - 50.5)).toBeLessThanOrEqual(1);
     expect(Math.abs(c[1] - 30.3)).toBeLessThanOrEqual(1);
     expect(Math.abs(c[2] - 20.2)).toBeLessThanOrEqual(1);
@@ -58,12 +61,17 @@ describe('dataset registry', () => {
     try {
       await expect(dataset('cifar10')).rejects.toBeInstanceOf(DatasetMissingError);
       await expect(dataset('cifar10')).rejects.toThrow(/bowcnn datasets fetch cifar10/);
-    } finally { if (old === undefined) delete process.env.BOWCNN_DATA; else process.env.BOWCNN_DATA = old; }
+    } finally {
+      if (old === undefined) delete process.env.BOWCNN_DATA;
+      else process.env.BOWCNN_DATA = old;
+    }
   });
   it('reads cifar10 and folder: datasets', async () => {
     const c = await dataset('cifar10', { dir: join(__dirname, '..', '..', 'fixtures', 'data', 'cifar') });
     expect([c.train.n, c.test.n, c.train.channels]).toEqual([3, 1, 3]);
-    const f = await dataset(`folder:${join(__dirname, '..', '..', 'fixtures', 'data', 'folder', 'good')}`, { folder: { size: [8, 8], testFraction: 2, channels: 1 } });
+    const f = await dataset(`folder:${join(__dirname, '..', '..', 'fixtures', 'data', 'folder', 'good')}`, {
+      folder: { size: [8, 8], testFraction: 2, channels: 1 },
+    });
     expect(f.classes).toEqual(['bright', 'dark']);
     expect(f.test.n).toBe(2);
     expect(counts(f.test.labels, 2)).toEqual([1, 1]);

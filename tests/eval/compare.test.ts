@@ -26,14 +26,17 @@ describe('compare', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'bowcnn-cmp-')), 'run');
     const r = await compare([soft, 'lenet5'], ds, { out, sets: { 'train.epochs': 1 }, progress: false });
     expect(r.contenders.map((c) => c.name)).toEqual(['bow-sift', 'lenet5']);
-    const cod = (r.contenders[0].config.stages as { kind: string; config: { mode: string; words: number } }[]).find((s) => s.kind === 'coding')!;
+    const cod = (r.contenders[0].config.stages as { kind: string; config: { mode: string; words: number } }[]).find(
+      (s) => s.kind === 'coding',
+    )!;
     expect([cod.config.mode, cod.config.words]).toEqual(['soft', 32]);
     expect(r.contenders[0].accuracy).toBeGreaterThan(0.5);
     expect(r.mcnemar).toHaveLength(1);
     // the pipeline given is fitted in place, and its saved copy loads back with the same scores
     expect(soft.data?.dataset).toBe('mnist');
     const back = await load(join(out, 'models', 'bow-sift'));
-    const a = await soft.scoreSplit(ds.test), b = await back.scoreSplit(ds.test);
+    const a = await soft.scoreSplit(ds.test),
+      b = await back.scoreSplit(ds.test);
     expect(Array.from(b)).toEqual(Array.from(a));
     back.dispose();
     soft.dispose();

@@ -3,10 +3,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { transformBatch } from '../../src/eval/robustness.js';
 
-beforeAll(async () => { await useBackend('wasm'); });
+beforeAll(async () => {
+  await useBackend('wasm');
+});
 
 describe('robustness transforms', () => {
-  const H = 9, W = 11;
+  const H = 9,
+    W = 11;
   const img = Array.from({ length: 2 * H * W }, (_, i) => (i % 7) + 1);
   const x = () => tf.tensor4d(img, [2, H, W, 1]);
   const at = (v: ArrayLike<number>, b: number, y: number, xx: number) => v[(b * H + y) * W + xx];
@@ -14,9 +17,11 @@ describe('robustness transforms', () => {
   it('translate-x by +2 moves content 2 px right (zeros come in), translate-y by -3 moves it up', () => {
     const a = x();
     const r = transformBatch(a, 'translate-x', 2).dataSync();
-    for (let b = 0; b < 2; b++) for (let y = 0; y < H; y++) for (let c = 0; c < W; c++) expect(at(r, b, y, c)).toBe(c < 2 ? 0 : at(img, b, y, c - 2));
+    for (let b = 0; b < 2; b++)
+      for (let y = 0; y < H; y++) for (let c = 0; c < W; c++) expect(at(r, b, y, c)).toBe(c < 2 ? 0 : at(img, b, y, c - 2));
     const u = transformBatch(a, 'translate-y', -3).dataSync();
-    for (let b = 0; b < 2; b++) for (let y = 0; y < H; y++) for (let c = 0; c < W; c++) expect(at(u, b, y, c)).toBe(y >= H - 3 ? 0 : at(img, b, y + 3, c));
+    for (let b = 0; b < 2; b++)
+      for (let y = 0; y < H; y++) for (let c = 0; c < W; c++) expect(at(u, b, y, c)).toBe(y >= H - 3 ? 0 : at(img, b, y + 3, c));
     a.dispose();
   });
 
@@ -24,7 +29,10 @@ describe('robustness transforms', () => {
     const a = x();
     expect(Array.from(transformBatch(a, 'scale', 1).dataSync())).toEqual(img);
     expect(Array.from(transformBatch(a, 'rotate', 0).dataSync())).toEqual(img);
-    const sq = tf.tensor4d(Array.from({ length: 25 }, (_, i) => i + 1), [1, 5, 5, 1]);
+    const sq = tf.tensor4d(
+      Array.from({ length: 25 }, (_, i) => i + 1),
+      [1, 5, 5, 1],
+    );
     const r = transformBatch(sq, 'rotate', 90).dataSync();
     // output (x, y) reads input (cx - (y - cy), cy + (x - cx)) for a 90 degree rotation with y down
     for (let y = 0; y < 5; y++) for (let c = 0; c < 5; c++) expect(r[y * 5 + c]).toBeCloseTo((2 + (c - 2)) * 5 + (2 - (y - 2)) + 1, 4);

@@ -30,13 +30,24 @@ import { defineStage, type Maps } from '../../src/stages/stage.js';
 let ds: Dataset;
 const small = (): Pipeline => bowPipeline(readRecipe('bow-sift')).set('coding.words', 24).set('coding.sample', 4000);
 const quiet = { progress: false, batchSize: 128 } as const;
-const score = async (p: Pipeline, s: Split, cacheDir?: string) => accuracy(argmax(await p.scoreSplit(s, { progress: false, cacheDir }), 10), s.labels);
+const score = async (p: Pipeline, s: Split, cacheDir?: string) =>
+  accuracy(argmax(await p.scoreSplit(s, { progress: false, cacheDir }), 10), s.labels);
 
 /** A stage of the user's own: a per-channel gain, with a schema (so that set and clone validate it). */
 const gain = defineStage('gain', z.strictObject({ k: z.number().default(2) }), (config, name) => ({
   apply: (x: Maps) => tf.tidy(() => tf.mul(x, config.k) as Maps),
   outShape: (s) => [...s],
-  card: (s) => ({ stage: name, classic: `gain ${config.k}`, cnn: 'scale', mapsIn: s[2] ?? 1, mapsOut: s[2] ?? 1, params: 0, origin: 'handcrafted' as const, receptiveField: 1, outShape: [...s] }),
+  card: (s) => ({
+    stage: name,
+    classic: `gain ${config.k}`,
+    cnn: 'scale',
+    mapsIn: s[2] ?? 1,
+    mapsOut: s[2] ?? 1,
+    params: 0,
+    origin: 'handcrafted' as const,
+    receptiveField: 1,
+    outShape: [...s],
+  }),
 }));
 registerStage('gain', gain as never);
 
@@ -63,7 +74,9 @@ describe('Pipeline', () => {
   it('refuses unknown keys, wrong values and unknown stages, naming them and the nearest allowed', () => {
     const a = small();
     expect(() => a.set('coding.mode', 'hrad')).toThrow(ConfigError);
-    expect(() => a.set('coding.mode', 'hrad')).toThrow(/'mode': 'hrad' is not allowed \(did you mean 'hard'\?\); allowed: 'hard', 'soft', 'triangle'/);
+    expect(() => a.set('coding.mode', 'hrad')).toThrow(
+      /'mode': 'hrad' is not allowed \(did you mean 'hard'\?\); allowed: 'hard', 'soft', 'triangle'/,
+    );
     expect(() => a.set('coding.wordz', 3)).toThrow(/unknown key 'wordz' \(did you mean 'words'\?\)/);
     expect(() => a.set('codng.words', 3)).toThrow(/no stage 'codng' \(did you mean 'coding'\?\)/);
     expect(() => a.set('coding.words', 0)).toThrow(/'words': 0 is too small/);
@@ -76,7 +89,15 @@ describe('Pipeline', () => {
   });
 
   it('keeps two stages of one kind apart by name', () => {
-    const p = pipeline([gradient(), orientation(), cells(), descriptor(), coding({ words: 8 }, 'words8'), coding({ words: 16 }, 'words16'), pooling()]);
+    const p = pipeline([
+      gradient(),
+      orientation(),
+      cells(),
+      descriptor(),
+      coding({ words: 8 }, 'words8'),
+      coding({ words: 16 }, 'words16'),
+      pooling(),
+    ]);
     expect(p.stages.map((s) => [s.kind, s.name])).toContainEqual(['coding', 'words16']);
     expect(p.set('words16.words', 32).get('words16').config.words).toBe(32);
     expect(p.get('words8').config.words).toBe(8);
@@ -95,7 +116,8 @@ describe('Pipeline', () => {
     const q = (await load(dir)) as Pipeline;
     expect(q).toBeInstanceOf(Pipeline);
     const x = batchTensor(ds.test, 0, 50);
-    const a = await p.scores(x), b = await q.scores(x);
+    const a = await p.scores(x),
+      b = await q.scores(x);
     expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
     tf.dispose([x, a, b]);
     expect(q.cards().map((c) => c.stage)).toEqual(p.cards().map((c) => c.stage));
@@ -130,7 +152,7 @@ describe('Pipeline', () => {
     await expect(p.save(join(mkdtempSync(join(tmpdir(), 'bowcnn-pipe-')), 'm'))).rejects.toThrow(/weight 'coding\/centres' holds NaN/);
   });
 
-  it('a stage of the user\'s own survives with, set, without, save and load', async () => {
+  it("a stage of the user's own survives with, set, without, save and load", async () => {
     const base = small();
     const p = base.with('pooling', base.get('pooling')).without('classifier');
     const withGain = pipeline([gain({ k: 3 }), ...p.stages.map((s) => s.clone())], 'gained');
@@ -146,7 +168,8 @@ describe('Pipeline', () => {
     const back = (await load(dir)) as Pipeline;
     expect(back.get('gain').config.k).toBe(0.5);
     const x = batchTensor(ds.test, 0, 20);
-    const a = await full.scores(x), b = await back.scores(x);
+    const a = await full.scores(x),
+      b = await back.scores(x);
     expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
     tf.dispose([x, a, b]);
   });

@@ -11,17 +11,54 @@ import { SECTIONS } from '../../src/report/report.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const OUT = join(mkdtempSync(join(tmpdir(), 'bowcnn-report-')), 'run');
-const ARGS = ['compare', '--dataset', 'mnist', '--pipelines', 'bow-sift,lenet5', '--subset', '300', '--test-subset', '200',
-  '--set', 'coding.words=16', '--set', 'coding.sample=3000', '--set', 'train.epochs=1', '--out', OUT, '--robustness', '--robustness-images', '40', '--ablation', '--json'];
+const ARGS = [
+  'compare',
+  '--dataset',
+  'mnist',
+  '--pipelines',
+  'bow-sift,lenet5',
+  '--subset',
+  '300',
+  '--test-subset',
+  '200',
+  '--set',
+  'coding.words=16',
+  '--set',
+  'coding.sample=3000',
+  '--set',
+  'train.epochs=1',
+  '--out',
+  OUT,
+  '--robustness',
+  '--robustness-images',
+  '40',
+  '--ablation',
+  '--json',
+];
 function cli(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BOWCNN_PROGRESS: '0' }, timeout: 240_000 });
+  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, BOWCNN_PROGRESS: '0' },
+    timeout: 240_000,
+  });
 }
 let first: ReturnType<typeof cli>;
 
-beforeAll(() => { first = cli(ARGS); }, 240_000);
+beforeAll(() => {
+  first = cli(ARGS);
+}, 240_000);
 
-interface Node { nodeName: string; tagName?: string; attrs?: { name: string; value: string }[]; childNodes?: Node[] }
-function* walk(n: Node): Generator<Node> { yield n; for (const c of n.childNodes ?? []) yield* walk(c); }
+interface Node {
+  nodeName: string;
+  tagName?: string;
+  attrs?: { name: string; value: string }[];
+  childNodes?: Node[];
+}
+function* walk(n: Node): Generator<Node> {
+  yield n;
+  for (const c of n.childNodes ?? []) yield* walk(c);
+}
 
 describe('bowcnn compare and its report', () => {
   it('exits 0 and writes results.json, report.md and report.html', () => {
@@ -38,7 +75,11 @@ describe('bowcnn compare and its report', () => {
     const ids = nodes.filter((n) => n.tagName === 'section').map((n) => n.attrs?.find((a) => a.name === 'id')?.value);
     expect(ids).toEqual([...SECTIONS]);
     expect(nodes.filter((n) => n.tagName === 'svg').length).toBeGreaterThan(10);
-    const external = nodes.filter((n) => (n.attrs ?? []).some((a) => (a.name === 'src' || a.name === 'href') && !a.value.startsWith('#') && !a.value.startsWith('data:image/png;base64,')));
+    const external = nodes.filter((n) =>
+      (n.attrs ?? []).some(
+        (a) => (a.name === 'src' || a.name === 'href') && !a.value.startsWith('#') && !a.value.startsWith('data:image/png;base64,'),
+      ),
+    );
     expect(external).toEqual([]);
     expect(nodes.some((n) => n.tagName === 'script')).toBe(false);
     expect(html).toContain('bow-sift: the 8 oriented gradient filters');
@@ -65,8 +106,12 @@ describe('bowcnn compare and its report', () => {
     expect(r.mcnemar).toHaveLength(1);
     expect(Object.keys(r.robustness)).toEqual(['bow-sift', 'lenet5']);
     expect(r.robustness['bow-sift'].rotate.map((p: { amount: number }) => p.amount)).toEqual([-60, -40, -20, 0, 20, 40, 60]);
-    expect(r.robustness.lenet5['translate-x'][3].distances.C1).toBeCloseTo(0, 6);   // no shift: no change
-    expect(r.ablation.map((a: { change: string }) => a.change)).toEqual(['WTA -> bilinear orientations', 'hard -> soft coding', 'sum -> max pooling']);
+    expect(r.robustness.lenet5['translate-x'][3].distances.C1).toBeCloseTo(0, 6); // no shift: no change
+    expect(r.ablation.map((a: { change: string }) => a.change)).toEqual([
+      'WTA -> bilinear orientations',
+      'hard -> soft coding',
+      'sum -> max pooling',
+    ]);
     for (const a of r.ablation) {
       expect(a.ci95[0]).toBeLessThanOrEqual(a.accuracy);
       expect(a.p).toBeGreaterThan(0);

@@ -16,13 +16,43 @@ interface Exports {
   sums(x: number, y: number, M: number, C: number, acc32: number, acc64: number): void;
   affine(x: number, a: number, b: number, out: number, M: number, C: number): void;
   affine2(x: number, a: number, b: number, x2: number, a2: number, out: number, M: number, C: number): void;
-  convFilterC1(x: number, dy: number, acc32: number, acc64: number, N: number, H: number, W: number, OH: number, OW: number,
-    Co: number, KH: number, KW: number, sH: number, sW: number, pt: number, pl: number): void;
+  convFilterC1(
+    x: number,
+    dy: number,
+    acc32: number,
+    acc64: number,
+    N: number,
+    H: number,
+    W: number,
+    OH: number,
+    OW: number,
+    Co: number,
+    KH: number,
+    KW: number,
+    sH: number,
+    sW: number,
+    pt: number,
+    pl: number,
+  ): void;
   reluGrad(dy: number, x: number, dx: number, n: number): void;
   biasRelu(x: number, b: number, out: number, M: number, L: number): void;
   reluGradSum(dy: number, y: number, dx: number, M: number, L: number, acc32: number, acc64: number): void;
-  adam(x: number, g: number, m: number, v: number, ox: number, om: number, ov: number, n: number,
-    lr: number, b1: number, b2: number, eps: number, c1: number, c2: number): void;
+  adam(
+    x: number,
+    g: number,
+    m: number,
+    v: number,
+    ox: number,
+    om: number,
+    ov: number,
+    n: number,
+    lr: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    c1: number,
+    c2: number,
+  ): void;
   maxPoolGrad2x2(x: number, dy: number, dx: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
 }
 
@@ -40,10 +70,14 @@ export interface SimdKernels extends Exports {
 }
 
 // the few WebAssembly names used here (the project's TypeScript lib has no DOM/WebAssembly types)
-const WA = (globalThis as unknown as { WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: unknown };
-} }).WebAssembly;
+const WA = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Module: new (bytes: Uint8Array) => object;
+      Instance: new (m: object, imports: object) => { exports: unknown };
+    };
+  }
+).WebAssembly;
 type Backend = WasmModuleBackend & { wasm: { _malloc(n: number): number; _free(p: number): void } };
 
 const instances = new WeakMap<object, SimdKernels | null>();
@@ -51,7 +85,9 @@ const instances = new WeakMap<object, SimdKernels | null>();
 let forced: boolean | null = null;
 
 /** Turns the SIMD kernels off and on (tests compare them with the JavaScript loops they replace); null: the setting. */
-export function setSimdKernelsEnabled(on: boolean | null): void { forced = on; }
+export function setSimdKernelsEnabled(on: boolean | null): void {
+  forced = on;
+}
 
 export function simdKernels(backend: object): SimdKernels | null {
   if (!(forced ?? settings().wasmSimd)) return null;
@@ -72,7 +108,8 @@ function instantiate(be: Backend): SimdKernels | null {
   } catch {
     return null; // no WebAssembly SIMD here (or a memory the module cannot import)
   }
-  let scratchPtr = 0, scratchBytes = 0;
+  let scratchPtr = 0,
+    scratchBytes = 0;
   return {
     ...ex,
     ptr: (t) => heapOffset(be, t),
