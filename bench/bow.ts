@@ -3,7 +3,8 @@
 // choose, BOWCNN_BENCH_DATASETS likewise, BOWCNN_BENCH_SUBSET to run on a subset).
 import { useBackend } from '../src/backend/index.js';
 import { dataset } from '../src/data/registry.js';
-import { accuracy, argmax } from '../src/eval/metrics.js';
+import { accuracy } from '../src/eval/metrics.js';
+import { argmax } from '../src/core/scores.js';
 import { bowPipeline, readRecipe, type BowRecipe } from '../src/pipeline/recipes.js';
 import type { CodingStage } from '../src/stages/coding.js';
 import type { ClassifierStage } from '../src/stages/classifier.js';

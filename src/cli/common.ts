@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { type BackendName, useBackend } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
 import { dataset, type DatasetOptions } from '../data/registry.js';
-import type { Dataset } from '../data/types.js';
+import type { Dataset } from '../core/data.js';
 import type { Values } from './spec.js';
 
 export async function startBackend(v: Values) {

@@ -5,7 +5,7 @@ import { UsageError } from '../core/errors.js';
 import { fitSeconds, speed, writeReport } from '../report/report.js';
 import { compare } from '../eval/compare.js';
 import { applySets, classifierFrom } from '../models/resolve.js';
-import { ensureDir } from '../util/atomic.js';
+import { ensureDir } from '../core/atomic.js';
 import { loadDataset, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 

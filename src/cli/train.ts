@@ -13,7 +13,7 @@ import { fitAndEvaluate } from '../eval/evaluate.js';
 import { applySets } from '../models/resolve.js';
 import { listRecipes, readRecipe } from '../pipeline/recipes.js';
 import { speed } from '../report/report.js';
-import { ensureDir } from '../util/atomic.js';
+import { ensureDir } from '../core/atomic.js';
 import { loadDataset, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 

@@ -18,8 +18,8 @@ import {
 import { ConfigError, FitError } from '../core/errors.js';
 import type { ModelMeta } from '../core/persist.js';
 import type { BowNetRecipe, CnnRecipe } from '../config/recipes.js';
-import type { Split } from '../data/types.js';
-import { argmax } from '../eval/metrics.js';
+import type { Split } from '../core/data.js';
+import { argmax } from '../core/scores.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { didYouMean, listOf } from '../config/suggest.js';
 import { bowPipeline, parseRecipe, readRecipe } from '../pipeline/recipes.js';

@@ -17,10 +17,10 @@ import { assertFinite, floats, sha256 } from '../core/persist.js';
 import { rng, shuffle } from '../core/random.js';
 import { softmaxCrossEntropy } from '../backend/fused-ops.js';
 import { gatherBatch } from '../data/split.js';
-import type { Split } from '../data/types.js';
-import { argmax } from '../eval/metrics.js';
+import type { Split } from '../core/data.js';
+import { argmax } from '../core/scores.js';
 import { execute } from '../passes/cnn.js';
-import { ensureDir, writeFileAtomic } from '../util/atomic.js';
+import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import { Progress } from '../util/progress.js';
 import { adam } from './adam.js';
 

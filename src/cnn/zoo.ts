@@ -6,7 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { AlexNetSettings, LeNet5Settings, ModelName } from '../config/recipes.js';
 import { AlexNetConfigSchema, LeNet5ConfigSchema } from '../config/recipes.js';
 import { parseConfig } from '../config/schema.js';
-import type { Split } from '../data/types.js';
+import type { Split } from '../core/data.js';
 import { alexnetSmall } from './alexnet.js';
 import { lenet5 } from './lenet5.js';
 

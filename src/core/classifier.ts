@@ -17,7 +17,7 @@
  *   dispose()              frees its tensors
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Split } from '../data/types.js';
+import type { Split } from './data.js';
 import type { LayerCard } from './card.js';
 
 export type Maps = tf.Tensor4D; // [N,H,W,C], float32

@@ -4,14 +4,14 @@
  *
  *   meta.json  { format: 'bowcnn-model', version, kind, name, ..., files: { 'weights.bin': '<sha256>', ... } }
  *
- * The folder is filled under a temporary name and swapped in whole (util/atomic). On load every file is
+ * The folder is filled under a temporary name and swapped in whole (core/atomic). On load every file is
  * checked against its sum first, so flipped bytes are refused with the file named; weights that are
  * not finite (NaN, infinity) are refused at save and at load.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { replaceDirAtomic } from '../util/atomic.js';
+import { replaceDirAtomic } from './atomic.js';
 import { ModelError } from './errors.js';
 
 export const MODEL_FORMAT = 'bowcnn-model';

@@ -3,7 +3,7 @@
  * 1024 red, 1024 green, 1024 blue, each 32x32 row-major. We store `[N,32,32,3]` channels-last.
  */
 import { readFileSync } from 'node:fs';
-import { DataError, makeSplit, type Split } from './types.js';
+import { DataError, makeSplit, type Split } from '../core/data.js';
 
 export const CIFAR_RECORD = 3073;
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

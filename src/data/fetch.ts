@@ -8,7 +8,7 @@ import { BowcnnError } from '../core/errors.js';
 import { settings } from '../core/settings.js';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { ensureDir } from '../util/atomic.js';
+import { ensureDir } from '../core/atomic.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import http from 'node:http';

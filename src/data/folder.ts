@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import sharp from 'sharp';
 import { describeErrno, showPath } from '../core/errors.js';
-import { DataError, makeSplit, type Split } from './types.js';
+import { DataError, makeSplit, type Split } from '../core/data.js';
 
 export interface FolderOptions {
   size?: [number, number]; // [height, width] after resizing; default 32x32

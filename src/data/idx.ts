@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { constants, gunzipSync } from 'node:zlib';
 import { describeErrno } from '../core/errors.js';
-import { DataError, makeSplit, type Split } from './types.js';
+import { DataError, makeSplit, type Split } from '../core/data.js';
 
 export interface IdxArray {
   dims: number[];

@@ -12,7 +12,7 @@ import { dataHome } from './fetch.js';
 import { readFolder, type FolderOptions } from './folder.js';
 import { readIdxPair } from './idx.js';
 import { fingerprint, splitOff, subset } from './split.js';
-import { DataError, DatasetMissingError, type Dataset, type Split } from './types.js';
+import { DataError, DatasetMissingError, type Dataset, type Split } from '../core/data.js';
 
 export interface DatasetOptions {
   /** Stratified, seeded subset of the training split (a count). The test split is kept whole unless testSubset is set. */

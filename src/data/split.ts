@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { rng, shuffle } from '../core/random.js';
-import { makeSplit, type Split } from './types.js';
+import { makeSplit, type Split } from '../core/data.js';
 
 /** Indices grouped by label, each group shuffled by the seed. */
 function byClass(labels: Int32Array, seed: number): number[][] {

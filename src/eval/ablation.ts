@@ -7,7 +7,7 @@
  * parameters.
  */
 import type { Classifier } from '../core/classifier.js';
-import type { Dataset } from '../data/types.js';
+import type { Dataset } from '../core/data.js';
 import { type ContenderResult, type EvaluateOptions, fitAndEvaluate } from './evaluate.js';
 import { mcnemar } from './metrics.js';
 

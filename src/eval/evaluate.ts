@@ -9,8 +9,9 @@ import type { LayerCard } from '../core/card.js';
 import type { Classifier, EpochRecord, FitOptions, FitReport } from '../core/classifier.js';
 import { checkpoint } from '../core/interrupt.js';
 import { batchTensor } from '../data/split.js';
-import type { Dataset } from '../data/types.js';
-import { accuracy, argmax, bootstrapCI, confusion, macroF1, perClass, topK, type PerClass } from './metrics.js';
+import type { Dataset } from '../core/data.js';
+import { argmax } from '../core/scores.js';
+import { accuracy, bootstrapCI, confusion, macroF1, perClass, topK, type PerClass } from './metrics.js';
 
 export interface FitFigures {
   /** nothing was computed: the model (or all of its features) came from a cache, a checkpoint or an earlier run */

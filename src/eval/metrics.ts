@@ -5,17 +5,6 @@
  */
 import { rng } from '../core/random.js';
 
-export function argmax(scores: ArrayLike<number>, k: number): Int32Array {
-  const n = scores.length / k;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let b = 0;
-    for (let c = 1; c < k; c++) if (scores[i * k + c] > scores[i * k + b]) b = c;
-    out[i] = b;
-  }
-  return out;
-}
-
 /** Fraction of rows whose label is among the k highest scores (ties broken towards lower class index). */
 export function topK(scores: ArrayLike<number>, labels: ArrayLike<number>, classes: number, k: number): number {
   let ok = 0;

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../core/classifier.js';
 import { checkpoint } from '../core/interrupt.js';
 import { batchTensor } from '../data/split.js';
-import type { Split } from '../data/types.js';
+import type { Split } from '../core/data.js';
 
 export type TransformKind = 'translate-x' | 'translate-y' | 'scale' | 'rotate';
 export const SWEEPS: Record<TransformKind, number[]> = {

@@ -10,7 +10,7 @@
  *                             C1 + S2 and C3 + S4) becomes one `convReluPool` where the native kernels are
  *                             in use: the `[N,OH,OW,C]` activations are never written.
  *   Dense with ReLU           a product and one `biasRelu`, both ways (with the native kernels).
- *   BatchNormalization        the hand-derived gradient of cnn/batchnorm.ts (two per-channel passes each
+ *   BatchNormalization        the hand-derived gradient of backend/batchnorm.ts (two per-channel passes each
  *                             way), the layer's own weights and moving-average rule.
  *   Dropout (training)        a new mask at every step, reproducible: tfjs-layers' Dropout with a seed
  *                             draws the same mask at every call (a fixed pruning, not dropout). Here the
@@ -27,7 +27,7 @@ import { settings } from '../core/settings.js';
 import { biasRelu, convReluPool } from '../backend/fused-ops.js';
 import { hasNativeKernel } from '../backend/kernel-util.js';
 import { nativeKernelsActive } from '../backend/native.js';
-import { batchNormInfer, batchNormTrain } from '../cnn/batchnorm.js';
+import { batchNormInfer, batchNormTrain } from '../backend/batchnorm.js';
 
 type Cfg = Record<string, unknown>;
 type Var = tf.LayerVariable;

@@ -5,7 +5,7 @@
  *
  *   "BOWC" | u32 header length | header JSON {version, tensors: [{name, shape}], sha256} | float32 body
  */
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../core/atomic.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { BowcnnError, IoError } from '../core/errors.js';

@@ -36,8 +36,8 @@ import { assertFinite, floats, type ModelMeta, readModelFile, readModelMeta, sha
 import { rng } from '../core/random.js';
 import { didYouMean, listOf } from '../config/suggest.js';
 import { batchTensor, fingerprint, gatherBatch } from '../data/split.js';
-import type { Split } from '../data/types.js';
-import { argmax } from '../eval/metrics.js';
+import type { Split } from '../core/data.js';
+import { argmax } from '../core/scores.js';
 import { runStages, stageOutputs } from '../passes/bow.js';
 import { chainCards } from '../stages/dsift.js';
 import type { Stage } from '../stages/stage.js';

@@ -8,11 +8,11 @@
  * to a temp name and renamed.
  */
 import { join } from 'node:path';
-import type { Split } from '../data/types.js';
+import type { Split } from '../core/data.js';
 import type { CompareResult } from '../eval/compare.js';
 import type { FitFigures } from '../eval/evaluate.js';
 import { SWEEPS, type TransformKind } from '../eval/robustness.js';
-import { ensureDir, writeFileAtomic } from '../util/atomic.js';
+import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import { pngDataUri } from './png.js';
 import { barChart, esc, filterGrid, heatmap, lineChart, PALETTE, siftGlyphs } from './svg.js';
 

@@ -1,6 +1,6 @@
 // bowcnn's WebAssembly SIMD kernels: the committed binary is what the build script makes from the .wat;
 // the module runs over the wasm backend's memory; Identity shares the heap block instead of copying.
-// (Their numerics are tested where they are used: tests/cnn/batchnorm.test.ts (channel passes, SIMD and
+// (Their numerics are tested where they are used: tests/backend/batchnorm.test.ts (channel passes, SIMD and
 // JavaScript against plain loops) and tests/backend/conv-filter-grad.test.ts (one-channel filter
 // gradients against the cpu backend).)
 import { readFileSync } from 'node:fs';

@@ -5,7 +5,7 @@ import { tf, useBackend } from '../../src/backend/index.js';
 import { exportBowNet, setTrainable } from '../../src/cnn/bownet.js';
 import { argmaxRows, predictSplit, trainModel } from '../../src/cnn/train.js';
 import { dataset } from '../../src/data/registry.js';
-import type { Dataset } from '../../src/data/types.js';
+import type { Dataset } from '../../src/core/data.js';
 import type { Pipeline } from '../../src/pipeline/pipeline.js';
 import { bowPipeline, readRecipe, type BowRecipe } from '../../src/pipeline/recipes.js';
 

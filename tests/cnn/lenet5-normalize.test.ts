@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { pixelStats } from '../../src/cnn/zoo.js';
 import { lenet5 } from '../../src/cnn/lenet5.js';
-import { makeSplit } from '../../src/data/types.js';
+import { makeSplit } from '../../src/core/data.js';
 
 describe('LeNet-5 input normalisation', () => {
   it('pixelStats: mean and population std on the [0, 1] scale', () => {

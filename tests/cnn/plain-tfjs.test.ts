@@ -11,7 +11,7 @@ import { CnnClassifier } from '../../src/cnn/classifier.js';
 import { exportBowNet } from '../../src/cnn/bownet.js';
 import { dataset } from '../../src/data/registry.js';
 import { batchTensor } from '../../src/data/split.js';
-import type { Dataset } from '../../src/data/types.js';
+import type { Dataset } from '../../src/core/data.js';
 import { bowPipeline, readRecipe } from '../../src/pipeline/recipes.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');

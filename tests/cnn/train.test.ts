@@ -13,10 +13,10 @@ import { parseRecipe } from '../../src/pipeline/recipes.js';
 import { accuracyOf, predictSplit, trainModel } from '../../src/cnn/train.js';
 import { CnnClassifier } from '../../src/cnn/classifier.js';
 import { subset } from '../../src/data/split.js';
-import { makeSplit } from '../../src/data/types.js';
+import { makeSplit } from '../../src/core/data.js';
 import { maxAbsDiff } from '../helpers.js';
 import { dataset } from '../../src/data/registry.js';
-import type { Dataset } from '../../src/data/types.js';
+import type { Dataset } from '../../src/core/data.js';
 
 let ds: Dataset;
 beforeAll(async () => {

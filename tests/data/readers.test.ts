@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { readCifarFiles } from '../../src/data/cifar.js';
 import { readFolder } from '../../src/data/folder.js';
 import { readIdx, readIdxPair } from '../../src/data/idx.js';
-import { DataError } from '../../src/data/types.js';
+import { DataError } from '../../src/core/data.js';
 import { FIX } from '../helpers.js';
 
 const D = join(FIX, 'data');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dataset } from '../../src/data/registry.js';
 import { batchTensor, stratifiedIndices } from '../../src/data/split.js';
-import { DatasetMissingError } from '../../src/data/types.js';
+import { DatasetMissingError } from '../../src/core/data.js';
 import { tf } from '../../src/backend/index.js';
 
 function counts(labels: ArrayLike<number>, k = 10): number[] {

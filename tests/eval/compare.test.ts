@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { CnnClassifier } from '../../src/cnn/classifier.js';
 import { dataset } from '../../src/data/registry.js';
-import type { Dataset } from '../../src/data/types.js';
+import type { Dataset } from '../../src/core/data.js';
 import { compare } from '../../src/eval/compare.js';
 import { load } from '../../src/models/load.js';
 import { bowPipeline, readRecipe } from '../../src/pipeline/recipes.js';

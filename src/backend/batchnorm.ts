@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-import { channelAffine, channelMoments, channelSums } from '../backend/channel-kernels.js';
+import { channelAffine, channelMoments, channelSums } from './channel-kernels.js';
 
 /** Per-channel a = gamma / sqrt(var + eps) and b = beta - a * mean (y = a * x + b), and 1 / sqrt(var + eps). */
 function scaleShift(gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number) {

@@ -1,5 +1,5 @@
 /**
- * Dataset types. Images are stored once, as bytes, channels-last: `[N,H,W,C]` uint8 in `pixels`.
+ * Dataset types (the data side of the contract). Images are stored once, as bytes, channels-last: `[N,H,W,C]` uint8 in `pixels`.
  * Batches handed to stages and models are float32 in [0,1], `[B,H,W,C]`.
  */
 export interface Split {
@@ -25,7 +25,7 @@ export interface Dataset {
   readonly fingerprint: string;
 }
 
-import { BowcnnError } from '../core/errors.js';
+import { BowcnnError } from './errors.js';
 
 /** A malformed or missing data file: names the file and what is wrong with it. */
 export class DataError extends BowcnnError {

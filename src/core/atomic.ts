@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { IoError } from '../core/errors.js';
+import { IoError } from './errors.js';
 
 /**
  * mkdir -p that always answers: each missing folder made one by one from the nearest one that exists.
