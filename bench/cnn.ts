@@ -4,8 +4,8 @@
 // bownet: the bow-sift pipeline's accuracy, its CNN export's accuracy before fine-tuning (soft coding) and after.
 // BOWCNN_BENCH_MODELS=lenet5,alexnet-small,bownet and BOWCNN_BENCH_DATASETS choose; BOWCNN_BENCH_MAX_SECONDS caps training;
 // BOWCNN_BENCH_LENET_SEEDS=0,1,2 the seeds LeNet-5 runs at (mean and standard deviation reported).
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from '../src/backend/index.js';
 import { adam } from '../src/cnn/adam.js';
 import { softmaxCrossEntropy } from '../src/backend/fused-ops.js';
 import { CnnClassifier } from '../src/cnn/classifier.js';
@@ -17,7 +17,31 @@ import { argmax } from '../src/core/scores.js';
 import { dataset } from '../src/data/registry.js';
 import { subset } from '../src/data/split.js';
 import { readRecipe, type BowNetRecipe, type CnnRecipe } from '../src/pipeline/recipes.js';
+import { spawnSync } from 'node:child_process';
+import { backendInfo, useBackend } from '../src/backend/index.js';
 import { table, withPeakMemory } from './util.js';
+
+/**
+ * LeNet-5 with the same recipe in PyTorch (Debian's python3-torch, /usr/bin/python3): bench/peers/lenet5_torch.py.
+ * Null (and a line saying why) where it is not installed.
+ */
+function torchLenet(
+  dir: string,
+  epochs: number,
+  threads: number,
+  n: number,
+): { peer: string; epochs: number; accuracy: number; trainImgPerSec: number; inferImgPerSec: number } | null {
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(import.meta.dirname, 'peers', 'lenet5_torch.py'), dir, String(epochs), String(threads), String(n)],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) {
+    console.log(`(no PyTorch peer: ${(r.stderr || String(r.error)).trim().split('\n').at(-1)})`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+}
 
 async function profileLenetStep(): Promise<Record<string, number>> {
   const m = lenet5({});
@@ -130,6 +154,24 @@ export async function run(): Promise<Record<string, unknown>> {
       console.log(JSON.stringify(row));
       if (curve.length) console.log(JSON.stringify({ curve }));
       clf.dispose();
+      // the peer, right after, on the same files, recipe, epochs and thread count: the ratio of this pair
+      if (name === 'lenet5' && process.env.BOWCNN_BENCH_PEERS !== '0') {
+        const peer = torchLenet(ds.source, epochs.length, backendInfo().threads, n);
+        if (peer) {
+          const prow = {
+            dataset: dsName,
+            model: `lenet5 in ${peer.peer}`,
+            seed,
+            epochs: peer.epochs,
+            accuracy: peer.accuracy,
+            trainImgPerSec: peer.trainImgPerSec,
+            inferImgPerSec: peer.inferImgPerSec,
+            trainRatio: +(row.trainImgPerSec / peer.trainImgPerSec).toFixed(2),
+          };
+          rows.push(prow);
+          console.log(JSON.stringify(prow));
+        }
+      }
     }
   }
   table(rows);
