@@ -5,6 +5,7 @@ import { type BackendName, useBackend } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
 import { dataset, type DatasetOptions } from '../data/registry.js';
 import type { Dataset } from '../core/data.js';
+import type { Classifier } from '../core/classifier.js';
 import type { Values } from './spec.js';
 
 export async function startBackend(v: Values) {
@@ -61,3 +62,6 @@ export function output(json: unknown, value: unknown, human: () => void): void {
 export function say(v: Values, msg: string): void {
   if (!v.json) process.stderr.write(`bowcnn: ${msg}\n`);
 }
+
+/** Whether the classifier scores an image by the mean of its and its mirror's logits (its recipe's test-time flips, where the data allows mirrors). */
+export const flips = (c: Classifier) => Boolean((c.describe().predict as { flip?: boolean } | undefined)?.flip && c.data?.flipSafe);

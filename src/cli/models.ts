@@ -21,7 +21,7 @@ import type { BowNetRecipe } from '../config/recipes.js';
 import { folderName } from '../eval/compare.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { parseRecipe } from '../pipeline/recipes.js';
-import { loadDataset, output, startBackend } from './common.js';
+import { flips, loadDataset, output, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 function modelDir(v: Values, cmd: string): string {
@@ -33,8 +33,6 @@ function modelDir(v: Values, cmd: string): string {
 function singleView(c: Classifier, v: Values): Classifier {
   return v['single-view'] && c.settable().includes('predict') ? c.set('predict.flip', false) : c;
 }
-
-const flips = (c: Classifier) => c instanceof CnnClassifier && c.predictOptions.flip;
 
 export async function evalCommand(v: Values): Promise<void> {
   const dir = modelDir(v, 'eval');

@@ -316,13 +316,14 @@ export function mainHelp(version: string): string {
 
 /** The options tables (Markdown), as README.md and docs/cli.md hold them. */
 export function optionsMarkdown(detail: 'summary' | 'full'): string {
+  const cell = (t: string) => t.replace(/\|/g, '\\|'); // a '|' inside a cell would end it
   if (detail === 'summary') {
     return [
       '| command | what it does | options |',
       '|---|---|---|',
       ...COMMANDS.map(
         (c) =>
-          `| \`${c.name}${c.positionals ? ` ${c.positionals.usage}` : ''}\` | ${c.summary} | ${Object.keys(c.options)
+          `| \`${cell(`${c.name}${c.positionals ? ` ${c.positionals.usage}` : ''}`)}\` | ${cell(c.summary)} | ${Object.keys(c.options)
             .filter((n) => n !== 'help')
             .map((n) => `\`--${n}\``)
             .join(' ')} |`,
@@ -339,7 +340,7 @@ export function optionsMarkdown(detail: 'summary' | 'full'): string {
       '|---|---|---|',
       ...Object.entries(c.options).map(
         ([n, o]) =>
-          `| \`${flag(n, o)}\` | ${o.help}${o.choices ? ` (${o.choices.join(', ')})` : ''} | ${o.default === undefined || o.default === false ? '' : `\`${o.default}\``} |`,
+          `| \`${flag(n, o)}\` | ${cell(o.help)}${o.choices ? ` (${o.choices.join(', ')})` : ''} | ${o.default === undefined || o.default === false ? '' : `\`${o.default}\``} |`,
       ),
       '',
       ...c.examples.map((e) => `    ${e}`),

@@ -14,7 +14,7 @@ import { applySets } from '../models/resolve.js';
 import { listRecipes, readRecipe } from '../pipeline/recipes.js';
 import { speed } from '../report/report.js';
 import { ensureDir } from '../core/atomic.js';
-import { loadDataset, output, parseSets, say, startBackend } from './common.js';
+import { flips, loadDataset, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 export async function trainCommand(v: Values): Promise<void> {
@@ -45,7 +45,7 @@ export async function trainCommand(v: Values): Promise<void> {
       progress: !v.json,
     });
     if (dir) await clf.save(join(dir, 'model'));
-    const flips = (clf as CnnClassifier).predictOptions.flip;
+    const testTimeFlips = flips(clf);
     const result = {
       model: label,
       dataset: ds.name,
@@ -54,7 +54,7 @@ export async function trainCommand(v: Values): Promise<void> {
       epochs: r.epochs?.length ?? 0,
       testAccuracy: r.accuracy,
       ci95: r.ci95,
-      testTimeFlips: flips,
+      testTimeFlips,
       trainImagesPerSec: r.fit.trainImagesPerSec,
       cached: r.fit.cached,
       resumedFromEpoch: r.fit.resumedFromEpoch ?? null,
@@ -65,13 +65,13 @@ export async function trainCommand(v: Values): Promise<void> {
     };
     output(v.json, result, () => {
       console.log(
-        `test accuracy      ${(r.accuracy * 100).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]  (${ds.test.n} images${flips ? ', with test-time flips as the recipe says' : ''})`,
+        `test accuracy      ${(r.accuracy * 100).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]  (${ds.test.n} images${testTimeFlips ? ', with test-time flips as the recipe says' : ''})`,
       );
       const resumed = r.fit.resumedFromEpoch ?? null;
       console.log(
         `training           ${speed(r.fit)} images/s over ${r.epochs?.length ?? 0} epoch(s)${resumed !== null ? ` (resumed after epoch ${resumed + 1})` : ''}`,
       );
-      console.log(`inference          ${r.inferImagesPerSec.toFixed(0)} images/s${flips ? ' (two passes per image)' : ''}`);
+      console.log(`inference          ${r.inferImagesPerSec.toFixed(0)} images/s${testTimeFlips ? ' (two passes per image)' : ''}`);
       console.log(`backend            ${info.name} (${info.device}; ${info.threads} thread${info.threads === 1 ? '' : 's'})`);
       if (dir) console.log(`saved              ${join(dir, 'model')}  (bowcnn eval --model ${join(dir, 'model')})`);
     });

@@ -1,15 +1,16 @@
 /**
  * Lloyd's k-means on the active tfjs backend. Squared distances by one matrix product per chunk:
  *   ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2,
- * assignments by argmin, new centres as (one-hot assignments)^T X / counts (another matrix product).
+ * assignments by argmin; new centres as the mean of each cluster's points (one pass over the data in JavaScript).
  *
  * - k-means++ seeding (Arthur & Vassilvitskii 2007) on a seeded sample of the data;
  * - a seed, a relative tolerance on the inertia and a maximum number of iterations;
  * - an empty cluster is re-seeded with the point currently farthest from its centre;
  * - progress through a callback (the CLI draws a bar).
- * `engine: 'ml-kmeans'` runs the npm package ml-kmeans instead (the reference; small data only).
+ * (The tests check it against the npm package ml-kmeans from the same initial centres.)
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkpoint } from '../core/interrupt.js';
 import { rng } from '../core/random.js';
 
 export interface KMeansOptions {
@@ -51,6 +52,7 @@ async function kmeansppSeed(X: tf.Tensor2D, k: number, rand: () => number): Prom
     ),
   );
   for (let c = 1; c < k; c++) {
+    await checkpoint();
     const dist = (await best.data()) as Float32Array;
     let total = 0;
     for (let i = 0; i < n; i++) total += dist[i];
@@ -131,6 +133,7 @@ export async function kmeans(data: Float32Array, n: number, d: number, opts: KMe
     inertia = 0;
     const c2 = tf.tidy(() => tf.sum(tf.square(C), 1));
     for (const { X, x2, start } of chunks) {
+      await checkpoint();
       const [a, md] = tf.tidy(() => {
         const dist = tf.add(tf.sub(x2.expandDims(1), tf.mul(2, tf.matMul(X, C, false, true))), c2); // [m,k]
         return [tf.argMin(dist, 1), tf.maximum(tf.min(dist, 1), 0)];

@@ -160,12 +160,12 @@ export function markdown(r: CompareResult): string {
 }
 
 /** A row of thumbnails of test images, each with a caption. */
-function thumbs(test: Split, items: { index: number; caption: string; bad?: boolean }[]): string {
+function thumbs(test: Split, items: { index: number; caption: string; bad?: boolean }[], zoom = 3): string {
   const per = test.height * test.width * test.channels;
   return `<div class="thumbs">${items
     .map(({ index, caption, bad }) => {
       const src = pngDataUri(test.pixels.subarray(index * per, (index + 1) * per), test.height, test.width, test.channels === 3 ? 3 : 1);
-      return `<figure${bad ? ' class="bad"' : ''}><img src="${src}" width="${test.width * 3}" height="${test.height * 3}" alt="test image ${index}"><figcaption>${esc(caption)}</figcaption></figure>`;
+      return `<figure${bad ? ' class="bad"' : ''}><img src="${src}" width="${test.width * zoom}" height="${test.height * zoom}" alt="test image ${index}">${caption ? `<figcaption>${esc(caption)}</figcaption>` : ''}</figure>`;
     })
     .join('')}</div>`;
 }
@@ -275,7 +275,7 @@ export function html(r: CompareResult, test?: Split): string {
     sec(
       'samples',
       'The data, and the mistakes',
-      `<p>Test images of each class, then, for each classifier, the wrong answers it was surest of (true class → predicted class).</p>${rows}${wrong}`,
+      `<p>Test images of each class; then, for each classifier, the wrong answers it was surest of (true class → predicted class).</p>${rows}${wrong}`,
     );
   } else sec('samples', 'The data, and the mistakes', '<p>The test images were not available when this report was written.</p>');
   const trained = r.contenders.filter((c) => c.epochs?.length);
@@ -386,7 +386,8 @@ h1{font-size:30px}h2{font-size:24px;border-bottom:2px solid #ddd;padding-bottom:
 table{border-collapse:collapse;margin:8px 0 16px;font-size:16px}th,td{border:1px solid #ccc;padding:6px 10px;text-align:left}th{background:#eef2f6}
 .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.note,.meta{color:#444;font-size:15px}svg{max-width:100%;height:auto}ul.verdicts{font-size:17px}
 nav a{margin-right:4px}.thumbs{display:flex;flex-wrap:wrap;gap:10px}.thumbs figure{margin:0;text-align:center}.thumbs img{image-rendering:pixelated;border:1px solid #999;background:#000}
-.thumbs figcaption{font-size:14px;max-width:120px}.thumbs figure.bad img{border:3px solid #d62728}`;
+.thumbs figcaption{font-size:14px;max-width:120px}.thumbs figure.bad img{border:3px solid #d62728}
+.samples{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;align-items:center}.samples .cls{font-size:17px;font-weight:600;text-align:right}.samples .thumbs{gap:4px}`;
   return (
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bowcnn report: ${esc(r.dataset.name)}</title><style>${css}</style></head><body>` +
     `<h1>Bag of visual words vs CNN on ${esc(r.dataset.name)}</h1><p class="meta">${r.dataset.train} training / ${r.dataset.test} test images from ${esc(r.dataset.source)} · seed ${r.seed} · ${esc(r.backend.name)} backend · bowcnn ${esc(r.versions.bowcnn)}, tfjs ${esc(r.versions.tfjs)}, Node ${esc(r.versions.node)} · ${esc(r.date)}</p>` +
