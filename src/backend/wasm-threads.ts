@@ -2,7 +2,7 @@
  * XNNPACK's thread pool for the wasm backend in Node.
  *
  * tfjs-backend-wasm 4.22 ships a threaded SIMD binary, but in Node it never uses it:
- *   1. its WASM_HAS_MULTITHREAD_SUPPORT flag returns false when IS_NODE (tfjs issue 3830);
+ * * 1. its WASM_HAS_MULTITHREAD_SUPPORT flag returns false when IS_NODE (tfjs's GitHub issue 3830);
  *   2. Emscripten's pthread workers are created from blob: URLs (the worker script, and the factory the
  *      worker imports as `mainScriptUrlOrBlob`), which Node's worker_threads cannot start or read;
  *   3. the C side caps the pool at `emscripten_num_logical_cores() / 2` (it assumes two hyperthreads per
