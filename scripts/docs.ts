@@ -17,7 +17,7 @@ export function envTable(): string {
   return [
     '| variable | values | what it does |',
     '|---|---|---|',
-    ...ENV_VARIABLES.map((v) => `| \`${v.name}\` | ${v.values} | ${v.meaning} |`),
+    ...ENV_VARIABLES.map((v) => `| \`${v.name}\` | ${v.values.replace(/\|/g, '\\|')} | ${v.meaning} |`),
   ].join('\n');
 }
 

@@ -20,7 +20,7 @@ import { registerGradients } from './gradients.js';
 import { registerDilatedConvGradient, registerWasmKernels } from './wasm-kernels.js';
 import { finishWasmThreads, prepareWasmThreads } from './wasm-threads.js';
 import { nativeIsa, nativeUnavailableReason, setNativeThreads } from './native.js';
-import { startWebgpu, webgpuAdapterInfo, type WebgpuOptions } from './webgpu.js';
+import { hardwareAdapterPossible, startWebgpu, webgpuAdapterInfo, type WebgpuOptions } from './webgpu.js';
 
 export type BackendName = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 export const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
@@ -136,7 +136,8 @@ async function startTensorflow(): Promise<string> {
   }
   throw new BackendError(
     'tensorflow',
-    'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed ' + '(see the README, section "GPU and native backends")',
+    'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed ' +
+      '(npm install @tensorflow/tfjs-node, on a machine that can download its binary; docs/gpu.md)',
   );
 }
 
@@ -170,10 +171,11 @@ export async function useBackend(name: BackendName = 'auto', opts: BackendOption
     if (tensorflowImportable()) chosen = 'tensorflow';
     // a full start on a hardware adapter, or nothing (startWebgpu is idempotent, so the start below reuses it)
     else if (
-      await startWebgpu({ ...opts, hardwareOnly: true, quiet: true }).then(
+      hardwareAdapterPossible() &&
+      (await startWebgpu({ ...opts, hardwareOnly: true, quiet: true }).then(
         () => true,
         () => false,
-      )
+      ))
     )
       chosen = 'webgpu';
   }

@@ -7,6 +7,8 @@
  * through Dawn's OpenGL backend) only when `allowSoftware` is set, with a warning that it is slow.
  * Dawn's OpenGL(ES) backend needs `featureLevel: 'compatibility'`, so both levels are tried.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { settings } from '../core/settings.js';
 import { registerWebgpuKernels, setWebgpuUploads } from './webgpu-kernels.js';
@@ -25,6 +27,26 @@ interface AdapterLike {
 
 let adapterDescription: string | null = null;
 let gpuHandle: unknown = null;
+
+/**
+ * Whether a hardware adapter could exist: on Linux, Dawn needs the Vulkan loader (libvulkan.so.1). Without it
+ * Dawn prints a warning from its C++ code when it probes, so 'auto' does not probe (a machine without the
+ * loader has no GPU Dawn can use; an explicit 'webgpu' still tries, and says why it fails).
+ */
+export function hardwareAdapterPossible(env: Record<string, string | undefined> = process.env): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = [
+    ...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/lib/x86_64-linux-gnu',
+    '/lib64',
+    '/lib',
+  ];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+}
 
 export function webgpuAdapterInfo(): string | null {
   return adapterDescription;

@@ -2,8 +2,8 @@
 import { resolve } from 'node:path';
 import { backendInfo } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
-import { fitSeconds, speed, writeReport } from '../report/report.js';
-import { compare } from '../eval/compare.js';
+import { fitSeconds, inferSpeed, speed, writeReport } from '../report/report.js';
+import { checkNames, compare } from '../eval/compare.js';
 import { applySets, classifierFrom } from '../models/resolve.js';
 import { ensureDir } from '../core/atomic.js';
 import { loadDataset, output, parseSets, say, startBackend } from './common.js';
@@ -18,7 +18,12 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
   const sets = parseSets(v.set as string[] | undefined);
   const info = await startBackend(v);
   // every recipe, stage option and --set value checked, and the output folder made, before any data is read
-  for (const c of applySets(await Promise.all(names.map((n) => classifierFrom(n))), sets)) c.dispose();
+  const checked = applySets(await Promise.all(names.map((n) => classifierFrom(n))), sets);
+  try {
+    checkNames(checked);
+  } finally {
+    for (const c of checked) c.dispose();
+  }
   const outDir = resolve(String(v.out));
   ensureDir(outDir);
   const ds = await loadDataset(String(v.dataset), v);
@@ -55,13 +60,19 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
           String(c.params),
           fitSeconds(c.fit),
           speed(c.fit),
-          c.inferImagesPerSec.toFixed(0),
+          inferSpeed(c),
         ]),
       ];
       const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
       console.log('');
       for (const row of rows) console.log(row.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
       for (const m of r.mcnemar) console.log(`${m.a} vs ${m.b}: ${m.verdict}`);
+      for (const a of r.ablation ?? []) {
+        const d = 100 * a.deltaAccuracy;
+        console.log(
+          `ablation: ${a.base}, ${a.change}: ${(100 * a.accuracy).toFixed(2)}% (${d >= 0 ? '+' : ''}${d.toFixed(2)} points, McNemar p = ${a.p < 1e-4 ? a.p.toExponential(1) : a.p.toFixed(4)})`,
+        );
+      }
       console.log(
         `\nreport: ${files.html}\n        ${files.md}\n        ${files.json}\nbackend: ${backendInfo().name} (${backendInfo().device})`,
       );

@@ -1,6 +1,6 @@
 /** bowcnn datasets [list] | fetch NAME [--dir DIR] [--base-url URL]. */
 import { UsageError } from '../core/errors.js';
-import { didYouMean, listOf } from '../config/suggest.js';
+import { didYouMean, listOf } from '../core/suggest.js';
 import { REMOTE, fetchDataset } from '../data/fetch.js';
 import { DATASETS, locate, resolveDatasetName } from '../data/registry.js';
 import { Progress } from '../util/progress.js';
@@ -22,8 +22,16 @@ export async function datasetsCommand(v: Values, pos: string[]): Promise<void> {
   }
   if (sub === 'fetch') {
     if (!pos[1]) throw new UsageError(`datasets fetch NAME: NAME is one of ${listOf(Object.keys(REMOTE))}`);
-    const name = resolveDatasetName(pos[1]);
-    if (!REMOTE[name]) throw new UsageError(`datasets fetch ${pos[1]}: no download for it; NAME is one of ${listOf(Object.keys(REMOTE))}`);
+    let name: string;
+    try {
+      name = resolveDatasetName(pos[1]);
+    } catch {
+      name = pos[1];
+    }
+    if (!REMOTE[name])
+      throw new UsageError(
+        `datasets fetch ${pos[1]}: nothing to download by that name${didYouMean(pos[1], Object.keys(REMOTE))}; NAME is one of ${listOf(Object.keys(REMOTE))}`,
+      );
     let bar: Progress | null = null;
     let current = '';
     let seen = 0;

@@ -36,6 +36,11 @@ export async function explainCommand(v: Values, [name]: string[]): Promise<void>
   await useBackend('cpu', { progress: false });
   const c = await classifierFrom(name);
   const cards = c.cards(dims);
+  const empty = cards.find((k) => k.outShape?.some((d) => d <= 0));
+  if (empty)
+    throw new UsageError(
+      `--size ${v.size}: images this small leave nothing after '${empty.stage}' (${empty.outShape?.join('x')}): give a larger size`,
+    );
   output(v.json, cards, () => {
     const about = (c.describe() as { about?: string }).about;
     console.log(`${c.name}${about ? `: ${about}` : ''}\n`);

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { BowcnnError, exitCodeOf, Interrupted } from '../core/errors.js';
 import { requestStop } from '../core/interrupt.js';
 import { settings } from '../core/settings.js';
-import { didYouMean } from '../config/suggest.js';
+import { didYouMean } from '../core/suggest.js';
 import { COMMANDS, commandSpec, helpText, mainHelp, parseCommand, type Values } from './spec.js';
 
 type Run = (values: Values, positionals: string[], argv: string[]) => Promise<void>;
@@ -44,6 +44,15 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.stderr.write(`\nbowcnn: ${sig}: stopping after the current batch (again to stop at once)\n`);
     requestStop(sig);
   });
+}
+
+/** The debug setting, or false when the settings themselves are what failed (a bad BOWCNN_* variable). */
+function debugOn(): boolean {
+  try {
+    return settings().debug;
+  } catch {
+    return false;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -83,8 +92,9 @@ async function main(argv: string[]): Promise<number> {
       );
     } else {
       process.stderr.write(`bowcnn ${cmd}: ${err.message}\n`);
-      if (settings().debug || !(err instanceof BowcnnError)) {
-        if (settings().debug) process.stderr.write(`${err.stack}\n`);
+      const debug = debugOn();
+      if (debug || !(err instanceof BowcnnError)) {
+        if (debug) process.stderr.write(`${err.stack}\n`);
         else process.stderr.write('bowcnn: (BOWCNN_DEBUG=1 prints the stack trace)\n');
       }
     }

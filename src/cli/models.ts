@@ -11,16 +11,13 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier, DataInfo } from '../core/classifier.js';
 import { ConfigError, IoError, UsageError } from '../core/errors.js';
-import { exportBowNet } from '../cnn/bownet.js';
 import { CnnClassifier } from '../cnn/classifier.js';
 import { DataError } from '../core/data.js';
 import { bootstrapCI } from '../eval/metrics.js';
 import { argmax } from '../core/scores.js';
 import { load } from '../models/load.js';
-import type { BowNetRecipe } from '../config/recipes.js';
 import { folderName } from '../eval/compare.js';
-import { Pipeline } from '../pipeline/pipeline.js';
-import { parseRecipe } from '../pipeline/recipes.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
 import { flips, loadDataset, output, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
@@ -40,14 +37,14 @@ export async function evalCommand(v: Values): Promise<void> {
   const c = singleView(await load(dir), v);
   const info = c.data as DataInfo | null;
   const name = (v.dataset as string | undefined) ?? info?.dataset;
-  if (!name || name === 'unnamed') throw new UsageError(`eval: ${dir} does not say which dataset it was trained on: give --dataset NAME`);
+  if (!name || name === 'unnamed') throw new UsageError(`${dir} does not say which dataset it was trained on: give --dataset NAME`);
   const ds = await loadDataset(name, v, { subset: undefined });
   if (info) {
     if (info.classes.join('\n') !== ds.classes.join('\n'))
-      throw new ConfigError(`eval: ${dir} was trained on classes [${info.classes.join(', ')}]; ${ds.name} has [${ds.classes.join(', ')}]`);
+      throw new ConfigError(`${dir} was trained on classes [${info.classes.join(', ')}]; ${ds.name} has [${ds.classes.join(', ')}]`);
     const shape = [ds.test.height, ds.test.width, ds.test.channels];
     if (shape.join('x') !== info.inShape.join('x'))
-      throw new ConfigError(`eval: ${dir} takes ${info.inShape.join('x')} images; ${ds.name}'s are ${shape.join('x')}`);
+      throw new ConfigError(`${dir} takes ${info.inShape.join('x')} images; ${ds.name}'s are ${shape.join('x')}`);
   }
   const s = await c.scoreSplit(ds.test);
   const pred = argmax(s, ds.classes.length);
@@ -117,27 +114,18 @@ export async function exportCommand(v: Values): Promise<void> {
   if (!v.out) throw new UsageError('export needs --out DIR (where the model goes)');
   await startBackend(v);
   const p = await load(dir);
-  if (!(p instanceof Pipeline)) throw new UsageError(`export: ${dir} holds a CNN already (export turns a saved BoW pipeline into one)`);
-  const coding = v.coding as 'hard' | 'soft' | undefined;
-  const m = exportBowNet(p, { coding, beta: v.beta as number | undefined });
-  const recipe = parseRecipe(
-    {
-      kind: 'bownet',
-      name: folderName(`${p.name}-net`),
-      from: p.name,
-      ...(coding ? { coding } : {}),
-      ...(v.beta !== undefined ? { beta: v.beta } : {}),
-    },
-    'export',
-  ) as BowNetRecipe;
-  const net = new CnnClassifier(recipe);
-  net.model = m;
-  net.data = p.data;
+  if (p.kind !== 'bow') throw new UsageError(`${dir} holds a CNN already (export turns a saved BoW pipeline into one)`);
+  const net = CnnClassifier.fromPipeline(p as Pipeline, {
+    coding: v.coding as 'hard' | 'soft' | undefined,
+    beta: v.beta as number | undefined,
+    name: folderName(`${p.name}-net`),
+  });
   const out = resolve(String(v.out));
   await net.save(out);
-  output(v.json, { out, layers: m.layers.map((x) => x.name) }, () => {
-    console.log(`exported ${dir} as a ${m.layers.length}-layer tfjs LayersModel to ${out} (bowcnn eval --model ${out})`);
-    console.log(m.layers.map((x) => `  ${x.name} (${x.getClassName()})`).join('\n'));
+  const layers = net.cards().map((c) => `${c.stage}: ${c.cnn}`);
+  output(v.json, { out, layers }, () => {
+    console.log(`exported ${dir} as a ${layers.length}-layer tfjs LayersModel to ${out} (bowcnn eval --model ${out})`);
+    console.log(layers.map((l) => `  ${l}`).join('\n'));
   });
   net.dispose();
   p.dispose();

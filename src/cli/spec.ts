@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.js';
-import { didYouMean, listOf, nearest } from '../config/suggest.js';
+import { didYouMean, listOf, nearest } from '../core/suggest.js';
 
 export interface OptionSpec {
   type: 'string' | 'number' | 'boolean';
@@ -29,7 +29,7 @@ export interface CommandSpec {
 }
 
 export const EXIT_CODES =
-  '0 ok · 1 failure (bad data, a missing file, a computation that cannot go on) · 2 usage or bad configuration · 130 interrupted (Ctrl-C) · 143 stopped (SIGTERM)';
+  '0 ok · 1 failure (bad or missing data, a damaged model, a computation that cannot go on) · 2 usage or bad configuration (options, recipes, --set, environment variables) · 130 interrupted (Ctrl-C) · 143 stopped (SIGTERM)';
 
 const BACKEND_CHOICES = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
 
@@ -88,7 +88,7 @@ export const COMMANDS: CommandSpec[] = [
       ablation: {
         type: 'boolean',
         default: false,
-        help: "the course's ablation: each classifier without or with another version of a stage or layer",
+        help: 'the ablation experiment: each classifier fitted again with one stage changed or one layer removed (hard -> soft coding, no pyramid, alexnet-small without its fully connected layers, ...)',
       },
       set,
       'max-seconds': { type: 'number', arg: 'S', help: 'stop training a CNN after the epoch that passes S seconds' },
@@ -106,7 +106,8 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'train',
-    summary: 'train a CNN recipe, print its test accuracy and speed, save it (with --out: a checkpoint per epoch, a rerun resumes)',
+    summary:
+      'train a CNN recipe and print its test accuracy and speed; with --out, a checkpoint per epoch (a rerun resumes) and the model saved in DIR/model',
     options: {
       model: { type: 'string', default: 'lenet5', arg: 'RECIPE', help: 'a CNN recipe: lenet5, alexnet-small, bownet, or a .json path' },
       variant: {
@@ -232,9 +233,19 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { values: Value
       ...(o.short ? { short: o.short } : {}),
       ...(o.multiple ? { multiple: true } : {}),
     };
+  // an option that takes a value followed by a negative number ('--lr -1'): node's parser would read the number
+  // as an option; join the two ('--lr=-1') so that the value reaches its check
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : null;
+    if (name && spec.options[name] && spec.options[name].type !== 'boolean' && /^-\d/.test(argv[i + 1] ?? '')) {
+      args.push(`${argv[i]}=${argv[i + 1]}`);
+      i++;
+    } else args.push(argv[i]);
+  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message;
     const unknown = /Unknown option '(-{1,2})([^']+)'/.exec(msg);
@@ -244,7 +255,12 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { values: Value
         `unknown option '${unknown[1]}${unknown[2]}'${near ? ` (did you mean '--${near}'?)` : ''}; see bowcnn ${spec.name} --help`,
       );
     }
-    throw new UsageError(`${msg.split('\n')[0].replace(/\. To specify.*$/, '')}; see bowcnn ${spec.name} --help`);
+    throw new UsageError(
+      `${msg
+        .split('\n')[0]
+        .replace(/\. To specify.*$/, '')
+        .replace(/\.$/, '')}; see bowcnn ${spec.name} --help`,
+    );
   }
   const values: Values = {};
   for (const [name, o] of Object.entries(spec.options)) {

@@ -8,9 +8,8 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
-import { CnnClassifier } from '../cnn/classifier.js';
 import { fitAndEvaluate } from '../eval/evaluate.js';
-import { applySets } from '../models/resolve.js';
+import { applySets, classifierFrom } from '../models/resolve.js';
 import { listRecipes, readRecipe } from '../pipeline/recipes.js';
 import { speed } from '../report/report.js';
 import { ensureDir } from '../core/atomic.js';
@@ -18,12 +17,11 @@ import { flips, loadDataset, output, parseSets, say, startBackend } from './comm
 import type { Values } from './spec.js';
 
 export async function trainCommand(v: Values): Promise<void> {
-  const recipe = readRecipe(String(v.model));
-  if (recipe.kind === 'bow') {
+  const base = await classifierFrom(String(v.model));
+  if (base.kind !== 'cnn') {
     const cnns = listRecipes().filter((n) => readRecipe(n).kind !== 'bow');
-    throw new UsageError(`train: '${v.model}' is a BoW pipeline (use compare); CNN recipes: ${cnns.join(', ')}`);
+    throw new UsageError(`'${v.model}' is a BoW pipeline (use compare); CNN recipes: ${cnns.join(', ')}`);
   }
-  if (v.variant !== undefined && !(recipe.kind === 'cnn' && recipe.model === 'lenet5')) throw new UsageError('--variant is for lenet5');
   const sets: Record<string, unknown> = {
     ...(v.epochs !== undefined ? { 'train.epochs': v.epochs } : {}),
     ...(v.batch !== undefined ? { 'train.batchSize': v.batch } : {}),
@@ -31,8 +29,8 @@ export async function trainCommand(v: Values): Promise<void> {
     ...(v.variant !== undefined ? { 'config.variant': v.variant } : {}),
     ...parseSets(v.set as string[] | undefined),
   };
-  const label = v.variant ? `${recipe.name}-${v.variant}` : recipe.name;
-  const [clf] = applySets([new CnnClassifier(recipe, label)], sets);
+  const label = v.variant ? `${base.name}-${v.variant}` : base.name;
+  const [clf] = applySets([base], sets); // --variant on a model without one: its config refuses the key
   const info = await startBackend(v);
   const dir = v.out ? resolve(String(v.out)) : null;
   if (dir) ensureDir(dir);
@@ -68,9 +66,12 @@ export async function trainCommand(v: Values): Promise<void> {
         `test accuracy      ${(r.accuracy * 100).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]  (${ds.test.n} images${testTimeFlips ? ', with test-time flips as the recipe says' : ''})`,
       );
       const resumed = r.fit.resumedFromEpoch ?? null;
-      console.log(
-        `training           ${speed(r.fit)} images/s over ${r.epochs?.length ?? 0} epoch(s)${resumed !== null ? ` (resumed after epoch ${resumed + 1})` : ''}`,
-      );
+      const n = r.epochs?.length ?? 0;
+      if (r.fit.cached) console.log(`training           cached: all ${n} epoch(s) were in the checkpoint`);
+      else
+        console.log(
+          `training           ${speed(r.fit)} images/s over ${n} epoch(s)${resumed !== null ? ` (resumed after epoch ${resumed + 1})` : ''}`,
+        );
       console.log(`inference          ${r.inferImagesPerSec.toFixed(0)} images/s${testTimeFlips ? ' (two passes per image)' : ''}`);
       console.log(`backend            ${info.name} (${info.device}; ${info.threads} thread${info.threads === 1 ? '' : 's'})`);
       if (dir) console.log(`saved              ${join(dir, 'model')}  (bowcnn eval --model ${join(dir, 'model')})`);

@@ -21,7 +21,7 @@ import type { BowNetRecipe, CnnRecipe } from '../config/recipes.js';
 import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import { didYouMean, listOf } from '../config/suggest.js';
+import { didYouMean, listOf } from '../core/suggest.js';
 import { bowPipeline, parseRecipe, readRecipe } from '../pipeline/recipes.js';
 import { augment } from './alexnet.js';
 import { exportBowNet } from './bownet.js';
@@ -213,6 +213,27 @@ export class CnnClassifier implements Classifier {
   async save(dir: string): Promise<void> {
     // testTimeFlips: how this model's scores are made (load gives them back; eval and predict do the same)
     await saveModel(this.fitted(), dir, { name: this.name, recipe: this.recipe, data: this.data, testTimeFlips: this.predictOptions.flip });
+  }
+
+  /**
+   * A fitted BoW pipeline as a CNN (a bownet) that gives its predictions, ready to save or fine-tune: its recipe
+   * names the pipeline it came from.
+   */
+  static fromPipeline(p: Pipeline, opts: { coding?: 'hard' | 'soft'; beta?: number; name?: string } = {}): CnnClassifier {
+    const recipe = parseRecipe(
+      {
+        kind: 'bownet',
+        name: opts.name ?? `${p.name}-net`,
+        from: p.name,
+        ...(opts.coding ? { coding: opts.coding } : {}),
+        ...(opts.beta !== undefined ? { beta: opts.beta } : {}),
+      },
+      `export of '${p.name}'`,
+    ) as BowNetRecipe;
+    const net = new CnnClassifier(recipe);
+    net.model = exportBowNet(p, { coding: opts.coding, beta: opts.beta, trainable: recipe.trainable });
+    net.data = p.data;
+    return net;
   }
 
   /** A saved CNN (meta.json kind 'cnn'): the model, its recipe and the data it was trained on. */

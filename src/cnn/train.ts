@@ -16,7 +16,7 @@ import { checkpoint } from '../core/interrupt.js';
 import { assertFinite, floats, sha256 } from '../core/persist.js';
 import { rng, shuffle } from '../core/random.js';
 import { softmaxCrossEntropy } from '../backend/fused-ops.js';
-import { gatherBatch } from '../data/split.js';
+import { fingerprint, gatherBatch } from '../data/split.js';
 import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
 import { execute } from '../passes/cnn.js';
@@ -149,7 +149,7 @@ async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, o
     return ignoring(mf, 'not valid JSON');
   }
   if (m.version !== 2) return ignoring(mf, `format version ${m.version}, this bowcnn writes version 2`);
-  if (m.key !== key) return null; // another run's checkpoint (other data, recipe or options): not this run's to resume
+  if (m.key !== key) return ignoring(mf, 'it is of another run (other data, recipe or training options, e.g. --epochs)');
   if (!existsSync(wf)) return ignoring(wf, 'missing');
   const buf = readFileSync(wf);
   if (sha256(buf) !== m.sha256) return ignoring(wf, 'checksum mismatch (the file was changed or damaged)');
@@ -180,7 +180,7 @@ export function runKey(model: tf.LayersModel, train: Split, o: TrainOptions): st
   // stop criteria (maxSeconds, targetAccuracy) are not part of the run's identity: a rerun may extend them
   const { onEpoch: _a, augment, validation, progress: _p, label: _l, checkpointDir: _c, maxSeconds: _m, targetAccuracy: _t, ...rest } = o;
   h.update(JSON.stringify({ ...rest, augment: augment ? augment.toString() : null, n: train.n, v: validation?.n ?? 0 }));
-  h.update(train.labels.subarray(0, 1000).join(','));
+  h.update(fingerprint({ name: 'train', splits: [train] })); // the images and labels themselves
   return h.digest('hex').slice(0, 16);
 }
 

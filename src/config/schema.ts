@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { didYouMean, listOf } from './suggest.js';
+import { didYouMean, listOf } from '../core/suggest.js';
 
 export { z };
 

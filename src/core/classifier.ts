@@ -1,5 +1,5 @@
 /**
- * The one contract both halves keep (DESIGN.md): a fitted BoW Pipeline and a trained CNN are each a
+ * The one contract both halves keep (docs/architecture.md): a fitted BoW Pipeline and a trained CNN are each a
  * Classifier, and evaluation, comparison, robustness, ablation, the report and the CLI see nothing else.
  *
  *   fit(train, opts)       fits on a split; returns what was done and how fast ("cached" where nothing

@@ -4,6 +4,8 @@
  * result, which the kernels, passes and loaders read through `settings()`. The table in
  * docs/configuration.md lists the same variables (a test holds the two together).
  */
+import { didYouMean } from './suggest.js';
+import { ConfigError } from './errors.js';
 
 export interface Settings {
   /** wasm: XNNPACK / native kernel threads, the main thread included (1..8; default one per CPU, at most 8) */
@@ -49,39 +51,39 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
     values: '1..8',
     meaning: 'threads for the wasm backend and the native kernels (default: one per CPU, at most 8)',
   },
-  { name: 'BOWCNN_NATIVE', setting: 'native', values: '0 | 1', meaning: '0: do not load the native kernels even where they are built' },
+  { name: 'BOWCNN_NATIVE', setting: 'native', values: '1 | 0', meaning: '0: do not load the native kernels even where they are built' },
   {
     name: 'BOWCNN_WASM_SIMD',
     setting: 'wasmSimd',
-    values: '0 | 1',
+    values: '1 | 0',
     meaning: "0: bowcnn's hand-written WebAssembly SIMD kernels give way to their JavaScript loops",
   },
   {
     name: 'BOWCNN_WASM_STOCK',
     setting: 'wasmStock',
-    values: '0 | 1',
+    values: '1 | 0',
     meaning: "1: tfjs's own wasm kernels only, none of bowcnn's (for comparison)",
   },
   {
     name: 'BOWCNN_WASM_FUSED',
     setting: 'wasmFused',
-    values: '0 | 1',
+    values: '1 | 0',
     meaning: "0: no fused wasm kernels (softmax cross-entropy, Adam, bias + ReLU): tfjs-core's ops",
   },
   {
     name: 'BOWCNN_FUSE',
     setting: 'fuse',
-    values: '0 | 1',
+    values: '1 | 0',
     meaning: '0: the execution passes run layer by layer, fusing nothing (for comparison)',
   },
   {
     name: 'BOWCNN_WEBGPU_SOFTWARE',
     setting: 'webgpuSoftware',
-    values: '0 | 1',
+    values: '1 | 0',
     meaning: '1: webgpu may use a software adapter (Mesa llvmpipe over OpenGL): slow, for tests',
   },
-  { name: 'BOWCNN_WEBGPU_STOCK', setting: 'webgpuStock', values: '0 | 1', meaning: "1: tfjs's own webgpu kernels only" },
-  { name: 'BOWCNN_WEBGPU_FUSED', setting: 'webgpuFused', values: '0 | 1', meaning: '0: no fused webgpu kernels' },
+  { name: 'BOWCNN_WEBGPU_STOCK', setting: 'webgpuStock', values: '1 | 0', meaning: "1: tfjs's own webgpu kernels only" },
+  { name: 'BOWCNN_WEBGPU_FUSED', setting: 'webgpuFused', values: '1 | 0', meaning: '0: no fused webgpu kernels' },
   { name: 'BOWCNN_DAWN_FLAGS', setting: 'dawnFlags', values: 'comma-separated', meaning: 'flags for Dawn, e.g. backend=vulkan' },
   {
     name: 'BOWCNN_DATA',
@@ -89,28 +91,51 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
     values: 'a folder',
     meaning: 'where datasets are looked for first and where `bowcnn datasets fetch` puts them',
   },
-  { name: 'BOWCNN_PROGRESS', setting: 'progress', values: '0 | 1', meaning: '0: no progress bars' },
-  { name: 'BOWCNN_DEBUG', setting: 'debug', values: '0 | 1', meaning: '1: print stack traces with errors' },
+  { name: 'BOWCNN_PROGRESS', setting: 'progress', values: '1 | 0', meaning: '0: no progress bars' },
+  { name: 'BOWCNN_DEBUG', setting: 'debug', values: '1 | 0', meaning: '1: print stack traces with errors' },
 ];
 
-/** The settings the environment gives (the only reader of BOWCNN_* variables at run time). */
+/** BOWCNN_* variables read by other programs than the library: the native build and the benchmarks. */
+const OTHER = [/^BOWCNN_BENCH_/, /^BOWCNN_REQUIRE_NATIVE$/, /^BOWCNN_NATIVE_MARCH$/];
+
+/**
+ * The settings the environment gives (the only reader of BOWCNN_* variables at run time). A value a variable
+ * does not take, or a BOWCNN_* variable that does not exist (a misspelt name), is a ConfigError naming it.
+ */
 export function envSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const on = (v: string | undefined, dflt: boolean) => (v === undefined || v === '' ? dflt : v !== '0');
-  const threads = env.BOWCNN_WASM_THREADS;
+  const known = new Set(ENV_VARIABLES.map((v) => v.name));
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('BOWCNN_') || known.has(name) || OTHER.some((r) => r.test(name))) continue;
+    throw new ConfigError(
+      `environment variable ${name} is not one bowcnn reads${didYouMean(name, [...known])}; known: ${[...known].join(', ')}`,
+    );
+  }
+  const on = (name: string, dflt: boolean) => {
+    const v = env[name];
+    if (v === undefined || v === '') return dflt;
+    const t = v.trim().toLowerCase();
+    if (['1', 'true', 'on', 'yes'].includes(t)) return true;
+    if (['0', 'false', 'off', 'no'].includes(t)) return false;
+    throw new ConfigError(`${name}='${v}': expected 1 or 0 (or true / false, on / off)`);
+  };
+  const t = env.BOWCNN_WASM_THREADS;
+  const threads = t === undefined || t === '' ? undefined : Number(t);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1))
+    throw new ConfigError(`BOWCNN_WASM_THREADS='${t}': a whole number >= 1`);
   return {
-    threads: threads === undefined || threads === '' ? undefined : Number(threads),
-    native: on(env.BOWCNN_NATIVE, true),
-    wasmSimd: on(env.BOWCNN_WASM_SIMD, true),
-    wasmStock: on(env.BOWCNN_WASM_STOCK, false),
-    wasmFused: on(env.BOWCNN_WASM_FUSED, true),
-    fuse: on(env.BOWCNN_FUSE, true),
-    webgpuSoftware: on(env.BOWCNN_WEBGPU_SOFTWARE, false),
-    webgpuStock: on(env.BOWCNN_WEBGPU_STOCK, false),
-    webgpuFused: on(env.BOWCNN_WEBGPU_FUSED, true),
+    threads,
+    native: on('BOWCNN_NATIVE', true),
+    wasmSimd: on('BOWCNN_WASM_SIMD', true),
+    wasmStock: on('BOWCNN_WASM_STOCK', false),
+    wasmFused: on('BOWCNN_WASM_FUSED', true),
+    fuse: on('BOWCNN_FUSE', true),
+    webgpuSoftware: on('BOWCNN_WEBGPU_SOFTWARE', false),
+    webgpuStock: on('BOWCNN_WEBGPU_STOCK', false),
+    webgpuFused: on('BOWCNN_WEBGPU_FUSED', true),
     dawnFlags: env.BOWCNN_DAWN_FLAGS ? env.BOWCNN_DAWN_FLAGS.split(',').filter(Boolean) : [],
     dataDir: env.BOWCNN_DATA || undefined,
-    progress: on(env.BOWCNN_PROGRESS, true),
-    debug: on(env.BOWCNN_DEBUG, false),
+    progress: on('BOWCNN_PROGRESS', true),
+    debug: on('BOWCNN_DEBUG', false),
   };
 }
 

@@ -3,7 +3,7 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { settings } from '../core/settings.js';
-import { didYouMean } from '../config/suggest.js';
+import { didYouMean } from '../core/suggest.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -39,7 +39,7 @@ export function resolveDatasetName(name: string): string {
   const known = ALIASES[key];
   if (known) return known;
   throw new ConfigError(
-    `unknown dataset '${name}'${didYouMean(name, [...DATASETS.slice(0, 3), 'FashionMNIST', 'CIFAR10'])}; known: ${DATASETS.join(', ')} (or folder:PATH for a folder of class folders)`,
+    `unknown dataset '${name}'${didYouMean(name, [...DATASETS.slice(0, 3), 'FashionMNIST', 'CIFAR10'])}; known: ${DATASETS.slice(0, 3).join(', ')}, or folder:PATH for a folder of class folders`,
   );
 }
 
@@ -122,6 +122,10 @@ function finish(
   ] as const) {
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ConfigError(`${k} ${v}: a number of images, a whole number >= 1`);
   }
+  if (opts.subset !== undefined && opts.subset > train.n)
+    throw new ConfigError(`subset ${opts.subset}: ${name}'s training split has ${train.n} images`);
+  if (opts.testSubset !== undefined && opts.testSubset > test.n)
+    throw new ConfigError(`test subset ${opts.testSubset}: ${name}'s test split has ${test.n} images`);
   let tr = opts.subset ? subset(train, opts.subset, seed) : train;
   const te = opts.testSubset ? subset(test, opts.testSubset, seed + 1) : test;
   let validation: Split | undefined;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend/index.js';
 import type { Classifier, Picture } from '../core/classifier.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, ModelError } from '../core/errors.js';
 import { sha256 } from '../core/persist.js';
 import { subset } from '../data/split.js';
 import type { Dataset } from '../core/data.js';
@@ -80,6 +80,14 @@ export interface CompareResult {
   mistakes: Record<string, Mistake[]>;
 }
 
+/** Refuses two classifiers that would be saved in the same folder. */
+export function checkNames(cs: readonly Classifier[]): void {
+  const names = cs.map((c) => folderName(c.name));
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup)
+    throw new ConfigError(`two classifiers would be saved as '${dup}': give them distinct names (a pipeline: p.renamed('new-name'))`);
+}
+
 /** A classifier's name as a folder name (letters, digits, '.', '_', '-'; never '.' or '..'). */
 export function folderName(name: string): string {
   const s = name.replace(/[^\w.-]+/g, '_');
@@ -107,14 +115,12 @@ function samplesPerClass(labels: ArrayLike<number>, classes: number, per = 8): n
 }
 
 export async function compare(specs: (string | Classifier)[], ds: Dataset, opts: CompareOptions): Promise<CompareResult> {
-  if (specs.length === 0) throw new ConfigError('compare: give at least one classifier (a recipe name, a path or a Classifier)');
+  if (specs.length === 0) throw new ConfigError('give at least one classifier to compare (a recipe name, a path or a Classifier)');
   const say = opts.onStep ?? (() => {});
   const seed = opts.seed ?? 0;
   const given = await Promise.all(specs.map((s) => classifierFrom(s)));
   const cs = applySets(given, opts.sets ?? {});
-  const names = cs.map((c) => folderName(c.name));
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new ConfigError(`compare: two classifiers would be saved as '${dup}': give them distinct names`);
+  checkNames(cs);
   for (const d of ['parts', 'models', 'cache', 'checkpoints']) ensureDir(join(opts.out, d));
   const ours = new Set(cs.filter((c) => !specs.includes(c)));
   const results: ContenderResult[] = [];
@@ -126,9 +132,9 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
       const partFile = join(opts.out, 'parts', `${folderName(c.name)}.json`);
       const modelDir = join(opts.out, 'models', folderName(c.name));
       const earlier = readPart(partFile, key);
-      if (earlier && existsSync(join(modelDir, 'meta.json'))) {
+      const loaded = earlier && existsSync(join(modelDir, 'meta.json')) ? await loadOrWarn(modelDir, say) : null;
+      if (earlier && loaded) {
         say(`${c.name}: finished in an earlier run (${partFile}); its saved model is loaded, not fitted again`);
-        const loaded = await load(modelDir);
         if (ours.has(c)) c.dispose();
         ours.add(loaded);
         cs[i] = loaded;
@@ -148,7 +154,7 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
       say(`fitting ${c.name}`);
       const r = await fitAndEvaluate(c, ds, { seed, progress: opts.progress, maxSeconds: opts.maxSeconds, ...dirs(c.name) });
       await c.save(modelDir);
-      atomicJson(partFile, { key, result: r });
+      atomicJson(partFile, { key, sha256: sha256(JSON.stringify(r)), result: r });
       say(`${c.name}: ${(100 * r.accuracy).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]`);
       results.push(r);
     }
@@ -197,6 +203,7 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
     }
     if (opts.ablation) {
       say('ablation');
+      for (const c of cs) if (c.ablations().length === 0) say(`${c.name}: no ablation is defined for it`);
       result.ablation = await ablation(cs, results, ds, {
         seed,
         progress: opts.progress,
@@ -211,12 +218,23 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
   }
 }
 
-/** An earlier run's part for the same configuration, data and seed, or null. */
+/** An earlier run's saved model, or null (and a line saying why) when it cannot be loaded: it is then fitted again. */
+async function loadOrWarn(dir: string, say: (m: string) => void): Promise<Classifier | null> {
+  try {
+    return await load(dir);
+  } catch (e) {
+    if (!(e instanceof ModelError)) throw e;
+    say(`the saved model ${dir} cannot be used (${e.message}): fitting it again`);
+    return null;
+  }
+}
+
+/** An earlier run's part for the same configuration, data and seed, whose checksum holds; else null. */
 function readPart(file: string, key: string): { key: string; result: ContenderResult } | null {
   if (!existsSync(file)) return null;
   try {
-    const p = JSON.parse(readFileSync(file, 'utf8')) as { key: string; result: ContenderResult };
-    return p.key === key && p.result?.name ? p : null;
+    const p = JSON.parse(readFileSync(file, 'utf8')) as { key: string; sha256: string; result: ContenderResult };
+    return p.key === key && p.result?.name && p.sha256 === sha256(JSON.stringify(p.result)) ? p : null;
   } catch {
     return null; // a part that does not parse is refitted (parts are written atomically: this is a foreign file)
   }

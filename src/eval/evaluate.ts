@@ -2,7 +2,8 @@
  * Fitting and evaluating one classifier on a dataset, through the Classifier contract only: accuracy with
  * a bootstrap 95% interval, top-2, macro-F1, per-class scores, the confusion matrix, every test image's
  * predicted label and scores, fit time and training (or feature-extraction) speed ("cached" where nothing
- * was computed), inference speed measured on images (never from a cache), parameters, FLOPs per image,
+ * was computed), inference speed measured on images through scores() (never through a feature cache; for a
+ * classifier read back from an earlier run, the figure measured then), parameters, FLOPs per image,
  * peak memory.
  */
 import type { LayerCard } from '../core/card.js';

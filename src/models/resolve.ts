@@ -5,7 +5,7 @@
  */
 import type { Classifier } from '../core/classifier.js';
 import { ConfigError } from '../core/errors.js';
-import { didYouMean, listOf } from '../config/suggest.js';
+import { didYouMean, listOf } from '../core/suggest.js';
 import { CnnClassifier } from '../cnn/classifier.js';
 import { bowPipeline, pipelineFromModule, readRecipe } from '../pipeline/recipes.js';
 

@@ -34,7 +34,7 @@ import { ConfigError, FitError } from '../core/errors.js';
 import { checkpoint } from '../core/interrupt.js';
 import { assertFinite, floats, type ModelMeta, readModelFile, readModelMeta, sha256, writeModelDir } from '../core/persist.js';
 import { rng } from '../core/random.js';
-import { didYouMean, listOf } from '../config/suggest.js';
+import { didYouMean, listOf } from '../core/suggest.js';
 import { batchTensor, fingerprint, gatherBatch } from '../data/split.js';
 import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
@@ -120,9 +120,9 @@ export class Pipeline implements Classifier {
     return this.stages[this.index(name, `get('${name}')`)];
   }
 
-  /** The index of the stage fitted on labels (its card's origin is 'supervised': the classifier), else the end. */
+  /** The index of the stage fitted on labels (the classifier), else the end. */
   private classifierIndex(): number {
-    const i = this.stages.findIndex((s) => s.card([28, 28, 1]).origin === 'supervised');
+    const i = this.stages.findIndex((s) => s.supervised === true);
     return i < 0 ? this.stages.length : i;
   }
 

@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../core/errors.js';
 import { MODEL_CONFIGS, RecipeSchema, type BowNetRecipe, type BowRecipe, type CnnRecipe, type Recipe } from '../config/recipes.js';
 import { parseConfig } from '../config/schema.js';
-import { didYouMean, listOf } from '../config/suggest.js';
+import { didYouMean, listOf } from '../core/suggest.js';
 import { Pipeline } from './pipeline.js';
 
 export type { BowNetRecipe, BowRecipe, CnnRecipe, Recipe };

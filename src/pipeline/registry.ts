@@ -4,7 +4,7 @@
  * that holds one).
  */
 import { ConfigError } from '../core/errors.js';
-import { didYouMean, listOf } from '../config/suggest.js';
+import { didYouMean, listOf } from '../core/suggest.js';
 import { cells } from '../stages/cells.js';
 import { classifier } from '../stages/classifier.js';
 import { coding } from '../stages/coding.js';

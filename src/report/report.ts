@@ -45,6 +45,11 @@ export function speed(f: FitFigures): string {
   return then !== null && then !== undefined ? `cached (${num(then)} when computed)` : 'cached';
 }
 
+/** Inference images/s, or for a classifier read back from an earlier run the figure measured then. */
+export function inferSpeed(c: { inferImagesPerSec: number; fit: FitFigures }): string {
+  return c.fit.measured ? `${num(c.inferImagesPerSec)} when computed` : num(c.inferImagesPerSec);
+}
+
 export function fitSeconds(f: FitFigures): string {
   if (!f.cached) return f.seconds.toFixed(1);
   return f.measured ? `cached (${f.measured.seconds.toFixed(1)} when computed)` : `cached (${f.seconds.toFixed(1)} reading it)`;
@@ -90,7 +95,7 @@ export function markdown(r: CompareResult): string {
   );
   for (const c of r.contenders) {
     L.push(
-      `| ${c.name} | ${pct(c.accuracy)} | ${pct(c.ci95[0])} to ${pct(c.ci95[1])} | ${pct(c.top2)} | ${c.macroF1.toFixed(4)} | ${num(c.params)} | ${num(c.flopsPerImage)} | ${fitSeconds(c.fit)} | ${speed(c.fit)} | ${num(c.inferImagesPerSec)} | ${num(c.peakRssMB)} |`,
+      `| ${c.name} | ${pct(c.accuracy)} | ${pct(c.ci95[0])} to ${pct(c.ci95[1])} | ${pct(c.top2)} | ${c.macroF1.toFixed(4)} | ${num(c.params)} | ${num(c.flopsPerImage)} | ${fitSeconds(c.fit)} | ${speed(c.fit)} | ${inferSpeed(c)} | ${num(c.peakRssMB)} |`,
     );
   }
   L.push('', "McNemar's test on the same test images:", '');
@@ -205,7 +210,7 @@ export function html(r: CompareResult, test?: Split): string {
     'Timing and memory',
     table(
       ['classifier', 'fit (s)', 'training / extraction (images/s)', 'inference (images/s)', 'peak RSS (MB)'],
-      r.contenders.map((c) => [c.name, fitSeconds(c.fit), speed(c.fit), num(c.inferImagesPerSec), num(c.peakRssMB)]),
+      r.contenders.map((c) => [c.name, fitSeconds(c.fit), speed(c.fit), inferSpeed(c), num(c.peakRssMB)]),
     ) +
       '<div class="row">' +
       (live.length

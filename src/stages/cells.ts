@@ -49,7 +49,7 @@ export const cells = defineStage('cells', CellsSchema, (config, name) => {
   const s = config.size;
   return {
     apply(x: Maps): Maps {
-      check4d('cells', x);
+      check4d(name, x);
       return tf.tidy(() => {
         const p = pad2d(x, before, after, before, after, config.padding);
         const once = tf.avgPool(p, s, 1, 'valid');

@@ -147,6 +147,7 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
   let svmModel: string | null = null; // libsvm's own serialisation of the fitted model
   let supportTensor: tf.Tensor2D | null = null; // the chi2 kernel's training rows, as state() gives them
   const stage: Omit<ClassifierStage, 'kind' | 'name' | 'config' | 'clone'> = {
+    supervised: true,
     weights: () => (W && b ? { W: W.clone() as tf.Tensor2D, b: b.clone() as tf.Tensor1D } : null),
     async fit(batches: AsyncIterable<Maps>, labels?: Int32Array) {
       if (!labels) throw new StageError(name, 'fit needs labels');
@@ -267,7 +268,7 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
       stage.lastFit = { seconds: (performance.now() - t0) / 1000, epochs: Math.min(epoch, maxEpochs), objective };
     },
     apply(x: Maps): Maps {
-      check4d('classifier', x);
+      check4d(name, x);
       const n = x.shape[0],
         d = x.shape[1] * x.shape[2] * x.shape[3];
       if (config.kind === 'libsvm') {

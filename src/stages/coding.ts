@@ -67,7 +67,7 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       let D = 0,
         have = 0;
       for await (const b of batches) {
-        check4d('coding', b);
+        check4d(name, b);
         D = b.shape[3];
         const v = (await b.data()) as Float32Array;
         kept.push(v.slice());
@@ -116,7 +116,7 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       };
     },
     wordIndices(x: Maps): tf.Tensor3D | null {
-      check4d('coding', x);
+      check4d(name, x);
       if (config.mode !== 'hard') return null;
       return tf.tidy(() => {
         const [n, h, w] = x.shape;
@@ -124,7 +124,7 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       });
     },
     apply(x: Maps): Maps {
-      check4d('coding', x);
+      check4d(name, x);
       const M = config.words;
       return tf.tidy(() => {
         const [n, h, w] = x.shape;

@@ -106,7 +106,7 @@ export const descriptor = defineStage('descriptor', DescriptorSchema, (config, n
   };
   return {
     apply(x: Maps): Maps {
-      check4d('descriptor', x);
+      check4d(name, x);
       const T = x.shape[3];
       if (!weights || weights.shape[2] !== T) {
         weights?.dispose();

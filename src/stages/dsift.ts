@@ -72,7 +72,7 @@ export const denseSift = defineStage('dsift', DenseSiftSchema, (config, name) =>
   };
   return {
     apply(x: Maps): Maps {
-      check4d('dsift', x);
+      check4d(name, x);
       const [n, h, w] = x.shape;
       const g = grid(h, w);
       return tf.tidy(() => {

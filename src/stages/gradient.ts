@@ -96,11 +96,11 @@ export const gradient = defineStage('gradient', GradientSchema, (config, name) =
   const size = orientedKernels(config.sigma, config.orientations)[0].length;
   const r = (size - 1) / 2;
   const channelsOk = (c: number) => {
-    if (c !== 1 && c !== 3) throw new StageError('gradient', `expects 1 (gray) or 3 (RGB) channels, got ${c}`);
+    if (c !== 1 && c !== 3) throw new StageError(name, `expects 1 (gray) or 3 (RGB) channels, got ${c}`);
   };
   return {
     apply(x: Maps): Maps {
-      check4d('gradient', x);
+      check4d(name, x);
       channelsOk(x.shape[3]);
       return tf.tidy(() => tf.conv2d(pad2d(x, r, r, r, r, 'replicate'), bank(x.shape[3]), 1, 'valid'));
     },

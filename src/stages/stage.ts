@@ -1,5 +1,5 @@
 /**
- * The Stage contract (DESIGN.md): a JSON-configured tensor operation over `[N,H,W,C]` maps that can
+ * The Stage contract (docs/architecture.md): a JSON-configured tensor operation over `[N,H,W,C]` maps that can
  * describe itself as a CNN layer.
  *
  *   kind     its type ('coding'); what save and load rebuild it by (pipeline/registry)
@@ -32,6 +32,8 @@ export interface Stage {
   readonly name: string;
   readonly config: Readonly<Record<string, unknown>>;
   clone(overrides?: Record<string, unknown>, name?: string): Stage;
+  /** Fitted on labels (the classifier): the pipeline's features are what comes into it, and it is fitted last. */
+  readonly supervised?: boolean;
   fit?(batches: AsyncIterable<Maps>, labels?: Int32Array): Promise<void>;
   /** The part of the config that fit depends on (cache key of the fitted state); default: all of it. */
   fitConfig?(): Record<string, unknown>;

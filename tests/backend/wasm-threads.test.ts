@@ -52,6 +52,7 @@ describe('wasm thread pool', () => {
 describe('wasmThreadsWanted', () => {
   it('takes the option, else BOWCNN_WASM_THREADS, else the CPU count; caps at 8; refuses nonsense', async () => {
     const { wasmThreadsWanted, BackendError } = await import('../../src/backend/index.js');
+    const { ConfigError } = await import('../../src/core/errors.js');
     const { availableParallelism } = await import('node:os');
     const saved = process.env.BOWCNN_WASM_THREADS;
     try {
@@ -62,7 +63,9 @@ describe('wasmThreadsWanted', () => {
       delete process.env.BOWCNN_WASM_THREADS;
       expect(wasmThreadsWanted()).toBe(Math.min(8, availableParallelism()));
       process.env.BOWCNN_WASM_THREADS = 'two';
-      expect(() => wasmThreadsWanted()).toThrow(BackendError);
+      expect(() => wasmThreadsWanted()).toThrow(ConfigError); // a setting that is not one: exit 2
+      expect(() => wasmThreadsWanted()).toThrow("BOWCNN_WASM_THREADS='two': a whole number >= 1");
+      expect(() => wasmThreadsWanted(0)).toThrow(BackendError);
       expect(() => wasmThreadsWanted(0)).toThrow(/whole number >= 1/);
     } finally {
       if (saved === undefined) delete process.env.BOWCNN_WASM_THREADS;

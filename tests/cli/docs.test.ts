@@ -26,8 +26,7 @@ describe('generated documentation', () => {
       ...new Set(
         src
           .filter((l) => l.startsWith('src/core/settings.ts'))
-          .flatMap((l) => l.match(/env\.(BOWCNN_[A-Z_]+)/g) ?? [])
-          .map((m) => m.slice(4)),
+          .flatMap((l) => [...l.matchAll(/(?:on\('|env\.)(BOWCNN_[A-Z_]+)/g)].map((m) => m[1])),
       ),
     ];
     expect(read.sort()).toEqual(ENV_VARIABLES.map((v) => v.name).sort());

@@ -252,6 +252,48 @@ describe('failures exit within seconds, naming the cause, and leave no temporary
   });
 });
 
+describe('settings and reruns', () => {
+  it('a misspelt BOWCNN_* variable, or a value a variable does not take, exits 2 naming it', () => {
+    const typo = cli(['info'], { BOWCNN_PROGRES: '0' });
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/BOWCNN_PROGRES is not one bowcnn reads \(did you mean 'BOWCNN_PROGRESS'\?\)/);
+    const value = cli(['info'], { BOWCNN_NATIVE: 'maybe' });
+    expect(value.code).toBe(2);
+    expect(value.err).toMatch(/BOWCNN_NATIVE='maybe': expected 1 or 0/);
+    const sub = cli(['train', '--subset', '999999']);
+    expect(sub.code).toBe(2);
+    expect(sub.err).toMatch(/subset 999999: mnist's training split has 60000 images/);
+  });
+
+  it('a rerun whose saved model was damaged fits that classifier again, saying so', () => {
+    const out = join(tmp('damaged'), 'out');
+    const args = [
+      'compare',
+      '--pipelines',
+      'bow-sift',
+      '--subset',
+      '200',
+      '--test-subset',
+      '50',
+      '--set',
+      'coding.words=16',
+      '--set',
+      'coding.sample=2000',
+      '--out',
+      out,
+    ];
+    expect(cli(args).code).toBe(0);
+    const w = join(out, 'models', 'bow-sift', 'weights.bin');
+    const b = readFileSync(w);
+    b[10] ^= 0xff;
+    writeFileSync(w, b);
+    const again = cli(args);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toMatch(/the saved model .*bow-sift cannot be used \(.*checksum mismatch.*\): fitting it again/);
+    expect(again.err).toMatch(/fitting bow-sift/);
+  });
+});
+
 describe('models saved by train and compare work in eval and predict', () => {
   const digit = (dir: string) => {
     // a test image of MNIST, as a PNG, through the same IDX reader the datasets use
