@@ -151,13 +151,13 @@ export class CnnClassifier implements Classifier {
   }
 
   /** The first convolution's filters, summed over input channels (what the report sets beside the gradient filters). */
-  pictures(): Picture[] {
+  async pictures(): Promise<Picture[]> {
     if (!this.model || this.recipe.kind !== 'cnn') return [];
     const conv = this.model.layers.find((l) => l.getClassName() === 'Conv2D');
     if (!conv) return [];
     const w = conv.getWeights()[0];
     const [kh, kw, ci, co] = w.shape;
-    const v = w.arraySync() as number[][][][];
+    const v = (await w.array()) as number[][][][];
     const data = Array.from({ length: Math.min(co, 32) }, (_, o) =>
       Array.from({ length: kh }, (_, y) =>
         Array.from({ length: kw }, (_, x) => {

@@ -28,7 +28,7 @@ export async function saveModel(
   meta: Omit<ModelMeta, 'format' | 'version' | 'files' | 'kind'> & { kind?: 'cnn' },
 ): Promise<void> {
   assertFinite(
-    model.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() })),
+    await Promise.all(model.weights.map(async (w) => ({ name: w.originalName, data: (await w.read().data()) as Float32Array }))),
     dir,
   );
   const art = await artifactsOf(model);
@@ -65,7 +65,7 @@ export async function loadModel(dir: string, meta: ModelMeta = readModelMeta(dir
   }
   try {
     assertFinite(
-      model.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() })),
+      await Promise.all(model.weights.map(async (w) => ({ name: w.originalName, data: (await w.read().data()) as Float32Array }))),
       `${dir}/weights.bin`,
     );
   } catch (e) {

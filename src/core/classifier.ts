@@ -87,7 +87,7 @@ export interface Classifier {
   scoreSplit(split: Split, opts?: { cacheDir?: string; progress?: boolean }): Promise<Float32Array>;
   cards(inShape?: readonly number[]): LayerCard[];
   representations(x: Maps): Promise<Record<string, tf.Tensor>>;
-  pictures(): Picture[];
+  pictures(): Promise<Picture[]>;
   ablations(): Ablation[];
   describe(): Record<string, unknown>;
   /** A new, unfitted-where-it-must-be classifier with one setting changed ('coding.words', 'train.epochs'). */

@@ -190,7 +190,7 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
       seed,
       contenders: results,
       mcnemar: pairs,
-      pictures: cs.flatMap((c) => c.pictures().map((p) => ({ ...p, from: c.name }))),
+      pictures: (await Promise.all(cs.map(async (c) => (await c.pictures()).map((p) => ({ ...p, from: c.name }))))).flat(),
       samples: samplesPerClass(ds.test.labels, ds.classes.length),
       mistakes: Object.fromEntries(results.map((r) => [r.name, mistakes(r, ds.test.labels)])),
     };

@@ -54,8 +54,8 @@ export interface RobustnessPoint {
 }
 export type RobustnessResult = Record<string, Record<TransformKind, RobustnessPoint[]>>; // contender -> kind -> curve
 
-function cosineDistance(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => {
+async function cosineDistance(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const d = tf.tidy(() => {
     const n = a.shape[0];
     const fa = tf.reshape(a, [n, -1]),
       fb = tf.reshape(b, [n, -1]);
@@ -63,8 +63,11 @@ function cosineDistance(a: tf.Tensor, b: tf.Tensor): number {
     const na = tf.sqrt(tf.sum(tf.square(fa), 1)),
       nb = tf.sqrt(tf.sum(tf.square(fb), 1));
     const cos = tf.div(dot, tf.add(tf.mul(na, nb), 1e-12));
-    return 1 - tf.mean(cos).dataSync()[0];
+    return tf.sub(1, tf.mean(cos));
   });
+  const v = (await d.data())[0];
+  d.dispose();
+  return v;
 }
 
 export async function robustness(
@@ -91,7 +94,7 @@ export async function robustness(
             rb = await c.representations(xt);
           const pred = await c.predict(xt);
           for (let j = 0; j < pred.length; j++) if (pred[j] === test.labels[i + j]) ok++;
-          for (const name of Object.keys(ra)) dsum[name] = (dsum[name] ?? 0) + cosineDistance(ra[name], rb[name]);
+          for (const name of Object.keys(ra)) dsum[name] = (dsum[name] ?? 0) + (await cosineDistance(ra[name], rb[name]));
           batches++;
           tf.dispose([x, xt, ...Object.values(ra), ...Object.values(rb)]);
         }

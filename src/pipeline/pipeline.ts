@@ -64,9 +64,10 @@ interface StateArray {
   data: Float32Array;
 }
 
-function stateArrays(s: Stage): StateArray[] {
+/** A stage's fitted tensors read back (asynchronously: the webgpu backend has no fast synchronous read). */
+async function stateArrays(s: Stage): Promise<StateArray[]> {
   const st = s.state?.() ?? {};
-  return Object.entries(st).map(([name, t]) => ({ name, shape: t.shape, data: t.dataSync() as Float32Array }));
+  return Promise.all(Object.entries(st).map(async ([name, t]) => ({ name, shape: t.shape, data: (await t.data()) as Float32Array })));
 }
 
 /** Puts saved state into a stage: the tensors synchronously, then the JSON state (which may await a module). */
@@ -171,7 +172,11 @@ export class Pipeline implements Classifier {
     const fresh = stages.map((s, i) => {
       if (i >= keepBefore) return s;
       const t = this.stages[i].clone();
-      void restoreArrays(t, stateArrays(this.stages[i]), this.stages[i].extraState?.());
+      // the fitted tensors are copied on the device (restore clones them), the JSON state as it is
+      const from = this.stages[i];
+      t.restore?.(from.state?.() ?? {});
+      const extra = from.extraState?.();
+      if (extra && Object.keys(extra).length) void t.restoreExtra?.(extra);
       return t;
     });
     const p = new Pipeline(fresh, name);
@@ -227,9 +232,9 @@ export class Pipeline implements Classifier {
    * (all of it, hashed). For the state of a stage being fitted (stateUpto = upto - 1), only the config its
    * fit depends on counts.
    */
-  private prefixKey(upto: number, fp: string, stateUpto = upto): string {
-    const stateHash = (s: Stage) => {
-      const h = stateArrays(s).map((a) => [a.name, a.shape, sha256(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength))]);
+  private async prefixKey(upto: number, fp: string, stateUpto = upto): Promise<string> {
+    const stateHash = async (s: Stage) => {
+      const h = (await stateArrays(s)).map((a) => [a.name, a.shape, sha256(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength))]);
       return sha256(JSON.stringify([h, s.extraState?.() ?? {}]));
     };
     return cacheKey({
@@ -237,7 +242,7 @@ export class Pipeline implements Classifier {
       stages: this.stages
         .slice(0, upto)
         .map((s, i) => ({ kind: s.kind, config: i === stateUpto && s.fitConfig ? s.fitConfig() : s.config })),
-      state: this.stages.slice(0, stateUpto).map(stateHash),
+      state: await Promise.all(this.stages.slice(0, stateUpto).map(stateHash)),
     });
   }
 
@@ -250,7 +255,7 @@ export class Pipeline implements Classifier {
   ): Promise<{ chunks: Float32Array[]; d: number; cached: boolean }> {
     const upto = this.classifierIndex();
     const bs = opts.batchSize ?? 256;
-    const key = cache ? this.prefixKey(upto, fingerprint({ name: 'split', splits: [split] })) : '';
+    const key = cache ? await this.prefixKey(upto, fingerprint({ name: 'split', splits: [split] })) : '';
     const hit = cache?.get(key, 'feat');
     if (hit) return { chunks: [hit[0].data], d: hit[0].shape[1], cached: true };
     const bar = new Progress(`${this.name} ${label}`, split.n, { unit: 'img', silent: opts.progress === false ? true : undefined });
@@ -293,7 +298,7 @@ export class Pipeline implements Classifier {
       const s = this.stages[i];
       if (!s.fit) continue;
       const ts = performance.now();
-      const key = this.prefixKey(i + 1, fp, i); // this stage's config, the fitted state before it
+      const key = await this.prefixKey(i + 1, fp, i); // this stage's config, the fitted state before it
       const hit = cache?.get(key, 'state');
       if (hit) {
         await restoreArrays(s, hit);
@@ -333,7 +338,7 @@ export class Pipeline implements Classifier {
         bar.end();
       }
       await s.fit(stream());
-      cache?.put(key, 'state', stateArrays(s));
+      cache?.put(key, 'state', await stateArrays(s));
       phases[`${s.name} fit`] = { seconds: (performance.now() - ts) / 1000, cached: false };
     }
     const tf0 = performance.now();
@@ -387,8 +392,9 @@ export class Pipeline implements Classifier {
     return chainCards(this.stages, inShape ?? [28, 28, 1]);
   }
 
-  pictures(): Picture[] {
-    return this.stages.flatMap((s) => (s.pictures?.() ?? []).map((p) => ({ ...p, title: `${this.name}: ${p.title}` })));
+  async pictures(): Promise<Picture[]> {
+    const per = await Promise.all(this.stages.map(async (s) => (await (s.pictures?.() ?? [])).map((p) => ({ ...p, title: `${this.name}: ${p.title}` }))));
+    return per.flat();
   }
 
   ablations(): Ablation[] {
@@ -431,7 +437,7 @@ export class Pipeline implements Classifier {
     const extra: Record<string, Record<string, unknown>> = {};
     let off = 0;
     for (const s of this.stages) {
-      const arrays = stateArrays(s);
+      const arrays = await stateArrays(s);
       assertFinite(
         arrays.map((a) => ({ name: `${s.name}/${a.name}`, data: a.data })),
         dir,

@@ -47,7 +47,7 @@ export interface Stage {
   restoreExtra?(s: Record<string, unknown>): void | Promise<void>;
   toLayers?(inShape: readonly number[]): LayerSpec[];
   /** What the report can draw of it (the filter bank, the visual words). */
-  pictures?(): Picture[];
+  pictures?(): Picture[] | Promise<Picture[]>;
   /** The course's ablation of this stage: config changes to fit against the pipeline as it is. */
   ablations?(): { change: string; overrides: Record<string, unknown> }[];
   dispose?(): void;

@@ -1,5 +1,9 @@
 // The webgpu backend (Dawn): conv forward and gradients against cpu, a BoW feature batch against wasm,
-// and three LeNet-5 training steps. On a machine where Dawn finds no adapter, the group says so and skips.
+// three LeNet-5 training steps, and a whole comparison (both halves, robustness, ablation, the report). On a machine where Dawn finds no adapter, the group says so and skips.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tf, useBackend, backendInfo } from '../../src/backend/index.js';
 import { columnSumGroups, filterGradSplits } from '../../src/backend/webgpu-kernels.js';
@@ -285,5 +289,48 @@ describe.skipIf(!available)('webgpu backend', () => {
     });
     expect(names).toContain('BowcnnAdam');
     expect(names).not.toContain('Sqrt');
+  });
+
+  it('runs compare end to end: both halves, robustness, ablation and the report', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'bowcnn-webgpu-')), 'run');
+    const root = resolve(import.meta.dirname, '..', '..');
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'src/cli/main.ts'),
+        'compare',
+        '--backend',
+        'webgpu',
+        '--pipelines',
+        'bow-sift,lenet5',
+        '--subset',
+        '200',
+        '--test-subset',
+        '60',
+        '--set',
+        'coding.words=16',
+        '--set',
+        'coding.sample=2000',
+        '--set',
+        'train.epochs=1',
+        '--robustness',
+        '--robustness-images',
+        '10',
+        '--ablation',
+        '--out',
+        out,
+        '--json',
+      ],
+      { cwd: root, encoding: 'utf8', env: { ...process.env, BOWCNN_PROGRESS: '0', BOWCNN_WEBGPU_SOFTWARE: '1' }, timeout: 280_000 },
+    );
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res.backend.name).toBe('webgpu');
+    expect(res.contenders.map((c: { name: string }) => c.name)).toEqual(['bow-sift', 'lenet5']);
+    expect(res.contenders[0].accuracy).toBeGreaterThan(0.3); // 10 classes: chance is 0.1
+    expect(Object.keys(res.robustness)).toEqual(['bow-sift', 'lenet5']);
+    expect(res.ablation.length).toBeGreaterThan(0);
   });
 });
