@@ -234,7 +234,11 @@ export class Pipeline implements Classifier {
    */
   private async prefixKey(upto: number, fp: string, stateUpto = upto): Promise<string> {
     const stateHash = async (s: Stage) => {
-      const h = (await stateArrays(s)).map((a) => [a.name, a.shape, sha256(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength))]);
+      const h = (await stateArrays(s)).map((a) => [
+        a.name,
+        a.shape,
+        sha256(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength)),
+      ]);
       return sha256(JSON.stringify([h, s.extraState?.() ?? {}]));
     };
     return cacheKey({
@@ -393,7 +397,9 @@ export class Pipeline implements Classifier {
   }
 
   async pictures(): Promise<Picture[]> {
-    const per = await Promise.all(this.stages.map(async (s) => (await (s.pictures?.() ?? [])).map((p) => ({ ...p, title: `${this.name}: ${p.title}` }))));
+    const per = await Promise.all(
+      this.stages.map(async (s) => (await (s.pictures?.() ?? [])).map((p) => ({ ...p, title: `${this.name}: ${p.title}` }))),
+    );
     return per.flat();
   }
 
