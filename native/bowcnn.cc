@@ -36,6 +36,7 @@
 #include <omp.h>
 #include <immintrin.h>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -649,6 +650,191 @@ static bool sparseIsCheaper(const Geom& g, bool dx) {
   return sparse < dense;
 }
 
+// ---- the nearest visual word: hard coding (and k-means' assignment) in one pass ----------------------
+// For each row x_p of x [P,D]: the word m that maximises s_m = x_p . k[:,m] + b[m] (with k = 2c^T [D,M] and
+// b = -||c||^2 that is the nearest centre, argmin ||x_p - c_m||^2), its index and its score, tile by tile in
+// registers: the [P,M] score matrix is never written. Rows that are all zero (the descriptor of a flat
+// patch: much of a digit's background) all get argmax b, computed once. Ties go to the first word, as
+// tfjs's ArgMax does. Words are padded to whole tiles with k = 0 and b = -inf, which never win.
+constexpr int NMR = VW == 16 ? 6 : 4;  // rows per tile
+constexpr int NNR = VW == 16 ? 4 : 3;  // vectors of words per tile (NMR x NNR accumulators)
+
+static void nearestTile(const float* xr, const float* kp, const float* bp, int D, int Mp, int j0, float* out) {
+  V acc[NMR][NNR];
+  for (int j = 0; j < NNR; j++) {
+    const V bj = load(bp + j0 + j * VW);
+    for (int i = 0; i < NMR; i++) acc[i][j] = bj;
+  }
+  for (int d = 0; d < D; d++) {
+    V kv[NNR];
+    for (int j = 0; j < NNR; j++) kv[j] = load(kp + (size_t)d * Mp + j0 + j * VW);
+    for (int i = 0; i < NMR; i++) {
+      const float a = xr[(size_t)i * D + d];
+      for (int j = 0; j < NNR; j++) acc[i][j] += kv[j] * a;
+    }
+  }
+  for (int i = 0; i < NMR; i++)
+    for (int j = 0; j < NNR; j++) store(out + ((size_t)i * NNR + j) * VW, acc[i][j]);
+}
+
+static void nearest(const float* x, const float* k, const float* b, int* idx, float* best, long P, int D, int M) {
+  const int T = NNR * VW, Mp = roundUp(M, T);
+  std::vector<float> kp((size_t)D * Mp, 0.f), bp(Mp, -std::numeric_limits<float>::infinity());
+  for (int d = 0; d < D; d++) std::memcpy(kp.data() + (size_t)d * Mp, k + (size_t)d * M, sizeof(float) * M);
+  std::memcpy(bp.data(), b, sizeof(float) * M);
+  int b0 = 0;
+  for (int m = 1; m < M; m++)
+    if (b[m] > b[b0]) b0 = m;
+  // the rows that are not all zero; the others take (b0, b[b0])
+  std::vector<long> nz;
+  nz.reserve(P);
+  for (long p = 0; p < P; p++) {
+    const float* r = x + (size_t)p * D;
+    bool any = false;
+    for (int d = 0; d < D && !any; d++) any = r[d] != 0.f;
+    if (any) nz.push_back(p);
+    else {
+      idx[p] = b0;
+      if (best) best[p] = b[b0];
+    }
+  }
+  const long blocks = ((long)nz.size() + NMR - 1) / NMR;
+  const double work = (double)nz.size() * D * M;
+#pragma omp parallel if (work > 1e6)
+  {
+    std::vector<float> xr((size_t)NMR * D), out((size_t)NMR * T);
+    float bv[NMR][VW];
+    int bi[NMR][VW];
+    VI lane;
+    for (int l = 0; l < VW; l++) lane[l] = l;
+#pragma omp for schedule(static)
+    for (long blk = 0; blk < blocks; blk++) {
+      const long r0 = blk * NMR;
+      const int rows = (int)std::min<long>(NMR, (long)nz.size() - r0);
+      for (int i = 0; i < NMR; i++) {
+        if (i < rows) std::memcpy(xr.data() + (size_t)i * D, x + (size_t)nz[r0 + i] * D, sizeof(float) * D);
+        else std::fill(xr.data() + (size_t)i * D, xr.data() + (size_t)(i + 1) * D, 0.f);
+        for (int l = 0; l < VW; l++) { bv[i][l] = -std::numeric_limits<float>::infinity(); bi[i][l] = 0; }
+      }
+      for (int j0 = 0; j0 < Mp; j0 += T) {
+        nearestTile(xr.data(), kp.data(), bp.data(), D, Mp, j0, out.data());
+        for (int i = 0; i < NMR; i++)
+          for (int j = 0; j < NNR; j++) {
+            const V sv = load(out.data() + ((size_t)i * NNR + j) * VW), cur = load(bv[i]);
+            VI ci;
+            std::memcpy(&ci, bi[i], sizeof ci);
+            const VI m = sv > cur;  // strictly greater: the first of equal scores stays
+            const VI base = lane + (j0 + j * VW);
+            VI sb, cb;
+            std::memcpy(&sb, &sv, sizeof sb);
+            std::memcpy(&cb, &cur, sizeof cb);
+            const VI nb = (sb & m) | (cb & ~m), ni = (base & m) | (ci & ~m);
+            std::memcpy(bv[i], &nb, sizeof nb);
+            std::memcpy(bi[i], &ni, sizeof ni);
+          }
+      }
+      for (int i = 0; i < rows; i++) {
+        float v = bv[i][0];
+        int w = bi[i][0];
+        for (int l = 1; l < VW; l++)
+          if (bv[i][l] > v || (bv[i][l] == v && bi[i][l] < w)) { v = bv[i][l]; w = bi[i][l]; }
+        idx[nz[r0 + i]] = w;
+        if (best) best[nz[r0 + i]] = v;
+      }
+    }
+  }
+}
+
+
+// ---- the linear SVM: LIBLINEAR's dual coordinate descent over sparse rows ----------------------------
+// One-vs-rest L2-regularised squared-hinge SVM with the bias as a constant feature 1 (liblinear -s 1 -B 1;
+// Hsieh et al. 2008, LIBLINEAR's solve_l2r_l1l2_svc with shrinking). Rows are CSR: row i is
+// indices[indptr[i] .. indptr[i+1]) with values beside them. For class k, y_i = +1 where labels[i] == k,
+// else -1, and with D_ii = 1 / (2C), Q_ii = ||x_i||^2 + 1 + D_ii:
+//     G = y_i w.x_i - 1 + D_ii alpha_i,   alpha_i <- max(alpha_i - G / Q_ii, 0),   w += (alpha_i' - alpha_i) y_i x_i
+// Everything a class needs to go on lives in the caller's arrays (w [K, d+1] with the bias last, alpha [K, n],
+// the order index [K, n], and per class: active size, the previous pass's projected-gradient max and min,
+// passes made, done, its random state), so that a fit runs as many calls of a few passes each and the
+// JavaScript between them can show progress and let Ctrl-C through. Classes are independent: one thread each,
+// and each class's passes are the same whatever the thread count. src/learn/svm.ts holds the same steps in
+// JavaScript (the fallback, and what the tests hold this to).
+struct DcdRows {
+  const int* indptr;
+  const int* indices;
+  const float* values;
+  long n;
+};
+
+static inline unsigned xorshift32(unsigned& s) {
+  s ^= s << 13;
+  s ^= s >> 17;
+  s ^= s << 5;
+  return s;
+}
+
+// stat per class: [active, PGmaxOld, PGminOld, passes, done, rng]
+static void dcdClass(const DcdRows& X, const int* labels, int k, int d, const double* Q, double diag, double eps, int passes,
+                     int maxIter, double* w, double* alpha, int* index, double* stat) {
+  long active = (long)stat[0];
+  double PGmaxOld = stat[1], PGminOld = stat[2];
+  int it = (int)stat[3];
+  unsigned rs = (unsigned)stat[5];
+  const double INF = std::numeric_limits<double>::infinity();
+  bool done = stat[4] != 0;
+  for (int p = 0; p < passes && !done && it < maxIter; p++) {
+    double PGmaxNew = -INF, PGminNew = INF;
+    for (long i = 0; i < active; i++) {
+      const long j = i + (long)(xorshift32(rs) % (unsigned)(active - i));
+      std::swap(index[i], index[j]);
+    }
+    for (long s = 0; s < active; s++) {
+      const int i = index[s];
+      const double y = labels[i] == k ? 1.0 : -1.0;
+      double dot = w[d];
+      for (int t = X.indptr[i]; t < X.indptr[i + 1]; t++) dot += w[X.indices[t]] * (double)X.values[t];
+      const double G = y * dot - 1 + alpha[i] * diag;
+      double PG = 0;
+      if (alpha[i] == 0) {
+        if (G > PGmaxOld) {  // shrink: at its bound and not wanting to leave it
+          active--;
+          std::swap(index[s], index[active]);
+          s--;
+          continue;
+        }
+        if (G < 0) PG = G;
+      } else PG = G;
+      PGmaxNew = std::max(PGmaxNew, PG);
+      PGminNew = std::min(PGminNew, PG);
+      if (std::fabs(PG) > 1e-12) {
+        const double old = alpha[i];
+        alpha[i] = std::max(old - G / Q[i], 0.0);
+        const double step = (alpha[i] - old) * y;
+        for (int t = X.indptr[i]; t < X.indptr[i + 1]; t++) w[X.indices[t]] += step * (double)X.values[t];
+        w[d] += step;
+      }
+    }
+    it++;
+    if (PGmaxNew - PGminNew <= eps) {
+      if (active == X.n) done = true;
+      else {  // converged on the active rows: check them all once more
+        active = X.n;
+        PGmaxOld = INF;
+        PGminOld = -INF;
+        continue;
+      }
+    }
+    PGmaxOld = PGmaxNew <= 0 ? INF : PGmaxNew;
+    PGminOld = PGminNew >= 0 ? -INF : PGminNew;
+  }
+  if (it >= maxIter) done = true;
+  stat[0] = (double)active;
+  stat[1] = PGmaxOld;
+  stat[2] = PGminOld;
+  stat[3] = it;
+  stat[4] = done ? 1 : 0;
+  stat[5] = rs;
+}
+
 // ---- the JavaScript side -----------------------------------------------------------------------
 
 static char* heapOf(Local<Value> v, size_t* len) {
@@ -824,6 +1010,66 @@ static void Peak(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(Number::New(a.GetIsolate(), sink == 12345.f ? dt + 1e-9 : dt));
 }
 
+// nearest(heap, x, k, b, idx, best (-1: none), P, D, M)
+static void Nearest(const FunctionCallbackInfo<Value>& a) {
+  Call c;
+  if (!c.read(a, 8)) return fail(a, "nearest(heap, x, k, b, idx, best, P, D, M): a heap, then numbers");
+  const double P = c.v[5], D = c.v[6], M = c.v[7];
+  if (!c.fits(0, P * D) || !c.fits(1, D * M) || !c.fits(2, M) || !c.fits(3, P) || (c.v[4] >= 0 && !c.fits(4, P)) || M < 1 || D < 1)
+    return fail(a, "nearest: a tensor lies outside the heap, or there are no words");
+  nearest(c.at(0), c.at(1), c.at(2), (int*)c.at(3), c.at(4), (long)P, (int)D, (int)M);
+}
+
+// The bytes of a typed array (nullptr if it is not one), and their count.
+static char* viewOf(Local<Value> v, size_t* len) {
+  if (!v->IsArrayBufferView()) return nullptr;
+  Local<ArrayBufferView> a = v.As<ArrayBufferView>();
+  *len = a->ByteLength();
+  return static_cast<char*>(a->Buffer()->GetBackingStore()->Data()) + a->ByteOffset();
+}
+
+// dcdPasses(indptr i32, indices i32, values f32, labels i32, Q f64 [n], w f64 [K(d+1)], alpha f64 [Kn],
+//           index i32 [Kn], stat f64 [6K], n, d, K, C, eps, passes, maxIter): up to `passes` passes for every class
+//           not done (see dcdClass); returns how many classes are not done yet
+static void DcdPasses(const FunctionCallbackInfo<Value>& a) {
+  const char* usage = "dcdPasses(indptr, indices, values, labels, Q, w, alpha, index, stat, n, d, K, C, eps, passes, maxIter)";
+  if (a.Length() < 16) return fail(a, usage);
+  char* p[9];
+  size_t len[9];
+  for (int i = 0; i < 9; i++)
+    if (!(p[i] = viewOf(a[i], &len[i]))) return fail(a, usage);
+  double v[7];
+  for (int i = 0; i < 7; i++) {
+    if (!a[9 + i]->IsNumber()) return fail(a, usage);
+    v[i] = a[9 + i].As<Number>()->Value();
+  }
+  const long n = (long)v[0];
+  const int d = (int)v[1], K = (int)v[2], passes = (int)v[5], maxIter = (int)v[6];
+  const double C = v[3], eps = v[4];
+  const int* indptr = (const int*)p[0];
+  if (len[0] < 4 * (size_t)(n + 1)) return fail(a, "dcdPasses: indptr is shorter than n + 1");
+  const size_t nnz = (size_t)indptr[n];
+  if (len[1] < 4 * nnz || len[2] < 4 * nnz || len[3] < 4 * (size_t)n || len[4] < 8 * (size_t)n || len[5] < 8 * (size_t)K * (d + 1) ||
+      len[6] < 8 * (size_t)K * n || len[7] < 4 * (size_t)K * n || len[8] < 8 * 6 * (size_t)K || !(C > 0))
+    return fail(a, "dcdPasses: an array is shorter than n, d and K say, or C is not positive");
+  for (size_t t = 0; t < nnz; t++)
+    if (((const int*)p[1])[t] < 0 || ((const int*)p[1])[t] >= d) return fail(a, "dcdPasses: a column index lies outside [0, d)");
+  const DcdRows X{indptr, (const int*)p[1], (const float*)p[2], n};
+  const int* labels = (const int*)p[3];
+  const double* Q = (const double*)p[4];
+  double* w = (double*)p[5];
+  double* alpha = (double*)p[6];
+  int* index = (int*)p[7];
+  double* stat = (double*)p[8];
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int k = 0; k < K; k++)
+    dcdClass(X, labels, k, d, Q, 1 / (2 * C), eps, passes, maxIter, w + (size_t)k * (d + 1), alpha + (size_t)k * n, index + (size_t)k * n,
+             stat + 6 * k);
+  int left = 0;
+  for (int k = 0; k < K; k++) left += stat[6 * k + 4] == 0;
+  a.GetReturnValue().Set(Number::New(a.GetIsolate(), left));
+}
+
 // setPoolGradPath(mode): 0 picks the cheaper of convReluPoolGrad's two ways, 1 dense, 2 sparse; returns the previous
 static void SetPoolGradPath(const FunctionCallbackInfo<Value>& a) {
   const int before = poolGradPath;
@@ -865,6 +1111,8 @@ static void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "setThreads", SetThreads);
   NODE_SET_METHOD(exports, "setPoolGradPath", SetPoolGradPath);
   NODE_SET_METHOD(exports, "poolGradPaths", PoolGradPaths);
+  NODE_SET_METHOD(exports, "nearest", Nearest);
+  NODE_SET_METHOD(exports, "dcdPasses", DcdPasses);
   NODE_SET_METHOD(exports, "isa", Info);
 }
 

@@ -54,3 +54,22 @@ export function convReluPool(
   }
   return tf.tidy(() => tf.maxPool(biasRelu(tf.conv2d(x, filter, 1, pad), bias) as tf.Tensor4D, 2, 2, 'valid'));
 }
+
+/**
+ * For each row of x `[..., D]`: the index (int32) of the largest x . kernel[:,m] + bias[m] over the M columns of
+ * kernel `[D,M]`, and that largest score. With kernel = 2c^T and bias = -||c||^2 it is the nearest of the
+ * centres c (BoW hard coding, k-means' assignment): one native pass that never writes the `[rows, M]` scores
+ * where the native kernels are in use, else a product, ArgMax and Max. Ties go to the first column.
+ */
+export function nearestWords(x: tf.Tensor, kernel: tf.Tensor2D, bias: tf.Tensor1D): { idx: tf.Tensor; best: tf.Tensor } {
+  if (hasNativeKernel('BowcnnNearest', x) && nativeKernelsActive()) {
+    const [idx, best] = tf.engine().runKernel('BowcnnNearest', { x, kernel, bias }, {}) as tf.Tensor[];
+    return { idx, best };
+  }
+  return tf.tidy(() => {
+    const D = x.shape[x.rank - 1];
+    const rows = x.shape.slice(0, -1);
+    const s = tf.add(tf.matMul(tf.reshape(x, [-1, D]), kernel), bias);
+    return { idx: tf.reshape(tf.argMax(s, 1), rows), best: tf.reshape(tf.max(s, 1), rows) };
+  });
+}

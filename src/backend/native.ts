@@ -145,6 +145,27 @@ interface Addon {
   setThreads(n?: number): number;
   /** convReluPoolGrad's way: 0 the cheaper (default), 1 dense passes, 2 from the nonzeros; returns the previous */
   setPoolGradPath(mode: number): number;
+  /** idx[p] (int32) = argmax_m x_p . k[:,m] + b[m], best[p] that score (offset -1: not written); x [P,D], k [D,M], b [M] */
+  nearest(heap: ArrayBufferLike, x: number, k: number, b: number, idx: number, best: number, P: number, D: number, M: number): void;
+  /** up to `passes` dual coordinate descent passes of the linear SVM for every class not done (src/learn/svm.ts); returns the classes not done */
+  dcdPasses(
+    indptr: Int32Array,
+    indices: Int32Array,
+    values: Float32Array,
+    labels: Int32Array,
+    Q: Float64Array,
+    w: Float64Array,
+    alpha: Float64Array,
+    index: Int32Array,
+    stat: Float64Array,
+    n: number,
+    d: number,
+    K: number,
+    C: number,
+    eps: number,
+    passes: number,
+    maxIter: number,
+  ): number;
   /** [dense, sparse]: how many convReluPoolGrad calls took each way since the addon loaded */
   poolGradPaths(): [number, number];
   isa(): string;
@@ -509,6 +530,25 @@ function biasReluGrad(a: KernelArgs, orig: Orig): TensorInfo[] {
   return [dx, db];
 }
 
+/**
+ * BowcnnNearest {x [..., D], kernel [D,M], bias [M]} -> [idx int32 [...], best float32 [...]]: for each row of x
+ * the word m with the largest x . kernel[:,m] + bias[m] (the nearest centre, for kernel = 2c^T and bias = -||c||^2),
+ * and that score, without the [rows, M] score matrix (native/bowcnn.cc, `nearest`).
+ */
+function nearestWord(a: KernelArgs): TensorInfo[] {
+  const be = a.backend as Backend;
+  const { x, kernel, bias } = a.inputs as Record<'x' | 'kernel' | 'bias', TensorInfo>;
+  const D = x.shape[x.shape.length - 1],
+    M = kernel.shape[1];
+  if (kernel.shape[0] !== D || tf.util.sizeFromShape(bias.shape) !== M)
+    throw new Error(`BowcnnNearest: x [...,${D}], kernel [${kernel.shape}], bias [${bias.shape}]`);
+  const rows = x.shape.slice(0, -1);
+  const idx = be.makeOutput(rows, 'int32'),
+    best = be.makeOutput(rows, 'float32');
+  addon!.nearest(heap(be), ptr(be, x), ptr(be, kernel), ptr(be, bias), ptr(be, idx), ptr(be, best), tf.util.sizeFromShape(rows), D, M);
+  return [idx, best];
+}
+
 let registered = false;
 /**
  * Puts the native kernels in front of the wasm backend's convolution kernels (call after those are
@@ -533,6 +573,7 @@ export function registerNativeKernels(): boolean {
     backendName: 'wasm',
     kernelFunc: convReluPoolGrad as unknown as tf.KernelFunc,
   });
+  tf.registerKernel({ kernelName: 'BowcnnNearest', backendName: 'wasm', kernelFunc: nearestWord as unknown as tf.KernelFunc });
   registered = true;
   return true;
 }

@@ -10,6 +10,7 @@
  * (The tests check it against the npm package ml-kmeans from the same initial centres.)
  */
 import * as tf from '@tensorflow/tfjs';
+import { nearestWords } from '../backend/fused-ops.js';
 import { checkpoint } from '../core/interrupt.js';
 import { rng } from '../core/random.js';
 
@@ -131,20 +132,21 @@ export async function kmeans(data: Float32Array, n: number, d: number, opts: KMe
   for (iter = 1; iter <= maxIter; iter++) {
     const ts = performance.now();
     inertia = 0;
-    const c2 = tf.tidy(() => tf.sum(tf.square(C), 1));
+    // the nearest centre as the largest 2 x.c - ||c||^2 (one native pass where the kernels are in use), its
+    // squared distance ||x||^2 - that score
+    const K = tf.tidy(() => tf.transpose(tf.mul(C, 2)) as tf.Tensor2D);
+    const B = tf.tidy(() => tf.neg(tf.sum(tf.square(C), 1)) as tf.Tensor1D);
     for (const { X, x2, start } of chunks) {
       await checkpoint();
-      const [a, md] = tf.tidy(() => {
-        const dist = tf.add(tf.sub(x2.expandDims(1), tf.mul(2, tf.matMul(X, C, false, true))), c2); // [m,k]
-        return [tf.argMin(dist, 1), tf.maximum(tf.min(dist, 1), 0)];
-      });
-      assign.set((await a.data()) as Int32Array, start);
+      const { idx, best } = nearestWords(X, K, B);
+      const md = tf.tidy(() => tf.maximum(tf.sub(x2, best), 0));
+      assign.set((await idx.data()) as Int32Array, start);
       const mdv = (await md.data()) as Float32Array;
       minDist.set(mdv, start);
       for (let i = 0; i < mdv.length; i++) inertia += mdv[i];
-      tf.dispose([a, md]);
+      tf.dispose([idx, best, md]);
     }
-    c2.dispose();
+    tf.dispose([K, B]);
     // new centres = mean of the assigned points: one pass over the data in JavaScript (n*d adds, far
     // cheaper than a one-hot product of n*k*d); an empty cluster takes the point farthest from its centre
     const sums = new Float64Array(k * d);

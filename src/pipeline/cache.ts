@@ -14,7 +14,7 @@ import { join } from 'node:path';
 export interface NamedArray {
   name: string;
   shape: number[];
-  data: Float32Array;
+  data: Float32Array | Int32Array;
 }
 
 export class CacheError extends BowcnnError {
@@ -34,17 +34,16 @@ export function cacheKey(parts: unknown): string {
 
 export function writeArrays(file: string, arrays: NamedArray[]): void {
   const total = arrays.reduce((a, x) => a + x.data.length, 0);
-  const body = new Float32Array(total);
+  const bodyBytes = new Uint8Array(total * 4);
   let o = 0;
   for (const a of arrays) {
-    body.set(a.data, o);
-    o += a.data.length;
+    bodyBytes.set(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength), o);
+    o += a.data.byteLength;
   }
-  const bodyBytes = new Uint8Array(body.buffer);
   const header = Buffer.from(
     JSON.stringify({
-      version: 1,
-      tensors: arrays.map((a) => ({ name: a.name, shape: a.shape })),
+      version: 2,
+      tensors: arrays.map((a) => ({ name: a.name, shape: a.shape, dtype: a.data instanceof Int32Array ? 'int32' : 'float32' })),
       sha256: createHash('sha256').update(bodyBytes).digest('hex'),
     }),
   );
@@ -65,23 +64,23 @@ export function readArrays(file: string): NamedArray[] {
   if (buf.length < 8 || buf.toString('ascii', 0, 4) !== 'BOWC') throw new CacheError(file, 'not a bowcnn cache file');
   const hl = buf.readUInt32LE(4);
   if (8 + hl > buf.length) throw new CacheError(file, 'truncated header');
-  let header: { version: number; tensors: { name: string; shape: number[] }[]; sha256: string };
+  let header: { version: number; tensors: { name: string; shape: number[]; dtype?: 'int32' | 'float32' }[]; sha256: string };
   try {
     header = JSON.parse(buf.toString('utf8', 8, 8 + hl));
   } catch {
     throw new CacheError(file, 'unreadable header');
   }
-  if (header.version !== 1) throw new CacheError(file, `unknown cache version ${header.version}`);
+  if (header.version !== 1 && header.version !== 2) throw new CacheError(file, `unknown cache version ${header.version}`);
   const bodyStart = 8 + hl;
   const need = header.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0) * 4;
   if (buf.length - bodyStart !== need) throw new CacheError(file, `truncated: ${buf.length - bodyStart} body bytes, expected ${need}`);
   const body = buf.subarray(bodyStart);
   if (createHash('sha256').update(body).digest('hex') !== header.sha256) throw new CacheError(file, 'checksum mismatch');
-  const all = new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+  const all = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
   let o = 0;
   return header.tensors.map((t) => {
     const size = t.shape.reduce((x, y) => x * y, 1);
-    const data = all.subarray(o, o + size);
+    const data = t.dtype === 'int32' ? new Int32Array(all, o * 4, size) : new Float32Array(all, o * 4, size);
     o += size;
     return { name: t.name, shape: t.shape, data };
   });

@@ -38,11 +38,12 @@ import { didYouMean, listOf } from '../core/suggest.js';
 import { batchTensor, fingerprint, gatherBatch } from '../data/split.js';
 import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
-import { runStages, stageOutputs } from '../passes/bow.js';
+import { runRows, runStages, stageOutputs } from '../passes/bow.js';
 import { chainCards } from '../stages/dsift.js';
-import type { Stage } from '../stages/stage.js';
+import { isRowClassifier, type Stage } from '../stages/stage.js';
 import { Progress } from '../util/progress.js';
-import { cacheKey, FeatureCache } from './cache.js';
+import { csrConcat, csrRows, csrToDense, type Csr } from '../core/sparse.js';
+import { cacheKey, FeatureCache, type NamedArray } from './cache.js';
 import { makeStage } from './registry.js';
 
 export const FORMAT = 'bowcnn-pipeline';
@@ -250,42 +251,50 @@ export class Pipeline implements Classifier {
     });
   }
 
-  /** Classifier input features of a split, `n x D` as row chunks, from the cache when it has them. */
+  /**
+   * The classifier's input features of a split as sparse rows `[n, D]` (passes/bow.ts runRows), from the cache
+   * when it has them.
+   */
   async features(
     split: Split,
     opts: PipelineFitOptions = {},
     cache?: FeatureCache,
     label = 'features',
-  ): Promise<{ chunks: Float32Array[]; d: number; cached: boolean }> {
+  ): Promise<{ rows: Csr; cached: boolean }> {
     const upto = this.classifierIndex();
     const bs = opts.batchSize ?? 256;
     const key = cache ? await this.prefixKey(upto, fingerprint({ name: 'split', splits: [split] })) : '';
-    const hit = cache?.get(key, 'feat');
-    if (hit) return { chunks: [hit[0].data], d: hit[0].shape[1], cached: true };
+    const hit = cache?.get(key, 'rows');
+    const rowsOf = (h: NamedArray[]) => {
+      const at = (name: string) => h.find((a) => a.name === name)?.data;
+      const shape = at('shape'),
+        indptr = at('indptr'),
+        indices = at('indices'),
+        values = at('values');
+      if (!(shape instanceof Int32Array && indptr instanceof Int32Array && indices instanceof Int32Array && values instanceof Float32Array))
+        return null;
+      return { n: shape[0], d: shape[1], indptr, indices, values };
+    };
+    const got = hit ? rowsOf(hit) : null;
+    if (got && got.n === split.n) return { rows: got, cached: true };
     const bar = new Progress(`${this.name} ${label}`, split.n, { unit: 'img', silent: opts.progress === false ? true : undefined });
-    const chunks: Float32Array[] = [];
-    let d = 0;
+    const parts: Csr[] = [];
     for (let i = 0; i < split.n; i += bs) {
       await checkpoint();
       const x = batchTensor(split, i, i + bs);
-      const f = await this.run(x, 0, upto);
-      d = f.shape[1] * f.shape[2] * f.shape[3];
-      chunks.push((await f.data()) as Float32Array);
-      tf.dispose([x, f]);
+      parts.push(await runRows(this.stages, x, 0, upto));
+      x.dispose();
       bar.tick(Math.min(bs, split.n - i));
     }
     bar.end();
-    if (cache) {
-      const all = new Float32Array(split.n * d);
-      let o = 0;
-      for (const c of chunks) {
-        all.set(c, o);
-        o += c.length;
-      }
-      cache.put(key, 'feat', [{ name: 'features', shape: [split.n, d], data: all }]);
-      return { chunks: [all], d, cached: false };
-    }
-    return { chunks, d, cached: false };
+    const rows = csrConcat(parts);
+    cache?.put(key, 'rows', [
+      { name: 'shape', shape: [2], data: Int32Array.of(rows.n, rows.d) },
+      { name: 'indptr', shape: [rows.n + 1], data: rows.indptr },
+      { name: 'indices', shape: [rows.indices.length], data: rows.indices },
+      { name: 'values', shape: [rows.values.length], data: rows.values },
+    ]);
+    return { rows, cached: false };
   }
 
   async fit(train: Split, opts: PipelineFitOptions = {}): Promise<FitReport> {
@@ -303,7 +312,8 @@ export class Pipeline implements Classifier {
       if (!s.fit) continue;
       const ts = performance.now();
       const key = await this.prefixKey(i + 1, fp, i); // this stage's config, the fitted state before it
-      const hit = cache?.get(key, 'state');
+      const got = cache?.get(key, 'state');
+      const hit = got?.every((a): a is StateArray => a.data instanceof Float32Array) ? got : null;
       if (hit) {
         await restoreArrays(s, hit);
         phases[`${s.name} fit`] = { seconds: (performance.now() - ts) / 1000, cached: true };
@@ -346,16 +356,24 @@ export class Pipeline implements Classifier {
       phases[`${s.name} fit`] = { seconds: (performance.now() - ts) / 1000, cached: false };
     }
     const tf0 = performance.now();
-    const { chunks, d, cached } = await this.features(train, opts, cache, 'train features');
+    const { rows, cached } = await this.features(train, opts, cache, 'train features');
     const featureSeconds = (performance.now() - tf0) / 1000;
     phases.features = { seconds: featureSeconds, cached };
     if (ci < this.stages.length) {
       const tc = performance.now();
       const clf = this.stages[ci];
-      async function* rows(): AsyncGenerator<Maps> {
-        for (const c of chunks) yield tf.tensor4d(c, [c.length / d, 1, 1, d]);
+      if (isRowClassifier(clf)) await clf.fitRows(rows, train.labels);
+      else {
+        // a classifier of the user's own, without a rows form: dense batches
+        const bs2 = opts.batchSize ?? 256;
+        async function* batches(): AsyncGenerator<Maps> {
+          for (let i = 0; i < rows.n; i += bs2) {
+            const part = csrRows(rows, i, Math.min(rows.n, i + bs2));
+            yield tf.tensor4d(csrToDense(part), [part.n, 1, 1, part.d]);
+          }
+        }
+        await clf.fit?.(batches(), train.labels);
       }
-      await clf.fit?.(rows(), train.labels);
       phases[`${clf.name} fit`] = { seconds: (performance.now() - tc) / 1000, cached: false };
     }
     this.data = info;
@@ -372,18 +390,20 @@ export class Pipeline implements Classifier {
   /** Scores `[N,classes]` of a whole split (features from the cache when given one). */
   async scoreSplit(split: Split, opts: { cacheDir?: string; progress?: boolean } = {}): Promise<Float32Array> {
     const cache = opts.cacheDir ? new FeatureCache(opts.cacheDir) : undefined;
-    const { chunks, d } = await this.features(split, opts, cache, 'test features');
+    const { rows } = await this.features(split, opts, cache, 'test features');
     const ci = this.classifierIndex();
+    const clf = this.stages[ci];
+    if (isRowClassifier(clf)) return clf.scoreRows(rows);
     const out: Float32Array[] = [];
-    for (const c of chunks) {
-      const n = c.length / d;
-      const x = tf.tensor4d(c, [n, 1, 1, d]);
+    const bs = 256;
+    for (let i = 0; i < rows.n; i += bs) {
+      const part = csrRows(rows, i, Math.min(rows.n, i + bs));
+      const x = tf.tensor4d(csrToDense(part), [part.n, 1, 1, part.d]);
       const y = await this.run(x, ci);
       out.push((await y.data()) as Float32Array);
       tf.dispose([x, y]);
     }
-    const total = out.reduce((a, o) => a + o.length, 0);
-    const all = new Float32Array(total);
+    const all = new Float32Array(out.reduce((a, o) => a + o.length, 0));
     let o = 0;
     for (const c of out) {
       all.set(c, o);

@@ -16,6 +16,7 @@ import type { LayerCard } from '../core/card.js';
 import { FitError } from '../core/errors.js';
 import { rng } from '../core/random.js';
 import { CodingSchema } from '../config/stages.js';
+import { nearestWords } from '../backend/fused-ops.js';
 import { kmeans } from '../learn/kmeans.js';
 import { check4d, defineStage, StageError, type CodeEmitter, type Maps } from './stage.js';
 
@@ -118,10 +119,11 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
     wordIndices(x: Maps): tf.Tensor3D | null {
       check4d(name, x);
       if (config.mode !== 'hard') return null;
-      return tf.tidy(() => {
-        const [n, h, w] = x.shape;
-        return tf.reshape(tf.argMax(scores(x).s, 1), [n, h, w]) as tf.Tensor3D;
-      });
+      const { K, B } = fitted();
+      if (x.shape[3] !== K.shape[0]) throw new StageError(name, `descriptors have ${x.shape[3]} channels, the dictionary ${K.shape[0]}`);
+      const { idx, best } = nearestWords(x, K, B);
+      best.dispose();
+      return idx as tf.Tensor3D;
     },
     apply(x: Maps): Maps {
       check4d(name, x);

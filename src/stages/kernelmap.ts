@@ -15,7 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 import { signedSqrt } from './pooling.js';
 import type { LayerCard } from '../core/card.js';
 import { KernelMapSchema } from '../config/stages.js';
-import { check4d, defineStage, type Maps } from './stage.js';
+import type { Csr } from '../core/sparse.js';
+import { check4d, defineStage, type Maps, type RowMap } from './stage.js';
 
 export type { KernelMapConfig } from '../config/stages.js';
 type KernelMapSettings = { kind: 'hellinger' | 'chi2'; order: number; period?: number };
@@ -45,10 +46,48 @@ export function chi2Map(x: tf.Tensor, order: number, period: number): tf.Tensor 
   });
 }
 
-export const kernelmap = defineStage('kernelmap', KernelMapSchema, (config, name) => {
+/**
+ * The same map on sparse rows (entries <= 0 map to 0 and are dropped). Output component c of input entry i
+ * sits at c D + i, as in the dense concatenation, so each row's indices stay increasing.
+ */
+export function kernelMapRows(x: Csr, config: KernelMapSettings): Csr {
+  const { n, d, indptr, indices, values } = x;
+  const period = config.period ?? 5.86 * Math.sqrt(config.order) + 3.65;
+  const parts = config.kind === 'chi2' ? 2 * config.order + 1 : 1;
+  const L = (2 * Math.PI) / period;
+  const amp = Array.from({ length: config.order + 1 }, (_, j) => (j === 0 ? L : 2 * L) / Math.cosh(Math.PI * j * L));
+  let kept = 0;
+  for (let t = 0; t < indptr[n]; t++) if (values[t] > 0) kept++;
+  const outPtr = new Int32Array(n + 1),
+    outIdx = new Int32Array(kept * parts),
+    outVal = new Float32Array(kept * parts);
+  let o = 0;
+  for (let r = 0; r < n; r++) {
+    const a = indptr[r],
+      e = indptr[r + 1];
+    for (let c = 0; c < parts; c++) {
+      const j = (c + 1) >> 1;
+      for (let t = a; t < e; t++) {
+        const v = values[t];
+        if (!(v > 0)) continue;
+        outIdx[o] = c * d + indices[t];
+        if (config.kind === 'hellinger') outVal[o++] = Math.sqrt(v);
+        else {
+          const m = Math.sqrt(v * amp[j]);
+          outVal[o++] = c === 0 ? m : c % 2 === 1 ? m * Math.cos(j * L * Math.log(v)) : m * Math.sin(j * L * Math.log(v));
+        }
+      }
+    }
+    outPtr[r + 1] = o;
+  }
+  return { n, d: d * parts, indptr: outPtr, indices: outIdx, values: outVal };
+}
+
+export const kernelmap = defineStage<typeof KernelMapSchema, RowMap>('kernelmap', KernelMapSchema, (config, name) => {
   const factor = config.kind === 'chi2' ? 2 * config.order + 1 : 1;
   return {
     apply: (x: Maps): Maps => kernelMaps(x, config),
+    applyRows: (x: Csr): Csr => kernelMapRows(x, config),
     outShape: (s) => [s[0], s[1], (s[2] ?? 0) * factor],
     card(s): LayerCard {
       const d = s[2] ?? 0;

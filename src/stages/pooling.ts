@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import { PoolingSchema, type PoolingConfig } from '../config/stages.js';
+import type { Csr } from '../core/sparse.js';
 import { check4d, defineStage, type CodePooler, type Maps } from './stage.js';
 
 export type { PoolingConfig };
@@ -83,6 +84,63 @@ function poolingOps(config: PoolSettings) {
         return finish(parts, n, m);
       });
     },
+    /**
+     * poolIndices' numbers as sparse rows (what the classifier gets when the rest of the chain takes rows):
+     * each region's histogram counted from the word indices of its positions, normalised on its nonzeros.
+     * Row b's entries are region r's words k at r M + k, increasing, as in the dense `[N,1,1,M x regions]`.
+     */
+    poolIndicesRows(idx: Int32Array, [n, h, w]: [number, number, number], m: number): Csr {
+      const regionList: [number, number, number, number][] = [];
+      for (const L of config.pyramid)
+        for (const [r0, r1] of regionBounds(h, L)) for (const [c0, c1] of regionBounds(w, L)) regionList.push([r0, r1, c0, c1]);
+      const R = regionList.length;
+      const count = new Int32Array(m);
+      const touched = new Int32Array(h * w);
+      // each position is counted once per level, and a region has at most m words
+      const cap = n * Math.min(m * R, h * w * config.pyramid.length);
+      const indices = new Int32Array(cap),
+        values = new Float32Array(cap);
+      const indptr = new Int32Array(n + 1);
+      let o = 0;
+      const vals = new Float64Array(Math.min(m, h * w));
+      for (let b = 0; b < n; b++) {
+        const rowStart = o;
+        for (let r = 0; r < R; r++) {
+          const [r0, r1, c0, c1] = regionList[r];
+          let t = 0;
+          for (let y = r0; y < r1; y++)
+            for (let x = c0; x < c1; x++) {
+              const k = idx[(b * h + y) * w + x];
+              if (count[k]++ === 0) touched[t++] = k;
+            }
+          const words = touched.subarray(0, t).sort();
+          const area = (r1 - r0) * (c1 - c0);
+          let s1 = 0,
+            s2 = 0;
+          for (let j = 0; j < t; j++) {
+            const c = count[words[j]];
+            count[words[j]] = 0;
+            const v = config.op === 'mean' ? c / area : config.op === 'max' ? 1 : c;
+            vals[j] = v;
+            s1 += v;
+            s2 += v * v;
+          }
+          const scale = config.regionNorm === 'l1' ? 1 / (s1 + 1e-12) : config.regionNorm === 'l2' ? 1 / (Math.sqrt(s2) + 1e-12) : 1;
+          for (let j = 0; j < t; j++) {
+            indices[o] = r * m + words[j];
+            values[o++] = config.regionNorm === 'power' ? Math.sqrt(vals[j]) : vals[j] * scale;
+          }
+        }
+        if (config.norm !== 'none') {
+          let s = 0;
+          for (let j = rowStart; j < o; j++) s += config.norm === 'l1' ? Math.abs(values[j]) : values[j] * values[j];
+          const scale = 1 / ((config.norm === 'l1' ? s : Math.sqrt(s)) + 1e-12);
+          for (let j = rowStart; j < o; j++) values[j] *= scale;
+        }
+        indptr[b + 1] = o;
+      }
+      return { n, d: m * R, indptr, indices: indices.slice(0, o), values: values.slice(0, o) };
+    },
     apply(x: Maps): Maps {
       check4d('pooling', x);
       const [n, h, w, m] = x.shape;
@@ -113,6 +171,7 @@ export const pooling = defineStage<typeof PoolingSchema, CodePooler>('pooling', 
   const regions = config.pyramid.reduce((a, l) => a + l * l, 0);
   return {
     poolIndices: ops.poolIndices,
+    poolIndicesRows: ops.poolIndicesRows,
     apply: (x: Maps): Maps => ops.apply(x),
     outShape: (s) => [1, 1, (s[2] ?? 0) * regions],
     card(s): LayerCard {

@@ -16,6 +16,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import type { Maps, Picture } from '../core/classifier.js';
 import { ConfigError } from '../core/errors.js';
+import type { Csr } from '../core/sparse.js';
 import { parseConfig, type z } from '../config/schema.js';
 
 export type { Maps };
@@ -62,10 +63,26 @@ export interface CodeEmitter extends Stage {
 /** Pools word indices straight into its output, the same numbers as pooling their one-hot maps. */
 export interface CodePooler extends Stage {
   poolIndices(idx: Int32Array, shape: [number, number, number], words: number): Maps;
+  /** The same as sparse rows (one per image, `[N, D]`), when the stage can give them. */
+  poolIndicesRows?(idx: Int32Array, shape: [number, number, number], words: number): Csr;
+}
+
+/** Maps sparse rows to sparse rows, the same numbers as apply() on `[N,1,1,D]` (an element-wise map that keeps 0 at 0). */
+export interface RowMap extends Stage {
+  applyRows(x: Csr): Csr;
+}
+
+/** A classifier that fits on and scores sparse rows (`[N, D]`), the same as fit and apply on `[N,1,1,D]`. */
+export interface RowClassifier extends Stage {
+  fitRows(x: Csr, labels: Int32Array): Promise<void>;
+  scoreRows(x: Csr): Float32Array;
 }
 
 export const isCodeEmitter = (s: Stage | undefined): s is CodeEmitter =>
   typeof (s as Partial<CodeEmitter> | undefined)?.wordIndices === 'function';
+export const isRowMap = (s: Stage | undefined): s is RowMap => typeof (s as Partial<RowMap> | undefined)?.applyRows === 'function';
+export const isRowClassifier = (s: Stage | undefined): s is RowClassifier =>
+  typeof (s as Partial<RowClassifier> | undefined)?.fitRows === 'function';
 export const isCodePooler = (s: Stage | undefined): s is CodePooler =>
   typeof (s as Partial<CodePooler> | undefined)?.poolIndices === 'function';
 

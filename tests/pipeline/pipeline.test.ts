@@ -27,6 +27,7 @@ import { gradient } from '../../src/stages/gradient.js';
 import { orientation } from '../../src/stages/orientation.js';
 import { pooling } from '../../src/stages/pooling.js';
 import { defineStage, type Maps } from '../../src/stages/stage.js';
+import { csrToDense } from '../../src/core/sparse.js';
 
 let ds: Dataset;
 const small = (): Pipeline => bowPipeline(readRecipe('bow-sift')).set('coding.words', 24).set('coding.sample', 4000);
@@ -58,6 +59,28 @@ beforeAll(async () => {
 });
 
 describe('Pipeline', () => {
+  it('features as sparse rows are the dense transform, and scoreSplit scores them as scores() does', async () => {
+    const p = bowPipeline(readRecipe('bow-sift-spm')).set('coding.words', 24).set('coding.sample', 4000);
+    await p.fit(ds.train, quiet);
+    const part = { ...ds.test, n: 40, labels: ds.test.labels.subarray(0, 40) };
+    const x = batchTensor(ds.test, 0, 40);
+    const dense = await p.transform(x);
+    const { rows } = await p.features(part, quiet);
+    expect([rows.n, rows.d]).toEqual([40, dense.shape[3]]);
+    const want = dense.dataSync();
+    const got = csrToDense(rows);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+    expect(worst).toBeLessThan(1e-5);
+    expect(rows.indptr[40]).toBe(Array.from(want).filter((v) => v !== 0).length); // held as its nonzeros
+    const s = await p.scores(x);
+    const fromRows = await p.scoreSplit(part, { progress: false });
+    const sd = s.dataSync();
+    for (let i = 0; i < sd.length; i++) expect(Math.abs(fromRows[i] - sd[i])).toBeLessThan(1e-4);
+    tf.dispose([x, dense, s]);
+    p.dispose();
+  });
+
   it('with / without / set return new pipelines and leave the old one as it was', () => {
     const a = small();
     const before = JSON.stringify(a.toJSON());
@@ -198,7 +221,7 @@ describe('Pipeline', () => {
     const p = small();
     await p.fit(ds.train, { ...quiet, cacheDir });
     const accA = await score(p, ds.test, cacheDir);
-    for (const f of readdirSync(cacheDir).filter((n) => n.endsWith('.feat'))) {
+    for (const f of readdirSync(cacheDir).filter((n) => n.endsWith('.rows'))) {
       const b = readFileSync(join(cacheDir, f));
       b[b.length - 5] ^= 0xff; // flip a byte of the body
       writeFileSync(join(cacheDir, f), f.charCodeAt(0) % 2 ? b : b.subarray(0, b.length - 100)); // some also truncated

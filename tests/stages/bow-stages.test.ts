@@ -7,6 +7,7 @@ import { classifier } from '../../src/stages/classifier.js';
 import { coding } from '../../src/stages/coding.js';
 import { kernelmap } from '../../src/stages/kernelmap.js';
 import { pooling, signedSqrt } from '../../src/stages/pooling.js';
+import { csrFromDense, csrToDense } from '../../src/core/sparse.js';
 import { randArray } from '../helpers.js';
 
 beforeAll(async () => {
@@ -275,5 +276,56 @@ describe('linear SVM solvers agree', () => {
       b = await acc('adam');
     expect(a).toBeGreaterThan(0.6);
     expect(Math.abs(a - b)).toBeLessThanOrEqual(0.01);
+  });
+});
+
+describe('sparse rows: the same numbers as the dense maps', () => {
+  const n = 3,
+    h = 7,
+    w = 6,
+    M = 12;
+  // word indices with a few words repeated often (as a digit's background is)
+  const u = randArray(n * h * w, 91);
+  const idx = Int32Array.from(u, (v) => (v > 0.2 ? 0 : Math.floor(((v + 1) / 1.2) * M) % M));
+  for (const op of ['sum', 'mean', 'max'] as const)
+    for (const regionNorm of ['none', 'l1', 'l2', 'power'] as const)
+      for (const norm of ['none', 'l1', 'l2'] as const)
+        it(`pooling ${op}, region ${regionNorm}, vector ${norm}, pyramid [1, 2, 3]: rows = the dense histograms`, () => {
+          const p = pooling({ op, pyramid: [1, 2, 3], regionNorm, norm });
+          const dense = tf.tidy(() => p.poolIndices(idx, [n, h, w], M).dataSync());
+          const rows = p.poolIndicesRows!(idx, [n, h, w], M);
+          expect(rows.d * n).toBe(dense.length);
+          const back = csrToDense(rows);
+          for (let i = 0; i < dense.length; i++) expect(back[i]).toBeCloseTo(dense[i], 6);
+          // only the nonzeros are kept, in increasing order within a row
+          for (let r = 0; r < n; r++)
+            for (let t = rows.indptr[r] + 1; t < rows.indptr[r + 1]; t++) expect(rows.indices[t]).toBeGreaterThan(rows.indices[t - 1]);
+          expect(rows.indptr[n]).toBe(Array.from(dense).filter((v) => v !== 0).length);
+        });
+
+  for (const cfg of [{ kind: 'chi2' as const, order: 1 }, { kind: 'chi2' as const, order: 3 }, { kind: 'hellinger' as const }])
+    it(`kernel map ${cfg.kind}${'order' in cfg ? ` order ${cfg.order}` : ''} on rows = on the dense vectors`, () => {
+      const D = 20;
+      const v = randArray(n * D, 17).map((x) => (x > 0 ? x * x * 3 : 0)); // histograms: zeros and positive values
+      const k = kernelmap(cfg);
+      const dense = tf.tidy(() => k.apply(tf.tensor4d(v, [n, 1, 1, D])).dataSync());
+      const rows = k.applyRows(csrFromDense(v, n, D));
+      const back = csrToDense(rows);
+      expect(back.length).toBe(dense.length);
+      for (let i = 0; i < dense.length; i++) expect(Math.abs(back[i] - dense[i])).toBeLessThan(1e-5);
+    });
+
+  it('a classifier fitted on rows scores rows as its fully connected layer scores the dense vectors', async () => {
+    const D = 10,
+      K = 3,
+      m = 90;
+    const v = randArray(m * D, 5).map((x) => Math.max(0, x));
+    const labels = Int32Array.from({ length: m }, (_, i) => i % K);
+    for (let i = 0; i < m; i++) v[i * D + labels[i]] += 1;
+    const c = classifier({ C: 1 });
+    await c.fitRows(csrFromDense(v, m, D), labels);
+    const dense = tf.tidy(() => c.apply(tf.tensor4d(v, [m, 1, 1, D])).dataSync());
+    const rows = c.scoreRows(csrFromDense(v, m, D));
+    for (let i = 0; i < dense.length; i++) expect(Math.abs(rows[i] - dense[i])).toBeLessThan(1e-4);
   });
 });
