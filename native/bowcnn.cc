@@ -659,15 +659,21 @@ static bool sparseIsCheaper(const Geom& g, bool dx) {
 constexpr int NMR = VW == 16 ? 6 : 4;  // rows per tile
 constexpr int NNR = VW == 16 ? 4 : 3;  // vectors of words per tile (NMR x NNR accumulators)
 
-static void nearestTile(const float* xr, const float* kp, const float* bp, int D, int Mp, int j0, float* out) {
+// kt: the words j0 .. j0 + NNR VW - 1 of k, packed [D][NNR VW] (contiguous: a tile's words are read in order).
+// Only the dimensions in dims (those where one of the NMR rows is not zero) are visited: SIFT descriptors are
+// mostly zeros (an MNIST digit's: three quarters), and a dimension that is zero in all the rows adds nothing.
+template <bool ALL>  // ALL: every dimension (dims unused), the loop without the indirection
+static void nearestTile(const float* xr, const float* kt, const float* bp, int D, const int* dims, int nd, int j0, float* out) {
+  constexpr int T = NNR * VW;
   V acc[NMR][NNR];
   for (int j = 0; j < NNR; j++) {
     const V bj = load(bp + j0 + j * VW);
     for (int i = 0; i < NMR; i++) acc[i][j] = bj;
   }
-  for (int d = 0; d < D; d++) {
+  for (int q = 0; q < nd; q++) {
+    const int d = ALL ? q : dims[q];
     V kv[NNR];
-    for (int j = 0; j < NNR; j++) kv[j] = load(kp + (size_t)d * Mp + j0 + j * VW);
+    for (int j = 0; j < NNR; j++) kv[j] = load(kt + (size_t)d * T + j * VW);
     for (int i = 0; i < NMR; i++) {
       const float a = xr[(size_t)i * D + d];
       for (int j = 0; j < NNR; j++) acc[i][j] += kv[j] * a;
@@ -679,8 +685,11 @@ static void nearestTile(const float* xr, const float* kp, const float* bp, int D
 
 static void nearest(const float* x, const float* k, const float* b, int* idx, float* best, long P, int D, int M) {
   const int T = NNR * VW, Mp = roundUp(M, T);
+  // k packed tile by tile (tile t: words t T .. t T + T - 1, [D][T]), so that a tile is one contiguous block
+  // rather than D rows M floats apart (a power-of-two stride that maps them all to the same cache sets)
   std::vector<float> kp((size_t)D * Mp, 0.f), bp(Mp, -std::numeric_limits<float>::infinity());
-  for (int d = 0; d < D; d++) std::memcpy(kp.data() + (size_t)d * Mp, k + (size_t)d * M, sizeof(float) * M);
+  for (int d = 0; d < D; d++)
+    for (int m = 0; m < M; m++) kp[((size_t)(m / T) * D + d) * T + m % T] = k[(size_t)d * M + m];
   std::memcpy(bp.data(), b, sizeof(float) * M);
   int b0 = 0;
   for (int m = 1; m < M; m++)
@@ -703,6 +712,7 @@ static void nearest(const float* x, const float* k, const float* b, int* idx, fl
 #pragma omp parallel if (work > 1e6)
   {
     std::vector<float> xr((size_t)NMR * D), out((size_t)NMR * T);
+    std::vector<int> dims(D);
     float bv[NMR][VW];
     int bi[NMR][VW];
     VI lane;
@@ -716,8 +726,15 @@ static void nearest(const float* x, const float* k, const float* b, int* idx, fl
         else std::fill(xr.data() + (size_t)i * D, xr.data() + (size_t)(i + 1) * D, 0.f);
         for (int l = 0; l < VW; l++) { bv[i][l] = -std::numeric_limits<float>::infinity(); bi[i][l] = 0; }
       }
+      int nd = 0;
+      for (int d = 0; d < D; d++) {
+        bool any = false;
+        for (int i = 0; i < NMR; i++) any |= xr[(size_t)i * D + d] != 0.f;
+        if (any) dims[nd++] = d;
+      }
       for (int j0 = 0; j0 < Mp; j0 += T) {
-        nearestTile(xr.data(), kp.data(), bp.data(), D, Mp, j0, out.data());
+        if (nd == D) nearestTile<true>(xr.data(), kp.data() + (size_t)(j0 / T) * D * T, bp.data(), D, nullptr, D, j0, out.data());
+        else nearestTile<false>(xr.data(), kp.data() + (size_t)(j0 / T) * D * T, bp.data(), D, dims.data(), nd, j0, out.data());
         for (int i = 0; i < NMR; i++)
           for (int j = 0; j < NNR; j++) {
             const V sv = load(out.data() + ((size_t)i * NNR + j) * VW), cur = load(bv[i]);
@@ -835,6 +852,196 @@ static void dcdClass(const DcdRows& X, const int* labels, int k, int d, const do
   stat[5] = rs;
 }
 
+
+// ---- dense SIFT in one pass -------------------------------------------------------------------------
+// The chain gradient -> orientation -> cells -> descriptor (src/stages/*.ts; passes/sift.ts decides when it
+// applies) per image, without writing the intermediate maps to the tensor heap:
+//   d_k  = sum over the filter bank F [n,n,C,T] of the image padded by continuity (radius (n-1)/2)
+//   O_t  = orientation maps: 'wta' |g| = sqrt(2/T sum_k d_k^2) on the first largest d_k; 'bilinear' |g| split
+//          between bins floor(t) and floor(t)+1 (mod T) of t = (atan2(d_2, d_0) T / 2pi) mod T
+//   Cl_t = local sums of O_t over cells (box: s taps, triangle: 2s-1 taps of 1 - |u|/s, separable), on O padded
+//          by zeros or by continuity (before / after taps as cells.ts)
+//   out  = for each frame (fy, fx) of the grid and cell (by, bx): wb[by] wb[bx] Cl[off + fy step + by s][off + fx step + bx s],
+//          channels (by, bx, t), then the normalisation and the contrast threshold of descriptor.ts.
+// Images are split between threads; each value is computed by one thread in a fixed order.
+struct SiftGeom {
+  int N, H, W, C, n, T, mode, s, window, cellPad, step, bins, norm, off, FY, FX;
+  float contrast;
+};
+
+// sum of v (what 0), of v^2 (1) or of |v| (2) over n floats, in 4 vector accumulators: a plain loop would be one
+// chain of n dependent adds (the compiler may not reorder them), the bottleneck of the descriptor's norms
+static float reduceSum(const float* v, int n, int what) {
+  V acc[4] = {V{}, V{}, V{}, V{}};
+  int i = 0;
+  for (; i + 4 * VW <= n; i += 4 * VW)
+    for (int j = 0; j < 4; j++) {
+      V x = load(v + i + j * VW);
+      if (what == 1) x = x * x;
+      else if (what == 2) x = x < 0 ? -x : x;
+      acc[j] += x;
+    }
+  float s = hsum(acc[0] + acc[1] + acc[2] + acc[3]);
+  for (; i < n; i++) s += what == 1 ? v[i] * v[i] : what == 2 ? std::fabs(v[i]) : v[i];
+  return s;
+}
+
+// The orientation maps O [H,W,T] and the cell maps B [H,W,T] of one image (A: scratch). TT: T known when
+// compiling (8, the SIFT case: the loops over orientations become single vectors), 0: read from g.
+template <int TT>
+static void siftMaps(const float* img, const float* F, const SiftGeom& g, float* O, float* A, float* B, std::vector<float>& pad) {
+  const int H = g.H, W = g.W, C = g.C, n = g.n, r = (n - 1) / 2;
+  const int T = TT > 0 ? TT : g.T;
+  // the image padded by continuity, so that the filter taps need no bounds
+  const int Wp = W + 2 * r, Hp = H + 2 * r;
+  pad.resize((size_t)Hp * Wp * C);
+  for (int yy = 0; yy < Hp; yy++) {
+    const int y = std::min(H - 1, std::max(0, yy - r));
+    for (int xx = 0; xx < Wp; xx++) {
+      const int x = std::min(W - 1, std::max(0, xx - r));
+      for (int c = 0; c < C; c++) pad[((size_t)yy * Wp + xx) * C + c] = img[((size_t)y * W + x) * C + c];
+    }
+  }
+  const float twoPi = 6.283185307179586f;
+  if (g.mode == 0) {
+    // winner-take-all: every response, the first largest gets sqrt(2/T sum d_k^2)
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++) {
+        float d[TT > 0 ? TT : 64] = {};
+        for (int ky = 0; ky < n; ky++)
+          for (int kx = 0; kx < n; kx++) {
+            const float* px = pad.data() + ((size_t)(y + ky) * Wp + x + kx) * C;
+            const float* f = F + (size_t)(ky * n + kx) * C * T;
+            for (int c = 0; c < C; c++)
+              for (int k = 0; k < T; k++) d[k] += f[c * T + k] * px[c];
+          }
+        float* o = O + ((size_t)y * W + x) * T;
+        int best = 0;
+        float ss = 0.f;
+        for (int k = 0; k < T; k++) {
+          ss += d[k] * d[k];
+          if (d[k] > d[best]) best = k;
+          o[k] = 0.f;
+        }
+        o[best] = std::sqrt(ss * (2.f / T));
+      }
+  } else {
+    // bilinear: only d_0 = gx and d_2 = gy are needed
+    const int taps = n * n * C;
+    std::vector<float> f0(taps), f2(taps);
+    for (int t = 0; t < taps; t++) {
+      f0[t] = F[(size_t)t * T];
+      f2[t] = F[(size_t)t * T + 2 % T];
+    }
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++) {
+        float gx = 0.f, gy = 0.f;
+        for (int ky = 0; ky < n; ky++) {
+          const float* px = pad.data() + ((size_t)(y + ky) * Wp + x) * C;
+          const float* a0 = f0.data() + (size_t)ky * n * C;
+          const float* a2 = f2.data() + (size_t)ky * n * C;
+          for (int q = 0; q < n * C; q++) {
+            gx += a0[q] * px[q];
+            gy += a2[q] * px[q];
+          }
+        }
+        float* o = O + ((size_t)y * W + x) * T;
+        for (int k = 0; k < T; k++) o[k] = 0.f;
+        const float mag = std::sqrt(gx * gx + gy * gy);
+        float t = std::atan2(gy, gx) * ((float)T / twoPi);
+        if (t < 0) t += T;  // [0, T]; t = T exactly goes to bin 0 with share 0, as below
+        float b = std::floor(t);
+        if (b >= T) b -= T;
+        const float rr = t - std::floor(t);
+        const int bi = (int)b, b1 = bi + 1 == T ? 0 : bi + 1;
+        o[bi] += (1.f - rr) * mag;
+        o[b1] += rr * mag;
+      }
+  }
+  // cells (cells.ts cellWindow1d): taps of w along x into A, then along y into B, on O padded by zeros or by
+  // continuity (index clamped)
+  const int taps = g.window == 0 ? g.s : 2 * g.s - 1;
+  const int before = g.window == 0 ? (g.s + 1) / 2 - 1 : g.s - 1;
+  float w[64];
+  for (int u = 0; u < taps; u++) w[u] = g.window == 0 ? 1.f : 1.f - std::fabs((float)(u - (g.s - 1))) / g.s;
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      float acc[TT > 0 ? TT : 64] = {};
+      for (int u = 0; u < taps; u++) {
+        int xx = x + u - before;
+        if (g.cellPad) xx = std::min(W - 1, std::max(0, xx));
+        else if (xx < 0 || xx >= W) continue;
+        const float* o = O + ((size_t)y * W + xx) * T;
+        for (int k = 0; k < T; k++) acc[k] += w[u] * o[k];
+      }
+      float* dst = A + ((size_t)y * W + x) * T;
+      for (int k = 0; k < T; k++) dst[k] = acc[k];
+    }
+  for (int y = 0; y < H; y++) {
+    float* dst = B + (size_t)y * W * T;
+    for (int q = 0; q < W * T; q++) dst[q] = 0.f;
+    for (int u = 0; u < taps; u++) {
+      int yy = y + u - before;
+      if (g.cellPad) yy = std::min(H - 1, std::max(0, yy));
+      else if (yy < 0 || yy >= H) continue;
+      const float* a = A + (size_t)yy * W * T;
+      const float wu = w[u];
+      for (int q = 0; q < W * T; q++) dst[q] += wu * a[q];  // a whole row at once: long vectors
+    }
+  }
+}
+
+static void siftImage(const float* img, const float* F, const float* wb, const SiftGeom& g, float* out, std::vector<float>& buf,
+                      std::vector<float>& pad) {
+  const int H = g.H, W = g.W, T = g.T;
+  buf.resize((size_t)3 * H * W * T);
+  float* O = buf.data();
+  float* A = O + (size_t)H * W * T;  // cells along x
+  float* B = A + (size_t)H * W * T;  // cells along x then y
+  if (T == 8) siftMaps<8>(img, F, g, O, A, B, pad);
+  else siftMaps<0>(img, F, g, O, A, B, pad);
+  const int D = g.bins * g.bins * T;
+  const float frameSize = (float)((g.bins - 1) * g.s + 1);
+  const float EPS = 1.1920929e-7f;
+  for (int fy = 0; fy < g.FY; fy++)
+    for (int fx = 0; fx < g.FX; fx++) {
+      float* v = out + ((size_t)fy * g.FX + fx) * D;
+      for (int by = 0; by < g.bins; by++)
+        for (int bx = 0; bx < g.bins; bx++) {
+          const int y = g.off + fy * g.step + by * g.s, x = g.off + fx * g.step + bx * g.s;
+          const float* c = B + ((size_t)y * W + x) * T;
+          const float ww = wb[by] * wb[bx];
+          float* dst = v + (by * g.bins + bx) * T;
+          for (int k = 0; k < T; k++) dst[k] = ww * c[k];
+        }
+      const bool low = g.contrast > 0 && reduceSum(v, D, 0) / (frameSize * frameSize) < g.contrast;
+      auto scale = [&](float f) {
+        for (int i = 0; i < D; i++) v[i] *= f;
+      };
+      if (g.norm == 1) scale(1.f / (std::sqrt(reduceSum(v, D, 1)) + EPS));
+      else if (g.norm == 2) {
+        scale(1.f / (std::sqrt(reduceSum(v, D, 1)) + EPS));
+        for (int i = 0; i < D; i++) v[i] = std::min(0.2f, std::max(0.f, v[i]));
+        scale(1.f / (std::sqrt(reduceSum(v, D, 1)) + EPS));
+      } else if (g.norm == 3) {
+        const float f = 1.f / (reduceSum(v, D, 2) + EPS);
+        for (int i = 0; i < D; i++) v[i] = std::sqrt(v[i] * f);
+      }
+      if (low)
+        for (int i = 0; i < D; i++) v[i] = 0.f;
+    }
+}
+
+static void denseSift(const float* x, const float* F, const float* wb, float* out, const SiftGeom& g) {
+  const size_t inImg = (size_t)g.H * g.W * g.C, outImg = (size_t)g.FY * g.FX * g.bins * g.bins * g.T;
+#pragma omp parallel
+  {
+    std::vector<float> buf, pad;
+#pragma omp for schedule(static)
+    for (int i = 0; i < g.N; i++) siftImage(x + i * inImg, F, wb, g, out + i * outImg, buf, pad);
+  }
+}
+
 // ---- the JavaScript side -----------------------------------------------------------------------
 
 static char* heapOf(Local<Value> v, size_t* len) {
@@ -855,10 +1062,10 @@ static void fail(const FunctionCallbackInfo<Value>& a, const char* msg) {
 struct Call {
   char* heap = nullptr;
   size_t len = 0;
-  double v[20];
+  double v[24];
   // false when the heap or one of the n numbers is missing or of another kind
   bool read(const FunctionCallbackInfo<Value>& a, int n) {
-    if (a.Length() < n + 1 || !(heap = heapOf(a[0], &len))) return false;
+    if (n > 24 || a.Length() < n + 1 || !(heap = heapOf(a[0], &len))) return false;
     for (int i = 0; i < n; i++) {
       if (!a[i + 1]->IsNumber()) return false;
       v[i] = a[i + 1].As<Number>()->Value();
@@ -1070,6 +1277,26 @@ static void DcdPasses(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(Number::New(a.GetIsolate(), left));
 }
 
+// denseSift(heap, x, filters, binWeights, out, N,H,W,C, n,T, mode, s, window, cellPad, step, bins, norm, off, FY, FX, contrast)
+static void DenseSift(const FunctionCallbackInfo<Value>& a) {
+  Call c;
+  if (!c.read(a, 21))
+    return fail(a, "denseSift(heap, x, filters, binWeights, out, N,H,W,C, n,T, mode, s, window, cellPad, step, bins, norm, off, FY, FX, contrast)");
+  const double* v = c.v + 4;
+  SiftGeom g{(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4], (int)v[5], (int)v[6], (int)v[7], (int)v[8],
+             (int)v[9], (int)v[10], (int)v[11], (int)v[12], (int)v[13], (int)v[14], (int)v[15], (float)v[16]};
+  const int taps = g.window == 0 ? g.s : 2 * g.s - 1;
+  const long lastY = g.off + (long)(g.FY - 1) * g.step + (long)(g.bins - 1) * g.s, lastX = g.off + (long)(g.FX - 1) * g.step + (long)(g.bins - 1) * g.s;
+  if (g.N < 0 || g.H < 1 || g.W < 1 || g.C < 1 || g.n < 1 || g.n % 2 == 0 || g.T < 3 || g.T > 64 || g.s < 1 || taps > 64 || g.step < 1 ||
+      g.bins < 1 || g.FY < 1 || g.FX < 1 || g.off < 0 || lastY >= g.H || lastX >= g.W)
+    return fail(a, "denseSift: a size is out of range, or a frame lies outside the image");
+  const double D = (double)g.bins * g.bins * g.T;
+  if (!c.fits(0, (double)g.N * g.H * g.W * g.C) || !c.fits(1, (double)g.n * g.n * g.C * g.T) || !c.fits(2, g.bins) ||
+      !c.fits(3, (double)g.N * g.FY * g.FX * D))
+    return fail(a, "denseSift: a tensor lies outside the heap");
+  denseSift(c.at(0), c.at(1), c.at(2), c.at(3), g);
+}
+
 // setPoolGradPath(mode): 0 picks the cheaper of convReluPoolGrad's two ways, 1 dense, 2 sparse; returns the previous
 static void SetPoolGradPath(const FunctionCallbackInfo<Value>& a) {
   const int before = poolGradPath;
@@ -1113,6 +1340,7 @@ static void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "poolGradPaths", PoolGradPaths);
   NODE_SET_METHOD(exports, "nearest", Nearest);
   NODE_SET_METHOD(exports, "dcdPasses", DcdPasses);
+  NODE_SET_METHOD(exports, "denseSift", DenseSift);
   NODE_SET_METHOD(exports, "isa", Info);
 }
 

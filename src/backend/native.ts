@@ -166,6 +166,8 @@ interface Addon {
     passes: number,
     maxIter: number,
   ): number;
+  /** dense SIFT in one pass (passes/sift.ts): x [N,H,W,C], filters [n,n,C,T], binWeights [bins] -> out [N,FY,FX,bins^2 T] */
+  denseSift(heap: ArrayBufferLike, x: number, filters: number, binWeights: number, out: number, ...geometry: number[]): void;
   /** [dense, sparse]: how many convReluPoolGrad calls took each way since the addon loaded */
   poolGradPaths(): [number, number];
   isa(): string;
@@ -549,6 +551,61 @@ function nearestWord(a: KernelArgs): TensorInfo[] {
   return [idx, best];
 }
 
+/** What BowcnnDenseSift computes (passes/sift.ts). */
+export interface DenseSiftAttrs {
+  mode: 'wta' | 'bilinear';
+  cellSize: number;
+  window: 'box' | 'triangle';
+  padding: 'zero' | 'replicate';
+  step: number;
+  bins: number;
+  norm: 'none' | 'l2' | 'sift' | 'rootsift';
+  /** first cell row and column of frame (0, 0) */
+  offset: number;
+  framesY: number;
+  framesX: number;
+  contrastThreshold: number;
+}
+
+/**
+ * BowcnnDenseSift {x [N,H,W,C], filters [n,n,C,T], binWeights [bins]} -> descriptors [N,FY,FX,bins^2 T]: the
+ * gradient, orientation, cells and descriptor stages in one pass (native/bowcnn.cc, `denseSift`).
+ */
+function denseSiftKernel(a: KernelArgs): TensorInfo {
+  const be = a.backend as Backend;
+  const { x, filters, binWeights } = a.inputs as Record<'x' | 'filters' | 'binWeights', TensorInfo>;
+  const o = a.attrs as unknown as DenseSiftAttrs;
+  const [N, H, W, C] = x.shape;
+  const [n, , , T] = filters.shape;
+  const out = be.makeOutput([N, o.framesY, o.framesX, o.bins * o.bins * T], 'float32');
+  const norms = { none: 0, l2: 1, sift: 2, rootsift: 3 } as const;
+  addon!.denseSift(
+    heap(be),
+    ptr(be, x),
+    ptr(be, filters),
+    ptr(be, binWeights),
+    ptr(be, out),
+    N,
+    H,
+    W,
+    C,
+    n,
+    T,
+    o.mode === 'wta' ? 0 : 1,
+    o.cellSize,
+    o.window === 'box' ? 0 : 1,
+    o.padding === 'zero' ? 0 : 1,
+    o.step,
+    o.bins,
+    norms[o.norm],
+    o.offset,
+    o.framesY,
+    o.framesX,
+    o.contrastThreshold,
+  );
+  return out;
+}
+
 let registered = false;
 /**
  * Puts the native kernels in front of the wasm backend's convolution kernels (call after those are
@@ -574,6 +631,7 @@ export function registerNativeKernels(): boolean {
     kernelFunc: convReluPoolGrad as unknown as tf.KernelFunc,
   });
   tf.registerKernel({ kernelName: 'BowcnnNearest', backendName: 'wasm', kernelFunc: nearestWord as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: 'BowcnnDenseSift', backendName: 'wasm', kernelFunc: denseSiftKernel as unknown as tf.KernelFunc });
   registered = true;
   return true;
 }

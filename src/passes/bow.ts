@@ -5,6 +5,8 @@
  * one-hot maps, without materialising `[N,H,W,M]` (500 MB per batch of 256 at M = 1024 and 22x22
  * frames). The stages themselves never change; only the execution does.
  *
+ * Dense SIFT chains run as one native pass where the kernels are in use (passes/sift.ts).
+ *
  * runRows goes on from there in sparse rows (CSR, core/sparse.ts), one per image: a pooler that gives its
  * histograms as rows, then every stage that maps rows to rows (the kernel map), so that the classifier's
  * input is held as its nonzeros, not as N x D.
@@ -12,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { csrFromDense, csrToDense, type Csr } from '../core/sparse.js';
 import { isCodeEmitter, isCodePooler, isRowMap, type Maps, type Stage } from '../stages/stage.js';
+import { fusedSift } from './sift.js';
 
 /** Stages [from, to) applied to x; x stays the caller's, the result is new. */
 export async function runStages(stages: readonly Stage[], x: Maps, from = 0, to = stages.length): Promise<Maps> {
@@ -23,6 +26,12 @@ export async function runStages(stages: readonly Stage[], x: Maps, from = 0, to 
   for (let i = from; i < to; i++) {
     const s = stages[i];
     const next = stages[i + 1];
+    const sift = fusedSift(stages, i, to, m);
+    if (sift) {
+      swap(sift.run(m));
+      i += sift.length - 1;
+      continue;
+    }
     if (i + 1 < to && isCodeEmitter(s) && isCodePooler(next)) {
       const idx = s.wordIndices(m);
       if (idx) {
@@ -64,6 +73,12 @@ export async function runRows(stages: readonly Stage[], x: Maps, from = 0, to = 
         rows = null;
         swap(s.apply(m));
       }
+      continue;
+    }
+    const sift = fusedSift(stages, i, to, m);
+    if (sift) {
+      swap(sift.run(m));
+      i += sift.length - 1;
       continue;
     }
     if (i + 1 < to && isCodeEmitter(s) && isCodePooler(next) && next.poolIndicesRows) {

@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import { CellsSchema } from '../config/stages.js';
 import { pad2d } from './pad.js';
-import { check4d, defineStage, type Maps } from './stage.js';
+import { check4d, defineStage, type Maps, type SiftStage } from './stage.js';
 
 export type { CellsConfig } from '../config/stages.js';
 export type CellWindow = 'box' | 'triangle';
@@ -43,11 +43,12 @@ export function cellFilter(size: number, window: CellWindow, channels: number): 
   return tf.tensor4d(f, [k, k, channels, 1]);
 }
 
-export const cells = defineStage('cells', CellsSchema, (config, name) => {
+export const cells = defineStage<typeof CellsSchema, SiftStage>('cells', CellsSchema, (config, name) => {
   const { w, before, after } = cellWindow1d(config.size, config.window);
   const k = w.length;
   const s = config.size;
   return {
+    siftPart: () => ({ part: 'cells' as const, size: config.size, window: config.window, padding: config.padding }),
     apply(x: Maps): Maps {
       check4d(name, x);
       return tf.tidy(() => {

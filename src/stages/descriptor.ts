@@ -27,7 +27,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import { DescriptorSchema } from '../config/stages.js';
-import { check4d, defineStage, StageError, type Maps } from './stage.js';
+import { check4d, defineStage, StageError, type Maps, type SiftStage } from './stage.js';
 
 export type { DescriptorConfig } from '../config/stages.js';
 
@@ -89,9 +89,10 @@ export function normalize(d: tf.Tensor4D, norm: DescriptorNorm): tf.Tensor4D {
   });
 }
 
-export const descriptor = defineStage('descriptor', DescriptorSchema, (config, name) => {
+export const descriptor = defineStage<typeof DescriptorSchema, SiftStage>('descriptor', DescriptorSchema, (config, name) => {
   const { cellSize: s, step, bins } = config;
   let weights: tf.Tensor4D | null = null;
+  let binWeights: tf.Tensor1D | null = null;
   const frameSize = (bins - 1) * s + 1;
   const binWeight = config.window === 'gaussian' ? (b: number) => binWindowMean(s, bins, b, config.windowSize) : () => 1;
   const geometryOk = (h: number, w: number) => {
@@ -105,6 +106,16 @@ export const descriptor = defineStage('descriptor', DescriptorSchema, (config, n
     return g;
   };
   return {
+    siftPart: () => ({
+      part: 'descriptor' as const,
+      cellSize: s,
+      step,
+      bins,
+      binWeights: () => (binWeights ??= tf.keep(tf.tensor1d(Array.from({ length: bins }, (_, b) => binWeight(b))))),
+      norm: config.norm,
+      contrastThreshold: config.contrastThreshold,
+      frames: (h: number, w: number) => geometryOk(h, w),
+    }),
     apply(x: Maps): Maps {
       check4d(name, x);
       const T = x.shape[3];
@@ -166,7 +177,8 @@ export const descriptor = defineStage('descriptor', DescriptorSchema, (config, n
     },
     dispose: () => {
       weights?.dispose();
-      weights = null;
+      binWeights?.dispose();
+      weights = binWeights = null;
     },
   };
 });

@@ -18,7 +18,7 @@ import { cells } from './cells.js';
 import { descriptor, frameGeometry } from './descriptor.js';
 import { gradient, phowSigma } from './gradient.js';
 import { orientation } from './orientation.js';
-import { check4d, defineStage, type Maps, type Stage } from './stage.js';
+import { check4d, defineStage, type Maps, type MultiScaleSift, type Stage } from './stage.js';
 
 export type { DenseSiftConfig };
 
@@ -57,7 +57,7 @@ export function chainCards(stages: readonly Stage[], inShape: readonly number[])
 }
 
 /** A stage computing dense SIFT at one or several cell sizes (see the header for the multi-scale layout). */
-export const denseSift = defineStage('dsift', DenseSiftSchema, (config, name) => {
+export const denseSift = defineStage<typeof DenseSiftSchema, MultiScaleSift>('dsift', DenseSiftSchema, (config, name) => {
   const { sizes, step } = config;
   const maxSize = Math.max(...sizes);
   const chains = sizes.map((size) => ({
@@ -71,6 +71,8 @@ export const denseSift = defineStage('dsift', DenseSiftSchema, (config, name) =>
     return [g.framesY, g.framesX * sizes.length, 128];
   };
   return {
+    siftScales: () => chains.map((c) => ({ offset: c.off, stages: c.stages })),
+    siftGrid: (h: number, w: number) => grid(h, w),
     apply(x: Maps): Maps {
       check4d(name, x);
       const [n, h, w] = x.shape;

@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import { growField, type LayerCard } from '../core/card.js';
 import { GradientSchema } from '../config/stages.js';
 import { pad2d } from './pad.js';
-import { check4d, defineStage, StageError, type Maps } from './stage.js';
+import { check4d, defineStage, StageError, type Maps, type SiftStage } from './stage.js';
 
 export type { GradientConfig } from '../config/stages.js';
 
@@ -83,7 +83,7 @@ export function filterBank(sigma = 0, channels = 1, orientations = 8): tf.Tensor
   return tf.tensor4d(w, [n, n, channels, orientations]);
 }
 
-export const gradient = defineStage('gradient', GradientSchema, (config, name) => {
+export const gradient = defineStage<typeof GradientSchema, SiftStage>('gradient', GradientSchema, (config, name) => {
   const banks = new Map<number, tf.Tensor4D>();
   const bank = (c: number) => {
     let b = banks.get(c);
@@ -99,6 +99,14 @@ export const gradient = defineStage('gradient', GradientSchema, (config, name) =
     if (c !== 1 && c !== 3) throw new StageError(name, `expects 1 (gray) or 3 (RGB) channels, got ${c}`);
   };
   return {
+    siftPart: () => ({
+      part: 'gradient' as const,
+      orientations: config.orientations,
+      filters: (c: number) => {
+        channelsOk(c);
+        return bank(c);
+      },
+    }),
     apply(x: Maps): Maps {
       check4d(name, x);
       channelsOk(x.shape[3]);

@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import { OrientationSchema } from '../config/stages.js';
-import { check4d, defineStage, type Maps } from './stage.js';
+import { check4d, defineStage, type Maps, type SiftStage } from './stage.js';
 
 export type { OrientationConfig } from '../config/stages.js';
 export type OrientationMode = 'wta' | 'bilinear';
@@ -57,9 +57,10 @@ export function orientationMaps(d: Maps, mode: OrientationMode): Maps {
   });
 }
 
-export const orientation = defineStage('orientation', OrientationSchema, (config, name) => {
+export const orientation = defineStage<typeof OrientationSchema, SiftStage>('orientation', OrientationSchema, (config, name) => {
   const T = 8;
   return {
+    siftPart: () => ({ part: 'orientation' as const, mode: config.mode }),
     apply: (d: Maps): Maps => orientationMaps(d, config.mode),
     outShape: (s) => [s[0], s[1], T],
     card(s): LayerCard {

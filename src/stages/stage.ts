@@ -80,6 +80,41 @@ export interface RowClassifier extends Stage {
 
 export const isCodeEmitter = (s: Stage | undefined): s is CodeEmitter =>
   typeof (s as Partial<CodeEmitter> | undefined)?.wordIndices === 'function';
+/**
+ * One step of dense SIFT as passes/sift.ts needs it to run the chain gradient -> orientation -> cells ->
+ * descriptor as one native pass: what the stage computes, in numbers (the stage's apply stays the reference).
+ */
+export type SiftPart =
+  | { part: 'gradient'; orientations: number; filters(channels: number): tf.Tensor4D }
+  | { part: 'orientation'; mode: 'wta' | 'bilinear' }
+  | { part: 'cells'; size: number; window: 'box' | 'triangle'; padding: 'zero' | 'replicate' }
+  | {
+      part: 'descriptor';
+      cellSize: number;
+      step: number;
+      bins: number;
+      /** the bins' window weights `[bins]` (kept by the stage) */
+      binWeights(): tf.Tensor1D;
+      norm: 'sift' | 'rootsift' | 'l2' | 'none';
+      contrastThreshold: number;
+      /** the frame grid of an h x w map (a StageError when no frame fits, as apply says) */
+      frames(h: number, w: number): { framesY: number; framesX: number };
+    };
+
+export interface SiftStage extends Stage {
+  siftPart(): SiftPart;
+}
+
+/** Dense SIFT at several scales on one frame grid (stages/dsift.ts): each scale's chain and where its frames start. */
+export interface MultiScaleSift extends Stage {
+  siftScales(): { offset: number; stages: readonly Stage[] }[];
+  siftGrid(h: number, w: number): { framesY: number; framesX: number };
+}
+
+export const isSiftStage = (s: Stage | undefined): s is SiftStage => typeof (s as Partial<SiftStage> | undefined)?.siftPart === 'function';
+export const isMultiScaleSift = (s: Stage | undefined): s is MultiScaleSift =>
+  typeof (s as Partial<MultiScaleSift> | undefined)?.siftScales === 'function';
+
 export const isRowMap = (s: Stage | undefined): s is RowMap => typeof (s as Partial<RowMap> | undefined)?.applyRows === 'function';
 export const isRowClassifier = (s: Stage | undefined): s is RowClassifier =>
   typeof (s as Partial<RowClassifier> | undefined)?.fitRows === 'function';

@@ -75,6 +75,21 @@ describe.skipIf(!built)('nearest word, native', () => {
     });
   }
 
+  it('sparse rows (most entries zero, some dimensions zero in whole blocks of rows): the plain loop', () => {
+    const P = 250,
+      D = 128,
+      M = 200;
+    const u = randArray(P * D, 21);
+    // three quarters of the entries zero, and dimensions 40..79 zero in every row but every seventh
+    const x = Float32Array.from(u, (v, i) => (v > 0.5 || (i % D >= 40 && i % D < 80 && Math.floor(i / D) % 7) ? 0 : Math.abs(v)));
+    const k = randArray(D * M, 22),
+      b = randArray(M, 23).map((v) => v - 1);
+    const want = reference(x, k, b, P, D, M);
+    const got = run(x, k, b, P, D, M);
+    expect(got.idx).toEqual(Array.from(want.idx));
+    for (let p = 0; p < P; p++) expect(Math.abs(got.best[p] - want.best[p])).toBeLessThan(1e-4 * Math.max(1, Math.abs(want.best[p])));
+  });
+
   it('gives the first of equal scores, as tfjs ArgMax does', () => {
     // two identical words: every row ties between them, and word 1 must win over word 3
     const D = 4,
