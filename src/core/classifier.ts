@@ -9,6 +9,9 @@
  *   scoreSplit(split)      scores of a whole split, batched (with a feature cache where the kind has one)
  *   cards()                the stage <-> layer table
  *   representations(x)     per stage or layer, in order: what robustness and the report measure
+ *   representationDistances(a, b)  optional: per stage or layer, the mean cosine distance between the
+ *                          representations of a and of b, computed without holding them all, and the
+ *                          predicted labels of b (robustness)
  *   pictures()             what the report can draw of it (filters, visual words)
  *   ablations()            the variants the course's ablation experiment fits against it
  *   describe()             the configuration as run (JSON: recipe, stages, training options)
@@ -87,6 +90,7 @@ export interface Classifier {
   scoreSplit(split: Split, opts?: { cacheDir?: string; progress?: boolean }): Promise<Float32Array>;
   cards(inShape?: readonly number[]): LayerCard[];
   representations(x: Maps): Promise<Record<string, tf.Tensor>>;
+  representationDistances?(a: Maps, b: Maps): Promise<{ distances: Record<string, number>; predictions: Int32Array }>;
   pictures(): Promise<Picture[]>;
   ablations(): Ablation[];
   describe(): Record<string, unknown>;

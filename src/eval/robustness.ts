@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../core/classifier.js';
 import { checkpoint } from '../core/interrupt.js';
 import { batchTensor } from '../data/split.js';
+import { meanCosineDistance } from '../passes/bow.js';
 import type { Split } from '../core/data.js';
 
 export type TransformKind = 'translate-x' | 'translate-y' | 'scale' | 'rotate';
@@ -54,22 +55,6 @@ export interface RobustnessPoint {
 }
 export type RobustnessResult = Record<string, Record<TransformKind, RobustnessPoint[]>>; // contender -> kind -> curve
 
-async function cosineDistance(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const d = tf.tidy(() => {
-    const n = a.shape[0];
-    const fa = tf.reshape(a, [n, -1]),
-      fb = tf.reshape(b, [n, -1]);
-    const dot = tf.sum(tf.mul(fa, fb), 1);
-    const na = tf.sqrt(tf.sum(tf.square(fa), 1)),
-      nb = tf.sqrt(tf.sum(tf.square(fb), 1));
-    const cos = tf.div(dot, tf.add(tf.mul(na, nb), 1e-12));
-    return tf.sub(1, tf.mean(cos));
-  });
-  const v = (await d.data())[0];
-  d.dispose();
-  return v;
-}
-
 export async function robustness(
   classifiers: Classifier[],
   test: Split,
@@ -90,13 +75,20 @@ export async function robustness(
           await checkpoint();
           const x = batchTensor(test, i, i + bs);
           const xt = transformBatch(x, kind, amount);
-          const ra = await c.representations(x),
-            rb = await c.representations(xt);
-          const pred = await c.predict(xt);
+          const { distances: dist, predictions: pred } = c.representationDistances
+            ? await c.representationDistances(x, xt)
+            : await (async () => {
+                const ra = await c.representations(x),
+                  rb = await c.representations(xt);
+                const d: Record<string, number> = {};
+                for (const name of Object.keys(ra)) d[name] = await meanCosineDistance(ra[name], rb[name]);
+                tf.dispose([...Object.values(ra), ...Object.values(rb)]);
+                return { distances: d, predictions: await c.predict(xt) };
+              })();
           for (let j = 0; j < pred.length; j++) if (pred[j] === test.labels[i + j]) ok++;
-          for (const name of Object.keys(ra)) dsum[name] = (dsum[name] ?? 0) + (await cosineDistance(ra[name], rb[name]));
+          for (const [name, v] of Object.entries(dist)) dsum[name] = (dsum[name] ?? 0) + v;
           batches++;
-          tf.dispose([x, xt, ...Object.values(ra), ...Object.values(rb)]);
+          tf.dispose([x, xt]);
         }
         const distances = Object.fromEntries(Object.entries(dsum).map(([k, v]) => [k, v / batches]));
         curve.push({ amount, accuracy: ok / test.n, distances });

@@ -103,6 +103,91 @@ export async function runRows(stages: readonly Stage[], x: Maps, from = 0, to = 
   return out;
 }
 
+/** The mean over images of the cosine distance 1 - a.b / (|a| |b|) between `[N, ...]` representations, read asynchronously. */
+export async function meanCosineDistance(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const d = tf.tidy(() => {
+    const n = a.shape[0];
+    const fa = tf.reshape(a, [n, -1]),
+      fb = tf.reshape(b, [n, -1]);
+    const dot = tf.sum(tf.mul(fa, fb), 1);
+    const na = tf.sqrt(tf.sum(tf.square(fa), 1)),
+      nb = tf.sqrt(tf.sum(tf.square(fb), 1));
+    return tf.sub(1, tf.mean(tf.div(dot, tf.add(tf.mul(na, nb), 1e-12))));
+  });
+  const v = (await d.data())[0];
+  d.dispose();
+  return v;
+}
+
+/**
+ * For each stage, the mean cosine distance between its outputs for images a and for images b (robustness:
+ * the same images transformed), stage by stage without holding every output. Hard coding's one-hot maps are
+ * never built: the cosine of two one-hot maps of P positions is the share of positions given the same word,
+ * and the pooling after it counts the indices (as runStages does), the same numbers as on the maps. Also
+ * returns the last stage's output for b (the classifier's scores).
+ */
+export async function stageDistances(
+  stages: readonly Stage[],
+  a: Maps,
+  b: Maps,
+): Promise<{ distances: Record<string, number>; last: Float32Array }> {
+  const out: Record<string, number> = {};
+  let ma: Maps = a,
+    mb: Maps = b;
+  const swap = (na: Maps, nb: Maps) => {
+    if (ma !== a) ma.dispose();
+    if (mb !== b) mb.dispose();
+    ma = na;
+    mb = nb;
+  };
+  for (let i = 0; i < stages.length; i++) {
+    const s = stages[i],
+      next = stages[i + 1];
+    const sift = fusedSift(stages, i, stages.length, ma);
+    if (sift) {
+      // the chain's inner maps for their distances (each pair disposed once measured), its output in one pass
+      let ia: Maps = ma,
+        ib: Maps = mb;
+      for (let j = i; j < i + sift.length - 1; j++) {
+        const na = stages[j].apply(ia),
+          nb = stages[j].apply(ib);
+        if (ia !== ma) tf.dispose([ia, ib]);
+        ia = na;
+        ib = nb;
+        out[stages[j].name] = await meanCosineDistance(ia, ib);
+      }
+      if (ia !== ma) tf.dispose([ia, ib]);
+      swap(sift.run(ma), sift.run(mb));
+      i += sift.length - 1;
+      out[stages[i].name] = await meanCosineDistance(ma, mb);
+      continue;
+    }
+    if (isCodeEmitter(s) && isCodePooler(next)) {
+      const ia = s.wordIndices(ma),
+        ib = s.wordIndices(mb);
+      if (ia && ib) {
+        const [n, h, w] = ia.shape;
+        const va = (await ia.data()) as Int32Array,
+          vb = (await ib.data()) as Int32Array;
+        tf.dispose([ia, ib]);
+        let same = 0;
+        for (let p = 0; p < va.length; p++) if (va[p] === vb[p]) same++;
+        out[s.name] = 1 - same / Math.max(1, n * h * w);
+        swap(next.poolIndices(va, [n, h, w], s.words()), next.poolIndices(vb, [n, h, w], s.words()));
+        out[next.name] = await meanCosineDistance(ma, mb);
+        i++;
+        continue;
+      }
+      tf.dispose([ia, ib].filter((t): t is tf.Tensor3D => t !== null));
+    }
+    swap(s.apply(ma), s.apply(mb));
+    out[s.name] = await meanCosineDistance(ma, mb);
+  }
+  const last = (await mb.data()) as Float32Array;
+  swap(a, b);
+  return { distances: out, last };
+}
+
 /** Each stage's output in order, the whole maps (no fusion): what robustness and the teaching page look at. */
 export function stageOutputs(stages: readonly Stage[], x: Maps): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};

@@ -38,7 +38,7 @@ import { didYouMean, listOf } from '../core/suggest.js';
 import { batchTensor, fingerprint, gatherBatch } from '../data/split.js';
 import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
-import { runRows, runStages, stageOutputs } from '../passes/bow.js';
+import { runRows, runStages, stageDistances, stageOutputs } from '../passes/bow.js';
 import { chainCards } from '../stages/dsift.js';
 import { isRowClassifier, type Stage } from '../stages/stage.js';
 import { Progress } from '../util/progress.js';
@@ -212,6 +212,11 @@ export class Pipeline implements Classifier {
 
   async representations(x: Maps): Promise<Record<string, tf.Tensor>> {
     return stageOutputs(this.stages, x);
+  }
+
+  async representationDistances(a: Maps, b: Maps): Promise<{ distances: Record<string, number>; predictions: Int32Array }> {
+    const { distances, last } = await stageDistances(this.stages, a, b);
+    return { distances, predictions: argmax(last, last.length / b.shape[0]) };
   }
 
   /** Checks that images of this shape get through every stage (a descriptor frame fits, no map is empty). */

@@ -1,7 +1,11 @@
-// The transformations of the robustness sweep, against hand-computed pixel moves.
+// The transformations of the robustness sweep, against hand-computed pixel moves; the per-stage distances a
+// pipeline computes without its one-hot maps, against plain loops over its full stage outputs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
+import { dataset } from '../../src/data/registry.js';
+import { batchTensor } from '../../src/data/split.js';
 import { transformBatch } from '../../src/eval/robustness.js';
+import { bowPipeline, readRecipe } from '../../src/pipeline/recipes.js';
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -37,5 +41,41 @@ describe('robustness transforms', () => {
     // output (x, y) reads input (cx - (y - cy), cy + (x - cx)) for a 90 degree rotation with y down
     for (let y = 0; y < 5; y++) for (let c = 0; c < 5; c++) expect(r[y * 5 + c]).toBeCloseTo((2 + (c - 2)) * 5 + (2 - (y - 2)) + 1, 4);
     tf.dispose([a, sq]);
+  });
+});
+
+describe('representation distances without the one-hot maps', () => {
+  it("a pipeline's per-stage distances equal the cosine distances of its full stage outputs (one-hot coding maps included)", async () => {
+    const ds = await dataset('mnist', { subset: 300, testSubset: 40, seed: 3 });
+    const p = bowPipeline(readRecipe('bow-sift-spm')).set('coding.words', 32).set('coding.sample', 3000);
+    await p.fit(ds.train, { progress: false });
+    const x = batchTensor(ds.test, 0, 40);
+    const xt = transformBatch(x, 'rotate', 20);
+    const { distances: fast, predictions } = await p.representationDistances(x, xt);
+    expect(Array.from(predictions)).toEqual(Array.from(await p.predict(xt)));
+    const ra = await p.representations(x),
+      rb = await p.representations(xt);
+    expect(Object.keys(fast)).toEqual(Object.keys(ra));
+    for (const name of Object.keys(ra)) {
+      // the plain form, per image: 1 - a.b / (|a| |b|), averaged
+      const a = ra[name].reshape([40, -1]).arraySync() as number[][],
+        b = rb[name].reshape([40, -1]).arraySync() as number[][];
+      let sum = 0;
+      for (let i = 0; i < 40; i++) {
+        let dot = 0,
+          na = 0,
+          nb = 0;
+        for (let j = 0; j < a[i].length; j++) {
+          dot += a[i][j] * b[i][j];
+          na += a[i][j] ** 2;
+          nb += b[i][j] ** 2;
+        }
+        sum += 1 - dot / (Math.sqrt(na * nb) + 1e-12);
+      }
+      expect(Math.abs(fast[name] - sum / 40)).toBeLessThan(1e-4);
+    }
+    expect(fast.coding).toBeGreaterThan(0.05); // a 20 degree rotation changes words
+    tf.dispose([x, xt, ...Object.values(ra), ...Object.values(rb)]);
+    p.dispose();
   });
 });
