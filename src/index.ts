@@ -25,6 +25,9 @@ export { defineStage, type Stage, type LayerSpec, type StageFactory } from './st
 export { gradient, filterBank, orientedKernels, phowSigma } from './stages/gradient.js';
 export { orientation } from './stages/orientation.js';
 export { cells, cellFilter } from './stages/cells.js';
+export { blocks, blockFilter, blockWeights } from './stages/blocks.js';
+export { blocknorm } from './stages/blocknorm.js';
+export { flatten } from './stages/flatten.js';
 export { descriptor, frameGeometry } from './stages/descriptor.js';
 export { denseSift, denseSiftStages, applyStages, chainCards } from './stages/dsift.js';
 export { coding, type CodingStage } from './stages/coding.js';

@@ -5,14 +5,16 @@
  * no native addon, no backend setup), in Node or a browser.
  *
  *   BowStage          a parameter-free stage of the classic chain by kind and JSON config: orientation
- *                     binning (WTA / bilinear), BoW pooling (with a pyramid), the chi2 / Hellinger map
- *   BowReplicatePad   padding by continuity (VLFeat's)        BowGatherConv    conv with stride AND dilation > 1
+ *                     binning (WTA / bilinear), BoW pooling (with a pyramid), the chi2 / Hellinger map,
+ *                     HOG's block normalisation
+ *   BowReplicatePad   padding by continuity or reflection      BowGatherConv    conv with stride AND dilation > 1
  *   BowSiftNorm       SIFT normalisation (+ contrast)         BowWinnerTakeAll one-hot of the argmax (hard coding)
  *   BowScaledSoftmax  softmax(beta x) (soft coding)
  *
  * Each calls the same functions as the stage it stands for, so the model computes what the pipeline does.
  */
 import * as tf from '@tensorflow/tfjs';
+import { blocknorm } from './stages/blocknorm.js';
 import { frameGeometry, gatherConv, normalize, type DescriptorNorm } from './stages/descriptor.js';
 import { kernelmap } from './stages/kernelmap.js';
 import { orientation } from './stages/orientation.js';
@@ -25,6 +27,7 @@ const first = (x: tf.Tensor | tf.Tensor[]): tf.Tensor4D => (Array.isArray(x) ? x
 
 const PARAMETER_FREE: Record<string, (c: Kw) => Stage> = {
   orientation: (c) => orientation(c as never),
+  blocknorm: (c) => blocknorm(c as never),
   pooling: (c) => pooling(c as never),
   kernelmap: (c) => kernelmap(c as never),
 };

@@ -11,11 +11,38 @@ const positive = () => z.number().positive();
 export const GradientSchema = z.strictObject({
   sigma: z.number().min(0).default(0), // Gaussian pre-smoothing in pixels, folded into the filters; 0 = none
   orientations: int(1).default(8),
+  // 'half': [-1/2, 0, 1/2] (VLFeat's SIFT); 'full': [-1, 0, 1] (Dalal and Triggs' HOG, OpenCV's)
+  difference: z.enum(['half', 'full']).default('half'),
+  // 'replicate': edge pixels repeated (VLFeat); 'reflect': mirrored without the edge (OpenCV's BORDER_REFLECT_101)
+  padding: z.enum(['replicate', 'reflect']).default('replicate'),
 });
 
 export const OrientationSchema = z.strictObject({
   mode: z.enum(['wta', 'bilinear']).default('wta'),
+  bins: int(1).default(8), // orientation maps out
+  signed: z.boolean().default(true), // bins over 360 degrees (SIFT); false: over 180 (HOG: g and -g in one bin)
+  // where bin k is centred: 'none' at k bin widths (SIFT, VLFeat), 'half' at k + 1/2 (HOG, OpenCV)
+  offset: z.enum(['none', 'half']).default('none'),
 });
+
+export const BlocksSchema = z.strictObject({
+  cellSize: int(1).default(8), // pixels
+  cells: int(1).default(2), // cells per block side
+  stride: int(1).optional(), // block stride in pixels; default: one cell
+  sigma: z.union([z.number().positive(), z.literal('auto'), z.literal('none')]).default('auto'), // Gaussian block window; 'auto': block side / 4 (OpenCV's)
+});
+
+export const BlockNormSchema = z.strictObject({
+  norm: z.enum(['l2hys', 'l2', 'l1sqrt']).default('l2hys'),
+  threshold: positive().default(0.2), // L2-Hys clipping
+  // the first divisor is |v| + D * epsilon for a block of D values: OpenCV's 0.1 on 0-255 intensities, here on 0-1
+  epsilon: z
+    .number()
+    .min(0)
+    .default(0.1 / 255),
+});
+
+export const FlattenSchema = z.strictObject({});
 
 export const CellsSchema = z.strictObject({
   size: int(1).default(4), // cell (bin) size in pixels
@@ -94,6 +121,8 @@ export const ClassifierSchema = z.strictObject({
 export type GradientConfig = z.input<typeof GradientSchema>;
 export type OrientationConfig = z.input<typeof OrientationSchema>;
 export type CellsConfig = z.input<typeof CellsSchema>;
+export type BlocksConfig = z.input<typeof BlocksSchema>;
+export type BlockNormConfig = z.input<typeof BlockNormSchema>;
 export type DescriptorConfig = z.input<typeof DescriptorSchema>;
 export type DenseSiftConfig = z.input<typeof DenseSiftSchema>;
 export type CodingConfig = z.input<typeof CodingSchema>;

@@ -19,8 +19,10 @@ function chainAt(stages: readonly Stage[], i: number, to: number) {
   const parts = stages.slice(i, i + 4).map((s) => (isSiftStage(s) ? s.siftPart() : null));
   const [g, o, c, d] = parts;
   if (g?.part !== 'gradient' || o?.part !== 'orientation' || c?.part !== 'cells' || d?.part !== 'descriptor') return null;
-  // the orientation stage bins 8 responses; the kernel samples the cells at the descriptor's cell size
-  if (g.orientations !== 8 || c.size !== d.cellSize || c.size > 32) return null;
+  // the kernel bins 8 responses into 8 signed bins centred on the filters' directions, pads by continuity,
+  // and samples the cells at the descriptor's cell size
+  if (g.orientations !== 8 || g.padding !== 'replicate' || c.size !== d.cellSize || c.size > 32) return null;
+  if (o.bins !== 8 || !o.signed || o.offset !== 'none') return null;
   return { g, o, c, d } as { g: Part<'gradient'>; o: Part<'orientation'>; c: Part<'cells'>; d: Part<'descriptor'> };
 }
 

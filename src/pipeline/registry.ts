@@ -5,11 +5,14 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { didYouMean, listOf } from '../core/suggest.js';
+import { blocknorm } from '../stages/blocknorm.js';
+import { blocks } from '../stages/blocks.js';
 import { cells } from '../stages/cells.js';
 import { classifier } from '../stages/classifier.js';
 import { coding } from '../stages/coding.js';
 import { descriptor } from '../stages/descriptor.js';
 import { denseSift } from '../stages/dsift.js';
+import { flatten } from '../stages/flatten.js';
 import { gradient } from '../stages/gradient.js';
 import { kernelmap } from '../stages/kernelmap.js';
 import { orientation } from '../stages/orientation.js';
@@ -24,6 +27,9 @@ const KINDS = new Map<string, AnyStageFactory>([
   ['cells', cells as AnyStageFactory],
   ['descriptor', descriptor as AnyStageFactory],
   ['dsift', denseSift as AnyStageFactory],
+  ['blocks', blocks as AnyStageFactory],
+  ['blocknorm', blocknorm as AnyStageFactory],
+  ['flatten', flatten as AnyStageFactory],
   ['coding', coding as AnyStageFactory],
   ['pooling', pooling as AnyStageFactory],
   ['kernelmap', kernelmap as AnyStageFactory],

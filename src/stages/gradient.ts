@@ -20,6 +20,9 @@
  * Borders: the image is padded by continuity (edge pixels repeated) before a valid conv, so a flat image
  * border gives no false gradient. (VLFeat uses one-sided differences on the outermost pixels; this is
  * the one place the two gradients differ.)
+ *
+ * HOG's gradient (Dalal and Triggs, OpenCV's HOGDescriptor) is the same conv with `difference: 'full'`
+ * (Dx = [-1, 0, 1], twice the filters) and `padding: 'reflect'` (BORDER_REFLECT_101).
  */
 import * as tf from '@tensorflow/tfjs';
 import { growField, type LayerCard } from '../core/card.js';
@@ -44,7 +47,7 @@ function gaussian1d(sigma: number): number[] {
 }
 
 /** The filters as plain arrays: `kernel[k][y][x]`, size `n x n` with n = 3 + 2*ceil(3 sigma). */
-export function orientedKernels(sigma = 0, orientations = 8): number[][][] {
+export function orientedKernels(sigma = 0, orientations = 8, gain = 1): number[][][] {
   const g = gaussian1d(sigma);
   const r = (g.length - 1) / 2 + 1; // radius of the smoothed derivative
   const n = 2 * r + 1;
@@ -53,7 +56,7 @@ export function orientedKernels(sigma = 0, orientations = 8): number[][][] {
   const gy: number[][] = Array.from({ length: n }, () => new Array(n).fill(0));
   for (let i = 0; i < g.length; i++)
     for (let j = 0; j < g.length; j++) {
-      const w = g[i] * g[j];
+      const w = g[i] * g[j] * gain;
       // correlation form: response(x) = sum_u K(u) I(x + u); Dx responds I(x+1)/2 - I(x-1)/2
       gx[i + 1][j + 2] += 0.5 * w;
       gx[i + 1][j] -= 0.5 * w;
@@ -69,8 +72,8 @@ export function orientedKernels(sigma = 0, orientations = 8): number[][][] {
 }
 
 /** The conv weights `[n,n,C,8]` (correlation, as tf.conv2d computes), gray conversion folded in for C = 3. */
-export function filterBank(sigma = 0, channels = 1, orientations = 8): tf.Tensor4D {
-  const ks = orientedKernels(sigma, orientations);
+export function filterBank(sigma = 0, channels = 1, orientations = 8, gain = 1): tf.Tensor4D {
+  const ks = orientedKernels(sigma, orientations, gain);
   const n = ks[0].length;
   const cw = channels === 3 ? GRAY_WEIGHTS : [1];
   const w = new Float32Array(n * n * channels * orientations);
@@ -84,16 +87,17 @@ export function filterBank(sigma = 0, channels = 1, orientations = 8): tf.Tensor
 }
 
 export const gradient = defineStage<typeof GradientSchema, SiftStage>('gradient', GradientSchema, (config, name) => {
+  const gain = config.difference === 'full' ? 2 : 1;
   const banks = new Map<number, tf.Tensor4D>();
   const bank = (c: number) => {
     let b = banks.get(c);
     if (!b) {
-      b = tf.keep(filterBank(config.sigma, c, config.orientations));
+      b = tf.keep(filterBank(config.sigma, c, config.orientations, gain));
       banks.set(c, b);
     }
     return b;
   };
-  const size = orientedKernels(config.sigma, config.orientations)[0].length;
+  const size = orientedKernels(config.sigma, config.orientations, gain)[0].length;
   const r = (size - 1) / 2;
   const channelsOk = (c: number) => {
     if (c !== 1 && c !== 3) throw new StageError(name, `expects 1 (gray) or 3 (RGB) channels, got ${c}`);
@@ -102,6 +106,7 @@ export const gradient = defineStage<typeof GradientSchema, SiftStage>('gradient'
     siftPart: () => ({
       part: 'gradient' as const,
       orientations: config.orientations,
+      padding: config.padding,
       filters: (c: number) => {
         channelsOk(c);
         return bank(c);
@@ -110,14 +115,14 @@ export const gradient = defineStage<typeof GradientSchema, SiftStage>('gradient'
     apply(x: Maps): Maps {
       check4d(name, x);
       channelsOk(x.shape[3]);
-      return tf.tidy(() => tf.conv2d(pad2d(x, r, r, r, r, 'replicate'), bank(x.shape[3]), 1, 'valid'));
+      return tf.tidy(() => tf.conv2d(pad2d(x, r, r, r, r, config.padding), bank(x.shape[3]), 1, 'valid'));
     },
     outShape: (s) => [s[0], s[1], config.orientations],
     card(s): LayerCard {
       const c = s[2] ?? 1;
       return {
         stage: name,
-        classic: `SIFT gradient, ${config.orientations} orientations${config.sigma ? `, sigma ${config.sigma.toFixed(2)}` : ''}`,
+        classic: `${config.difference === 'full' ? 'HOG' : 'SIFT'} gradient, ${config.orientations} orientations${config.sigma ? `, sigma ${config.sigma.toFixed(2)}` : ''}`,
         cnn: `conv ${size}x${size} ${c}->${config.orientations}${c === 3 ? ' (gray folded in)' : ''}`,
         kernel: [size, size],
         stride: 1,
@@ -135,16 +140,16 @@ export const gradient = defineStage<typeof GradientSchema, SiftStage>('gradient'
     toLayers: (s) => {
       channelsOk(s[2] ?? 1);
       return [
-        { className: 'BowReplicatePad', config: { p: [r, r, r, r], mode: 'replicate', name: `${name}_pad` } },
+        { className: 'BowReplicatePad', config: { p: [r, r, r, r], mode: config.padding, name: `${name}_pad` } },
         {
           className: 'Conv2D',
           config: { filters: config.orientations, kernelSize: size, padding: 'valid', useBias: false, name },
-          weights: [filterBank(config.sigma, s[2] ?? 1, config.orientations)],
+          weights: [filterBank(config.sigma, s[2] ?? 1, config.orientations, gain)],
         },
       ];
     },
     pictures: () => {
-      const ks = orientedKernels(config.sigma, config.orientations);
+      const ks = orientedKernels(config.sigma, config.orientations, gain);
       const step = 360 / config.orientations;
       return [
         {

@@ -1,7 +1,10 @@
-/** Replicate ("pad by continuity", VLFeat's VL_PAD_BY_CONTINUITY) and zero padding of `[N,H,W,C]` maps. */
+/**
+ * Padding of `[N,H,W,C]` maps: replicate ("pad by continuity", VLFeat's VL_PAD_BY_CONTINUITY), zero, and
+ * reflect (mirrored without repeating the edge: OpenCV's BORDER_REFLECT_101, `dcb|abcd|cba`).
+ */
 import * as tf from '@tensorflow/tfjs';
 
-export type Padding = 'replicate' | 'zero';
+export type Padding = 'replicate' | 'zero' | 'reflect';
 
 /** Pads H by (top, bottom) and W by (left, right), repeating the edge rows/columns or with zeros. */
 export function pad2d(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number, mode: Padding): tf.Tensor4D {
@@ -13,6 +16,17 @@ export function pad2d(x: tf.Tensor4D, top: number, bottom: number, left: number,
       [left, right],
       [0, 0],
     ]);
+  if (mode === 'reflect')
+    return tf.mirrorPad(
+      x,
+      [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      'reflect',
+    );
   // one pixel of 'symmetric' mirror padding repeats the edge: that is replicate, in one fast kernel
   if (Math.max(top, bottom, left, right) === 1)
     return tf.mirrorPad(

@@ -85,8 +85,8 @@ export const isCodeEmitter = (s: Stage | undefined): s is CodeEmitter =>
  * descriptor as one native pass: what the stage computes, in numbers (the stage's apply stays the reference).
  */
 export type SiftPart =
-  | { part: 'gradient'; orientations: number; filters(channels: number): tf.Tensor4D }
-  | { part: 'orientation'; mode: 'wta' | 'bilinear' }
+  | { part: 'gradient'; orientations: number; padding: 'replicate' | 'reflect'; filters(channels: number): tf.Tensor4D }
+  | { part: 'orientation'; mode: 'wta' | 'bilinear'; bins: number; signed: boolean; offset: 'none' | 'half' }
   | { part: 'cells'; size: number; window: 'box' | 'triangle'; padding: 'zero' | 'replicate' }
   | {
       part: 'descriptor';
