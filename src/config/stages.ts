@@ -85,8 +85,11 @@ export const CodingSchema = z.strictObject({
   beta: positive().default(10), // soft coding's softmax temperature
   sample: int(1).default(100_000), // descriptors k-means learns from
   seed: int().default(0),
-  maxIter: int(1).default(30),
-  tol: z.number().min(0).default(1e-4),
+  // k-means: 'lloyd' (full batch) or 'minibatch' (scikit-learn's MiniBatchKMeans, `batch` points a step)
+  kmeans: z.enum(['lloyd', 'minibatch']).default('lloyd'),
+  batch: int(1).default(4096),
+  maxIter: int(1).default(30), // lloyd: iterations; minibatch: passes over the sample
+  tol: z.number().min(0).default(1e-4), // lloyd: relative decrease of the inertia
 });
 
 export const PoolingSchema = z.strictObject({

@@ -51,7 +51,15 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
   const stage: Omit<CodingStage, 'kind' | 'name' | 'config' | 'clone'> = {
     centres: () => C,
     // the dictionary does not depend on how it is used (hard / soft / triangle, beta)
-    fitConfig: () => ({ words: config.words, sample: config.sample, seed: config.seed, maxIter: config.maxIter, tol: config.tol }),
+    fitConfig: () => ({
+      words: config.words,
+      sample: config.sample,
+      seed: config.seed,
+      kmeans: config.kmeans,
+      batch: config.batch,
+      maxIter: config.maxIter,
+      tol: config.tol,
+    }),
     convWeights: () =>
       kernel && bias ? { kernel: kernel.reshape([1, 1, kernel.shape[0], kernel.shape[1]]) as tf.Tensor4D, bias: bias.clone() } : null,
     words: () => config.words,
@@ -104,7 +112,14 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
         for (let i = 0; i < want; i++) data.set(all.subarray(idx[i] * D, (idx[i] + 1) * D), i * D);
         n = want;
       }
-      const r = await kmeans(data, n, D, { k: config.words, seed: config.seed, maxIter: config.maxIter, tol: config.tol });
+      const r = await kmeans(data, n, D, {
+        k: config.words,
+        seed: config.seed,
+        algorithm: config.kmeans,
+        batchSize: config.batch,
+        maxIter: config.maxIter,
+        tol: config.tol,
+      });
       const c = tf.tensor2d(r.centres, [config.words, D]);
       stage.setCentres(c);
       c.dispose();
