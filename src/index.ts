@@ -66,3 +66,5 @@ export { ablation } from './eval/ablation.js';
 export * as metrics from './eval/metrics.js';
 export { argmax } from './core/scores.js';
 export { writeReport, markdown, html } from './report/report.js';
+export { EXPERIMENTS, experiment, runExperiment } from './experiments/registry.js';
+export type { Experiment, ExperimentResult, Findings } from './experiments/experiment.js';

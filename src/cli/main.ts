@@ -24,6 +24,7 @@ const RUN: Record<string, () => Promise<Run>> = {
   predict: async () => (await import('./models.js')).predictCommand as Run,
   export: async () => (await import('./models.js')).exportCommand,
   explain: async () => (await import('./explain.js')).explainCommand as Run,
+  experiment: async () => (await import('./experiment.js')).experimentCommand,
   datasets: async () => (await import('./datasets.js')).datasetsCommand as Run,
   info: async () => (await import('./info.js')).infoCommand,
 };

@@ -187,6 +187,31 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['bowcnn export --model runs/compare/models/bow-sift --out runs/bownet --coding soft --beta 50'],
   },
   {
+    name: 'experiment',
+    summary: "run one of the course's experiments (a claim of the lecture, tested on real data) and write its report",
+    positionals: { usage: 'NAME', min: 0, max: 1 },
+    options: {
+      list: { type: 'boolean', default: false, help: 'list the experiments' },
+      dataset: { ...dataset, default: undefined, help: "the dataset (default: the experiment's own)" },
+      subset: {
+        ...subset,
+        help: "training images (default: the experiment's own, small enough for a few minutes; the full split's size for all of it)",
+      },
+      'test-subset': testSubset,
+      out: { type: 'string', arg: 'DIR', help: 'where the report goes (default runs/experiments/NAME)' },
+      backend: backend(),
+      seed,
+      'data-dir': dataDir,
+      json,
+      help,
+    },
+    examples: [
+      'bowcnn experiment --list',
+      'bowcnn experiment mlp-stability',
+      'bowcnn experiment alexnet-ablation --subset 60000 --out runs/ablation',
+    ],
+  },
+  {
     name: 'explain',
     summary: 'the stage <-> layer table of a recipe, in the terminal',
     positionals: { usage: 'RECIPE', min: 1, max: 1 },

@@ -17,7 +17,7 @@ import type { Augment } from './train.js';
 export interface AlexNetConfig {
   inputShape?: [number, number, number];
   classes?: number;
-  widths?: [number, number, number];
+  widths?: number[]; // one conv block each (1 to 3)
   fc?: number[]; // hidden fully connected layers (ablation: drop one or both)
   dropout?: number;
   seed?: number;
@@ -25,7 +25,7 @@ export interface AlexNetConfig {
 
 export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   const [h, w, c] = cfg.inputShape ?? [28, 28, 1];
-  const [w1, w2, w3] = cfg.widths ?? [32, 64, 128];
+  const widths = cfg.widths ?? [32, 64, 128];
   const fcs = cfg.fc ?? [256, 128];
   const drop = cfg.dropout ?? 0.5;
   // seeds from 1: tfjs-core's normal generators take a seed of 0 for none (Math.random), which left conv1's
@@ -49,9 +49,7 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
     m.add(tf.layers.reLU({ name: `relu${i}` }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool${i}` }));
   };
-  block(w1, 1, true);
-  block(w2, 2);
-  block(w3, 3);
+  widths.forEach((f, i) => block(f, i + 1, i === 0));
   m.add(tf.layers.flatten({ name: 'flatten' }));
   fcs.forEach((units, i) => {
     m.add(tf.layers.dense({ units, activation: 'relu', kernelInitializer: he(), name: `fc${i + 1}` }));

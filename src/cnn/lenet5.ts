@@ -21,6 +21,8 @@ export type LeNetVariant = 'classic' | 'modern';
 
 export interface LeNet5Config {
   variant?: LeNetVariant;
+  /** the hidden layers' activation; default: the variant's (classic tanh, modern ReLU) */
+  activation?: 'relu' | 'tanh' | 'sigmoid';
   inputShape?: [number, number, number];
   classes?: number;
   seed?: number;
@@ -35,7 +37,7 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
   const init = () => tf.initializers.glorotUniform({ seed: seed++ });
   const m = tf.sequential({ name: `lenet5-${variant}` });
   if (variant === 'classic') {
-    const act = 'tanh';
+    const act = cfg.activation ?? 'tanh';
     m.add(tf.layers.zeroPadding2d({ inputShape: [h, w, c], padding: 2, name: 'pad' }));
     m.add(tf.layers.conv2d({ filters: 6, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C1' }));
     m.add(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
@@ -45,6 +47,7 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
     m.add(tf.layers.flatten({ name: 'flatten' }));
     m.add(tf.layers.dense({ units: 84, activation: act, kernelInitializer: init(), name: 'F6' }));
   } else {
+    const act = cfg.activation ?? 'relu';
     const norm =
       cfg.normalize === false ? null : cfg.normalize === true || cfg.normalize === undefined ? { mean: 0.5, std: 0.5 } : cfg.normalize;
     if (norm) m.add(tf.layers.rescaling({ inputShape: [h, w, c], scale: 1 / norm.std, offset: -norm.mean / norm.std, name: 'normalize' }));
@@ -54,17 +57,17 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
         filters: 6,
         kernelSize: 5,
         padding: 'same',
-        activation: 'relu',
+        activation: act,
         kernelInitializer: init(),
         name: 'C1',
       }),
     );
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
-    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: init(), name: 'C3' }));
+    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C3' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
     m.add(tf.layers.flatten({ name: 'flatten' }));
-    m.add(tf.layers.dense({ units: 120, activation: 'relu', kernelInitializer: init(), name: 'C5' }));
-    m.add(tf.layers.dense({ units: 84, activation: 'relu', kernelInitializer: init(), name: 'F6' }));
+    m.add(tf.layers.dense({ units: 120, activation: act, kernelInitializer: init(), name: 'C5' }));
+    m.add(tf.layers.dense({ units: 84, activation: act, kernelInitializer: init(), name: 'F6' }));
   }
   // logits: the loss applies the softmax (numerically stable), predict() returns logits
   m.add(tf.layers.dense({ units: classes, kernelInitializer: init(), name: 'OUTPUT' }));

@@ -3,12 +3,13 @@
  * layers read in the course's terms, and what the course's ablation removes from it.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { AlexNetSettings, LeNet5Settings, ModelName } from '../config/recipes.js';
-import { AlexNetConfigSchema, LeNet5ConfigSchema } from '../config/recipes.js';
+import type { AlexNetSettings, LeNet5Settings, MLPSettings, ModelName } from '../config/recipes.js';
+import { AlexNetConfigSchema, LeNet5ConfigSchema, MLPConfigSchema } from '../config/recipes.js';
 import { parseConfig } from '../config/schema.js';
 import type { Split } from '../core/data.js';
 import { alexnetSmall } from './alexnet.js';
 import { lenet5 } from './lenet5.js';
+import { mlp } from './mlp.js';
 
 export interface BuildContext {
   inShape: [number, number, number];
@@ -46,7 +47,14 @@ export const ZOO: Record<ModelName, ModelEntry> = {
       const c = parseConfig(LeNet5ConfigSchema, raw, "config of model 'lenet5'") as LeNet5Settings;
       // normalize: true means the training set's own pixel mean and std
       const normalize = c.normalize === true ? (ctx.train ? pixelStats(ctx.train) : { mean: 0.5, std: 0.5 }) : c.normalize;
-      return lenet5({ variant: c.variant, inputShape: ctx.inShape, classes: ctx.classes, seed: ctx.seed, normalize });
+      return lenet5({
+        variant: c.variant,
+        activation: c.activation,
+        inputShape: ctx.inShape,
+        classes: ctx.classes,
+        seed: ctx.seed,
+        normalize,
+      });
     },
     classic: {
       C1: 'convolution, 6 feature maps',
@@ -80,5 +88,14 @@ export const ZOO: Record<ModelName, ModelEntry> = {
       if (fc.length >= 2) out.push({ change: 'drop both fully connected layers', config: { ...raw, fc: [] } });
       return out;
     },
+  },
+  mlp: {
+    build(raw, ctx) {
+      const c = parseConfig(MLPConfigSchema, raw, "config of model 'mlp'") as MLPSettings;
+      const normalize = c.normalize === true ? (ctx.train ? pixelStats(ctx.train) : { mean: 0.5, std: 0.5 }) : c.normalize || null;
+      return mlp({ hidden: c.hidden, activation: c.activation, inputShape: ctx.inShape, classes: ctx.classes, seed: ctx.seed, normalize });
+    },
+    classic: { H1: 'fully connected on every pixel', H2: 'fully connected', OUTPUT: 'output' },
+    ablations: () => [],
   },
 };

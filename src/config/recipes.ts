@@ -34,19 +34,29 @@ export const TrainSchema = z.strictObject({
   deviceData: z.boolean().default(false), // the whole training set on the device (GPUs)
 });
 
+const Activation = z.enum(['relu', 'tanh', 'sigmoid']);
+
 export const LeNet5ConfigSchema = z.strictObject({
   variant: z.enum(['modern', 'classic']).default('modern'),
+  activation: Activation.optional(), // default: the variant's (modern ReLU, classic tanh)
   /** true: the training set's pixel mean and std; false: none; or given values */
   normalize: z.union([z.boolean(), z.strictObject({ mean: z.number(), std: z.number().positive() })]).default(true),
 });
 
 export const AlexNetConfigSchema = z.strictObject({
-  widths: z.tuple([int(1), int(1), int(1)]).default([32, 64, 128]),
+  widths: z.array(int(1)).min(1).max(3).default([32, 64, 128]), // one conv block per width (ablation: fewer)
   fc: z.array(int(1)).default([256, 128]), // hidden fully connected layers (ablation: drop one or both)
   dropout: z.number().min(0).lt(1).default(0.5),
 });
 
-export const MODEL_CONFIGS = { lenet5: LeNet5ConfigSchema, 'alexnet-small': AlexNetConfigSchema } as const;
+export const MLPConfigSchema = z.strictObject({
+  hidden: z.array(int(1)).default([300, 100]), // hidden layer widths (LeCun et al. 1998's 300-100 MLP)
+  activation: Activation.default('relu'),
+  /** as LeNet-5's: true for the training set's pixel mean and std */
+  normalize: z.union([z.boolean(), z.strictObject({ mean: z.number(), std: z.number().positive() })]).default(true),
+});
+
+export const MODEL_CONFIGS = { lenet5: LeNet5ConfigSchema, 'alexnet-small': AlexNetConfigSchema, mlp: MLPConfigSchema } as const;
 export type ModelName = keyof typeof MODEL_CONFIGS;
 
 const Common = { name: SafeName, about: z.string().optional() };
@@ -99,3 +109,4 @@ export type BowNetRecipe = z.output<typeof BowNetRecipeSchema>;
 export type Recipe = z.output<typeof RecipeSchema>;
 export type LeNet5Settings = z.output<typeof LeNet5ConfigSchema>;
 export type AlexNetSettings = z.output<typeof AlexNetConfigSchema>;
+export type MLPSettings = z.output<typeof MLPConfigSchema>;

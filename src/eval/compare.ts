@@ -25,7 +25,7 @@ import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import { ablation, type AblationRow } from './ablation.js';
 import { type ContenderResult, fitAndEvaluate } from './evaluate.js';
 import { mcnemar, type McNemar } from './metrics.js';
-import { robustness, type RobustnessResult } from './robustness.js';
+import { robustness, type RobustnessResult, type TransformKind } from './robustness.js';
 
 export type { ContenderResult };
 
@@ -34,6 +34,8 @@ export interface CompareOptions {
   seed?: number;
   robustness?: boolean;
   robustnessImages?: number;
+  /** the sweeps to run (default: all four) */
+  robustnessKinds?: TransformKind[];
   ablation?: boolean;
   /** --set values: 'coding.words' -> 512, 'train.epochs' -> 10 (each must apply to some classifier) */
   sets?: Record<string, unknown>;
@@ -198,7 +200,7 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
       const n = Math.min(ds.test.n, opts.robustnessImages ?? 1000);
       const test = subset(ds.test, n, seed + 7);
       say(`robustness sweeps on ${n} test images`);
-      result.robustness = await robustness(cs, test, { onStep: (s) => say(`robustness ${s}`) });
+      result.robustness = await robustness(cs, test, { onStep: (s) => say(`robustness ${s}`), kinds: opts.robustnessKinds });
       result.robustnessImages = n;
     }
     if (opts.ablation) {
@@ -240,7 +242,7 @@ function readPart(file: string, key: string): { key: string; result: ContenderRe
   }
 }
 
-function pkgVersion(): string {
+export function pkgVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {

@@ -58,13 +58,14 @@ export type RobustnessResult = Record<string, Record<TransformKind, RobustnessPo
 export async function robustness(
   classifiers: Classifier[],
   test: Split,
-  opts: { batchSize?: number; onStep?: (s: string) => void } = {},
+  opts: { batchSize?: number; onStep?: (s: string) => void; kinds?: TransformKind[] } = {},
 ): Promise<RobustnessResult> {
   const bs = opts.batchSize ?? 200;
+  const kinds = opts.kinds ?? (Object.keys(SWEEPS) as TransformKind[]);
   const result: RobustnessResult = {};
   for (const c of classifiers) {
     result[c.name] = {} as Record<TransformKind, RobustnessPoint[]>;
-    for (const kind of Object.keys(SWEEPS) as TransformKind[]) {
+    for (const kind of kinds) {
       const curve: RobustnessPoint[] = [];
       for (const amount of SWEEPS[kind]) {
         opts.onStep?.(`${c.name} ${kind} ${amount}`);

@@ -1,0 +1,44 @@
+/** bowcnn experiment NAME | --list: one of the course's experiments, with its report. */
+import { UsageError } from '../core/errors.js';
+import { EXPERIMENTS, experiment, runExperiment } from '../experiments/registry.js';
+import { dataDir, output, say, startBackend } from './common.js';
+import type { Values } from './spec.js';
+
+export async function experimentCommand(v: Values, pos: string[], argv: string[]): Promise<void> {
+  if (v.list) {
+    output(
+      v.json,
+      EXPERIMENTS.map((e) => ({ name: e.name, title: e.title, claim: e.claim, defaults: e.defaults })),
+      () => {
+        const w = Math.max(...EXPERIMENTS.map((e) => e.name.length));
+        for (const e of EXPERIMENTS) console.log(`${e.name.padEnd(w)}  ${e.title}`);
+      },
+    );
+    return;
+  }
+  const [name] = pos;
+  if (!name) throw new UsageError('give an experiment name (bowcnn experiment --list shows them)');
+  const e = experiment(name);
+  const info = await startBackend(v);
+  say(v, `experiment ${e.name} on ${info.name}`);
+  const { result, files } = await runExperiment(e, {
+    dataset: v.dataset as string | undefined,
+    subset: v.subset as number | undefined,
+    testSubset: v['test-subset'] as number | undefined,
+    dataDir: dataDir(v),
+    out: v.out as string | undefined,
+    seed: v.seed as number,
+    progress: !v.json,
+    command: ['experiment', ...argv],
+    say: (m) => say(v, m),
+  });
+  output(v.json, result, () => {
+    console.log(`\n${result.title}\n`);
+    console.log(`the lecture: ${result.claim}`);
+    console.log(`measured:    ${result.measured}`);
+    console.log(
+      `verdict:     the measurement ${result.verdict === 'partly' ? 'partly agrees with' : result.verdict === 'agrees' ? 'agrees with' : 'disagrees with'} the claim`,
+    );
+    console.log(`\nreport: ${files.html}\n        ${files.md}\n        ${files.json}`);
+  });
+}

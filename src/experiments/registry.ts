@@ -1,0 +1,72 @@
+/** The course's experiments by name (`bowcnn experiment --list`), and running one into a folder. */
+import * as tf from '@tensorflow/tfjs';
+import { resolve } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { didYouMean, listOf } from '../core/suggest.js';
+import { dataset } from '../data/registry.js';
+import { pkgVersion } from '../eval/compare.js';
+import { alexnetAblation } from './alexnet-ablation.js';
+import type { Experiment, ExperimentResult } from './experiment.js';
+import { lenet5Counts } from './lenet5-counts.js';
+import { mlpScalability } from './mlp-scalability.js';
+import { mlpStability } from './mlp-stability.js';
+import { nonlinearity } from './nonlinearity.js';
+import { writeExperiment } from './report.js';
+
+export const EXPERIMENTS: Experiment[] = [mlpScalability, mlpStability, lenet5Counts, nonlinearity, alexnetAblation];
+
+export function experiment(name: string): Experiment {
+  const e = EXPERIMENTS.find((x) => x.name === name);
+  if (!e) {
+    const names = EXPERIMENTS.map((x) => x.name);
+    throw new UsageError(`unknown experiment '${name}'${didYouMean(name, names)}; known: ${listOf(names)}`);
+  }
+  return e;
+}
+
+export interface RunOptions {
+  dataset?: string;
+  subset?: number;
+  testSubset?: number;
+  dataDir?: string;
+  out?: string;
+  seed?: number;
+  progress?: boolean;
+  command?: string[];
+  say?: (m: string) => void;
+}
+
+/** Runs an experiment and writes its results.json, report.md and report.html into `out` (default runs/experiments/NAME). */
+export async function runExperiment(
+  e: Experiment,
+  o: RunOptions = {},
+): Promise<{ result: ExperimentResult; files: ReturnType<typeof writeExperiment> }> {
+  const out = resolve(o.out ?? `runs/experiments/${e.name}`);
+  const seed = o.seed ?? 0;
+  const t0 = performance.now();
+  const findings = await e.run({
+    dataset: () =>
+      dataset(o.dataset ?? e.defaults.dataset, {
+        subset: o.subset ?? e.defaults.subset,
+        testSubset: o.testSubset ?? e.defaults.testSubset,
+        seed,
+        dir: o.dataDir,
+      }),
+    out,
+    seed,
+    progress: o.progress ?? false,
+    say: o.say ?? (() => {}),
+  });
+  const result: ExperimentResult = {
+    experiment: e.name,
+    title: e.title,
+    claim: e.claim,
+    ...findings,
+    seed,
+    seconds: (performance.now() - t0) / 1000,
+    date: new Date().toISOString(),
+    command: o.command,
+    versions: { bowcnn: pkgVersion(), node: process.version, tfjs: tf.version.tfjs },
+  };
+  return { result, files: writeExperiment(result, out) };
+}

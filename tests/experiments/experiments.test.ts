@@ -1,0 +1,109 @@
+// The course's experiments: the counting functions against hand-computed values, and every experiment end to
+// end on a tiny subset (its files written, its figures consistent with what it reports).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '../../src/backend/index.js';
+import type { Split } from '../../src/core/data.js';
+import type { ExperimentResult } from '../../src/experiments/experiment.js';
+import { paperLeNet5 } from '../../src/experiments/lenet5-counts.js';
+import { changedByShift } from '../../src/experiments/mlp-stability.js';
+import { EXPERIMENTS, experiment, runExperiment } from '../../src/experiments/registry.js';
+
+let dir: string;
+beforeAll(async () => {
+  await useBackend('wasm', { progress: false });
+  dir = mkdtempSync(join(tmpdir(), 'bowcnn-exp-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const tiny = { subset: 300, testSubset: 200 };
+
+async function run(name: string, o: Record<string, unknown> = tiny): Promise<ExperimentResult> {
+  const out = join(dir, name);
+  const { result, files } = await runExperiment(experiment(name), { ...o, out });
+  for (const f of [files.json, files.md, files.html]) expect(existsSync(f)).toBe(true);
+  const back = JSON.parse(readFileSync(files.json, 'utf8')) as ExperimentResult;
+  expect(back.experiment).toBe(name);
+  expect(['agrees', 'disagrees', 'partly']).toContain(back.verdict);
+  const html = readFileSync(files.html, 'utf8');
+  expect(html).toContain(result.claim.slice(0, 40).replace(/'/g, '&#39;'));
+  if (result.plots.length) expect(html).toContain('<svg');
+  return result;
+}
+
+describe('counting', () => {
+  it("the paper's LeNet-5, by formula, gives the paper's stated 60,000 weights and 340,908 connections", () => {
+    const p = paperLeNet5();
+    expect(p.reduce((a, l) => a + l.params, 0)).toBe(60_000);
+    expect(p.reduce((a, l) => a + l.connections, 0)).toBe(340_908);
+    expect(p.find((l) => l.layer === 'C3')?.params).toBe(1516); // LeCun et al. 1998, section II.B
+  });
+
+  it('counts the pixels a shift changes, as a hand count says', () => {
+    // 1 image, 3x4: row 0 = 0 9 9 0, row 1 = 5 5 5 5, row 2 = 0 0 0 7
+    const pixels = Uint8Array.from([0, 9, 9, 0, 5, 5, 5, 5, 0, 0, 0, 7]);
+    const s: Split = { pixels, labels: Int32Array.of(0), n: 1, height: 3, width: 4, channels: 1 };
+    // shifted right by 1: row 0 = 0 0 9 9 (2 changed), row 1 = 0 5 5 5 (1), row 2 = 0 0 0 0 (1)
+    expect(changedByShift(s, 1)).toEqual([4]);
+    // by 2: row 0 = 0 0 0 9 (3 changed: x=1,2,3), row 1 = 0 0 5 5 (2), row 2 = 0 0 0 0 (1)
+    expect(changedByShift(s, 2)).toEqual([6]);
+    expect(changedByShift(s, 0)).toEqual([0]);
+  });
+});
+
+describe('every experiment on a tiny subset', () => {
+  it('lists them all under unique names, and an unknown name suggests the nearest', () => {
+    const names = EXPERIMENTS.map((e) => e.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(() => experiment('mlp-stabilty')).toThrow(/did you mean 'mlp-stability'/);
+  });
+
+  it("lenet5-counts: bowcnn's classic LeNet-5 per layer, by hand", async () => {
+    const r = await run('lenet5-counts', {});
+    const ours = r.figures.ours as { layer: string; params: number; connections: number }[];
+    const get = (l: string) => ours.find((o) => o.layer === l);
+    expect(get('C1')).toEqual({ layer: 'C1', params: 6 * 26, connections: 28 * 28 * 6 * 26 });
+    expect(get('C3')?.params).toBe(16 * (6 * 25 + 1)); // all 6 maps, not the sparse table
+    expect(get('C5')?.params).toBe(120 * 401);
+    expect(r.figures.oursTotal).toBe(156 + 2416 + 48120 + 10164 + 850);
+    expect(r.verdict).toBe('disagrees');
+  });
+
+  it('mlp-scalability: the MLP grows with the area as its formula says, the BoW chain not at all', async () => {
+    const r = await run('mlp-scalability', {});
+    const sides = r.figures.sides as number[];
+    const p = r.figures.parameters as Record<string, number[]>;
+    sides.forEach((s, i) => expect(p.mlp[i]).toBe(s * s * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10));
+    expect(new Set(p['bow-sift']).size).toBe(1);
+    // gradient 3x3x1x8, cells 4x4x8, descriptor 4x4x8x128 (identity), the dictionary as a 1x1 conv with bias, the SVM
+    expect(p['bow-sift'][0]).toBe(72 + 128 + 16 * 8 * 128 + (128 * 256 + 256) + 257 * 10);
+  });
+
+  it('mlp-stability runs end to end', async () => {
+    const r = await run('mlp-stability');
+    const rob = r.figures.robustness as Record<string, Record<string, { amount: number; accuracy: number }[]>>;
+    expect(Object.keys(rob).sort()).toEqual(['bow-sift', 'lenet5', 'mlp']);
+    // shift 0 is the unmoved test set: its accuracy is the classifier's accuracy on those images
+    const acc = r.figures.accuracy as Record<string, number>;
+    for (const n of Object.keys(rob)) expect(rob[n]['translate-x'].find((p) => p.amount === 0)?.accuracy).toBeCloseTo(acc[n], 10);
+  }, 120_000);
+
+  it('nonlinearity runs end to end: a loss curve per activation', async () => {
+    const r = await run('nonlinearity');
+    const loss = r.figures.loss as Record<string, number[]>;
+    expect(Object.keys(loss).sort()).toEqual(['lenet5-relu', 'lenet5-sigmoid', 'lenet5-tanh']);
+    for (const l of Object.values(loss)) expect(l.length).toBe(6);
+  }, 120_000);
+
+  it('alexnet-ablation runs end to end: fewer layers, fewer parameters', async () => {
+    const r = await run('alexnet-ablation');
+    const f = r.figures as Record<string, { params: number }>;
+    expect(f['alexnet-no7'].params).toBeLessThan(f['alexnet-full'].params);
+    expect(f['alexnet-no67'].params).toBeLessThan(f['alexnet-no7'].params);
+    // removing conv3 shrinks the flattened input of the output layer, so compare with the hand count
+    // conv (no bias) + batch norm (gamma, beta and the two moving statistics) per block, then the output layer
+    expect(f['alexnet-no3467'].params).toBe(9 * 32 + 4 * 32 + 9 * 32 * 64 + 4 * 64 + 7 * 7 * 64 * 10 + 10);
+  }, 180_000);
+});
