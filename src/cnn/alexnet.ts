@@ -19,6 +19,7 @@ export interface AlexNetConfig {
   classes?: number;
   widths?: number[]; // one conv block each (1 to 3)
   fc?: number[]; // hidden fully connected layers (ablation: drop one or both)
+  batchNorm?: boolean; // false: conv + bias + ReLU, no batch normalisation
   dropout?: number;
   seed?: number;
 }
@@ -28,6 +29,7 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
   const widths = cfg.widths ?? [32, 64, 128];
   const fcs = cfg.fc ?? [256, 128];
   const drop = cfg.dropout ?? 0.5;
+  const bn = cfg.batchNorm ?? true;
   // seeds from 1: tfjs-core's normal generators take a seed of 0 for none (Math.random), which left conv1's
   // initial weights unseeded
   let seed = (cfg.seed ?? 0) + 1;
@@ -40,12 +42,12 @@ export function alexnetSmall(cfg: AlexNetConfig = {}): tf.Sequential {
         filters,
         kernelSize: 3,
         padding: 'same',
-        useBias: false,
+        useBias: !bn,
         kernelInitializer: he(),
         name: `conv${i}`,
       }),
     );
-    m.add(tf.layers.batchNormalization({ momentum: 0.99, epsilon: 1e-3, name: `bn${i}` }));
+    if (bn) m.add(tf.layers.batchNormalization({ momentum: 0.99, epsilon: 1e-3, name: `bn${i}` }));
     m.add(tf.layers.reLU({ name: `relu${i}` }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool${i}` }));
   };

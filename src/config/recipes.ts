@@ -47,6 +47,7 @@ export const AlexNetConfigSchema = z.strictObject({
   widths: z.array(int(1)).min(1).max(3).default([32, 64, 128]), // one conv block per width (ablation: fewer)
   fc: z.array(int(1)).default([256, 128]), // hidden fully connected layers (ablation: drop one or both)
   dropout: z.number().min(0).lt(1).default(0.5),
+  batchNorm: z.boolean().default(true), // false: each conv has a bias and no batch normalisation
 });
 
 export const MLPConfigSchema = z.strictObject({

@@ -8,14 +8,22 @@ import { join } from 'node:path';
 import { compare } from '../eval/compare.js';
 import { barChart } from '../report/svg.js';
 import { type Experiment, type Findings, num, pct } from './experiment.js';
+import { readRecipe } from '../pipeline/recipes.js';
 import { cnnVariant } from './variants.js';
 
-const VARIANTS: { name: string; removed: string; config: Record<string, unknown> }[] = [
-  { name: 'alexnet-full', removed: 'nothing', config: {} },
-  { name: 'alexnet-no7', removed: 'layer 7 (fc2)', config: { fc: [256] } },
-  { name: 'alexnet-no67', removed: 'layers 6 and 7 (fc1, fc2)', config: { fc: [] } },
-  { name: 'alexnet-no3467', removed: 'layers 3, 4, 6 and 7 (conv3, fc1, fc2)', config: { widths: [32, 64], fc: [] } },
-];
+/** The variants of the recipe's own widths and fully connected layers. */
+function variants(): { name: string; removed: string; config: Record<string, unknown> }[] {
+  const r = readRecipe('alexnet-small');
+  const c = (r.kind === 'cnn' ? r.config : {}) as { widths?: number[]; fc?: number[] };
+  const widths = c.widths ?? [32, 64, 128],
+    fc = c.fc ?? [256, 128];
+  return [
+    { name: 'alexnet-full', removed: 'nothing', config: {} },
+    { name: 'alexnet-no7', removed: 'layer 7 (fc2)', config: { fc: fc.slice(0, 1) } },
+    { name: 'alexnet-no67', removed: 'layers 6 and 7 (fc1, fc2)', config: { fc: [] } },
+    { name: 'alexnet-no3467', removed: 'layers 3, 4, 6 and 7 (conv3, fc1, fc2)', config: { widths: widths.slice(0, 2), fc: [] } },
+  ];
+}
 
 export const alexnetAblation: Experiment = {
   name: 'alexnet-ablation',
@@ -26,6 +34,7 @@ export const alexnetAblation: Experiment = {
   async run(ctx): Promise<Findings> {
     const ds = await ctx.dataset();
     const epochs = 8;
+    const VARIANTS = variants();
     const cs = VARIANTS.map((v) => cnnVariant('alexnet-small', v.name, { config: v.config, train: { epochs } }));
     const r = await compare(cs, ds, { out: join(ctx.out, 'run'), seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
     for (const c of cs) c.dispose();

@@ -6,6 +6,8 @@ import { didYouMean, listOf } from '../core/suggest.js';
 import { dataset } from '../data/registry.js';
 import { pkgVersion } from '../eval/compare.js';
 import { alexnetAblation } from './alexnet-ablation.js';
+import { batchnorm } from './batchnorm.js';
+import { dropoutTestTime } from './dropout-test-time.js';
 import type { Experiment, ExperimentResult } from './experiment.js';
 import { lenet5Counts } from './lenet5-counts.js';
 import { mlpScalability } from './mlp-scalability.js';
@@ -13,7 +15,15 @@ import { mlpStability } from './mlp-stability.js';
 import { nonlinearity } from './nonlinearity.js';
 import { writeExperiment } from './report.js';
 
-export const EXPERIMENTS: Experiment[] = [mlpScalability, mlpStability, lenet5Counts, nonlinearity, alexnetAblation];
+export const EXPERIMENTS: Experiment[] = [
+  mlpScalability,
+  mlpStability,
+  lenet5Counts,
+  nonlinearity,
+  alexnetAblation,
+  dropoutTestTime,
+  batchnorm,
+];
 
 export function experiment(name: string): Experiment {
   const e = EXPERIMENTS.find((x) => x.name === name);

@@ -8,6 +8,9 @@ import { useBackend } from '../../src/backend/index.js';
 import type { Split } from '../../src/core/data.js';
 import type { ExperimentResult } from '../../src/experiments/experiment.js';
 import { paperLeNet5 } from '../../src/experiments/lenet5-counts.js';
+import { headOf, headProbs } from '../../src/experiments/dropout-test-time.js';
+import { tf } from '../../src/backend/index.js';
+import { alexnetSmall } from '../../src/cnn/alexnet.js';
 import { changedByShift } from '../../src/experiments/mlp-stability.js';
 import { EXPERIMENTS, experiment, runExperiment } from '../../src/experiments/registry.js';
 
@@ -104,6 +107,36 @@ describe('every experiment on a tiny subset', () => {
     expect(f['alexnet-no67'].params).toBeLessThan(f['alexnet-no7'].params);
     // removing conv3 shrinks the flattened input of the output layer, so compare with the hand count
     // conv (no bias) + batch norm (gamma, beta and the two moving statistics) per block, then the output layer
-    expect(f['alexnet-no3467'].params).toBe(9 * 32 + 4 * 32 + 9 * 32 * 64 + 4 * 64 + 7 * 7 * 64 * 10 + 10);
+    expect(f['alexnet-no3467'].params).toBe(9 * 16 + 4 * 16 + 9 * 16 * 32 + 4 * 32 + 7 * 7 * 32 * 10 + 10); // the recipe's widths 16, 32
   }, 180_000);
+});
+
+describe('dropout at test time', () => {
+  it("the weight-scaled head is the model's own forward pass, and averaged masks approach it", () => {
+    const m = alexnetSmall({ widths: [8, 8], fc: [32, 16], dropout: 0.5, seed: 3 });
+    const h = headOf(m);
+    const x = tf.randomUniform([6, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const f = h.body.predict(x) as tf.Tensor2D;
+    const ours = headProbs(h, f, 0, 0);
+    const ref = tf.softmax(m.predict(x) as tf.Tensor2D);
+    const a = ours.dataSync(),
+      b = ref.dataSync();
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5);
+    // one mask gives another answer than no mask; many masks average to probabilities that sum to 1
+    const one = headProbs(h, f, 1, 0).dataSync();
+    expect(Math.max(...Array.from(one, (v, i) => Math.abs(v - a[i])))).toBeGreaterThan(1e-3);
+    const many = headProbs(h, f, 32, 0);
+    const rows = tf.sum(many, 1).dataSync();
+    for (const r of rows) expect(r).toBeCloseTo(1, 5);
+    tf.dispose([x, f, ours, ref, many]);
+    m.dispose();
+  });
+
+  it('dropout-test-time and batchnorm run end to end', async () => {
+    const d = await run('dropout-test-time');
+    expect((d.figures.averaging as unknown[]).length).toBe(4);
+    const b = await run('batchnorm', { subset: 200, testSubset: 100 });
+    expect((b.figures.accuracyWithBn as number[]).length).toBe(3);
+    expect((b.figures.lossWithout as number[]).length).toBe(5);
+  }, 240_000);
 });
