@@ -6,6 +6,7 @@ import { didYouMean, listOf } from '../core/suggest.js';
 import { dataset } from '../data/registry.js';
 import { pkgVersion } from '../eval/compare.js';
 import { alexnetAblation } from './alexnet-ablation.js';
+import { augmentation } from './augmentation.js';
 import { batchnorm } from './batchnorm.js';
 import { dropoutTestTime } from './dropout-test-time.js';
 import type { Experiment, ExperimentResult } from './experiment.js';
@@ -14,6 +15,7 @@ import { mlpScalability } from './mlp-scalability.js';
 import { mlpStability } from './mlp-stability.js';
 import { nonlinearity } from './nonlinearity.js';
 import { writeExperiment } from './report.js';
+import { tapLayers } from './tap-layers.js';
 
 export const EXPERIMENTS: Experiment[] = [
   mlpScalability,
@@ -21,8 +23,10 @@ export const EXPERIMENTS: Experiment[] = [
   lenet5Counts,
   nonlinearity,
   alexnetAblation,
+  tapLayers,
   dropoutTestTime,
   batchnorm,
+  augmentation,
 ];
 
 export function experiment(name: string): Experiment {

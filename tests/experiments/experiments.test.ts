@@ -13,6 +13,7 @@ import { tf } from '../../src/backend/index.js';
 import { alexnetSmall } from '../../src/cnn/alexnet.js';
 import { changedByShift } from '../../src/experiments/mlp-stability.js';
 import { EXPERIMENTS, experiment, runExperiment } from '../../src/experiments/registry.js';
+import { esc } from '../../src/report/svg.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -31,7 +32,7 @@ async function run(name: string, o: Record<string, unknown> = tiny): Promise<Exp
   expect(back.experiment).toBe(name);
   expect(['agrees', 'disagrees', 'partly']).toContain(back.verdict);
   const html = readFileSync(files.html, 'utf8');
-  expect(html).toContain(result.claim.slice(0, 40).replace(/'/g, '&#39;'));
+  expect(html).toContain(esc(result.claim.slice(0, 40)));
   if (result.plots.length) expect(html).toContain('<svg');
   return result;
 }
@@ -139,4 +140,32 @@ describe('dropout at test time', () => {
     expect((b.figures.accuracyWithBn as number[]).length).toBe(3);
     expect((b.figures.lossWithout as number[]).length).toBe(5);
   }, 240_000);
+});
+
+describe('tap-layers and augmentation', () => {
+  it('tap-layers: an SVM per layer of both chains; on the classifier output it re-learns the classifier', async () => {
+    const r = await run('tap-layers');
+    const f = r.figures as Record<string, { layer: string; dims: number; accuracy: number }[]>;
+    expect(f.lenet5.map((x) => x.layer)).toEqual(['C1', 'S2', 'C3', 'S4', 'C5', 'F6', 'OUTPUT']);
+    expect(f['bow-sift'].map((x) => x.layer)).toEqual([
+      'gradient',
+      'orientation',
+      'cells',
+      'descriptor',
+      'coding',
+      'pooling',
+      'classifier',
+    ]);
+    // dimensions by hand: C1 is 28x28x6 (same padding), the pooled histogram 256 bins, the outputs 10 scores
+    expect(f.lenet5[0].dims).toBe(28 * 28 * 6);
+    expect(f['bow-sift'][5].dims).toBe(256);
+    expect(f.lenet5[6].dims).toBe(10);
+  }, 180_000);
+
+  it('augmentation: four settings, each with all four robustness sweeps', async () => {
+    const r = await run('augmentation');
+    const rob = r.figures.robustness as Record<string, Record<string, unknown[]>>;
+    expect(Object.keys(rob).sort()).toEqual(['lenet5-crops', 'lenet5-flips', 'lenet5-jitter', 'lenet5-none']);
+    for (const v of Object.values(rob)) expect(Object.keys(v).sort()).toEqual(['rotate', 'scale', 'translate-x', 'translate-y']);
+  }, 180_000);
 });
