@@ -10,10 +10,12 @@
  *   BowReplicatePad   padding by continuity or reflection      BowGatherConv    conv with stride AND dilation > 1
  *   BowSiftNorm       SIFT normalisation (+ contrast)         BowWinnerTakeAll one-hot of the argmax (hard coding)
  *   BowScaledSoftmax  softmax(beta x) (soft coding)
+ *   BowLCN            local contrast normalisation           BowRotationConv  conv max-pooled over K filter rotations
  *
  * Each calls the same functions as the stage it stands for, so the model computes what the pipeline does.
  */
 import * as tf from '@tensorflow/tfjs';
+import { localContrastNorm, rotationPoolConv } from './cnn/invariance.js';
 import { blocknorm } from './stages/blocknorm.js';
 import { frameGeometry, gatherConv, normalize, type DescriptorNorm } from './stages/descriptor.js';
 import { kernelmap } from './stages/kernelmap.js';
@@ -170,6 +172,77 @@ export class BowScaledSoftmax extends tf.layers.Layer {
   }
 }
 
-export const BOW_LAYERS = [BowStage, BowReplicatePad, BowGatherConv, BowSiftNorm, BowWinnerTakeAll, BowScaledSoftmax];
+export class BowLCN extends tf.layers.Layer {
+  static className = 'BowLCN';
+  readonly size: number;
+  readonly sigma: number;
+  constructor(c: Kw & { size?: number; sigma?: number }) {
+    super(c as never);
+    this.size = c.size ?? 9;
+    this.sigma = c.sigma ?? 2;
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return localContrastNorm(first(x), this.size, this.sigma);
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), size: this.size, sigma: this.sigma };
+  }
+}
+
+export class BowRotationConv extends tf.layers.Layer {
+  static className = 'BowRotationConv';
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly rotations: number;
+  readonly activation: 'relu' | 'linear';
+  readonly seed: number;
+  private kernel: tf.LayerVariable | null = null;
+  private bias: tf.LayerVariable | null = null;
+  constructor(c: Kw & { filters: number; kernelSize: number; rotations: number; activation?: 'relu' | 'linear'; seed?: number }) {
+    super(c as never);
+    this.filters = c.filters;
+    this.kernelSize = c.kernelSize;
+    this.rotations = c.rotations;
+    this.activation = c.activation ?? 'linear';
+    this.seed = c.seed ?? 0;
+  }
+  override build(s: tf.Shape | tf.Shape[]): void {
+    const cin = (Array.isArray(s[0]) ? (s[0] as tf.Shape)[3] : (s as tf.Shape)[3]) as number;
+    const k = this.kernelSize;
+    this.kernel = this.addWeight('kernel', [k, k, cin, this.filters], 'float32', tf.initializers.glorotUniform({ seed: this.seed }));
+    this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    return [s[0], s[1], s[2], this.filters];
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const y = rotationPoolConv(first(x), this.kernel!.read() as tf.Tensor4D, this.bias!.read() as tf.Tensor1D, this.rotations);
+      return this.activation === 'relu' ? tf.relu(y) : y;
+    });
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      rotations: this.rotations,
+      activation: this.activation,
+      seed: this.seed,
+    };
+  }
+}
+
+export const BOW_LAYERS = [
+  BowStage,
+  BowReplicatePad,
+  BowGatherConv,
+  BowSiftNorm,
+  BowWinnerTakeAll,
+  BowScaledSoftmax,
+  BowLCN,
+  BowRotationConv,
+];
 for (const c of BOW_LAYERS)
   tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

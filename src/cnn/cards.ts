@@ -47,6 +47,19 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
         receptiveField: field.r,
         connections: outUnits * (kh * kw * mapsIn + (cfg.useBias === false ? 0 : 1)),
       });
+    } else if (cls === 'BowRotationConv') {
+      const k = Number(cfg.kernelSize),
+        rot = Number(cfg.rotations);
+      field = growField(field.r, field.j, k, 1);
+      cards.push({
+        ...base,
+        cnn: `conv ${k}x${k} ${mapsIn}->${mapsOut}, max over ${rot} rotations of each filter`,
+        kernel: [k, k],
+        stride: 1,
+        dilation: 1,
+        receptiveField: field.r,
+        connections: outUnits * (k * k * mapsIn + 1) * rot,
+      });
     } else if (cls === 'MaxPooling2D' || cls === 'AveragePooling2D') {
       const [kh, kw] = pair(cfg.poolSize);
       const [s] = pair(cfg.strides ?? cfg.poolSize);

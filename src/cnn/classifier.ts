@@ -32,7 +32,7 @@ import { ZOO } from './zoo.js';
 
 /** Layers whose outputs robustness and the teaching page compare (representation per layer). */
 const REPRESENTED =
-  /^(Conv2D|Dense|MaxPooling2D|AveragePooling2D|DepthwiseConv2D|BowStage|BowWinnerTakeAll|BowScaledSoftmax|BowSiftNorm|BowGatherConv)$/;
+  /^(Conv2D|Dense|MaxPooling2D|AveragePooling2D|DepthwiseConv2D|BowStage|BowWinnerTakeAll|BowScaledSoftmax|BowSiftNorm|BowGatherConv|BowLCN|BowRotationConv)$/;
 
 export class CnnClassifier implements Classifier {
   readonly kind = 'cnn' as const;

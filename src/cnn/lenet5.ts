@@ -16,6 +16,7 @@
  *          Glorot's changed nothing (87.80 vs 87.78%).
  */
 import * as tf from '@tensorflow/tfjs';
+import { BowLCN, BowRotationConv } from '../layers.js';
 
 export type LeNetVariant = 'classic' | 'modern';
 
@@ -27,6 +28,10 @@ export interface LeNet5Config {
   classes?: number;
   seed?: number;
   normalize?: boolean | { mean: number; std: number };
+  /** modern: local contrast normalisation of the input (BowLCN, from bowcnn/layers) */
+  lcn?: boolean;
+  /** modern: C1 as a convolution max-pooled over this many rotations of each filter (BowRotationConv); 0 or 1: plain */
+  rotations?: number;
 }
 
 export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
@@ -50,18 +55,30 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
     const act = cfg.activation ?? 'relu';
     const norm =
       cfg.normalize === false ? null : cfg.normalize === true || cfg.normalize === undefined ? { mean: 0.5, std: 0.5 } : cfg.normalize;
-    if (norm) m.add(tf.layers.rescaling({ inputShape: [h, w, c], scale: 1 / norm.std, offset: -norm.mean / norm.std, name: 'normalize' }));
-    m.add(
-      tf.layers.conv2d({
-        ...(norm ? {} : { inputShape: [h, w, c] }),
-        filters: 6,
-        kernelSize: 5,
-        padding: 'same',
-        activation: act,
-        kernelInitializer: init(),
-        name: 'C1',
-      }),
-    );
+    let shaped = false;
+    // the first layer added carries the input shape
+    const input = () => {
+      if (shaped) return {};
+      shaped = true;
+      return { inputShape: [h, w, c] };
+    };
+    if (norm) m.add(tf.layers.rescaling({ ...input(), scale: 1 / norm.std, offset: -norm.mean / norm.std, name: 'normalize' }));
+    if (cfg.lcn) m.add(new BowLCN({ ...input(), name: 'lcn' }));
+    if ((cfg.rotations ?? 0) > 1) {
+      m.add(new BowRotationConv({ ...input(), filters: 6, kernelSize: 5, rotations: cfg.rotations!, seed: seed++, name: 'C1' }));
+      m.add(tf.layers.activation({ activation: act, name: 'C1_act' }));
+    } else
+      m.add(
+        tf.layers.conv2d({
+          ...input(),
+          filters: 6,
+          kernelSize: 5,
+          padding: 'same',
+          activation: act,
+          kernelInitializer: init(),
+          name: 'C1',
+        }),
+      );
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
     m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C3' }));
     m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S4' }));

@@ -50,6 +50,8 @@ export const ZOO: Record<ModelName, ModelEntry> = {
       return lenet5({
         variant: c.variant,
         activation: c.activation,
+        lcn: c.lcn,
+        rotations: c.rotations,
         inputShape: ctx.inShape,
         classes: ctx.classes,
         seed: ctx.seed,

@@ -39,6 +39,8 @@ const Activation = z.enum(['relu', 'tanh', 'sigmoid']);
 export const LeNet5ConfigSchema = z.strictObject({
   variant: z.enum(['modern', 'classic']).default('modern'),
   activation: Activation.optional(), // default: the variant's (modern ReLU, classic tanh)
+  lcn: z.boolean().default(false), // modern: local contrast normalisation of the input (a BowLCN layer)
+  rotations: int(0).default(0), // modern: C1 max-pooled over this many rotations of each filter (0 or 1: a plain conv)
   /** true: the training set's pixel mean and std; false: none; or given values */
   normalize: z.union([z.boolean(), z.strictObject({ mean: z.number(), std: z.number().positive() })]).default(true),
 });

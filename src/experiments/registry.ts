@@ -10,10 +10,12 @@ import { augmentation } from './augmentation.js';
 import { batchnorm } from './batchnorm.js';
 import { dropoutTestTime } from './dropout-test-time.js';
 import type { Experiment, ExperimentResult } from './experiment.js';
+import { lcn } from './lcn.js';
 import { lenet5Counts } from './lenet5-counts.js';
 import { mlpScalability } from './mlp-scalability.js';
 import { mlpStability } from './mlp-stability.js';
 import { nonlinearity } from './nonlinearity.js';
+import { rotationPooling } from './rotation-pooling.js';
 import { writeExperiment } from './report.js';
 import { tapLayers } from './tap-layers.js';
 
@@ -27,6 +29,8 @@ export const EXPERIMENTS: Experiment[] = [
   dropoutTestTime,
   batchnorm,
   augmentation,
+  lcn,
+  rotationPooling,
 ];
 
 export function experiment(name: string): Experiment {

@@ -169,3 +169,24 @@ describe('tap-layers and augmentation', () => {
     for (const v of Object.values(rob)) expect(Object.keys(v).sort()).toEqual(['rotate', 'scale', 'translate-x', 'translate-y']);
   }, 180_000);
 });
+
+describe('lcn and rotation-pooling', () => {
+  it('lcn: both sweeps for both networks; at a = 1 and b = 0 the sweep is the plain test set', async () => {
+    const r = await run('lcn');
+    const c = r.figures.curves as Record<string, { contrast: number[]; brightness: number[] }>;
+    for (const n of ['lenet5-plain', 'lenet5-lcn']) {
+      expect(c[n].contrast.length).toBe(5);
+      // single-view accuracy: the recipe has no test-time flips, so predict() on the unchanged images is the accuracy
+      expect(c[n].contrast[4]).toBeCloseTo((r.figures.accuracy as Record<string, number>)[n], 10);
+      expect(c[n].brightness[2]).toBeCloseTo(c[n].contrast[4], 10);
+    }
+  }, 180_000);
+
+  it('rotation-pooling: the same parameters, a rotation sweep each', async () => {
+    const r = await run('rotation-pooling', { subset: 200, testSubset: 100 });
+    const p = r.figures.params as Record<string, number>;
+    expect(p['lenet5-rot8']).toBe(p['lenet5-plain']);
+    const rob = r.figures.robustness as Record<string, Record<string, unknown[]>>;
+    expect(rob['lenet5-rot8'].rotate.length).toBe(7);
+  }, 240_000);
+});
