@@ -32,6 +32,10 @@ export interface LeNet5Config {
   lcn?: boolean;
   /** modern: C1 as a convolution max-pooled over this many rotations of each filter (BowRotationConv); 0 or 1: plain */
   rotations?: number;
+  /** modern: zero padding of C1 and C3 ('lenet': same, then valid) */
+  padding?: 'lenet' | 'same' | 'valid';
+  /** modern: downsample by 2x2 max pooling, or by a stride of 2 in C1 and C3 */
+  downsample?: 'maxpool' | 'stride';
 }
 
 export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
@@ -55,6 +59,12 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
     const act = cfg.activation ?? 'relu';
     const norm =
       cfg.normalize === false ? null : cfg.normalize === true || cfg.normalize === undefined ? { mean: 0.5, std: 0.5 } : cfg.normalize;
+    // zero padding of C1 and C3: LeNet's own ('same' then 'valid'), or the same for both
+    const pad1 = cfg.padding === 'valid' ? 'valid' : 'same';
+    const pad3 = cfg.padding === 'same' ? 'same' : 'valid';
+    // downsampling by the 2x2 max pools S2 and S4, or by a stride of 2 in C1 and C3 (no pooling layers)
+    const byStride = cfg.downsample === 'stride';
+    const strides = byStride ? 2 : 1;
     let shaped = false;
     // the first layer added carries the input shape
     const input = () => {
@@ -73,15 +83,16 @@ export function lenet5(cfg: LeNet5Config = {}): tf.Sequential {
           ...input(),
           filters: 6,
           kernelSize: 5,
-          padding: 'same',
+          padding: pad1,
+          strides,
           activation: act,
           kernelInitializer: init(),
           name: 'C1',
         }),
       );
-    m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
-    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: act, kernelInitializer: init(), name: 'C3' }));
-    m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
+    if (!byStride) m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S2' }));
+    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, padding: pad3, strides, activation: act, kernelInitializer: init(), name: 'C3' }));
+    if (!byStride) m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'S4' }));
     m.add(tf.layers.flatten({ name: 'flatten' }));
     m.add(tf.layers.dense({ units: 120, activation: act, kernelInitializer: init(), name: 'C5' }));
     m.add(tf.layers.dense({ units: 84, activation: act, kernelInitializer: init(), name: 'F6' }));

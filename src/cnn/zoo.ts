@@ -52,6 +52,8 @@ export const ZOO: Record<ModelName, ModelEntry> = {
         activation: c.activation,
         lcn: c.lcn,
         rotations: c.rotations,
+        padding: c.padding,
+        downsample: c.downsample,
         inputShape: ctx.inShape,
         classes: ctx.classes,
         seed: ctx.seed,

@@ -41,6 +41,8 @@ export const LeNet5ConfigSchema = z.strictObject({
   activation: Activation.optional(), // default: the variant's (modern ReLU, classic tanh)
   lcn: z.boolean().default(false), // modern: local contrast normalisation of the input (a BowLCN layer)
   rotations: int(0).default(0), // modern: C1 max-pooled over this many rotations of each filter (0 or 1: a plain conv)
+  padding: z.enum(['lenet', 'same', 'valid']).default('lenet'), // modern: zero padding of C1 and C3 ('lenet': same, then valid)
+  downsample: z.enum(['maxpool', 'stride']).default('maxpool'), // modern: 2x2 max pools, or a stride of 2 in C1 and C3
   /** true: the training set's pixel mean and std; false: none; or given values */
   normalize: z.union([z.boolean(), z.strictObject({ mean: z.number(), std: z.number().positive() })]).default(true),
 });

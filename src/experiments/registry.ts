@@ -15,6 +15,7 @@ import { lenet5Counts } from './lenet5-counts.js';
 import { mlpScalability } from './mlp-scalability.js';
 import { mlpStability } from './mlp-stability.js';
 import { nonlinearity } from './nonlinearity.js';
+import { paddingStride } from './padding-stride.js';
 import { rotationPooling } from './rotation-pooling.js';
 import { writeExperiment } from './report.js';
 import { tapLayers } from './tap-layers.js';
@@ -29,6 +30,7 @@ export const EXPERIMENTS: Experiment[] = [
   dropoutTestTime,
   batchnorm,
   augmentation,
+  paddingStride,
   lcn,
   rotationPooling,
 ];

@@ -190,3 +190,14 @@ describe('lcn and rotation-pooling', () => {
     expect(rob['lenet5-rot8'].rotate.length).toBe(7);
   }, 240_000);
 });
+
+describe('padding-stride', () => {
+  it('map sizes by hand: valid 5x5 convs shrink by 4, same ones keep the size, stride 2 halves', async () => {
+    const r = await run('padding-stride');
+    const maps = (n: string) => (r.figures[n] as { maps: string[] }).maps;
+    expect(maps('lenet5-lenet')).toEqual(['C1 28x28x6', 'S2 14x14x6', 'C3 10x10x16', 'S4 5x5x16']);
+    expect(maps('lenet5-valid')).toEqual(['C1 24x24x6', 'S2 12x12x6', 'C3 8x8x16', 'S4 4x4x16']);
+    expect(maps('lenet5-same')).toEqual(['C1 28x28x6', 'S2 14x14x6', 'C3 14x14x16', 'S4 7x7x16']);
+    expect(maps('lenet5-stride')).toEqual(['C1 14x14x6', 'C3 5x5x16']);
+  }, 120_000);
+});
