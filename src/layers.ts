@@ -15,7 +15,7 @@
  * Each calls the same functions as the stage it stands for, so the model computes what the pipeline does.
  */
 import * as tf from '@tensorflow/tfjs';
-import { localContrastNorm, rotationPoolConv } from './backend/invariance.js';
+import { localContrastNorm, rotationPoolConv } from './ops/invariance.js';
 import { blocknorm } from './stages/blocknorm.js';
 import { frameGeometry, gatherConv, normalize, type DescriptorNorm } from './stages/descriptor.js';
 import { kernelmap } from './stages/kernelmap.js';

@@ -2,7 +2,7 @@
 // plain loops, gradients on wasm against tfjs's cpu backend, and a model holding them saved and loaded.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
-import { gaussianWindow, localContrastNorm, rotationMatrix, rotationPoolConv } from '../../src/backend/invariance.js';
+import { gaussianWindow, localContrastNorm, rotationMatrix, rotationPoolConv } from '../../src/ops/invariance.js';
 import { lenet5 } from '../../src/cnn/lenet5.js';
 import '../../src/layers.js';
 import { maxAbsDiff, onBackend, randArray } from '../helpers.js';
