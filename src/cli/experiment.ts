@@ -36,9 +36,13 @@ export async function experimentCommand(v: Values, pos: string[], argv: string[]
     console.log(`\n${result.title}\n`);
     console.log(`the lecture: ${result.claim}`);
     console.log(`measured:    ${result.measured}`);
-    console.log(
-      `verdict:     the measurement ${result.verdict === 'partly' ? 'partly agrees with' : result.verdict === 'agrees' ? 'agrees with' : 'disagrees with'} the claim`,
-    );
+    const v = {
+      agrees: 'agrees with the claim',
+      partly: 'partly agrees with the claim',
+      disagrees: 'disagrees with the claim',
+      inconclusive: 'is inconclusive',
+    };
+    console.log(`verdict:     the measurement ${v[result.verdict]}`);
     console.log(`\nreport: ${files.html}\n        ${files.md}\n        ${files.json}`);
   });
 }

@@ -45,7 +45,9 @@ export async function explainCommand(v: Values, [name]: string[]): Promise<void>
     const about = (c.describe() as { about?: string }).about;
     console.log(`${c.name}${about ? `: ${about}` : ''}\n`);
     console.log(cardTable(cards));
-    console.log(`\ntotal parameters ${cards.reduce((a, k) => a + k.params, 0)}`);
+    const total = cards.reduce((a, k) => a + k.params, 0);
+    const learned = cards.filter((k) => k.origin === 'supervised' || k.origin === 'unsupervised').reduce((a, k) => a + k.params, 0);
+    console.log(`\ntotal parameters ${total}${learned !== total ? ` (${learned} learned, ${total - learned} handcrafted)` : ''}`);
   });
   c.dispose();
 }

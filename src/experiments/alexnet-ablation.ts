@@ -69,6 +69,7 @@ export const alexnetAblation: Experiment = {
         },
       ],
       notes: [
+        'The verdict: agrees when removing layer 7 costs under 1 point, layers 6 and 7 under 1.5, and layers 3, 4, 6 and 7 at least 0.5 point more than either; partly when only the last holds.',
         `alexnet-small's recipe (BN, ReLU, dropout 0.5, flips, one-cycle 3e-3) for ${epochs} epochs each, on ${ds.train.n} training images; removing a layer removes its weights and its dropout.`,
         'AlexNet (Zeiler and Fergus 2014, ImageNet top-5 error): removing layer 7 changed the error little, layers 6 and 7 a little more, layers 3, 4, 6 and 7 a lot. Here the network is far smaller and the data far simpler, so the sizes of the effects differ.',
         'With few images and 8 epochs the fully connected layers (most of the parameters, under dropout) are the slowest to train, so a short budget can favour the smaller variants; `--subset 60000` (all of the training set) is the fairer test.',

@@ -83,6 +83,7 @@ export const augmentation: Experiment = {
         ),
       })),
       notes: [
+        'The verdict: agrees when crops raise the mean accuracy over the shift sweep, jitter raises it over the rotation and scale sweeps, and some augmentation matches the test accuracy without; partly when one of the robustness gains holds.',
         `LeNet-5 (modern), Adam 1e-3, ${EPOCHS} epochs on ${ds.train.n} images for each; augmentation is drawn anew for every image of every epoch; the robustness sweeps use ${Math.min(500, ds.test.n)} test images.`,
         'Train accuracy is measured on the augmented images during the last epoch, so the gap is an upper bound of overfitting for the augmented runs.',
       ],

@@ -133,6 +133,7 @@ export const dropoutTestTime: Experiment = {
         },
       ],
       notes: [
+        'The verdict: agrees when averaging 64 sampled networks is within 1 point of weight scaling and one sampled network does no better than weight scaling.',
         "alexnet-small's recipe (dropout 0.5 after each hidden fully connected layer) for 8 epochs; the test-time flips of the recipe are not used here, so both rules see one view.",
         'Only the head is sampled: the conv layers have no dropout, so their output is computed once per image and shared by all T samples (the time is the whole evaluation).',
       ],

@@ -21,7 +21,7 @@ export interface Table {
   rows: (string | number)[][];
 }
 
-export type Verdict = 'agrees' | 'disagrees' | 'partly';
+export type Verdict = 'agrees' | 'disagrees' | 'partly' | 'inconclusive';
 
 /** What an experiment found: its tables, plots (SVG) and figures (everything in numbers, for results.json). */
 export interface Findings {

@@ -90,6 +90,7 @@ export const lcn: Experiment = {
         },
       ],
       notes: [
+        'The verdict: agrees when LCN raises the mean accuracy over both sweeps and the worst accuracy over them; partly when one of the two holds.',
         `LeNet-5 (modern) trained on ${ds.train.n} unmodified images, with or without BowLCN (9x9 Gaussian window, sigma 2) after the input normalisation; the sweeps run on ${ds.test.n} test images.`,
         'Clipping to [0, 1] loses information for large shifts (a bright background saturates the strokes): no layer can undo that.',
         'A model with LCN needs bowcnn/layers (or bowcnn) to load; plain tfjs does not know BowLCN.',

@@ -62,6 +62,8 @@ export const mlpStability: Experiment = {
     const drop = (n: string) => (at(n, 0)?.accuracy ?? 0) - ((at(n, -2)?.accuracy ?? 0) + (at(n, 2)?.accuracy ?? 0)) / 2;
     const mlpDrop = drop('mlp');
     const others = names.filter((n) => n !== 'mlp').map(drop);
+    // a classifier near chance on the unmoved images says nothing about robustness
+    const inconclusive = names.some((n) => (at(n, 0)?.accuracy ?? 0) < 2 / ds.classes.length);
     const layerRows: (string | number)[][] = [];
     for (const n of names) {
       const p = at(n, 2);
@@ -84,7 +86,13 @@ export const mlpStability: Experiment = {
     );
     return {
       measured: `a 2 px shift changes ${mean.toFixed(0)} of ${inputs} pixels on average (median ${median(changed)}, the first test digit ${changed[0]}); it costs the MLP ${pts(mlpDrop)} points of accuracy, bow-sift ${pts(others[0])}, LeNet-5 ${pts(others[1])}`,
-      verdict: others.every((d) => d < mlpDrop) ? 'agrees' : 'disagrees',
+      verdict: inconclusive
+        ? 'inconclusive'
+        : others.every((d) => d <= mlpDrop / 2)
+          ? 'agrees'
+          : others.every((d) => d < mlpDrop)
+            ? 'partly'
+            : 'disagrees',
       tables: [
         {
           title: 'Accuracy under horizontal shifts',
@@ -107,7 +115,8 @@ export const mlpStability: Experiment = {
         { title: 'representation change per layer', svg: distPlot },
       ],
       notes: [
-        'A pixel counts as changed when its 8-bit value differs after the shift (zeros enter at the left edge).',
+        'The verdict: agrees when the BoW chain and LeNet-5 each lose at most half of what the MLP loses at +-2 px (the mean of the two shifts), partly when both lose less than the MLP, inconclusive when a classifier is below twice chance on the unmoved images.',
+        'A pixel counts as changed when its 8-bit value differs after the shift (zeros enter at the left edge); the lecture counts 154 for its digit.',
         'The shift is applied to the test images only: none of the three saw shifted images in training (no augmentation).',
         `All three trained on the same ${ds.train.n} images; the robustness sweep uses ${Math.min(500, ds.test.n)} test images.`,
       ],

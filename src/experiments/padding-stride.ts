@@ -73,6 +73,7 @@ export const paddingStride: Experiment = {
         },
       ],
       notes: [
+        "The verdict: agrees when the stride-2 network needs fewer multiply-adds and is within 1 point of LeNet's accuracy; partly when only the first holds.",
         `LeNet-5 (modern: ReLU, inputs normalised), Adam 1e-3, 5 epochs on ${ds.train.n} images for each. The fully connected C5 reads whatever S4 (or C3 with stride) leaves, so padding changes its size: the parameter counts differ through C5 alone.`,
         'A stride-2 conv computes a quarter of the positions a stride-1 conv does, so it is also the cheaper way to downsample; a max pool adds no parameters but needs the full-resolution conv before it.',
         "Training speed is not the multiply-adds' ratio here: bowcnn's fused conv + ReLU + 2x2 max pool kernel serves the pooled form, while the strided convs run as plain XNNPACK convolutions.",

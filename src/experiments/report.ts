@@ -9,7 +9,7 @@ h1{font-size:30px}h2{font-size:24px;border-bottom:2px solid #ddd;padding-bottom:
 table{border-collapse:collapse;margin:8px 0 16px;font-size:16px}th,td{border:1px solid #ccc;padding:6px 10px;text-align:left}th{background:#eef2f6}
 .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.meta,.note{color:#444;font-size:15px}svg{max-width:100%;height:auto}
 .claim{font-size:19px;border-left:5px solid #1f77b4;padding:6px 14px;background:#f5f8fb}.verdict{font-size:19px;font-weight:600}
-.agrees{color:#2ca02c}.disagrees{color:#d62728}.partly{color:#ff7f0e}`;
+.agrees{color:#2ca02c}.disagrees{color:#d62728}.partly{color:#ff7f0e}.inconclusive{color:#7f7f7f}`;
 
 function mdTable(t: Table): string {
   return [
@@ -28,7 +28,12 @@ function htmlTable(t: Table): string {
     .join('')}</tbody></table>`;
 }
 
-const VERDICT = { agrees: 'agrees with the claim', disagrees: 'disagrees with the claim', partly: 'partly agrees with the claim' };
+const VERDICT = {
+  agrees: 'agrees with the claim',
+  disagrees: 'disagrees with the claim',
+  partly: 'partly agrees with the claim',
+  inconclusive: 'is inconclusive (too few images, or a classifier near chance)',
+};
 
 export function experimentMarkdown(r: ExperimentResult): string {
   return [

@@ -59,6 +59,7 @@ export const rotationPooling: Experiment = {
         },
       ],
       notes: [
+        "The verdict: agrees when the rotation-pooled network's mean accuracy over the sweep is over 1 point higher and its C1 changes less; partly when one of the two holds.",
         `Both LeNet-5 (modern), Adam 1e-3, 5 epochs on ${ds.train.n} upright digits (no rotation in training); the rotation-pooled C1 applies each of its 6 filters at 8 angles (45 degrees apart, bilinear resampling of the 5x5 kernel) and keeps the largest response, so it has a plain C1's 156 parameters.`,
         'Only the first layer pools over rotations; the layers above still see the digit rotated, so the invariance is partial. Some digits (6 and 9) are rotations of each other.',
         'A model with BowRotationConv needs bowcnn/layers (or bowcnn) to load.',

@@ -98,7 +98,7 @@ export function markdown(r: CompareResult): string {
       `| ${c.name} | ${pct(c.accuracy)} | ${pct(c.ci95[0])} to ${pct(c.ci95[1])} | ${pct(c.top2)} | ${c.macroF1.toFixed(4)} | ${num(c.params)} | ${num(c.flopsPerImage)} | ${fitSeconds(c.fit)} | ${speed(c.fit)} | ${inferSpeed(c)} | ${num(c.peakRssMB)} |`,
     );
   }
-  L.push('', "McNemar's test on the same test images:", '');
+  if (r.mcnemar.length) L.push('', "McNemar's test on the same test images:", '');
   for (const m of r.mcnemar) L.push(`- ${m.a} vs ${m.b}: ${m.onlyA} images only ${m.a} gets right, ${m.onlyB} only ${m.b}: ${m.verdict}.`);
   L.push('', '## The BoW = CNN layer table', '');
   for (const t of layerRows(r)) {

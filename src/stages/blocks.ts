@@ -70,6 +70,13 @@ export const blocks = defineStage('blocks', BlocksSchema, (config, name) => {
   const geometry = (h: number, w: number) => {
     const g = blockGeometry(config.cellSize, config.cells, config.stride, h, w);
     if (g.blocksY < 1 || g.blocksX < 1) throw new StageError(name, `a ${g.side}x${g.side} px block does not fit a ${h}x${w} map`);
+    // as OpenCV's HOGDescriptor requires: the blocks tile the map exactly, no border row or column left out
+    const left = [(h - g.side) % g.stride, (w - g.side) % g.stride];
+    if (left[0] || left[1])
+      throw new StageError(
+        name,
+        `${g.side}x${g.side} px blocks every ${g.stride} px do not tile a ${h}x${w} map (${left[0]} rows and ${left[1]} columns would be left out): choose cellSize, cells and stride so that the image side minus the block side is a multiple of the stride`,
+      );
     return g;
   };
   return {

@@ -30,7 +30,7 @@ async function run(name: string, o: Record<string, unknown> = tiny): Promise<Exp
   for (const f of [files.json, files.md, files.html]) expect(existsSync(f)).toBe(true);
   const back = JSON.parse(readFileSync(files.json, 'utf8')) as ExperimentResult;
   expect(back.experiment).toBe(name);
-  expect(['agrees', 'disagrees', 'partly']).toContain(back.verdict);
+  expect(['agrees', 'disagrees', 'partly', 'inconclusive']).toContain(back.verdict);
   const html = readFileSync(files.html, 'utf8');
   expect(html).toContain(esc(result.claim.slice(0, 40)));
   if (result.plots.length) expect(html).toContain('<svg');

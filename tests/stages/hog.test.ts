@@ -172,6 +172,14 @@ describe('HOG from the chain stages', () => {
     expect(worst).toBeLessThan(1e-5);
   });
 
+  it("refuses blocks that do not tile the map, as OpenCV's HOGDescriptor does", () => {
+    // 5 px cells: 10 px blocks every 4 px leave (28 - 10) mod 4 = 2 rows and columns out
+    expect(() => blocks({ cellSize: 5, cells: 2, stride: 4 }).outShape([28, 28, 9])).toThrow(
+      /do not tile a 28x28 map \(2 rows and 2 columns/,
+    );
+    expect(blocks({ cellSize: 7, cells: 2 }).outShape([28, 28, 9])).toEqual([3, 3, 36]);
+  });
+
   it('refuses a block larger than the image, naming the stage', () => {
     const s = blocks({ cellSize: 8, cells: 2 });
     expect(() => s.outShape([12, 12, 9])).toThrow(/stage 'blocks'.*16x16 px block does not fit a 12x12 map/);
