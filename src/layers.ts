@@ -26,6 +26,8 @@ import type { Stage } from './stages/stage.js';
 
 type Kw = Record<string, unknown>;
 const first = (x: tf.Tensor | tf.Tensor[]): tf.Tensor4D => (Array.isArray(x) ? x[0] : x) as tf.Tensor4D;
+/** The channel count of a layer's (first) input shape `[N,H,W,C]`. */
+const channelsOf = (s: tf.Shape | tf.Shape[]): number => (Array.isArray(s[0]) ? (s[0] as tf.Shape)[3] : (s as tf.Shape)[3]) as number;
 
 const PARAMETER_FREE: Record<string, (c: Kw) => Stage> = {
   orientation: (c) => orientation(c as never),
@@ -95,7 +97,7 @@ export class BowGatherConv extends tf.layers.Layer {
     this.dilation = c.dilation;
   }
   override build(s: tf.Shape | tf.Shape[]): void {
-    const cin = (Array.isArray(s[0]) ? (s[0] as tf.Shape)[3] : (s as tf.Shape)[3]) as number;
+    const cin = channelsOf(s);
     this.kernel = this.addWeight('kernel', [this.k, this.k, cin, this.filters], 'float32', tf.initializers.zeros());
     this.built = true;
   }
@@ -207,7 +209,7 @@ export class BowRotationConv extends tf.layers.Layer {
     this.seed = c.seed ?? 0;
   }
   override build(s: tf.Shape | tf.Shape[]): void {
-    const cin = (Array.isArray(s[0]) ? (s[0] as tf.Shape)[3] : (s as tf.Shape)[3]) as number;
+    const cin = channelsOf(s);
     const k = this.kernelSize;
     this.kernel = this.addWeight('kernel', [k, k, cin, this.filters], 'float32', tf.initializers.glorotUniform({ seed: this.seed }));
     this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());

@@ -31,3 +31,15 @@ export function randArray(n: number, seed: number): Float32Array {
   }
   return out;
 }
+
+/** The model saved with model.save() and read back by tf.loadLayersModel(), in memory (no files). */
+export async function saveAndLoad(m: tf.LayersModel): Promise<tf.LayersModel> {
+  let saved: tf.io.ModelArtifacts | null = null;
+  await m.save(
+    tf.io.withSaveHandler(async (art) => {
+      saved = art;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return tf.loadLayersModel(tf.io.fromMemory(saved!));
+}

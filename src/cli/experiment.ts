@@ -1,6 +1,7 @@
 /** bowcnn experiment NAME | --list: one of the course's experiments, with its report. */
 import { UsageError } from '../core/errors.js';
 import { EXPERIMENTS, experiment, runExperiment } from '../experiments/registry.js';
+import { VERDICT } from '../experiments/report.js';
 import { dataDir, output, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
@@ -36,13 +37,7 @@ export async function experimentCommand(v: Values, pos: string[], argv: string[]
     console.log(`\n${result.title}\n`);
     console.log(`the lecture: ${result.claim}`);
     console.log(`measured:    ${result.measured}`);
-    const v = {
-      agrees: 'agrees with the claim',
-      partly: 'partly agrees with the claim',
-      disagrees: 'disagrees with the claim',
-      inconclusive: 'is inconclusive',
-    };
-    console.log(`verdict:     the measurement ${v[result.verdict]}`);
+    console.log(`verdict:     the measurement ${VERDICT[result.verdict]}`);
     console.log(`\nreport: ${files.html}\n        ${files.md}\n        ${files.json}`);
   });
 }

@@ -41,24 +41,17 @@ export function pixelStats(s: Split): { mean: number; std: number } {
   return { mean, std: Math.sqrt(Math.max(1e-12, sq / n / 65025 - mean * mean)) };
 }
 
+/** A model's `normalize` setting as numbers: true means the training set's own pixel mean and std. */
+function inputNorm(n: boolean | { mean: number; std: number }, ctx: BuildContext): { mean: number; std: number } | false {
+  if (n === true) return ctx.train ? pixelStats(ctx.train) : { mean: 0.5, std: 0.5 };
+  return n;
+}
+
 export const ZOO: Record<ModelName, ModelEntry> = {
   lenet5: {
     build(raw, ctx) {
       const c = parseConfig(LeNet5ConfigSchema, raw, "config of model 'lenet5'") as LeNet5Settings;
-      // normalize: true means the training set's own pixel mean and std
-      const normalize = c.normalize === true ? (ctx.train ? pixelStats(ctx.train) : { mean: 0.5, std: 0.5 }) : c.normalize;
-      return lenet5({
-        variant: c.variant,
-        activation: c.activation,
-        lcn: c.lcn,
-        rotations: c.rotations,
-        padding: c.padding,
-        downsample: c.downsample,
-        inputShape: ctx.inShape,
-        classes: ctx.classes,
-        seed: ctx.seed,
-        normalize,
-      });
+      return lenet5({ ...c, normalize: inputNorm(c.normalize, ctx), inputShape: ctx.inShape, classes: ctx.classes, seed: ctx.seed });
     },
     classic: {
       C1: 'convolution, 6 feature maps',
@@ -96,8 +89,7 @@ export const ZOO: Record<ModelName, ModelEntry> = {
   mlp: {
     build(raw, ctx) {
       const c = parseConfig(MLPConfigSchema, raw, "config of model 'mlp'") as MLPSettings;
-      const normalize = c.normalize === true ? (ctx.train ? pixelStats(ctx.train) : { mean: 0.5, std: 0.5 }) : c.normalize || null;
-      return mlp({ hidden: c.hidden, activation: c.activation, inputShape: ctx.inShape, classes: ctx.classes, seed: ctx.seed, normalize });
+      return mlp({ ...c, normalize: inputNorm(c.normalize, ctx) || null, inputShape: ctx.inShape, classes: ctx.classes, seed: ctx.seed });
     },
     classic: { H1: 'fully connected on every pixel', H2: 'fully connected', OUTPUT: 'output' },
     ablations: () => [],

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { compare } from '../eval/compare.js';
 import { barChart } from '../report/svg.js';
-import { type Experiment, type Findings, num, pct } from './experiment.js';
+import { type Experiment, type Findings, num, pct, dataOf } from './experiment.js';
 import { readRecipe } from '../pipeline/recipes.js';
 import { cnnVariant } from './variants.js';
 
@@ -77,7 +77,7 @@ export const alexnetAblation: Experiment = {
       figures: Object.fromEntries(
         r.contenders.map((c, i) => [c.name, { removed: VARIANTS[i].removed, accuracy: c.accuracy, ci95: c.ci95, params: c.params }]),
       ),
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { compare } from '../eval/compare.js';
 import type { TransformKind } from '../eval/robustness.js';
 import { lineChart } from '../report/svg.js';
-import { type Experiment, type Findings, pct } from './experiment.js';
+import { type Experiment, type Findings, pct, dataOf, contender } from './experiment.js';
 import { cnnVariant } from './variants.js';
 
 const SETTINGS: { name: string; what: string; augment?: Record<string, unknown> }[] = [
@@ -42,14 +42,14 @@ export const augmentation: Experiment = {
       const pts = rob[n]?.[k] ?? [];
       return pts.reduce((a, p) => a + p.accuracy, 0) / Math.max(1, pts.length);
     };
-    const acc = (n: string) => r.contenders.find((c) => c.name === n)?.accuracy ?? 0;
+    const acc = (n: string) => contender(r, n)?.accuracy ?? 0;
     const cropsHelpShift = meanAcc('lenet5-crops', 'translate-x') > meanAcc('lenet5-none', 'translate-x');
     const jitterHelps =
       meanAcc('lenet5-jitter', 'rotate') > meanAcc('lenet5-none', 'rotate') &&
       meanAcc('lenet5-jitter', 'scale') > meanAcc('lenet5-none', 'scale');
     const bestAug = Math.max(...SETTINGS.slice(1).map((s) => acc(s.name)));
     const trainAcc = (n: string) => {
-      const e = r.contenders.find((c) => c.name === n)?.epochs ?? [];
+      const e = contender(r, n)?.epochs ?? [];
       return e[e.length - 1]?.trainAccuracy ?? 0;
     };
     return {
@@ -88,7 +88,7 @@ export const augmentation: Experiment = {
         'Train accuracy is measured on the augmented images during the last epoch, so the gap is an upper bound of overfitting for the augmented runs.',
       ],
       figures: { accuracy: Object.fromEntries(SETTINGS.map((s) => [s.name, acc(s.name)])), robustness: rob },
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { compare } from '../eval/compare.js';
 import { lineChart } from '../report/svg.js';
-import { type Experiment, type Findings, pct } from './experiment.js';
+import { type Experiment, type Findings, pct, dataOf, contender } from './experiment.js';
 import { cnnVariant } from './variants.js';
 
 const RATES = [0.01, 0.05, 0.2];
@@ -29,7 +29,7 @@ export const batchnorm: Experiment = {
     );
     const r = await compare(cs, ds, { out: join(ctx.out, 'run'), seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
     for (const c of cs) c.dispose();
-    const get = (bn: boolean, lr: number) => r.contenders.find((c) => c.name === `${bn ? 'bn' : 'no-bn'}-lr${lr}`);
+    const get = (bn: boolean, lr: number) => contender(r, `${bn ? 'bn' : 'no-bn'}-lr${lr}`);
     const acc = (bn: boolean) => RATES.map((lr) => get(bn, lr)?.accuracy ?? 0);
     const spread = (v: number[]) => Math.max(...v) - Math.min(...v);
     const mid = RATES[1];
@@ -89,7 +89,7 @@ export const batchnorm: Experiment = {
         "Without batch normalisation each conv layer gets a bias (what BN's beta was), so the two differ only by the normalisation.",
       ],
       figures: { rates: RATES, accuracyWithBn: withBn, accuracyWithout: without, lossWithBn: loss(true), lossWithout: loss(false) },
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

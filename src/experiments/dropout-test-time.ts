@@ -11,11 +11,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { CnnClassifier } from '../cnn/classifier.js';
 import type { Split } from '../core/data.js';
-import { batchTensor } from '../data/split.js';
 import { compare } from '../eval/compare.js';
-import { load } from '../models/load.js';
 import { lineChart } from '../report/svg.js';
-import { type Experiment, type Findings, pct } from './experiment.js';
+import { type Experiment, type Findings, pct, dataOf, fitted, splitAccuracy } from './experiment.js';
 import { cnnVariant } from './variants.js';
 
 const SAMPLES = [1, 4, 16, 64];
@@ -65,16 +63,15 @@ export function headProbs(h: Head, features: tf.Tensor2D, samples: number, seed:
 
 async function evaluate(h: Head, test: Split, samples: number, seed: number): Promise<{ accuracy: number; seconds: number }> {
   const t0 = performance.now();
-  let right = 0;
-  for (let i = 0; i < test.n; i += 500) {
-    const x = batchTensor(test, i, Math.min(test.n, i + 500));
-    const f = h.body.predict(x) as tf.Tensor2D;
-    const p = headProbs(h, f, samples, seed + i);
-    const pred = (await tf.argMax(p, 1).data()) as Int32Array;
-    for (let j = 0; j < pred.length; j++) if (pred[j] === test.labels[i + j]) right++;
-    tf.dispose([x, f, p]);
-  }
-  return { accuracy: right / test.n, seconds: (performance.now() - t0) / 1000 };
+  const accuracy = await splitAccuracy(test, async (x, start) => {
+    const pred = tf.tidy(() => tf.argMax(headProbs(h, h.body.predict(x) as tf.Tensor2D, samples, seed + start), 1));
+    try {
+      return (await pred.data()) as Int32Array;
+    } finally {
+      pred.dispose();
+    }
+  });
+  return { accuracy, seconds: (performance.now() - t0) / 1000 };
 }
 
 export const dropoutTestTime: Experiment = {
@@ -89,15 +86,15 @@ export const dropoutTestTime: Experiment = {
     const out = join(ctx.out, 'run');
     await compare([c], ds, { out, seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
     c.dispose();
-    const fitted = (await load(join(out, 'models', 'alexnet-dropout'))) as CnnClassifier;
-    const h = headOf(fitted.model!);
+    const model = (await fitted(out, 'alexnet-dropout')) as CnnClassifier;
+    const h = headOf(model.model!);
     const scaled = await evaluate(h, ds.test, 0, ctx.seed);
     const sampled = [];
     for (const t of SAMPLES) {
       ctx.say(`averaging ${t} sampled networks`);
       sampled.push({ samples: t, ...(await evaluate(h, ds.test, t, ctx.seed)) });
     }
-    fitted.dispose();
+    model.dispose();
     const best = sampled[sampled.length - 1];
     const gap = best.accuracy - scaled.accuracy;
     return {
@@ -138,7 +135,7 @@ export const dropoutTestTime: Experiment = {
         'Only the head is sampled: the conv layers have no dropout, so their output is computed once per image and shared by all T samples (the time is the whole evaluation).',
       ],
       figures: { weightScaling: scaled, averaging: sampled },
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

@@ -3,7 +3,15 @@
  * real data, through the public API only (recipes, Classifier, compare, robustness, cards), and reports the
  * claim beside what it measured, agreeing or not.
  */
-import type { Dataset } from '../core/data.js';
+import { join } from 'node:path';
+import type { Classifier } from '../core/classifier.js';
+import type * as tf from '@tensorflow/tfjs';
+import type { Dataset, Split } from '../core/data.js';
+import { checkpoint } from '../core/interrupt.js';
+import { batchTensor } from '../data/split.js';
+import { type CompareResult, folderName } from '../eval/compare.js';
+import type { ContenderResult } from '../eval/evaluate.js';
+import { load } from '../models/load.js';
 
 export interface ExperimentContext {
   /** the dataset at the experiment's default subset, or the one the user asked for */
@@ -56,3 +64,32 @@ export interface ExperimentResult extends Findings {
 
 export const pct = (v: number, d = 2) => `${(100 * v).toFixed(d)}%`;
 export const num = (v: number) => v.toLocaleString('en-US');
+
+/** The dataset as a report names it. */
+export const dataOf = (ds: Dataset) => ({ name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source });
+
+/** A comparison's result for one classifier, by name. */
+export const contender = (r: CompareResult, name: string): ContenderResult | undefined => r.contenders.find((c) => c.name === name);
+
+/** The classifier `compare` fitted and saved under `out` (its models/ folder). */
+export const fitted = (out: string, name: string): Promise<Classifier> => load(join(out, 'models', folderName(name)));
+
+/** Accuracy on a split, batch by batch: `predict` gets each batch `[n,H,W,C]` (freed after) and its first index. */
+export async function splitAccuracy(
+  s: Split,
+  predict: (x: tf.Tensor4D, start: number) => Promise<Int32Array>,
+  batch = 500,
+): Promise<number> {
+  let right = 0;
+  for (let i = 0; i < s.n; i += batch) {
+    await checkpoint();
+    const x = batchTensor(s, i, Math.min(s.n, i + batch));
+    try {
+      const p = await predict(x, i);
+      for (let j = 0; j < p.length; j++) if (p[j] === s.labels[i + j]) right++;
+    } finally {
+      x.dispose();
+    }
+  }
+  return right / s.n;
+}

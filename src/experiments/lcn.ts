@@ -7,26 +7,23 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../core/classifier.js';
 import type { Split } from '../core/data.js';
-import { batchTensor } from '../data/split.js';
 import { compare } from '../eval/compare.js';
-import { load } from '../models/load.js';
 import { lineChart } from '../report/svg.js';
-import { type Experiment, type Findings, pct } from './experiment.js';
+import { type Experiment, type Findings, pct, dataOf, contender, fitted, splitAccuracy } from './experiment.js';
 import { cnnVariant } from './variants.js';
 
 const CONTRAST = [0.2, 0.4, 0.6, 0.8, 1];
 const BRIGHTNESS = [-0.4, -0.2, 0, 0.2, 0.4];
 
-async function photometric(c: Classifier, test: Split, a: number, b: number): Promise<number> {
-  let right = 0;
-  for (let i = 0; i < test.n; i += 500) {
-    const x = batchTensor(test, i, Math.min(test.n, i + 500));
+function photometric(c: Classifier, test: Split, a: number, b: number): Promise<number> {
+  return splitAccuracy(test, async (x) => {
     const xt = tf.tidy(() => tf.clipByValue(tf.add(tf.mul(x, a), b), 0, 1) as tf.Tensor4D);
-    const p = await c.predict(xt);
-    for (let j = 0; j < p.length; j++) if (p[j] === test.labels[i + j]) right++;
-    tf.dispose([x, xt]);
-  }
-  return right / test.n;
+    try {
+      return await c.predict(xt);
+    } finally {
+      xt.dispose();
+    }
+  });
 }
 
 export const lcn: Experiment = {
@@ -44,7 +41,7 @@ export const lcn: Experiment = {
     for (const c of cs) c.dispose();
     const curves: Record<string, { contrast: number[]; brightness: number[] }> = {};
     for (const n of names) {
-      const c = await load(join(out, 'models', n));
+      const c = await fitted(out, n);
       ctx.say(`${n}: contrast and brightness sweeps`);
       curves[n] = { contrast: [], brightness: [] };
       for (const a of CONTRAST) curves[n].contrast.push(await photometric(c, ds.test, a, 0));
@@ -56,7 +53,7 @@ export const lcn: Experiment = {
     const steadier =
       mean(curves['lenet5-lcn'].contrast) > mean(curves['lenet5-plain'].contrast) &&
       mean(curves['lenet5-lcn'].brightness) > mean(curves['lenet5-plain'].brightness);
-    const acc = (n: string) => r.contenders.find((c) => c.name === n)?.accuracy ?? 0;
+    const acc = (n: string) => contender(r, n)?.accuracy ?? 0;
     return {
       measured: `test accuracy ${pct(acc(names[0]))} without LCN, ${pct(acc(names[1]))} with; the worst over the sweeps ${pct(worst(names[0]))} without, ${pct(worst(names[1]))} with; mean over the contrast sweep ${pct(mean(curves[names[0]].contrast))} against ${pct(mean(curves[names[1]].contrast))}, over the brightness sweep ${pct(mean(curves[names[0]].brightness))} against ${pct(mean(curves[names[1]].brightness))}`,
       verdict:
@@ -96,7 +93,7 @@ export const lcn: Experiment = {
         'A model with LCN needs bowcnn/layers (or bowcnn) to load; plain tfjs does not know BowLCN.',
       ],
       figures: { contrast: CONTRAST, brightness: BRIGHTNESS, curves, accuracy: Object.fromEntries(names.map((n) => [n, acc(n)])) },
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

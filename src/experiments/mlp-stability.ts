@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { compare } from '../eval/compare.js';
 import { lineChart } from '../report/svg.js';
 import type { Split } from '../core/data.js';
-import { type Experiment, type Findings, num, pct } from './experiment.js';
+import { type Experiment, type Findings, num, pct, dataOf } from './experiment.js';
 
 /** Pixels of each image that change when it moves `dx` pixels right (zeros come in at the left). */
 export function changedByShift(s: Split, dx: number, count = s.n): number[] {
@@ -125,7 +125,7 @@ export const mlpStability: Experiment = {
         robustness: curves,
         accuracy: Object.fromEntries(r.contenders.map((c) => [c.name, c.accuracy])),
       },
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

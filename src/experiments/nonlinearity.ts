@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { compare } from '../eval/compare.js';
 import { lineChart } from '../report/svg.js';
-import { type Experiment, type Findings, pct } from './experiment.js';
+import { type Experiment, type Findings, pct, dataOf, contender } from './experiment.js';
 import { cnnVariant } from './variants.js';
 
 const ACTS = ['relu', 'tanh', 'sigmoid'] as const;
@@ -35,7 +35,7 @@ export const nonlinearity: Experiment = {
       (best, a) => (finalLoss(`lenet5-${a}`) < finalLoss(`lenet5-${best}`) ? a : best),
       'relu' as (typeof ACTS)[number],
     );
-    const acc = (n: string) => r.contenders.find((c) => c.name === n)?.accuracy ?? 0;
+    const acc = (n: string) => contender(r, n)?.accuracy ?? 0;
     return {
       measured: `${ACTS.filter((a) => finalLoss(`lenet5-${a}`) > 0.9 * Math.log(ds.classes.length))
         .map((a) => `${a} has not left chance (its loss stays near ln ${ds.classes.length}); `)
@@ -78,7 +78,7 @@ export const nonlinearity: Experiment = {
         accuracy: Object.fromEntries(r.contenders.map((c) => [c.name, c.accuracy])),
         train: TRAIN,
       },
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { compare } from '../eval/compare.js';
 import { barChart } from '../report/svg.js';
-import { type Experiment, type Findings, num, pct } from './experiment.js';
+import { type Experiment, type Findings, num, pct, dataOf, contender } from './experiment.js';
 import { cnnVariant } from './variants.js';
 
 const VARIANTS: { name: string; what: string; config: Record<string, unknown> }[] = [
@@ -33,7 +33,7 @@ export const paddingStride: Experiment = {
     );
     const r = await compare(cs, ds, { out: join(ctx.out, 'run'), seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
     for (const c of cs) c.dispose();
-    const get = (n: string) => r.contenders.find((c) => c.name === n);
+    const get = (n: string) => contender(r, n);
     const lenet = get('lenet5-lenet'),
       stride = get('lenet5-stride');
     const cheaper = (stride?.flopsPerImage ?? Infinity) < (lenet?.flopsPerImage ?? 0);
@@ -84,7 +84,7 @@ export const paddingStride: Experiment = {
           { what: VARIANTS[i].what, maps: shapes[i], accuracy: c.accuracy, params: c.params, flopsPerImage: c.flopsPerImage },
         ]),
       ),
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

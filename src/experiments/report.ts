@@ -28,7 +28,8 @@ function htmlTable(t: Table): string {
     .join('')}</tbody></table>`;
 }
 
-const VERDICT = {
+/** The verdict as the reports and the CLI word it: 'the measurement ...'. */
+export const VERDICT = {
   agrees: 'agrees with the claim',
   disagrees: 'disagrees with the claim',
   partly: 'partly agrees with the claim',

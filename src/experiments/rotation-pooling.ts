@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { compare } from '../eval/compare.js';
 import { lineChart } from '../report/svg.js';
-import { type Experiment, type Findings, pct } from './experiment.js';
+import { type Experiment, type Findings, pct, dataOf, contender } from './experiment.js';
 import { cnnVariant } from './variants.js';
 
 export const rotationPooling: Experiment = {
@@ -31,8 +31,8 @@ export const rotationPooling: Experiment = {
     for (const c of cs) c.dispose();
     const curve = (n: string) => r.robustness?.[n]?.rotate ?? [];
     const mean = (n: string) => curve(n).reduce((a, p) => a + p.accuracy, 0) / Math.max(1, curve(n).length);
-    const params = (n: string) => r.contenders.find((c) => c.name === n)?.params ?? 0;
-    const acc = (n: string) => r.contenders.find((c) => c.name === n)?.accuracy ?? 0;
+    const params = (n: string) => contender(r, n)?.params ?? 0;
+    const acc = (n: string) => contender(r, n)?.accuracy ?? 0;
     const c1 = (n: string) => curve(n).find((p) => p.amount === 40)?.distances.C1 ?? Number.NaN;
     return {
       measured: `mean accuracy over rotations of -60 to 60 degrees ${pct(mean(names[0]))} (plain) against ${pct(mean(names[1]))} (rotation-pooled C1), at 40 degrees ${pct(curve(names[0]).find((p) => p.amount === 40)?.accuracy ?? 0)} against ${pct(curve(names[1]).find((p) => p.amount === 40)?.accuracy ?? 0)}; C1's change at 40 degrees ${c1(names[0]).toFixed(3)} against ${c1(names[1]).toFixed(3)}; ${params(names[0])} and ${params(names[1])} parameters`,
@@ -69,7 +69,7 @@ export const rotationPooling: Experiment = {
         params: Object.fromEntries(names.map((n) => [n, params(n)])),
         accuracy: Object.fromEntries(names.map((n) => [n, acc(n)])),
       },
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../core/classifier.js';
 import type { Split } from '../core/data.js';
-import { csrFromDense } from '../core/sparse.js';
+import { argmax } from '../core/scores.js';
+import { csrFromDense, csrTimes } from '../core/sparse.js';
 import { batchTensor } from '../data/split.js';
 import { compare } from '../eval/compare.js';
+import { accuracy } from '../eval/metrics.js';
 import { linearSvm } from '../learn/svm.js';
-import { load } from '../models/load.js';
 import { lineChart } from '../report/svg.js';
-import { type Experiment, type Findings, pct } from './experiment.js';
+import { type Experiment, type Findings, pct, dataOf, fitted } from './experiment.js';
 
 /** Each layer's output for a split, flattened and L2-normalised per image: layer -> `[n * d]`, with d. */
 async function layerFeatures(c: Classifier, s: Split, n: number): Promise<Map<string, { x: Float32Array; d: number }>> {
@@ -51,22 +52,8 @@ async function tap(c: Classifier, train: Split, test: Split, nTrain: number, nTe
       maxIter: 200,
       seed: 0,
     });
-    const xt = te.get(name)!.x;
-    let right = 0;
-    for (let i = 0; i < nTest; i++) {
-      let best = -Infinity,
-        arg = 0;
-      for (let k = 0; k < classes; k++) {
-        let s = m.b[k];
-        for (let q = 0; q < d; q++) s += xt[i * d + q] * m.W[q * classes + k];
-        if (s > best) {
-          best = s;
-          arg = k;
-        }
-      }
-      if (arg === test.labels[i]) right++;
-    }
-    rows.push({ layer: name, dims: d, accuracy: right / nTest });
+    const scores = csrTimes(csrFromDense(te.get(name)!.x, nTest, d), m.W, m.b, classes);
+    rows.push({ layer: name, dims: d, accuracy: accuracy(argmax(scores, classes), test.labels.subarray(0, nTest)) });
   }
   return rows;
 }
@@ -84,7 +71,7 @@ export const tapLayers: Experiment = {
     const classes = ds.classes.length;
     const result: Record<string, { layer: string; dims: number; accuracy: number }[]> = {};
     for (const name of ['lenet5', 'bow-sift']) {
-      const c = await load(join(out, 'models', name));
+      const c = await fitted(out, name);
       result[name] = await tap(c, ds.train, ds.test, ds.train.n, ds.test.n, classes, ctx.say);
       c.dispose();
     }
@@ -122,7 +109,7 @@ export const tapLayers: Experiment = {
         'The verdict: agrees when, for both, the best hidden layer is deeper than the first and beats it by more than 1 point; the curve need not rise all the way (the last layers of a network trained on few images can fall back).',
       ],
       figures: result,
-      data: { name: ds.name, train: ds.train.n, test: ds.test.n, source: ds.source },
+      data: dataOf(ds),
     };
   },
 };

@@ -253,12 +253,13 @@ async function miniBatch(
       x2[b] = t;
     }
     const X = tf.tensor2d(xb, [batchSize, d]);
-    const K = tf.tidy(() => tf.transpose(tf.mul(tf.tensor2d(C, [k, d]), 2)) as tf.Tensor2D);
-    const B = tf.tidy(() => tf.neg(tf.sum(tf.square(tf.tensor2d(C, [k, d])), 1)) as tf.Tensor1D);
+    const Ct = tf.tensor2d(C, [k, d]);
+    const K = tf.tidy(() => tf.transpose(tf.mul(Ct, 2)) as tf.Tensor2D);
+    const B = tf.tidy(() => tf.neg(tf.sum(tf.square(Ct), 1)) as tf.Tensor1D);
     const { idx, best } = nearestWords(X, K, B);
     const labels = (await idx.data()) as Int32Array;
     const scores = (await best.data()) as Float32Array;
-    tf.dispose([X, K, B, idx, best]);
+    tf.dispose([X, Ct, K, B, idx, best]);
     let inertia = 0;
     sums.fill(0);
     got.fill(0);

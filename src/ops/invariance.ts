@@ -70,16 +70,27 @@ export function rotationMatrix(k: number, angle: number): number[][] {
   return R;
 }
 
+const stackedRotations = new Map<string, Float32Array>();
+
+/** The K rotation matrices of a k x k kernel, one under the other: `[K * k*k, k*k]` (computed once per k and K). */
+function rotations2d(k: number, rotations: number): Float32Array {
+  const key = `${k}/${rotations}`;
+  let m = stackedRotations.get(key);
+  if (!m) {
+    m = Float32Array.from(Array.from({ length: rotations }, (_, r) => rotationMatrix(k, (2 * Math.PI * r) / rotations)).flat(2));
+    stackedRotations.set(key, m);
+  }
+  return m;
+}
+
 /** The K rotated copies of a kernel `[k,k,C,F]` as one kernel `[k,k,C,F*K]` (channel f*K + m: filter f at rotation m). */
 export function rotatedKernels(kernel: tf.Tensor4D, rotations: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [k, , cin, f] = kernel.shape;
     const flat = tf.reshape(kernel, [k * k, cin * f]);
-    const rots = Array.from({ length: rotations }, (_, m) =>
-      tf.matMul(tf.tensor2d(rotationMatrix(k, (2 * Math.PI * m) / rotations)), flat),
-    );
-    // [K, k*k, cin*f] -> [k*k, cin, f, K]
-    const stacked = tf.reshape(tf.stack(rots), [rotations, k * k, cin, f]);
+    const R = tf.tensor2d(rotations2d(k, rotations), [rotations * k * k, k * k]);
+    // [K * k*k, cin*f] -> [K, k*k, cin, f]
+    const stacked = tf.reshape(tf.matMul(R, flat), [rotations, k * k, cin, f]);
     return tf.reshape(tf.transpose(stacked, [1, 2, 3, 0]), [k, k, cin, f * rotations]) as tf.Tensor4D;
   });
 }

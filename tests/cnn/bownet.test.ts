@@ -8,6 +8,7 @@ import { dataset } from '../../src/data/registry.js';
 import type { Dataset } from '../../src/core/data.js';
 import type { Pipeline } from '../../src/pipeline/pipeline.js';
 import { bowPipeline, readRecipe, type BowRecipe } from '../../src/pipeline/recipes.js';
+import { saveAndLoad } from '../helpers.js';
 
 let ds: Dataset;
 let p: Pipeline;
@@ -39,14 +40,7 @@ describe('bownet', () => {
 
   it('round-trips through model.save() / tf.loadLayersModel()', async () => {
     const m = exportBowNet(p);
-    let saved: tf.io.ModelArtifacts | null = null;
-    await m.save(
-      tf.io.withSaveHandler(async (art) => {
-        saved = art;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const back = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const back = await saveAndLoad(m);
     const x = tf.tidy(() => tf.randomUniform([8, 28, 28, 1], 0, 1, 'float32', 3));
     const ya = m.predict(x) as tf.Tensor,
       yb = back.predict(x) as tf.Tensor;

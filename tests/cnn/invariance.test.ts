@@ -5,7 +5,7 @@ import { tf, useBackend } from '../../src/backend/index.js';
 import { gaussianWindow, localContrastNorm, rotationMatrix, rotationPoolConv } from '../../src/ops/invariance.js';
 import { lenet5 } from '../../src/cnn/lenet5.js';
 import '../../src/layers.js';
-import { maxAbsDiff, onBackend, randArray } from '../helpers.js';
+import { maxAbsDiff, onBackend, randArray, saveAndLoad } from '../helpers.js';
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -162,14 +162,7 @@ describe('in a model', () => {
     const plain = lenet5({ seed: 1 });
     const m = lenet5({ seed: 1, lcn: true, rotations: 8 });
     expect(m.countParams()).toBe(plain.countParams());
-    let saved: tf.io.ModelArtifacts | null = null;
-    await m.save(
-      tf.io.withSaveHandler(async (art) => {
-        saved = art;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const back = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const back = await saveAndLoad(m);
     const x = tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 2);
     const ya = m.predict(x) as tf.Tensor,
       yb = back.predict(x) as tf.Tensor;

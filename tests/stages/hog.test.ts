@@ -6,6 +6,7 @@ import { cv } from 'opencv-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { blocknorm } from '../../src/stages/blocknorm.js';
+import { applyStages } from '../../src/stages/dsift.js';
 import { blockWeights, blocks } from '../../src/stages/blocks.js';
 import { flatten } from '../../src/stages/flatten.js';
 import { gradient } from '../../src/stages/gradient.js';
@@ -43,14 +44,16 @@ function ourHog(g: Geometry): Stage[] {
 }
 
 function run(stages: Stage[], px: Uint8Array, g: Geometry): Float32Array {
-  return tf.tidy(() => {
-    let x: tf.Tensor4D = tf.tensor4d(
-      Float32Array.from(px, (v) => v / 255),
-      [1, g.h, g.w, 1],
-    );
-    for (const s of stages) x = s.apply(x) as tf.Tensor4D;
-    return x.dataSync() as Float32Array;
-  });
+  return tf.tidy(
+    () =>
+      applyStages(
+        stages,
+        tf.tensor4d(
+          Float32Array.from(px, (v) => v / 255),
+          [1, g.h, g.w, 1],
+        ),
+      ).dataSync() as Float32Array,
+  );
 }
 
 /** OpenCV's descriptor, value by value, in OpenCV's order (blocks column by column, cells likewise, then bins). */
