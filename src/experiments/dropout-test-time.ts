@@ -106,7 +106,11 @@ export const dropoutTestTime: Experiment = {
           head: ['test-time rule', 'accuracy', 'seconds'],
           rows: [
             ['weight scaling (one pass)', pct(scaled.accuracy), scaled.seconds.toFixed(2)],
-            ...sampled.map((s) => [`average of ${s.samples} sampled networks`, pct(s.accuracy), s.seconds.toFixed(2)]),
+            ...sampled.map((s) => [
+              `average of ${s.samples} sampled network${s.samples === 1 ? '' : 's'}`,
+              pct(s.accuracy),
+              s.seconds.toFixed(2),
+            ]),
           ],
         },
       ],
@@ -131,7 +135,7 @@ export const dropoutTestTime: Experiment = {
       ],
       notes: [
         'The verdict: agrees when averaging 64 sampled networks is within 1 point of weight scaling and one sampled network does no better than weight scaling.',
-        "alexnet-small's recipe (dropout 0.5 after each hidden fully connected layer) for 8 epochs; the test-time flips of the recipe are not used here, so both rules see one view.",
+        "alexnet-small's recipe (dropout 0.5 after each hidden fully connected layer) for 8 epochs; the test-time flips of the recipe are not used here, so both rules see one view (the accuracy the comparison prints while fitting includes the flips, and can differ from the weight-scaled figure here).",
         'Only the head is sampled: the conv layers have no dropout, so their output is computed once per image and shared by all T samples (the time is the whole evaluation).',
       ],
       figures: { weightScaling: scaled, averaging: sampled },

@@ -105,7 +105,7 @@ export const tapLayers: Experiment = {
       ],
       notes: [
         `Both trained on the same ${ds.train.n} images; each SVM (C = 1, squared hinge, one-vs-rest) on the same images' layer outputs, flattened and L2-normalised per image, and scored on ${ds.test.n} test images.`,
-        "The last row of each is the classifier's own output (10 scores): an SVM on it re-learns the classifier's decision.",
+        "The last row of each is the classifier's own output (10 scores): an SVM trained on those scores, which can differ from the classifier's own argmax.",
         'The verdict: agrees when, for both, the best hidden layer is deeper than the first and beats it by more than 1 point; the curve need not rise all the way (the last layers of a network trained on few images can fall back).',
       ],
       figures: result,
