@@ -119,7 +119,7 @@ export async function startWebgpu(opts: WebgpuOptions = {}): Promise<void> {
   }
   if (!gpu) throw new Error('Dawn gave an adapter but no GPU object');
   Object.assign(globalThis, dawn.globals);
-  const nav = (globalThis as { navigator?: Record<string, unknown> }).navigator;
+  const nav = (globalThis as unknown as { navigator?: Record<string, unknown> }).navigator;
   if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   gpuHandle = gpu;
@@ -150,7 +150,7 @@ export function releaseWebgpu(): void {
     }
   }
   gpuHandle = null;
-  const nav = (globalThis as { navigator?: Record<string, unknown> }).navigator;
+  const nav = (globalThis as unknown as { navigator?: Record<string, unknown> }).navigator;
   if (nav && 'gpu' in nav) {
     try {
       delete nav.gpu;

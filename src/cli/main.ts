@@ -26,6 +26,7 @@ const RUN: Record<string, () => Promise<Run>> = {
   explain: async () => (await import('./explain.js')).explainCommand as Run,
   experiment: async () => (await import('./experiment.js')).experimentCommand,
   datasets: async () => (await import('./datasets.js')).datasetsCommand as Run,
+  serve: async () => (await import('./serve.js')).serveCommand as Run,
   info: async () => (await import('./info.js')).infoCommand,
 };
 

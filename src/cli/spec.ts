@@ -236,6 +236,25 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['bowcnn datasets', 'bowcnn datasets fetch cifar10'],
   },
   {
+    name: 'serve',
+    summary: "the teaching page (both chains, layer by layer, on a drawing) over a run directory's models, on 127.0.0.1",
+    positionals: { usage: '[DIR]', min: 0, max: 1 },
+    options: {
+      port: { type: 'number', default: 8080, arg: 'N', help: 'the port (0: a free one)' },
+      host: { type: 'string', default: '127.0.0.1', arg: 'HOST', help: 'the address to listen on' },
+      models: {
+        type: 'string',
+        arg: 'A,B',
+        help: "which models of DIR, by name (default: its first BoW pipeline and its first CNN); without DIR, the built page's own",
+      },
+      backend: backend(),
+      'data-dir': dataDir,
+      json,
+      help,
+    },
+    examples: ['bowcnn serve runs/mnist', 'bowcnn serve runs/mnist --models bow-sift-spm,lenet5 --port 0'],
+  },
+  {
     name: 'info',
     summary: 'which backend runs, with its SIMD, threads, native kernels and device',
     options: { backend: backend('auto'), json, help },

@@ -21,6 +21,18 @@ async function artifactsOf(model: tf.LayersModel): Promise<Artifacts> {
   return out as unknown as Artifacts;
 }
 
+/** A model as tfjs's own two files: model.json (topology + weights manifest) and weights.bin. */
+export async function plainFiles(model: tf.LayersModel): Promise<{ 'model.json': string; 'weights.bin': Uint8Array }> {
+  const art = await artifactsOf(model);
+  const json = JSON.stringify({
+    modelTopology: art.modelTopology,
+    format: 'layers-model',
+    generatedBy: `bowcnn (tfjs ${tf.version.tfjs})`,
+    weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }],
+  });
+  return { 'model.json': json, 'weights.bin': new Uint8Array(art.weightData) };
+}
+
 /** model.json + weights.bin + meta.json into dir, atomically; weights that are not finite are refused. */
 export async function saveModel(
   model: tf.LayersModel,
@@ -31,14 +43,7 @@ export async function saveModel(
     await Promise.all(model.weights.map(async (w) => ({ name: w.originalName, data: (await w.read().data()) as Float32Array }))),
     dir,
   );
-  const art = await artifactsOf(model);
-  const json = JSON.stringify({
-    modelTopology: art.modelTopology,
-    format: 'layers-model',
-    generatedBy: `bowcnn (tfjs ${tf.version.tfjs})`,
-    weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }],
-  });
-  await writeModelDir(dir, { 'model.json': json, 'weights.bin': new Uint8Array(art.weightData) }, { ...meta, kind: 'cnn' });
+  await writeModelDir(dir, await plainFiles(model), { ...meta, kind: 'cnn' });
 }
 
 /** A saved CNN: checksums checked first, then the weights (which must be finite). */

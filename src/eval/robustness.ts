@@ -10,43 +10,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../core/classifier.js';
 import { checkpoint } from '../core/interrupt.js';
 import { batchTensor } from '../data/split.js';
-import { meanCosineDistance } from '../passes/bow.js';
+import { meanCosineDistance } from '../ops/distance.js';
+import { SWEEPS, transformBatch, type TransformKind } from '../ops/transform.js';
 import type { Split } from '../core/data.js';
 
-export type TransformKind = 'translate-x' | 'translate-y' | 'scale' | 'rotate';
-export const SWEEPS: Record<TransformKind, number[]> = {
-  'translate-x': [-6, -4, -2, 0, 2, 4, 6],
-  'translate-y': [-6, -4, -2, 0, 2, 4, 6],
-  scale: [0.6, 0.8, 1, 1.2, 1.4],
-  rotate: [-60, -40, -20, 0, 20, 40, 60],
-};
-
-/**
- * The 8-parameter projective row of tf.image.transform: output (x, y) reads input (a0 x + a1 y + a2,
- * b0 x + b1 y + b2). Translation by (dx, dy) moves content right/down; scale s > 1 enlarges it.
- */
-export function transformRow(kind: TransformKind, amount: number, h: number, w: number): number[] {
-  const cx = (w - 1) / 2,
-    cy = (h - 1) / 2;
-  if (kind === 'translate-x') return [1, 0, -amount, 0, 1, 0, 0, 0];
-  if (kind === 'translate-y') return [1, 0, 0, 0, 1, -amount, 0, 0];
-  if (kind === 'scale') {
-    const s = 1 / amount;
-    return [s, 0, cx - s * cx, 0, s, cy - s * cy, 0, 0];
-  }
-  const a = (amount * Math.PI) / 180,
-    c = Math.cos(a),
-    si = Math.sin(a);
-  return [c, -si, cx - c * cx + si * cy, si, c, cy - si * cx - c * cy, 0, 0];
-}
-
-export function transformBatch(x: tf.Tensor4D, kind: TransformKind, amount: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [n, h, w] = x.shape;
-    const row = transformRow(kind, amount, h, w);
-    return tf.image.transform(x, tf.tensor2d(new Array(n).fill(row), [n, 8]), 'bilinear', 'constant', 0);
-  });
-}
+export { SWEEPS, transformBatch, transformRow, type TransformKind } from '../ops/transform.js';
 
 export interface RobustnessPoint {
   amount: number;

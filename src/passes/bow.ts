@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { csrFromDense, csrToDense, type Csr } from '../core/sparse.js';
 import { isCodeEmitter, isCodePooler, isRowMap, type Maps, type Stage } from '../stages/stage.js';
 import { fusedSift } from './sift.js';
+import { meanCosineDistance } from '../ops/distance.js';
 
 /** Stages [from, to) applied to x; x stays the caller's, the result is new. */
 export async function runStages(stages: readonly Stage[], x: Maps, from = 0, to = stages.length): Promise<Maps> {
@@ -101,22 +102,6 @@ export async function runRows(stages: readonly Stage[], x: Maps, from = 0, to = 
   const out = csrFromDense((await m.data()) as Float32Array, n, n ? m.size / n : 0);
   if (m !== x) m.dispose();
   return out;
-}
-
-/** The mean over images of the cosine distance 1 - a.b / (|a| |b|) between `[N, ...]` representations, read asynchronously. */
-export async function meanCosineDistance(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const d = tf.tidy(() => {
-    const n = a.shape[0];
-    const fa = tf.reshape(a, [n, -1]),
-      fb = tf.reshape(b, [n, -1]);
-    const dot = tf.sum(tf.mul(fa, fb), 1);
-    const na = tf.sqrt(tf.sum(tf.square(fa), 1)),
-      nb = tf.sqrt(tf.sum(tf.square(fb), 1));
-    return tf.sub(1, tf.mean(tf.div(dot, tf.add(tf.mul(na, nb), 1e-12))));
-  });
-  const v = (await d.data())[0];
-  d.dispose();
-  return v;
 }
 
 /**

@@ -1,0 +1,152 @@
+/**
+ * What the teaching page reads, made from saved models (Node): manifest.json, one tfjs LayersModel per
+ * chain, and samples.json (test images to pick from). A BoW pipeline goes as its bownet (exported here,
+ * scores equal to the pipeline's); a CNN goes as the plain tfjs files it was saved as. `bowcnn serve`
+ * serves these from memory; `npm run build:web` writes them into dist-web/models/.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../core/errors.js';
+import { readModelFile, readModelMeta } from '../core/persist.js';
+import { exportBowNet } from '../cnn/bownet.js';
+import { plainFiles } from '../cnn/io.js';
+import { dataset } from '../data/registry.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { load } from './load.js';
+import type { PageChain, PageManifest, PageSamples, PageStage } from './tapped.js';
+
+export type PageFiles = Map<string, Uint8Array | string>;
+
+export interface PageOptions {
+  models?: string[]; // which model folders of dir, by name (default: the first BoW pipeline and the first CNN)
+  samples?: number; // test images in samples.json (default 100)
+  dataDir?: string;
+}
+
+/** The model folders of dir: dir itself when it is one, else its models/ or its own subfolders that hold a meta.json. */
+export function modelDirs(dir: string): string[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(`${dir}: not a directory`);
+  if (existsSync(join(dir, 'meta.json'))) return [dir];
+  const base = existsSync(join(dir, 'models')) ? join(dir, 'models') : dir;
+  return readdirSync(base)
+    .sort()
+    .map((n) => join(base, n))
+    .filter((d) => existsSync(join(d, 'meta.json')));
+}
+
+/** The layers of a bownet grouped by the stage each computes (a stage's layers are named `stage` or `stage_*`). */
+function stagesOf(model: tf.LayersModel, p: Pipeline): PageStage[] {
+  const cards = p.cards();
+  return p.stages.map((s, i) => ({
+    stage: s.name,
+    kind: s.kind,
+    layers: model.layers.filter((l) => l.name === s.name || l.name.startsWith(`${s.name}_`)).map((l) => l.name),
+    card: cards[i],
+    config: { ...s.config },
+  }));
+}
+
+async function chainFiles(dir: string, files: PageFiles): Promise<PageChain> {
+  const meta = readModelMeta(dir);
+  const c = await load(dir);
+  try {
+    const data = c.data;
+    if (!data) throw new ConfigError(`${dir}: the model records no data it was fitted on`);
+    let stages: PageStage[];
+    let plain: { 'model.json': string | Uint8Array; 'weights.bin': Uint8Array };
+    if (c instanceof Pipeline) {
+      const m = exportBowNet(c);
+      try {
+        stages = stagesOf(m, c);
+        plain = await plainFiles(m);
+      } finally {
+        m.dispose();
+      }
+    } else {
+      // a CNN's saved files are plain tfjs already: served as they are (checksums checked by readModelFile)
+      plain = { 'model.json': readModelFile(dir, meta, 'model.json'), 'weights.bin': readModelFile(dir, meta, 'weights.bin') };
+      const kinds = await layerClasses(plain['model.json']);
+      stages = c.cards().map((card) => ({ stage: card.stage, kind: kinds.get(card.stage) ?? '', layers: [card.stage], card }));
+    }
+    const empty = stages.find((s) => s.layers.length === 0);
+    if (empty) throw new ConfigError(`${dir}: stage '${empty.stage}' has no layer in the exported model`);
+    files.set(`${c.name}/model.json`, plain['model.json']);
+    files.set(`${c.name}/weights.bin`, plain['weights.bin']);
+    return {
+      name: c.name,
+      kind: meta.kind,
+      about: `${meta.kind === 'bow' ? 'BoW pipeline' : 'CNN'} ${c.name}, fitted on ${data.dataset}`,
+      model: `${c.name}/model.json`,
+      classes: [...data.classes],
+      inShape: data.inShape,
+      stages,
+    };
+  } finally {
+    c.dispose();
+  }
+}
+
+/** Layer name -> class name, read off a model.json's topology. */
+async function layerClasses(json: string | Uint8Array): Promise<Map<string, string>> {
+  const t = JSON.parse(typeof json === 'string' ? json : Buffer.from(json).toString('utf8')) as {
+    modelTopology: { config: { layers: { class_name: string; config: { name: string } }[] } };
+  };
+  return new Map(t.modelTopology.config.layers.map((l) => [l.config.name, l.class_name]));
+}
+
+/** The page's files for the models in dir: one BoW pipeline and one CNN fitted on the same kind of images. */
+export async function pageFiles(dir: string, opts: PageOptions = {}): Promise<PageFiles> {
+  const dirs = modelDirs(dir);
+  const byName = new Map(dirs.map((d) => [readModelMeta(d).name, d] as const));
+  let chosen: string[];
+  if (opts.models?.length) {
+    chosen = opts.models.map((n) => {
+      const d = byName.get(n);
+      if (!d) throw new ConfigError(`${dir}: no model named '${n}' (there: ${[...byName.keys()].join(', ') || 'none'})`);
+      return d;
+    });
+  } else {
+    const bow = dirs.find((d) => readModelMeta(d).kind === 'bow');
+    const cnn = dirs.find((d) => readModelMeta(d).kind === 'cnn');
+    chosen = [bow, cnn].filter((d): d is string => !!d);
+  }
+  if (!chosen.length) throw new ConfigError(`${dir}: no saved model (a folder with meta.json) in it or in its models/`);
+  const files: PageFiles = new Map();
+  const chains: PageChain[] = [];
+  for (const d of chosen) chains.push(await chainFiles(d, files));
+  const shape = chains[0].inShape.join('x');
+  const other = chains.find((c) => c.inShape.join('x') !== shape);
+  if (other) throw new ConfigError(`${dir}: ${chains[0].name} takes ${shape} images and ${other.name} ${other.inShape.join('x')}`);
+  const manifest: PageManifest = { format: 'bowcnn-page', version: 1, dataset: datasetOf(chains), chains };
+  const samples = await samplesOf(manifest.dataset, chains[0].inShape, opts);
+  if (samples) {
+    files.set('samples.json', JSON.stringify(samples));
+    manifest.samples = 'samples.json';
+  }
+  files.set('manifest.json', JSON.stringify(manifest, null, 1));
+  return files;
+}
+
+function datasetOf(chains: PageChain[]): string {
+  const names = [...new Set(chains.map((c) => c.about.split(' fitted on ')[1]))];
+  return names.join(', ');
+}
+
+/** The first test images of the models' dataset, when it is a named one that is found here. */
+async function samplesOf(name: string, shape: [number, number, number], opts: PageOptions): Promise<PageSamples | null> {
+  let ds: Awaited<ReturnType<typeof dataset>>;
+  try {
+    ds = await dataset(name, { testSubset: opts.samples ?? 100, subset: 10, seed: 0, dir: opts.dataDir });
+  } catch {
+    return null; // a folder dataset, or one not on this machine: the page then offers drawing and photos only
+  }
+  const [h, w, c] = shape;
+  if (ds.test.height !== h || ds.test.width !== w || ds.test.channels !== c) return null;
+  return {
+    dataset: name,
+    shape,
+    labels: Array.from(ds.test.labels),
+    pixels: Buffer.from(ds.test.pixels.buffer, ds.test.pixels.byteOffset, ds.test.pixels.byteLength).toString('base64'),
+  };
+}

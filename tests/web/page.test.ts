@@ -1,0 +1,157 @@
+// The teaching page's Node side and its browser-safe parts: the browser bundles pull no Node-only module
+// (and the check does catch one), the page's files made from saved models run in plain tfjs to the saved
+// models' own scores, MNIST's framing of a drawing, and the composed pose of the sliders.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf, useBackend } from '../../src/backend/index.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { dataset } from '../../src/data/registry.js';
+import { batchTensor } from '../../src/data/split.js';
+import { load } from '../../src/models/load.js';
+import { pageFiles, type PageFiles } from '../../src/models/page.js';
+import { type PageManifest, TappedModel } from '../../src/models/tapped.js';
+import { poseBatch, transformBatch } from '../../src/ops/transform.js';
+import { frameDigit } from '../../web/input.js';
+import { bundleBrowserEntry, nodeOnly } from '../../scripts/web-bundle.js';
+import { build } from 'esbuild';
+import { maxAbsDiff } from '../helpers.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const MODELS = join(ROOT, 'web', 'models');
+
+describe('the browser bundles', () => {
+  it('bundle src/browser.ts for a browser with no Node-only module, and the check catches one', async () => {
+    const { meta, code } = await bundleBrowserEntry();
+    const ours = Object.keys(meta.inputs).filter((f) => f.startsWith('src/'));
+    expect(ours).toContain('src/models/tapped.ts');
+    expect(ours).toContain('src/layers.ts');
+    expect(nodeOnly(meta)).toEqual([]);
+    // no Node built-in reached the code (packages' own "browser" fields disable theirs: '(disabled):fs')
+    expect(Object.keys(meta.inputs).filter((f) => /^node:|^(fs|path|crypto|module|child_process)$/.test(f))).toEqual([]);
+    expect(code).not.toMatch(/from ["']node:|require\(["']node:/);
+    // the check is not vacuous: the Node entry, bundled the same way, is refused for what it pulls
+    const r = await build({
+      entryPoints: [join(ROOT, 'src', 'index.ts')],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    }).catch((e: Error) => e);
+    expect(r instanceof Error || nodeOnly(r.metafile!).length > 0).toBe(true);
+  });
+});
+
+describe("the page's files", () => {
+  let files: PageFiles;
+  let manifest: PageManifest;
+  beforeAll(async () => {
+    await useBackend('wasm');
+    files = await pageFiles(MODELS);
+    manifest = JSON.parse(String(files.get('manifest.json')));
+  });
+
+  it('name one BoW chain and one CNN, every stage with its layers and card, and sample test images', () => {
+    expect(manifest.chains.map((c) => [c.name, c.kind])).toEqual([
+      ['bow-sift', 'bow'],
+      ['lenet5', 'cnn'],
+    ]);
+    const bow = manifest.chains[0];
+    expect(bow.stages.map((s) => s.kind)).toEqual(['gradient', 'orientation', 'cells', 'descriptor', 'coding', 'pooling', 'classifier']);
+    expect(bow.stages.find((s) => s.kind === 'coding')!.card.origin).toBe('unsupervised');
+    for (const c of manifest.chains) for (const s of c.stages) expect(s.layers.length, `${c.name}/${s.stage}`).toBeGreaterThan(0);
+    const samples = JSON.parse(String(files.get('samples.json')));
+    expect(Buffer.from(samples.pixels, 'base64').length).toBe(samples.labels.length * 784);
+  });
+
+  it("run in plain tfjs (TappedModel over the files, in memory) to the saved models' own scores, within 1e-4", async () => {
+    const ds = await dataset('mnist', { subset: 10, testSubset: 50, seed: 3 });
+    const x = batchTensor(ds.test, 0, 50);
+    for (const chain of manifest.chains) {
+      const json = JSON.parse(String(files.get(chain.model)));
+      const bin = files.get(chain.model.replace('model.json', 'weights.bin')) as Uint8Array;
+      const model = await tf.loadLayersModel(
+        tf.io.fromMemory({
+          modelTopology: json.modelTopology,
+          weightSpecs: json.weightsManifest[0].weights,
+          weightData: bin.slice().buffer,
+        }),
+      );
+      const t = new TappedModel(chain, model);
+      const out = t.run(x);
+      const reps = t.representations(out);
+      expect(Object.keys(reps)).toEqual(chain.stages.map((s) => s.stage));
+      const c = await load(join(MODELS, chain.name));
+      const want = await c.scores(x);
+      expect(maxAbsDiff(out.scores.dataSync(), want.dataSync()), chain.name).toBeLessThan(1e-4);
+      tf.dispose([want, ...Object.values(out.layers)]);
+      c.dispose();
+      t.dispose();
+    }
+    x.dispose();
+  });
+
+  it('refuse a folder without models, naming it', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'bowcnn-page-'));
+    afterAll(() => rmSync(d, { recursive: true, force: true }));
+    await expect(pageFiles(d)).rejects.toThrow(ConfigError);
+    await expect(pageFiles(d)).rejects.toThrow(d);
+    await expect(pageFiles(MODELS, { models: ['lenet'] })).rejects.toThrow(/no model named 'lenet' \(there: bow-sift, lenet5\)/);
+  });
+});
+
+describe("MNIST's framing of a drawing", () => {
+  it('scales the box of the ink to 20 px on its longer side and puts its centre of mass at the centre', () => {
+    // a 40x80 bar of ink at (100..139, 50..129) on a 280x280 square: 20 px tall, 10 px wide once framed
+    const g = new Float32Array(280 * 280);
+    for (let y = 50; y < 130; y++) for (let x = 100; x < 140; x++) g[y * 280 + x] = 1;
+    const f = frameDigit(g, 280, 280);
+    let n = 0,
+      mx = 0,
+      my = 0,
+      rows = new Set<number>(),
+      cols = new Set<number>();
+    for (let y = 0; y < 28; y++)
+      for (let x = 0; x < 28; x++)
+        if (f[y * 28 + x] > 0) {
+          n += f[y * 28 + x];
+          mx += f[y * 28 + x] * (x + 0.5);
+          my += f[y * 28 + x] * (y + 0.5);
+          rows.add(y);
+          cols.add(x);
+        }
+    expect(rows.size).toBe(20);
+    expect(cols.size).toBe(10);
+    expect(n).toBeCloseTo(200, 5); // a full box stays full: area averaging keeps ink at 1
+    expect(mx / n).toBeCloseTo(14, 5);
+    expect(my / n).toBeCloseTo(14, 5);
+    expect(Array.from(frameDigit(new Float32Array(280 * 280), 280, 280)).every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe('the sliders’ pose', () => {
+  it('is each transform alone when the others are at rest, and a translation then a rotation when composed', async () => {
+    await useBackend('wasm');
+    const img = tf.tidy(() => tf.randomUniform([1, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D);
+    const rest = { dx: 0, dy: 0, scale: 1, rotate: 0 };
+    const one = (p: Partial<typeof rest>) => poseBatch(img, [{ ...rest, ...p }]);
+    const cases: [Partial<typeof rest>, Parameters<typeof transformBatch>[1], number][] = [
+      [{ dx: 3 }, 'translate-x', 3],
+      [{ dy: -2 }, 'translate-y', -2],
+      [{ scale: 1.2 }, 'scale', 1.2],
+      [{ rotate: 30 }, 'rotate', 30],
+    ];
+    for (const [p, kind, a] of cases)
+      expect(maxAbsDiff(one(p).dataSync(), transformBatch(img, kind, a).dataSync()), kind).toBeLessThan(1e-5);
+    // an integer shift is exact, so shift-then-rotate in two resamplings equals the composed pose in one
+    const two = transformBatch(transformBatch(img, 'translate-x', 2), 'rotate', 20);
+    const composed = one({ dx: 2, rotate: 20 });
+    // compare away from the border, where the two-step version has lost pixels shifted out and back
+    const a = tf.slice(two, [0, 6, 6, 0], [1, 16, 16, 1]).dataSync(),
+      b = tf.slice(composed, [0, 6, 6, 0], [1, 16, 16, 1]).dataSync();
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
+  });
+});
