@@ -26,6 +26,9 @@ const RUN: Record<string, () => Promise<Run>> = {
   explain: async () => (await import('./explain.js')).explainCommand as Run,
   experiment: async () => (await import('./experiment.js')).experimentCommand,
   datasets: async () => (await import('./datasets.js')).datasetsCommand as Run,
+  sweep: async () => (await import('./sweep.js')).sweepCommand as Run,
+  worker: async () => (await import('./sweep.js')).workerCommand as Run,
+  features: async () => (await import('./features.js')).featuresCommand as Run,
   serve: async () => (await import('./serve.js')).serveCommand as Run,
   info: async () => (await import('./info.js')).infoCommand,
 };

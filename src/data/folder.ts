@@ -118,6 +118,32 @@ async function readListed(
   return makeSplit(pixels, labels, h, w, channels);
 }
 
+/** Every image file of a folder dataset, in a fixed order (train then test where it has both), with its label. */
+export function listFolder(root: string): { classes: string[]; files: { path: Buffer; shown: string; label: number }[] } {
+  const rootPath: Path = { raw: Buffer.from(root), shown: showPath(root) };
+  const top = entries(rootPath)
+    .filter((e) => e.kind === 'dir')
+    .map((e) => e.name.toString('latin1'));
+  const parts =
+    top.includes('train') && top.includes('test')
+      ? [listClasses(pathOf(rootPath, Buffer.from('train'))), listClasses(pathOf(rootPath, Buffer.from('test')))]
+      : [listClasses(rootPath)];
+  return {
+    classes: parts[0].classes,
+    files: parts.flatMap((l) => l.files.map((f) => ({ path: f.file.raw, shown: f.file.shown, label: f.label }))),
+  };
+}
+
+/** Decodes listed image files (raw paths) into a split of h x w x channels images. */
+export function readFiles(files: { path: Buffer; label: number }[], h: number, w: number, channels: 1 | 3): Promise<Split> {
+  return readListed(
+    { classes: [], files: files.map((f) => ({ file: { raw: f.path, shown: showPath(f.path) }, label: f.label })) },
+    h,
+    w,
+    channels,
+  );
+}
+
 export interface FolderData {
   classes: string[];
   train: Split;

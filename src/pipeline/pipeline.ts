@@ -367,7 +367,7 @@ export class Pipeline implements Classifier {
     if (ci < this.stages.length) {
       const tc = performance.now();
       const clf = this.stages[ci];
-      if (isRowClassifier(clf)) await clf.fitRows(rows, train.labels);
+      if (isRowClassifier(clf)) await clf.fitRows(rows, train.labels, { progress: opts.progress });
       else {
         // a classifier of the user's own, without a rows form: dense batches
         const bs2 = opts.batchSize ?? 256;

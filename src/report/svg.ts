@@ -58,8 +58,20 @@ export function barChart(
 }
 
 export function lineChart(
-  series: { name: string; points: [number, number][]; color?: string; dash?: boolean }[],
-  o: { title: string; xlabel: string; ylabel: string; width?: number; height?: number; yMin?: number; yMax?: number },
+  series: { name: string; points: [number, number][]; color?: string; dash?: boolean; err?: [number, number][] }[],
+  o: {
+    title: string;
+    xlabel: string;
+    ylabel: string;
+    width?: number;
+    height?: number;
+    yMin?: number;
+    yMax?: number;
+    xMin?: number;
+    xMax?: number;
+    /** labels at x positions (categories at 0, 1, ...), in place of the x values themselves */
+    xTicks?: { at: number; label: string }[];
+  },
 ): string {
   const W = Math.max(o.width ?? 460, titleWidth(o.title)),
     H = o.height ?? 300,
@@ -68,9 +80,9 @@ export function lineChart(
     t = 32,
     b = 70;
   const xs = series.flatMap((s) => s.points.map((p) => p[0])),
-    ys = series.flatMap((s) => s.points.map((p) => p[1]));
-  const x0 = Math.min(...xs),
-    x1 = Math.max(...xs);
+    ys = series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.err ?? []).flat()]);
+  const x0 = o.xMin ?? Math.min(...xs),
+    x1 = o.xMax ?? Math.max(...xs);
   const y0 = o.yMin ?? Math.min(0, ...ys),
     y1 = o.yMax ?? Math.max(...ys, y0 + 1e-9);
   const X = (v: number) => l + ((v - x0) / Math.max(1e-12, x1 - x0)) * (W - l - r);
@@ -85,12 +97,21 @@ export function lineChart(
           `<line x1="${l}" x2="${W - r}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#e5e5e5"/><text x="${l - 6}" y="${(Y(v) + 4).toFixed(1)}" font-size="13" text-anchor="end">${v.toFixed(yt.decimals)}</text>`,
       )
       .join('') +
-    xv.map((v) => `<text x="${X(v).toFixed(1)}" y="${H - b + 16}" font-size="13" text-anchor="middle">${v.toFixed(xd)}</text>`).join('');
+    (o.xTicks ?? xv.map((v) => ({ at: v, label: v.toFixed(xd) })))
+      .map((k) => `<text x="${X(k.at).toFixed(1)}" y="${H - b + 16}" font-size="13" text-anchor="middle">${esc(k.label)}</text>`)
+      .join('');
   const lines = series
     .map((s, i) => {
       const c = s.color ?? PALETTE[i % PALETTE.length];
       const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('');
+      const whiskers = (s.err ?? [])
+        .map(
+          ([lo, hi], j) =>
+            `<line x1="${X(s.points[j][0]).toFixed(1)}" x2="${X(s.points[j][0]).toFixed(1)}" y1="${Y(lo).toFixed(1)}" y2="${Y(hi).toFixed(1)}" stroke="${c}" stroke-width="1.5" opacity="0.6"/>`,
+        )
+        .join('');
       return (
+        whiskers +
         `<path d="${d}" fill="none" stroke="${c}" stroke-width="2"${s.dash ? ' stroke-dasharray="5,3"' : ''}/>` +
         s.points.map((p) => `<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="2.5" fill="${c}"/>`).join('')
       );

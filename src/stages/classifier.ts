@@ -86,7 +86,7 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
       if (!labels) throw new StageError(name, 'fit needs labels');
       await stage.fitRows(await collect(batches), labels);
     },
-    async fitRows(X: Csr, labels: Int32Array) {
+    async fitRows(X: Csr, labels: Int32Array, opts: { progress?: boolean } = {}) {
       const t0 = performance.now();
       const { n, d } = X;
       if (n !== labels.length) throw new StageError(name, `${n} feature rows for ${labels.length} labels`);
@@ -121,7 +121,7 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
       Wcpu = bcpu = null;
       if (config.solver === 'dcd') {
         // passes of at most maxIter (most classes stop far sooner)
-        const bar = new Progress(`${name} fit`, config.maxIter, { unit: 'pass' });
+        const bar = new Progress(`${name} fit`, config.maxIter, { unit: 'pass', silent: opts.progress === false ? true : undefined });
         let shown = 0;
         const m = await linearSvm(X, labels, classes, {
           C: config.C,

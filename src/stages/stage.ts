@@ -74,7 +74,7 @@ export interface RowMap extends Stage {
 
 /** A classifier that fits on and scores sparse rows (`[N, D]`), the same as fit and apply on `[N,1,1,D]`. */
 export interface RowClassifier extends Stage {
-  fitRows(x: Csr, labels: Int32Array): Promise<void>;
+  fitRows(x: Csr, labels: Int32Array, opts?: { progress?: boolean }): Promise<void>;
   scoreRows(x: Csr): Float32Array;
 }
 

@@ -1,0 +1,254 @@
+/**
+ * Sweeps and feature extraction on BullMQ (Redis): the coordinator puts each job in the queue under its
+ * content-hash id (BullMQ keeps one job per id, so a job is never queued twice) and follows the results as
+ * workers write them into the shared cache; `worker` runs jobs from the queue on any machine that reaches
+ * the same Redis and the same cache folder.
+ *
+ * Delivery is at least once: a worker that dies mid-job (kill -9, a lost machine) stops renewing its
+ * lock, and after the stall interval another worker takes the job. Results are content-addressed and
+ * written atomically, so a job run twice writes the same file. A job that fails is retried with
+ * exponential backoff; after its last attempt it is reported with its error, and the sweep goes on. The
+ * results live in the cache, not in Redis: a Redis restart loses queued work but no finished result, and
+ * a rerun of the sweep queues only what is missing.
+ */
+import { Queue, type Job, Worker } from 'bullmq';
+import { ConfigError, Interrupted, IoError } from '../core/errors.js';
+import { checkpoint, stopRequested } from '../core/interrupt.js';
+import { readResult, type JobResult, type SweepJob, failedResult, type SweepProgress } from './sweep.js';
+
+export const QUEUE_NAME = 'bowcnn';
+
+export interface Connection {
+  host: string;
+  port: number;
+  db: number;
+  url: string;
+}
+
+/** redis://HOST:PORT[/DB], checked. */
+export function parseQueueUrl(url: string): Connection {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError(`--queue ${url}: not a URL (expected redis://HOST:PORT)`);
+  }
+  if (u.protocol !== 'redis:') throw new ConfigError(`--queue ${url}: expected redis://HOST:PORT (got ${u.protocol}//)`);
+  const port = Number(u.port || 6379);
+  const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new ConfigError(`--queue ${url}: the database '${u.pathname.slice(1)}' is not a number`);
+  return { host: u.hostname || '127.0.0.1', port, db, url };
+}
+
+const ioredis = (c: Connection) => ({ host: c.host, port: c.port, db: c.db, maxRetriesPerRequest: null, enableOfflineQueue: true });
+
+/** Resolves once Redis answers; an IoError naming the address when it does not within `ms`. */
+async function reachable(q: Queue | Worker, c: Connection, ms = 10_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      q.waitUntilReady(),
+      new Promise((_, fail) => {
+        timer = setTimeout(
+          () => fail(new IoError(c.url, `Redis does not answer (after ${ms / 1000} s): is redis-server running there?`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type QueueData = { kind: string; [k: string]: unknown };
+/** Runs one queued job of a kind; `progress` reports a phase to BullMQ (shown by the coordinator). */
+export type Processor = (
+  data: QueueData,
+  ctx: { cacheDir: string; dataDir?: string; progress: (phase: string) => void },
+) => Promise<unknown>;
+
+export interface WorkerOptions {
+  /** what the worker runs, by job kind ('fit' for a sweep's jobs, 'dictionary' and 'shard' for features) */
+  processors: Record<string, Processor>;
+  cacheDir: string;
+  dataDir?: string;
+  concurrency?: number;
+  /** a job whose worker stops renewing its lock for this long is taken by another worker (default 30) */
+  stallSeconds?: number;
+  onEvent?: (what: 'start' | 'done' | 'failed', job: Job, detail?: string) => void;
+}
+
+/**
+ * Runs jobs from the queue until a stop is requested (Ctrl-C, SIGTERM). A job interrupted by the stop is
+ * left to stall and be taken again (it is not counted as failed); finished ones are in the cache.
+ */
+export async function runWorker(c: Connection, opts: WorkerOptions): Promise<void> {
+  const stall = (opts.stallSeconds ?? 30) * 1000;
+  // a report that fails (a log line) never fails the job
+  const tell = (what: 'start' | 'done' | 'failed', job: Job, detail?: string) => {
+    try {
+      opts.onEvent?.(what, job, detail);
+    } catch {}
+  };
+  const worker = new Worker(
+    QUEUE_NAME,
+    async (job: Job) => {
+      const data = job.data as QueueData;
+      const run = opts.processors[data.kind];
+      if (!run) throw new Error(`unknown job kind '${data.kind}' (this worker knows ${Object.keys(opts.processors).join(', ')})`);
+      tell('start', job);
+      try {
+        return await run(data, { cacheDir: opts.cacheDir, dataDir: opts.dataDir, progress: (phase) => void job.updateProgress({ phase }) });
+      } catch (e) {
+        // stopping: the job stays active with a lock nobody renews, and is taken again after the stall interval
+        if (e instanceof Interrupted) await new Promise(() => {});
+        throw e;
+      }
+    },
+    {
+      connection: ioredis(c),
+      concurrency: opts.concurrency ?? 1,
+      lockDuration: stall,
+      stalledInterval: stall,
+      maxStalledCount: 2,
+      autorun: false,
+    },
+  );
+  worker.on('completed', (job) => tell('done', job));
+  worker.on('failed', (job, err) => job && tell('failed', job, err.message));
+  worker.on('error', () => {}); // connection errors: ioredis reconnects; the run loop goes on
+  await reachable(worker, c);
+  const running = worker.run();
+  try {
+    while (!stopRequested()) await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await worker.close(true);
+    await running.catch(() => {});
+  }
+  throw new Interrupted(stopRequested() ?? 'SIGINT');
+}
+
+/** One unit of queued work: its id, what the worker gets, and where its result shows up once finished. */
+export interface QueueItem<R> {
+  id: string;
+  name: string; // the job's name in BullMQ (its kind)
+  data: QueueData;
+  result(): R | null; // the finished result, read from the shared cache
+}
+
+export interface QueueWait {
+  total: number;
+  done: number;
+  failed: number;
+  running: number;
+  cached: number;
+}
+
+/**
+ * Queues the items that have no result yet and waits until each has one, or has failed its last attempt
+ * (then its BullMQ failure reason is returned in its place). Items already in the queue under the same id
+ * (another sweep, a rerun) are waited for, not queued again; one that failed or finished earlier without
+ * its result here is queued afresh, and one lost from Redis (a restart) is queued again.
+ */
+export async function queueAndWait<R>(
+  items: QueueItem<R>[],
+  c: Connection,
+  opts: { retries: number; onProgress?: (p: QueueWait, id?: string, r?: R | { error: string; attempts: number }) => void; pollMs?: number },
+): Promise<Map<string, R | { error: string; attempts: number }>> {
+  const queue = new Queue(QUEUE_NAME, { connection: ioredis(c) });
+  queue.on('error', () => {});
+  try {
+    await reachable(queue, c);
+    const out = new Map<string, R | { error: string; attempts: number }>();
+    const p: QueueWait = { total: items.length, done: 0, failed: 0, running: 0, cached: 0 };
+    for (const it of items) {
+      const r = it.result();
+      if (r) {
+        out.set(it.id, r);
+        p.done++;
+        p.cached++;
+      }
+    }
+    opts.onProgress?.(p);
+    const add = async (it: QueueItem<R>) => {
+      const old = await queue.getJob(it.id);
+      if (old) {
+        const state = await old.getState();
+        if (state !== 'failed' && state !== 'completed') return; // waiting, active, delayed: on its way
+        await old.remove();
+      }
+      await queue.add(it.name, it.data, {
+        jobId: it.id,
+        attempts: opts.retries + 1,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: 24 * 3600 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      });
+    };
+    const pending = items.filter((it) => !out.has(it.id));
+    for (const it of pending) await add(it);
+    while (out.size < items.length) {
+      await checkpoint();
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
+      let running = 0;
+      for (const it of pending) {
+        if (out.has(it.id)) continue;
+        const r = it.result();
+        if (r) {
+          out.set(it.id, r);
+          p.done++;
+          opts.onProgress?.({ ...p, running }, it.id, r);
+          continue;
+        }
+        const job = await queue.getJob(it.id);
+        if (!job) {
+          await add(it);
+          continue;
+        }
+        const state = await job.getState();
+        if (state === 'active') running++;
+        if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+          const f = { error: job.failedReason || 'failed', attempts: job.attemptsMade };
+          out.set(it.id, f);
+          p.failed++;
+          opts.onProgress?.({ ...p, running }, it.id, f);
+        } else if (state === 'completed' && !it.result())
+          throw new ConfigError(
+            `job ${it.id} finished on a worker, but its result is not in this cache: give the workers and this command the same --cache folder`,
+          );
+      }
+      p.running = running;
+      opts.onProgress?.(p);
+    }
+    return out;
+  } finally {
+    await queue.close();
+  }
+}
+
+/** A sweep's jobs on the queue: queueAndWait over results/ID.json, failures as result rows. */
+export async function runSweepQueued(
+  jobs: SweepJob[],
+  c: Connection,
+  opts: { cacheDir: string; retries: number; onProgress?: (p: SweepProgress, last?: JobResult) => void; pollMs?: number },
+): Promise<JobResult[]> {
+  const t0 = performance.now();
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  const failed = (id: string, f: { error: string; attempts: number }) =>
+    failedResult(byId.get(id)!, f.error, (performance.now() - t0) / 1000, f.attempts);
+  const asRow = (id: string, r: JobResult | { error: string; attempts: number }) => ('config' in r ? r : failed(id, r));
+  const got = await queueAndWait<JobResult>(
+    jobs.map((j) => ({
+      id: j.id,
+      name: 'fit',
+      data: { kind: 'fit', job: j },
+      result: () => {
+        const r = readResult(opts.cacheDir, j.id);
+        return r && !r.error ? r : null;
+      },
+    })),
+    c,
+    { retries: opts.retries, pollMs: opts.pollMs, onProgress: (p, id, r) => opts.onProgress?.(p, id && r ? asRow(id, r) : undefined) },
+  );
+  return jobs.map((j) => asRow(j.id, got.get(j.id)!));
+}

@@ -1,0 +1,277 @@
+/**
+ * Sweeps: a grid (config/sweep.ts) expanded into jobs, each a classifier fitted and scored on a dataset.
+ * A job's id is a content hash of (the dataset's fingerprint, the classifier's configuration as run, the
+ * seed): the same job is never run twice, and its result is a file named by that id in the cache
+ * (`CACHE/results/ID.json`, written atomically). That makes a rerun free and at-least-once delivery (a
+ * queue's worker killed mid-job, its job taken again by another) harmless: whoever finishes writes the
+ * same result under the same name. The queue itself (BullMQ) is in eval/queue.ts; this module runs jobs.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Classifier } from '../core/classifier.js';
+import { ConfigError, Interrupted } from '../core/errors.js';
+import { ensureDir, writeFileAtomic } from '../core/atomic.js';
+import { dataset } from '../data/registry.js';
+import { fingerprint } from '../data/split.js';
+import type { Dataset } from '../core/data.js';
+import { parseConfig } from '../config/schema.js';
+import { SweepGridSchema, type SweepDataset, type SweepGrid } from '../config/sweep.js';
+import { applySets, classifierFrom } from '../models/resolve.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { fitAndEvaluate } from './evaluate.js';
+
+/** What a job runs: plain JSON, the same on every machine. */
+export interface JobConfig {
+  dataset: { name: string; subset?: number; testSubset?: number; dataSeed: number };
+  pipeline: string; // a recipe name, or an absolute path to a recipe .json or a pipeline module
+  set: Record<string, unknown>; // the grid's --set values that apply to this pipeline
+  seed: number;
+}
+
+export interface SweepJob {
+  id: string;
+  config: JobConfig;
+}
+
+export interface JobResult {
+  id: string;
+  config: JobConfig;
+  name: string; // the classifier's name
+  accuracy: number | null;
+  ci95?: [number, number];
+  macroF1?: number;
+  trainImages?: number;
+  testImages?: number;
+  timings: { fitSeconds?: number; evalSeconds?: number; totalSeconds: number; featuresCached?: boolean };
+  error?: string;
+  attempts?: number;
+  worker?: string; // the host and process that ran it
+  date: string;
+}
+
+/** Reads and validates a grid file; pipeline paths are taken relative to the grid's folder. */
+export function readGrid(file: string): SweepGrid {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(
+      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid JSON (${(e as Error).message})`}`,
+    );
+  }
+  const g = parseConfig(SweepGridSchema, raw, file);
+  const base = dirname(resolve(file));
+  return { ...g, pipelines: g.pipelines.map((p) => (/\.(json|m?js|ts)$/.test(p) && !isAbsolute(p) ? resolve(base, p) : p)) };
+}
+
+const datasetOf = (d: SweepDataset, g: SweepGrid): JobConfig['dataset'] => {
+  const o = typeof d === 'string' ? { name: d } : d;
+  return { name: o.name, subset: o.subset ?? g.subset, testSubset: o.testSubset ?? g.testSubset, dataSeed: g.dataSeed };
+};
+
+export function loadJobDataset(d: JobConfig['dataset'], dataDir?: string): Promise<Dataset> {
+  return dataset(d.name, { subset: d.subset, testSubset: d.testSubset, seed: d.dataSeed, dir: dataDir });
+}
+
+/** Every combination of the grid's values (a key's values in order; the first key varies slowest). */
+function combinations(set: Record<string, unknown[]>): Record<string, unknown>[] {
+  let out: Record<string, unknown>[] = [{}];
+  for (const [k, vs] of Object.entries(set)) out = out.flatMap((o) => vs.map((v) => ({ ...o, [k]: v })));
+  return out;
+}
+
+/** A classifier with the job's seed in every stage that has a seed option, unless the job's settings set it. */
+function seeded(c: Classifier, set: Record<string, unknown>, seed: number): Classifier {
+  let k = c;
+  if (k instanceof Pipeline)
+    for (const s of k.stages) if ('seed' in s.config && !(`${s.name}.seed` in set)) k = (k as Pipeline).set(`${s.name}.seed`, seed);
+  return k;
+}
+
+/**
+ * The classifier a job fits: its pipeline with the job's settings, and the job's seed in every stage that
+ * has a seed option (k-means' initialisation, the SVM's order) unless the grid sets it; the seed also goes
+ * to fit (a CNN's initialisation and shuffling, a pipeline's image sample).
+ */
+export async function classifierOf(c: JobConfig): Promise<Classifier> {
+  return seeded(applySets([await classifierFrom(c.pipeline)], c.set)[0], c.set, c.seed);
+}
+
+export function jobId(datasetFingerprint: string, classifier: Classifier, seed: number): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ data: datasetFingerprint, classifier: classifier.describe(), seed }))
+    .digest('hex')
+    .slice(0, 24);
+}
+
+/**
+ * The grid's jobs, each once: a setting applies to the pipelines that have it (so lenet5 in a grid over
+ * coding.words is one job per seed and dataset, not one per word count); a setting that no pipeline has is
+ * an error naming it. Loads each dataset once, for its fingerprint.
+ */
+export async function expandGrid(g: SweepGrid, opts: { dataDir?: string; where?: string } = {}): Promise<SweepJob[]> {
+  const base = await Promise.all(g.pipelines.map((p) => classifierFrom(p)));
+  for (const [k, vs] of Object.entries(g.set))
+    for (const v of vs)
+      try {
+        applySets(base, { [k]: v }); // names an unknown key or a bad value, with its did-you-mean
+      } catch (e) {
+        if (e instanceof ConfigError)
+          throw new ConfigError(`${opts.where ?? g.name}: set '${k}' = ${JSON.stringify(v)}: ${e.message.replace(/^--set \S+: /, '')}`);
+        throw e;
+      }
+  const jobs = new Map<string, SweepJob>();
+  for (const d of g.datasets) {
+    const dc = datasetOf(d, g);
+    const ds = await loadJobDataset(dc, opts.dataDir);
+    const fp = fingerprint({ name: ds.name, splits: [ds.train, ds.test] });
+    g.pipelines.forEach((spec, i) => {
+      const own = Object.fromEntries(Object.entries(g.set).filter(([k]) => base[i].settable().includes(k.split('.')[0])));
+      for (const set of combinations(own))
+        for (const seed of g.seeds) {
+          const c = seeded(applySets([base[i]], set)[0], set, seed);
+          const id = jobId(fp, c, seed);
+          if (!jobs.has(id)) jobs.set(id, { id, config: { dataset: dc, pipeline: spec, set, seed } });
+        }
+    });
+  }
+  base.forEach((c) => c.dispose());
+  return [...jobs.values()];
+}
+
+export const resultFile = (cacheDir: string, id: string) => join(cacheDir, 'results', `${id}.json`);
+
+/** A finished job's result from the cache, or null (a damaged file counts as none). */
+export function readResult(cacheDir: string, id: string): JobResult | null {
+  const f = resultFile(cacheDir, id);
+  if (!existsSync(f)) return null;
+  try {
+    const r = JSON.parse(readFileSync(f, 'utf8')) as JobResult;
+    return r.id === id && (typeof r.accuracy === 'number' || r.error) ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeResult(cacheDir: string, r: JobResult): void {
+  ensureDir(join(cacheDir, 'results'));
+  writeFileAtomic(resultFile(cacheDir, r.id), `${JSON.stringify(r, null, 1)}\n`);
+}
+
+export const workerName = () => `${process.env.HOSTNAME ?? 'localhost'}:${process.pid}`;
+
+/**
+ * Runs one job: the dataset, the classifier with its settings, fit and score (features and dictionaries
+ * through the shared cache). Its result goes into the cache; an error is thrown to the caller (a queue
+ * retries it; the in-process sweep records it).
+ */
+export async function runJob(
+  job: SweepJob,
+  opts: { cacheDir: string; dataDir?: string; onPhase?: (p: string) => void },
+): Promise<JobResult> {
+  const done = readResult(opts.cacheDir, job.id);
+  if (done && !done.error) return done;
+  const t0 = performance.now();
+  opts.onPhase?.('data');
+  const ds = await loadJobDataset(job.config.dataset, opts.dataDir);
+  const c = await classifierOf(job.config);
+  try {
+    opts.onPhase?.('fit');
+    const r = await fitAndEvaluate(c, ds, {
+      seed: job.config.seed,
+      cacheDir: join(opts.cacheDir, 'features'),
+      progress: false,
+      timingImages: 0,
+    });
+    const total = (performance.now() - t0) / 1000;
+    const result: JobResult = {
+      id: job.id,
+      config: job.config,
+      name: c.name,
+      accuracy: r.accuracy,
+      ci95: r.ci95,
+      macroF1: r.macroF1,
+      trainImages: ds.train.n,
+      testImages: ds.test.n,
+      timings: {
+        fitSeconds: r.fit.seconds,
+        evalSeconds: Math.max(0, total - r.fit.seconds),
+        totalSeconds: total,
+        featuresCached: r.fit.cached,
+      },
+      worker: workerName(),
+      date: new Date().toISOString(),
+    };
+    writeResult(opts.cacheDir, result);
+    return result;
+  } finally {
+    c.dispose();
+  }
+}
+
+/** The queue's processor for a sweep's jobs ('fit'). */
+export async function fitProcessor(
+  data: { kind: string; [k: string]: unknown },
+  ctx: { cacheDir: string; dataDir?: string; progress: (p: string) => void },
+) {
+  const r = await runJob(data.job as SweepJob, { cacheDir: ctx.cacheDir, dataDir: ctx.dataDir, onPhase: ctx.progress });
+  return { id: r.id, accuracy: r.accuracy };
+}
+
+/** A job's failure as a result row (not cached: a rerun tries it again). */
+export function failedResult(job: SweepJob, error: unknown, seconds: number, attempts = 1): JobResult {
+  return {
+    id: job.id,
+    config: job.config,
+    name: job.config.pipeline,
+    accuracy: null,
+    timings: { totalSeconds: seconds },
+    error: error instanceof Error ? error.message : String(error),
+    attempts,
+    date: new Date().toISOString(),
+  };
+}
+
+export interface SweepProgress {
+  total: number;
+  done: number;
+  failed: number;
+  running: number;
+  cached: number;
+}
+
+/** Runs every job in this process, in order, skipping those whose result is in the cache. */
+export async function runSweepHere(
+  jobs: SweepJob[],
+  opts: { cacheDir: string; dataDir?: string; onProgress?: (p: SweepProgress, last?: JobResult) => void },
+): Promise<JobResult[]> {
+  const out: JobResult[] = [];
+  const p: SweepProgress = { total: jobs.length, done: 0, failed: 0, running: 0, cached: 0 };
+  for (const job of jobs) {
+    const hit = readResult(opts.cacheDir, job.id);
+    if (hit && !hit.error) {
+      out.push(hit);
+      p.done++;
+      p.cached++;
+      opts.onProgress?.(p, hit);
+      continue;
+    }
+    const t0 = performance.now();
+    p.running = 1;
+    opts.onProgress?.(p);
+    let r: JobResult;
+    try {
+      r = await runJob(job, opts);
+      p.done++;
+    } catch (e) {
+      if (e instanceof Interrupted) throw e;
+      r = failedResult(job, e, (performance.now() - t0) / 1000);
+      p.failed++;
+    }
+    p.running = 0;
+    out.push(r);
+    opts.onProgress?.(p, r);
+  }
+  return out;
+}

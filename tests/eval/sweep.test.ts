@@ -1,0 +1,229 @@
+// Sweeps with the real parts: a real redis-server on a free port of 127.0.0.1 and real `bowcnn worker`
+// processes. sweeps/quick.json on two workers, one of them killed (kill -9) mid-job, gives the in-process
+// run's results.json apart from timings, with each job's result once; a Redis restart loses no finished
+// result (a rerun reads them from the cache with no worker at all); a job that fails after its retries is a
+// row with its error and the sweep still finishes. The grid's own checks are plain unit tests.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/core/errors.js';
+import { expandGrid, readGrid } from '../../src/eval/sweep.js';
+import { parseQueueUrl } from '../../src/eval/queue.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const MAIN = join(ROOT, 'src/cli/main.ts');
+const REDIS = '/usr/bin/redis-server';
+const dirs: string[] = [];
+const procs: ChildProcess[] = [];
+const tmp = (p: string) => {
+  const d = mkdtempSync(join(tmpdir(), `bowcnn-${p}-`));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const ENV = { ...process.env, BOWCNN_PROGRESS: '0', BOWCNN_WASM_THREADS: '1' };
+function cli(args: string[], timeout = 300_000) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, encoding: 'utf8', env: ENV, timeout });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+function start(args: string[]): { p: ChildProcess; log: () => string } {
+  const p = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(p);
+  let log = '';
+  p.stdout!.on('data', (d) => (log += d));
+  p.stderr!.on('data', (d) => (log += d));
+  return { p, log: () => log };
+}
+const freePort = () =>
+  new Promise<number>((ok) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+async function redis(port: number): Promise<ChildProcess> {
+  const p = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  procs.push(p);
+  for (let i = 0; i < 100; i++) {
+    if (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG') return p;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server on ${port} does not answer`);
+}
+const until = async (f: () => boolean, ms: number, what: string) => {
+  const t0 = performance.now();
+  while (!f()) {
+    if (performance.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+/** results.json's rows without what differs from run to run (timings, which worker, when, whether cached). */
+const rows = (dir: string) =>
+  (JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).jobs as Record<string, unknown>[]).map(
+    ({ timings, worker, date, ...rest }) => rest,
+  );
+
+describe('a sweep grid', () => {
+  it('is validated: unknown keys and settings no pipeline has are errors that name them', async () => {
+    const d = tmp('grid');
+    const write = (g: unknown) => {
+      const f = join(d, 'g.json');
+      writeFileSync(f, JSON.stringify(g));
+      return f;
+    };
+    expect(() => readGrid(write({ name: 'x', datasets: ['mnist'], pipelines: ['lenet5'], seed: [0] }))).toThrow(
+      /unknown key 'seed'.*did you mean 'seeds'/,
+    );
+    expect(() => readGrid(join(d, 'none.json'))).toThrow(/none\.json: no such file/);
+    const g = readGrid(
+      write({ name: 'x', datasets: ['mnist'], subset: 100, testSubset: 50, pipelines: ['bow-sift'], set: { 'coding.wrods': [8] } }),
+    );
+    await expect(expandGrid(g)).rejects.toThrow(ConfigError);
+    await expect(expandGrid(g, { where: 'g.json' })).rejects.toThrow(/^g\.json: set 'coding\.wrods' = 8: .*did you mean 'words'/);
+    expect(() => parseQueueUrl('http://x:1')).toThrow(/expected redis:\/\/HOST:PORT/);
+  });
+
+  it("expands to one job per distinct configuration: a setting varies only the pipelines that have it, and the ids are the configurations' hashes", async () => {
+    const jobs = await expandGrid(readGrid(join(ROOT, 'sweeps', 'quick.json')));
+    // bow-sift: 2 word counts x 2 pyramids x 2 seeds; lenet5 has neither setting: 2 seeds
+    expect(jobs.length).toBe(10);
+    expect(jobs.filter((j) => j.config.pipeline === 'lenet5').map((j) => j.config.set)).toEqual([{}, {}]);
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(10);
+    expect((await expandGrid(readGrid(join(ROOT, 'sweeps', 'quick.json')))).map((j) => j.id)).toEqual(jobs.map((j) => j.id));
+  });
+});
+
+describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real workers', () => {
+  it('quick.json: 2 workers, one killed mid-job, give the in-process results; a Redis restart loses no result', async () => {
+    const here = tmp('here'),
+      queued = tmp('queued');
+    const a = cli(['sweep', 'sweeps/quick.json', '--out', here]);
+    expect(a.code, a.err).toBe(0);
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    let server = await redis(port);
+    const cache = join(queued, 'cache');
+    const worker = () => start(['worker', '--queue', url, '--cache', cache, '--stall-seconds', '2']);
+    const w1 = worker(),
+      w2 = worker();
+    const sweep = start(['sweep', 'sweeps/quick.json', '--queue', url, '--cache', cache, '--out', queued]);
+    // kill -9 the first worker as soon as it has started a job
+    await until(() => /job \w+ \(\S+\) started/.test(w1.log()), 120_000, 'the first worker to start a job');
+    const killedJob = /job (\w+) \(\S+\) started/.exec(w1.log())![1];
+    w1.p.kill('SIGKILL');
+    const code = await new Promise<number | null>((ok) => sweep.p.on('exit', ok));
+    expect(code, sweep.log()).toBe(0);
+    expect(rows(queued)).toEqual(rows(here));
+    // each job's result once, and the killed worker's job was finished by the other one
+    const results = readdirSync(join(cache, 'results'));
+    expect(results.length).toBe(10);
+    const killed = results.find((f) => f.startsWith(killedJob))!;
+    expect(JSON.parse(readFileSync(join(cache, 'results', killed), 'utf8')).worker).toContain(String(w2.p.pid));
+    expect(w2.log()).toContain(`job ${killedJob}`);
+    // Redis restarts empty: a rerun of the sweep, with no worker running, reads every result from the cache
+    w2.p.kill('SIGINT');
+    expect(await new Promise((ok) => w2.p.on('exit', ok))).toBe(130);
+    server.kill('SIGKILL');
+    await new Promise((ok) => server.on('exit', ok));
+    server = await redis(port);
+    const again = cli(['sweep', 'sweeps/quick.json', '--queue', url, '--cache', cache, '--out', join(queued, 'again')], 60_000);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toContain('10 jobs (10 already in');
+    expect(rows(join(queued, 'again'))).toEqual(rows(here));
+    server.kill('SIGKILL');
+  }, 600_000);
+
+  it('a job that fails after its retries is a row with its error; the others finish and the sweep exits 1 having written results.json', async () => {
+    const d = tmp('fail');
+    const grid = join(d, 'grid.json');
+    // 40 training images cannot give 4096 visual words: k-means refuses, on every attempt
+    writeFileSync(
+      grid,
+      JSON.stringify({
+        name: 'fails',
+        datasets: ['mnist'],
+        subset: 40,
+        testSubset: 20,
+        pipelines: ['bow-sift', 'lenet5'],
+        set: { 'coding.words': [4096], 'train.epochs': [1] },
+        retries: 1,
+      }),
+    );
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const server = await redis(port);
+    start(['worker', '--queue', url, '--cache', join(d, 'cache')]);
+    const r = cli(['sweep', grid, '--queue', url, '--cache', join(d, 'cache'), '--out', d]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('1 of 2 jobs failed');
+    const jobs = JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')).jobs;
+    const bad = jobs.find((j: { config: { pipeline: string } }) => j.config.pipeline === 'bow-sift');
+    expect(bad.accuracy).toBeNull();
+    expect(bad.attempts).toBe(2);
+    expect(bad.error).toMatch(/words|clusters|points/);
+    expect(jobs.find((j: { config: { pipeline: string } }) => j.config.pipeline === 'lenet5').accuracy).toBeGreaterThan(0);
+    server.kill('SIGKILL');
+  }, 300_000);
+});
+
+describe.skipIf(!existsSync(REDIS))('features of a folder, in shards', () => {
+  it('in this process and on a worker: the same shard files, equal to the dictionary pipeline run on the whole folder', async () => {
+    const d = tmp('features');
+    const folder = join(d, 'images');
+    const { dataset } = await import('../../src/data/registry.js');
+    const { encodePng } = await import('../../src/report/png.js');
+    const { mkdirSync } = await import('node:fs');
+    const ds = await dataset('mnist', { subset: 10, testSubset: 250, seed: 2 });
+    for (let i = 0; i < ds.test.n; i++) {
+      const c = join(folder, ds.classes[ds.test.labels[i]]);
+      mkdirSync(c, { recursive: true });
+      writeFileSync(join(c, `${i}.png`), encodePng(ds.test.pixels.subarray(i * 784, (i + 1) * 784), 28, 28, 1));
+    }
+    const args = ['features', '--dataset', `folder:${folder}`, '--pipeline', 'bow-sift', '--shard', '100', '--sample', '150'];
+    const a = cli([...args, '--out', join(d, 'here')]);
+    expect(a.code, a.err).toBe(0);
+    const here = JSON.parse(readFileSync(join(d, 'here', 'features.json'), 'utf8'));
+    expect(here.shards.map((s: { start: number; end: number }) => [s.start, s.end])).toEqual([
+      [0, 100],
+      [100, 200],
+      [200, 250],
+    ]);
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const server = await redis(port);
+    start(['worker', '--queue', url, '--cache', join(d, 'shared')]);
+    const b = cli([...args, '--queue', url, '--cache', join(d, 'shared'), '--out', join(d, 'queued')]);
+    expect(b.code, b.err).toBe(0);
+    const queued = JSON.parse(readFileSync(join(d, 'queued', 'features.json'), 'utf8'));
+    expect(queued.shards.map((s: { id: string }) => s.id)).toEqual(here.shards.map((s: { id: string }) => s.id));
+    for (let i = 0; i < 3; i++) expect(readFileSync(queued.shards[i].file).equals(readFileSync(here.shards[i].file))).toBe(true);
+    // the shards are the fitted feature pipeline's rows for the whole folder, in listing order
+    const { Pipeline } = await import('../../src/pipeline/pipeline.js');
+    const { listFolder, readFiles } = await import('../../src/data/folder.js');
+    const { readShard } = await import('../../src/eval/features.js');
+    const { csrToDense } = await import('../../src/core/sparse.js');
+    const { useBackend } = await import('../../src/backend/index.js');
+    await useBackend('wasm');
+    const all = await readFiles(listFolder(folder).files, 28, 28, 1);
+    const p = await Pipeline.load(here.dictionary.dir);
+    const want = csrToDense((await p.features(all, { progress: false })).rows);
+    const got = here.shards.flatMap((s: { file: string }) => {
+      const r = readShard(s.file);
+      return Array.from(csrToDense({ n: r.n, d: r.d, indptr: r.indptr, indices: r.indices, values: r.values }));
+    });
+    expect(got.length).toBe(want.length);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+    expect(worst).toBeLessThan(1e-6);
+    expect(Array.from(readShard(here.shards[0].file).labels)).toEqual(Array.from(all.labels.subarray(0, 100)));
+    p.dispose();
+    server.kill('SIGKILL');
+  }, 300_000);
+});
