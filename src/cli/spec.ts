@@ -270,6 +270,11 @@ export const COMMANDS: CommandSpec[] = [
         arg: 'S',
         help: 'a job whose worker stops renewing its lock for this long (a crash, kill -9) is taken by another worker',
       },
+      'idle-exit': {
+        type: 'number',
+        arg: 'S',
+        help: 'exit (0) after S seconds without a job, for batch runs (a Kubernetes Job); default: wait for more',
+      },
       backend: backend(),
       'data-dir': dataDir,
       help,

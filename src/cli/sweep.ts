@@ -68,6 +68,8 @@ export async function workerCommand(v: Values): Promise<void> {
   const cacheDir = resolve(v.cache as string);
   const info = await startBackend(v);
   const me = `${hostname()}:${process.pid}`;
+  const idle = v['idle-exit'] as number | undefined;
+  if (idle !== undefined && !(idle > 0)) throw new UsageError(`--idle-exit ${idle}: a number of seconds above 0`);
   say(
     v,
     `worker ${me} on ${info.name}: jobs from ${c.url}, results into ${cacheDir}; Ctrl-C stops (a running job is taken again by another worker)`,
@@ -79,6 +81,7 @@ export async function workerCommand(v: Values): Promise<void> {
     dataDir: dataDir(v),
     concurrency: v.concurrency as number,
     stallSeconds: v['stall-seconds'] as number,
+    idleExitSeconds: v['idle-exit'] as number | undefined,
     onEvent: (what, job, detail) => {
       const id = String(job.id).slice(0, 10);
       const j = (job.data as { job?: { config?: { pipeline: string }; pipeline?: string; start?: number; end?: number } }).job;
@@ -98,4 +101,5 @@ export async function workerCommand(v: Values): Promise<void> {
       }
     },
   });
+  say(v, `${me}: no job for ${idle} s: exiting`);
 }

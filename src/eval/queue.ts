@@ -75,12 +75,15 @@ export interface WorkerOptions {
   concurrency?: number;
   /** a job whose worker stops renewing its lock for this long is taken by another worker (default 30) */
   stallSeconds?: number;
+  /** returns (rather than waiting for more) once no job has run for this long: for a batch job (a Kubernetes Job) */
+  idleExitSeconds?: number;
   onEvent?: (what: 'start' | 'done' | 'failed', job: Job, detail?: string) => void;
 }
 
 /**
- * Runs jobs from the queue until a stop is requested (Ctrl-C, SIGTERM). A job interrupted by the stop is
- * left to stall and be taken again (it is not counted as failed); finished ones are in the cache.
+ * Runs jobs from the queue until a stop is requested (Ctrl-C, SIGTERM: throws Interrupted), or until it has
+ * been idle for `idleExitSeconds` (returns). A job interrupted by a stop is left to stall and be taken again
+ * (it is not counted as failed); finished ones are in the cache.
  */
 export async function runWorker(c: Connection, opts: WorkerOptions): Promise<void> {
   const stall = (opts.stallSeconds ?? 30) * 1000;
@@ -90,6 +93,8 @@ export async function runWorker(c: Connection, opts: WorkerOptions): Promise<voi
       opts.onEvent?.(what, job, detail);
     } catch {}
   };
+  let active = 0,
+    lastActive = performance.now();
   const worker = new Worker(
     QUEUE_NAME,
     async (job: Job) => {
@@ -97,12 +102,16 @@ export async function runWorker(c: Connection, opts: WorkerOptions): Promise<voi
       const run = opts.processors[data.kind];
       if (!run) throw new Error(`unknown job kind '${data.kind}' (this worker knows ${Object.keys(opts.processors).join(', ')})`);
       tell('start', job);
+      active++;
       try {
         return await run(data, { cacheDir: opts.cacheDir, dataDir: opts.dataDir, progress: (phase) => void job.updateProgress({ phase }) });
       } catch (e) {
         // stopping: the job stays active with a lock nobody renews, and is taken again after the stall interval
         if (e instanceof Interrupted) await new Promise(() => {});
         throw e;
+      } finally {
+        active--;
+        lastActive = performance.now();
       }
     },
     {
@@ -119,13 +128,14 @@ export async function runWorker(c: Connection, opts: WorkerOptions): Promise<voi
   worker.on('error', () => {}); // connection errors: ioredis reconnects; the run loop goes on
   await reachable(worker, c);
   const running = worker.run();
+  const idle = () => opts.idleExitSeconds !== undefined && active === 0 && performance.now() - lastActive > opts.idleExitSeconds * 1000;
   try {
-    while (!stopRequested()) await new Promise((r) => setTimeout(r, 200));
+    while (!stopRequested() && !idle()) await new Promise((r) => setTimeout(r, 200));
   } finally {
-    await worker.close(true);
+    await worker.close(!!stopRequested());
     await running.catch(() => {});
   }
-  throw new Interrupted(stopRequested() ?? 'SIGINT');
+  if (stopRequested()) throw new Interrupted(stopRequested() ?? 'SIGINT');
 }
 
 /** One unit of queued work: its id, what the worker gets, and where its result shows up once finished. */
@@ -134,6 +144,7 @@ export interface QueueItem<R> {
   name: string; // the job's name in BullMQ (its kind)
   data: QueueData;
   result(): R | null; // the finished result, read from the shared cache
+  after?: string; // an item to wait for before this one is queued (one that makes what this one reuses)
 }
 
 export interface QueueWait {
@@ -186,7 +197,17 @@ export async function queueAndWait<R>(
       });
     };
     const pending = items.filter((it) => !out.has(it.id));
-    for (const it of pending) await add(it);
+    // an item waits for the one it comes after (finished or failed) before it is queued
+    const queued = new Set<string>();
+    const ready = (it: QueueItem<R>) => !it.after || out.has(it.after) || !items.some((o) => o.id === it.after);
+    const addReady = async () => {
+      for (const it of pending)
+        if (!queued.has(it.id) && !out.has(it.id) && ready(it)) {
+          await add(it);
+          queued.add(it.id);
+        }
+    };
+    await addReady();
     while (out.size < items.length) {
       await checkpoint();
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
@@ -200,6 +221,7 @@ export async function queueAndWait<R>(
           opts.onProgress?.({ ...p, running }, it.id, r);
           continue;
         }
+        if (!queued.has(it.id)) continue;
         const job = await queue.getJob(it.id);
         if (!job) {
           await add(it);
@@ -219,6 +241,7 @@ export async function queueAndWait<R>(
       }
       p.running = running;
       opts.onProgress?.(p);
+      await addReady();
     }
     return out;
   } finally {
@@ -240,6 +263,7 @@ export async function runSweepQueued(
   const got = await queueAndWait<JobResult>(
     jobs.map((j) => ({
       id: j.id,
+      after: j.after,
       name: 'fit',
       data: { kind: 'fit', job: j },
       result: () => {

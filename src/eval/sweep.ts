@@ -32,6 +32,8 @@ export interface JobConfig {
 export interface SweepJob {
   id: string;
   config: JobConfig;
+  /** the job before it that fits the same dictionary: on a queue it starts once that one is done, and reuses it */
+  after?: string;
 }
 
 export interface JobResult {
@@ -98,6 +100,24 @@ export async function classifierOf(c: JobConfig): Promise<Classifier> {
   return seeded(applySets([await classifierFrom(c.pipeline)], c.set)[0], c.set, c.seed);
 }
 
+/**
+ * What a BoW job's fitted prefix (its dictionary: every stage with a fit before the classifier, and the
+ * stages before them) is made of, or null for a classifier without one. Jobs with the same key share it
+ * through the feature cache.
+ */
+export function dictionaryKey(datasetFingerprint: string, c: Classifier): string | null {
+  if (!(c instanceof Pipeline)) return null;
+  const ci = c.stages.findIndex((s) => s.supervised === true);
+  const stages = ci < 0 ? c.stages : c.stages.slice(0, ci);
+  const last = stages.map((s) => !!s.fit).lastIndexOf(true);
+  if (last < 0) return null;
+  return createHash('sha256')
+    .update(
+      JSON.stringify({ data: datasetFingerprint, stages: stages.slice(0, last + 1).map((s) => ({ kind: s.kind, config: s.config })) }),
+    )
+    .digest('hex');
+}
+
 export function jobId(datasetFingerprint: string, classifier: Classifier, seed: number): string {
   return createHash('sha256')
     .update(JSON.stringify({ data: datasetFingerprint, classifier: classifier.describe(), seed }))
@@ -122,6 +142,7 @@ export async function expandGrid(g: SweepGrid, opts: { dataDir?: string; where?:
         throw e;
       }
   const jobs = new Map<string, SweepJob>();
+  const lastOfGroup = new Map<string, string>();
   for (const d of g.datasets) {
     const dc = datasetOf(d, g);
     const ds = await loadJobDataset(dc, opts.dataDir);
@@ -132,7 +153,11 @@ export async function expandGrid(g: SweepGrid, opts: { dataDir?: string; where?:
         for (const seed of g.seeds) {
           const c = seeded(applySets([base[i]], set)[0], set, seed);
           const id = jobId(fp, c, seed);
-          if (!jobs.has(id)) jobs.set(id, { id, config: { dataset: dc, pipeline: spec, set, seed } });
+          if (jobs.has(id)) continue;
+          const group = dictionaryKey(fp, c);
+          const after = group ? lastOfGroup.get(group) : undefined;
+          if (group) lastOfGroup.set(group, id);
+          jobs.set(id, { id, config: { dataset: dc, pipeline: spec, set, seed }, ...(after ? { after } : {}) });
         }
     });
   }

@@ -96,6 +96,18 @@ describe('a sweep grid', () => {
     expect(jobs.length).toBe(10);
     expect(jobs.filter((j) => j.config.pipeline === 'lenet5').map((j) => j.config.set)).toEqual([{}, {}]);
     expect(new Set(jobs.map((j) => j.id)).size).toBe(10);
+    // a job that reuses another's dictionary (same words and seed, another pyramid) waits for it on a queue
+    for (const j of jobs) {
+      const twin = jobs.find(
+        (o) =>
+          o !== j &&
+          o.config.pipeline === 'bow-sift' &&
+          o.config.seed === j.config.seed &&
+          o.config.set['coding.words'] === j.config.set['coding.words'],
+      );
+      const first = JSON.stringify(j.config.set['pooling.pyramid']) === '[1]';
+      expect(j.after, JSON.stringify(j.config)).toBe(j.config.pipeline === 'lenet5' || first ? undefined : twin!.id);
+    }
     expect((await expandGrid(readGrid(join(ROOT, 'sweeps', 'quick.json')))).map((j) => j.id)).toEqual(jobs.map((j) => j.id));
   });
 });
@@ -159,7 +171,7 @@ describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;
     const server = await redis(port);
-    start(['worker', '--queue', url, '--cache', join(d, 'cache')]);
+    const w = start(['worker', '--queue', url, '--cache', join(d, 'cache'), '--idle-exit', '3']);
     const r = cli(['sweep', grid, '--queue', url, '--cache', join(d, 'cache'), '--out', d]);
     expect(r.code).toBe(1);
     expect(r.err).toContain('1 of 2 jobs failed');
@@ -169,6 +181,9 @@ describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real
     expect(bad.attempts).toBe(2);
     expect(bad.error).toMatch(/words|clusters|points/);
     expect(jobs.find((j: { config: { pipeline: string } }) => j.config.pipeline === 'lenet5').accuracy).toBeGreaterThan(0);
+    // --idle-exit: the worker leaves by itself once the queue has been empty that long
+    expect(await new Promise((ok) => (w.p.exitCode !== null ? ok(w.p.exitCode) : w.p.on('exit', ok)))).toBe(0);
+    expect(w.log()).toContain('no job for 3 s: exiting');
     server.kill('SIGKILL');
   }, 300_000);
 });
