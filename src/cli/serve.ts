@@ -41,7 +41,12 @@ export async function serveCommand(v: Values, pos: string[]): Promise<void> {
   const host = v.host as string;
   const port = v.port as number;
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      return send(res, 400, 'a malformed path');
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET and HEAD');
     if (models && path.startsWith('/models/')) {
       const f = models.get(path.slice('/models/'.length));

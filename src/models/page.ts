@@ -47,7 +47,7 @@ function stagesOf(model: tf.LayersModel, p: Pipeline): PageStage[] {
   }));
 }
 
-async function chainFiles(dir: string, files: PageFiles): Promise<PageChain> {
+async function chainFiles(dir: string, files: PageFiles): Promise<{ chain: PageChain; dataset: string }> {
   const meta = readModelMeta(dir);
   const c = await load(dir);
   try {
@@ -73,7 +73,7 @@ async function chainFiles(dir: string, files: PageFiles): Promise<PageChain> {
     if (empty) throw new ConfigError(`${dir}: stage '${empty.stage}' has no layer in the exported model`);
     files.set(`${c.name}/model.json`, plain['model.json']);
     files.set(`${c.name}/weights.bin`, plain['weights.bin']);
-    return {
+    const chain: PageChain = {
       name: c.name,
       kind: meta.kind,
       about: `${meta.kind === 'bow' ? 'BoW pipeline' : 'CNN'} ${c.name}, fitted on ${data.dataset}`,
@@ -82,6 +82,7 @@ async function chainFiles(dir: string, files: PageFiles): Promise<PageChain> {
       inShape: data.inShape,
       stages,
     };
+    return { chain, dataset: data.dataset };
   } finally {
     c.dispose();
   }
@@ -112,13 +113,21 @@ export async function pageFiles(dir: string, opts: PageOptions = {}): Promise<Pa
     chosen = [bow, cnn].filter((d): d is string => !!d);
   }
   if (!chosen.length) throw new ConfigError(`${dir}: no saved model (a folder with meta.json) in it or in its models/`);
+  const kinds = chosen.map((d) => readModelMeta(d).kind);
+  if (kinds.filter((k) => k === 'bow').length > 1 || kinds.filter((k) => k === 'cnn').length > 1)
+    throw new ConfigError(`--models ${opts.models?.join(',')}: the page shows one BoW pipeline beside one CNN (name at most one of each)`);
   const files: PageFiles = new Map();
   const chains: PageChain[] = [];
-  for (const d of chosen) chains.push(await chainFiles(d, files));
+  const datasets: string[] = [];
+  for (const d of chosen) {
+    const { chain, dataset } = await chainFiles(d, files);
+    chains.push(chain);
+    datasets.push(dataset);
+  }
   const shape = chains[0].inShape.join('x');
   const other = chains.find((c) => c.inShape.join('x') !== shape);
   if (other) throw new ConfigError(`${dir}: ${chains[0].name} takes ${shape} images and ${other.name} ${other.inShape.join('x')}`);
-  const manifest: PageManifest = { format: 'bowcnn-page', version: 1, dataset: datasetOf(chains), chains };
+  const manifest: PageManifest = { format: 'bowcnn-page', version: 1, dataset: [...new Set(datasets)].join(', '), chains };
   const samples = await samplesOf(manifest.dataset, chains[0].inShape, opts);
   if (samples) {
     files.set('samples.json', JSON.stringify(samples));
@@ -126,11 +135,6 @@ export async function pageFiles(dir: string, opts: PageOptions = {}): Promise<Pa
   }
   files.set('manifest.json', JSON.stringify(manifest, null, 1));
   return files;
-}
-
-function datasetOf(chains: PageChain[]): string {
-  const names = [...new Set(chains.map((c) => c.about.split(' fitted on ')[1]))];
-  return names.join(', ');
 }
 
 /** The first test images of the models' dataset, when it is a named one that is found here. */
