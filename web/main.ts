@@ -234,6 +234,11 @@ async function main(): Promise<void> {
   $('models').textContent = manifest.chains.map((c) => `${c.name} (${c.about})`).join(', ');
   const [H, W, C] = manifest.chains[0].inShape;
   const views = models.map((m) => viewOf(m, $(m.chain.kind === 'bow' ? 'chain-bow' : 'chain-cnn')));
+  for (const kind of ['bow', 'cnn'] as const)
+    if (!models.some((m) => m.chain.kind === kind)) {
+      $(`chain-${kind}`).hidden = true;
+      $(`sweep-${kind}`).style.display = 'none';
+    }
 
   let samples: { x: Float32Array; n: number; labels: number[] } | null = null;
   if (manifest.samples) {
@@ -384,7 +389,7 @@ async function main(): Promise<void> {
         sweepAgain = false;
         const t0 = performance.now();
         await update(w);
-        status(`${backend}: both chains in ${(performance.now() - t0).toFixed(0)} ms`);
+        status(`${backend}: ${views.length === 2 ? 'both chains' : 'the chain'} in ${(performance.now() - t0).toFixed(0)} ms`);
       } catch (e) {
         report(e);
       } finally {

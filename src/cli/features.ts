@@ -10,6 +10,7 @@ import {
   type DictionaryJob,
   dictionaryDone,
   dictionaryId,
+  featurePipeline,
   runDictionary,
   runShard,
   type ShardJob,
@@ -21,6 +22,7 @@ import {
 import { parseQueueUrl, queueAndWait } from '../eval/queue.js';
 import { Progress } from '../util/progress.js';
 import { output, say, startBackend } from './common.js';
+import { cacheFolder } from './sweep.js';
 import type { Values } from './spec.js';
 
 function sizeOf(s: string): [number, number] {
@@ -31,27 +33,30 @@ function sizeOf(s: string): [number, number] {
 
 export async function featuresCommand(v: Values): Promise<void> {
   const name = v.dataset as string | undefined;
-  if (!name?.startsWith('folder:')) throw new UsageError('features: give --dataset folder:PATH (a folder of class folders)');
+  if (!name?.startsWith('folder:')) throw new UsageError('give --dataset folder:PATH (a folder of class folders)');
   const root = resolve(name.slice('folder:'.length));
   const spec = v.pipeline as string;
   const pipeline = /\.(json|m?js|ts)$/.test(spec) && !isAbsolute(spec) ? resolve(spec) : spec;
   const out = resolve((v.out as string | undefined) ?? 'runs/features');
-  const cacheDir = resolve((v.cache as string | undefined) ?? join(out, 'cache'));
+  const cacheDir = cacheFolder((v.cache as string | undefined) ?? join(out, 'cache'));
   const shard = v.shard as number;
   if (!(Number.isInteger(shard) && shard >= 1)) throw new UsageError(`--shard ${shard}: a positive whole number of images`);
+  const sample = v.sample as number;
+  if (!(Number.isInteger(sample) && sample >= 1)) throw new UsageError(`--sample ${sample}: a positive whole number of images`);
+  const size = sizeOf(v.size as string);
+  (await featurePipeline(pipeline)).dispose(); // a recipe that is not there, or a CNN, is refused before the folder is listed
   const queue = v.queue ? parseQueueUrl(v.queue as string) : null;
   const info = await startBackend(v);
   const t0 = performance.now();
-  ensureDir(cacheDir);
   const listing = writeListing(cacheDir, root);
-  const base = { listing: listing.id, pipeline, size: sizeOf(v.size as string), channels: Number(v.channels) as 1 | 3 };
-  const dj: DictionaryJob = { ...base, sample: v.sample as number, seed: v.seed as number };
+  const base = { listing: listing.id, pipeline, size, channels: Number(v.channels) as 1 | 3 };
+  const dj: DictionaryJob = { ...base, sample, seed: v.seed as number };
   const did = dictionaryId(dj);
   const shards: ShardJob[] = [];
   for (let s = 0; s < listing.n; s += shard) shards.push({ ...base, dictionary: did, start: s, end: Math.min(listing.n, s + shard) });
   say(
     v,
-    `features of ${listing.n} images (${listing.classes.length} classes) in ${shards.length} shards of ${shard}, ${queue ? `on ${queue.url}` : `in this process on ${info.name}`}; cache ${cacheDir}`,
+    `features of ${listing.n} images (${listing.classes.length} classes) in ${shards.length} shard${shards.length === 1 ? '' : 's'} of ${shard}, ${queue ? `on ${queue.url}` : `in this process on ${info.name}`}; cache ${cacheDir}`,
   );
   const td = performance.now();
   if (queue) {

@@ -46,7 +46,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.exit(CODES[sig]);
     }
     stopping = sig;
-    process.stderr.write(`\nbowcnn: ${sig}: stopping after the current batch (again to stop at once)\n`);
+    process.stderr.write(`\nbowcnn: ${sig}: stopping at the next safe point (again to stop at once)\n`);
     requestStop(sig);
   });
 }
@@ -92,9 +92,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     if (err instanceof Interrupted) {
-      process.stderr.write(
-        `bowcnn ${cmd}: ${err.message}; completed epochs, cache entries and finished results are kept, a rerun resumes\n`,
-      );
+      process.stderr.write(`bowcnn ${cmd}: ${err.message}${err.kept ? `; ${err.kept}` : ''}\n`);
     } else {
       process.stderr.write(`bowcnn ${cmd}: ${err.message}\n`);
       const debug = debugOn();

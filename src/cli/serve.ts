@@ -40,6 +40,8 @@ export async function serveCommand(v: Values, pos: string[]): Promise<void> {
   }
   const host = v.host as string;
   const port = v.port as number;
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536))
+    throw new UsageError(`--port ${port}: a whole number from 0 (a free port) to 65535`);
   const server = createServer((req, res) => {
     let path: string;
     try {
@@ -62,7 +64,9 @@ export async function serveCommand(v: Values, pos: string[]): Promise<void> {
       fail(
         e.code === 'EADDRINUSE'
           ? new UsageError(`--port ${port}: ${host}:${port} is in use (another port, or --port 0 for a free one)`)
-          : new IoError(`${host}:${port}`, e.message),
+          : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND'
+            ? new UsageError(`--host ${host}: not an address of this machine (${e.code})`)
+            : new IoError(`${host}:${port}`, e.message),
       ),
     );
     server.listen(port, host, ok);
@@ -80,7 +84,7 @@ export async function serveCommand(v: Values, pos: string[]): Promise<void> {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   }
-  throw new Interrupted(stopRequested() ?? 'SIGINT');
+  throw new Interrupted(stopRequested() ?? 'SIGINT', 'the page is no longer served');
 }
 
 function send(res: ServerResponse, code: number, body: string | Uint8Array, type = 'text/plain; charset=utf-8'): void {

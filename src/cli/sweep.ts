@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
+import { ensureDir } from '../core/atomic.js';
 import { FitError, UsageError } from '../core/errors.js';
 import { parseQueueUrl, runSweepQueued, runWorker } from '../eval/queue.js';
 import { featureProcessors } from '../eval/features.js';
@@ -14,22 +15,37 @@ import { dataDir, output, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(2)}%`);
+const count = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/** --cache: a folder (made if missing); a file there is a usage error, before any job is taken. */
+export function cacheFolder(dir: string): string {
+  const full = resolve(dir);
+  try {
+    ensureDir(full);
+  } catch (e) {
+    throw new UsageError(`--cache ${dir}: ${(e as Error).message}`);
+  }
+  return full;
+}
 
 export async function sweepCommand(v: Values, pos: string[]): Promise<void> {
   const [file] = pos;
   const grid = readGrid(file);
   const out = resolve((v.out as string | undefined) ?? `runs/sweeps/${grid.name}`);
-  const cacheDir = resolve((v.cache as string | undefined) ?? `${out}/cache`);
   const queue = v.queue ? parseQueueUrl(v.queue as string) : null;
   const info = await startBackend(v);
   const t0 = performance.now();
   const jobs = await expandGrid(grid, { dataDir: dataDir(v), where: file });
+  const cacheDir = cacheFolder((v.cache as string | undefined) ?? `${out}/cache`);
   const cached = jobs.filter((j) => readResult(cacheDir, j.id)?.error === undefined && readResult(cacheDir, j.id)).length;
   say(
     v,
-    `sweep ${grid.name}: ${jobs.length} jobs (${cached} already in ${cacheDir}), ${queue ? `on the queue ${queue.url}` : `in this process on ${info.name}`}`,
+    `sweep ${grid.name}: ${count(jobs.length, 'job')} (${cached} already in ${cacheDir}), ${queue ? `on the queue ${queue.url}` : `in this process on ${info.name}`}`,
   );
-  const bar = new Progress(`sweep ${grid.name}`, jobs.length - cached, { unit: 'job', silent: v.json ? true : undefined });
+  const bar = new Progress(`sweep ${grid.name}`, jobs.length - cached, {
+    unit: 'job',
+    silent: v.json || cached === jobs.length ? true : undefined,
+  });
   let shown = 0;
   const onProgress = (p: SweepProgress, last?: JobResult) => {
     const finished = p.done + p.failed - p.cached;
@@ -46,7 +62,7 @@ export async function sweepCommand(v: Values, pos: string[]): Promise<void> {
     : await runSweepHere(jobs, { cacheDir, dataDir: dataDir(v), onProgress });
   bar.end();
   const files = writeSweepReport(
-    { grid, mode: queue ? 'queue' : 'in-process', seconds: (performance.now() - t0) / 1000, jobs: results },
+    { grid, mode: queue ? 'queue' : 'in-process', seconds: (performance.now() - t0) / 1000, jobs: results, cached },
     out,
   );
   const failed = results.filter((r) => r.error);
@@ -62,10 +78,14 @@ export async function sweepCommand(v: Values, pos: string[]): Promise<void> {
 }
 
 export async function workerCommand(v: Values): Promise<void> {
-  if (!v.queue) throw new UsageError('worker: give --queue redis://HOST:PORT');
-  if (!v.cache) throw new UsageError('worker: give --cache DIR (the folder the sweeps read results from, shared by every worker)');
+  if (!v.queue) throw new UsageError('give --queue redis://HOST:PORT');
+  if (!v.cache) throw new UsageError('give --cache DIR (the folder the sweeps read results from, shared by every worker)');
   const c = parseQueueUrl(v.queue as string);
-  const cacheDir = resolve(v.cache as string);
+  const cacheDir = cacheFolder(v.cache as string);
+  const conc = v.concurrency as number;
+  if (!(Number.isInteger(conc) && conc >= 1)) throw new UsageError(`--concurrency ${conc}: a whole number of jobs, at least 1`);
+  const stall = v['stall-seconds'] as number;
+  if (!(stall > 0)) throw new UsageError(`--stall-seconds ${stall}: a number of seconds above 0`);
   const info = await startBackend(v);
   const me = `${hostname()}:${process.pid}`;
   const idle = v['idle-exit'] as number | undefined;

@@ -41,7 +41,11 @@ export class FitError extends BowcnnError {
 export class Interrupted extends BowcnnError {
   override name = 'Interrupted';
   override readonly exitCode: number;
-  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+  /** what was kept, for the line the CLI prints (default: a long run's checkpoints, caches and results) */
+  constructor(
+    readonly signal: 'SIGINT' | 'SIGTERM',
+    readonly kept = 'completed epochs, cache entries and finished results are kept, a rerun resumes',
+  ) {
     super(`interrupted by ${signal}`);
     this.exitCode = signal === 'SIGINT' ? 130 : 143;
   }

@@ -119,7 +119,10 @@ async function readListed(
 }
 
 /** Every image file of a folder dataset, in a fixed order (train then test where it has both), with its label. */
-export function listFolder(root: string): { classes: string[]; files: { path: Buffer; shown: string; label: number }[] } {
+export function listFolder(root: string): {
+  classes: string[];
+  files: { path: Buffer; shown: string; label: number; size: number; mtimeMs: number }[];
+} {
   const rootPath: Path = { raw: Buffer.from(root), shown: showPath(root) };
   const top = entries(rootPath)
     .filter((e) => e.kind === 'dir')
@@ -130,7 +133,12 @@ export function listFolder(root: string): { classes: string[]; files: { path: Bu
       : [listClasses(rootPath)];
   return {
     classes: parts[0].classes,
-    files: parts.flatMap((l) => l.files.map((f) => ({ path: f.file.raw, shown: f.file.shown, label: f.label }))),
+    files: parts.flatMap((l) =>
+      l.files.map((f) => {
+        const st = statSync(f.file.raw);
+        return { path: f.file.raw, shown: f.file.shown, label: f.label, size: st.size, mtimeMs: st.mtimeMs };
+      }),
+    ),
   };
 }
 

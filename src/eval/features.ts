@@ -53,13 +53,19 @@ const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).dige
 interface Listing {
   root: string;
   classes: string[];
-  files: { path: string; label: number }[]; // paths as base64 of their bytes (names need not be UTF-8)
+  // paths as base64 of their bytes (names need not be UTF-8); size and modification time, so that a changed
+  // image makes another listing, and so other dictionaries and shards
+  files: { path: string; label: number; size: number; mtimeMs: number }[];
 }
 
 /** Lists the folder and writes the listing into the cache (once: it is named by its content). */
 export function writeListing(cacheDir: string, root: string): { id: string; n: number; classes: string[] } {
   const l = listFolder(root);
-  const listing: Listing = { root, classes: l.classes, files: l.files.map((f) => ({ path: f.path.toString('base64'), label: f.label })) };
+  const listing: Listing = {
+    root,
+    classes: l.classes,
+    files: l.files.map((f) => ({ path: f.path.toString('base64'), label: f.label, size: f.size, mtimeMs: f.mtimeMs })),
+  };
   const text = JSON.stringify(listing);
   const id = createHash('sha256').update(text).digest('hex').slice(0, 24);
   const file = join(cacheDir, 'listings', `${id}.json`);
@@ -107,7 +113,7 @@ export function shardDone(cacheDir: string, id: string): ShardResult | null {
 }
 
 /** The pipeline's feature stages: everything before its classifier. */
-async function featurePipeline(spec: string): Promise<Pipeline> {
+export async function featurePipeline(spec: string): Promise<Pipeline> {
   const c = await classifierFrom(spec);
   if (!(c instanceof Pipeline)) throw new ConfigError(`features --pipeline ${spec}: a BoW pipeline is needed (${c.name} is a CNN)`);
   const clf = c.stages.find((s) => s.supervised);

@@ -22,41 +22,79 @@ export interface Connection {
   host: string;
   port: number;
   db: number;
-  url: string;
+  username?: string;
+  password?: string;
+  tls: boolean; // rediss://
+  url: string; // as shown: without the password
 }
 
-/** redis://HOST:PORT[/DB], checked. */
+/** redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss:// (TLS), checked; the shown URL hides the password. */
 export function parseQueueUrl(url: string): Connection {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new ConfigError(`--queue ${url}: not a URL (expected redis://HOST:PORT)`);
+    throw new ConfigError('--queue: not a URL (expected redis://HOST:PORT)');
   }
-  if (u.protocol !== 'redis:') throw new ConfigError(`--queue ${url}: expected redis://HOST:PORT (got ${u.protocol}//)`);
+  const shown = `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new ConfigError(`--queue ${shown}: expected redis://HOST:PORT or rediss://HOST:PORT (got ${u.protocol}//)`);
   const port = Number(u.port || 6379);
   const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new ConfigError(`--queue ${url}: the database '${u.pathname.slice(1)}' is not a number`);
-  return { host: u.hostname || '127.0.0.1', port, db, url };
+  if (!Number.isInteger(db) || db < 0 || db > 15)
+    throw new ConfigError(`--queue ${shown}: the database '${u.pathname.slice(1)}' is not one of 0..15`);
+  return {
+    host: u.hostname || '127.0.0.1',
+    port,
+    db,
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:',
+    url: shown,
+  };
 }
 
-const ioredis = (c: Connection) => ({ host: c.host, port: c.port, db: c.db, maxRetriesPerRequest: null, enableOfflineQueue: true });
+const ioredis = (c: Connection) => ({
+  host: c.host,
+  port: c.port,
+  db: c.db,
+  username: c.username,
+  password: c.password,
+  ...(c.tls ? { tls: {} } : {}),
+  maxRetriesPerRequest: null,
+  enableOfflineQueue: true,
+});
 
-/** Resolves once Redis answers; an IoError naming the address when it does not within `ms`. */
+/** Resolves once Redis answers; an IoError naming the address (and Redis's own complaint, a refused password say) when it does not within `ms`. */
 async function reachable(q: Queue | Worker, c: Connection, ms = 10_000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  let last = '';
+  const note = (e: Error) => {
+    last = e.message;
+  };
+  const events = q as unknown as { on(e: 'error', f: (e: Error) => void): void; off(e: 'error', f: (e: Error) => void): void };
+  events.on('error', note);
   try {
     await Promise.race([
       q.waitUntilReady(),
       new Promise((_, fail) => {
         timer = setTimeout(
-          () => fail(new IoError(c.url, `Redis does not answer (after ${ms / 1000} s): is redis-server running there?`)),
+          () =>
+            fail(
+              new IoError(
+                c.url,
+                last && !/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH/.test(last)
+                  ? `Redis refuses the connection: ${last}`
+                  : `Redis does not answer (after ${ms / 1000} s): is redis-server running there?`,
+              ),
+            ),
           ms,
         );
       }),
     ]);
   } finally {
     clearTimeout(timer);
+    events.off('error', note);
   }
 }
 
@@ -128,14 +166,31 @@ export async function runWorker(c: Connection, opts: WorkerOptions): Promise<voi
   worker.on('error', () => {}); // connection errors: ioredis reconnects; the run loop goes on
   await reachable(worker, c);
   const running = worker.run();
-  const idle = () => opts.idleExitSeconds !== undefined && active === 0 && performance.now() - lastActive > opts.idleExitSeconds * 1000;
+  // --idle-exit: gone once nothing has been waiting or running anywhere for that long (a stalled job counts as
+  // running until it is taken again, so that no job is left behind)
+  const watch = opts.idleExitSeconds !== undefined ? new Queue(QUEUE_NAME, { connection: ioredis(c) }) : null;
+  watch?.on('error', () => {});
+  let busySince = performance.now();
+  const idle = async () => {
+    if (!watch) return false;
+    const n = await watch.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused');
+    if (active > 0 || Object.values(n).some((k) => k > 0)) busySince = performance.now();
+    return performance.now() - Math.max(busySince, lastActive) > (opts.idleExitSeconds ?? 0) * 1000;
+  };
   try {
-    while (!stopRequested() && !idle()) await new Promise((r) => setTimeout(r, 200));
+    while (!stopRequested() && !(await idle())) await new Promise((r) => setTimeout(r, 250));
   } finally {
     await worker.close(!!stopRequested());
-    await running.catch(() => {});
+    await watch?.close();
+    // a job interrupted by the stop never settles (it waits to be taken again): do not wait for it
+    if (!stopRequested()) await running.catch(() => {});
   }
-  if (stopRequested()) throw new Interrupted(stopRequested() ?? 'SIGINT');
+  const sig = stopRequested();
+  if (sig)
+    throw new Interrupted(
+      sig,
+      active > 0 ? 'its running job is left to stall and is taken by another worker; finished results are in the cache' : '',
+    );
 }
 
 /** One unit of queued work: its id, what the worker gets, and where its result shows up once finished. */

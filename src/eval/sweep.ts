@@ -9,8 +9,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Classifier } from '../core/classifier.js';
-import { ConfigError, Interrupted } from '../core/errors.js';
+import { BowcnnError, ConfigError, Interrupted } from '../core/errors.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import { dataset } from '../data/registry.js';
 import { fingerprint } from '../data/split.js';
@@ -59,7 +60,7 @@ export function readGrid(file: string): SweepGrid {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new ConfigError(
-      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid JSON (${(e as Error).message})`}`,
+      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as NodeJS.ErrnoException).code === 'EISDIR' ? 'a folder, not a grid file' : `not valid JSON (${(e as Error).message})`}`,
     );
   }
   const g = parseConfig(SweepGridSchema, raw, file);
@@ -131,21 +132,31 @@ export function jobId(datasetFingerprint: string, classifier: Classifier, seed: 
  * an error naming it. Loads each dataset once, for its fingerprint.
  */
 export async function expandGrid(g: SweepGrid, opts: { dataDir?: string; where?: string } = {}): Promise<SweepJob[]> {
-  const base = await Promise.all(g.pipelines.map((p) => classifierFrom(p)));
+  const where = opts.where ?? g.name;
+  const named = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      // the same kind of error (a typo exits 2, a missing dataset 1), saying where in the grid
+      if (e instanceof BowcnnError) e.message = `${where}: ${what}: ${e.message}`;
+      throw e;
+    }
+  };
+  const base = await Promise.all(g.pipelines.map((p, i) => named(`pipelines[${i}]`, () => classifierFrom(p))));
   for (const [k, vs] of Object.entries(g.set))
     for (const v of vs)
       try {
         applySets(base, { [k]: v }); // names an unknown key or a bad value, with its did-you-mean
       } catch (e) {
         if (e instanceof ConfigError)
-          throw new ConfigError(`${opts.where ?? g.name}: set '${k}' = ${JSON.stringify(v)}: ${e.message.replace(/^--set \S+: /, '')}`);
+          throw new ConfigError(`${where}: set '${k}' = ${JSON.stringify(v)}: ${e.message.replace(/^--set \S+: /, '')}`);
         throw e;
       }
   const jobs = new Map<string, SweepJob>();
   const lastOfGroup = new Map<string, string>();
-  for (const d of g.datasets) {
+  for (const [di, d] of g.datasets.entries()) {
     const dc = datasetOf(d, g);
-    const ds = await loadJobDataset(dc, opts.dataDir);
+    const ds = await named(`datasets[${di}]`, () => loadJobDataset(dc, opts.dataDir));
     const fp = fingerprint({ name: ds.name, splits: [ds.train, ds.test] });
     g.pipelines.forEach((spec, i) => {
       const own = Object.fromEntries(Object.entries(g.set).filter(([k]) => base[i].settable().includes(k.split('.')[0])));
@@ -184,7 +195,7 @@ export function writeResult(cacheDir: string, r: JobResult): void {
   writeFileAtomic(resultFile(cacheDir, r.id), `${JSON.stringify(r, null, 1)}\n`);
 }
 
-export const workerName = () => `${process.env.HOSTNAME ?? 'localhost'}:${process.pid}`;
+export const workerName = () => `${hostname()}:${process.pid}`;
 
 /**
  * Runs one job: the dataset, the classifier with its settings, fit and score (features and dictionaries

@@ -14,6 +14,7 @@ export interface SweepResult {
   mode: 'in-process' | 'queue';
   seconds: number;
   jobs: JobResult[];
+  cached?: number; // jobs whose result was read from the cache (their timings are those of the run that computed them)
 }
 
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '—');
@@ -69,7 +70,7 @@ export function sweepMarkdown(s: SweepResult): string {
   if (s.grid.about) L.push(s.grid.about, '');
   const failed = s.jobs.filter((r) => r.error);
   L.push(
-    `${s.jobs.length} jobs (${s.mode}), ${failed.length} failed, ${s.seconds.toFixed(1)} s. Datasets: ${s.grid.datasets.map((d) => (typeof d === 'string' ? d : d.name)).join(', ')}; ` +
+    `${s.jobs.length} jobs (${s.mode}${s.cached ? `; ${s.cached} read from the cache, timed when they were computed` : ''}), ${failed.length} failed, ${s.seconds.toFixed(1)} s. Datasets: ${s.grid.datasets.map((d) => (typeof d === 'string' ? d : d.name)).join(', ')}; ` +
       `training images ${s.jobs.find((r) => r.trainImages)?.trainImages ?? '—'}, test images ${s.jobs.find((r) => r.testImages)?.testImages ?? '—'}. Intervals: a job's bootstrap 95% interval; where several jobs share a value (seeds, other settings), the range of their accuracies.`,
     '',
     '## Best per pipeline',
@@ -196,7 +197,10 @@ export function sweepHtml(s: SweepResult): string {
 export function writeSweepReport(s: SweepResult, dir: string): { json: string; md: string; html: string } {
   ensureDir(dir);
   const files = { json: join(dir, 'results.json'), md: join(dir, 'report.md'), html: join(dir, 'report.html') };
-  writeFileAtomic(files.json, `${JSON.stringify({ grid: s.grid, mode: s.mode, seconds: s.seconds, jobs: s.jobs }, null, 1)}\n`);
+  writeFileAtomic(
+    files.json,
+    `${JSON.stringify({ grid: s.grid, mode: s.mode, seconds: s.seconds, cached: s.cached ?? 0, jobs: s.jobs }, null, 1)}\n`,
+  );
   writeFileAtomic(files.md, sweepMarkdown(s));
   writeFileAtomic(files.html, sweepHtml(s));
   return files;
