@@ -113,7 +113,7 @@ describe('a sweep grid', () => {
 });
 
 describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real workers', () => {
-  it('quick.json: 2 workers, one killed mid-job, give the in-process results; a Redis restart loses no result', async () => {
+  it('quick.json on workers, one killed mid-job (kill -9) and one stopped mid-job (Ctrl-C), gives the in-process results; a Redis restart loses no result', async () => {
     const here = tmp('here'),
       queued = tmp('queued');
     const a = cli(['sweep', 'sweeps/quick.json', '--out', here]);
@@ -130,18 +130,40 @@ describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real
     await until(() => /job \w+ \(\S+\) started/.test(w1.log()), 120_000, 'the first worker to start a job');
     const killedJob = /job (\w+) \(\S+\) started/.exec(w1.log())![1];
     w1.p.kill('SIGKILL');
+    // then Ctrl-C the second in the middle of a job of its own: it exits 130 at once, leaving that job to a third
+    // (a job that fits a dictionary: seconds long, so the signal lands while it runs)
+    const long = (await expandGrid(readGrid(join(ROOT, 'sweeps', 'quick.json'))))
+      .filter((j) => j.config.pipeline === 'bow-sift' && !j.after)
+      .map((j) => j.id.slice(0, 10));
+    const before = w2.log().length;
+    const startedLong = () =>
+      [
+        ...w2
+          .log()
+          .slice(before)
+          .matchAll(/job (\w+) \(\S+\) started/g),
+      ]
+        .map((m) => m[1])
+        .find((id) => long.includes(id));
+    await until(() => !!startedLong(), 120_000, 'the second worker to start a job that fits a dictionary');
+    const interruptedJob = startedLong()!;
+    w2.p.kill('SIGINT');
+    expect(await new Promise((ok) => (w2.p.exitCode !== null ? ok(w2.p.exitCode) : w2.p.on('exit', ok)))).toBe(130);
+    expect(w2.log()).toContain('its running job is left to stall and is taken by another worker');
+    const w3 = worker();
     const code = await new Promise<number | null>((ok) => sweep.p.on('exit', ok));
     expect(code, sweep.log()).toBe(0);
     expect(rows(queued)).toEqual(rows(here));
-    // each job's result once, and the killed worker's job was finished by the other one
+    // each job's result once; the killed worker's job and the interrupted one were finished by the others
     const results = readdirSync(join(cache, 'results'));
     expect(results.length).toBe(10);
-    const killed = results.find((f) => f.startsWith(killedJob))!;
-    expect(JSON.parse(readFileSync(join(cache, 'results', killed), 'utf8')).worker).toContain(String(w2.p.pid));
-    expect(w2.log()).toContain(`job ${killedJob}`);
+    const by = (id: string) =>
+      JSON.parse(readFileSync(join(cache, 'results', results.find((f) => f.startsWith(id))!), 'utf8')).worker as string;
+    expect(by(killedJob)).not.toMatch(new RegExp(`:${w1.p.pid}$`));
+    expect(by(interruptedJob)).toMatch(new RegExp(`:${w3.p.pid}$`));
     // Redis restarts empty: a rerun of the sweep, with no worker running, reads every result from the cache
-    w2.p.kill('SIGINT');
-    expect(await new Promise((ok) => w2.p.on('exit', ok))).toBe(130);
+    w3.p.kill('SIGINT');
+    expect(await new Promise((ok) => (w3.p.exitCode !== null ? ok(w3.p.exitCode) : w3.p.on('exit', ok)))).toBe(130);
     server.kill('SIGKILL');
     await new Promise((ok) => server.on('exit', ok));
     server = await redis(port);
