@@ -21,12 +21,18 @@ const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(100 *
 const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 const pipelineOf = (r: JobResult) => r.name;
 
-/** The parameters that vary across the grid: every --set key with 2+ values, the seed, the dataset, the pipeline. */
-function axes(g: SweepGrid): { key: string; label: string; of: (r: JobResult) => unknown }[] {
-  const out: { key: string; label: string; of: (r: JobResult) => unknown }[] = [];
-  for (const [k, vs] of Object.entries(g.set)) if (vs.length > 1) out.push({ key: k, label: k, of: (r) => r.config.set[k] });
-  if (g.datasets.length > 1) out.push({ key: 'dataset', label: 'dataset', of: (r) => r.config.dataset.name });
-  if (g.seeds.length > 1) out.push({ key: 'seed', label: 'seed', of: (r) => r.config.seed });
+/** The parameters that vary across the grid, each with its values: every --set key with 2+ values, the dataset, the seed. */
+function axes(g: SweepGrid): { key: string; label: string; values: unknown[]; of: (r: JobResult) => unknown }[] {
+  const out: { key: string; label: string; values: unknown[]; of: (r: JobResult) => unknown }[] = [];
+  for (const [k, vs] of Object.entries(g.set)) if (vs.length > 1) out.push({ key: k, label: k, values: vs, of: (r) => r.config.set[k] });
+  if (g.datasets.length > 1)
+    out.push({
+      key: 'dataset',
+      label: 'dataset',
+      values: g.datasets.map((d) => (typeof d === 'string' ? d : d.name)),
+      of: (r) => r.config.dataset.name,
+    });
+  if (g.seeds.length > 1) out.push({ key: 'seed', label: 'seed', values: g.seeds, of: (r) => r.config.seed });
   return out;
 }
 
@@ -81,12 +87,7 @@ export function sweepMarkdown(s: SweepResult): string {
   for (const r of best(s.jobs))
     L.push(`| ${r.name} | ${pct(r.accuracy)} | ${r.ci95 ? `${pct(r.ci95[0])} – ${pct(r.ci95[1])}` : '—'} | ${settings(r)} |`);
   for (const a of axes(s.grid)) {
-    const values =
-      a.key === 'dataset'
-        ? s.grid.datasets.map((d) => (typeof d === 'string' ? d : d.name))
-        : a.key === 'seed'
-          ? s.grid.seeds
-          : s.grid.set[a.key];
+    const values = a.values;
     L.push(
       '',
       `## Accuracy against ${a.label}`,
@@ -120,12 +121,7 @@ export function sweepMarkdown(s: SweepResult): string {
 export function sweepHtml(s: SweepResult): string {
   const charts: string[] = [];
   for (const a of axes(s.grid)) {
-    const values =
-      a.key === 'dataset'
-        ? s.grid.datasets.map((d) => (typeof d === 'string' ? d : d.name))
-        : a.key === 'seed'
-          ? s.grid.seeds
-          : s.grid.set[a.key];
+    const values = a.values;
     const numeric = values.every((v) => typeof v === 'number');
     const series = [...new Set(s.jobs.map(pipelineOf))]
       .map((name, i) => {

@@ -112,6 +112,36 @@ describe('a sweep grid', () => {
   });
 });
 
+describe("a sweep's report", () => {
+  it('gives per value the mean accuracy and its interval (one job: its bootstrap interval; several: their range), and the best row per pipeline', async () => {
+    const { sweepMarkdown } = await import('../../src/report/sweep.js');
+    const grid = readGrid(join(ROOT, 'sweeps', 'quick.json'));
+    const row = (words: number, seed: number, accuracy: number, ci95?: [number, number]) => ({
+      id: `id${words}-${seed}`,
+      name: 'bow-sift',
+      config: {
+        dataset: { name: 'mnist', dataSeed: 0 },
+        pipeline: 'bow-sift',
+        set: { 'coding.words': words, 'pooling.pyramid': [1] },
+        seed,
+      },
+      accuracy,
+      ci95,
+      timings: { totalSeconds: 1 },
+      date: '',
+    });
+    const md = sweepMarkdown({
+      grid,
+      mode: 'in-process',
+      seconds: 1,
+      jobs: [row(64, 0, 0.9, [0.88, 0.92]), row(64, 1, 0.8, [0.78, 0.82]), row(256, 0, 0.95, [0.93, 0.97])],
+    });
+    // 64 words: two seeds, mean 85% and their range; 256: one job, its own interval
+    expect(md).toContain('| bow-sift | 85.00% [80.00%, 90.00%] | 95.00% [93.00%, 97.00%] |');
+    expect(md).toMatch(/\| bow-sift \| 95\.00% \| 93\.00% – 97\.00% \| coding\.words=256/);
+  });
+});
+
 describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real workers', () => {
   it('quick.json on workers, one killed mid-job (kill -9) and one stopped mid-job (Ctrl-C), gives the in-process results; a Redis restart loses no result', async () => {
     const here = tmp('here'),
