@@ -249,6 +249,7 @@ async function main(): Promise<void> {
   let base: Float32Array = new Float32Array(H * W * C);
   const pose: Pose = { ...IDENTITY };
   let lastKind: Kind = 'translate-x';
+  let updates = 0;
   let busy = false,
     again = false,
     sweepAgain = true;
@@ -389,6 +390,7 @@ async function main(): Promise<void> {
         sweepAgain = false;
         const t0 = performance.now();
         await update(w);
+        updates++;
         status(`${backend}: ${views.length === 2 ? 'both chains' : 'the chain'} in ${(performance.now() - t0).toFixed(0)} ms`);
       } catch (e) {
         report(e);
@@ -495,6 +497,8 @@ async function main(): Promise<void> {
       while (busy) await new Promise((r) => setTimeout(r, 10));
     },
     numTensors: () => tf.memory().numTensors,
+    /** how many times the page has redrawn (a test waits for the next one) */
+    updates: () => updates,
     errors,
   };
   (window as unknown as { bowcnnPage: typeof api }).bowcnnPage = api;

@@ -171,6 +171,28 @@ describe('the teaching page in headless Chromium', () => {
     await page.close();
   });
 
+  it('reads a photo (dark ink on light paper, 4x the size) as the test image it was made from', async () => {
+    const { encodePng } = await import('../../src/report/png.js');
+    const ds = await dataset('mnist', { subset: 10, seed: 0 });
+    const page = await open('?backend=wasm');
+    let right = 0;
+    const tried = 5;
+    for (let i = 0; i < tried; i++) {
+      const src = ds.test.pixels.subarray(i * 784, (i + 1) * 784);
+      const big = new Uint8Array(112 * 112);
+      for (let y = 0; y < 112; y++) for (let x = 0; x < 112; x++) big[y * 112 + x] = 255 - src[(y >> 2) * 28 + (x >> 2)];
+      const before = await page.evaluate(() => (window as never as { bowcnnPage: { updates(): number } }).bowcnnPage.updates());
+      await page.setInputFiles('#photo', { name: `digit-${i}.png`, mimeType: 'image/png', buffer: encodePng(big, 112, 112, 1) });
+      await page.waitForFunction((n) => (window as never as { bowcnnPage: { updates(): number } }).bowcnnPage.updates() > n, before);
+      await idle(page);
+      const predicted = await page.locator('.pred b').allTextContents();
+      if (predicted.every((p) => p === String(ds.test.labels[i]))) right++;
+    }
+    // framing a photo is not MNIST's own preprocessing: most, not all, must come back right through both chains
+    expect(right).toBeGreaterThanOrEqual(4);
+    await page.close();
+  });
+
   it('shows no console error on any backend it chose', () => {
     expect(consoleErrors).toEqual([]);
   });
