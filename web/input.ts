@@ -145,6 +145,7 @@ export async function photoAsDrawing(file: Blob, side: number): Promise<Float32A
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, side, side);
   ctx.drawImage(bmp, (side - bmp.width * s) / 2, (side - bmp.height * s) / 2, bmp.width * s, bmp.height * s);
+  bmp.close();
   const d = ctx.getImageData(0, 0, side, side).data;
   const g = new Float32Array(side * side);
   for (let i = 0; i < g.length; i++) g[i] = (0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2]) / 255;

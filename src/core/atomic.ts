@@ -4,6 +4,8 @@
  * write that fails (a full disk, no permission) removes its temp file and names the file it was for.
  */
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { IoError } from './errors.js';
 
@@ -30,8 +32,16 @@ export function ensureDir(dir: string): void {
   }
 }
 
+/**
+ * A temporary name beside `path` that no other writer uses: the process, the host and a random part, for
+ * folders that several machines write at once (a shared cache on NFS, where two containers can have the
+ * same pid).
+ */
+const tmpName = (path: string, kind: 'tmp' | 'old') =>
+  `${path}.${kind}-${process.pid}-${hostname().replace(/[^\w.-]/g, '_')}-${randomBytes(4).toString('hex')}`;
+
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = tmpName(file, 'tmp');
   try {
     ensureDir(dirname(file));
     writeFileSync(tmp, data);
@@ -43,8 +53,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 }
 
 export async function replaceDirAtomic(dir: string, fill: (tmp: string) => void | Promise<void>): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  const old = `${dir}.old-${process.pid}`;
+  const tmp = tmpName(dir, 'tmp');
+  const old = tmpName(dir, 'old');
   try {
     ensureDir(dirname(dir));
     rmSync(tmp, { recursive: true, force: true });

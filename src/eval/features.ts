@@ -105,7 +105,8 @@ export function shardDone(cacheDir: string, id: string): ShardResult | null {
   const f = shardMeta(cacheDir, id);
   if (!existsSync(f)) return null;
   try {
-    const r = JSON.parse(readFileSync(f, 'utf8')) as ShardResult;
+    // the file is named in this cache, which another machine may mount at another path
+    const r = { ...(JSON.parse(readFileSync(f, 'utf8')) as ShardResult), file: join(cacheDir, 'shards', `${id}.bin`) };
     return r.id === id && existsSync(r.file) ? r : null;
   } catch {
     return null;

@@ -99,7 +99,32 @@ async function reachable(q: Queue | Worker, c: Connection, ms = 10_000): Promise
 }
 
 export type QueueData = { kind: string; [k: string]: unknown };
-/** Runs one queued job of a kind; `progress` reports a phase to BullMQ (shown by the coordinator). */
+
+/** p, or Interrupted as soon as a stop is requested: a Redis call waits while Redis is down, a Ctrl-C must not. */
+async function orStop<T>(p: Promise<T>): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, fail) => {
+        t = setInterval(() => {
+          const s = stopRequested();
+          if (s) fail(new Interrupted(s));
+        }, 200);
+      }),
+    ]);
+  } finally {
+    clearInterval(t);
+  }
+}
+
+/** Waits for p at most `ms` (closing connections to a Redis that is gone). */
+async function settleWithin(p: Promise<unknown>, ms = 2000): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
+}
+/** Runs one queued job of a kind; `progress` reports a phase to BullMQ (the job's progress there). */
 export type Processor = (
   data: QueueData,
   ctx: { cacheDir: string; dataDir?: string; progress: (phase: string) => void },
@@ -142,7 +167,11 @@ export async function runWorker(c: Connection, opts: WorkerOptions): Promise<voi
       tell('start', job);
       active++;
       try {
-        return await run(data, { cacheDir: opts.cacheDir, dataDir: opts.dataDir, progress: (phase) => void job.updateProgress({ phase }) });
+        return await run(data, {
+          cacheDir: opts.cacheDir,
+          dataDir: opts.dataDir,
+          progress: (phase) => void job.updateProgress({ phase }).catch(() => {}),
+        });
       } catch (e) {
         // stopping: the job stays active with a lock nobody renews, and is taken again after the stall interval
         if (e instanceof Interrupted) await new Promise(() => {});
@@ -164,7 +193,12 @@ export async function runWorker(c: Connection, opts: WorkerOptions): Promise<voi
   worker.on('completed', (job) => tell('done', job));
   worker.on('failed', (job, err) => job && tell('failed', job, err.message));
   worker.on('error', () => {}); // connection errors: ioredis reconnects; the run loop goes on
-  await reachable(worker, c);
+  try {
+    await reachable(worker, c);
+  } catch (e) {
+    await settleWithin(worker.close(true));
+    throw e;
+  }
   const running = worker.run();
   // --idle-exit: gone once nothing has been waiting or running anywhere for that long (a stalled job counts as
   // running until it is taken again, so that no job is left behind)
@@ -173,15 +207,18 @@ export async function runWorker(c: Connection, opts: WorkerOptions): Promise<voi
   let busySince = performance.now();
   const idle = async () => {
     if (!watch) return false;
-    const n = await watch.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused');
+    const n = await orStop(watch.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused'));
     if (active > 0 || Object.values(n).some((k) => k > 0)) busySince = performance.now();
     return performance.now() - Math.max(busySince, lastActive) > (opts.idleExitSeconds ?? 0) * 1000;
   };
   try {
     while (!stopRequested() && !(await idle())) await new Promise((r) => setTimeout(r, 250));
+  } catch (e) {
+    if (!(e instanceof Interrupted)) throw e;
   } finally {
-    await worker.close(!!stopRequested());
-    await watch?.close();
+    // closing waits on Redis, which may be down: not for long
+    await settleWithin(worker.close(!!stopRequested()));
+    if (watch) await settleWithin(watch.close());
     // a job interrupted by the stop never settles (it waits to be taken again): do not wait for it
     if (!stopRequested()) await running.catch(() => {});
   }
@@ -237,19 +274,21 @@ export async function queueAndWait<R>(
     }
     opts.onProgress?.(p);
     const add = async (it: QueueItem<R>) => {
-      const old = await queue.getJob(it.id);
+      const old = await orStop(queue.getJob(it.id));
       if (old) {
-        const state = await old.getState();
+        const state = await orStop(old.getState());
         if (state !== 'failed' && state !== 'completed') return; // waiting, active, delayed: on its way
-        await old.remove();
+        await orStop(old.remove());
       }
-      await queue.add(it.name, it.data, {
-        jobId: it.id,
-        attempts: opts.retries + 1,
-        backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: { age: 24 * 3600 },
-        removeOnFail: { age: 7 * 24 * 3600 },
-      });
+      await orStop(
+        queue.add(it.name, it.data, {
+          jobId: it.id,
+          attempts: opts.retries + 1,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: { age: 24 * 3600 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        }),
+      );
     };
     const pending = items.filter((it) => !out.has(it.id));
     // an item waits for the one it comes after (finished or failed) before it is queued
@@ -277,14 +316,15 @@ export async function queueAndWait<R>(
           continue;
         }
         if (!queued.has(it.id)) continue;
-        const job = await queue.getJob(it.id);
+        const job = await orStop(queue.getJob(it.id));
         if (!job) {
           await add(it);
           continue;
         }
-        const state = await job.getState();
+        const state = await orStop(job.getState());
         if (state === 'active') running++;
-        if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        // failed is final in BullMQ: after the last attempt, or a job that stalled more often than allowed
+        if (state === 'failed') {
           const f = { error: job.failedReason || 'failed', attempts: job.attemptsMade };
           out.set(it.id, f);
           p.failed++;
@@ -300,7 +340,7 @@ export async function queueAndWait<R>(
     }
     return out;
   } finally {
-    await queue.close();
+    await settleWithin(queue.close());
   }
 }
 

@@ -213,6 +213,12 @@ export async function runJob(
   const ds = await loadJobDataset(job.config.dataset, opts.dataDir);
   const c = await classifierOf(job.config);
   try {
+    // content addressing holds only if this machine builds the same job: the same data, recipe and bowcnn
+    const here = jobId(fingerprint({ name: ds.name, splits: [ds.train, ds.test] }), c, job.config.seed);
+    if (here !== job.id)
+      throw new ConfigError(
+        `job ${job.id}: this machine makes it job ${here} (another copy of the dataset, another recipe file or another bowcnn version than the sweep's)`,
+      );
     opts.onPhase?.('fit');
     const r = await fitAndEvaluate(c, ds, {
       seed: job.config.seed,

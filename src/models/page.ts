@@ -124,6 +124,11 @@ export async function pageFiles(dir: string, opts: PageOptions = {}): Promise<Pa
     chains.push(chain);
     datasets.push(dataset);
   }
+  const colour = chains.find((c) => c.inShape[2] !== 1);
+  if (colour)
+    throw new ConfigError(
+      `${dir}: ${colour.name} takes ${colour.inShape.join('x')} images; the page draws grey digits (models of 1-channel images)`,
+    );
   const shape = chains[0].inShape.join('x');
   const other = chains.find((c) => c.inShape.join('x') !== shape);
   if (other) throw new ConfigError(`${dir}: ${chains[0].name} takes ${shape} images and ${other.name} ${other.inShape.join('x')}`);

@@ -77,7 +77,7 @@ describe('the teaching page in headless Chromium', () => {
     const pixels = Array.from(ds.test.pixels.subarray(0, N * 784), (v) => v / 255);
     const x = batchTensor(ds.test, 0, N);
     const node: Record<string, number[][]> = {};
-    for (const name of ['bow-sift', 'lenet5']) {
+    for (const name of ['bow-sift-pyramid', 'lenet5']) {
       const c = await load(join(ROOT, 'web', 'models', name));
       const s = await c.scores(x);
       node[name] = (await s.array()) as number[][];
@@ -96,14 +96,14 @@ describe('the teaching page in headless Chromium', () => {
       [pixels, N] as const,
     );
     const argmax = (r: number[]) => r.indexOf(Math.max(...r));
-    for (const name of ['bow-sift', 'lenet5']) {
+    for (const name of ['bow-sift-pyramid', 'lenet5']) {
       expect(web[name].map(argmax), name).toEqual(node[name].map(argmax));
       let worst = 0;
       for (let i = 0; i < N; i++) for (let k = 0; k < 10; k++) worst = Math.max(worst, Math.abs(web[name][i][k] - node[name][i][k]));
       expect(worst, name).toBeLessThan(1e-4);
     }
     // the labels are the right ones, not only the same: both classifiers get most of these 20 right
-    for (const name of ['bow-sift', 'lenet5'])
+    for (const name of ['bow-sift-pyramid', 'lenet5'])
       expect(node[name].map(argmax).filter((p, i) => p === ds.test.labels[i]).length).toBeGreaterThanOrEqual(18);
     await page.close();
   });
@@ -122,7 +122,6 @@ describe('the teaching page in headless Chromium', () => {
     // a shift moves the first layers (they are not shift-invariant): some stage is now at a distance > 0
     const moved = await page.locator('.card .change').allTextContents();
     expect(moved.some((t) => Number(t.split(' ').pop()) > 0.01)).toBe(true);
-    // the sweep's marker moved to 3 px: the dashed line is no longer in the middle
     expect(await page.evaluate(() => (window as never as { bowcnnPage: { numTensors(): number } }).bowcnnPage.numTensors())).toBe(tensors);
     await page.close();
   });
@@ -191,6 +190,45 @@ describe('the teaching page in headless Chromium', () => {
     // framing a photo is not MNIST's own preprocessing: most, not all, must come back right through both chains
     expect(right).toBeGreaterThanOrEqual(4);
     await page.close();
+  });
+
+  it('works as plain static files: dist-web/ behind a bare file server (no cross-origin isolation), its own models', async () => {
+    const { createServer } = await import('node:http');
+    const { readFileSync, statSync } = await import('node:fs');
+    const types: Record<string, string> = {
+      '.html': 'text/html',
+      '.js': 'text/javascript',
+      '.css': 'text/css',
+      '.json': 'application/json',
+      '.wasm': 'application/wasm',
+    };
+    const root = join(ROOT, 'dist-web');
+    const files = createServer((req, res) => {
+      const f = join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/\/$/, '/index.html'));
+      try {
+        if (!f.startsWith(root) || !statSync(f).isFile()) throw new Error();
+        res.writeHead(200, { 'content-type': types[f.slice(f.lastIndexOf('.'))] ?? 'application/octet-stream' });
+        res.end(readFileSync(f));
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((ok) => files.listen(0, '127.0.0.1', ok));
+    const base = `http://127.0.0.1:${(files.address() as { port: number }).port}/`;
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.goto(`${base}?backend=wasm`);
+    await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.querySelector('.status.error'), null, {
+      timeout: 60_000,
+    });
+    await idle(page);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+    expect(await page.locator('.pred b').count()).toBe(2);
+    expect(errors).toEqual([]);
+    await page.close();
+    files.close();
   });
 
   it('shows no console error on any backend it chose', () => {
