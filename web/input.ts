@@ -152,10 +152,11 @@ export async function photoAsDrawing(file: Blob, side: number): Promise<Float32A
   const sorted = Float32Array.from(g).sort();
   const median = sorted[sorted.length >> 1];
   if (median > 0.5) for (let i = 0; i < g.length; i++) g[i] = 1 - g[i];
-  const lo = Float32Array.from(g).sort()[Math.floor(g.length * 0.05)],
-    hi = Float32Array.from(g).sort()[Math.floor(g.length * 0.95)];
+  const after = Float32Array.from(g).sort();
+  const lo = after[Math.floor(g.length * 0.05)],
+    hi = after[Math.floor(g.length * 0.95)];
   // the background (below the median after inversion) goes to 0 so that the digit's box is found
-  const bg = Math.max(lo, Float32Array.from(g).sort()[g.length >> 1]);
+  const bg = Math.max(lo, after[g.length >> 1]);
   for (let i = 0; i < g.length; i++) g[i] = g[i] <= bg ? 0 : Math.min(1, (g[i] - bg) / Math.max(1e-6, hi - bg));
   return g;
 }

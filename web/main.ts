@@ -124,6 +124,23 @@ function item(t: tf.Tensor, values: Float32Array, i: number): { v: Float32Array;
   return { v: values.subarray(i * per, (i + 1) * per), shape: t.shape.slice(1) };
 }
 
+/** A conv layer's filters summed over input channels `[kh*kw*co]`, read once: the weights do not change while the page runs. */
+const filterCache = new WeakMap<tf.layers.Layer, { sum: Float32Array; kh: number; kw: number; co: number } | null>();
+function filtersOf(layer: tf.layers.Layer): { sum: Float32Array; kh: number; kw: number; co: number } | null {
+  if (filterCache.has(layer)) return filterCache.get(layer)!;
+  const w = layer.getWeights()[0];
+  let out: { sum: Float32Array; kh: number; kw: number; co: number } | null = null;
+  if (w && w.shape.length === 4) {
+    const [kh, kw, ci, co] = w.shape;
+    const k = w.dataSync() as Float32Array;
+    const sum = new Float32Array(kh * kw * co);
+    for (let p = 0; p < kh * kw; p++) for (let o = 0; o < co; o++) for (let q = 0; q < ci; q++) sum[p * co + o] += k[(p * ci + q) * co + o];
+    out = { sum, kh, kw, co };
+  }
+  filterCache.set(layer, out);
+  return out;
+}
+
 /** Draws stage s of a chain from one image's layer outputs. */
 function drawStage(
   box: HTMLElement,
@@ -147,13 +164,9 @@ function drawStage(
   const px = 46;
   if (s.kind === 'gradient' || (chain.chain.kind === 'cnn' && s === chain.chain.stages.find((t) => t.kind === 'Conv2D'))) {
     const layer = chain.model.getLayer(s.layers.find((l) => chain.model.getLayer(l).getClassName() === 'Conv2D') ?? s.layers[0]);
-    const wts = layer.getWeights()[0];
-    if (wts && wts.shape.length === 4) {
-      const [kh, kw, ci, co] = wts.shape;
-      const k = wts.dataSync() as Float32Array;
-      const sum = new Float32Array(kh * kw * co);
-      for (let p = 0; p < kh * kw; p++)
-        for (let o = 0; o < co; o++) for (let q = 0; q < ci; q++) sum[p * co + o] += k[(p * ci + q) * co + o];
+    const f = filtersOf(layer);
+    if (f) {
+      const { sum, kh, kw, co } = f;
       box.append(note(`the ${co} filters (${kh}x${kw})`));
       mapTiles(box, sum, [kh, kw, co], 26, 16);
       box.append(note('their response maps'));

@@ -37,7 +37,7 @@ export async function sweepCommand(v: Values, pos: string[]): Promise<void> {
   const t0 = performance.now();
   const jobs = await expandGrid(grid, { dataDir: dataDir(v), where: file });
   const cacheDir = cacheFolder((v.cache as string | undefined) ?? `${out}/cache`);
-  const cached = jobs.filter((j) => readResult(cacheDir, j.id)?.error === undefined && readResult(cacheDir, j.id)).length;
+  const cached = jobs.filter((j) => readResult(cacheDir, j.id)).length;
   say(
     v,
     `sweep ${grid.name}: ${count(jobs.length, 'job')} (${cached} already in ${cacheDir}), ${queue ? `on the queue ${queue.url}` : `in this process on ${info.name}`}`,

@@ -31,10 +31,10 @@ const pathOf = (dir: Path, name: Buffer): Path => {
 
 interface Listed {
   classes: string[];
-  files: { file: Path; label: number }[];
+  files: { file: Path; label: number; size: number; mtimeMs: number }[];
 }
 
-function entries(dir: Path): { name: Buffer; path: Path; kind: 'dir' | 'file' | 'other' }[] {
+function entries(dir: Path): { name: Buffer; path: Path; kind: 'dir' | 'file' | 'other'; size: number; mtimeMs: number }[] {
   let names: Buffer[];
   try {
     names = readdirSync(dir.raw, { encoding: 'buffer' });
@@ -52,7 +52,8 @@ function entries(dir: Path): { name: Buffer; path: Path; kind: 'dir' | 'file' | 
       } catch (e) {
         throw new DataError(path.shown, `cannot be read (${describeErrno(e)})`);
       }
-      return { name, path, kind: st.isDirectory() ? ('dir' as const) : st.isFile() ? ('file' as const) : ('other' as const) };
+      const kind = st.isDirectory() ? ('dir' as const) : st.isFile() ? ('file' as const) : ('other' as const);
+      return { name, path, kind, size: st.size, mtimeMs: st.mtimeMs };
     });
 }
 
@@ -70,7 +71,7 @@ function listClasses(root: Path): Listed {
       );
     const imgs = inside.filter((e) => e.kind === 'file');
     if (imgs.length === 0) throw new DataError(d.path.shown, `class folder '${showPath(d.name)}' has no image files`);
-    for (const e of imgs) files.push({ file: e.path, label });
+    for (const e of imgs) files.push({ file: e.path, label, size: e.size, mtimeMs: e.mtimeMs });
   });
   return { classes: dirs.map((d) => showPath(d.name)), files };
 }
@@ -101,7 +102,7 @@ async function decode(file: Path, h: number, w: number, channels: 1 | 3): Promis
 }
 
 async function readListed(
-  l: Listed,
+  l: { files: { file: Path; label: number }[] },
   h: number,
   w: number,
   channels: 1 | 3,
@@ -134,22 +135,14 @@ export function listFolder(root: string): {
   return {
     classes: parts[0].classes,
     files: parts.flatMap((l) =>
-      l.files.map((f) => {
-        const st = statSync(f.file.raw);
-        return { path: f.file.raw, shown: f.file.shown, label: f.label, size: st.size, mtimeMs: st.mtimeMs };
-      }),
+      l.files.map((f) => ({ path: f.file.raw, shown: f.file.shown, label: f.label, size: f.size, mtimeMs: f.mtimeMs })),
     ),
   };
 }
 
 /** Decodes listed image files (raw paths) into a split of h x w x channels images. */
 export function readFiles(files: { path: Buffer; label: number }[], h: number, w: number, channels: 1 | 3): Promise<Split> {
-  return readListed(
-    { classes: [], files: files.map((f) => ({ file: { raw: f.path, shown: showPath(f.path) }, label: f.label })) },
-    h,
-    w,
-    channels,
-  );
+  return readListed({ files: files.map((f) => ({ file: { raw: f.path, shown: showPath(f.path) }, label: f.label })) }, h, w, channels);
 }
 
 export interface FolderData {

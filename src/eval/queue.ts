@@ -293,7 +293,8 @@ export async function queueAndWait<R>(
     const pending = items.filter((it) => !out.has(it.id));
     // an item waits for the one it comes after (finished or failed) before it is queued
     const queued = new Set<string>();
-    const ready = (it: QueueItem<R>) => !it.after || out.has(it.after) || !items.some((o) => o.id === it.after);
+    const ids = new Set(items.map((it) => it.id));
+    const ready = (it: QueueItem<R>) => !it.after || out.has(it.after) || !ids.has(it.after);
     const addReady = async () => {
       for (const it of pending)
         if (!queued.has(it.id) && !out.has(it.id) && ready(it)) {
@@ -361,10 +362,7 @@ export async function runSweepQueued(
       after: j.after,
       name: 'fit',
       data: { kind: 'fit', job: j },
-      result: () => {
-        const r = readResult(opts.cacheDir, j.id);
-        return r && !r.error ? r : null;
-      },
+      result: () => readResult(opts.cacheDir, j.id),
     })),
     c,
     { retries: opts.retries, pollMs: opts.pollMs, onProgress: (p, id, r) => opts.onProgress?.(p, id && r ? asRow(id, r) : undefined) },

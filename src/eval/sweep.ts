@@ -178,13 +178,13 @@ export async function expandGrid(g: SweepGrid, opts: { dataDir?: string; where?:
 
 export const resultFile = (cacheDir: string, id: string) => join(cacheDir, 'results', `${id}.json`);
 
-/** A finished job's result from the cache, or null (a damaged file counts as none). */
+/** A finished job's result from the cache, or null (a damaged file counts as none; failures are never cached). */
 export function readResult(cacheDir: string, id: string): JobResult | null {
   const f = resultFile(cacheDir, id);
   if (!existsSync(f)) return null;
   try {
     const r = JSON.parse(readFileSync(f, 'utf8')) as JobResult;
-    return r.id === id && (typeof r.accuracy === 'number' || r.error) ? r : null;
+    return r.id === id && typeof r.accuracy === 'number' && !r.error ? r : null;
   } catch {
     return null;
   }
@@ -207,7 +207,7 @@ export async function runJob(
   opts: { cacheDir: string; dataDir?: string; onPhase?: (p: string) => void },
 ): Promise<JobResult> {
   const done = readResult(opts.cacheDir, job.id);
-  if (done && !done.error) return done;
+  if (done) return done;
   const t0 = performance.now();
   opts.onPhase?.('data');
   const ds = await loadJobDataset(job.config.dataset, opts.dataDir);
@@ -292,7 +292,7 @@ export async function runSweepHere(
   const p: SweepProgress = { total: jobs.length, done: 0, failed: 0, running: 0, cached: 0 };
   for (const job of jobs) {
     const hit = readResult(opts.cacheDir, job.id);
-    if (hit && !hit.error) {
+    if (hit) {
       out.push(hit);
       p.done++;
       p.cached++;

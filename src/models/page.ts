@@ -8,7 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
-import { readModelFile, readModelMeta } from '../core/persist.js';
+import { type ModelMeta, readModelFile, readModelMeta } from '../core/persist.js';
 import { exportBowNet } from '../cnn/bownet.js';
 import { plainFiles } from '../cnn/io.js';
 import { dataset } from '../data/registry.js';
@@ -47,8 +47,7 @@ function stagesOf(model: tf.LayersModel, p: Pipeline): PageStage[] {
   }));
 }
 
-async function chainFiles(dir: string, files: PageFiles): Promise<{ chain: PageChain; dataset: string }> {
-  const meta = readModelMeta(dir);
+async function chainFiles(dir: string, meta: ModelMeta, files: PageFiles): Promise<{ chain: PageChain; dataset: string }> {
   const c = await load(dir);
   try {
     const data = c.data;
@@ -98,29 +97,25 @@ async function layerClasses(json: string | Uint8Array): Promise<Map<string, stri
 
 /** The page's files for the models in dir: one BoW pipeline and one CNN fitted on the same kind of images. */
 export async function pageFiles(dir: string, opts: PageOptions = {}): Promise<PageFiles> {
-  const dirs = modelDirs(dir);
-  const byName = new Map(dirs.map((d) => [readModelMeta(d).name, d] as const));
-  let chosen: string[];
+  // each folder's meta.json, read once
+  const found = modelDirs(dir).map((d) => ({ dir: d, meta: readModelMeta(d) }));
+  let chosen: typeof found;
   if (opts.models?.length) {
     chosen = opts.models.map((n) => {
-      const d = byName.get(n);
-      if (!d) throw new ConfigError(`${dir}: no model named '${n}' (there: ${[...byName.keys()].join(', ') || 'none'})`);
-      return d;
+      const m = found.find((f) => f.meta.name === n);
+      if (!m) throw new ConfigError(`${dir}: no model named '${n}' (there: ${found.map((f) => f.meta.name).join(', ') || 'none'})`);
+      return m;
     });
-  } else {
-    const bow = dirs.find((d) => readModelMeta(d).kind === 'bow');
-    const cnn = dirs.find((d) => readModelMeta(d).kind === 'cnn');
-    chosen = [bow, cnn].filter((d): d is string => !!d);
-  }
+  } else
+    chosen = (['bow', 'cnn'] as const).map((k) => found.find((f) => f.meta.kind === k)).filter((m): m is (typeof found)[number] => !!m);
   if (!chosen.length) throw new ConfigError(`${dir}: no saved model (a folder with meta.json) in it or in its models/`);
-  const kinds = chosen.map((d) => readModelMeta(d).kind);
-  if (kinds.filter((k) => k === 'bow').length > 1 || kinds.filter((k) => k === 'cnn').length > 1)
+  if (chosen.filter((m) => m.meta.kind === 'bow').length > 1 || chosen.filter((m) => m.meta.kind === 'cnn').length > 1)
     throw new ConfigError(`--models ${opts.models?.join(',')}: the page shows one BoW pipeline beside one CNN (name at most one of each)`);
   const files: PageFiles = new Map();
   const chains: PageChain[] = [];
   const datasets: string[] = [];
-  for (const d of chosen) {
-    const { chain, dataset } = await chainFiles(d, files);
+  for (const m of chosen) {
+    const { chain, dataset } = await chainFiles(m.dir, m.meta, files);
     chains.push(chain);
     datasets.push(dataset);
   }
