@@ -39,13 +39,19 @@ function version(): string {
 
 const CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 let stopping: 'SIGINT' | 'SIGTERM' | null = null;
+let firstAt = 0;
+// one Ctrl-C can arrive twice within moments: from the terminal to the process group, and relayed by a wrapper
+// (npx, tsx) that forwards its own copy; only a second press, later, means "stop at once"
+const SAME_PRESS_MS = 300;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
+    if (stopping && performance.now() - firstAt < SAME_PRESS_MS) return;
     if (stopping) {
       process.stderr.write(`\nbowcnn: ${sig} again: stopping now\n`);
       process.exit(CODES[sig]);
     }
     stopping = sig;
+    firstAt = performance.now();
     process.stderr.write(`\nbowcnn: ${sig}: stopping at the next safe point (again to stop at once)\n`);
     requestStop(sig);
   });

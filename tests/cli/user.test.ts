@@ -383,6 +383,7 @@ describe('signals', () => {
     args: string[],
     sig: 'SIGINT' | 'SIGTERM',
     ready: RegExp,
+    twiceWithinMs?: number,
   ): Promise<{ code: number | null; stopSeconds: number; err: string }> {
     return new Promise((done, fail) => {
       const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
@@ -400,6 +401,7 @@ describe('signals', () => {
         if (!sent && ready.test(err)) {
           sent = performance.now();
           child.kill(sig);
+          if (twiceWithinMs !== undefined) setTimeout(() => child.kill(sig), twiceWithinMs);
         }
       });
       child.on('exit', (code) => {
@@ -437,6 +439,28 @@ describe('signals', () => {
     expect(again.code, again.err).toBe(0);
     expect((JSON.parse(again.out) as { resumedFromEpoch: number }).resumedFromEpoch).toBe(cp.epoch);
   }, 240_000);
+
+  it('one Ctrl-C that arrives twice within moments (the terminal and a wrapper that relays it) stops gently, not at once', async () => {
+    const args = [
+      'train',
+      '--model',
+      'lenet5',
+      '--dataset',
+      'mnist',
+      '--subset',
+      '2000',
+      '--test-subset',
+      '100',
+      '--epochs',
+      '40',
+      '--out',
+      tmp('sigint2'),
+    ];
+    const r = await interrupt(args, 'SIGINT', /epoch 2\/40/, 20);
+    expect(r.code).toBe(130);
+    expect(r.err).toMatch(/interrupted by SIGINT; completed epochs/);
+    expect(r.err).not.toMatch(/again: stopping now/);
+  }, 120_000);
 
   it("SIGTERM stops compare within 3 s with 143; the finished classifier's results and model are whole and reused", async () => {
     const out = join(tmp('sigterm'), 'out');
