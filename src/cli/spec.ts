@@ -73,7 +73,7 @@ export const COMMANDS: CommandSpec[] = [
         type: 'string',
         default: 'bow-sift,lenet5',
         arg: 'A,B',
-        help: 'recipes (bow-sift, bow-sift-spm, hog-svm, mlp, lenet5, alexnet-small, bownet) or paths to .json/.js/.ts files, comma-separated',
+        help: 'recipes (bow-sift, bow-sift-spm, hog-svm, hog-bow-svm, mlp, lenet5, alexnet-small, bownet) or paths to .json/.js/.ts files, comma-separated',
       },
       subset,
       'test-subset': testSubset,

@@ -121,6 +121,30 @@ export const ClassifierSchema = z.strictObject({
   gamma: z.number().min(0).default(0), // libsvm rbf; 0 = 1 / D
 });
 
+/** A stage as recipes give it: kind, optional name, config. */
+export const StageEntry = z.strictObject({
+  kind: z.string().min(1),
+  name: z.string().min(1).optional(),
+  config: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const UnionBranchSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, { message: "must be 1-40 letters, digits, '_' or '-'" }),
+  stages: z.array(StageEntry).min(1), // from the pipeline's input (images) to this branch's features
+  weight: positive().default(1), // the branch's share: its rows are scaled to this L2 norm (norm 'l2')
+});
+
+export const UnionSchema = z
+  .strictObject({
+    branches: z.array(UnionBranchSchema).min(2),
+    // 'l2': each branch's row scaled to unit L2 norm, then by its weight, so that no branch outweighs another by its size
+    norm: z.enum(['l2', 'none']).default('l2'),
+  })
+  .refine((c) => new Set(c.branches.map((b) => b.name)).size === c.branches.length, {
+    message: 'two branches have the same name',
+    path: ['branches'],
+  });
+
 export type GradientConfig = z.input<typeof GradientSchema>;
 export type OrientationConfig = z.input<typeof OrientationSchema>;
 export type CellsConfig = z.input<typeof CellsSchema>;
@@ -132,3 +156,4 @@ export type CodingConfig = z.input<typeof CodingSchema>;
 export type PoolingConfig = z.input<typeof PoolingSchema>;
 export type KernelMapConfig = z.input<typeof KernelMapSchema>;
 export type ClassifierConfig = z.input<typeof ClassifierSchema>;
+export type UnionConfig = z.input<typeof UnionSchema>;

@@ -85,3 +85,40 @@ export function csrRows(m: Csr, from: number, to: number): Csr {
   for (let r = from; r <= to; r++) indptr[r - from] = m.indptr[r] - a;
   return { n: to - from, d: m.d, indptr, indices: m.indices.subarray(a, e), values: m.values.subarray(a, e) };
 }
+
+/**
+ * Blocks of rows of the same images side by side (`[n, d1 + d2 + ...]`): a feature union. With l2, each
+ * block's row is scaled to unit L2 norm first (a zero row stays zero); then block b's values are multiplied
+ * by weights[b].
+ */
+export function csrUnion(parts: readonly Csr[], weights: readonly number[], l2: boolean): Csr {
+  const n = parts[0]?.n ?? 0;
+  for (const p of parts) if (p.n !== n) throw new Error(`csrUnion: blocks of ${p.n} and ${n} rows`);
+  const nnz = parts.reduce((a, p) => a + p.indptr[p.n], 0);
+  const d = parts.reduce((a, p) => a + p.d, 0);
+  const indptr = new Int32Array(n + 1),
+    indices = new Int32Array(nnz),
+    values = new Float32Array(nnz);
+  let o = 0;
+  for (let r = 0; r < n; r++) {
+    let off = 0;
+    for (let b = 0; b < parts.length; b++) {
+      const p = parts[b];
+      const a = p.indptr[r],
+        e = p.indptr[r + 1];
+      let scale = weights[b] ?? 1;
+      if (l2) {
+        let s = 0;
+        for (let k = a; k < e; k++) s += p.values[k] * p.values[k];
+        scale = s > 0 ? scale / Math.sqrt(s) : 0;
+      }
+      for (let k = a; k < e; k++) {
+        indices[o] = off + p.indices[k];
+        values[o++] = p.values[k] * scale;
+      }
+      off += p.d;
+    }
+    indptr[r + 1] = o;
+  }
+  return { n, d, indptr, indices, values };
+}

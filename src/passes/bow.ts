@@ -5,14 +5,16 @@
  * one-hot maps, without materialising `[N,H,W,M]` (500 MB per batch of 256 at M = 1024 and 22x22
  * frames). The stages themselves never change; only the execution does.
  *
- * Dense SIFT chains run as one native pass where the kernels are in use (passes/sift.ts).
+ * Dense SIFT chains run as one native pass where the kernels are in use (passes/sift.ts). A feature union
+ * runs each branch as a chain of its own, in rows, and puts the rows side by side (stages/union.ts).
  *
  * runRows goes on from there in sparse rows (CSR, core/sparse.ts), one per image: a pooler that gives its
  * histograms as rows, then every stage that maps rows to rows (the kernel map), so that the classifier's
  * input is held as its nonzeros, not as N x D.
  */
 import * as tf from '@tensorflow/tfjs';
-import { csrFromDense, csrToDense, type Csr } from '../core/sparse.js';
+import { csrFromDense, csrToDense, csrUnion, type Csr } from '../core/sparse.js';
+import { isUnion, type UnionStage } from '../stages/union.js';
 import { isCodeEmitter, isCodePooler, isRowMap, type Maps, type Stage } from '../stages/stage.js';
 import { fusedSift } from './sift.js';
 import { meanCosineDistance } from '../ops/distance.js';
@@ -27,6 +29,11 @@ export async function runStages(stages: readonly Stage[], x: Maps, from = 0, to 
   for (let i = from; i < to; i++) {
     const s = stages[i];
     const next = stages[i + 1];
+    if (isUnion(s)) {
+      const rows = await unionRows(s, m);
+      swap(tf.tensor4d(csrToDense(rows), [rows.n, 1, 1, rows.d]));
+      continue;
+    }
     const sift = fusedSift(stages, i, to, m);
     if (sift) {
       swap(sift.run(m));
@@ -47,6 +54,17 @@ export async function runStages(stages: readonly Stage[], x: Maps, from = 0, to 
     swap(s.apply(m));
   }
   return m === x ? (x.clone() as Maps) : m;
+}
+
+/** A union's branches over x, each run as its own chain (fused, in rows), side by side: union.apply's numbers. */
+async function unionRows(u: UnionStage, x: Maps): Promise<Csr> {
+  const parts: Csr[] = [];
+  for (const b of u.branches()) parts.push(await runRows(b.stages, x));
+  return csrUnion(
+    parts,
+    u.branches().map((b) => b.weight),
+    u.l2,
+  );
 }
 
 /**
@@ -74,6 +92,12 @@ export async function runRows(stages: readonly Stage[], x: Maps, from = 0, to = 
         rows = null;
         swap(s.apply(m));
       }
+      continue;
+    }
+    if (isUnion(s)) {
+      rows = await unionRows(s, m);
+      if (m !== x) m.dispose();
+      m = x;
       continue;
     }
     const sift = fusedSift(stages, i, to, m);

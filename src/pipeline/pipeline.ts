@@ -41,6 +41,7 @@ import { argmax } from '../core/scores.js';
 import { runRows, runStages, stageDistances, stageOutputs } from '../passes/bow.js';
 import { chainCards } from '../stages/dsift.js';
 import { isRowClassifier, type Stage } from '../stages/stage.js';
+import { isUnion, type UnionBranch } from '../stages/union.js';
 import { Progress } from '../util/progress.js';
 import { csrConcat, csrRows, csrToDense, type Csr } from '../core/sparse.js';
 import { cacheKey, FeatureCache, type NamedArray } from './cache.js';
@@ -105,6 +106,15 @@ export class Pipeline implements Classifier {
     if (dup) throw new PipelineError(`pipeline '${name}': two stages are named '${dup}' (give one another name: factory(config, 'name'))`);
     checkConsistent(stages, name);
     this.stages = Object.freeze([...stages]);
+    this.stages.forEach((s, i) => {
+      if (!isUnion(s)) return;
+      const fitted = this.stages.slice(0, i).find((t) => t.fit);
+      if (fitted)
+        throw new PipelineError(
+          `pipeline '${name}': stage '${s.name}' (a union) comes after stage '${fitted.name}', which is fitted; a union's branches are fitted on its input, so only stages without fitted state may come before it`,
+        );
+      for (const b of s.branches()) this.branchPipeline(i, b); // names and settings checked as each branch will run
+    });
   }
 
   private index(name: string, verb: string): number {
@@ -302,18 +312,30 @@ export class Pipeline implements Classifier {
     return { rows, cached: false };
   }
 
-  async fit(train: Split, opts: PipelineFitOptions = {}): Promise<FitReport> {
-    const t0 = performance.now();
-    if (train.n === 0) throw new FitError(`pipeline '${this.name}': the training split is empty`);
-    const info = dataInfo(train, opts.data);
-    this.checkInput(info.inShape);
-    const cache = opts.cacheDir ? new FeatureCache(opts.cacheDir) : undefined;
+  /**
+   * Fits the stages before the classifier that learn without labels (coding), in order, each on a seeded
+   * subset of training images streamed through the fitted stages before it; a union's branches each as the
+   * pipeline of the stages before the union and the branch. Fitted state comes from the cache when it has it.
+   */
+  private async fitUnsupervised(
+    train: Split,
+    info: DataInfo,
+    opts: PipelineFitOptions,
+    cache: FeatureCache | undefined,
+  ): Promise<FitReport['phases']> {
     const bs = opts.batchSize ?? 256;
     const fp = fingerprint({ name: 'split', splits: [train] });
     const phases: FitReport['phases'] = {};
     const ci = this.classifierIndex();
     for (let i = 0; i < ci; i++) {
       const s = this.stages[i];
+      if (isUnion(s)) {
+        for (const b of s.branches()) {
+          const got = await this.branchPipeline(i, b).fitUnsupervised(train, info, opts, cache);
+          for (const [k, v] of Object.entries(got)) phases[`${s.name}.${b.name} ${k}`] = v;
+        }
+        continue;
+      }
       if (!s.fit) continue;
       const ts = performance.now();
       const key = await this.prefixKey(i + 1, fp, i); // this stage's config, the fitted state before it
@@ -360,6 +382,22 @@ export class Pipeline implements Classifier {
       cache?.put(key, 'state', await stateArrays(s));
       phases[`${s.name} fit`] = { seconds: (performance.now() - ts) / 1000, cached: false };
     }
+    return phases;
+  }
+
+  /** The stages before a union at `i`, then one of its branches: what that branch is fitted as. */
+  private branchPipeline(i: number, b: UnionBranch): Pipeline {
+    return new Pipeline([...this.stages.slice(0, i), ...b.stages], `${this.name}.${b.name}`);
+  }
+
+  async fit(train: Split, opts: PipelineFitOptions = {}): Promise<FitReport> {
+    const t0 = performance.now();
+    if (train.n === 0) throw new FitError(`pipeline '${this.name}': the training split is empty`);
+    const info = dataInfo(train, opts.data);
+    this.checkInput(info.inShape);
+    const cache = opts.cacheDir ? new FeatureCache(opts.cacheDir) : undefined;
+    const phases = await this.fitUnsupervised(train, info, opts, cache);
+    const ci = this.classifierIndex();
     const tf0 = performance.now();
     const { rows, cached } = await this.features(train, opts, cache, 'train features');
     const featureSeconds = (performance.now() - tf0) / 1000;

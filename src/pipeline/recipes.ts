@@ -13,6 +13,7 @@ import { MODEL_CONFIGS, RecipeSchema, type BowNetRecipe, type BowRecipe, type Cn
 import { parseConfig } from '../config/schema.js';
 import { didYouMean, listOf } from '../core/suggest.js';
 import { Pipeline } from './pipeline.js';
+import { makeStage } from './registry.js';
 
 export type { BowNetRecipe, BowRecipe, CnnRecipe, Recipe };
 
@@ -28,15 +29,61 @@ export function listRecipes(): string[] {
 }
 
 /** A recipe from its JSON value; `where` names its file in errors. */
-export function parseRecipe(value: unknown, where: string): Recipe {
+export function parseRecipe(value: unknown, where: string, depth = 0): Recipe {
   const r = parseConfig(RecipeSchema, value, where);
   if (r.kind === 'cnn') r.config = parseConfig(MODEL_CONFIGS[r.model], r.config, `${where}: config of model '${r.model}'`);
-  if (r.kind === 'bow') Pipeline.fromJSON(r, where); // every stage kind known, every stage config valid
+  if (r.kind === 'bow') {
+    r.stages = expandBranches(r.stages, where, depth);
+    Pipeline.fromJSON(r, where); // every stage kind known, every stage config valid
+  }
   return r;
 }
 
+type StageEntry = BowRecipe['stages'][number];
+
+/** A BoW recipe's stages up to its features: every stage but those fitted on labels (the classifier). */
+export function recipeStages(nameOrPath: string, depth = 0): StageEntry[] {
+  const r = readRecipe(nameOrPath, depth);
+  if (r.kind !== 'bow') throw new ConfigError(`recipe '${nameOrPath}' is a ${r.kind} recipe; a branch takes the stages of a bow recipe`);
+  return r.stages.filter((e) => !makeStage(e.kind, e.config, e.name).supervised);
+}
+
+/**
+ * A union's branches given as `{ "recipe": "hog-svm" }` (a name or a .json path, with an optional `name` and
+ * `weight`) become the recipe's stages up to its features, so that a saved pipeline holds every stage itself.
+ */
+function expandBranches(stages: StageEntry[], where: string, depth: number): StageEntry[] {
+  return stages.map((e) => {
+    const branches = (e.config as { branches?: unknown }).branches;
+    if (e.kind !== 'union' || !Array.isArray(branches)) return e;
+    const out = branches.map((b: unknown, i: number) => {
+      if (typeof b !== 'object' || b === null || !('recipe' in b)) return b;
+      const { recipe, ...rest } = b as { recipe: unknown; stages?: unknown; name?: unknown };
+      const at = `${where}: stage '${e.name ?? e.kind}' branch ${i + 1}`;
+      if (typeof recipe !== 'string') throw new ConfigError(`${at}: 'recipe' must be a recipe name or a .json path`);
+      if (rest.stages !== undefined) throw new ConfigError(`${at}: give 'recipe' or 'stages', not both`);
+      if (depth > 4) throw new ConfigError(`${at}: recipes nest deeper than 4 unions (does '${recipe}' include itself?)`);
+      let inner: StageEntry[];
+      try {
+        inner = recipeStages(recipe, depth + 1);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new ConfigError(`${at}: ${err.message}`);
+        throw err;
+      }
+      const name =
+        rest.name ??
+        recipe
+          .replace(/\.json$/, '')
+          .replace(/^.*\//, '')
+          .replace(/[^A-Za-z0-9_-]/g, '-');
+      return { ...rest, name, stages: inner };
+    });
+    return { ...e, config: { ...e.config, branches: out } };
+  });
+}
+
 /** A recipe by name (case-insensitive, nearest name suggested) or a path to a .json file. */
-export function readRecipe(nameOrPath: string): Recipe {
+export function readRecipe(nameOrPath: string, depth = 0): Recipe {
   let file: string;
   if (nameOrPath.endsWith('.json')) file = resolve(nameOrPath);
   else {
@@ -55,7 +102,7 @@ export function readRecipe(nameOrPath: string): Recipe {
   } catch (e) {
     throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
   }
-  return parseRecipe(value, `recipe ${file}`);
+  return parseRecipe(value, `recipe ${file}`, depth);
 }
 
 export function bowPipeline(r: Recipe): Pipeline {

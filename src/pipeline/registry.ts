@@ -18,6 +18,7 @@ import { kernelmap } from '../stages/kernelmap.js';
 import { orientation } from '../stages/orientation.js';
 import { pooling } from '../stages/pooling.js';
 import type { Stage } from '../stages/stage.js';
+import { makeUnion } from '../stages/union.js';
 
 export type AnyStageFactory = (config?: Record<string, unknown>, name?: string) => Stage;
 
@@ -34,7 +35,11 @@ const KINDS = new Map<string, AnyStageFactory>([
   ['pooling', pooling as AnyStageFactory],
   ['kernelmap', kernelmap as AnyStageFactory],
   ['classifier', classifier as AnyStageFactory],
+  ['union', ((c, n) => union(c as never, n)) as AnyStageFactory],
 ]);
+
+/** The feature-union stage (stages/union.ts), whose branches are made of registered kinds. */
+export const union = makeUnion(makeStage);
 
 /** Adds a stage kind (its factory takes the JSON config and the stage's name), so that recipes and load know it. */
 export function registerStage(kind: string, factory: AnyStageFactory): void {
