@@ -763,6 +763,106 @@ static void nearest(const float* x, const float* k, const float* b, int* idx, fl
 }
 
 
+// ---- soft and triangle coding, accumulated into pooling regions -------------------------------------
+// For each image of n (h x w positions of D-dimensional descriptors, x [n h w, D]) and each position, the
+// scores s_m = x . k[:,m] + b[m] over the M words (k = 2c^T, b = -||c||^2: s_m = ||x||^2 - ||x - c_m||^2) in
+// the register tiles of `nearest`, then the position's code, added (op 0 sum, 1 mean) or max-ed (op 2) into
+// every region [r0, r1) x [c0, c1) that holds the position: out [n, R, M]. The `[n h w, M]` codes are never
+// written: a thread holds one block of NMR positions' scores at a time. Codes (stages/coding.ts):
+//   mode 1, soft: softmax(beta s) over all M words, or with knn > 0 over the knn highest scores only (the others 0)
+//   mode 2, triangle: z_m = sqrt(max(0, ||x||^2 - s_m)) = ||x - c_m||, f_m = max(0, mean_j z_j - z_m)
+static void codeSums(const float* x, const float* k, const float* b, const int* reg, float* out, long n, int h, int w, int D, int M,
+                     int R, int mode, float beta, int knn, int op) {
+  const int T = NNR * VW, Mp = roundUp(M, T), HW = h * w;
+  std::vector<float> kp((size_t)D * Mp, 0.f), bp(Mp, 0.f);
+  for (int d = 0; d < D; d++)
+    for (int m = 0; m < M; m++) kp[((size_t)(m / T) * D + d) * T + m % T] = k[(size_t)d * M + m];
+  std::memcpy(bp.data(), b, sizeof(float) * M);
+  // the regions of each position, in a flat list: regs[start[p] .. start[p + 1])
+  std::vector<int> start(HW + 1, 0), regs;
+  for (int p = 0; p < HW; p++) {
+    const int y = p / w, xx = p % w;
+    for (int r = 0; r < R; r++)
+      if (y >= reg[4 * r] && y < reg[4 * r + 1] && xx >= reg[4 * r + 2] && xx < reg[4 * r + 3]) regs.push_back(r);
+    start[p + 1] = (int)regs.size();
+  }
+  const int kk = knn > 0 && knn < M ? knn : M;
+#pragma omp parallel
+  {
+    std::vector<float> xr((size_t)NMR * D), tile((size_t)NMR * T), sc((size_t)NMR * Mp), code(M);
+    std::vector<int> dims(D), top(kk);
+#pragma omp for schedule(dynamic, 1)
+    for (long img = 0; img < n; img++) {
+      float* o = out + (size_t)img * R * M;
+      std::fill(o, o + (size_t)R * M, 0.f);
+      for (int p0 = 0; p0 < HW; p0 += NMR) {
+        const int rows = std::min(NMR, HW - p0);
+        for (int i = 0; i < NMR; i++) {
+          if (i < rows) std::memcpy(xr.data() + (size_t)i * D, x + ((size_t)img * HW + p0 + i) * D, sizeof(float) * D);
+          else std::fill(xr.data() + (size_t)i * D, xr.data() + (size_t)(i + 1) * D, 0.f);
+        }
+        int nd = 0;
+        for (int d = 0; d < D; d++) {
+          bool any = false;
+          for (int i = 0; i < NMR; i++) any |= xr[(size_t)i * D + d] != 0.f;
+          if (any) dims[nd++] = d;
+        }
+        for (int j0 = 0; j0 < Mp; j0 += T) {
+          if (nd == D) nearestTile<true>(xr.data(), kp.data() + (size_t)(j0 / T) * D * T, bp.data(), D, nullptr, D, j0, tile.data());
+          else nearestTile<false>(xr.data(), kp.data() + (size_t)(j0 / T) * D * T, bp.data(), D, dims.data(), nd, j0, tile.data());
+          for (int i = 0; i < NMR; i++) std::memcpy(sc.data() + (size_t)i * Mp + j0, tile.data() + (size_t)i * T, sizeof(float) * T);
+        }
+        for (int i = 0; i < rows; i++) {
+          const float* s = sc.data() + (size_t)i * Mp;
+          int nk = 0;  // the code's nonzeros: (top[j], code[j]) for j < nk
+          if (mode == 1) {
+            if (kk == M) {
+              for (int m = 0; m < M; m++) top[m] = m;
+            } else {
+              // the kk highest scores (ties: the lower index), kept sorted in top[0 .. kk)
+              int have = 0;
+              for (int m = 0; m < M; m++) {
+                if (have == kk && s[m] <= s[top[kk - 1]]) continue;
+                int j = have < kk ? have++ : kk - 1;
+                while (j > 0 && s[top[j - 1]] < s[m]) { top[j] = top[j - 1]; j--; }
+                top[j] = m;
+              }
+            }
+            float mx = -std::numeric_limits<float>::infinity();
+            for (int j = 0; j < kk; j++) mx = std::max(mx, s[top[j]]);
+            double sum = 0;
+            for (int j = 0; j < kk; j++) sum += (code[j] = std::exp(beta * (s[top[j]] - mx)));
+            for (int j = 0; j < kk; j++) code[j] = (float)(code[j] / sum);
+            nk = kk;
+          } else {
+            const float* xi = xr.data() + (size_t)i * D;
+            double xx = 0;
+            for (int d = 0; d < D; d++) xx += (double)xi[d] * xi[d];
+            double mean = 0;
+            for (int m = 0; m < M; m++) mean += (code[m] = std::sqrt(std::max(0.0, xx - s[m])));
+            mean /= M;
+            for (int m = 0; m < M; m++) {
+              const float f = (float)(mean - code[m]);
+              if (f > 0) { top[nk] = m; code[nk++] = f; }
+            }
+          }
+          const int p = p0 + i;
+          for (int q = start[p]; q < start[p + 1]; q++) {
+            float* orow = o + (size_t)regs[q] * M;
+            if (op == 2) for (int j = 0; j < nk; j++) orow[top[j]] = std::max(orow[top[j]], code[j]);
+            else for (int j = 0; j < nk; j++) orow[top[j]] += code[j];
+          }
+        }
+      }
+      if (op == 1)
+        for (int r = 0; r < R; r++) {
+          const float area = (float)(reg[4 * r + 1] - reg[4 * r]) * (reg[4 * r + 3] - reg[4 * r + 2]);
+          if (area > 0) for (int m = 0; m < M; m++) o[(size_t)r * M + m] /= area;
+        }
+    }
+  }
+}
+
 // ---- the linear SVM: LIBLINEAR's dual coordinate descent over sparse rows ----------------------------
 // One-vs-rest L2-regularised squared-hinge SVM with the bias as a constant feature 1 (liblinear -s 1 -B 1;
 // Hsieh et al. 2008, LIBLINEAR's solve_l2r_l1l2_svc with shrinking). Rows are CSR: row i is
@@ -1277,6 +1377,30 @@ static void DcdPasses(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(Number::New(a.GetIsolate(), left));
 }
 
+// codeSums(x f32 [n h w D], k f32 [D M], b f32 [M], regions i32 [R 4], out f32 [n R M], n, h, w, D, M, R, mode, beta, knn, op)
+static void CodeSums(const FunctionCallbackInfo<Value>& a) {
+  const char* usage = "codeSums(x, k, b, regions, out, n, h, w, D, M, R, mode, beta, knn, op)";
+  if (a.Length() < 15) return fail(a, usage);
+  char* p[5];
+  size_t len[5];
+  for (int i = 0; i < 5; i++)
+    if (!(p[i] = viewOf(a[i], &len[i]))) return fail(a, usage);
+  double v[10];
+  for (int i = 0; i < 10; i++) {
+    if (!a[5 + i]->IsNumber()) return fail(a, usage);
+    v[i] = a[5 + i].As<Number>()->Value();
+  }
+  const long n = (long)v[0];
+  const int h = (int)v[1], w = (int)v[2], D = (int)v[3], M = (int)v[4], R = (int)v[5], mode = (int)v[6], knn = (int)v[8], op = (int)v[9];
+  if (n < 0 || h < 1 || w < 1 || D < 1 || M < 1 || R < 1 || (mode != 1 && mode != 2) || knn < 0 || op < 0 || op > 2)
+    return fail(a, "codeSums: a size or mode is out of range");
+  if (len[0] < 4 * (size_t)n * h * w * D || len[1] < 4 * (size_t)D * M || len[2] < 4 * (size_t)M || len[3] < 16 * (size_t)R ||
+      len[4] < 4 * (size_t)n * R * M)
+    return fail(a, "codeSums: an array is shorter than n, h, w, D, M and R say");
+  codeSums((const float*)p[0], (const float*)p[1], (const float*)p[2], (const int*)p[3], (float*)p[4], n, h, w, D, M, R, mode, (float)v[7], knn,
+           op);
+}
+
 // denseSift(heap, x, filters, binWeights, out, N,H,W,C, n,T, mode, s, window, cellPad, step, bins, norm, off, FY, FX, contrast)
 static void DenseSift(const FunctionCallbackInfo<Value>& a) {
   Call c;
@@ -1341,6 +1465,7 @@ static void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "nearest", Nearest);
   NODE_SET_METHOD(exports, "dcdPasses", DcdPasses);
   NODE_SET_METHOD(exports, "denseSift", DenseSift);
+  NODE_SET_METHOD(exports, "codeSums", CodeSums);
   NODE_SET_METHOD(exports, "isa", Info);
 }
 

@@ -166,6 +166,28 @@ interface Addon {
     passes: number,
     maxIter: number,
   ): number;
+  /**
+   * soft (mode 1) or triangle (mode 2) codes of x [n h w, D] against the words (k [D,M] = 2c^T, b [M] = -||c||^2),
+   * each position's code summed (op 0), averaged (1) or max-ed (2) into the regions it lies in (regions [R,4]:
+   * r0, r1, c0, c1) -> out [n, R, M]; knn > 0: soft coding over the knn nearest words only (stages/coding.ts)
+   */
+  codeSums(
+    x: Float32Array,
+    k: Float32Array,
+    b: Float32Array,
+    regions: Int32Array,
+    out: Float32Array,
+    n: number,
+    h: number,
+    w: number,
+    D: number,
+    M: number,
+    R: number,
+    mode: number,
+    beta: number,
+    knn: number,
+    op: number,
+  ): void;
   /** dense SIFT in one pass (passes/sift.ts): x [N,H,W,C], filters [n,n,C,T], binWeights [bins] -> out [N,FY,FX,bins^2 T] */
   denseSift(heap: ArrayBufferLike, x: number, filters: number, binWeights: number, out: number, ...geometry: number[]): void;
   /** [dense, sparse]: how many convReluPoolGrad calls took each way since the addon loaded */

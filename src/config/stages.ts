@@ -83,6 +83,7 @@ export const CodingSchema = z.strictObject({
   words: int(1).default(256),
   mode: z.enum(['hard', 'soft', 'triangle']).default('hard'),
   beta: positive().default(10), // soft coding's softmax temperature
+  knn: int(0).default(0), // soft coding over the knn nearest words only, the others 0 (localised soft assignment); 0: all words
   sample: int(1).default(100_000), // descriptors k-means learns from
   seed: int().default(0),
   // k-means: 'lloyd' (full batch) or 'minibatch' (scikit-learn's MiniBatchKMeans, `batch` points a step)

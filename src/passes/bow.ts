@@ -1,7 +1,7 @@
 /**
  * Runs a pipeline's stages over a batch, fusing what the stages say they can fuse. A stage that emits
  * word indices (hard coding: CodeEmitter) followed by one that pools indices (CodePooler) runs as one
- * step: the indices `[N,H,W]` are counted into the region histograms, the same numbers as pooling the
+ * step (soft and triangle codes likewise, pooled as they are made: CodeEmitter.codeSums): the indices `[N,H,W]` are counted into the region histograms, the same numbers as pooling the
  * one-hot maps, without materialising `[N,H,W,M]` (500 MB per batch of 256 at M = 1024 and 22x22
  * frames). The stages themselves never change; only the execution does.
  *
@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { csrFromDense, csrToDense, csrUnion, type Csr } from '../core/sparse.js';
 import { isUnion, type UnionStage } from '../stages/union.js';
-import { isCodeEmitter, isCodePooler, isRowMap, type Maps, type Stage } from '../stages/stage.js';
+import { type CodeEmitter, type CodePooler, isCodeEmitter, isCodePooler, isRowMap, type Maps, type Stage } from '../stages/stage.js';
 import { fusedSift } from './sift.js';
 import { meanCosineDistance } from '../ops/distance.js';
 
@@ -50,10 +50,29 @@ export async function runStages(stages: readonly Stage[], x: Maps, from = 0, to 
         i++;
         continue;
       }
+      const sums = await codeSums(s, next, m);
+      if (sums && next.poolSums) {
+        swap(next.poolSums(sums.hist, sums.shape));
+        i++;
+        continue;
+      }
     }
     swap(s.apply(m));
   }
   return m === x ? (x.clone() as Maps) : m;
+}
+
+/** Soft or triangle codes of x pooled into the pooler's regions `[N, R, M]` (never `[N,H,W,M]`), or null. */
+async function codeSums(
+  s: CodeEmitter,
+  pool: CodePooler,
+  x: Maps,
+): Promise<{ hist: Float32Array; shape: [number, number, number] } | null> {
+  if (!s.codeSums || !pool.regions || !pool.op) return null;
+  const [n, h, w] = x.shape;
+  const regions = pool.regions(h, w);
+  const hist = await s.codeSums(x, regions, pool.op);
+  return hist ? { hist, shape: [n, regions.length, s.words()] } : null;
 }
 
 /** A union's branches over x, each run as its own chain (fused, in rows), side by side: union.apply's numbers. */
@@ -113,6 +132,16 @@ export async function runRows(stages: readonly Stage[], x: Maps, from = 0, to = 
         const data = (await idx.data()) as Int32Array;
         idx.dispose();
         rows = next.poolIndicesRows(data, [n, h, w], s.words());
+        if (m !== x) m.dispose();
+        m = x;
+        i++;
+        continue;
+      }
+    }
+    if (i + 1 < to && isCodeEmitter(s) && isCodePooler(next) && next.poolSumsRows) {
+      const sums = await codeSums(s, next, m);
+      if (sums) {
+        rows = next.poolSumsRows(sums.hist, sums.shape);
         if (m !== x) m.dispose();
         m = x;
         i++;

@@ -7,9 +7,16 @@
  *   'hard'      winner-take-all across the M maps (one-hot of the argmax);
  *   'soft'      softmax(beta * s) across the maps = the kernel codebook (van Gemert et al.) with
  *               weights proportional to exp(-beta ||x - c_k||^2) (||x||^2 cancels in the softmax);
+ *               with knn > 0 the softmax runs over the knn highest scores only and the other words get 0
+ *               (localised soft assignment, Liu, Wang and Liu 2011), so codes and histograms stay sparse;
  *   'triangle'  Coates, Lee & Ng 2011: with z_k = ||x - c_k||, f_k = max(0, mean_j z_j - z_k).
  * The dictionary is learned by k-means (learn/kmeans.ts) on descriptors sampled from a seeded subset
  * of the training images (`sample` descriptors in all).
+ *
+ * Soft and triangle codes followed by pooling run as one native pass where the addon is built (codeSums):
+ * each block of positions' scores is held in registers and cache, turned into codes and added into the
+ * regions' histograms, so `[N,H,W,M]` is never written; without the addon, a few images at a time through
+ * apply(). Hard codes take wordIndices (passes/bow.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
@@ -17,8 +24,9 @@ import { FitError } from '../core/errors.js';
 import { rng } from '../core/random.js';
 import { CodingSchema } from '../config/stages.js';
 import { nearestWords } from '../backend/fused-ops.js';
+import { nativeAddon, nativeKernelsActive } from '../backend/native.js';
 import { kmeans } from '../learn/kmeans.js';
-import { check4d, defineStage, StageError, type CodeEmitter, type Maps } from './stage.js';
+import { check4d, defineStage, StageError, type CodeEmitter, type Maps, type PoolOp, type Region } from './stage.js';
 
 export type { CodingConfig } from '../config/stages.js';
 export type CodingMode = 'hard' | 'soft' | 'triangle';
@@ -140,6 +148,57 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       best.dispose();
       return idx as tf.Tensor3D;
     },
+    async codeSums(x: Maps, regions: readonly Region[], op: PoolOp): Promise<Float32Array | null> {
+      check4d(name, x);
+      if (config.mode === 'hard') return null;
+      const { K, B } = fitted();
+      const [n, h, w, d] = x.shape;
+      if (d !== K.shape[0]) throw new StageError(name, `descriptors have ${d} channels, the dictionary ${K.shape[0]}`);
+      const M = config.words,
+        R = regions.length;
+      const out = new Float32Array(n * R * M);
+      const addon = nativeKernelsActive() ? nativeAddon() : null;
+      if (addon) {
+        const reg = Int32Array.from(regions.flat());
+        addon.codeSums(
+          (await x.data()) as Float32Array,
+          (await K.data()) as Float32Array,
+          (await B.data()) as Float32Array,
+          reg,
+          out,
+          n,
+          h,
+          w,
+          d,
+          M,
+          R,
+          config.mode === 'soft' ? 1 : 2,
+          config.beta,
+          config.mode === 'soft' ? config.knn : 0,
+          op === 'sum' ? 0 : op === 'mean' ? 1 : 2,
+        );
+        return out;
+      }
+      // a few images at a time through apply(): their codes `[chunk,H,W,M]`, pooled region by region
+      const chunk = Math.max(1, Math.floor((1 << 22) / Math.max(1, h * w * M)));
+      for (let i = 0; i < n; i += chunk) {
+        const c = Math.min(chunk, n - i);
+        const pooled = tf.tidy(() => {
+          const codes = stage.apply(tf.slice(x, [i, 0, 0, 0], [c, h, w, d]) as Maps);
+          return tf.stack(
+            regions.map(([r0, r1, c0, c1]) => {
+              if (r1 <= r0 || c1 <= c0) return tf.zeros([c, M]);
+              const reg = tf.slice(codes, [0, r0, c0, 0], [c, r1 - r0, c1 - c0, M]);
+              return op === 'max' ? tf.max(reg, [1, 2]) : op === 'mean' ? tf.mean(reg, [1, 2]) : tf.sum(reg, [1, 2]);
+            }),
+            1,
+          );
+        });
+        out.set((await pooled.data()) as Float32Array, i * R * M);
+        pooled.dispose();
+      }
+      return out;
+    },
     apply(x: Maps): Maps {
       check4d(name, x);
       const M = config.words;
@@ -148,7 +207,12 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
         const { flat, s } = scores(x); // the 1x1 conv: [P,M]
         let out: tf.Tensor;
         if (config.mode === 'hard') out = tf.cast(tf.oneHot(tf.argMax(s, 1), M), 'float32');
-        else if (config.mode === 'soft') out = tf.softmax(tf.mul(s, config.beta));
+        else if (config.mode === 'soft' && config.knn > 0 && config.knn < M) {
+          // the softmax over each position's knn highest scores, scattered back among the M words
+          const { values, indices } = tf.topk(s, config.knn);
+          const wts = tf.softmax(tf.mul(values, config.beta));
+          out = tf.sum(tf.mul(tf.oneHot(indices, M), tf.expandDims(wts, 2)), 1);
+        } else if (config.mode === 'soft') out = tf.softmax(tf.mul(s, config.beta));
         else {
           const z = tf.sqrt(tf.relu(tf.sub(tf.sum(tf.square(flat), 1, true), s))); // ||x - c_k||
           out = tf.relu(tf.sub(tf.mean(z, 1, true), z));
@@ -161,7 +225,11 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       const D = sh[2] ?? 128,
         M = config.words;
       const what =
-        config.mode === 'hard' ? 'winner-take-all' : config.mode === 'soft' ? `softmax (beta ${config.beta})` : 'triangle activation';
+        config.mode === 'hard'
+          ? 'winner-take-all'
+          : config.mode === 'soft'
+            ? `softmax (beta ${config.beta}${config.knn > 0 ? `, ${config.knn} nearest words` : ''})`
+            : 'triangle activation';
       return {
         stage: name,
         classic: `BoW coding on ${M} visual words (${config.mode})`,
@@ -185,6 +253,11 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       if (!cw) throw new StageError(name, 'not fitted: export a fitted pipeline');
       if (config.mode === 'triangle')
         throw new StageError(name, 'triangle coding is not exported (it needs ||x - c_k||, not a conv output)');
+      if (config.mode === 'soft' && config.knn > 0)
+        throw new StageError(
+          name,
+          `soft coding over the ${config.knn} nearest words is not exported (set knn=0 for a softmax over all words)`,
+        );
       return [
         { className: 'Conv2D', config: { filters: config.words, kernelSize: 1, useBias: true, name }, weights: [cw.kernel, cw.bias] },
         config.mode === 'hard'

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import { PoolingSchema, type PoolingConfig } from '../config/stages.js';
 import type { Csr } from '../core/sparse.js';
-import { check4d, defineStage, type CodePooler, type Maps } from './stage.js';
+import { check4d, defineStage, type CodePooler, type Maps, type Region } from './stage.js';
 
 export type { PoolingConfig };
 export type PoolOp = 'sum' | 'mean' | 'max';
@@ -57,15 +57,29 @@ function poolingOps(config: PoolSettings) {
     const v = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
     return tf.reshape(vecNorm(v, config.norm), [n, 1, 1, m * regions]) as tf.Tensor4D;
   };
+  /** The pyramid's regions of an h x w map, level by level, row-major: [r0, r1, c0, c1], ends exclusive. */
+  const regionsOf = (h: number, w: number): Region[] => {
+    const out: Region[] = [];
+    for (const L of config.pyramid)
+      for (const [r0, r1] of regionBounds(h, L)) for (const [c0, c1] of regionBounds(w, L)) out.push([r0, r1, c0, c1]);
+    return out;
+  };
+  /** Each region's pooled codes `[n, R, m]` (op already applied) normalised as the config says: apply()'s output. */
+  const poolSums = (hist: Float32Array, [n, R, m]: [number, number, number]): Maps =>
+    tf.tidy(() => {
+      const all = tf.tensor3d(hist, [n, R, m]);
+      const parts = Array.from({ length: R }, (_, r) =>
+        vecNorm(tf.reshape(tf.slice(all, [0, r, 0], [n, 1, m]), [n, m]), config.regionNorm),
+      );
+      return finish(parts, n, m);
+    });
   return {
     /**
      * The same output as apply(oneHot(idx, M)) for hard-assignment codes, without building the one-hot
      * `[N,H,W,M]` maps: each region's histogram is counted from the word indices `[N,H,W]`.
      */
     poolIndices(idx: Int32Array, [n, h, w]: [number, number, number], m: number): Maps {
-      const regionList: [number, number, number, number][] = [];
-      for (const L of config.pyramid)
-        for (const [r0, r1] of regionBounds(h, L)) for (const [c0, c1] of regionBounds(w, L)) regionList.push([r0, r1, c0, c1]);
+      const regionList = regionsOf(h, w);
       const R = regionList.length;
       const hist = new Float32Array(n * R * m);
       for (let b = 0; b < n; b++)
@@ -76,13 +90,44 @@ function poolingOps(config: PoolSettings) {
           if (config.op === 'mean' && area > 0) for (let k = 0; k < m; k++) hist[o + k] /= area;
           if (config.op === 'max') for (let k = 0; k < m; k++) hist[o + k] = hist[o + k] > 0 ? 1 : 0;
         });
-      return tf.tidy(() => {
-        const all = tf.tensor3d(hist, [n, R, m]);
-        const parts = Array.from({ length: R }, (_, r) =>
-          vecNorm(tf.reshape(tf.slice(all, [0, r, 0], [n, 1, m]), [n, m]), config.regionNorm),
-        );
-        return finish(parts, n, m);
-      });
+      return poolSums(hist, [n, R, m]);
+    },
+    regions: regionsOf,
+    poolSums,
+    /** poolSums' numbers as sparse rows: each region normalised on its nonzeros, at r M + k as in the dense output. */
+    poolSumsRows(hist: Float32Array, [n, R, m]: [number, number, number]): Csr {
+      const indptr = new Int32Array(n + 1);
+      let nnz = 0;
+      for (let i = 0; i < hist.length; i++) if (hist[i] !== 0) nnz++;
+      const indices = new Int32Array(nnz),
+        values = new Float32Array(nnz);
+      let o = 0;
+      for (let b = 0; b < n; b++) {
+        const rowStart = o;
+        for (let r = 0; r < R; r++) {
+          const h = hist.subarray((b * R + r) * m, (b * R + r + 1) * m);
+          let s1 = 0,
+            s2 = 0;
+          for (let k = 0; k < m; k++) {
+            s1 += Math.abs(h[k]);
+            s2 += h[k] * h[k];
+          }
+          const scale = config.regionNorm === 'l1' ? 1 / (s1 + 1e-12) : config.regionNorm === 'l2' ? 1 / (Math.sqrt(s2) + 1e-12) : 1;
+          for (let k = 0; k < m; k++)
+            if (h[k] !== 0) {
+              indices[o] = r * m + k;
+              values[o++] = config.regionNorm === 'power' ? Math.sign(h[k]) * Math.sqrt(Math.abs(h[k])) : h[k] * scale;
+            }
+        }
+        if (config.norm !== 'none') {
+          let s = 0;
+          for (let j = rowStart; j < o; j++) s += config.norm === 'l1' ? Math.abs(values[j]) : values[j] * values[j];
+          const scale = 1 / ((config.norm === 'l1' ? s : Math.sqrt(s)) + 1e-12);
+          for (let j = rowStart; j < o; j++) values[j] *= scale;
+        }
+        indptr[b + 1] = o;
+      }
+      return { n, d: m * R, indptr, indices, values };
     },
     /**
      * poolIndices' numbers as sparse rows (what the classifier gets when the rest of the chain takes rows):
@@ -90,9 +135,7 @@ function poolingOps(config: PoolSettings) {
      * Row b's entries are region r's words k at r M + k, increasing, as in the dense `[N,1,1,M x regions]`.
      */
     poolIndicesRows(idx: Int32Array, [n, h, w]: [number, number, number], m: number): Csr {
-      const regionList: [number, number, number, number][] = [];
-      for (const L of config.pyramid)
-        for (const [r0, r1] of regionBounds(h, L)) for (const [c0, c1] of regionBounds(w, L)) regionList.push([r0, r1, c0, c1]);
+      const regionList = regionsOf(h, w);
       const R = regionList.length;
       const count = new Int32Array(m);
       const touched = new Int32Array(h * w);
@@ -172,6 +215,10 @@ export const pooling = defineStage<typeof PoolingSchema, CodePooler>('pooling', 
   return {
     poolIndices: ops.poolIndices,
     poolIndicesRows: ops.poolIndicesRows,
+    op: config.op,
+    regions: ops.regions,
+    poolSums: ops.poolSums,
+    poolSumsRows: ops.poolSumsRows,
     apply: (x: Maps): Maps => ops.apply(x),
     outShape: (s) => [1, 1, (s[2] ?? 0) * regions],
     card(s): LayerCard {

@@ -54,10 +54,19 @@ export interface Stage {
   dispose?(): void;
 }
 
+/** A pooling region of an h x w map: rows [r0, r1), columns [c0, c1). */
+export type Region = [r0: number, r1: number, c0: number, c1: number];
+export type PoolOp = 'sum' | 'mean' | 'max';
+
 /** Hard assignment: the index of the nearest word at each position `[N,H,W]` int32, or null (other modes). */
 export interface CodeEmitter extends Stage {
   wordIndices(x: Maps): tf.Tensor3D | null;
   words(): number;
+  /**
+   * Soft / triangle coding: each position's code pooled (op) into every region that holds it, `[N, R, M]`,
+   * without the `[N,H,W,M]` codes; null where the stage cannot (hard coding: wordIndices).
+   */
+  codeSums?(x: Maps, regions: readonly Region[], op: PoolOp): Promise<Float32Array | null>;
 }
 
 /** Pools word indices straight into its output, the same numbers as pooling their one-hot maps. */
@@ -65,6 +74,12 @@ export interface CodePooler extends Stage {
   poolIndices(idx: Int32Array, shape: [number, number, number], words: number): Maps;
   /** The same as sparse rows (one per image, `[N, D]`), when the stage can give them. */
   poolIndicesRows?(idx: Int32Array, shape: [number, number, number], words: number): Csr;
+  /** What codeSums needs: the pooling op and the regions of an h x w map. */
+  readonly op?: PoolOp;
+  regions?(h: number, w: number): Region[];
+  /** Pooled codes `[N, R, M]` (the op applied) normalised to the stage's output, as maps or as sparse rows. */
+  poolSums?(hist: Float32Array, shape: [number, number, number]): Maps;
+  poolSumsRows?(hist: Float32Array, shape: [number, number, number]): Csr;
 }
 
 /** Maps sparse rows to sparse rows, the same numbers as apply() on `[N,1,1,D]` (an element-wise map that keeps 0 at 0). */
