@@ -52,7 +52,7 @@ describe('soft and triangle codes pooled as they are made', () => {
         const cod = coding({ words: M, ...m });
         cod.setCentres(centres);
         for (const p of pools) {
-          const pool = pooling({ ...p });
+          const pool = pooling({ ...p, pyramid: [...p.pyramid] });
           const want = tf.tidy(() => pool.apply(cod.apply(x)));
           const got = await runStages([cod, pool], x);
           expect(got.shape).toEqual(want.shape);
@@ -66,7 +66,7 @@ describe('soft and triangle codes pooled as they are made', () => {
           }
           tf.dispose([want, got]);
         }
-        cod.dispose();
+        cod.dispose?.();
         setNativeKernelsEnabled(true);
       });
   }
@@ -95,6 +95,6 @@ describe('soft and triangle codes pooled as they are made', () => {
     }
     expect(() => cod.toLayers?.([5, 6, D])).toThrow(/nearest words is not exported/);
     tf.dispose(codes);
-    cod.dispose();
+    cod.dispose?.();
   });
 });
