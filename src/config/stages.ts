@@ -42,6 +42,10 @@ export const BlockNormSchema = z.strictObject({
     .default(0.1 / 255),
 });
 
+export const DeskewSchema = z.strictObject({
+  centre: z.boolean().default(true), // also move the centre of mass to the image centre
+});
+
 export const FlattenSchema = z.strictObject({});
 
 export const CellsSchema = z.strictObject({
@@ -158,3 +162,4 @@ export type PoolingConfig = z.input<typeof PoolingSchema>;
 export type KernelMapConfig = z.input<typeof KernelMapSchema>;
 export type ClassifierConfig = z.input<typeof ClassifierSchema>;
 export type UnionConfig = z.input<typeof UnionSchema>;
+export type DeskewConfig = z.input<typeof DeskewSchema>;

@@ -11,6 +11,7 @@ import { cells } from '../stages/cells.js';
 import { classifier } from '../stages/classifier.js';
 import { coding } from '../stages/coding.js';
 import { descriptor } from '../stages/descriptor.js';
+import { deskew } from '../stages/deskew.js';
 import { denseSift } from '../stages/dsift.js';
 import { flatten } from '../stages/flatten.js';
 import { gradient } from '../stages/gradient.js';
@@ -23,6 +24,7 @@ import { makeUnion } from '../stages/union.js';
 export type AnyStageFactory = (config?: Record<string, unknown>, name?: string) => Stage;
 
 const KINDS = new Map<string, AnyStageFactory>([
+  ['deskew', deskew as AnyStageFactory],
   ['gradient', gradient as AnyStageFactory],
   ['orientation', orientation as AnyStageFactory],
   ['cells', cells as AnyStageFactory],
