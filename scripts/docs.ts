@@ -77,20 +77,25 @@ export function schemaTable(schema: unknown): string {
 }
 
 const STAGE_SCHEMAS: [string, z.ZodType][] = [
+  ['deskew', stages.DeskewSchema],
   ['gradient', stages.GradientSchema],
   ['orientation', stages.OrientationSchema],
   ['cells', stages.CellsSchema],
   ['descriptor', stages.DescriptorSchema],
   ['dsift', stages.DenseSiftSchema],
+  ['blocks', stages.BlocksSchema],
+  ['blocknorm', stages.BlockNormSchema],
   ['coding', stages.CodingSchema],
   ['pooling', stages.PoolingSchema],
   ['kernelmap', stages.KernelMapSchema],
   ['classifier', stages.ClassifierSchema],
+  ['union', stages.UnionSchema],
 ];
 
 export function configTables(): string {
   return [
     ...STAGE_SCHEMAS.map(([k, sch]) => `### Stage \`${k}\`\n\n${schemaTable(sch)}`),
+    `### Each of a union's \`branches\` (or \`{"recipe": NAME}\`: that bow recipe's stages up to its classifier)\n\n${schemaTable(stages.UnionBranchSchema)}`,
     `### CNN training options (\`train\` in a cnn or bownet recipe; \`--set train.NAME=V\`)\n\n${schemaTable(TrainSchema)}`,
     `### \`train.augment\`\n\n${schemaTable(AugmentSchema)}`,
     `### Model \`lenet5\` (\`config\` in its recipe)\n\n${schemaTable(LeNet5ConfigSchema)}`,
