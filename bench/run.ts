@@ -1,5 +1,5 @@
 // npm run bench -- <suite> [...]: benchmarks, never part of the test run.
-// Suites: backend, dsift, bow, cnn, threads, simd, fused, native, peak, alexnet-validation, sweep. Each prints a table and writes bench/results/<suite>.json
+// Suites: backend, dsift, bow, bow-validation, cnn, threads, simd, fused, native, peak, alexnet-validation, sweep. Each prints a table and writes bench/results/<suite>.json
 // (<suite>-<tag>.json with BOWCNN_BENCH_TAG=tag, so that partial runs do not overwrite each other).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ const SUITES: Record<string, () => Promise<Record<string, unknown>>> = {
   backend: async () => (await import('./backend.js')).run(),
   dsift: async () => (await import('./dsift.js')).run(),
   bow: async () => (await import('./bow.js')).run(),
+  'bow-validation': async () => (await import('./bow-validation.js')).run(),
   cnn: async () => (await import('./cnn.js')).run(),
   threads: async () => (await import('./threads.js')).run(),
   simd: async () => (await import('./simd.js')).run(),
