@@ -181,6 +181,13 @@ export async function stageDistances(
   for (let i = 0; i < stages.length; i++) {
     const s = stages[i],
       next = stages[i + 1];
+    if (isUnion(s)) {
+      // the union's output from its branches' fused rows (a branch's one-hot codes are never built)
+      const [ra, rb] = [await unionRows(s, ma), await unionRows(s, mb)];
+      swap(tf.tensor4d(csrToDense(ra), [ra.n, 1, 1, ra.d]), tf.tensor4d(csrToDense(rb), [rb.n, 1, 1, rb.d]));
+      out[s.name] = await meanCosineDistance(ma, mb);
+      continue;
+    }
     const sift = fusedSift(stages, i, stages.length, ma);
     if (sift) {
       // the chain's inner maps for their distances (each pair disposed once measured), its output in one pass

@@ -5,7 +5,7 @@ import { tf, useBackend } from '../../src/backend/index.js';
 import { dataset } from '../../src/data/registry.js';
 import { batchTensor } from '../../src/data/split.js';
 import { transformBatch } from '../../src/eval/robustness.js';
-import { bowPipeline, readRecipe } from '../../src/pipeline/recipes.js';
+import { bowPipeline, parseRecipe, readRecipe, recipeStages } from '../../src/pipeline/recipes.js';
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -78,4 +78,51 @@ describe('representation distances without the one-hot maps', () => {
     tf.dispose([x, xt, ...Object.values(ra), ...Object.values(rb)]);
     p.dispose();
   });
+
+  it("a union's distance is that of its full output (each branch run fused)", async () => {
+    const ds = await dataset('mnist', { subset: 300, testSubset: 30, seed: 4 });
+    const bow = recipeStages('bow-sift-spm').map((e) =>
+      e.kind === 'coding' ? { ...e, config: { ...e.config, words: 32, sample: 3000 } } : e,
+    );
+    const p = bowPipeline(
+      parseRecipe(
+        {
+          kind: 'bow',
+          name: 'u',
+          stages: [
+            { kind: 'deskew' },
+            { kind: 'union', config: { branches: [{ recipe: 'hog-svm' }, { name: 'bow', stages: bow }] } },
+            { kind: 'classifier' },
+          ],
+        },
+        'test',
+      ),
+    );
+    await p.fit(ds.train, { progress: false });
+    const x = batchTensor(ds.test, 0, 30);
+    // (not a shift: deskewing moves the centre of mass back to the centre and undoes it)
+    const xt = transformBatch(x, 'rotate', 20);
+    const { distances, predictions } = await p.representationDistances(x, xt);
+    expect(Array.from(predictions)).toEqual(Array.from(await p.predict(xt)));
+    const ua = tf.tidy(() => p.stages[1].apply(p.stages[0].apply(x))),
+      ub = tf.tidy(() => p.stages[1].apply(p.stages[0].apply(xt)));
+    const a = ua.reshape([30, -1]).arraySync() as number[][],
+      b = ub.reshape([30, -1]).arraySync() as number[][];
+    let sum = 0;
+    for (let i = 0; i < 30; i++) {
+      let dot = 0,
+        na = 0,
+        nb = 0;
+      for (let j = 0; j < a[i].length; j++) {
+        dot += a[i][j] * b[i][j];
+        na += a[i][j] ** 2;
+        nb += b[i][j] ** 2;
+      }
+      sum += 1 - dot / (Math.sqrt(na * nb) + 1e-12);
+    }
+    expect(Math.abs(distances.union - sum / 30)).toBeLessThan(1e-4);
+    expect(distances.union).toBeGreaterThan(0.01);
+    tf.dispose([x, xt, ua, ub]);
+    p.dispose();
+  }, 60_000);
 });
