@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Classifier } from '../core/classifier.js';
 import { BowcnnError, ConfigError, Interrupted } from '../core/errors.js';
+import { parseJson } from '../core/json.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import { dataset } from '../data/registry.js';
 import { fingerprint } from '../data/split.js';
@@ -55,14 +56,17 @@ export interface JobResult {
 
 /** Reads and validates a grid file; pipeline paths are taken relative to the grid's folder. */
 export function readGrid(file: string): SweepGrid {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(
-      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as NodeJS.ErrnoException).code === 'EISDIR' ? 'a folder, not a grid file' : `not valid JSON (${(e as Error).message})`}`,
+      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as NodeJS.ErrnoException).code === 'EISDIR' ? 'a folder, not a grid file' : (e as Error).message}`,
     );
   }
+  const parsed = parseJson(text);
+  if ('problem' in parsed) throw new ConfigError(`${file}: ${parsed.problem}`);
+  const raw = parsed.value;
   const g = parseConfig(SweepGridSchema, raw, file);
   const base = dirname(resolve(file));
   return { ...g, pipelines: g.pipelines.map((p) => (/\.(json|m?js|ts)$/.test(p) && !isAbsolute(p) ? resolve(base, p) : p)) };

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../core/errors.js';
+import { parseJson } from '../core/json.js';
 import { MODEL_CONFIGS, RecipeSchema, type BowNetRecipe, type BowRecipe, type CnnRecipe, type Recipe } from '../config/recipes.js';
 import { parseConfig } from '../config/schema.js';
 import { didYouMean, listOf } from '../core/suggest.js';
@@ -96,12 +97,9 @@ export function readRecipe(nameOrPath: string, depth = 0): Recipe {
     file = join(RECIPE_DIR, `${name}.json`);
   }
   if (!existsSync(file)) throw new ConfigError(`${file}: no such recipe file`);
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
+  const parsed = parseJson(readFileSync(file, 'utf8'));
+  if ('problem' in parsed) throw new ConfigError(`${file}: ${parsed.problem}`);
+  const value = parsed.value;
   return parseRecipe(value, `recipe ${file}`, depth);
 }
 

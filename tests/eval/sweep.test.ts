@@ -84,6 +84,11 @@ describe('a sweep grid', () => {
       /unknown key 'seed'.*did you mean 'seeds'/,
     );
     expect(() => readGrid(join(d, 'none.json'))).toThrow(/none\.json: no such file/);
+    // a missing comma on line 3: the line and column where the text stops being JSON
+    writeFileSync(join(d, 'bad.json'), '{\n  "name": "x",\n  "datasets": ["mnist"]\n  "pipelines": ["lenet5"]\n}\n');
+    expect(() => readGrid(join(d, 'bad.json'))).toThrow(/bad\.json: not valid JSON at line 4, column 3: Expected ',' or '}'/);
+    writeFileSync(join(d, 'cut.json'), '{\n  "name": ');
+    expect(() => readGrid(join(d, 'cut.json'))).toThrow(/cut\.json: not valid JSON at line 2, column 11: Unexpected end/);
     const g = readGrid(
       write({ name: 'x', datasets: ['mnist'], subset: 100, testSubset: 50, pipelines: ['bow-sift'], set: { 'coding.wrods': [8] } }),
     );
