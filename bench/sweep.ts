@@ -4,23 +4,15 @@
 // per-shard time that docs/scale-out.md projects a large folder from.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dataset } from '../src/data/registry.js';
 import { encodePng } from '../src/report/png.js';
+import { freePort, startRedis } from '../scripts/local-redis.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'src/cli/main.ts');
 const ENV = { ...process.env, BOWCNN_PROGRESS: '0' };
-
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
 
 function cli(args: string[], env: Record<string, string> = {}): number {
   const t0 = performance.now();
@@ -31,15 +23,11 @@ function cli(args: string[], env: Record<string, string> = {}): number {
 
 async function queued(workers: number, threads: string | undefined): Promise<number> {
   const port = await freePort();
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const redis = await startRedis(port);
   const dir = mkdtempSync(join(tmpdir(), 'bowcnn-bench-sweep-'));
   const url = `redis://127.0.0.1:${port}`;
   const ws: ChildProcess[] = [];
   try {
-    for (let i = 0; i < 100 && spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() !== 'PONG'; i++)
-      await new Promise((r) => setTimeout(r, 50));
     for (let i = 0; i < workers; i++)
       ws.push(
         spawn(process.execPath, ['--import', 'tsx', MAIN, 'worker', '--queue', url, '--cache', join(dir, 'cache')], {

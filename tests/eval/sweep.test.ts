@@ -5,12 +5,12 @@
 // row with its error and the sweep still finishes. The grid's own checks are plain unit tests.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { expandGrid, readGrid } from '../../src/eval/sweep.js';
+import { freePort, startRedis } from '../../scripts/local-redis.js';
 import { parseQueueUrl } from '../../src/eval/queue.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -43,21 +43,10 @@ function start(args: string[]): { p: ChildProcess; log: () => string } {
   p.stderr!.on('data', (d) => (log += d));
   return { p, log: () => log };
 }
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
 async function redis(port: number): Promise<ChildProcess> {
-  const p = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const p = await startRedis(port, REDIS);
   procs.push(p);
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG') return p;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`redis-server on ${port} does not answer`);
+  return p;
 }
 const until = async (f: () => boolean, ms: number, what: string) => {
   const t0 = performance.now();
