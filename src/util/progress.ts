@@ -55,7 +55,8 @@ export class Progress {
     this.done += n;
     const now = performance.now();
     const every = this.tty ? 100 : (this.opts.logEveryMs ?? 10_000);
-    if (now - this.last >= every || this.done >= this.total) {
+    // the line that reaches the total is drawn at once; a tick of 0 after it (a field changed) waits its turn
+    if (now - this.last >= every || (n > 0 && this.done >= this.total)) {
       this.last = now;
       this.draw(false);
     }

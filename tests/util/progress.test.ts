@@ -1,0 +1,42 @@
+// The progress line in a log (not a terminal): one line when the work reaches its total, none repeated by a
+// later tick of 0 (a field changed) or by end(); and at most one line per logEveryMs before that.
+import { describe, expect, it } from 'vitest';
+import { Progress } from '../../src/util/progress.js';
+
+function sink(tty: boolean) {
+  const lines: string[] = [];
+  const stream = { isTTY: tty, write: (s: string) => (lines.push(s), true) } as unknown as NodeJS.WriteStream;
+  return { stream, lines };
+}
+
+describe('Progress in a log', () => {
+  it('writes the finished line once, however many ticks of 0 and ends come after it', () => {
+    const { stream, lines } = sink(false);
+    const bar = new Progress('jobs', 3, { stream, silent: false, logEveryMs: 60_000 });
+    bar.tick(1);
+    bar.tick(1);
+    const before = lines.length;
+    expect(before).toBeLessThanOrEqual(1); // at most one line a minute
+    bar.tick(1);
+    expect(lines.length).toBe(before + 1);
+    expect(lines.at(-1)).toMatch(/^jobs \[#+\] 3\/3 /);
+    bar.set({ running: '0' }).tick(0);
+    bar.tick(0);
+    bar.end();
+    expect(lines.length).toBe(before + 1);
+  });
+
+  it('ends an unfinished bar with its line, and a terminal bar with a newline', () => {
+    const log = sink(false);
+    const bar = new Progress('imgs', 10, { stream: log.stream, silent: false, logEveryMs: 60_000 });
+    bar.tick(4);
+    bar.tick(2);
+    bar.end();
+    expect(log.lines.at(-1)).toMatch(/6\/10/);
+    const term = sink(true);
+    const t = new Progress('imgs', 2, { stream: term.stream, silent: false });
+    t.tick(2);
+    t.end();
+    expect(term.lines.at(-1)).toMatch(/2\/2 .*\n$/);
+  });
+});
