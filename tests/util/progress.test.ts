@@ -5,7 +5,11 @@ import { Progress } from '../../src/util/progress.js';
 
 function sink(tty: boolean) {
   const lines: string[] = [];
-  const stream = { isTTY: tty, write: (s: string) => (lines.push(s), true) } as unknown as NodeJS.WriteStream;
+  const write = (s: string) => {
+    lines.push(s);
+    return true;
+  };
+  const stream = { isTTY: tty, write } as unknown as NodeJS.WriteStream;
   return { stream, lines };
 }
 
