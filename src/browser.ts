@@ -20,6 +20,7 @@ export { descriptor, frameGeometry } from './stages/descriptor.js';
 export { denseSift, denseSiftStages, applyStages, chainCards } from './stages/dsift.js';
 export { pooling } from './stages/pooling.js';
 export { kernelmap } from './stages/kernelmap.js';
+export { deskew } from './stages/deskew.js';
 export { lenet5 } from './cnn/lenet5.js';
 export { alexnetSmall, augment } from './cnn/alexnet.js';
 export { mlp } from './cnn/mlp.js';

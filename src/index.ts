@@ -33,13 +33,16 @@ export { denseSift, denseSiftStages, applyStages, chainCards } from './stages/ds
 export { coding, type CodingStage } from './stages/coding.js';
 export { pooling } from './stages/pooling.js';
 export { kernelmap } from './stages/kernelmap.js';
+export { deskew } from './stages/deskew.js';
+export { isUnion, type UnionStage, type UnionBranch } from './stages/union.js';
 export { classifier, type ClassifierStage } from './stages/classifier.js';
 export { kmeans } from './learn/kmeans.js';
 export { Pipeline, pipeline, PipelineError } from './pipeline/pipeline.js';
-export { makeStage, registerStage, stageKinds } from './pipeline/registry.js';
+export { makeStage, registerStage, stageKinds, union } from './pipeline/registry.js';
 export {
   readRecipe,
   parseRecipe,
+  recipeStages,
   bowPipeline,
   listRecipes,
   pipelineFromModule,

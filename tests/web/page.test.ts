@@ -1,7 +1,8 @@
 // The teaching page's Node side and its browser-safe parts: the browser bundles pull no Node-only module
 // (and the check does catch one), the page's files made from saved models run in plain tfjs to the saved
 // models' own scores, MNIST's framing of a drawing, and the composed pose of the sliders.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,51 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 const MODELS = join(ROOT, 'web', 'models');
 
 describe('the browser bundles', () => {
+  it("resolve 'bowcnn' under the browser condition to the browser entry, its types included", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bowcnn-exports-'));
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(ROOT, join(dir, 'node_modules', 'bowcnn'), 'dir');
+    // the types: under the browser condition, a name only the Node entry has is an error, one the browser entry has is not
+    writeFileSync(join(dir, 'ok.ts'), "import { TappedModel, deskew } from 'bowcnn';\nexport const a = [TappedModel, deskew];\n");
+    writeFileSync(join(dir, 'node.ts'), "import { Pipeline } from 'bowcnn';\nexport const a = Pipeline;\n");
+    const tsc = (file: string, conditions: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+          '--noEmit',
+          '--strict',
+          '--skipLibCheck',
+          '--module',
+          'esnext',
+          '--moduleResolution',
+          'bundler',
+          ...(conditions.length ? ['--customConditions', conditions.join(',')] : []),
+          join(dir, file),
+        ],
+        { encoding: 'utf8', cwd: dir },
+      );
+    const ok = tsc('ok.ts', ['browser']);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    const nodeOnlyName = tsc('node.ts', ['browser']);
+    expect(nodeOnlyName.status).not.toBe(0);
+    expect(nodeOnlyName.stdout).toMatch(/Pipeline/);
+    expect(tsc('node.ts', []).status).toBe(0);
+    const r = await build({
+      stdin: { contents: "export * from 'bowcnn';", resolveDir: dir },
+      bundle: true,
+      write: false,
+      metafile: true,
+      platform: 'browser',
+      format: 'esm',
+      external: ['@tensorflow/*'],
+      logLevel: 'silent',
+    });
+    expect(Object.keys(r.metafile.inputs).some((f) => f.endsWith('dist/browser.js'))).toBe(true);
+    expect(Object.keys(r.metafile.inputs).some((f) => f.endsWith('dist/index.js'))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('bundle src/browser.ts for a browser with no Node-only module, and the check catches one', async () => {
     const { meta, code } = await bundleBrowserEntry();
     const ours = Object.keys(meta.inputs).filter((f) => f.startsWith('src/'));
