@@ -49,29 +49,47 @@ export const CANDIDATES: Record<string, { about: string; make: Make }> = {
       { kind: 'classifier', config: { kind: 'linear', C: 1 } },
     ]),
   },
+  'bow-sift-soft': {
+    about: 'the recipe bow-sift-soft: soft5 as a recipe of its own',
+    make: () => bowPipeline(readRecipe('bow-sift-soft')),
+  },
   'hog-svm': { about: 'HOG, linear SVM', make: () => bowPipeline(readRecipe('hog-svm')) },
-  'hog-bow-svm': { about: 'the union of HOG and bow-sift-spm, one linear SVM', make: () => bowPipeline(readRecipe('hog-bow-svm')) },
-  'hog-bow124-svm': { about: 'hog-bow-svm with the pyramid [1, 2, 4] in its BoW branch', make: () => union({ pyramid: [1, 2, 4] }) },
-  'deskew-hog-bow-svm': { about: 'hog-bow-svm on deskewed images', make: () => union({ deskew: true }) },
-  'deskew-hog-bow124-svm': {
-    about: 'hog-bow-svm on deskewed images, the pyramid [1, 2, 4] in its BoW branch',
+  'hog+spm': { about: 'the union of HOG and bow-sift-spm, one linear SVM', make: () => union({}) },
+  'hog+spm124': { about: 'HOG + bow-sift-spm with the pyramid [1, 2, 4] in its BoW branch', make: () => union({ pyramid: [1, 2, 4] }) },
+  'deskew+hog+spm': { about: 'HOG + bow-sift-spm on deskewed images', make: () => union({ deskew: true }) },
+  'deskew+hog+spm124': {
+    about: 'HOG + bow-sift-spm on deskewed images, the pyramid [1, 2, 4] in its BoW branch',
     make: () => union({ deskew: true, pyramid: [1, 2, 4] }),
+  },
+  'hog-bow-svm': {
+    about: 'the recipe hog-bow-svm: the union of HOG and bow-sift-soft',
+    make: () => bowPipeline(readRecipe('hog-bow-svm')),
+  },
+  'deskew-hog-bow-svm': {
+    about: 'the recipe deskew-hog-bow-svm: hog-bow-svm on deskewed images',
+    make: () => bowPipeline(readRecipe('deskew-hog-bow-svm')),
   },
 };
 
-/** hog-bow-svm, with a deskew stage first and another pyramid in its BoW branch where asked. */
+/** The union of HOG and bow-sift-spm, with a deskew stage first and another pyramid in its BoW branch where asked. */
 function union(o: { deskew?: boolean; pyramid?: number[] }): Pipeline {
-  const r = readRecipe('hog-bow-svm');
-  if (r.kind !== 'bow') throw new Error('hog-bow-svm is not a bow recipe');
-  const stages = structuredClone(r.stages);
-  if (o.pyramid) {
-    const branches = (stages[0].config as { branches: { stages: { kind: string; config: Record<string, unknown> }[] }[] }).branches;
-    const pool = branches[1].stages.find((e) => e.kind === 'pooling');
-    if (!pool) throw new Error('hog-bow-svm: no pooling stage in its second branch');
-    pool.config.pyramid = o.pyramid;
-  }
-  const name = `${o.deskew ? 'deskew-' : ''}hog-bow${o.pyramid ? o.pyramid.join('') : ''}-svm`;
-  return bowPipeline({ ...r, name, stages: o.deskew ? [{ kind: 'deskew', config: {} }, ...stages] : stages });
+  const bow = recipeStages('bow-sift-spm');
+  const pool = bow.find((e) => e.kind === 'pooling');
+  if (o.pyramid && pool) pool.config = { ...pool.config, pyramid: o.pyramid };
+  const stages = [
+    ...(o.deskew ? [{ kind: 'deskew' }] : []),
+    {
+      kind: 'union',
+      config: {
+        branches: [
+          { recipe: 'hog-svm', name: 'hog' },
+          { name: 'bow', stages: bow },
+        ],
+      },
+    },
+    { kind: 'classifier', config: { kind: 'linear', C: 1 } },
+  ];
+  return inline(`${o.deskew ? 'deskew-' : ''}hog-spm${o.pyramid ? o.pyramid.join('') : ''}-svm`, stages)();
 }
 
 /** One candidate on one dataset, in this process: validation (or, with test, the full training set and the test set). */

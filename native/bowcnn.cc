@@ -838,11 +838,15 @@ static void codeSums(const float* x, const float* k, const float* b, const int* 
             const float* xi = xr.data() + (size_t)i * D;
             double xx = 0;
             for (int d = 0; d < D; d++) xx += (double)xi[d] * xi[d];
+            // the distances in float, a loop the compiler vectorises (sqrtps), then their mean in double
+            const float xxf = (float)xx;
+            float* z = code.data();
+            for (int m = 0; m < M; m++) z[m] = std::sqrt(std::max(0.f, xxf - s[m]));
             double mean = 0;
-            for (int m = 0; m < M; m++) mean += (code[m] = std::sqrt(std::max(0.0, xx - s[m])));
-            mean /= M;
-            for (int m = 0; m < M; m++) {
-              const float f = (float)(mean - code[m]);
+            for (int m = 0; m < M; m++) mean += z[m];
+            const float mf = (float)(mean / M);
+            for (int m = 0; m < M; m++) {  // code[nk] is written after z[m] is read, and nk <= m
+              const float f = mf - z[m];
               if (f > 0) { top[nk] = m; code[nk++] = f; }
             }
           }

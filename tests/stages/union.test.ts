@@ -130,13 +130,13 @@ describe('a union of two recipes', () => {
     for (const q of [p, hogAlone, bowAlone, back]) q.dispose();
   }, 120_000);
 
-  it('is the hog-bow-svm recipe: hog-svm and bow-sift-spm up to their features', () => {
+  it('is the hog-bow-svm recipe: hog-svm and bow-sift-soft up to their features', () => {
     const r = readRecipe('hog-bow-svm');
     if (r.kind !== 'bow') throw new Error('not a bow recipe');
     const branches = (r.stages[0].config as { branches: { name: string; stages: unknown[] }[] }).branches;
     expect(branches.map((b) => b.name)).toEqual(['hog', 'bow']);
     expect(branches[0].stages).toEqual(recipeStages('hog-svm'));
-    expect(branches[1].stages).toEqual(recipeStages('bow-sift-spm'));
+    expect(branches[1].stages).toEqual(recipeStages('bow-sift-soft'));
     expect(branches.flatMap((b) => b.stages as { kind: string }[]).some((e) => e.kind === 'classifier')).toBe(false);
   });
 });
