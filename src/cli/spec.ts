@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { didYouMean, listOf, nearest } from '../core/suggest.js';
+import { listRecipes } from '../config/recipe-dir.js';
 
 export interface OptionSpec {
   type: 'string' | 'number' | 'boolean';
@@ -73,7 +74,7 @@ export const COMMANDS: CommandSpec[] = [
         type: 'string',
         default: 'bow-sift,lenet5',
         arg: 'A,B',
-        help: 'recipes (bow-sift, bow-sift-spm, hog-svm, hog-bow-svm, mlp, lenet5, alexnet-small, bownet) or paths to .json/.js/.ts files, comma-separated',
+        help: `recipes (${listRecipes().join(', ')}) or paths to .json/.js/.ts files, comma-separated`,
       },
       subset,
       'test-subset': testSubset,

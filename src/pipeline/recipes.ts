@@ -5,29 +5,21 @@
  * (or a function returning one). Every recipe is validated against its schema (config/recipes.ts): an
  * unknown key or a bad value is an error naming the file and the key.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../core/errors.js';
 import { parseJson } from '../core/json.js';
 import { MODEL_CONFIGS, RecipeSchema, type BowNetRecipe, type BowRecipe, type CnnRecipe, type Recipe } from '../config/recipes.js';
 import { parseConfig } from '../config/schema.js';
 import { didYouMean, listOf } from '../core/suggest.js';
 import { Pipeline } from './pipeline.js';
+import { listRecipes, RECIPE_DIR } from '../config/recipe-dir.js';
 import { makeStage } from './registry.js';
 
 export type { BowNetRecipe, BowRecipe, CnnRecipe, Recipe };
 
-export const RECIPE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'pipelines');
-
-export function listRecipes(): string[] {
-  return existsSync(RECIPE_DIR)
-    ? readdirSync(RECIPE_DIR)
-        .filter((f) => f.endsWith('.json'))
-        .map((f) => f.slice(0, -5))
-        .sort()
-    : [];
-}
+export { listRecipes, RECIPE_DIR };
 
 /** A recipe from its JSON value; `where` names its file in errors. */
 export function parseRecipe(value: unknown, where: string, depth = 0): Recipe {
