@@ -98,6 +98,7 @@ export function makeUnion(make: MakeStage) {
         const D = w.reduce((a, b) => a + b, 0);
         const per = branches.map((b) => chainCards(b.stages, sh));
         const params = per.flat().reduce((a, c) => a + c.params, 0);
+        const field = Math.max(...per.map((c) => c.at(-1)?.receptiveField ?? 1));
         return {
           stage: name,
           classic: `feature union: ${branches.map((b, i) => `${b.name} (${b.stages.map((s) => s.kind).join(' > ')}, ${w[i]})`).join(' + ')}`,
@@ -106,7 +107,10 @@ export function makeUnion(make: MakeStage) {
           mapsOut: D,
           params,
           origin: per.flat().some((c) => c.origin === 'unsupervised') ? 'unsupervised' : 'handcrafted',
-          receptiveField: Math.max(...per.map((c) => c.at(-1)?.receptiveField ?? 1)),
+          receptiveField: field,
+          // the towers' extent, so that a chain of cards grows its receptive field through the union
+          kernel: [field, field],
+          stride: 1,
           outShape: [1, 1, D],
           connections: per.flat().reduce((a, c) => a + (c.connections ?? 0), 0),
         };
