@@ -145,9 +145,10 @@ export const UnionSchema = z
     // 'l2': each branch's row scaled to unit L2 norm, then by its weight, so that no branch outweighs another by its size
     norm: z.enum(['l2', 'none']).default('l2'),
   })
-  .refine((c) => new Set(c.branches.map((b) => b.name)).size === c.branches.length, {
-    message: 'two branches have the same name',
-    path: ['branches'],
+  .superRefine((c, ctx) => {
+    const names = c.branches.map((b) => b.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', message: `two branches are named '${dup}' (give one another name)`, path: ['branches'] });
   });
 
 export type GradientConfig = z.input<typeof GradientSchema>;

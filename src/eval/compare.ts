@@ -84,6 +84,13 @@ export interface CompareResult {
 
 /** Refuses two classifiers that would be saved in the same folder. */
 export function checkNames(cs: readonly Classifier[]): void {
+  for (const c of cs) {
+    const stages = (c as { stages?: readonly { supervised?: boolean }[] }).stages;
+    if (stages && !stages.some((s) => s.supervised))
+      throw new ConfigError(
+        `pipeline '${c.name}' ends without a classifier (a stage fitted on labels, e.g. { "kind": "classifier" }): there is nothing to score`,
+      );
+  }
   const names = cs.map((c) => folderName(c.name));
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup)

@@ -8,6 +8,8 @@ import { ConfigError } from '../core/errors.js';
 import { didYouMean, listOf } from '../core/suggest.js';
 import { CnnClassifier } from '../cnn/classifier.js';
 import { bowPipeline, pipelineFromModule, readRecipe } from '../pipeline/recipes.js';
+import type { Stage } from '../stages/stage.js';
+import { isUnion } from '../stages/union.js';
 
 /** A classifier from a recipe name, a .json recipe path or a .js/.ts module exporting a Pipeline. */
 export async function classifierFrom(spec: string | Classifier): Promise<Classifier> {
@@ -30,7 +32,20 @@ export function applySets(cs: Classifier[], sets: Record<string, unknown>): Clas
     if (!out.some((c) => c.settable().includes(head))) {
       const all = [...new Set(out.flatMap((c) => c.settable()))];
       const offers = out.map((c) => `${c.name}: ${listOf(c.settable())}`).join('; ');
-      throw new ConfigError(`--set ${path}: no classifier has a setting '${head}'${didYouMean(head, all)} (${offers})`);
+      // a stage of that name inside a union's branch: say where it is, and that --set does not reach it
+      const inBranch = out
+        .flatMap((c) => (c as { stages?: readonly Stage[] }).stages ?? [])
+        .filter(isUnion)
+        .flatMap((u) =>
+          u
+            .branches()
+            .filter((b) => b.stages.some((s) => s.name === head))
+            .map((b) => `stage '${u.name}' branch '${b.name}'`),
+        );
+      const where = inBranch.length
+        ? `; stage '${head}' is inside ${inBranch.join(', ')}: a branch's options are set in the recipe's JSON (copy the recipe and edit the branch's stages)`
+        : '';
+      throw new ConfigError(`--set ${path}: no classifier has a setting '${head}'${didYouMean(head, all)} (${offers})${where}`);
     }
     out = out.map((c) => (c.settable().includes(head) ? c.set(path, value) : c));
   }

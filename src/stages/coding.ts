@@ -8,7 +8,8 @@
  *   'soft'      softmax(beta * s) across the maps = the kernel codebook (van Gemert et al.) with
  *               weights proportional to exp(-beta ||x - c_k||^2) (||x||^2 cancels in the softmax);
  *               with knn > 0 the softmax runs over the knn highest scores only and the other words get 0
- *               (localised soft assignment, Liu, Wang and Liu 2011), so codes and histograms stay sparse;
+ *               (localised soft assignment, Liu, Wang and Liu 2011), so that the fused pass's histograms stay
+ *               sparse (this tensor path still builds `[P, knn, M]` one-hot products: it is the reference);
  *   'triangle'  Coates, Lee & Ng 2011: with z_k = ||x - c_k||, f_k = max(0, mean_j z_j - z_k).
  * The dictionary is learned by k-means (learn/kmeans.ts) on descriptors sampled from a seeded subset
  * of the training images (`sample` descriptors in all).

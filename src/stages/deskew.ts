@@ -6,7 +6,8 @@
  * the output pixel (x, y) reads the input at (x + alpha (y - oy) + cx - ox, y + cy - oy), bilinearly, where
  * (ox, oy) is the image centre: a shear along x by alpha about the centre of mass, which moves the centre of
  * mass to (ox, oy) (with centre false, it stays where it was: the shear is about its row). The sheared image
- * has mu11 = 0. An image without ink (mu02 = 0) is left as it is.
+ * has mu11 = 0. An image without ink is left as it is; one whose ink has no vertical spread (mu02 at most 1e-6,
+ * a single row) is only centred, not sheared.
  *
  * In CNN terms it is a spatial transformer (Jaderberg et al. 2015) whose localisation is fixed: the affine
  * grid is computed from the input's moments instead of learned, then sampled bilinearly. Colour images take

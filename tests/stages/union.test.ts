@@ -15,6 +15,8 @@ import { batchTensor } from '../../src/data/split.js';
 import { Pipeline, PipelineError } from '../../src/pipeline/pipeline.js';
 import { bowPipeline, parseRecipe, readRecipe, recipeStages } from '../../src/pipeline/recipes.js';
 import { union } from '../../src/pipeline/registry.js';
+import { applySets } from '../../src/models/resolve.js';
+import { checkNames } from '../../src/eval/compare.js';
 import type { CodingStage } from '../../src/stages/coding.js';
 import { gradient } from '../../src/stages/gradient.js';
 import { coding } from '../../src/stages/coding.js';
@@ -152,7 +154,7 @@ describe('union configs it refuses', () => {
           { name: 'a', stages: smallBow() },
         ],
       }),
-    ).toThrow(/same name/);
+    ).toThrow(/two branches are named 'a'/);
     expect(at({ branches: [{ recipe: 'hog-svn' }, { name: 'b', stages: smallBow() }] })).toThrow(/recipe test.json.*branch 1.*hog-svm/s);
     expect(
       at({
@@ -181,6 +183,15 @@ describe('union configs it refuses', () => {
     ).toThrow(/branch 'a'.*unknown stage kind 'gradnet'/s);
     expect(at({ norm: 'l3' })).toThrow(/norm/);
     expect(() => union({ branches: [] })).toThrow(ConfigError);
+  });
+
+  it("says where a --set that names a branch's stage is, and refuses to compare a pipeline without a classifier", () => {
+    const p = bowPipeline(readRecipe('hog-bow-svm'));
+    expect(() => applySets([p], { 'coding.knn': 5 })).toThrow(/stage 'coding' is inside stage 'union' branch 'bow'/);
+    expect(() => applySets([p], { 'union.nrom': 'none' })).toThrow(/did you mean 'norm'/);
+    expect(() => checkNames([new Pipeline([gradient()], 'nocls')])).toThrow(/'nocls' ends without a classifier/);
+    expect(() => checkNames([p])).not.toThrow();
+    p.dispose();
   });
 
   it('refuses a union after a fitted stage (its branches are fitted on its input)', () => {
