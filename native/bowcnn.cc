@@ -683,13 +683,39 @@ static void nearestTile(const float* xr, const float* kt, const float* bp, int D
     for (int j = 0; j < NNR; j++) store(out + ((size_t)i * NNR + j) * VW, acc[i][j]);
 }
 
-static void nearest(const float* x, const float* k, const float* b, int* idx, float* best, long P, int D, int M) {
+// k [D,M] packed tile by tile (tile t: words t T .. t T + T - 1, [D][T], T = NNR VW, zeros past M), so that a
+// tile is one contiguous block rather than D rows M floats apart (a power-of-two stride that maps them all to the
+// same cache sets)
+static std::vector<float> packWords(const float* k, int D, int M) {
   const int T = NNR * VW, Mp = roundUp(M, T);
-  // k packed tile by tile (tile t: words t T .. t T + T - 1, [D][T]), so that a tile is one contiguous block
-  // rather than D rows M floats apart (a power-of-two stride that maps them all to the same cache sets)
-  std::vector<float> kp((size_t)D * Mp, 0.f), bp(Mp, -std::numeric_limits<float>::infinity());
+  std::vector<float> kp((size_t)D * Mp, 0.f);
   for (int d = 0; d < D; d++)
     for (int m = 0; m < M; m++) kp[((size_t)(m / T) * D + d) * T + m % T] = k[(size_t)d * M + m];
+  return kp;
+}
+
+// The dimensions where one of the NMR rows of xr [NMR, D] is not zero, into dims; returns their count.
+static int activeDims(const float* xr, int D, int* dims) {
+  int nd = 0;
+  for (int d = 0; d < D; d++) {
+    bool any = false;
+    for (int i = 0; i < NMR; i++) any |= xr[(size_t)i * D + d] != 0.f;
+    if (any) dims[nd++] = d;
+  }
+  return nd;
+}
+
+// The scores of the NMR rows of xr against the tile of words starting at j0: out [NMR][NNR VW].
+static inline void scoreTile(const float* xr, const float* kp, const float* bp, int D, const int* dims, int nd, int j0, float* out) {
+  const int T = NNR * VW;
+  if (nd == D) nearestTile<true>(xr, kp + (size_t)(j0 / T) * D * T, bp, D, nullptr, D, j0, out);
+  else nearestTile<false>(xr, kp + (size_t)(j0 / T) * D * T, bp, D, dims, nd, j0, out);
+}
+
+static void nearest(const float* x, const float* k, const float* b, int* idx, float* best, long P, int D, int M) {
+  const int T = NNR * VW, Mp = roundUp(M, T);
+  const std::vector<float> kp = packWords(k, D, M);
+  std::vector<float> bp(Mp, -std::numeric_limits<float>::infinity());
   std::memcpy(bp.data(), b, sizeof(float) * M);
   int b0 = 0;
   for (int m = 1; m < M; m++)
@@ -726,15 +752,9 @@ static void nearest(const float* x, const float* k, const float* b, int* idx, fl
         else std::fill(xr.data() + (size_t)i * D, xr.data() + (size_t)(i + 1) * D, 0.f);
         for (int l = 0; l < VW; l++) { bv[i][l] = -std::numeric_limits<float>::infinity(); bi[i][l] = 0; }
       }
-      int nd = 0;
-      for (int d = 0; d < D; d++) {
-        bool any = false;
-        for (int i = 0; i < NMR; i++) any |= xr[(size_t)i * D + d] != 0.f;
-        if (any) dims[nd++] = d;
-      }
+      const int nd = activeDims(xr.data(), D, dims.data());
       for (int j0 = 0; j0 < Mp; j0 += T) {
-        if (nd == D) nearestTile<true>(xr.data(), kp.data() + (size_t)(j0 / T) * D * T, bp.data(), D, nullptr, D, j0, out.data());
-        else nearestTile<false>(xr.data(), kp.data() + (size_t)(j0 / T) * D * T, bp.data(), D, dims.data(), nd, j0, out.data());
+        scoreTile(xr.data(), kp.data(), bp.data(), D, dims.data(), nd, j0, out.data());
         for (int i = 0; i < NMR; i++)
           for (int j = 0; j < NNR; j++) {
             const V sv = load(out.data() + ((size_t)i * NNR + j) * VW), cur = load(bv[i]);
@@ -774,9 +794,8 @@ static void nearest(const float* x, const float* k, const float* b, int* idx, fl
 static void codeSums(const float* x, const float* k, const float* b, const int* reg, float* out, long n, int h, int w, int D, int M,
                      int R, int mode, float beta, int knn, int op) {
   const int T = NNR * VW, Mp = roundUp(M, T), HW = h * w;
-  std::vector<float> kp((size_t)D * Mp, 0.f), bp(Mp, 0.f);
-  for (int d = 0; d < D; d++)
-    for (int m = 0; m < M; m++) kp[((size_t)(m / T) * D + d) * T + m % T] = k[(size_t)d * M + m];
+  const std::vector<float> kp = packWords(k, D, M);
+  std::vector<float> bp(Mp, 0.f);
   std::memcpy(bp.data(), b, sizeof(float) * M);
   // the regions of each position, in a flat list: regs[start[p] .. start[p + 1])
   std::vector<int> start(HW + 1, 0), regs;
@@ -801,15 +820,9 @@ static void codeSums(const float* x, const float* k, const float* b, const int* 
           if (i < rows) std::memcpy(xr.data() + (size_t)i * D, x + ((size_t)img * HW + p0 + i) * D, sizeof(float) * D);
           else std::fill(xr.data() + (size_t)i * D, xr.data() + (size_t)(i + 1) * D, 0.f);
         }
-        int nd = 0;
-        for (int d = 0; d < D; d++) {
-          bool any = false;
-          for (int i = 0; i < NMR; i++) any |= xr[(size_t)i * D + d] != 0.f;
-          if (any) dims[nd++] = d;
-        }
+        const int nd = activeDims(xr.data(), D, dims.data());
         for (int j0 = 0; j0 < Mp; j0 += T) {
-          if (nd == D) nearestTile<true>(xr.data(), kp.data() + (size_t)(j0 / T) * D * T, bp.data(), D, nullptr, D, j0, tile.data());
-          else nearestTile<false>(xr.data(), kp.data() + (size_t)(j0 / T) * D * T, bp.data(), D, dims.data(), nd, j0, tile.data());
+          scoreTile(xr.data(), kp.data(), bp.data(), D, dims.data(), nd, j0, tile.data());
           for (int i = 0; i < NMR; i++) std::memcpy(sc.data() + (size_t)i * Mp + j0, tile.data() + (size_t)i * T, sizeof(float) * T);
         }
         for (int i = 0; i < rows; i++) {
@@ -1339,21 +1352,28 @@ static char* viewOf(Local<Value> v, size_t* len) {
   return static_cast<char*>(a->Buffer()->GetBackingStore()->Data()) + a->ByteOffset();
 }
 
+// The call's first nv arguments as typed arrays (their bytes in p, their lengths in len), then nn numbers in v;
+// false (after failing the call with usage) when one is missing or of the wrong kind.
+static bool readArgs(const FunctionCallbackInfo<Value>& a, int nv, int nn, char** p, size_t* len, double* v, const char* usage) {
+  bool ok = a.Length() >= nv + nn;
+  for (int i = 0; ok && i < nv; i++) ok = (p[i] = viewOf(a[i], &len[i])) != nullptr;
+  for (int i = 0; ok && i < nn; i++) {
+    ok = a[nv + i]->IsNumber();
+    if (ok) v[i] = a[nv + i].As<Number>()->Value();
+  }
+  if (!ok) fail(a, usage);
+  return ok;
+}
+
 // dcdPasses(indptr i32, indices i32, values f32, labels i32, Q f64 [n], w f64 [K(d+1)], alpha f64 [Kn],
 //           index i32 [Kn], stat f64 [6K], n, d, K, C, eps, passes, maxIter): up to `passes` passes for every class
 //           not done (see dcdClass); returns how many classes are not done yet
 static void DcdPasses(const FunctionCallbackInfo<Value>& a) {
-  const char* usage = "dcdPasses(indptr, indices, values, labels, Q, w, alpha, index, stat, n, d, K, C, eps, passes, maxIter)";
-  if (a.Length() < 16) return fail(a, usage);
   char* p[9];
   size_t len[9];
-  for (int i = 0; i < 9; i++)
-    if (!(p[i] = viewOf(a[i], &len[i]))) return fail(a, usage);
   double v[7];
-  for (int i = 0; i < 7; i++) {
-    if (!a[9 + i]->IsNumber()) return fail(a, usage);
-    v[i] = a[9 + i].As<Number>()->Value();
-  }
+  if (!readArgs(a, 9, 7, p, len, v, "dcdPasses(indptr, indices, values, labels, Q, w, alpha, index, stat, n, d, K, C, eps, passes, maxIter)"))
+    return;
   const long n = (long)v[0];
   const int d = (int)v[1], K = (int)v[2], passes = (int)v[5], maxIter = (int)v[6];
   const double C = v[3], eps = v[4];
@@ -1383,17 +1403,10 @@ static void DcdPasses(const FunctionCallbackInfo<Value>& a) {
 
 // codeSums(x f32 [n h w D], k f32 [D M], b f32 [M], regions i32 [R 4], out f32 [n R M], n, h, w, D, M, R, mode, beta, knn, op)
 static void CodeSums(const FunctionCallbackInfo<Value>& a) {
-  const char* usage = "codeSums(x, k, b, regions, out, n, h, w, D, M, R, mode, beta, knn, op)";
-  if (a.Length() < 15) return fail(a, usage);
   char* p[5];
   size_t len[5];
-  for (int i = 0; i < 5; i++)
-    if (!(p[i] = viewOf(a[i], &len[i]))) return fail(a, usage);
   double v[10];
-  for (int i = 0; i < 10; i++) {
-    if (!a[5 + i]->IsNumber()) return fail(a, usage);
-    v[i] = a[5 + i].As<Number>()->Value();
-  }
+  if (!readArgs(a, 5, 10, p, len, v, "codeSums(x, k, b, regions, out, n, h, w, D, M, R, mode, beta, knn, op)")) return;
   const long n = (long)v[0];
   const int h = (int)v[1], w = (int)v[2], D = (int)v[3], M = (int)v[4], R = (int)v[5], mode = (int)v[6], knn = (int)v[8], op = (int)v[9];
   if (n < 0 || h < 1 || w < 1 || D < 1 || M < 1 || R < 1 || (mode != 1 && mode != 2) || knn < 0 || op < 0 || op > 2)
