@@ -64,6 +64,19 @@ function poolingOps(config: PoolSettings) {
       for (const [r0, r1] of regionBounds(h, L)) for (const [c0, c1] of regionBounds(w, L)) out.push([r0, r1, c0, c1]);
     return out;
   };
+  /** A region's factor from the sums of its values' magnitudes (s1) and squares (s2): 'l1', 'l2', else 1. */
+  const regionScale = (s1: number, s2: number) =>
+    config.regionNorm === 'l1' ? 1 / (s1 + 1e-12) : config.regionNorm === 'l2' ? 1 / (Math.sqrt(s2) + 1e-12) : 1;
+  /** A region's value normalised: the signed square root ('power'), else scaled. */
+  const regionValue = (v: number, scale: number) => (config.regionNorm === 'power' ? Math.sign(v) * Math.sqrt(Math.abs(v)) : v * scale);
+  /** The whole row's norm ('l1', 'l2') over values[from, to), in place: apply()'s last step, on the nonzeros. */
+  const normaliseRow = (values: Float32Array, from: number, to: number) => {
+    if (config.norm === 'none') return;
+    let s = 0;
+    for (let j = from; j < to; j++) s += config.norm === 'l1' ? Math.abs(values[j]) : values[j] * values[j];
+    const scale = 1 / ((config.norm === 'l1' ? s : Math.sqrt(s)) + 1e-12);
+    for (let j = from; j < to; j++) values[j] *= scale;
+  };
   /** Each region's pooled codes `[n, R, m]` (op already applied) normalised as the config says: apply()'s output. */
   const poolSums = (hist: Float32Array, [n, R, m]: [number, number, number]): Maps =>
     tf.tidy(() => {
@@ -112,19 +125,14 @@ function poolingOps(config: PoolSettings) {
             s1 += Math.abs(h[k]);
             s2 += h[k] * h[k];
           }
-          const scale = config.regionNorm === 'l1' ? 1 / (s1 + 1e-12) : config.regionNorm === 'l2' ? 1 / (Math.sqrt(s2) + 1e-12) : 1;
+          const scale = regionScale(s1, s2);
           for (let k = 0; k < m; k++)
             if (h[k] !== 0) {
               indices[o] = r * m + k;
-              values[o++] = config.regionNorm === 'power' ? Math.sign(h[k]) * Math.sqrt(Math.abs(h[k])) : h[k] * scale;
+              values[o++] = regionValue(h[k], scale);
             }
         }
-        if (config.norm !== 'none') {
-          let s = 0;
-          for (let j = rowStart; j < o; j++) s += config.norm === 'l1' ? Math.abs(values[j]) : values[j] * values[j];
-          const scale = 1 / ((config.norm === 'l1' ? s : Math.sqrt(s)) + 1e-12);
-          for (let j = rowStart; j < o; j++) values[j] *= scale;
-        }
+        normaliseRow(values, rowStart, o);
         indptr[b + 1] = o;
       }
       return { n, d: m * R, indptr, indices, values };
@@ -168,18 +176,13 @@ function poolingOps(config: PoolSettings) {
             s1 += v;
             s2 += v * v;
           }
-          const scale = config.regionNorm === 'l1' ? 1 / (s1 + 1e-12) : config.regionNorm === 'l2' ? 1 / (Math.sqrt(s2) + 1e-12) : 1;
+          const scale = regionScale(s1, s2);
           for (let j = 0; j < t; j++) {
             indices[o] = r * m + words[j];
-            values[o++] = config.regionNorm === 'power' ? Math.sqrt(vals[j]) : vals[j] * scale;
+            values[o++] = regionValue(vals[j], scale);
           }
         }
-        if (config.norm !== 'none') {
-          let s = 0;
-          for (let j = rowStart; j < o; j++) s += config.norm === 'l1' ? Math.abs(values[j]) : values[j] * values[j];
-          const scale = 1 / ((config.norm === 'l1' ? s : Math.sqrt(s)) + 1e-12);
-          for (let j = rowStart; j < o; j++) values[j] *= scale;
-        }
+        normaliseRow(values, rowStart, o);
         indptr[b + 1] = o;
       }
       return { n, d: m * R, indptr, indices: indices.slice(0, o), values: values.slice(0, o) };
