@@ -30,8 +30,7 @@ export async function runStages(stages: readonly Stage[], x: Maps, from = 0, to 
     const s = stages[i];
     const next = stages[i + 1];
     if (isUnion(s)) {
-      const rows = await unionRows(s, m);
-      swap(tf.tensor4d(csrToDense(rows), [rows.n, 1, 1, rows.d]));
+      swap(rowsToMaps(await unionRows(s, m)));
       continue;
     }
     const sift = fusedSift(stages, i, to, m);
@@ -75,6 +74,9 @@ async function codeSums(
   return hist ? { hist, shape: [n, regions.length, s.words()] } : null;
 }
 
+/** Rows `[N, D]` as the maps `[N,1,1,D]` that stages without a rows form take. */
+export const rowsToMaps = (rows: Csr): Maps => tf.tensor4d(csrToDense(rows), [rows.n, 1, 1, rows.d]);
+
 /** A union's branches over x, each run as its own chain (fused, in rows), side by side: union.apply's numbers. */
 async function unionRows(u: UnionStage, x: Maps): Promise<Csr> {
   const parts: Csr[] = [];
@@ -105,9 +107,7 @@ export async function runRows(stages: readonly Stage[], x: Maps, from = 0, to = 
       if (isRowMap(s)) rows = s.applyRows(rows);
       else {
         // a stage without a rows form: back to dense maps for the rest
-        const n: number = rows.n,
-          d: number = rows.d;
-        swap(tf.tensor4d(csrToDense(rows), [n, 1, 1, d]));
+        swap(rowsToMaps(rows));
         rows = null;
         swap(s.apply(m));
       }
@@ -183,8 +183,7 @@ export async function stageDistances(
       next = stages[i + 1];
     if (isUnion(s)) {
       // the union's output from its branches' fused rows (a branch's one-hot codes are never built)
-      const [ra, rb] = [await unionRows(s, ma), await unionRows(s, mb)];
-      swap(tf.tensor4d(csrToDense(ra), [ra.n, 1, 1, ra.d]), tf.tensor4d(csrToDense(rb), [rb.n, 1, 1, rb.d]));
+      swap(rowsToMaps(await unionRows(s, ma)), rowsToMaps(await unionRows(s, mb)));
       out[s.name] = await meanCosineDistance(ma, mb);
       continue;
     }

@@ -38,12 +38,12 @@ import { didYouMean, listOf } from '../core/suggest.js';
 import { batchTensor, fingerprint, gatherBatch } from '../data/split.js';
 import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
-import { runRows, runStages, stageDistances, stageOutputs } from '../passes/bow.js';
+import { rowsToMaps, runRows, runStages, stageDistances, stageOutputs } from '../passes/bow.js';
 import { chainCards } from '../stages/dsift.js';
 import { isRowClassifier, type Stage } from '../stages/stage.js';
 import { isUnion, type UnionBranch } from '../stages/union.js';
 import { Progress } from '../util/progress.js';
-import { csrConcat, csrRows, csrToDense, type Csr } from '../core/sparse.js';
+import { csrConcat, csrRows, type Csr } from '../core/sparse.js';
 import { cacheKey, FeatureCache, type NamedArray } from './cache.js';
 import { makeStage } from './registry.js';
 
@@ -412,7 +412,7 @@ export class Pipeline implements Classifier {
         async function* batches(): AsyncGenerator<Maps> {
           for (let i = 0; i < rows.n; i += bs2) {
             const part = csrRows(rows, i, Math.min(rows.n, i + bs2));
-            yield tf.tensor4d(csrToDense(part), [part.n, 1, 1, part.d]);
+            yield rowsToMaps(part);
           }
         }
         await clf.fit?.(batches(), train.labels);
@@ -441,7 +441,7 @@ export class Pipeline implements Classifier {
     const bs = 256;
     for (let i = 0; i < rows.n; i += bs) {
       const part = csrRows(rows, i, Math.min(rows.n, i + bs));
-      const x = tf.tensor4d(csrToDense(part), [part.n, 1, 1, part.d]);
+      const x = rowsToMaps(part);
       const y = await this.run(x, ci);
       out.push((await y.data()) as Float32Array);
       tf.dispose([x, y]);
