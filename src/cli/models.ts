@@ -13,7 +13,7 @@ import type { Classifier, DataInfo } from '../core/classifier.js';
 import { ConfigError, IoError, UsageError } from '../core/errors.js';
 import { CnnClassifier } from '../cnn/classifier.js';
 import { DataError } from '../core/data.js';
-import { bootstrapCI } from '../eval/metrics.js';
+import { accuracyInterval } from '../eval/metrics.js';
 import { argmax } from '../core/scores.js';
 import { load } from '../models/load.js';
 import { folderName } from '../eval/compare.js';
@@ -50,7 +50,7 @@ export async function evalCommand(v: Values): Promise<void> {
   const pred = argmax(s, ds.classes.length);
   const correct = Array.from(pred, (p, i) => (p === ds.test.labels[i] ? 1 : 0));
   const acc = correct.reduce((a: number, b) => a + b, 0) / ds.test.n;
-  const ci = bootstrapCI(correct);
+  const ci = accuracyInterval(correct);
   const f = flips(c);
   output(
     v.json,
