@@ -23,7 +23,7 @@ export async function trainCommand(v: Values): Promise<void> {
     throw new UsageError(`'${v.model}' is a BoW pipeline (use compare); CNN recipes: ${cnns.join(', ')}`);
   }
   const sets: Record<string, unknown> = {
-    ...(v.epochs !== undefined ? { 'train.epochs': v.epochs } : {}),
+    ...(v.epochs !== undefined ? { 'train.epochs': v.epochs, 'train.minSteps': 0 } : {}),
     ...(v.batch !== undefined ? { 'train.batchSize': v.batch } : {}),
     ...(v.lr !== undefined ? { 'train.lr': v.lr } : {}),
     ...(v.variant !== undefined ? { 'config.variant': v.variant } : {}),

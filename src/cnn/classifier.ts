@@ -22,7 +22,7 @@ import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { didYouMean, listOf } from '../core/suggest.js';
-import { bowPipeline, parseRecipe, readRecipe } from '../pipeline/recipes.js';
+import { bowPipeline, cnnSettable, parseRecipe, readRecipe, recipeWith } from '../pipeline/recipes.js';
 import { augment } from './alexnet.js';
 import { exportBowNet } from './bownet.js';
 import { cardsFromModel } from './cards.js';
@@ -82,6 +82,11 @@ export class CnnClassifier implements Classifier {
       this.model = this.build(info, opts.seed ?? 0, train);
     }
     const { augment: _a, ...rest } = t;
+    const steps = Math.ceil(train.n / t.batchSize);
+    if (t.minSteps > steps * t.epochs && opts.progress !== false)
+      process.stderr.write(
+        `bowcnn: ${this.name}: ${t.epochs} epoch${t.epochs === 1 ? '' : 's'} of ${steps} step${steps === 1 ? '' : 's'} raised to ${Math.ceil(t.minSteps / steps)} epochs, to make train.minSteps = ${t.minSteps} steps on ${train.n} images (--set train.minSteps=0 for exactly ${t.epochs})\n`,
+      );
     const rep = await trainModel(this.model, train, {
       ...rest,
       augment: aug,
@@ -96,13 +101,17 @@ export class CnnClassifier implements Classifier {
     });
     const cached = rep.epochsRun === 0 && rep.epochs.length > 0;
     phases.training = { seconds: rep.seconds, cached };
+    // a resumed fit made its model over several runs: its time is this run's and every earlier epoch's
+    const earlier = rep.epochs.slice(0, rep.epochs.length - rep.epochsRun).reduce((a, e) => a + e.seconds, 0);
     return {
-      seconds: (performance.now() - t0) / 1000,
+      seconds: (performance.now() - t0) / 1000 + earlier,
       cached,
       trainImagesPerSec: rep.epochs.length ? rep.imagesPerSec : null,
       phases,
       epochs: rep.epochs,
       resumedFromEpoch: rep.resumedFromEpoch,
+      bestEpoch: rep.bestEpoch,
+      ...(rep.stopReason ? { stopped: { reason: rep.stopReason, epochs: rep.epochs.length, planned: rep.epochsPlanned } } : {}),
     };
   }
 
@@ -183,8 +192,18 @@ export class CnnClassifier implements Classifier {
     return { ...this.recipe, name: this.name };
   }
 
+  searchSpace(): Record<string, unknown[]> {
+    return { ...(this.recipe.search ?? {}) };
+  }
+
+  /** The same recipe with another search space (each path and value checked by set()); unfitted. */
+  searching(space: Record<string, unknown[]>): CnnClassifier {
+    for (const [k, vs] of Object.entries(space)) for (const v of vs) this.set(k, v);
+    return new CnnClassifier({ ...this.recipe, search: { ...space } }, this.name);
+  }
+
   settable(): string[] {
-    return this.recipe.kind === 'cnn' ? ['train', 'config', 'predict'] : ['train', 'coding', 'beta', 'trainable'];
+    return cnnSettable(this.recipe);
   }
 
   /** set('train.epochs', 10): a new, unfitted classifier whose recipe has one value changed (validated by the recipe's schema). */
@@ -194,14 +213,7 @@ export class CnnClassifier implements Classifier {
       throw new ConfigError(
         `set('${path}'): ${this.name} has no setting '${parts[0]}'${didYouMean(parts[0], this.settable())}; settings: ${listOf(this.settable())}`,
       );
-    const r = structuredClone(this.recipe) as Record<string, unknown>;
-    let o = r;
-    for (const k of parts.slice(0, -1)) {
-      if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
-      o = o[k] as Record<string, unknown>;
-    }
-    o[parts[parts.length - 1]] = value;
-    const next = new CnnClassifier(parseRecipe(r, `${this.name}: set('${path}')`) as CnnRecipe | BowNetRecipe, this.name);
+    const next = new CnnClassifier(recipeWith(this.recipe, path, value, `${this.name}: set('${path}')`), this.name);
     if (parts[0] === 'predict' && this.model) {
       // how it predicts, not what it learned: the same trained model (shared, so dispose only one of the two)
       next.model = this.model;

@@ -26,10 +26,15 @@ import { adam } from './adam.js';
 
 export type { EpochRecord };
 
+/** Why a fit ended before its planned epochs: early stopping, a target accuracy reached, or a time budget. */
+export type StopReason = 'patience' | 'target-accuracy' | 'max-seconds';
+
 export type Augment = (x: tf.Tensor4D, rand: () => number) => tf.Tensor4D;
 
 export interface TrainOptions {
   epochs?: number;
+  /** at least this many steps: on a small training set, epochs are raised until epochs x steps per epoch reaches it */
+  minSteps?: number;
   batchSize?: number;
   lr?: number;
   optimizer?: 'adam' | 'sgd';
@@ -58,6 +63,10 @@ export interface TrainReport {
   imagesPerSec: number;
   resumedFromEpoch: number | null;
   stoppedEarly: boolean;
+  /** why training ended before its last epoch (null: it ran them all) */
+  stopReason: StopReason | null;
+  /** the epochs the options asked for */
+  epochsPlanned: number;
   bestEpoch: number;
   /** epochs trained in this call (0: the checkpoint had them all) */
   epochsRun: number;
@@ -266,10 +275,11 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
     }
   }
   const stepsPerEpoch = Math.ceil(train.n / o.batchSize);
+  if (o.minSteps && stepsPerEpoch * o.epochs < o.minSteps) o.epochs = Math.ceil(o.minSteps / stepsPerEpoch);
   const totalSteps = stepsPerEpoch * o.epochs;
   const kernels = model.trainableWeights.filter((w) => /kernel/.test(w.originalName));
   const t0 = performance.now();
-  let stoppedEarly = false;
+  let stopReason: StopReason | null = null;
   // the whole split as one device tensor, when asked: batches are then gathered on the device
   const onDevice = o.deviceData
     ? tf.tidy(() => ({
@@ -378,16 +388,17 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
         bad = 0;
       } else bad++;
       if (o.checkpointDir) await saveCheckpoint(o.checkpointDir, { key, epoch, history, best, bestEpoch, bad }, model, opt);
+      if (epoch === o.epochs - 1) break;
       if (o.patience > 0 && bad >= o.patience) {
-        stoppedEarly = true;
+        stopReason = 'patience';
         break;
       }
       if (o.targetAccuracy !== undefined && score >= o.targetAccuracy) {
-        stoppedEarly = true;
+        stopReason = 'target-accuracy';
         break;
       }
       if (o.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= o.maxSeconds) {
-        stoppedEarly = true;
+        stopReason = 'max-seconds';
         break;
       }
     }
@@ -402,7 +413,9 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
     seconds,
     imagesPerSec: imgs / Math.max(1e-9, seconds),
     resumedFromEpoch,
-    stoppedEarly,
+    stoppedEarly: stopReason !== null,
+    stopReason,
+    epochsPlanned: o.epochs,
     bestEpoch,
     epochsRun: history.length - start,
   };

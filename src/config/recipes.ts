@@ -20,6 +20,8 @@ export const AugmentSchema = z.strictObject({
 
 export const TrainSchema = z.strictObject({
   epochs: int(1).default(5),
+  /** at least this many optimisation steps: on a small training set, epochs are raised until they make this many */
+  minSteps: int(0).default(0),
   batchSize: int(1).default(128),
   lr: z.number().positive().default(1e-3),
   optimizer: z.enum(['adam', 'sgd']).default('adam'),
@@ -64,7 +66,17 @@ export const MLPConfigSchema = z.strictObject({
 export const MODEL_CONFIGS = { lenet5: LeNet5ConfigSchema, 'alexnet-small': AlexNetConfigSchema, mlp: MLPConfigSchema } as const;
 export type ModelName = keyof typeof MODEL_CONFIGS;
 
-const Common = { name: SafeName, about: z.string().optional() };
+/**
+ * The settings the validation protocol chooses among (eval/protocol.ts): each path as `--set` takes it
+ * ('classifier.C', 'train.lr'), with the values to try; every combination is one candidate, tried in order
+ * (the first of equals wins). A path fixed by `--set` is taken out of the search.
+ */
+export const SearchSchema = z.record(
+  z.string().regex(/^[^.]+\..+$/, { message: "a search key is 'stage.option' or 'train.option', as --set takes it" }),
+  z.array(z.unknown()).min(1),
+);
+
+const Common = { name: SafeName, about: z.string().optional(), search: SearchSchema.optional() };
 
 export const StageEntrySchema = z.strictObject({
   kind: z.string().min(1),
@@ -106,6 +118,7 @@ export const BowNetRecipeSchema = z.strictObject({
 
 export const RecipeSchema = z.discriminatedUnion('kind', [BowRecipeSchema, CnnRecipeSchema, BowNetRecipeSchema]);
 
+export type SearchSpace = z.output<typeof SearchSchema>;
 export type TrainSettings = z.output<typeof TrainSchema>;
 export type TrainConfig = z.input<typeof TrainSchema>;
 export type BowRecipe = z.output<typeof BowRecipeSchema>;

@@ -63,7 +63,12 @@ export interface FitReport {
   /** per phase: seconds and whether it came from the cache ('coding fit', 'features', 'classifier fit', 'training') */
   phases: Record<string, { seconds: number; cached: boolean }>;
   epochs?: EpochRecord[]; // CNN: the training curve (from the checkpoint when resumed)
+  /** CNN resumed from a checkpoint: the last epoch (0-based) the checkpoint held; `seconds` then counts every epoch's time */
   resumedFromEpoch?: number | null;
+  /** a fit that ended before its planned epochs, and why */
+  stopped?: { reason: 'patience' | 'target-accuracy' | 'max-seconds'; epochs: number; planned: number };
+  /** CNN: the epoch (0-based) with the best validation accuracy (train accuracy without a validation split) */
+  bestEpoch?: number;
 }
 
 export interface Picture {
@@ -98,6 +103,10 @@ export interface Classifier {
   set(path: string, value: unknown): Classifier;
   /** The first parts of the paths set() takes: stage names, or 'train', 'config', 'predict'. */
   settable(): string[];
+  /** The settings the validation protocol chooses among: set() paths and the values to try (its recipe's `search`). */
+  searchSpace(): Record<string, unknown[]>;
+  /** The same classifier (unfitted where it must be) with another search space. */
+  searching(space: Record<string, unknown[]>): Classifier;
   save(dir: string): Promise<void>;
   dispose(): void;
 }

@@ -89,12 +89,15 @@ export interface PipelineJSON {
   name: string;
   inShape: number[] | null;
   stages: { kind: string; name: string; config: Record<string, unknown> }[];
+  search?: Record<string, unknown[]>;
 }
 
 export class Pipeline implements Classifier {
   readonly kind = 'bow' as const;
   readonly stages: readonly Stage[];
   data: DataInfo | null = null;
+  /** what the validation protocol chooses among (the recipe's `search`): set() paths and their values */
+  search: Readonly<Record<string, unknown[]>> = {};
 
   constructor(
     stages: Stage[],
@@ -192,6 +195,21 @@ export class Pipeline implements Classifier {
     });
     const p = new Pipeline(fresh, name);
     p.data = this.data;
+    // the search paths of the stages that are still there (without('classifier') drops classifier.C)
+    const names = new Set(fresh.map((s) => s.name));
+    p.search = Object.fromEntries(Object.entries(this.search).filter(([k]) => names.has(k.split('.')[0])));
+    return p;
+  }
+
+  searchSpace(): Record<string, unknown[]> {
+    return { ...this.search };
+  }
+
+  /** The same pipeline (fitted state copied) with another search space; each path is checked by set(). */
+  searching(space: Record<string, unknown[]>): Pipeline {
+    for (const [k, vs] of Object.entries(space)) for (const v of vs) this.set(k, v).dispose();
+    const p = this.renamed(this.name);
+    p.search = { ...space };
     return p;
   }
 
@@ -496,6 +514,7 @@ export class Pipeline implements Classifier {
       name: this.name,
       inShape: this.data?.inShape ?? null,
       stages: this.stages.map((s) => ({ kind: s.kind, name: s.name, config: { ...s.config } })),
+      ...(Object.keys(this.search).length ? { search: { ...this.search } } : {}),
     };
   }
 
@@ -534,13 +553,22 @@ export class Pipeline implements Classifier {
   }
 
   static fromJSON(
-    j: { name?: string; stages: { kind: string; name?: string; config?: Record<string, unknown> }[] },
+    j: { name?: string; stages: { kind: string; name?: string; config?: Record<string, unknown> }[]; search?: Record<string, unknown[]> },
     where = 'pipeline',
   ): Pipeline {
-    return new Pipeline(
+    const p = new Pipeline(
       j.stages.map((s) => makeStage(s.kind, s.config ?? {}, s.name, where)),
       j.name ?? 'pipeline',
     );
+    if (!j.search || !Object.keys(j.search).length) return p;
+    try {
+      return p.searching(j.search);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`${where}: search: ${e.message}`);
+      throw e;
+    } finally {
+      p.dispose();
+    }
   }
 
   /** A pipeline folder saved by save(): checksums checked, then every stage rebuilt by its kind. */

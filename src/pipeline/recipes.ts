@@ -27,9 +27,33 @@ export function parseRecipe(value: unknown, where: string, depth = 0): Recipe {
   if (r.kind === 'cnn') r.config = parseConfig(MODEL_CONFIGS[r.model], r.config, `${where}: config of model '${r.model}'`);
   if (r.kind === 'bow') {
     r.stages = expandBranches(r.stages, where, depth);
-    Pipeline.fromJSON(r, where); // every stage kind known, every stage config valid
-  }
+    Pipeline.fromJSON(r, where).dispose(); // every stage kind known, every stage config valid, every search value too
+  } else
+    for (const [k, vs] of Object.entries(r.search ?? {}))
+      for (const v of vs) recipeWith(r, k, v, `${where}: search '${k}' = ${JSON.stringify(v)}`);
   return r;
+}
+
+/** The settings a CNN or bownet recipe's set() paths start with. */
+export const cnnSettable = (r: CnnRecipe | BowNetRecipe): string[] =>
+  r.kind === 'cnn' ? ['train', 'config', 'predict'] : ['train', 'coding', 'beta', 'trainable'];
+
+/** A CNN or bownet recipe with one value changed ('train.epochs' -> 10), validated by the recipe's schema. */
+export function recipeWith<R extends CnnRecipe | BowNetRecipe>(r: R, path: string, value: unknown, where: string): R {
+  const parts = path.split('.');
+  const ok = cnnSettable(r);
+  if (!ok.includes(parts[0]))
+    throw new ConfigError(`${where}: ${r.name} has no setting '${parts[0]}'${didYouMean(parts[0], ok)}; settings: ${listOf(ok)}`);
+  const o = structuredClone(r) as Record<string, unknown>;
+  let at = o;
+  for (const k of parts.slice(0, -1)) {
+    if (typeof at[k] !== 'object' || at[k] === null) at[k] = {};
+    at = at[k] as Record<string, unknown>;
+  }
+  at[parts[parts.length - 1]] = value;
+  const { search: _s, ...rest } = o;
+  const next = parseRecipe(rest, where) as R;
+  return (r.search ? { ...next, search: r.search } : next) as R;
 }
 
 type StageEntry = BowRecipe['stages'][number];
