@@ -53,6 +53,53 @@ export function parseSets(list: string[] | undefined): Record<string, unknown> {
   return sets;
 }
 
+/**
+ * --search PATH=V1,V2 ... as { PATH: [V1, V2] }: a JSON array ('pooling.pyramid=[[1],[1,2]]'), or values
+ * separated by commas, each read as JSON where it is JSON (numbers, booleans) and else as a string.
+ */
+export function parseSearch(list: string[] | undefined): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const s of list ?? []) {
+    const eq = s.indexOf('=');
+    if (eq < 0 || !s.slice(0, eq).includes('.'))
+      throw new UsageError(
+        `--search ${s}: expected PATH=V1,V2 with PATH a stage or training option (e.g. classifier.C=0.5,1,2, train.lr=0.001,0.003)`,
+      );
+    const raw = s.slice(eq + 1).trim();
+    let values: unknown[];
+    if (raw.startsWith('[')) {
+      let v: unknown;
+      try {
+        v = JSON.parse(raw);
+      } catch {
+        throw new UsageError(`--search ${s}: the values start with '[' but are not a JSON array`);
+      }
+      if (!Array.isArray(v)) throw new UsageError(`--search ${s}: the values must be a JSON array`);
+      values = v;
+    } else
+      values = raw.split(',').map((x) => {
+        try {
+          return JSON.parse(x);
+        } catch {
+          return x;
+        }
+      });
+    if (!values.length || raw === '') throw new UsageError(`--search ${s}: give at least one value`);
+    out[s.slice(0, eq)] = values;
+  }
+  return out;
+}
+
+/** --train-sizes 100,300,1000 as numbers. */
+export function parseSizes(raw: string | undefined): number[] | undefined {
+  if (raw === undefined) return undefined;
+  const v = raw.split(',').map((x) => x.trim());
+  const bad = v.find((x) => !/^\d+$/.test(x));
+  if (bad !== undefined || !v.length)
+    throw new UsageError(`--train-sizes ${raw}: expected whole numbers separated by commas (e.g. 100,1000,10000)`);
+  return v.map(Number);
+}
+
 export function output(json: unknown, value: unknown, human: () => void): void {
   if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   else human();

@@ -1,13 +1,16 @@
-/** bowcnn compare: fit and score BoW pipelines and CNNs on one dataset; write results.json and the report. */
+/** bowcnn compare: fit and score BoW pipelines and CNNs on one dataset under one protocol; write results.json and the report. */
 import { resolve } from 'node:path';
 import { backendInfo } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
+import type { ProtocolKind } from '../eval/protocol.js';
 import { fitSeconds, inferSpeed, speed, writeReport } from '../report/report.js';
 import { checkNames, compare } from '../eval/compare.js';
-import { applySets, classifierFrom } from '../models/resolve.js';
+import { applySearch, applySets, classifierFrom } from '../models/resolve.js';
 import { ensureDir } from '../core/atomic.js';
-import { loadDataset, output, parseSets, say, startBackend } from './common.js';
+import { loadDataset, output, parseSearch, parseSets, parseSizes, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
+
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 export async function compareCommand(v: Values, _pos: string[], argv: string[]): Promise<void> {
   const names = String(v.pipelines)
@@ -16,21 +19,38 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
     .filter(Boolean);
   if (!names.length) throw new UsageError('--pipelines needs at least one recipe name or path');
   const sets = parseSets(v.set as string[] | undefined);
+  const space = parseSearch(v.search as string[] | undefined);
+  const trainSizes = parseSizes(v['train-sizes'] as string | undefined);
+  const seeds = v.seeds as number;
+  if (!(Number.isInteger(seeds) && seeds >= 1)) throw new UsageError(`--seeds ${seeds}: give a whole number >= 1`);
+  const validation = v.validation as number;
+  if (!(validation > 0)) throw new UsageError(`--validation ${validation}: give a fraction in (0, 1) or a count of images`);
+  const protocol = { kind: v.protocol as ProtocolKind, validation };
+  if (protocol.kind === 'fixed' && Object.keys(space).length)
+    throw new UsageError('--search is for the validation protocol; with --protocol fixed nothing is searched');
   const info = await startBackend(v);
-  // every recipe, stage option and --set value checked, and the output folder made, before any data is read
-  const checked = applySets(await Promise.all(names.map((n) => classifierFrom(n))), sets);
+  // every recipe, stage option, --set and --search value checked, and the output folder made, before any data is read
+  const given = await Promise.all(names.map((n) => classifierFrom(n)));
+  const checked = applySearch(applySets(given, sets), space);
   try {
     checkNames(checked);
-  } finally {
+  } catch (e) {
     for (const c of checked) c.dispose();
+    throw e;
   }
   const outDir = resolve(String(v.out));
   ensureDir(outDir);
   const ds = await loadDataset(String(v.dataset), v);
-  say(v, `comparing ${names.join(', ')} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test) on ${info.name}; results in ${outDir}`);
-  const r = await compare(names, ds, {
+  say(
+    v,
+    `comparing ${names.join(', ')} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test) on ${info.name}, under the ${protocol.kind} protocol; results in ${outDir}`,
+  );
+  const r = await compare(checked, ds, {
     out: outDir,
     seed: v.seed as number,
+    protocol,
+    seeds,
+    trainSizes,
     robustness: Boolean(v.robustness),
     robustnessImages: v['robustness-images'] as number,
     ablation: Boolean(v.ablation),
@@ -46,16 +66,32 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
     {
       files,
       dataset: r.dataset,
-      contenders: r.contenders.map(({ correct: _c, cards: _k, scores: _s, predicted: _p, ...rest }) => rest),
-      mcnemar: r.mcnemar,
+      protocol: r.protocol,
+      verdict: r.verdict,
+      contenders: r.contenders.map(({ correct: _c, cards: _k, scores: _s, predicted: _p, seeds: sr, ...rest }) => ({
+        ...rest,
+        seeds: sr?.map(({ correct: _x, ...s }) => s),
+      })),
+      pairs: r.pairs.map(({ seedTest: _t, ...p }) => p),
+      curves: r.curves,
+      crossings: r.crossings,
       ablation: r.ablation,
     },
     () => {
+      const multi = r.protocol.seeds.length > 1;
       const rows = [
-        ['classifier', 'accuracy', '95% CI', 'params', 'fit s', 'train img/s', 'infer img/s'],
+        [
+          'classifier',
+          multi ? `accuracy (mean ± sd, ${r.protocol.seeds.length} seeds)` : 'accuracy',
+          '95% CI',
+          'params',
+          'fit s',
+          'train img/s',
+          'infer img/s',
+        ],
         ...r.contenders.map((c) => [
           c.name,
-          `${(100 * c.accuracy).toFixed(2)}%`,
+          multi ? `${pct(c.accuracy)} ± ${(100 * (c.accuracySd ?? 0)).toFixed(2)}` : pct(c.accuracy),
           `[${(100 * c.ci95[0]).toFixed(2)}, ${(100 * c.ci95[1]).toFixed(2)}]`,
           String(c.params),
           fitSeconds(c.fit),
@@ -66,7 +102,21 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
       const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
       console.log('');
       for (const row of rows) console.log(row.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-      for (const m of r.mcnemar) console.log(`${m.a} vs ${m.b}: ${m.verdict}`);
+      console.log('');
+      for (const c of r.contenders) {
+        const p = c.protocol;
+        if (!p) continue;
+        if (!p.candidates.length) {
+          console.log(`${c.name}: no search space; the recipe's own settings`);
+          continue;
+        }
+        const chosen = Object.entries(p.chosen).map(([k, x]) => `${k}=${JSON.stringify(x)}`);
+        console.log(
+          `${c.name}: ${p.candidates.length} candidate${p.candidates.length === 1 ? '' : 's'} on ${p.validationImages} validation images (${p.seconds.toFixed(0)} s); ${chosen.length ? `chose ${chosen.join(' ')}` : "the recipe's settings"} (validation ${pct(Math.max(...p.candidates.map((x) => x.validationAccuracy)))})`,
+        );
+      }
+      for (const m of r.pairs) console.log(`${m.a} vs ${m.b}: ${m.verdict}`);
+      for (const line of r.curveSummary) console.log(`curves: ${line}`);
       for (const a of r.ablation ?? []) {
         const d = 100 * a.deltaAccuracy;
         console.log(
@@ -74,7 +124,7 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
         );
       }
       console.log(
-        `\nreport: ${files.html}\n        ${files.md}\n        ${files.json}\nbackend: ${backendInfo().name} (${backendInfo().device})`,
+        `\nverdict: ${r.verdict}\n\nreport: ${files.html}\n        ${files.md}\n        ${files.json}\nbackend: ${backendInfo().name} (${backendInfo().device})`,
       );
     },
   );

@@ -63,6 +63,25 @@ const set: OptionSpec = {
   help: 'change one setting: a stage option (coding.words=512) or a CNN training option (train.epochs=10); repeatable',
 };
 const help: OptionSpec = { type: 'boolean', short: 'h', default: false, help: 'this help' };
+const protocol: OptionSpec = {
+  type: 'string',
+  default: 'validation',
+  arg: 'P',
+  choices: ['validation', 'fixed'],
+  help: "validation: each recipe's search space (its 'search': C, coding, learning rate, epochs) tried on a validation split of the training set, the best refitted on all of it, the test set scored once; fixed: the recipes' own settings",
+};
+const validation: OptionSpec = {
+  type: 'number',
+  default: 0.1,
+  arg: 'F',
+  help: 'the validation split the protocol carves from the training set (stratified, seeded): a fraction, or a count of images',
+};
+const search: OptionSpec = {
+  type: 'string',
+  multiple: true,
+  arg: 'PATH=V1,V2',
+  help: "values for the validation protocol to try, in place of the recipe's search for that path (classifier.C=0.5,1,2; a JSON array for lists: 'pooling.pyramid=[[1],[1,2]]'); repeatable",
+};
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -92,7 +111,25 @@ export const COMMANDS: CommandSpec[] = [
         help: 'the ablation experiment: each classifier fitted again with one stage changed or one layer removed (hard -> soft coding, no pyramid, alexnet-small without its fully connected layers, ...)',
       },
       set,
-      'max-seconds': { type: 'number', arg: 'S', help: 'stop training a CNN after the epoch that passes S seconds' },
+      protocol,
+      validation,
+      search,
+      seeds: {
+        type: 'number',
+        default: 1,
+        arg: 'N',
+        help: 'training seeds per classifier (seed, seed+1, ...): the mean, the spread, and a paired test over seeds',
+      },
+      'train-sizes': {
+        type: 'string',
+        arg: 'N,N',
+        help: 'learning curves: every classifier at each training-set size (stratified, nested subsets), accuracy against images and seconds, and where the curves cross',
+      },
+      'max-seconds': {
+        type: 'number',
+        arg: 'S',
+        help: 'stop training a CNN after the epoch that passes S seconds (marked in the results)',
+      },
       backend: backend(),
       seed,
       'data-dir': dataDir,
@@ -100,6 +137,7 @@ export const COMMANDS: CommandSpec[] = [
       help,
     },
     examples: [
+      'bowcnn compare --dataset mnist --pipelines bow-sift,lenet5 --train-sizes 300,1000,3000 --seeds 2 --test-subset 1000',
       'bowcnn compare --dataset mnist --pipelines bow-sift,lenet5 --subset 10000 --robustness',
       'bowcnn compare --dataset fashion-mnist --pipelines bow-sift-spm,alexnet-small --ablation --out runs/fashion',
       'bowcnn compare --pipelines bow-sift,lenet5 --set coding.words=512 --set train.epochs=10',
@@ -120,7 +158,7 @@ export const COMMANDS: CommandSpec[] = [
       dataset,
       subset,
       'test-subset': testSubset,
-      epochs: { type: 'number', arg: 'E', help: "epochs (the recipe's train.epochs)" },
+      epochs: { type: 'number', arg: 'E', help: "exactly E epochs (the recipe's train.epochs, with train.minSteps 0)" },
       batch: { type: 'number', arg: 'B', help: "batch size (the recipe's train.batchSize)" },
       lr: { type: 'number', arg: 'LR', help: "learning rate (the recipe's train.lr)" },
       set,

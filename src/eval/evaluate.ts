@@ -1,6 +1,6 @@
 /**
  * Fitting and evaluating one classifier on a dataset, through the Classifier contract only: accuracy with
- * a bootstrap 95% interval, top-2, macro-F1, per-class scores, the confusion matrix, every test image's
+ * Wilson's 95% interval, top-2, macro-F1 over the classes present, per-class scores, the confusion matrix, every test image's
  * predicted label and scores, fit time and training (or feature-extraction) speed ("cached" where nothing
  * was computed), inference speed measured on images through scores() (never through a feature cache; for a
  * classifier read back from an earlier run, the figure measured then), parameters, FLOPs per image,
@@ -8,11 +8,12 @@
  */
 import type { LayerCard } from '../core/card.js';
 import type { Classifier, EpochRecord, FitOptions, FitReport } from '../core/classifier.js';
+import type { ProtocolRecord } from './protocol.js';
 import { checkpoint } from '../core/interrupt.js';
 import { batchTensor } from '../data/split.js';
 import type { Dataset } from '../core/data.js';
 import { argmax } from '../core/scores.js';
-import { accuracy, bootstrapCI, confusion, macroF1, perClass, topK, type PerClass } from './metrics.js';
+import { accuracy, accuracyInterval, classesPresent, confusion, macroF1, perClass, topK, type PerClass } from './metrics.js';
 
 export interface FitFigures {
   /** nothing was computed: the model (or all of its features) came from a cache, a checkpoint or an earlier run */
@@ -22,18 +23,42 @@ export interface FitFigures {
   phases: FitReport['phases'];
   /** the figures measured when the model was computed, for a model taken from an earlier run */
   measured?: { seconds: number; trainImagesPerSec: number | null; date: string };
-  /** a CNN resumed from its checkpoint: the last epoch the checkpoint held (0-based) */
+  /** a CNN resumed from its checkpoint: the last epoch the checkpoint held (0-based); `seconds` counts every epoch */
   resumedFromEpoch?: number | null;
+  /** a fit that ended before its planned epochs (--max-seconds, early stopping, a target accuracy) */
+  stopped?: FitReport['stopped'];
+}
+
+/** One training seed's model of a classifier, scored on the test set. */
+export interface SeedRun {
+  seed: number;
+  accuracy: number;
+  ci95: [number, number];
+  macroF1: number;
+  fitSeconds: number;
+  /** per test image, whether this seed's model got it right */
+  correct: number[];
 }
 
 export interface ContenderResult {
   name: string;
   kind: 'bow' | 'cnn';
+  /** the training seed (the first, for a result over several seeds) */
+  seed?: number;
+  /** training images the model was fitted on */
+  trainSize?: number;
+  /** the validation protocol's search: candidates, their validation accuracy, what was chosen (null: fixed protocol) */
+  protocol?: ProtocolRecord | null;
+  /** every seed's model (one entry with one seed); accuracy is then their mean, accuracySd their spread */
+  seeds?: SeedRun[];
+  accuracySd?: number;
   config: Record<string, unknown>; // the recipe as run (stages and their configs, or the CNN recipe)
   accuracy: number;
   ci95: [number, number];
   top2: number;
+  /** macro-F1 over the classes that have test images; how many they are */
   macroF1: number;
+  macroF1Classes: number;
   perClass: PerClass[];
   confusion: number[][];
   fit: FitFigures;
@@ -124,9 +149,10 @@ export async function evaluate(
     kind: c.kind,
     config: c.describe(),
     accuracy: accuracy(pred, ds.test.labels),
-    ci95: bootstrapCI(correct, 1000, opts.seed ?? 0),
+    ci95: accuracyInterval(correct),
     top2: topK(scores, ds.test.labels, k, 2),
     macroF1: macroF1(cm),
+    macroF1Classes: classesPresent(cm),
     perClass: perClass(cm),
     confusion: cm,
     fit,
@@ -160,6 +186,7 @@ export async function fitAndEvaluate(c: Classifier, ds: Dataset, opts: EvaluateO
     trainImagesPerSec: rep.cached ? null : rep.trainImagesPerSec,
     phases: rep.phases,
     ...(rep.resumedFromEpoch !== undefined ? { resumedFromEpoch: rep.resumedFromEpoch } : {}),
+    ...(rep.stopped ? { stopped: rep.stopped } : {}),
   };
   return evaluate(c, ds, fit, peakRssMB, opts, rep.epochs);
 }

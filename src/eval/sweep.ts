@@ -19,7 +19,7 @@ import { fingerprint } from '../data/split.js';
 import type { Dataset } from '../core/data.js';
 import { parseConfig } from '../config/schema.js';
 import { SweepGridSchema, type SweepDataset, type SweepGrid } from '../config/sweep.js';
-import { applySets, classifierFrom } from '../models/resolve.js';
+import { applySets, classifierFrom, seeded } from '../models/resolve.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { fitAndEvaluate } from './evaluate.js';
 
@@ -86,14 +86,6 @@ function combinations(set: Record<string, unknown[]>): Record<string, unknown>[]
   let out: Record<string, unknown>[] = [{}];
   for (const [k, vs] of Object.entries(set)) out = out.flatMap((o) => vs.map((v) => ({ ...o, [k]: v })));
   return out;
-}
-
-/** A classifier with the job's seed in every stage that has a seed option, unless the job's settings set it. */
-function seeded(c: Classifier, set: Record<string, unknown>, seed: number): Classifier {
-  let k = c;
-  if (k instanceof Pipeline)
-    for (const s of k.stages) if ('seed' in s.config && !(`${s.name}.seed` in set)) k = (k as Pipeline).set(`${s.name}.seed`, seed);
-  return k;
 }
 
 /**

@@ -39,7 +39,7 @@ export const alexnetAblation: Experiment = {
     const r = await compare(cs, ds, { out: join(ctx.out, 'run'), seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
     for (const c of cs) c.dispose();
     const full = r.contenders[0];
-    const pv = (name: string) => r.mcnemar.find((m) => (m.a === full.name && m.b === name) || (m.b === full.name && m.a === name));
+    const pv = (name: string) => r.pairs.find((m) => (m.a === full.name && m.b === name) || (m.b === full.name && m.a === name));
     const rows = r.contenders.map((c, i) => {
       const m = pv(c.name);
       return [

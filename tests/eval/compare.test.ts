@@ -24,14 +24,21 @@ describe('compare', () => {
     const bow = bowPipeline(readRecipe('bow-sift')).set('coding.sample', 4000);
     const soft = bow.with('coding', coding({ words: 32, mode: 'soft', beta: 10, sample: 4000 }));
     const out = join(mkdtempSync(join(tmpdir(), 'bowcnn-cmp-')), 'run');
-    const r = await compare([soft, 'lenet5'], ds, { out, sets: { 'train.epochs': 1 }, progress: false });
+    // the fixed protocol fits the objects given; under the validation protocol the refit is of the chosen settings
+    const r = await compare([soft, 'lenet5'], ds, {
+      out,
+      sets: { 'train.epochs': 1, 'train.minSteps': 0 },
+      progress: false,
+      protocol: 'fixed',
+    });
     expect(r.contenders.map((c) => c.name)).toEqual(['bow-sift', 'lenet5']);
     const cod = (r.contenders[0].config.stages as { kind: string; config: { mode: string; words: number } }[]).find(
       (s) => s.kind === 'coding',
     )!;
     expect([cod.config.mode, cod.config.words]).toEqual(['soft', 32]);
     expect(r.contenders[0].accuracy).toBeGreaterThan(0.5);
-    expect(r.mcnemar).toHaveLength(1);
+    expect(r.pairs).toHaveLength(1);
+    expect(r.contenders[0].protocol).toBeNull();
     // the pipeline given is fitted in place, and its saved copy loads back with the same scores
     expect(soft.data?.dataset).toBe('mnist');
     const back = await load(join(out, 'models', 'bow-sift'));
@@ -43,7 +50,7 @@ describe('compare', () => {
   });
 
   it('a CNN classifier refitted 10 times keeps tf.memory().numTensors flat', async () => {
-    const c = new CnnClassifier(readRecipe('lenet5') as never).set('train.epochs', 1);
+    const c = new CnnClassifier(readRecipe('lenet5') as never).set('train.epochs', 1).set('train.minSteps', 0);
     const opts = { progress: false, data: { dataset: 'mnist', classes: ds.classes } };
     await c.fit(ds.train, opts);
     const n = tf.memory().numTensors;

@@ -212,7 +212,7 @@ describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real
         subset: 40,
         testSubset: 20,
         pipelines: ['bow-sift', 'lenet5'],
-        set: { 'coding.words': [4096], 'train.epochs': [1] },
+        set: { 'coding.words': [4096], 'train.epochs': [1], 'train.minSteps': [0] },
         retries: 1,
       }),
     );

@@ -315,6 +315,8 @@ describe.skipIf(!available)('webgpu backend', () => {
         'coding.sample=2000',
         '--set',
         'train.epochs=1',
+        '--set',
+        'train.minSteps=0',
         '--robustness',
         '--robustness-images',
         '10',
