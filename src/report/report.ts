@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import type { Split } from '../core/data.js';
 import type { CompareResult } from '../eval/compare.js';
-import type { FitFigures } from '../eval/evaluate.js';
+import type { ContenderResult, FitFigures } from '../eval/evaluate.js';
 import { SWEEPS, type TransformKind } from '../eval/robustness.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import { pngDataUri } from './png.js';
@@ -18,6 +18,8 @@ import { barChart, esc, filterGrid, heatmap, lineChart, PALETTE, siftGlyphs } fr
 
 export const SECTIONS = [
   'comparison',
+  'protocol',
+  'curves',
   'timing',
   'layers',
   'pictures',
@@ -50,9 +52,88 @@ export function inferSpeed(c: { inferImagesPerSec: number; fit: FitFigures }): s
   return c.fit.measured ? `${num(c.inferImagesPerSec)} when computed` : num(c.inferImagesPerSec);
 }
 
+/** What marks a fit: resumed from a checkpoint, or stopped before its planned epochs (and by what). */
+export function fitMarks(f: FitFigures): string[] {
+  const m: string[] = [];
+  if (f.resumedFromEpoch !== undefined && f.resumedFromEpoch !== null)
+    m.push(`resumed after epoch ${f.resumedFromEpoch + 1}; every epoch's time counted`);
+  if (f.stopped) {
+    const by =
+      f.stopped.reason === 'max-seconds' ? '--max-seconds' : f.stopped.reason === 'patience' ? 'early stopping' : 'its target accuracy';
+    m.push(`stopped by ${by} after ${f.stopped.epochs} of ${f.stopped.planned} epochs`);
+  }
+  return m;
+}
+
 export function fitSeconds(f: FitFigures): string {
-  if (!f.cached) return f.seconds.toFixed(1);
-  return f.measured ? `cached (${f.measured.seconds.toFixed(1)} when computed)` : `cached (${f.seconds.toFixed(1)} reading it)`;
+  const marks = fitMarks(f);
+  const tail = marks.length ? ` (${marks.join('; ')})` : '';
+  if (!f.cached) return f.seconds.toFixed(1) + tail;
+  return (f.measured ? `cached (${f.measured.seconds.toFixed(1)} when computed)` : `cached (${f.seconds.toFixed(1)} reading it)`) + tail;
+}
+
+/** "99.05%", or over several seeds "99.05% ± 0.04" (mean ± sample standard deviation). */
+export function accuracyText(c: ContenderResult): string {
+  return c.seeds && c.seeds.length > 1 ? `${pct(c.accuracy)} ± ${(100 * (c.accuracySd ?? 0)).toFixed(2)}` : pct(c.accuracy);
+}
+
+/** The protocol in one sentence, for the report's first lines. */
+export function protocolText(r: CompareResult): string {
+  const p = r.protocol;
+  const seeds =
+    p.seeds.length > 1
+      ? ` Each classifier was trained with ${p.seeds.length} seeds (${p.seeds.join(', ')}): accuracy is their mean ± standard deviation, the 95% interval is Wilson's for the test sample at that mean, and pairs are compared by a paired test that resamples both the seeds and the test images.`
+      : " The 95% interval is Wilson's; pairs are compared by McNemar's test on the same test images.";
+  const sizes =
+    p.trainSizes.length > 1
+      ? ` Learning curves at ${p.trainSizes.map((s) => s.toLocaleString('en-US')).join(', ')} training images (stratified, nested subsets).`
+      : '';
+  if (p.kind === 'fixed')
+    return `Protocol: fixed — every classifier runs its recipe's own settings, fitted on the whole training set; the test set is scored once per model.${seeds}${sizes}`;
+  const v = p.validation < 1 ? `${(100 * p.validation).toFixed(0)}%` : `${p.validation.toLocaleString('en-US')} images`;
+  return `Protocol: validation — a stratified, seeded validation split (${v}) is carved from the training set; each classifier's candidate settings (its recipe's search space) are fitted on the rest and scored on it; the best is refitted on the whole training set, and the test set is scored once per model. The test labels are never read while choosing.${seeds}${sizes}`;
+}
+
+/** A classifier's colour, the same in every figure: its place in the comparison. */
+function colourOf(r: CompareResult): (name: string) => string {
+  const names = r.contenders.map((c) => c.name);
+  return (name: string) => {
+    const i = names.indexOf(name.replace(/ \[.*\]$/, ''));
+    return PALETTE[(i < 0 ? names.length : i) % PALETTE.length];
+  };
+}
+
+const settingsText = (o: Record<string, unknown>) =>
+  Object.keys(o).length
+    ? Object.entries(o)
+        .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+        .join(', ')
+    : "the recipe's own";
+
+/** The curves' points per classifier and size: mean, min and max accuracy over seeds, and mean seconds. */
+export function curveSeries(
+  r: CompareResult,
+): { name: string; kind: string; points: { size: number; mean: number; lo: number; hi: number; seconds: number }[] }[] {
+  const names = [...new Set(r.curves.map((c) => c.name))];
+  return names.map((name) => {
+    const mine = r.curves.filter((c) => c.name === name);
+    const sizes = [...new Set(mine.map((c) => c.trainSize))].sort((a, b) => a - b);
+    return {
+      name,
+      kind: mine[0].kind,
+      points: sizes.map((size) => {
+        const at = mine.filter((c) => c.trainSize === size).map((c) => c.accuracy);
+        const secs = mine.filter((c) => c.trainSize === size).map((c) => c.fitSeconds + c.searchSeconds);
+        return {
+          size,
+          mean: at.reduce((a, b) => a + b, 0) / at.length,
+          lo: Math.min(...at),
+          hi: Math.max(...at),
+          seconds: secs.reduce((a, b) => a + b, 0) / secs.length,
+        };
+      }),
+    };
+  });
 }
 
 const KIND_LABEL: Record<TransformKind, string> = {
@@ -87,6 +168,7 @@ export function markdown(r: CompareResult): string {
     '',
   );
   if (r.command) L.push(`Command: \`bowcnn ${r.command.join(' ')}\``, '');
+  L.push(`**${r.verdict}.**`, '', protocolText(r), '');
   L.push(
     '## Comparison',
     '',
@@ -95,11 +177,53 @@ export function markdown(r: CompareResult): string {
   );
   for (const c of r.contenders) {
     L.push(
-      `| ${c.name} | ${pct(c.accuracy)} | ${pct(c.ci95[0])} to ${pct(c.ci95[1])} | ${pct(c.top2)} | ${c.macroF1.toFixed(4)} | ${num(c.params)} | ${num(c.flopsPerImage)} | ${fitSeconds(c.fit)} | ${speed(c.fit)} | ${inferSpeed(c)} | ${num(c.peakRssMB)} |`,
+      `| ${c.name} | ${accuracyText(c)} | ${pct(c.ci95[0])} to ${pct(c.ci95[1])} | ${pct(c.top2)} | ${c.macroF1.toFixed(4)} (${c.macroF1Classes} classes) | ${num(c.params)} | ${num(c.flopsPerImage)} | ${cell(fitSeconds(c.fit))} | ${speed(c.fit)} | ${inferSpeed(c)} | ${num(c.peakRssMB)} |`,
     );
   }
-  if (r.mcnemar.length) L.push('', "McNemar's test on the same test images:", '');
-  for (const m of r.mcnemar) L.push(`- ${m.a} vs ${m.b}: ${m.onlyA} images only ${m.a} gets right, ${m.onlyB} only ${m.b}: ${m.verdict}.`);
+  if (r.pairs.length) L.push('', 'Pairs, on the same test images:', '');
+  for (const m of r.pairs)
+    L.push(`- ${m.a} vs ${m.b}: ${m.onlyA} images only ${m.a} gets right, ${m.onlyB} only ${m.b} (first seed); ${m.verdict}.`);
+  const searched = r.contenders.filter((c) => c.protocol?.candidates.length);
+  if (searched.length) {
+    L.push('', '## Protocol', '', protocolText(r), '');
+    for (const c of searched) {
+      const p = c.protocol!;
+      L.push(
+        `### ${c.name}`,
+        '',
+        `${p.candidates.length} candidate${p.candidates.length === 1 ? '' : 's'} fitted on ${num(p.fitImages)} images and scored on ${num(p.validationImages)} validation images (${p.seconds.toFixed(1)} s in all); chosen: ${settingsText(p.chosen)}.`,
+        '',
+        '| candidate | validation accuracy | fit (s) | chosen |',
+        '|---|---|---|---|',
+      );
+      const best = Math.max(...p.candidates.map((x) => x.validationAccuracy));
+      const at = p.candidates.findIndex((x) => x.validationAccuracy === best);
+      p.candidates.forEach((x, i) =>
+        L.push(
+          `| ${cell(settingsText(x.settings))}${x.bestEpochs ? ` (best at epoch ${x.bestEpochs})` : ''} | ${pct(x.validationAccuracy)} | ${x.fitSeconds.toFixed(1)} | ${i === at ? 'yes' : ''} |`,
+        ),
+      );
+      L.push('');
+    }
+  }
+  const series = curveSeries(r);
+  if (r.protocol.trainSizes.length > 1) {
+    L.push('## Learning curves', '', ...r.curveSummary.map((x) => `- ${x}.`), '');
+    L.push(
+      `| classifier | ${r.protocol.trainSizes.map((x) => num(x)).join(' | ')} |`,
+      `|---|${r.protocol.trainSizes.map(() => '---').join('|')}|`,
+    );
+    for (const sr of series)
+      L.push(
+        `| ${sr.name} | ${r.protocol.trainSizes
+          .map((size) => {
+            const pt = sr.points.find((q) => q.size === size);
+            return pt ? (pt.lo === pt.hi ? pct(pt.mean) : `${pct(pt.mean)} (${pct(pt.lo)} to ${pct(pt.hi)})`) : '';
+          })
+          .join(' | ')} |`,
+      );
+    L.push('');
+  }
   L.push('', '## The BoW = CNN layer table', '');
   for (const t of layerRows(r)) {
     L.push(
@@ -118,15 +242,16 @@ export function markdown(r: CompareResult): string {
   if (curves.length) {
     L.push('## Training', '');
     for (const c of curves) {
+      const val = (c.epochs ?? []).some((e) => e.valAccuracy !== null);
       L.push(
         `### ${c.name}`,
         '',
-        '| epoch | loss | train accuracy | validation accuracy | seconds | images/s |',
-        '|---|---|---|---|---|---|',
+        `| epoch | loss | train accuracy |${val ? ' validation accuracy |' : ''} seconds | images/s |`,
+        `|---|---|---|${val ? '---|' : ''}---|---|`,
       );
       for (const e of c.epochs ?? [])
         L.push(
-          `| ${e.epoch + 1} | ${e.loss.toFixed(4)} | ${pct(e.trainAccuracy)} | ${e.valAccuracy === null ? '' : pct(e.valAccuracy)} | ${e.seconds.toFixed(1)} | ${num(e.imagesPerSec)} |`,
+          `| ${e.epoch + 1} | ${e.loss.toFixed(4)} | ${pct(e.trainAccuracy)} |${val ? ` ${e.valAccuracy === null ? 'n/a' : pct(e.valAccuracy)} |` : ''} ${e.seconds.toFixed(1)} | ${num(e.imagesPerSec)} |`,
         );
       L.push('');
     }
@@ -181,28 +306,139 @@ export function html(r: CompareResult, test?: Split): string {
   const sec = (id: string, title: string, body: string) => S.push(`<section id="${id}"><h2>${esc(title)}</h2>${body}</section>`);
   const table = (head: string[], rows: (string | number)[][]) =>
     `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map((v) => `<td>${typeof v === 'number' ? v : esc(String(v))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
-  const colour = (i: number) => PALETTE[i % PALETTE.length];
+  const colourName = colourOf(r);
+  const colour = (i: number) => colourName(r.contenders[i]?.name ?? '');
   sec(
     'comparison',
     'Comparison',
-    table(
-      ['classifier', 'kind', 'accuracy', '95% CI', 'top-2', 'macro-F1', 'parameters', 'FLOPs / image'],
-      r.contenders.map((c) => [
-        c.name,
-        c.kind === 'bow' ? 'BoW' : 'CNN',
-        pct(c.accuracy),
-        `${pct(c.ci95[0])} – ${pct(c.ci95[1])}`,
-        pct(c.top2),
-        c.macroF1.toFixed(4),
-        num(c.params),
-        num(c.flopsPerImage),
-      ]),
-    ) +
-      `<ul class="verdicts">${r.mcnemar.map((m) => `<li><b>${esc(m.a)}</b> vs <b>${esc(m.b)}</b>: ${m.onlyA} test images only ${esc(m.a)} gets right, ${m.onlyB} only ${esc(m.b)} — ${esc(m.verdict)} (McNemar${m.exact ? ', exact' : ''})</li>`).join('')}</ul>` +
+    `<p class="verdict"><b>${esc(r.verdict)}.</b></p><p class="note">${esc(protocolText(r))}</p>` +
+      table(
+        [
+          'classifier',
+          'kind',
+          r.protocol.seeds.length > 1 ? 'accuracy (mean ± sd)' : 'accuracy',
+          '95% CI',
+          'top-2',
+          'macro-F1',
+          'parameters',
+          'FLOPs / image',
+          'fit (s)',
+        ],
+        r.contenders.map((c) => [
+          c.name,
+          c.kind === 'bow' ? 'BoW' : 'CNN',
+          accuracyText(c),
+          `${pct(c.ci95[0])} – ${pct(c.ci95[1])}`,
+          pct(c.top2),
+          `${c.macroF1.toFixed(4)} (${c.macroF1Classes} classes)`,
+          num(c.params),
+          num(c.flopsPerImage),
+          fitSeconds(c.fit),
+        ]),
+      ) +
+      `<ul class="verdicts">${r.pairs.map((m) => `<li><b>${esc(m.a)}</b> vs <b>${esc(m.b)}</b>: ${m.onlyA} test images only ${esc(m.a)} gets right, ${m.onlyB} only ${esc(m.b)} (first seed) — ${esc(m.verdict)}${m.test === 'mcnemar' && m.exact ? ' (exact)' : ''}</li>`).join('')}</ul>` +
       barChart(
         r.contenders.map((c, i) => ({ label: c.name, value: 100 * c.accuracy, color: colour(i) })),
         { title: 'Test accuracy (%)', unit: '%' },
       ),
+  );
+  const searched = r.contenders.filter((c) => c.protocol?.candidates.length);
+  const unsearched = r.contenders.filter((c) => c.protocol && !c.protocol.candidates.length).map((c) => c.name);
+  sec(
+    'protocol',
+    'Protocol: how each setting was chosen',
+    `<p>${esc(protocolText(r))}</p>` +
+      (searched.length
+        ? searched
+            .map((c) => {
+              const p = c.protocol!;
+              const best = Math.max(...p.candidates.map((x) => x.validationAccuracy));
+              const at = p.candidates.findIndex((x) => x.validationAccuracy === best);
+              return (
+                `<h3>${esc(c.name)}</h3><p>${p.candidates.length} candidate${p.candidates.length === 1 ? '' : 's'} fitted on ${num(p.fitImages)} images, scored on ${num(p.validationImages)} validation images (${p.seconds.toFixed(1)} s in all). Chosen and refitted on all ${num(c.trainSize ?? r.dataset.train)} training images: <b>${esc(settingsText(p.chosen))}</b>.</p>` +
+                table(
+                  ['candidate', 'validation accuracy', 'fit (s)', 'chosen'],
+                  p.candidates.map((x, i) => [
+                    settingsText(x.settings) + (x.bestEpochs ? ` (best at epoch ${x.bestEpochs})` : ''),
+                    pct(x.validationAccuracy),
+                    x.fitSeconds.toFixed(1),
+                    i === at ? '✓' : '',
+                  ]),
+                )
+              );
+            })
+            .join('')
+        : "<p>Nothing was searched: every classifier ran its recipe's own settings.</p>") +
+      (searched.length && unsearched.length ? `<p>${esc(unsearched.join(', '))}: no search space, so the recipe's own settings.</p>` : ''),
+  );
+  const series = curveSeries(r);
+  const cnnCurves = searched.filter((c) => c.kind === 'cnn');
+  // accuracy axes from a little under the lowest point (the interesting part is near the top)
+  const floorOf = (vs: number[]) => Math.max(0, Math.floor(Math.min(...vs.filter(Number.isFinite)) - 1));
+  const ceilOf = (vs: number[]) => Math.min(100, Math.ceil(Math.max(...vs.filter(Number.isFinite)) + 0.5));
+  const secondsSeries = [
+    ...series.map((sr) => ({
+      name: `${sr.name} (test, per size)`,
+      points: sr.points.map((q) => [Math.max(0.1, q.seconds), 100 * q.mean] as [number, number]),
+      color: colourName(sr.name),
+      marker: sr.kind === 'bow' ? ('square' as const) : ('circle' as const),
+      noLine: sr.points.length < 2,
+    })),
+    ...cnnCurves.map((c) => {
+      const p = c.protocol!;
+      const best = p.candidates.reduce((a, x) => (x.validationAccuracy > a.validationAccuracy ? x : a), p.candidates[0]);
+      return {
+        name: `${c.name} (validation, per epoch)`,
+        points: (best.curve ?? []).map((q) => [Math.max(0.1, q.seconds), 100 * q.accuracy] as [number, number]),
+        color: colourName(c.name),
+        dash: true,
+        marker: 'triangle' as const,
+      };
+    }),
+    ...searched
+      .filter((c) => c.kind === 'bow')
+      .map((c) => ({
+        name: `${c.name} (validation, per candidate)`,
+        points: c.protocol!.candidates.map((x) => [Math.max(0.1, x.fitSeconds), 100 * x.validationAccuracy] as [number, number]),
+        color: colourName(c.name),
+        marker: 'diamond' as const,
+        noLine: true,
+      })),
+  ].filter((x) => x.points.length);
+  const secondsPlot = lineChart(secondsSeries, {
+    title: 'Accuracy against training seconds',
+    xlabel: 'training seconds (log)',
+    ylabel: 'accuracy (%)',
+    xLog: true,
+    width: 620,
+    yMin: floorOf(secondsSeries.flatMap((x) => x.points.map((q) => q[1]))),
+    yMax: ceilOf(secondsSeries.flatMap((x) => x.points.map((q) => q[1]))),
+  });
+  sec(
+    'curves',
+    'More data, more compute: learning curves',
+    (r.protocol.trainSizes.length > 1
+      ? `<ul class="verdicts">${r.curveSummary.map((x) => `<li>${esc(x)}</li>`).join('')}</ul><div class="row">` +
+        lineChart(
+          series.map((sr) => ({
+            name: sr.name,
+            points: sr.points.map((q) => [q.size, 100 * q.mean] as [number, number]),
+            band: sr.points.map((q) => [100 * q.lo, 100 * q.hi] as [number, number]),
+            color: colourName(sr.name),
+            marker: sr.kind === 'bow' ? ('square' as const) : ('circle' as const),
+          })),
+          {
+            title: 'Test accuracy against training images',
+            xlabel: 'training images (log)',
+            ylabel: 'accuracy (%)',
+            xLog: true,
+            width: 620,
+            yMin: floorOf(series.flatMap((sr) => sr.points.map((q) => 100 * q.lo))),
+            yMax: ceilOf(series.flatMap((sr) => sr.points.map((q) => 100 * q.hi))),
+          },
+        )
+      : `<p>One training-set size (${num(r.protocol.trainSizes[0])} images); <code>--train-sizes 100,1000,10000</code> draws accuracy against training images.</p><div class="row">`) +
+      `${secondsPlot}</div><p class="note">Seconds on this machine: a point per training-set size is the mean over seeds of the refit's seconds plus the search's; the validation curves are those of the chosen candidate (a CNN, after each epoch) and of each candidate (a BoW recipe). The band is the range across seeds.</p>`,
   );
   const live = r.contenders.map((c, i) => ({ c, i })).filter(({ c }) => !c.fit.cached && c.fit.trainImagesPerSec !== null);
   sec(
@@ -286,19 +522,19 @@ export function html(r: CompareResult, test?: Split): string {
   const trained = r.contenders.filter((c) => c.epochs?.length);
   if (trained.length) {
     const loss = lineChart(
-      trained.map((c, i) => ({
+      trained.map((c) => ({
         name: c.name,
         points: (c.epochs ?? []).map((e) => [e.epoch + 1, e.loss] as [number, number]),
-        color: colour(i),
+        color: colourName(c.name),
       })),
       { title: 'Training loss per epoch', xlabel: 'epoch', ylabel: 'loss', yMin: 0 },
     );
     const acc = lineChart(
-      trained.flatMap((c, i) => [
+      trained.flatMap((c) => [
         {
           name: `${c.name} train`,
           points: (c.epochs ?? []).map((e) => [e.epoch + 1, 100 * e.trainAccuracy] as [number, number]),
-          color: colour(i),
+          color: colourName(c.name),
         },
         ...((c.epochs ?? []).some((e) => e.valAccuracy !== null)
           ? [
@@ -307,7 +543,7 @@ export function html(r: CompareResult, test?: Split): string {
                 points: (c.epochs ?? [])
                   .filter((e) => e.valAccuracy !== null)
                   .map((e) => [e.epoch + 1, 100 * (e.valAccuracy as number)] as [number, number]),
-                color: colour(i),
+                color: colourName(c.name),
                 dash: true,
               },
             ]
@@ -327,10 +563,10 @@ export function html(r: CompareResult, test?: Split): string {
     const acc = kinds
       .map((kind) =>
         lineChart(
-          Object.entries(r.robustness!).map(([name, per], i) => ({
+          Object.entries(r.robustness!).map(([name, per]) => ({
             name,
             points: per[kind].map((p) => [p.amount, 100 * p.accuracy] as [number, number]),
-            color: colour(i),
+            color: colourName(name),
           })),
           { title: `Accuracy vs ${KIND_LABEL[kind]}`, xlabel: KIND_LABEL[kind], ylabel: 'accuracy (%)', yMin: 0, yMax: 100 },
         ),
@@ -343,11 +579,10 @@ export function html(r: CompareResult, test?: Split): string {
           .map((kind) => {
             const layers = Object.keys(per[kind][0].distances);
             return lineChart(
-              layers.map((l, i) => ({
+              // one look per layer: the palette's colours, then other markers and dashes (seriesStyle)
+              layers.map((l) => ({
                 name: l,
                 points: per[kind].map((p) => [p.amount, p.distances[l]] as [number, number]),
-                color: colour(i),
-                dash: i % 2 === 1,
               })),
               {
                 title: `${name}: change per layer, ${kind === 'rotate' ? 'rotation' : 'translation'}`,

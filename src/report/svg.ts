@@ -57,8 +57,63 @@ export function barChart(
   );
 }
 
+/** Marker shapes, cycled past the palette so that two series never look alike (with the dash pattern). */
+export const MARKERS = ['circle', 'square', 'triangle', 'diamond'] as const;
+export type Marker = (typeof MARKERS)[number];
+
+/** A series' look when the caller gives none: the colour cycles through the palette, then the marker and dash change. */
+export function seriesStyle(i: number): { color: string; marker: Marker; dash: boolean } {
+  const round = Math.floor(i / PALETTE.length);
+  return { color: PALETTE[i % PALETTE.length], marker: MARKERS[round % MARKERS.length], dash: round % 2 === 1 };
+}
+
+function markerSvg(m: Marker, x: number, y: number, c: string, r = 3): string {
+  const X = x.toFixed(1),
+    Y = y.toFixed(1);
+  if (m === 'square') return `<rect x="${(x - r).toFixed(1)}" y="${(y - r).toFixed(1)}" width="${2 * r}" height="${2 * r}" fill="${c}"/>`;
+  if (m === 'triangle')
+    return `<path d="M${X},${(y - r - 1).toFixed(1)}L${(x + r + 0.5).toFixed(1)},${(y + r).toFixed(1)}L${(x - r - 0.5).toFixed(1)},${(y + r).toFixed(1)}Z" fill="${c}"/>`;
+  if (m === 'diamond')
+    return `<path d="M${X},${(y - r - 1).toFixed(1)}L${(x + r + 1).toFixed(1)},${Y}L${X},${(y + r + 1).toFixed(1)}L${(x - r - 1).toFixed(1)},${Y}Z" fill="${c}"/>`;
+  return `<circle cx="${X}" cy="${Y}" r="${r - 0.5}" fill="${c}"/>`;
+}
+
+/** Short labels for axis values: 1,000 -> "1k", 60,000 -> "60k", 1,000,000 -> "1M". */
+export function shortNumber(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${+(v / 1e6).toPrecision(3)}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toPrecision(3)}k`;
+  return String(+v.toPrecision(6));
+}
+
+/**
+ * At most `max` of the given x values, evenly thinned (always keeping the first and last), so that tick
+ * labels never run into each other.
+ */
+export function thinTicks(values: number[], max: number): number[] {
+  if (values.length <= max) return values;
+  const step = Math.ceil((values.length - 1) / Math.max(1, max - 1));
+  const out = values.filter((_, i) => i % step === 0);
+  if (out[out.length - 1] !== values[values.length - 1]) {
+    if (out.length >= max) out.pop();
+    out.push(values[values.length - 1]);
+  }
+  return out;
+}
+
 export function lineChart(
-  series: { name: string; points: [number, number][]; color?: string; dash?: boolean; err?: [number, number][] }[],
+  series: {
+    name: string;
+    points: [number, number][];
+    color?: string;
+    dash?: boolean;
+    marker?: Marker;
+    err?: [number, number][];
+    /** a shaded band [lo, hi] at each point (the spread across seeds) */
+    band?: [number, number][];
+    /** points only, no line between them */
+    noLine?: boolean;
+  }[],
   o: {
     title: string;
     xlabel: string;
@@ -69,6 +124,8 @@ export function lineChart(
     yMax?: number;
     xMin?: number;
     xMax?: number;
+    /** a logarithmic x axis (ticks at 1, 2, 5 x 10^k) */
+    xLog?: boolean;
     /** labels at x positions (categories at 0, 1, ...), in place of the x values themselves */
     xTicks?: { at: number; label: string }[];
   },
@@ -79,17 +136,34 @@ export function lineChart(
     r = 12,
     t = 32,
     b = 70;
+  const tx = (v: number) => (o.xLog ? Math.log10(Math.max(1e-12, v)) : v);
   const xs = series.flatMap((s) => s.points.map((p) => p[0])),
-    ys = series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.err ?? []).flat()]);
-  const x0 = o.xMin ?? Math.min(...xs),
-    x1 = o.xMax ?? Math.max(...xs);
+    ys = series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.err ?? []).flat(), ...(s.band ?? []).flat()]).filter(Number.isFinite);
+  const x0 = tx(o.xMin ?? Math.min(...xs)),
+    x1 = tx(o.xMax ?? Math.max(...xs));
   const y0 = o.yMin ?? Math.min(0, ...ys),
     y1 = o.yMax ?? Math.max(...ys, y0 + 1e-9);
-  const X = (v: number) => l + ((v - x0) / Math.max(1e-12, x1 - x0)) * (W - l - r);
+  const X = (v: number) => l + ((tx(v) - x0) / Math.max(1e-12, x1 - x0)) * (W - l - r);
   const Y = (v: number) => t + (1 - (v - y0) / Math.max(1e-12, y1 - y0)) * (H - t - b);
   const yt = niceTicks(y0, y1, 4);
   const xv = [...new Set(xs)].sort((a, c) => a - c);
   const xd = Math.max(0, ...xv.map((v) => (String(v).split('.')[1] ?? '').length));
+  // room for about one label per 46 px
+  const room = Math.max(2, Math.floor((W - l - r) / 46));
+  let xTicks: { at: number; label: string }[];
+  if (o.xTicks) xTicks = o.xTicks;
+  else if (o.xLog) {
+    const lo = Math.floor(x0),
+      hi = Math.ceil(x1);
+    const all: number[] = [];
+    for (let e = lo; e <= hi; e++) for (const m of [1, 2, 5]) all.push(m * 10 ** e);
+    const inside = all.filter((v) => tx(v) >= x0 - 1e-9 && tx(v) <= x1 + 1e-9);
+    xTicks = (inside.length > room ? inside.filter((v) => /^1/.test(String(v))) : inside).map((v) => ({ at: v, label: shortNumber(v) }));
+  } else if (xv.length <= room) xTicks = xv.map((v) => ({ at: v, label: xd ? v.toFixed(xd) : shortNumber(v) }));
+  else {
+    const nt = niceTicks(xv[0], xv[xv.length - 1], Math.min(room, 8));
+    xTicks = thinTicks(nt.ticks, room).map((v) => ({ at: v, label: nt.decimals ? v.toFixed(nt.decimals) : shortNumber(v) }));
+  }
   const grid =
     yt.ticks
       .map(
@@ -97,12 +171,26 @@ export function lineChart(
           `<line x1="${l}" x2="${W - r}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#e5e5e5"/><text x="${l - 6}" y="${(Y(v) + 4).toFixed(1)}" font-size="13" text-anchor="end">${v.toFixed(yt.decimals)}</text>`,
       )
       .join('') +
-    (o.xTicks ?? xv.map((v) => ({ at: v, label: v.toFixed(xd) })))
+    xTicks
       .map((k) => `<text x="${X(k.at).toFixed(1)}" y="${H - b + 16}" font-size="13" text-anchor="middle">${esc(k.label)}</text>`)
       .join('');
+  const style = (s: (typeof series)[number], i: number) => {
+    const d = seriesStyle(i);
+    return { color: s.color ?? d.color, marker: s.marker ?? d.marker, dash: s.dash ?? d.dash };
+  };
   const lines = series
     .map((s, i) => {
-      const c = s.color ?? PALETTE[i % PALETTE.length];
+      const st = style(s, i);
+      const c = st.color;
+      const band = s.band?.length
+        ? `<path d="${[
+            ...s.points.map((p, j) => `${j ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(s.band![j][1]).toFixed(1)}`),
+            ...[...s.points]
+              .map((p, j) => ({ p, j }))
+              .reverse()
+              .map(({ p, j }) => `L${X(p[0]).toFixed(1)},${Y(s.band![j][0]).toFixed(1)}`),
+          ].join('')}Z" fill="${c}" opacity="0.15" stroke="none"/>`
+        : '';
       const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('');
       const whiskers = (s.err ?? [])
         .map(
@@ -111,21 +199,26 @@ export function lineChart(
         )
         .join('');
       return (
+        band +
         whiskers +
-        `<path d="${d}" fill="none" stroke="${c}" stroke-width="2"${s.dash ? ' stroke-dasharray="5,3"' : ''}/>` +
-        s.points.map((p) => `<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="2.5" fill="${c}"/>`).join('')
+        (s.noLine ? '' : `<path d="${d}" fill="none" stroke="${c}" stroke-width="2"${st.dash ? ' stroke-dasharray="5,3"' : ''}/>`) +
+        s.points.map((p) => markerSvg(st.marker, X(p[0]), Y(p[1]), c, s.noLine ? 4 : 3)).join('')
       );
     })
     .join('');
+  // as many legend entries a row as their longest name allows (about 7.5 px a character)
+  const perRow = Math.max(1, Math.min(3, Math.floor((W - l) / (Math.max(...series.map((s) => s.name.length)) * 7.5 + 30))));
+  const legendRows = Math.ceil(series.length / perRow);
   const legend = series
     .map((s, i) => {
-      const x = l + (i % 3) * ((W - l) / 3),
-        y = H - 20 + Math.floor(i / 3) * 16;
-      return `<line x1="${x}" x2="${x + 16}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color ?? PALETTE[i % PALETTE.length]}" stroke-width="2"${s.dash ? ' stroke-dasharray="5,3"' : ''}/><text x="${x + 20}" y="${y}" font-size="13">${esc(s.name)}</text>`;
+      const st = style(s, i);
+      const x = l + (i % perRow) * ((W - l) / perRow),
+        y = H - 20 + Math.floor(i / perRow) * 16;
+      return `<line x1="${x}" x2="${x + 16}" y1="${y - 4}" y2="${y - 4}" stroke="${st.color}" stroke-width="2"${st.dash ? ' stroke-dasharray="5,3"' : ''}/>${markerSvg(st.marker, x + 8, y - 4, st.color)}<text x="${x + 20}" y="${y}" font-size="13">${esc(s.name)}</text>`;
     })
     .join('');
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H + Math.max(0, Math.ceil(series.length / 3) - 1) * 16}" viewBox="0 0 ${W} ${H + Math.max(0, Math.ceil(series.length / 3) - 1) * 16}" ${FONT}>` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H + Math.max(0, legendRows - 1) * 16}" viewBox="0 0 ${W} ${H + Math.max(0, legendRows - 1) * 16}" ${FONT}>` +
     `<text x="8" y="18" font-size="17" font-weight="600">${esc(o.title)}</text>${grid}` +
     `<line x1="${l}" x2="${l}" y1="${t}" y2="${H - b}" stroke="#999"/><line x1="${l}" x2="${W - r}" y1="${H - b}" y2="${H - b}" stroke="#999"/>` +
     `<text x="${(l + W - r) / 2}" y="${H - b + 32}" font-size="14" text-anchor="middle">${esc(o.xlabel)}</text>` +

@@ -27,6 +27,8 @@ const ARGS = [
   'coding.sample=3000',
   '--set',
   'train.epochs=1',
+  '--set',
+  'train.minSteps=0',
   '--out',
   OUT,
   '--robustness',
@@ -103,7 +105,22 @@ describe('bowcnn compare and its report', () => {
       expect(c.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(200);
       expect(c.params).toBeGreaterThan(0);
     }
-    expect(r.mcnemar).toHaveLength(1);
+    expect(r.pairs).toHaveLength(1);
+    // the protocol: the verdict names it and the size; each search is recorded, with what it chose
+    expect(r.protocol.kind).toBe('validation');
+    expect(r.verdict).toMatch(/^at 300 training images, under the validation protocol, /);
+    const bowSearch = r.contenders[0].protocol;
+    expect(bowSearch.candidates.map((c: { settings: Record<string, unknown> }) => c.settings['classifier.C'])).toEqual([0.25, 1, 4]);
+    expect(bowSearch.validationImages + bowSearch.fitImages).toBe(300);
+    const best = Math.max(...bowSearch.candidates.map((c: { validationAccuracy: number }) => c.validationAccuracy));
+    const first = bowSearch.candidates.find((c: { validationAccuracy: number }) => c.validationAccuracy === best);
+    expect(bowSearch.chosen).toEqual(first.settings);
+    expect(r.contenders[0].config.stages.find((s: { kind: string }) => s.kind === 'classifier').config.C).toBe(
+      first.settings['classifier.C'],
+    );
+    // train.epochs was fixed by --set: only the learning rate is searched
+    expect(Object.keys(r.contenders[1].protocol.space)).toEqual(['train.lr']);
+    expect(r.curves).toHaveLength(2);
     expect(Object.keys(r.robustness)).toEqual(['bow-sift', 'lenet5']);
     expect(r.robustness['bow-sift'].rotate.map((p: { amount: number }) => p.amount)).toEqual([-60, -40, -20, 0, 20, 40, 60]);
     expect(r.robustness.lenet5['translate-x'][3].distances.C1).toBeCloseTo(0, 6); // no shift: no change
@@ -119,7 +136,7 @@ describe('bowcnn compare and its report', () => {
     }
     // what ran: the command line, the --set values, the recipes as run, every test image's prediction
     expect(r.command).toEqual(ARGS);
-    expect(r.sets).toEqual({ 'coding.words': 16, 'coding.sample': 3000, 'train.epochs': 1 });
+    expect(r.sets).toEqual({ 'coding.words': 16, 'coding.sample': 3000, 'train.epochs': 1, 'train.minSteps': 0 });
     const bow = r.contenders[0];
     expect(bow.config.stages.find((s: { kind: string }) => s.kind === 'coding').config.words).toBe(16);
     expect(r.contenders[1].config.train.epochs).toBe(1);
