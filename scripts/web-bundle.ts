@@ -12,7 +12,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 /** bowcnn's modules that need Node (files, the native addon, Node's backends and threads): none may be in a browser bundle. */
 export const NODE_ONLY = [
   /^src\/backend\//,
-  /^src\/data\//,
+  /^src\/data\/(?!input-rule\.ts$)/, // the input rule is plain arrays, shared with the page
   /^src\/pipeline\//,
   /^src\/learn\//,
   /^src\/cli\//,

@@ -25,6 +25,19 @@ export { lenet5 } from './cnn/lenet5.js';
 export { alexnetSmall, augment } from './cnn/alexnet.js';
 export { mlp } from './cnn/mlp.js';
 export { cardsFromModel } from './cnn/cards.js';
+export {
+  applyRule,
+  ruleFor,
+  framingOf,
+  frameDigit,
+  frameObject,
+  framePhoto,
+  resizeArea,
+  type InputRule,
+  type RawImage,
+  type RuleResult,
+  type Framing,
+} from './data/input-rule.js';
 export { SWEEPS, transformBatch, transformRow, poseRow, poseBatch, type Pose, type TransformKind } from './ops/transform.js';
 export { cosineDistances, meanCosineDistance } from './ops/distance.js';
 export { localContrastNorm, rotationPoolConv } from './ops/invariance.js';

@@ -19,6 +19,20 @@ export { fetchDataset, REMOTE, FetchError } from './data/fetch.js';
 export { readIdx, readIdxPair, parseIdx } from './data/idx.js';
 export { readCifarFiles, parseCifar } from './data/cifar.js';
 export { readFolder } from './data/folder.js';
+export {
+  applyRule,
+  ruleFor,
+  framingOf,
+  frameDigit,
+  frameObject,
+  framePhoto,
+  resizeArea,
+  type InputRule,
+  type RawImage,
+  type RuleResult,
+  type Framing,
+} from './data/input-rule.js';
+
 export { batchTensor, batches, subset, splitOff, stratifiedIndices, fingerprint } from './data/split.js';
 export { DataError, DatasetMissingError, type Dataset, type Split } from './core/data.js';
 export { defineStage, type Stage, type LayerSpec, type StageFactory } from './stages/stage.js';

@@ -206,8 +206,15 @@ export function linePlot(
   const [, , W, H] = (svg.getAttribute('viewBox') ?? '0 0 400 200').split(' ').map(Number);
   const L = 38,
     R = 8,
-    T = o.top ? 22 : 8,
     B = 30;
+  // the prediction row: horizontal labels where each fits its slot (about 6 px a character at 10 px), else
+  // vertical ones (a label then takes one line's height of the row, so that no two overlap), capped at 12
+  // characters with the full name in a tooltip
+  const top = o.top ?? [];
+  const slot = top.length > 1 ? (W - L - R) / (top.length - 1) : W - L - R;
+  const longest = Math.max(0, ...top.map(([, l]) => Math.min(12, l.length)));
+  const vertical = longest * 6 + 4 > slot;
+  const T = !top.length ? 8 : vertical ? 10 + longest * 6 : 22;
   svg.replaceChildren();
   const X = (x: number) => L + ((x - o.xMin) / (o.xMax - o.xMin || 1)) * (W - L - R);
   const Y = (y: number) => H - B - (Math.min(y, o.yMax) / o.yMax) * (H - T - B);
@@ -226,7 +233,18 @@ export function linePlot(
     svg.append(
       svgEl('line', { x1: X(o.marker), x2: X(o.marker), y1: T, y2: H - B, stroke: '#222', 'stroke-dasharray': '3 2', class: 'marker' }),
     );
-  for (const [x, label, colour] of o.top ?? []) svg.append(svgText(label, X(x), 14, 'middle', { fill: colour, 'font-weight': 600 }));
+  for (const [x, label, colour] of top) {
+    const shown = label.length > 12 ? `${label.slice(0, 11)}…` : label;
+    // the colour as a style (a CSS rule for svg text would override a fill attribute)
+    const at = { style: `fill:${colour}`, 'font-weight': 600, class: 'pred-label' };
+    const t = vertical
+      ? svgText(shown, X(x) + 3, T - 4, 'start', { ...at, transform: `rotate(-90 ${X(x) + 3} ${T - 4})` })
+      : svgText(shown, X(x), 14, x - o.xMin < 0.05 * span ? 'start' : o.xMax - x < 0.05 * span ? 'end' : 'middle', at);
+    const title = svgEl('title', {});
+    title.textContent = label;
+    t.append(title);
+    svg.append(t);
+  }
   for (const s of series) {
     if (!s.points.length) continue;
     const d = s.points.map(([x, y], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');

@@ -18,7 +18,8 @@ import {
   TappedModel,
 } from '../src/browser.js';
 import { bars, COLOURS, linePlot, mapTile, mapTiles, note, siftGlyphs, wordColour, wordMap } from './draw.js';
-import { drawingPad, frameDigit, greyOf, photoAsDrawing } from './input.js';
+import { drawingPad, greyOf, photoInput } from './input.js';
+import { frameLightOnDark, ruleFor } from '../src/data/input-rule.js';
 
 type Kind = 'translate-x' | 'translate-y' | 'scale' | 'rotate';
 const POSE_KEY: Record<Kind, keyof Pose> = { 'translate-x': 'dx', 'translate-y': 'dy', scale: 'scale', rotate: 'rotate' };
@@ -246,6 +247,20 @@ async function main(): Promise<void> {
   const models = await Promise.all(manifest.chains.map((c) => TappedModel.load(c, manifestUrl)));
   $('models').textContent = manifest.chains.map((c) => `${c.name} (${c.about})`).join(', ');
   const [H, W, C] = manifest.chains[0].inShape;
+  // one input rule for drawings, photos and `bowcnn predict`: framing as the models' training data
+  const rule = ruleFor({ dataset: manifest.dataset.split(', ')[0], inShape: [H, W, C] });
+  const what = rule.framing === 'digit' ? 'a digit' : rule.framing === 'object' ? 'a garment or a shoe' : 'something';
+  const cnn = manifest.chains.find((c) => c.kind === 'cnn')?.name;
+  const bow = manifest.chains.find((c) => c.kind === 'bow')?.name;
+  $('lead').textContent = `Draw ${what}, pick a test image of ${manifest.dataset}, or drop in a photo. It passes through ${
+    bow ? `the classic chain ${bow} (dense SIFT, visual words, pyramid pooling, SVM), written as the convolution layers it is` : ''
+  }${bow && cnn ? ', and through ' : ''}${cnn ? `the CNN ${cnn}, trained end to end` : ''}. Every layer's card says its kernel, maps, parameters, receptive field, and where its weights came from.`;
+  $('frame-hint').textContent =
+    rule.framing === 'digit'
+      ? "Drop a photo on the square too. A drawing is framed as MNIST's digits are: 20x20 pixels, centred by its mass."
+      : rule.framing === 'object'
+        ? "Drop a photo on the square too. A drawing is framed as Fashion-MNIST's images are: trimmed, its longer side fitted, centred."
+        : "Drop a photo on the square too: it is scaled to cover the models' input, centred and cropped.";
   const views = models.map((m) => viewOf(m, $(m.chain.kind === 'bow' ? 'chain-bow' : 'chain-cnn')));
   for (const kind of ['bow', 'cnn'] as const)
     if (!models.some((m) => m.chain.kind === kind)) {
@@ -270,7 +285,7 @@ async function main(): Promise<void> {
   const pad = drawingPad(
     $('draw'),
     () => {
-      base = frameDigit(greyOf($('draw')), 280, 280, H);
+      base = frameLightOnDark(greyOf($('draw')), 280, 280, 1, rule);
       schedule(false);
     },
     () => schedule(true),
@@ -313,7 +328,11 @@ async function main(): Promise<void> {
       tf.dispose(Object.values(out.layers));
     }
     xs.dispose();
-    $('predictions').innerHTML = predictions.join('');
+    // nothing drawn (after Clear): no prediction to show
+    const blank = !base.some((v) => v > 0);
+    $('predictions').innerHTML = blank
+      ? '<p class="hint">Nothing to classify: draw, or pick a test image or a photo.</p>'
+      : predictions.join('');
     linePlot($('profile') as unknown as SVGSVGElement, profile, {
       xMin: 0,
       xMax: 1,
@@ -459,8 +478,9 @@ async function main(): Promise<void> {
 
   const usePhoto = async (f: Blob | undefined | null) => {
     if (!f) return;
-    pad.show(await photoAsDrawing(f, 280), 280);
-    setInput(frameDigit(greyOf($('draw')), 280, 280, H), false);
+    const r = await photoInput(f, rule);
+    status(r.warnings.length ? `photo: ${r.warnings.join('; ')}` : `photo: ${r.notes.join('; ')}`);
+    setInput(r.pixels);
   };
   $<HTMLInputElement>('photo').addEventListener('change', (e) => usePhoto((e.target as HTMLInputElement).files?.[0]).catch(report));
   const draw = $('draw');

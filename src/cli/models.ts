@@ -18,6 +18,7 @@ import { argmax } from '../core/scores.js';
 import { load } from '../models/load.js';
 import { folderName } from '../eval/compare.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import { applyRule, type InputRule, type RawImage, ruleFor } from '../data/input-rule.js';
 import { flips, loadDataset, output, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
@@ -63,8 +64,11 @@ export async function evalCommand(v: Values): Promise<void> {
   c.dispose();
 }
 
-/** An image file as `[1,H,W,C]` in [0,1], resized to the model's input; errors name the file and the cause. */
-async function readImage(file: string, [h, w, c]: readonly number[]): Promise<tf.Tensor4D> {
+/**
+ * An image file as `[1,H,W,C]` in [0,1] by the input rule (data/input-rule.ts: alpha on white, polarity and
+ * framing as the model's training data, its size and channels); errors name the file and the cause.
+ */
+async function readImage(file: string, rule: InputRule): Promise<{ x: tf.Tensor4D; notes: string[]; warnings: string[]; size: string }> {
   let bytes: Buffer;
   try {
     const st = statSync(file);
@@ -74,37 +78,75 @@ async function readImage(file: string, [h, w, c]: readonly number[]): Promise<tf
   } catch (e) {
     throw e instanceof DataError ? e : IoError.wrap(file, 'read', e);
   }
-  let data: Buffer;
+  let raw: RawImage;
+  let size: string;
   try {
-    let img = sharp(bytes, { failOn: 'error' }).removeAlpha();
-    img = c === 1 ? img.grayscale() : img.toColourspace('srgb');
-    data = await img.resize(w, h, { fit: 'fill' }).raw().toBuffer();
+    const img = sharp(bytes, { failOn: 'error' });
+    const meta = await img.metadata();
+    size = `${meta.width}x${meta.height}`;
+    // a large photo is first brought within 1024 px on its longer side (decoding cost only: the rule then scales it)
+    const shrunk = Math.max(meta.width ?? 0, meta.height ?? 0) > 1024 ? img.resize(1024, 1024, { fit: 'inside' }) : img;
+    const { data, info } = await shrunk.toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    raw = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 4 };
   } catch (e) {
     throw new DataError(file, `is not an image that can be decoded (${(e as Error).message.split('\n')[0]})`);
   }
-  return tf.tensor4d(
-    Float32Array.from(data.subarray(0, h * w * c), (x) => x / 255),
-    [1, h, w, c],
-  );
+  const r = applyRule(raw, rule);
+  return { x: tf.tensor4d(r.pixels, [1, rule.height, rule.width, rule.channels]), notes: r.notes, warnings: r.warnings, size };
+}
+
+/** What a classifier's scores are: a CNN's softmax gives probabilities; an SVM's decision values are margins. */
+function scoreKind(c: Classifier): 'probability' | 'margin' {
+  return c.kind === 'cnn' && (c.describe() as { kind?: string }).kind === 'cnn' ? 'probability' : 'margin';
 }
 
 export async function predictCommand(v: Values, files: string[]): Promise<void> {
   const dir = modelDir(v, 'predict');
   await startBackend(v);
   const c = singleView(await load(dir), v);
-  const inShape = c.data?.inShape ?? [28, 28, 1];
+  const rule = ruleFor(c.data);
   const classes = c.data?.classes ?? [];
-  const rows: { file: string; class: number; name: string; score: number }[] = [];
+  const kind = scoreKind(c);
+  const rows: {
+    file: string;
+    class: number;
+    name: string;
+    probability?: number;
+    score?: number;
+    scoreIs?: string;
+    notes: string[];
+    warnings: string[];
+  }[] = [];
   for (const file of files) {
-    const x = await readImage(file, inShape);
-    const s = await c.scores(x);
-    const v2 = (await s.data()) as Float32Array;
-    tf.dispose([x, s]);
-    const k = argmax(v2, v2.length)[0];
-    rows.push({ file, class: k, name: classes[k] ?? String(k), score: v2[k] });
+    const img = await readImage(file, rule);
+    const s = await c.scores(img.x);
+    const logits = (await s.data()) as Float32Array;
+    tf.dispose([img.x, s]);
+    const k = argmax(logits, logits.length)[0];
+    const name = classes[k] ?? String(k);
+    if (kind === 'probability') {
+      const m = Math.max(...logits);
+      const e = Array.from(logits, (z) => Math.exp(z - m));
+      const p = e[k] / e.reduce((a, b) => a + b, 0);
+      rows.push({ file, class: k, name, probability: p, notes: img.notes, warnings: img.warnings });
+    } else
+      rows.push({
+        file,
+        class: k,
+        name,
+        score: logits[k],
+        scoreIs: "the linear SVM's decision value for this class (one-vs-rest): a margin, not a probability; the largest wins",
+        notes: img.notes,
+        warnings: img.warnings,
+      });
+    if (!v.json) for (const w of img.warnings) process.stderr.write(`bowcnn: warning: ${file} (${img.size}): ${w}\n`);
   }
   output(v.json, rows, () => {
-    for (const r of rows) console.log(`${r.file}\t${r.name}\t(class ${r.class}, score ${r.score.toFixed(3)})`);
+    for (const r of rows)
+      console.log(
+        `${r.file}\t${r.name}\t(class ${r.class}, ${r.probability !== undefined ? `probability ${(100 * r.probability).toFixed(1)}%` : `SVM score ${r.score?.toFixed(3)}`})`,
+      );
+    if (kind === 'margin') console.log("(an SVM score is the class's decision value, a margin: the largest wins; it is not a probability)");
   });
   c.dispose();
 }

@@ -21,6 +21,7 @@ import { backendInfo } from '../backend/index.js';
 import type { Classifier, Picture } from '../core/classifier.js';
 import { ConfigError, ModelError } from '../core/errors.js';
 import { sha256 } from '../core/persist.js';
+import { folderName } from '../core/names.js';
 import { fingerprint, subset } from '../data/split.js';
 import { didYouMean, listOf } from '../core/suggest.js';
 import type { Dataset } from '../core/data.js';
@@ -170,11 +171,7 @@ export function checkNames(cs: readonly Classifier[]): void {
     throw new ConfigError(`two classifiers would be saved as '${dup}': give them distinct names (a pipeline: p.renamed('new-name'))`);
 }
 
-/** A classifier's name as a folder name (letters, digits, '.', '_', '-'; never '.' or '..'). */
-export function folderName(name: string): string {
-  const s = name.replace(/[^\w.-]+/g, '_');
-  return /^[.]/.test(s) || s === '' ? `_${s}` : s;
-}
+export { folderName };
 
 const atomicJson = (file: string, v: unknown) => writeFileAtomic(file, JSON.stringify(v));
 

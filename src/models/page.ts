@@ -4,10 +4,11 @@
  * scores equal to the pipeline's); a CNN goes as the plain tfjs files it was saved as. `bowcnn serve`
  * serves these from memory; `npm run build:web` writes them into dist-web/models/.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
+import { folderName } from '../core/names.js';
 import { type ModelMeta, readModelFile, readModelMeta } from '../core/persist.js';
 import { exportBowNet } from '../cnn/bownet.js';
 import { plainFiles } from '../cnn/io.js';
@@ -29,10 +30,24 @@ export function modelDirs(dir: string): string[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(`${dir}: not a directory`);
   if (existsSync(join(dir, 'meta.json'))) return [dir];
   const base = existsSync(join(dir, 'models')) ? join(dir, 'models') : dir;
+  // a comparison's run directory lists its classifiers in the order of its --pipelines (results.json); the
+  // models it does not name follow, by name
+  const order = runOrder(dir);
+  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
   return readdirSync(base)
-    .sort()
+    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
     .map((n) => join(base, n))
     .filter((d) => existsSync(join(d, 'meta.json')));
+}
+
+/** The folder names of a run's classifiers in the order it compared them (empty without a readable results.json). */
+function runOrder(dir: string): string[] {
+  try {
+    const r = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { contenders?: { name: string }[] };
+    return (r.contenders ?? []).map((c) => folderName(c.name));
+  } catch {
+    return [];
+  }
 }
 
 /** The layers of a bownet grouped by the stage each computes (a stage's layers are named `stage` or `stage_*`). */

@@ -1,5 +1,5 @@
 /**
- * A minimal PNG encoder (8-bit gray or RGB, no filtering, zlib from Node), for the report's thumbnails of
+ * A minimal PNG encoder (8-bit grey, grey + alpha, RGB or RGBA, no filtering, zlib from Node), for the report's thumbnails of
  * test images, embedded as data: URIs so the report stays one self-contained file.
  */
 import { deflateSync } from 'node:zlib';
@@ -29,13 +29,13 @@ function chunk(type: string, data: Uint8Array): Buffer {
   return Buffer.concat([head, data, crc]);
 }
 
-/** PNG bytes of an `[h,w,c]` uint8 image, c = 1 (gray) or 3 (RGB). */
-export function encodePng(pixels: Uint8Array, h: number, w: number, c: 1 | 3): Buffer {
+/** PNG bytes of an `[h,w,c]` uint8 image, c = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). */
+export function encodePng(pixels: Uint8Array, h: number, w: number, c: 1 | 2 | 3 | 4): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);
   ihdr[8] = 8; // bit depth
-  ihdr[9] = c === 1 ? 0 : 2; // colour type: gray, RGB
+  ihdr[9] = [0, 0, 4, 2, 6][c]; // colour type: grey, grey + alpha, RGB, RGBA
   const raw = Buffer.alloc(h * (1 + w * c));
   for (let y = 0; y < h; y++) {
     raw[y * (1 + w * c)] = 0; // filter: none

@@ -170,6 +170,38 @@ describe('the teaching page in headless Chromium', () => {
     await page.close();
   });
 
+  it('colours the prediction row above each sweep green and red, with no two labels overlapping; Clear leaves no prediction', async () => {
+    const page = await open('?backend=wasm');
+    await page.click('#sample');
+    await idle(page);
+    await page.focus('#rotate');
+    for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowRight');
+    await idle(page);
+    for (const id of ['sweep-bow', 'sweep-cnn']) {
+      const labels = await page.locator(`#${id} .pred-label`).evaluateAll((ts) =>
+        ts.map((t) => {
+          const r = t.getBoundingClientRect();
+          return { fill: getComputedStyle(t).fill, box: [r.left, r.top, r.right, r.bottom] };
+        }),
+      );
+      expect(labels.length).toBeGreaterThan(3);
+      for (const l of labels) expect(['rgb(26, 127, 55)', 'rgb(176, 0, 32)']).toContain(l.fill);
+      expect(labels.some((l) => l.fill === 'rgb(26, 127, 55)')).toBe(true);
+      for (let i = 0; i < labels.length; i++)
+        for (let j = i + 1; j < labels.length; j++) {
+          const [a, b] = [labels[i].box, labels[j].box];
+          const overlap = Math.min(a[2], b[2]) - Math.max(a[0], b[0]) > 0.5 && Math.min(a[3], b[3]) - Math.max(a[1], b[1]) > 0.5;
+          expect(overlap, `${id}: labels ${i} and ${j} overlap`).toBe(false);
+        }
+    }
+    await page.click('#clear');
+    await idle(page);
+    expect(await page.locator('.pred').count()).toBe(0);
+    expect(await page.locator('#predictions').textContent()).toMatch(/Nothing to classify/);
+    expect(await page.locator('#lead').textContent()).toMatch(/^Draw a digit, .* the CNN lenet5, trained end to end/);
+    await page.close();
+  });
+
   it('reads a photo (dark ink on light paper, 4x the size) as the test image it was made from', async () => {
     const { encodePng } = await import('../../src/report/png.js');
     const ds = await dataset('mnist', { subset: 10, seed: 0 });
