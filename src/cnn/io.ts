@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../core/errors.js';
-import { assertFinite, type ModelMeta, readModelFile, readModelMeta, writeModelDir } from '../core/persist.js';
+import { join } from 'node:path';
+import { assertFinite, checkFileName, type ModelMeta, readModelFile, readModelMeta, writeModelDir } from '../core/persist.js';
 
 type Artifacts = { modelTopology: object; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer };
 
@@ -46,32 +47,55 @@ export async function saveModel(
   await writeModelDir(dir, await plainFiles(model), { ...meta, kind: 'cnn' });
 }
 
-/** A saved CNN: checksums checked first, then the weights (which must be finite). */
+/**
+ * A saved CNN: model.json's weight files must be plain names inside the folder, each covered by meta.json's
+ * checksums; their bytes must be exactly what the weights manifest asks for; the weights must be finite.
+ */
 export async function loadModel(dir: string, meta: ModelMeta = readModelMeta(dir)): Promise<tf.LayersModel> {
+  const mf = join(dir, 'model.json');
   const mj = readModelFile(dir, meta, 'model.json');
   let json: { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
   try {
     json = JSON.parse(mj.toString('utf8'));
   } catch (e) {
-    throw new ModelError(`${dir}/model.json`, `not valid JSON (${(e as Error).message})`);
+    throw new ModelError(mf, `not valid JSON (${(e as Error).message})`);
   }
-  const bin = readModelFile(dir, meta, 'weights.bin');
+  if (!json || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest))
+    throw new ModelError(mf, 'not a tfjs layers model (no modelTopology or weightsManifest)');
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const parts: Buffer[] = [];
+  for (const group of json.weightsManifest) {
+    if (!Array.isArray(group?.paths) || !Array.isArray(group.weights)) throw new ModelError(mf, 'a weightsManifest group without paths or weights');
+    for (const p of group.paths) {
+      checkFileName(p, mf);
+      if (meta.files[p] === undefined) throw new ModelError(mf, `its weights file '${p}' is not covered by meta.json's checksums`);
+      parts.push(readModelFile(dir, meta, p));
+    }
+    specs.push(...group.weights);
+  }
+  const bin = Buffer.concat(parts);
+  const need = specs.reduce((a, w) => a + (w.shape ?? []).reduce((x: number, y: number) => x * y, 1) * (w.dtype === 'bool' ? 1 : 4), 0);
+  if (bin.byteLength !== need)
+    throw new ModelError(
+      join(dir, json.weightsManifest[0]?.paths?.[0] ?? 'weights.bin'),
+      `${bin.byteLength} bytes for weights that take ${need}: the file was cut short or padded`,
+    );
   let model: tf.LayersModel;
   try {
     model = await tf.loadLayersModel(
       tf.io.fromMemory({
         modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest[0].weights,
+        weightSpecs: specs,
         weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer,
       }),
     );
   } catch (e) {
-    throw new ModelError(`${dir}/model.json`, `tfjs cannot build the model: ${(e as Error).message}`);
+    throw new ModelError(mf, `tfjs cannot build the model: ${(e as Error).message}`);
   }
   try {
     assertFinite(
       await Promise.all(model.weights.map(async (w) => ({ name: w.originalName, data: (await w.read().data()) as Float32Array }))),
-      `${dir}/weights.bin`,
+      join(dir, 'weights.bin'),
     );
   } catch (e) {
     model.dispose();

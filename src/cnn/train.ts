@@ -162,7 +162,12 @@ async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, o
   if (!existsSync(wf)) return ignoring(wf, 'missing');
   const buf = readFileSync(wf);
   if (sha256(buf) !== m.sha256) return ignoring(wf, 'checksum mismatch (the file was changed or damaged)');
-  const all = floats(buf);
+  let all: Float32Array;
+  try {
+    all = floats(buf, wf);
+  } catch {
+    return ignoring(wf, `${buf.byteLength} bytes, not a whole number of values`);
+  }
   const need = m.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   if (all.length !== need) return ignoring(wf, `${all.length} values for ${need}`);
   let off = 0;

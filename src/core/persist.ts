@@ -60,6 +60,27 @@ export async function writeModelDir(
   });
 }
 
+/**
+ * A file name a model folder may hold: a plain name inside the folder (no folder part, no '..', not absolute).
+ * A name from a model's own files (meta.json, model.json's weights paths) is checked before it is read, so
+ * that a model from elsewhere cannot make bowcnn read a file outside its folder.
+ */
+export function checkFileName(name: unknown, where: string): string {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name) || /^[A-Za-z]:/.test(name))
+    throw new ModelError(where, `names the file ${JSON.stringify(name)}: a model's files must lie inside its folder (a plain file name)`);
+  return name;
+}
+
+/** The shape meta.json's `data` must have when present: the dataset, its class names, the input [H, W, C]. */
+function checkData(data: unknown, file: string): void {
+  if (data === null || data === undefined) return;
+  const d = data as { dataset?: unknown; classes?: unknown; inShape?: unknown };
+  if (typeof d !== 'object' || !Array.isArray(d.classes) || !d.classes.every((c) => typeof c === 'string') || d.classes.length < 2)
+    throw new ModelError(file, "'data.classes' must list at least 2 class names");
+  if (!Array.isArray(d.inShape) || d.inShape.length !== 3 || !d.inShape.every((v) => Number.isInteger(v) && v > 0))
+    throw new ModelError(file, "'data.inShape' must be [height, width, channels], whole numbers > 0");
+}
+
 /** meta.json of a model folder, checked for format and version (files are checked as they are read). */
 export function readModelMeta(dir: string): ModelMeta {
   const file = join(dir, 'meta.json');
@@ -89,12 +110,17 @@ export function readModelMeta(dir: string): ModelMeta {
   if (meta.version !== MODEL_VERSION)
     throw new ModelError(file, `format version ${meta.version}; this bowcnn reads version ${MODEL_VERSION}`);
   if (meta.kind !== 'bow' && meta.kind !== 'cnn') throw new ModelError(file, `unknown model kind '${String(meta.kind)}'`);
+  for (const [name, sum] of Object.entries(meta.files)) {
+    checkFileName(name, file);
+    if (typeof sum !== 'string' || !/^[0-9a-f]{64}$/.test(sum)) throw new ModelError(file, `the checksum of ${name} is not a SHA-256`);
+  }
+  checkData(meta.data, file);
   return meta;
 }
 
 /** A file of a model folder, after checking it against the sum meta.json records for it. */
 export function readModelFile(dir: string, meta: ModelMeta, name: string): Buffer {
-  const file = join(dir, name);
+  const file = join(dir, checkFileName(name, join(dir, 'meta.json')));
   const want = meta.files[name];
   if (want === undefined) throw new ModelError(join(dir, 'meta.json'), `records no checksum for ${name}`);
   if (!existsSync(file)) throw new ModelError(file, 'is missing');
@@ -103,7 +129,9 @@ export function readModelFile(dir: string, meta: ModelMeta, name: string): Buffe
   return buf;
 }
 
-/** A Float32Array over a Buffer's bytes (copied: a Buffer's offset need not be 4-aligned). */
-export function floats(buf: Uint8Array): Float32Array {
+/** A Float32Array over a Buffer's bytes (copied: a Buffer's offset need not be 4-aligned); `file` names it in errors. */
+export function floats(buf: Uint8Array, file = 'weights'): Float32Array {
+  if (buf.byteLength % 4 !== 0)
+    throw new ModelError(file, `${buf.byteLength} bytes: not a whole number of 32-bit values (the file was cut short or padded)`);
   return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }

@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
 import { folderName } from '../core/names.js';
-import { type ModelMeta, readModelFile, readModelMeta } from '../core/persist.js';
+import { type ModelMeta, readModelMeta } from '../core/persist.js';
 import { exportBowNet } from '../cnn/bownet.js';
 import { plainFiles } from '../cnn/io.js';
 import { dataset } from '../data/registry.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import type { CnnClassifier } from '../cnn/classifier.js';
 import { load } from './load.js';
 import type { PageChain, PageManifest, PageSamples, PageStage } from './tapped.js';
 
@@ -78,8 +79,8 @@ async function chainFiles(dir: string, meta: ModelMeta, files: PageFiles): Promi
         m.dispose();
       }
     } else {
-      // a CNN's saved files are plain tfjs already: served as they are (checksums checked by readModelFile)
-      plain = { 'model.json': readModelFile(dir, meta, 'model.json'), 'weights.bin': readModelFile(dir, meta, 'weights.bin') };
+      // written anew from the model load() checked (never a saved file's own weight paths)
+      plain = await plainFiles((c as CnnClassifier).model!);
       const kinds = await layerClasses(plain['model.json']);
       stages = c.cards().map((card) => ({ stage: card.stage, kind: kinds.get(card.stage) ?? '', layers: [card.stage], card }));
     }

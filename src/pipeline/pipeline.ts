@@ -30,7 +30,7 @@ import {
   type Maps,
   type Picture,
 } from '../core/classifier.js';
-import { ConfigError, FitError } from '../core/errors.js';
+import { ConfigError, FitError, ModelError } from '../core/errors.js';
 import { checkpoint } from '../core/interrupt.js';
 import { assertFinite, floats, type ModelMeta, readModelFile, readModelMeta, sha256, writeModelDir } from '../core/persist.js';
 import { rng } from '../core/random.js';
@@ -589,9 +589,9 @@ export class Pipeline implements Classifier {
       throw new PipelineError(`${file}: format version ${j.version} is not supported by this bowcnn (it reads version ${FORMAT_VERSION})`);
     const p = Pipeline.fromJSON(j, file);
     p.data = (meta.data as DataInfo | null) ?? null;
-    const all = floats(readModelFile(dir, meta, 'weights.bin'));
+    const all = floats(readModelFile(dir, meta, 'weights.bin'), `${dir}/weights.bin`);
     const need = j.tensors.reduce((a, t) => Math.max(a, t.offset + t.length), 0);
-    if (all.length < need) throw new PipelineError(`${dir}/weights.bin: truncated (${all.length} of ${need} values)`);
+    if (all.length !== need) throw new ModelError(`${dir}/weights.bin`, `truncated or padded: ${all.length} values for ${need}`);
     for (const s of p.stages) {
       const mine = j.tensors
         .filter((t) => t.stage === s.name)
