@@ -36,7 +36,7 @@ export async function featuresCommand(v: Values): Promise<void> {
   if (!name?.startsWith('folder:')) throw new UsageError('give --dataset folder:PATH (a folder of class folders)');
   const root = resolve(name.slice('folder:'.length));
   const spec = v.pipeline as string;
-  const pipeline = /\.(json|m?js|ts)$/.test(spec) && !isAbsolute(spec) ? resolve(spec) : spec;
+  const pipeline = /\.(json|m?js|m?ts)$/.test(spec) && !isAbsolute(spec) ? resolve(spec) : spec;
   const out = resolve((v.out as string | undefined) ?? 'runs/features');
   const cacheDir = cacheFolder((v.cache as string | undefined) ?? join(out, 'cache'));
   const shard = v.shard as number;

@@ -147,7 +147,10 @@ export async function dataset(given: string, opts: DatasetOptions = {}): Promise
   const name = resolveDatasetName(given);
   if (opts.dir !== undefined && !existsSync(opts.dir)) throw new DataError(opts.dir, 'no such folder (the dataset folder given)');
   if (name.startsWith('folder:')) {
-    const root = resolve(name.slice('folder:'.length));
+    const given = name.slice('folder:'.length);
+    if (given.trim() === '')
+      throw new ConfigError(`dataset '${name}': give the folder after 'folder:' (folder:PATH, e.g. folder:./photos); an empty path would read the current folder`);
+    const root = resolve(given);
     if (!existsSync(root)) throw new DataError(root, 'does not exist');
     const seed = opts.seed ?? 0;
     const f = await readFolder(root, opts.folder);

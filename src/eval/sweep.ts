@@ -69,7 +69,7 @@ export function readGrid(file: string): SweepGrid {
   const raw = parsed.value;
   const g = parseConfig(SweepGridSchema, raw, file);
   const base = dirname(resolve(file));
-  return { ...g, pipelines: g.pipelines.map((p) => (/\.(json|m?js|ts)$/.test(p) && !isAbsolute(p) ? resolve(base, p) : p)) };
+  return { ...g, pipelines: g.pipelines.map((p) => (/\.(json|m?js|m?ts)$/.test(p) && !isAbsolute(p) ? resolve(base, p) : p)) };
 }
 
 const datasetOf = (d: SweepDataset, g: SweepGrid): JobConfig['dataset'] => {

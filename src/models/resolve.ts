@@ -15,7 +15,7 @@ import { Pipeline } from '../pipeline/pipeline.js';
 /** A classifier from a recipe name, a .json recipe path or a .js/.ts module exporting a Pipeline. */
 export async function classifierFrom(spec: string | Classifier): Promise<Classifier> {
   if (typeof spec !== 'string') return spec;
-  if (/\.(m?js|ts)$/.test(spec)) return pipelineFromModule(spec);
+  if (/\.(m?js|m?ts)$/.test(spec)) return pipelineFromModule(spec);
   const r = readRecipe(spec);
   return r.kind === 'bow' ? bowPipeline(r) : new CnnClassifier(r);
 }

@@ -124,11 +124,41 @@ export function bowPipeline(r: Recipe): Pipeline {
   return Pipeline.fromJSON(r, `recipe '${r.name}'`);
 }
 
+/**
+ * A module by path. A .ts module goes through tsx's loader where Node cannot read TypeScript itself (Node 20);
+ * without tsx, the error says what to do instead.
+ */
+async function importModule(file: string): Promise<unknown> {
+  const url = pathToFileURL(file).href;
+  if (!/\.m?ts$/.test(file)) return import(url);
+  let api: { register(): () => Promise<void> | void };
+  try {
+    api = (await import('tsx/esm/api')) as typeof api;
+  } catch {
+    throw new ConfigError(
+      `${file}: Node ${process.version} does not load TypeScript modules by itself, and tsx is not installed here: install it (npm install tsx), or compile the module to .js (npx tsc), or write the recipe as .json`,
+    );
+  }
+  // registered for this import only; the module shares this process's module cache (its 'bowcnn' is ours)
+  const unregister = api.register();
+  try {
+    return await import(url);
+  } catch (e) {
+    if (/Cannot require\(\) ES Module|ERR_REQUIRE_ESM|ERR_REQUIRE_CYCLE_MODULE/.test(`${(e as Error).message} ${(e as { code?: string }).code}`))
+      throw new ConfigError(
+        `${file}: it is read as CommonJS (its folder's package.json does not say "type": "module"), and bowcnn is an ES module: name it .mts, or add "type": "module" to that package.json`,
+      );
+    throw e;
+  } finally {
+    await unregister();
+  }
+}
+
 /** A pipeline from a module path (.js/.ts): its default export, a Pipeline or a function returning one. */
 export async function pipelineFromModule(path: string): Promise<Pipeline> {
   const file = resolve(path);
   if (!existsSync(file)) throw new ConfigError(`${file}: no such module`);
-  const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  const mod = (await importModule(file)) as { default?: unknown };
   const v = typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
   if (!(v instanceof Pipeline)) throw new ConfigError(`${path}: the default export is not a Pipeline (or a function returning one)`);
   return v;
