@@ -66,6 +66,18 @@ function debugOn(): boolean {
   }
 }
 
+/** What an interrupted command leaves for a rerun: only what it writes as it goes is kept. */
+function keptBy(cmd: string, argv: string[], err: Interrupted): string {
+  if (err.kept !== new Interrupted(err.signal).kept) return err.kept; // the command said itself
+  if (cmd === 'train')
+    return argv.some((a) => a === '--out' || a.startsWith('--out='))
+      ? "completed epochs are kept in --out's checkpoint; a rerun with the same options resumes"
+      : 'nothing was kept (without --out no checkpoint is written: give --out DIR to keep each epoch, and a rerun resumes)';
+  if (cmd === 'eval' || cmd === 'predict' || cmd === 'export' || cmd === 'info' || cmd === 'explain' || cmd === 'datasets')
+    return 'nothing was written';
+  return err.kept;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -98,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     if (err instanceof Interrupted) {
-      process.stderr.write(`bowcnn ${cmd}: ${err.message}${err.kept ? `; ${err.kept}` : ''}\n`);
+      process.stderr.write(`bowcnn ${cmd}: ${err.message}; ${keptBy(cmd, rest, err)}\n`);
     } else {
       process.stderr.write(`bowcnn ${cmd}: ${err.message}\n`);
       const debug = debugOn();

@@ -146,16 +146,25 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'train',
     summary:
-      'train a CNN recipe and print its test accuracy and speed; with --out, a checkpoint per epoch (a rerun resumes) and the model saved in DIR/model',
+      'train a CNN recipe, or fine-tune a saved CNN or bownet, and print its test accuracy and speed; with --out, a checkpoint per epoch (a rerun resumes) and the model saved in DIR/model',
     options: {
-      model: { type: 'string', default: 'lenet5', arg: 'RECIPE', help: 'a CNN recipe: lenet5, alexnet-small, bownet, or a .json path' },
+      model: {
+        type: 'string',
+        default: 'lenet5',
+        arg: 'RECIPE|DIR',
+        help: 'a CNN recipe (lenet5, alexnet-small, vgg-bn, bownet, or a .json path), or a saved model folder (a CNN or a bownet from export) to fine-tune from its weights',
+      },
       variant: {
         type: 'string',
         arg: 'V',
         choices: ['modern', 'classic'],
         help: "LeNet-5's variant: modern (ReLU, max pooling) or classic (tanh, average subsampling, 32x32)",
       },
-      dataset,
+      dataset: {
+        ...dataset,
+        default: undefined,
+        help: `${dataset.help} (default: mnist for a recipe, the dataset a saved model was trained on)`,
+      },
       subset,
       'test-subset': testSubset,
       epochs: { type: 'number', arg: 'E', help: "exactly E epochs (the recipe's train.epochs, with train.minSteps 0)" },
@@ -172,6 +181,7 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       'bowcnn train --model lenet5 --dataset mnist --epochs 5 --out runs/lenet',
       'bowcnn train --model alexnet-small --dataset fashion-mnist --out runs/alex',
+      'bowcnn train --model runs/bownet --epochs 1 --lr 0.0003 --out runs/bownet-tuned   # fine-tune a saved model',
     ],
   },
   {

@@ -1,27 +1,45 @@
 /**
  * bowcnn train: a CNN recipe (pipelines/*.json of kind cnn or bownet; --epochs, --batch, --lr, --variant
  * and --set change its options) trained and scored on the test split, with the recipe's test-time flips
- * if any. With --out, a checkpoint is written each epoch into DIR/checkpoint (a rerun resumes) and the
- * model is saved in DIR/model.
+ * if any; or a saved model (a CNN or a bownet: --model DIR) trained on from its weights (fine-tuning), on
+ * the dataset it was trained on unless --dataset says otherwise. With --out, a checkpoint is written each
+ * epoch into DIR/checkpoint (a rerun resumes) and the model is saved in DIR/model.
  */
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
 import { fitAndEvaluate } from '../eval/evaluate.js';
 import { applySets, classifierFrom } from '../models/resolve.js';
+import { load } from '../models/load.js';
+import type { Classifier } from '../core/classifier.js';
+import type { CnnClassifier } from '../cnn/classifier.js';
 import { listRecipes, readRecipe } from '../pipeline/recipes.js';
 import { speed } from '../report/report.js';
 import { ensureDir } from '../core/atomic.js';
 import { flips, loadDataset, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
+/** A saved model folder (its meta.json) rather than a recipe name or file. */
+const isModelDir = (p: string) => existsSync(join(p, 'meta.json')) && statSync(p).isDirectory();
+
 export async function trainCommand(v: Values): Promise<void> {
-  const base = await classifierFrom(String(v.model));
+  const given = String(v.model);
+  const saved = isModelDir(resolve(given));
+  // a saved model (a CNN or a bownet) is trained on from its weights: fine-tuning
+  const base = saved ? await load(resolve(given)) : await classifierFrom(given);
   if (base.kind !== 'cnn') {
+    base.dispose();
+    if (saved)
+      throw new UsageError(
+        `${given} is a fitted BoW pipeline: it is not trained by backpropagation. Export it as a CNN first (bowcnn export --model ${given} --out DIR --coding soft), then bowcnn train --model DIR`,
+      );
     const cnns = listRecipes().filter((n) => readRecipe(n).kind !== 'bow');
     throw new UsageError(`'${v.model}' is a BoW pipeline (use compare); CNN recipes: ${cnns.join(', ')}`);
   }
+  if (saved && v.variant !== undefined)
+    throw new UsageError(`--variant builds a new model; ${given} is a trained one (fine-tuned as it is)`);
   const sets: Record<string, unknown> = {
     ...(v.epochs !== undefined ? { 'train.epochs': v.epochs, 'train.minSteps': 0 } : {}),
     ...(v.batch !== undefined ? { 'train.batchSize': v.batch } : {}),
@@ -30,17 +48,28 @@ export async function trainCommand(v: Values): Promise<void> {
     ...parseSets(v.set as string[] | undefined),
   };
   const label = v.variant ? `${base.name}-${v.variant}` : base.name;
-  const [clf] = applySets([base], sets); // --variant on a model without one: its config refuses the key
+  let clf: Classifier;
+  if (saved) {
+    const bad = Object.keys(sets).find((k) => !k.startsWith('train.'));
+    if (bad) throw new UsageError(`--set ${bad}: fine-tuning a saved model changes its training options (train.*) only`);
+    clf = (base as CnnClassifier).withTraining(sets);
+  } else [clf] = applySets([base], sets); // --variant on a model without one: its config refuses the key
   const info = await startBackend(v);
   const dir = v.out ? resolve(String(v.out)) : null;
   if (dir) ensureDir(dir);
-  const ds = await loadDataset(String(v.dataset), v);
-  say(v, `${label} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test, from ${ds.source}) on ${info.name}: ${info.device}`);
+  const dsName = v.dataset !== undefined ? String(v.dataset) : saved ? clf.data?.dataset : 'mnist';
+  if (!dsName || dsName === 'unnamed') throw new UsageError(`${given} does not say which dataset it was trained on: give --dataset NAME`);
+  const ds = await loadDataset(dsName, v);
+  say(
+    v,
+    `${saved ? `fine-tuning ${given} (${label})` : label} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test, from ${ds.source}) on ${info.name}: ${info.device}`,
+  );
   try {
     const r = await fitAndEvaluate(clf, ds, {
       seed: v.seed as number,
       checkpointDir: dir ? join(dir, 'checkpoint') : undefined,
       progress: !v.json,
+      ...(saved ? { fit: { fineTune: true } } : {}),
     });
     if (dir) await clf.save(join(dir, 'model'));
     const testTimeFlips = flips(clf);

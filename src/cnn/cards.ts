@@ -15,6 +15,16 @@ function pair(v: unknown): [number, number] {
   return Array.isArray(v) ? [Number(v[0]), Number(v[1])] : [Number(v), Number(v)];
 }
 
+/** How the classic chain's parameter-free layers (bowcnn/layers) read in a layer table. */
+const BOW_LAYERS: Record<string, (cfg: Record<string, unknown>, maps: number) => string> = {
+  BowScaledSoftmax: (c, m) => `softmax(${c.beta} x) over the ${m} maps (soft coding)`,
+  BowWinnerTakeAll: (_c, m) => `winner-take-all over the ${m} maps`,
+  BowSiftNorm: () => 'SIFT normalisation (L2, clip 0.2, L2)',
+  BowReplicatePad: (c) => `replicate padding by ${c.p}`,
+  BowLCN: () => 'local contrast normalisation',
+  BowStage: (c) => `${c.stage} (parameter-free)`,
+};
+
 export function cardsFromModel(model: tf.LayersModel, classic: Record<string, string> = {}): LayerCard[] {
   const cards: LayerCard[] = [];
   let field = { r: 1, j: 1 };
@@ -83,6 +93,11 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
         receptiveField: field.r,
         connections: mapsOut * (fin + 1),
       });
+    } else if (BOW_LAYERS[cls]) {
+      // the classic chain's parameter-free layers (a bownet's): each is a step of the chain, listed
+      if (cls === 'BowStage' && (cfg.stage === 'pooling' || cfg.stage === 'kernelmap'))
+        field = { r: Math.max(field.r, imageSide), j: field.j };
+      cards.push({ ...base, cnn: BOW_LAYERS[cls](cfg, mapsOut), receptiveField: field.r, connections: 0 });
     } else if (params > 0 || cls === 'Flatten' || cls === 'ZeroPadding2D') {
       const desc =
         cls === 'BatchNormalization'

@@ -3,6 +3,7 @@
  * BoW recipe fitted, exported as a CNN and fine-tuned), trained by cnn/train, saved as a plain tfjs
  * LayersModel (cnn/io).
  */
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import {
@@ -16,6 +17,8 @@ import {
   type Picture,
 } from '../core/classifier.js';
 import { ConfigError, FitError } from '../core/errors.js';
+import { CnnFitSchema } from '../config/fit.js';
+import { parseConfig } from '../config/schema.js';
 import type { ModelMeta } from '../core/persist.js';
 import type { BowNetRecipe, CnnRecipe } from '../config/recipes.js';
 import type { Split } from '../core/data.js';
@@ -33,6 +36,16 @@ import { ZOO } from './zoo.js';
 /** Layers whose outputs robustness and the teaching page compare (representation per layer). */
 const REPRESENTED =
   /^(Conv2D|Dense|MaxPooling2D|AveragePooling2D|DepthwiseConv2D|BowStage|BowWinnerTakeAll|BowScaledSoftmax|BowSiftNorm|BowGatherConv|BowLCN|BowRotationConv)$/;
+
+/** A short identity of a model's current weights (what a fine-tune starts from). */
+async function weightsKey(m: tf.LayersModel): Promise<string> {
+  const h = createHash('sha256');
+  for (const w of m.weights) {
+    const d = (await w.read().data()) as Float32Array;
+    h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  }
+  return h.digest('hex').slice(0, 16);
+}
 
 export class CnnClassifier implements Classifier {
   readonly kind = 'cnn' as const;
@@ -59,27 +72,51 @@ export class CnnClassifier implements Classifier {
     return ZOO[this.recipe.model].build(this.recipe.config, { inShape: info.inShape, classes: info.classes.length, seed, train });
   }
 
-  async fit(train: Split, opts: FitOptions = {}): Promise<FitReport> {
+  async fit(train: Split, given: FitOptions = {}): Promise<FitReport> {
+    const opts = parseConfig(CnnFitSchema, given, `${this.name}: fit options`) as FitOptions;
     const t0 = performance.now();
     const info = dataInfo(train, opts.data);
     if (train.n === 0) throw new FitError(`${this.name}: the training split is empty`);
     if (info.classes.length < 2)
       throw new FitError(`${this.name}: the training split has ${info.classes.length} class: a classifier needs at least 2`);
-    this.dispose(); // a refit starts from a new model: the old one's tensors are freed
-    this.data = info;
-    const t = this.recipe.train;
+    // the recipe's training options, with those fit was given
+    const t = {
+      ...this.recipe.train,
+      ...(opts.epochs !== undefined ? { epochs: opts.epochs, minSteps: 0 } : {}),
+      ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+    };
     const aug = t.augment ? augment({ ...t.augment, flip: t.augment.flip && info.flipSafe }) : undefined;
     const phases: FitReport['phases'] = {};
-    if (this.recipe.kind === 'bownet') {
-      const r = this.recipe;
-      const p = bowPipeline(readRecipe(r.from));
-      const pf = await p.fit(train, { ...opts, checkpointDir: undefined });
-      for (const [k, v] of Object.entries(pf.phases)) phases[`${r.from} ${k}`] = v;
-      this.source = p;
-      this.model = exportBowNet(p, { coding: r.coding, beta: r.beta, trainable: r.trainable });
-      this.beforeFineTune = opts.validation ? await accuracyOf(this.model, opts.validation) : null;
+    if (opts.fineTune) {
+      // continue from the current weights: the model must take these images and give these classes
+      const m = this.fitted();
+      const outputs = (m.outputs[0].shape[1] ?? 0) as number;
+      const inShape = m.inputs[0].shape.slice(1).join('x');
+      if (inShape !== info.inShape.join('x'))
+        throw new FitError(`${this.name}: fine-tuning on ${info.inShape.join('x')} images; the model takes ${inShape}`);
+      if (outputs !== info.classes.length)
+        throw new FitError(`${this.name}: fine-tuning on ${info.classes.length} classes; the model has ${outputs} outputs`);
+      if (this.data && this.data.classes.join('\n') !== info.classes.join('\n'))
+        throw new FitError(
+          `${this.name}: fine-tuning on classes [${info.classes.join(', ')}]; the model was trained on [${this.data.classes.join(', ')}]`,
+        );
+      this.data = info;
     } else {
-      this.model = this.build(info, opts.seed ?? 0, train);
+      this.dispose(); // a refit starts from a new model: the old one's tensors are freed
+      this.data = info;
+      if (this.recipe.kind === 'bownet') {
+        const r = this.recipe;
+        const p = bowPipeline(readRecipe(r.from));
+        const { epochs: _e, lr: _l, batchSize: _b, fineTune: _f, ...pipelineOpts } = opts;
+        const pf = await p.fit(train, { ...pipelineOpts, checkpointDir: undefined });
+        for (const [k, v] of Object.entries(pf.phases)) phases[`${r.from} ${k}`] = v;
+        this.source = p;
+        this.model = exportBowNet(p, { coding: r.coding, beta: r.beta, trainable: r.trainable });
+        this.beforeFineTune = opts.validation ? await accuracyOf(this.model, opts.validation) : null;
+      } else {
+        this.model = this.build(info, opts.seed ?? 0, train);
+      }
     }
     const { augment: _a, ...rest } = t;
     const steps = Math.ceil(train.n / t.batchSize);
@@ -87,8 +124,11 @@ export class CnnClassifier implements Classifier {
       process.stderr.write(
         `bowcnn: ${this.name}: ${t.epochs} epoch${t.epochs === 1 ? '' : 's'} of ${steps} step${steps === 1 ? '' : 's'} raised to ${Math.ceil(t.minSteps / steps)} epochs, to make train.minSteps = ${t.minSteps} steps on ${train.n} images (--set train.minSteps=0 for exactly ${t.epochs})\n`,
       );
-    const rep = await trainModel(this.model, train, {
+    const model = this.fitted();
+    const rep = await trainModel(model, train, {
       ...rest,
+      // a fine-tune's checkpoints belong to the weights it started from
+      ...(opts.fineTune ? { startKey: await weightsKey(model) } : {}),
       augment: aug,
       seed: opts.seed ?? 0,
       checkpointDir: opts.checkpointDir,
@@ -219,6 +259,22 @@ export class CnnClassifier implements Classifier {
       next.model = this.model;
       next.data = this.data;
     }
+    return next;
+  }
+
+  /**
+   * The same trained model with other training options (`{ 'train.epochs': 2, 'train.lr': 1e-4 }`), for
+   * fit(..., { fineTune: true }); the two share the model (dispose one of them).
+   */
+  withTraining(sets: Record<string, unknown>): CnnClassifier {
+    let r = this.recipe;
+    for (const [path, value] of Object.entries(sets)) {
+      if (!path.startsWith('train.')) throw new ConfigError(`${this.name}: withTraining('${path}'): only training options (train.*)`);
+      r = recipeWith(r, path, value, `${this.name}: set('${path}')`);
+    }
+    const next = new CnnClassifier(r, this.name);
+    next.model = this.model;
+    next.data = this.data;
     return next;
   }
 

@@ -55,6 +55,8 @@ export interface TrainOptions {
   onEpoch?: (r: EpochRecord) => void;
   /** Keep the whole training set on the device (one tensor) and gather each batch there (for GPUs). */
   deviceData?: boolean;
+  /** the identity of the weights training starts from, when they are not a new model's (fine-tuning): part of the checkpoint key */
+  startKey?: string;
 }
 
 export interface TrainReport {
@@ -218,8 +220,30 @@ export function predictLogits(model: tf.LayersModel, x: tf.Tensor4D, opts: Predi
   return opts.flip ? tf.mul(tf.add(logits, run(tf.reverse(x, 2))), 0.5) : logits;
 }
 
-/** Logits `[N,classes]` of a split, batched (asynchronous reads: the webgpu backend has no fast sync read). */
-export async function predictSplit(model: tf.LayersModel, s: Split, batchSize = 500, opts: PredictOptions = {}): Promise<Float32Array> {
+/**
+ * Images per inference batch for a model: at most `max`, and few enough that the largest layer output of a
+ * batch stays within `budgetMB` (a soft-coded bownet's `[N,H,W,M]` codes take megabytes per image).
+ */
+export function inferenceBatch(model: tf.LayersModel, max = 500, budgetMB = 192): number {
+  let per = 1;
+  for (const l of model.layers) {
+    const shapes = (Array.isArray(l.outputShape[0]) ? l.outputShape : [l.outputShape]) as (number | null)[][];
+    for (const sh of shapes)
+      per = Math.max(
+        per,
+        sh.slice(1).reduce((a: number, b) => a * (b ?? 1), 1),
+      );
+  }
+  // the largest output, its input and a temporary of the same size, in float32
+  return Math.max(1, Math.min(max, Math.floor((budgetMB * 2 ** 20) / (per * 4 * 3))));
+}
+
+/**
+ * Logits `[N,classes]` of a split, batched (asynchronous reads: the webgpu backend has no fast sync read); the
+ * batch is sized to the model (inferenceBatch), and Ctrl-C stops between batches.
+ */
+export async function predictSplit(model: tf.LayersModel, s: Split, maxBatch = 500, opts: PredictOptions = {}): Promise<Float32Array> {
+  const batchSize = inferenceBatch(model, maxBatch);
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(s.n * classes);
   for (let i = 0; i < s.n; i += batchSize) {

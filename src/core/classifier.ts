@@ -42,6 +42,12 @@ export interface FitOptions {
   validation?: Split;
   /** the dataset's name, classes and mirror safety (default: classes '0'..'K-1', no mirrors) */
   data?: Partial<DataInfo>;
+  /** CNN: continue training the current weights (a loaded or fitted model) instead of a new model */
+  fineTune?: boolean;
+  /** CNN: the recipe's training options, changed for this fit */
+  epochs?: number;
+  lr?: number;
+  batchSize?: number;
 }
 
 export interface EpochRecord {

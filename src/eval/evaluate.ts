@@ -9,6 +9,8 @@
 import type { LayerCard } from '../core/card.js';
 import type { Classifier, EpochRecord, FitOptions, FitReport } from '../core/classifier.js';
 import type { ProtocolRecord } from './protocol.js';
+import type * as tf from '@tensorflow/tfjs';
+import { inferenceBatch } from '../cnn/train.js';
 import { checkpoint } from '../core/interrupt.js';
 import { batchTensor } from '../data/split.js';
 import type { Dataset } from '../core/data.js';
@@ -84,6 +86,8 @@ export interface EvaluateOptions {
   maxSeconds?: number;
   /** test images run through scores() to time inference (default 2000) */
   timingImages?: number;
+  /** more options for fit (a CNN's fineTune, epochs, lr, batchSize) */
+  fit?: Pick<FitOptions, 'fineTune' | 'epochs' | 'lr' | 'batchSize'>;
 }
 
 /** Peak resident memory over a piece of work (a timer that never keeps the process alive). */
@@ -112,7 +116,9 @@ export function size(cards: LayerCard[]): { params: number; flops: number | null
 /** Images per second of scores() over the first `n` test images, in batches (no cache involved). */
 async function inferenceSpeed(c: Classifier, ds: Dataset, n: number): Promise<number> {
   const m = Math.min(n, ds.test.n);
-  const bs = 500;
+  // a CNN's batches sized to its largest layer output (a soft-coded bownet's codes take megabytes an image)
+  const model = (c as { model?: tf.LayersModel | null }).model;
+  const bs = model ? inferenceBatch(model) : 500;
   const t = performance.now();
   for (let i = 0; i < m; i += bs) {
     await checkpoint();
@@ -178,6 +184,7 @@ export async function fitAndEvaluate(c: Classifier, ds: Dataset, opts: EvaluateO
     progress: opts.progress,
     maxSeconds: opts.maxSeconds,
     data: { dataset: ds.name, classes: ds.classes, flipSafe: ds.flipSafe },
+    ...opts.fit,
   };
   const { value: rep, peakRssMB } = await withPeakRss(() => c.fit(ds.train, fitOpts));
   const fit: FitFigures = {

@@ -46,6 +46,8 @@ import { Progress } from '../util/progress.js';
 import { csrConcat, csrRows, type Csr } from '../core/sparse.js';
 import { cacheKey, FeatureCache, type NamedArray } from './cache.js';
 import { makeStage } from './registry.js';
+import { PipelineFitSchema } from '../config/fit.js';
+import { parseConfig } from '../config/schema.js';
 
 export const FORMAT = 'bowcnn-pipeline';
 export const FORMAT_VERSION = 2;
@@ -408,7 +410,8 @@ export class Pipeline implements Classifier {
     return new Pipeline([...this.stages.slice(0, i), ...b.stages], `${this.name}.${b.name}`);
   }
 
-  async fit(train: Split, opts: PipelineFitOptions = {}): Promise<FitReport> {
+  async fit(train: Split, given: PipelineFitOptions = {}): Promise<FitReport> {
+    const opts = parseConfig(PipelineFitSchema, given, `pipeline '${this.name}': fit options`) as PipelineFitOptions;
     const t0 = performance.now();
     if (train.n === 0) throw new FitError(`pipeline '${this.name}': the training split is empty`);
     const info = dataInfo(train, opts.data);

@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '../../src/backend/index.js';
 import { exportBowNet, setTrainable } from '../../src/cnn/bownet.js';
-import { argmaxRows, predictSplit, trainModel } from '../../src/cnn/train.js';
+import { argmaxRows, inferenceBatch, predictSplit, trainModel } from '../../src/cnn/train.js';
 import { dataset } from '../../src/data/registry.js';
 import type { Dataset } from '../../src/core/data.js';
 import type { Pipeline } from '../../src/pipeline/pipeline.js';
@@ -60,6 +60,27 @@ describe('bownet', () => {
     setTrainable(m, 'handcrafted', false);
     const r = await trainModel(m, ds.train, { epochs: 3, batchSize: 50, lr: 3e-3, progress: false });
     expect(r.epochs[2].loss).toBeLessThan(r.epochs[0].loss);
+    m.dispose();
+  });
+
+  it('evaluates a soft-coded export in batches sized to its largest layer output, with the same scores as one image at a time', async () => {
+    const m = exportBowNet(p, { coding: 'soft', beta: 50 });
+    // the batch keeps the largest layer output (with its input and a temporary) within the budget
+    const largest = Math.max(...m.layers.map((l) => (l.outputShape as number[]).slice(1).reduce((a, b) => a * b, 1)));
+    const budget = 1; // MB
+    expect(inferenceBatch(m, 500, budget)).toBe(Math.max(1, Math.floor(2 ** 20 / (largest * 4 * 3))));
+    expect(inferenceBatch(m, 500, 0.5 * budget)).toBeLessThan(inferenceBatch(m, 500, budget));
+    const test = { ...ds.test, n: 37, pixels: ds.test.pixels.subarray(0, 37 * 784), labels: ds.test.labels.subarray(0, 37) };
+    const batched = await predictSplit(m, test, 8); // 5 batches, stitched
+    for (let i = 0; i < test.n; i += 9) {
+      const x = tf.tensor4d(
+        Float32Array.from(test.pixels.subarray(i * 784, (i + 1) * 784), (v) => v / 255),
+        [1, 28, 28, 1],
+      );
+      const one = (await (m.predict(x) as tf.Tensor).data()) as Float32Array;
+      x.dispose();
+      for (let k = 0; k < 10; k++) expect(batched[i * 10 + k]).toBeCloseTo(one[k], 4);
+    }
     m.dispose();
   });
 });
