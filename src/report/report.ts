@@ -339,7 +339,7 @@ export function html(r: CompareResult, test?: Split): string {
       `<ul class="verdicts">${r.pairs.map((m) => `<li><b>${esc(m.a)}</b> vs <b>${esc(m.b)}</b>: ${m.onlyA} test images only ${esc(m.a)} gets right, ${m.onlyB} only ${esc(m.b)} (first seed) — ${esc(m.verdict)}${m.test === 'mcnemar' && m.exact ? ' (exact)' : ''}</li>`).join('')}</ul>` +
       barChart(
         r.contenders.map((c, i) => ({ label: c.name, value: 100 * c.accuracy, color: colour(i) })),
-        { title: 'Test accuracy (%)', unit: '%' },
+        { title: 'Test accuracy (%)', format: (v) => `${v.toFixed(2)}%` },
       ),
   );
   const searched = r.contenders.filter((c) => c.protocol?.candidates.length);
@@ -624,14 +624,17 @@ export function html(r: CompareResult, test?: Split): string {
   const css = `body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:17px;line-height:1.45;margin:24px auto;max-width:1500px;color:#1a1a1a;padding:0 20px}
 h1{font-size:30px}h2{font-size:24px;border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:40px}h3{font-size:19px;margin:18px 0 6px}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:16px}th,td{border:1px solid #ccc;padding:6px 10px;text-align:left}th{background:#eef2f6}
-.row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.note,.meta{color:#444;font-size:15px}svg{max-width:100%;height:auto}ul.verdicts{font-size:17px}
+.row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.cmd span{white-space:nowrap}.note,.meta{color:#444;font-size:15px}svg{max-width:100%;height:auto}ul.verdicts{font-size:17px}
 nav a{margin-right:4px}.thumbs{display:flex;flex-wrap:wrap;gap:10px}.thumbs figure{margin:0;text-align:center}.thumbs img{image-rendering:pixelated;border:1px solid #999;background:#000}
 .thumbs figcaption{font-size:14px;max-width:120px}.thumbs figure.bad img{border:3px solid #d62728}
 .samples{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;align-items:center}.samples .cls{font-size:17px;font-weight:600;text-align:right}.samples .thumbs{gap:4px}`;
   return (
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bowcnn report: ${esc(r.dataset.name)}</title><style>${css}</style></head><body>` +
     `<h1>Bag of visual words vs CNN on ${esc(r.dataset.name)}</h1><p class="meta">${r.dataset.train} training / ${r.dataset.test} test images from ${esc(r.dataset.source)} · seed ${r.seed} · ${esc(r.backend.name)} backend · bowcnn ${esc(r.versions.bowcnn)}, tfjs ${esc(r.versions.tfjs)}, Node ${esc(r.versions.node)} · ${esc(r.date)}</p>` +
-    (r.command ? `<p class="meta"><code>bowcnn ${esc(r.command.join(' '))}</code></p>` : '') +
+    // the command wraps between its arguments, never inside one
+    (r.command
+      ? `<p class="meta"><code class="cmd">${['bowcnn', ...r.command].map((a) => `<span>${esc(a)}</span>`).join(' ')}</code></p>`
+      : '') +
     `<nav>${SECTIONS.map((s) => `<a href="#${s}">${s}</a>`).join(' · ')}</nav>${S.join('')}</body></html>`
   );
 }

@@ -32,7 +32,7 @@ export function niceTicks(a: number, b: number, target = 5): { ticks: number[]; 
 
 export function barChart(
   rows: { label: string; value: number; color?: string }[],
-  o: { title: string; unit?: string; width?: number },
+  o: { title: string; unit?: string; width?: number; format?: (v: number) => string },
 ): string {
   const W = Math.max(o.width ?? 560, titleWidth(o.title)),
     rowH = 30,
@@ -47,7 +47,7 @@ export function barChart(
       return (
         `<text x="${left - 8}" y="${y + 17}" text-anchor="end" font-size="15">${esc(r.label)}</text>` +
         `<rect x="${left}" y="${y + 4}" width="${Math.max(1, w).toFixed(1)}" height="${rowH - 8}" fill="${r.color ?? PALETTE[i % PALETTE.length]}" rx="2"/>` +
-        `<text x="${left + w + 6}" y="${y + 17}" font-size="14" fill="#333">${fmt(r.value)}${o.unit ? ` ${esc(o.unit)}` : ''}</text>`
+        `<text x="${left + w + 6}" y="${y + 17}" font-size="14" fill="#333">${o.format ? esc(o.format(r.value)) : `${fmt(r.value)}${o.unit ? ` ${esc(o.unit)}` : ''}`}</text>`
       );
     })
     .join('');

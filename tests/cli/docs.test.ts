@@ -40,3 +40,16 @@ describe('generated documentation', () => {
     });
   });
 });
+
+describe('the npm package', () => {
+  it("holds the sweeps, the docs, and every file the README links to (its links work from the package's files)", () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
+    const files = new Set((JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path));
+    expect(files.has('sweeps/quick.json')).toBe(true);
+    expect(files.has('pipelines/lenet5.json')).toBe(true);
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
+    expect(links.length).toBeGreaterThan(5);
+    for (const l of links) expect(files.has(l.replace(/^\.\//, '')), `README links to ${l}`).toBe(true);
+  });
+});

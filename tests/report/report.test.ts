@@ -93,6 +93,34 @@ describe('bowcnn compare and its report', () => {
     expect(html).toContain('lenet5: first-layer filters C1, learned');
   });
 
+  it('every figure in report.html gives each classifier one colour (legends and bars), and the command wraps between arguments', () => {
+    const html = readFileSync(join(OUT, 'report.html'), 'utf8');
+    const names = ['bow-sift', 'lenet5'];
+    // a figure's label for a classifier is its name, or its name and what is plotted ('lenet5 validation')
+    const owner = (label: string) => names.find((n) => label === n || label.startsWith(`${n} `));
+    const colours = new Map<string, Set<string>>();
+    let seen = 0;
+    for (const svg of html.match(/<svg[\s\S]*?<\/svg>/g) ?? []) {
+      // a legend entry: its line's stroke, then (after its marker) its text; a bar: its label, then its rect's fill
+      const pairs = [
+        ...[
+          ...svg.matchAll(/<line [^>]*stroke="(#[0-9a-f]{6})"[^>]*\/>(?:<(?:circle|rect|path) [^>]*\/>)?<text [^>]*>([^<]+)<\/text>/g),
+        ].map((m) => [m[2], m[1]]),
+        ...[...svg.matchAll(/<text [^>]*text-anchor="end"[^>]*>([^<]+)<\/text><rect [^>]*fill="(#[0-9a-f]{6})"/g)].map((m) => [m[1], m[2]]),
+      ];
+      for (const [label, colour] of pairs) {
+        const n = owner(label);
+        if (!n) continue;
+        seen++;
+        colours.set(n, (colours.get(n) ?? new Set()).add(colour));
+      }
+    }
+    expect(seen).toBeGreaterThan(8); // bars, training curves, robustness curves, learning curves
+    for (const n of names) expect([...(colours.get(n) ?? [])], n).toHaveLength(1);
+    expect(colours.get('bow-sift')).not.toEqual(colours.get('lenet5'));
+    expect(html).toContain('<span>--test-subset</span> <span>200</span>');
+  });
+
   it('results.json holds metrics, McNemar, robustness curves, ablation and versions', () => {
     const r = JSON.parse(readFileSync(join(OUT, 'results.json'), 'utf8'));
     expect(r.format).toBe('bowcnn-results');
