@@ -65,7 +65,8 @@ export async function loadModel(dir: string, meta: ModelMeta = readModelMeta(dir
   const specs: tf.io.WeightsManifestEntry[] = [];
   const parts: Buffer[] = [];
   for (const group of json.weightsManifest) {
-    if (!Array.isArray(group?.paths) || !Array.isArray(group.weights)) throw new ModelError(mf, 'a weightsManifest group without paths or weights');
+    if (!Array.isArray(group?.paths) || !Array.isArray(group.weights))
+      throw new ModelError(mf, 'a weightsManifest group without paths or weights');
     for (const p of group.paths) {
       checkFileName(p, mf);
       if (meta.files[p] === undefined) throw new ModelError(mf, `its weights file '${p}' is not covered by meta.json's checksums`);

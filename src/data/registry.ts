@@ -149,7 +149,9 @@ export async function dataset(given: string, opts: DatasetOptions = {}): Promise
   if (name.startsWith('folder:')) {
     const given = name.slice('folder:'.length);
     if (given.trim() === '')
-      throw new ConfigError(`dataset '${name}': give the folder after 'folder:' (folder:PATH, e.g. folder:./photos); an empty path would read the current folder`);
+      throw new ConfigError(
+        `dataset '${name}': give the folder after 'folder:' (folder:PATH, e.g. folder:./photos); an empty path would read the current folder`,
+      );
     const root = resolve(given);
     if (!existsSync(root)) throw new DataError(root, 'does not exist');
     const seed = opts.seed ?? 0;

@@ -35,10 +35,16 @@ async function checkAgainstMeta(c: Classifier, file: string): Promise<void> {
     k = s.shape[1];
     s.dispose();
   } catch (e) {
-    throw new ModelError(file, `records ${d.inShape.join('x')} images, which the model does not take (${(e as Error).message.split('\n')[0]})`);
+    throw new ModelError(
+      file,
+      `records ${d.inShape.join('x')} images, which the model does not take (${(e as Error).message.split('\n')[0]})`,
+    );
   } finally {
     x.dispose();
   }
   if (k !== d.classes.length)
-    throw new ModelError(file, `names ${d.classes.length} classes (${d.classes.slice(0, 4).join(', ')}${d.classes.length > 4 ? ', ...' : ''}), but the model has ${k} outputs`);
+    throw new ModelError(
+      file,
+      `names ${d.classes.length} classes (${d.classes.slice(0, 4).join(', ')}${d.classes.length > 4 ? ', ...' : ''}), but the model has ${k} outputs`,
+    );
 }

@@ -144,7 +144,11 @@ async function importModule(file: string): Promise<unknown> {
   try {
     return await import(url);
   } catch (e) {
-    if (/Cannot require\(\) ES Module|ERR_REQUIRE_ESM|ERR_REQUIRE_CYCLE_MODULE/.test(`${(e as Error).message} ${(e as { code?: string }).code}`))
+    if (
+      /Cannot require\(\) ES Module|ERR_REQUIRE_ESM|ERR_REQUIRE_CYCLE_MODULE/.test(
+        `${(e as Error).message} ${(e as { code?: string }).code}`,
+      )
+    )
       throw new ConfigError(
         `${file}: it is read as CommonJS (its folder's package.json does not say "type": "module"), and bowcnn is an ES module: name it .mts, or add "type": "module" to that package.json`,
       );

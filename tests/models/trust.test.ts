@@ -89,7 +89,7 @@ describe('models from elsewhere', () => {
     }
   });
 
-  it("a weights path in model.json that leaves the folder, or is absolute, is refused (the file is never read)", async () => {
+  it('a weights path in model.json that leaves the folder, or is absolute, is refused (the file is never read)', async () => {
     writeFileSync(join(root, 'x.bin'), readFileSync(join(cnnDir, 'weights.bin')));
     for (const [tag, path] of [
       ['up', '../x.bin'],
