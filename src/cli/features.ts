@@ -63,7 +63,7 @@ export async function featuresCommand(v: Values): Promise<void> {
     const r = await queueAndWait(
       [{ id: did, name: 'dictionary', data: { kind: 'dictionary', job: dj }, result: () => dictionaryDone(cacheDir, did) }],
       queue,
-      { retries: 2 },
+      { retries: 2, cacheDir, onNote: (m) => say(v, m) },
     );
     const got = r.get(did);
     if (typeof got !== 'string') throw new FitError(`the dictionary job failed: ${(got as { error: string }).error}`);
@@ -84,6 +84,8 @@ export async function featuresCommand(v: Values): Promise<void> {
       queue,
       {
         retries: 2,
+        cacheDir,
+        onNote: (m) => process.stderr.write(`\nbowcnn: ${m}\n`),
         onProgress: (p) => {
           bar.set({ running: String(p.running), failed: String(p.failed) });
           bar.tick(p.done + p.failed - shown);

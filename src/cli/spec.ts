@@ -296,6 +296,12 @@ export const COMMANDS: CommandSpec[] = [
         arg: 'URL',
         help: 'redis://HOST:PORT: queue the jobs for `bowcnn worker` processes (default: run them here)',
       },
+      'quiet-seconds': {
+        type: 'number',
+        default: 30,
+        arg: 'S',
+        help: 'with --queue: after S seconds in which no worker has taken a job, say so and how to start one (again every 2 minutes)',
+      },
       backend: backend(),
       'data-dir': dataDir,
       json,

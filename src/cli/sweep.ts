@@ -58,7 +58,13 @@ export async function sweepCommand(v: Values, pos: string[]): Promise<void> {
       process.stderr.write(`\nbowcnn: job ${last.id.slice(0, 10)} (${last.name}) failed: ${last.error.split('\n')[0]}\n`);
   };
   const results = queue
-    ? await runSweepQueued(jobs, queue, { cacheDir, retries: grid.retries, onProgress })
+    ? await runSweepQueued(jobs, queue, {
+        cacheDir,
+        retries: grid.retries,
+        onProgress,
+        onNote: (m) => process.stderr.write(`\nbowcnn: ${m}\n`),
+        quietSeconds: v['quiet-seconds'] as number,
+      })
     : await runSweepHere(jobs, { cacheDir, dataDir: dataDir(v), onProgress });
   bar.end();
   const files = writeSweepReport(

@@ -256,7 +256,17 @@ export interface QueueWait {
 export async function queueAndWait<R>(
   items: QueueItem<R>[],
   c: Connection,
-  opts: { retries: number; onProgress?: (p: QueueWait, id?: string, r?: R | { error: string; attempts: number }) => void; pollMs?: number },
+  opts: {
+    retries: number;
+    onProgress?: (p: QueueWait, id?: string, r?: R | { error: string; attempts: number }) => void;
+    pollMs?: number;
+    /** a line to show when queued jobs wait for a worker: none has taken one for `quietSeconds` */
+    onNote?: (message: string) => void;
+    /** how long queued jobs may wait, nothing running, before onNote is told (default 30 s; again every 2 minutes) */
+    quietSeconds?: number;
+    /** the cache folder the workers must share, for the note's command line */
+    cacheDir?: string;
+  },
 ): Promise<Map<string, R | { error: string; attempts: number }>> {
   const queue = new Queue(QUEUE_NAME, { connection: ioredis(c) });
   queue.on('error', () => {});
@@ -303,6 +313,30 @@ export async function queueAndWait<R>(
         }
     };
     await addReady();
+    // queued jobs that no worker takes: say so, with how to start one (and again every 2 minutes)
+    const quiet = (opts.quietSeconds ?? 30) * 1000;
+    let lastChange = performance.now(),
+      lastNote = Number.NEGATIVE_INFINITY,
+      lastSeen = '';
+    const noteIfQuiet = async (running: number) => {
+      const seen = `${p.done}/${p.failed}/${running}`;
+      if (seen !== lastSeen || running > 0) {
+        lastSeen = seen;
+        lastChange = performance.now();
+        return;
+      }
+      const now = performance.now();
+      if (!opts.onNote || now - lastChange < quiet || now - lastNote < Math.max(quiet, 120_000)) return;
+      lastNote = now;
+      const workers = await orStop(queue.getWorkersCount());
+      const waited = Math.round((now - lastChange) / 1000);
+      const start = `bowcnn worker --queue ${c.url}${opts.cacheDir ? ` --cache ${opts.cacheDir}` : ' --cache DIR'}`;
+      opts.onNote(
+        workers === 0
+          ? `no worker is connected to ${c.url}: ${items.length - out.size} job(s) have waited ${waited} s. Start one on any machine that reaches this Redis and this cache folder: ${start}`
+          : `${workers} worker(s) are connected to ${c.url}, but none has taken a job for ${waited} s (busy with other jobs, or stopping?); more can join: ${start}`,
+      );
+    };
     while (out.size < items.length) {
       await checkpoint();
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
@@ -337,6 +371,7 @@ export async function queueAndWait<R>(
       }
       p.running = running;
       opts.onProgress?.(p);
+      await noteIfQuiet(running);
       await addReady();
     }
     return out;
@@ -349,7 +384,14 @@ export async function queueAndWait<R>(
 export async function runSweepQueued(
   jobs: SweepJob[],
   c: Connection,
-  opts: { cacheDir: string; retries: number; onProgress?: (p: SweepProgress, last?: JobResult) => void; pollMs?: number },
+  opts: {
+    cacheDir: string;
+    retries: number;
+    onProgress?: (p: SweepProgress, last?: JobResult) => void;
+    pollMs?: number;
+    onNote?: (message: string) => void;
+    quietSeconds?: number;
+  },
 ): Promise<JobResult[]> {
   const t0 = performance.now();
   const byId = new Map(jobs.map((j) => [j.id, j]));
@@ -365,7 +407,14 @@ export async function runSweepQueued(
       result: () => readResult(opts.cacheDir, j.id),
     })),
     c,
-    { retries: opts.retries, pollMs: opts.pollMs, onProgress: (p, id, r) => opts.onProgress?.(p, id && r ? asRow(id, r) : undefined) },
+    {
+      retries: opts.retries,
+      pollMs: opts.pollMs,
+      onNote: opts.onNote,
+      quietSeconds: opts.quietSeconds,
+      cacheDir: opts.cacheDir,
+      onProgress: (p, id, r) => opts.onProgress?.(p, id && r ? asRow(id, r) : undefined),
+    },
   );
   return jobs.map((j) => asRow(j.id, got.get(j.id)!));
 }

@@ -109,7 +109,7 @@ describe('a sweep grid', () => {
 });
 
 describe("a sweep's report", () => {
-  it('gives per value the mean accuracy and its interval (one job: its bootstrap interval; several: their range), and the best row per pipeline', async () => {
+  it('gives per value the mean accuracy and its interval (one job: its Wilson interval; several: their range), and the best row per pipeline', async () => {
     const { sweepMarkdown } = await import('../../src/report/sweep.js');
     const grid = readGrid(join(ROOT, 'sweeps', 'quick.json'));
     const row = (words: number, seed: number, accuracy: number, ci95?: [number, number]) => ({
@@ -199,6 +199,30 @@ describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real
     expect(rows(join(queued, 'again'))).toEqual(rows(here));
     server.kill('SIGKILL');
   }, 600_000);
+
+  it('with no worker, a queued sweep says so and how to start one (after --quiet-seconds), and stops on Ctrl-C', async () => {
+    const d = tmp('noworker');
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    await redis(port);
+    const s = start([
+      'sweep',
+      join(ROOT, 'sweeps', 'quick.json'),
+      '--queue',
+      url,
+      '--cache',
+      join(d, 'cache'),
+      '--out',
+      join(d, 'out'),
+      '--quiet-seconds',
+      '2',
+    ]);
+    await until(() => /no worker is connected/.test(s.log()), 60_000, 'the no-worker notice');
+    expect(s.log()).toMatch(new RegExp(`Start one .*: bowcnn worker --queue ${url} --cache ${join(d, 'cache')}`));
+    s.p.kill('SIGINT');
+    await until(() => s.p.exitCode !== null, 10_000, 'the sweep to stop');
+    expect(s.p.exitCode).toBe(130);
+  }, 120_000);
 
   it('a job that fails after its retries is a row with its error; the others finish and the sweep exits 1 having written results.json', async () => {
     const d = tmp('fail');
