@@ -1,5 +1,7 @@
 /** bowcnn compare: fit and score BoW pipelines and CNNs on one dataset under one protocol; write results.json and the report. */
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { cacheSize, megabytes } from './cache.js';
 import { backendInfo } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
 import type { ProtocolKind } from '../eval/protocol.js';
@@ -39,8 +41,16 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
     throw e;
   }
   const outDir = resolve(String(v.out));
-  ensureDir(outDir);
-  const ds = await loadDataset(String(v.dataset), v);
+  const made = !existsSync(outDir);
+  ensureDir(outDir); // an output folder that cannot be made fails before any data is read
+  let ds: Awaited<ReturnType<typeof loadDataset>>;
+  try {
+    ds = await loadDataset(String(v.dataset), v);
+  } catch (e) {
+    // a comparison that never started leaves no empty folder behind
+    if (made && readdirSync(outDir).length === 0) rmdirSync(outDir);
+    throw e;
+  }
   say(
     v,
     `comparing ${names.join(', ')} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test) on ${info.name}, under the ${protocol.kind} protocol; results in ${outDir}`,
@@ -123,8 +133,9 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
           `ablation: ${a.base}, ${a.change}: ${(100 * a.accuracy).toFixed(2)}% (${d >= 0 ? '+' : ''}${d.toFixed(2)} points, McNemar p = ${a.p < 1e-4 ? a.p.toExponential(1) : a.p.toFixed(4)})`,
         );
       }
+      const cache = cacheSize(join(outDir, 'cache'));
       console.log(
-        `\nverdict: ${r.verdict}\n\nreport: ${files.html}\n        ${files.md}\n        ${files.json}\nbackend: ${backendInfo().name} (${backendInfo().device})`,
+        `\nverdict: ${r.verdict}\n\nreport: ${files.html}\n        ${files.md}\n        ${files.json}\nbackend: ${backendInfo().name} (${backendInfo().device})\ncache:  ${join(outDir, 'cache')} (${megabytes(cache.bytes)}: BoW features and dictionaries, for reruns; bowcnn cache ${String(v.out)} --clear deletes it)`,
       );
     },
   );

@@ -31,6 +31,7 @@ const RUN: Record<string, () => Promise<Run>> = {
   features: async () => (await import('./features.js')).featuresCommand as Run,
   serve: async () => (await import('./serve.js')).serveCommand as Run,
   info: async () => (await import('./info.js')).infoCommand,
+  cache: async () => (await import('./cache.js')).cacheCommand as Run,
 };
 
 function version(): string {

@@ -384,6 +384,17 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['bowcnn serve runs/mnist', 'bowcnn serve runs/mnist --models bow-sift-spm,lenet5 --port 0'],
   },
   {
+    name: 'cache',
+    summary: "what a run's cache holds (BoW features, dictionaries, sweep results) and its size; --clear deletes it",
+    positionals: { usage: '[DIR]', min: 0, max: 1 },
+    options: {
+      clear: { type: 'boolean', default: false, help: 'delete the cache (a rerun recomputes what it needs)' },
+      json,
+      help,
+    },
+    examples: ['bowcnn cache runs/mnist', 'bowcnn cache runs/mnist --clear'],
+  },
+  {
     name: 'info',
     summary: 'which backend runs, with its SIMD, threads, native kernels and device',
     options: { backend: backend('auto'), json, help },
