@@ -5,12 +5,15 @@
  *   ROOT/train/<class>/<image>      or explicit splits (ROOT/test/... must then exist too)
  *
  * Class names are the folder names, sorted. Every file in a class folder must be an image that
- * sharp decodes (hidden files are skipped); anything else is a DataError naming the file.
+ * sharp decodes (hidden files are skipped); anything else is a DataError naming the file. Each image goes
+ * through the input rule that `predict` and the page use (data/input-rule.ts: alpha on white, grey or
+ * colour, scaled to cover the size and centre-cropped).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import sharp from 'sharp';
 import { describeErrno, showPath } from '../core/errors.js';
 import { DataError, makeSplit, type Split } from '../core/data.js';
+import { applyRule, type RawImage } from './input-rule.js';
 
 export interface FolderOptions {
   size?: [number, number]; // [height, width] after resizing; default 32x32
@@ -76,6 +79,10 @@ function listClasses(root: Path): Listed {
   return { classes: dirs.map((d) => showPath(d.name)), files };
 }
 
+/**
+ * An image file as `[h, w, channels]` bytes by the input rule (data/input-rule.ts, framing 'photo'): alpha
+ * composited on white, grey or colour, scaled to cover h x w and centre-cropped (its aspect ratio kept).
+ */
 async function decode(file: Path, h: number, w: number, channels: 1 | 3): Promise<Uint8Array> {
   let bytes: Buffer;
   try {
@@ -83,22 +90,20 @@ async function decode(file: Path, h: number, w: number, channels: 1 | 3): Promis
   } catch (e) {
     throw new DataError(file.shown, `cannot be read (${describeErrno(e)})`);
   }
+  let raw: RawImage;
   try {
-    let img = sharp(bytes, { failOn: 'error' }).removeAlpha();
-    img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
-    const { data, info } = await img.resize(w, h, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== channels) {
-      // sharp keeps 3 channels for some gray-with-profile inputs; reduce or expand ourselves
-      const out = new Uint8Array(h * w * channels);
-      for (let p = 0; p < h * w; p++) {
-        for (let c = 0; c < channels; c++) out[p * channels + c] = data[p * info.channels + Math.min(c, info.channels - 1)];
-      }
-      return out;
-    }
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    // a large image is first brought near the target by sharp (decoding cost only: the rule then frames it)
+    const img = sharp(bytes, { failOn: 'error' });
+    const meta = await img.metadata();
+    const big = (meta.width ?? 0) > 4 * w && (meta.height ?? 0) > 4 * h;
+    const pre = big ? img.resize(4 * w, 4 * h, { fit: 'outside' }) : img;
+    const { data, info } = await pre.toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    raw = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 4 };
   } catch (e) {
     throw new DataError(file.shown, `is not an image that can be decoded (${(e as Error).message.split('\n')[0]})`);
   }
+  const px = applyRule(raw, { framing: 'photo', height: h, width: w, channels }).pixels;
+  return Uint8Array.from(px, (v) => Math.round(v * 255));
 }
 
 async function readListed(

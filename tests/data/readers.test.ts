@@ -1,6 +1,6 @@
 // IDX, CIFAR-10 and folder readers against values recomputed from the formulas in
 // fixtures/make/data-fixtures.mjs, and every malformed file named in the issue.
-import { mkdtempSync, symlinkSync, mkdirSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -101,6 +101,21 @@ describe('class-per-folder', () => {
     const gray = await readFolder(join(D, 'folder', 'good'), { size: [8, 6], channels: 1 });
     expect(gray.train.channels).toBe(1);
     expect(gray.train.pixels[0]).toBe(200);
+  });
+  it('reads each image by the input rule: transparency on white, the aspect ratio kept (covered and centre-cropped)', async () => {
+    const { encodePng } = await import('../../src/report/png.js');
+    const root = mkdtempSync(join(tmpdir(), 'bowcnn-rule-'));
+    for (const c of ['a', 'b']) mkdirSync(join(root, c));
+    // a transparent image: white once composited, not black
+    writeFileSync(join(root, 'a', 'clear.png'), encodePng(new Uint8Array(6 * 6 * 4), 6, 6, 4));
+    // 8 wide, 4 high: a dark left half and a bright right half, the middle two columns grey
+    const wide = Uint8Array.from({ length: 32 }, (_, i) => (i % 8 < 3 ? 0 : i % 8 < 5 ? 128 : 255));
+    writeFileSync(join(root, 'b', 'wide.png'), encodePng(wide, 4, 8, 1));
+    const f = await readFolder(root, { size: [4, 4], channels: 1 });
+    expect(Array.from(f.train.pixels.subarray(0, 16)).every((v) => v === 255)).toBe(true);
+    // covering 4x4 from 8x4 takes the middle 4 columns (x 2..5), unstretched
+    const row = Array.from(f.train.pixels.subarray(16, 20));
+    expect(row).toEqual([0, 128, 128, 255]);
   });
   it('names a non-image file', () =>
     expectDataErrorAsync(
