@@ -8,7 +8,16 @@ import { ensureDir } from '../core/atomic.js';
 import { FitError, UsageError } from '../core/errors.js';
 import { parseQueueUrl, runSweepQueued, runWorker } from '../eval/queue.js';
 import { featureProcessors } from '../eval/features.js';
-import { expandGrid, fitProcessor, type JobResult, readGrid, readResult, runSweepHere, type SweepProgress } from '../eval/sweep.js';
+import {
+  expandGrid,
+  finalJobs,
+  fitProcessor,
+  type JobResult,
+  readGrid,
+  readResult,
+  runSweepHere,
+  type SweepProgress,
+} from '../eval/sweep.js';
 import { writeSweepReport } from '../report/sweep.js';
 import { Progress } from '../util/progress.js';
 import { dataDir, output, say, startBackend } from './common.js';
@@ -47,26 +56,50 @@ export async function sweepCommand(v: Values, pos: string[]): Promise<void> {
     silent: v.json || cached === jobs.length ? true : undefined,
   });
   let shown = 0;
-  const onProgress = (p: SweepProgress, last?: JobResult) => {
+  const onProgressFor = (b: Progress) => (p: SweepProgress, last?: JobResult) => {
     const finished = p.done + p.failed - p.cached;
-    bar.set({ running: String(p.running), failed: String(p.failed) });
+    b.set({ running: String(p.running), failed: String(p.failed) });
     if (finished > shown) {
-      bar.tick(finished - shown);
+      b.tick(finished - shown);
       shown = finished;
-    } else bar.tick(0);
+    } else b.tick(0);
     if (last && !v.json && last.error)
       process.stderr.write(`\nbowcnn: job ${last.id.slice(0, 10)} (${last.name}) failed: ${last.error.split('\n')[0]}\n`);
   };
-  const results = queue
-    ? await runSweepQueued(jobs, queue, {
-        cacheDir,
-        retries: grid.retries,
-        onProgress,
-        onNote: (m) => process.stderr.write(`\nbowcnn: ${m}\n`),
-        quietSeconds: v['quiet-seconds'] as number,
-      })
-    : await runSweepHere(jobs, { cacheDir, dataDir: dataDir(v), onProgress });
+  const onProgress = onProgressFor(bar);
+  const run = (list: typeof jobs) =>
+    queue
+      ? runSweepQueued(list, queue, {
+          cacheDir,
+          retries: grid.retries,
+          onProgress,
+          onNote: (m) => process.stderr.write(`\nbowcnn: ${m}\n`),
+          quietSeconds: v['quiet-seconds'] as number,
+        })
+      : runSweepHere(list, { cacheDir, dataDir: dataDir(v), onProgress });
+  const results = await run(jobs);
   bar.end();
+  // the validation protocol's second wave: each pipeline's best point on validation, scored on the test set
+  const finals = await finalJobs(grid, results, { dataDir: dataDir(v) });
+  if (finals.length) {
+    say(
+      v,
+      `${count(finals.length, 'job')}: each pipeline's best grid point on validation, refitted on all training images and scored on the test set`,
+    );
+    shown = 0;
+    const bar2 = new Progress(`sweep ${grid.name} (test)`, finals.length, { unit: 'job', silent: v.json ? true : undefined });
+    const tick = onProgressFor(bar2);
+    const got = queue
+      ? await runSweepQueued(finals, queue, {
+          cacheDir,
+          retries: grid.retries,
+          onProgress: tick,
+          onNote: (m) => process.stderr.write(`\nbowcnn: ${m}\n`),
+        })
+      : await runSweepHere(finals, { cacheDir, dataDir: dataDir(v), onProgress: tick });
+    bar2.end();
+    results.push(...got);
+  }
   const files = writeSweepReport(
     { grid, mode: queue ? 'queue' : 'in-process', seconds: (performance.now() - t0) / 1000, jobs: results, cached },
     out,
@@ -76,7 +109,7 @@ export async function sweepCommand(v: Values, pos: string[]): Promise<void> {
     const w = Math.max(...results.map((r) => r.name.length));
     for (const r of results)
       console.log(
-        `${r.id.slice(0, 10)}  ${r.name.padEnd(w)}  ${pct(r.accuracy).padStart(7)}  ${[...Object.entries(r.config.set).map(([k, x]) => `${k}=${JSON.stringify(x)}`), `seed=${r.config.seed}`, r.config.dataset.name].join(' ')}${r.error ? `  FAILED: ${r.error.split('\n')[0]}` : ''}`,
+        `${r.id.slice(0, 10)}  ${r.name.padEnd(w)}  ${pct(r.accuracy).padStart(7)} ${r.config.scoredOn === 'validation' ? 'val ' : 'test'}  ${[...Object.entries(r.config.set).map(([k, x]) => `${k}=${JSON.stringify(x)}`), `seed=${r.config.seed}`, r.config.dataset.name].join(' ')}${r.error ? `  FAILED: ${r.error.split('\n')[0]}` : ''}`,
       );
     console.log(`\nreport: ${files.html}\n        ${files.md}\n        ${files.json}`);
   });

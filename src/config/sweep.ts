@@ -9,7 +9,8 @@
  *     "pipelines": ["bow-sift", "lenet5"],          recipe names, recipe .json files or pipeline modules
  *     "set": { "coding.words": [64, 256] },         each key's values; a key applies to the pipelines that have it
  *     "seeds": [0, 1],
- *     "retries": 2                                  attempts after the first, on a queue
+ *     "retries": 2,                                 attempts after the first, on a queue
+ *     "protocol": "validation", "validation": 0.1   grid points chosen on a validation split, the best scored on test
  *   }
  */
 import { z } from './schema.js';
@@ -37,6 +38,15 @@ export const SweepGridSchema = z.strictObject({
     .default({}),
   seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
   retries: z.number().int().nonnegative().default(2),
+  /**
+   * validation: every grid point is fitted on the training set less a stratified validation split and scored
+   * on that split; per dataset and pipeline, the point with the best mean validation accuracy over the seeds is
+   * refitted on the whole training set and scored on the test set, once per seed. fixed: every grid point is
+   * scored on the test set (a table to explore, not a fair choice).
+   */
+  protocol: z.enum(['validation', 'fixed']).default('validation'),
+  /** the validation split: a fraction of the training set (< 1) or a count of images */
+  validation: z.number().positive().default(0.1),
 });
 
 export type SweepGrid = z.output<typeof SweepGridSchema>;

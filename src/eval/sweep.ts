@@ -22,6 +22,7 @@ import { SweepGridSchema, type SweepDataset, type SweepGrid } from '../config/sw
 import { applySets, classifierFrom, seeded } from '../models/resolve.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { fitAndEvaluate } from './evaluate.js';
+import { validationSplit } from './protocol.js';
 
 /** What a job runs: plain JSON, the same on every machine. */
 export interface JobConfig {
@@ -29,6 +30,13 @@ export interface JobConfig {
   pipeline: string; // a recipe name, or an absolute path to a recipe .json or a pipeline module
   set: Record<string, unknown>; // the grid's --set values that apply to this pipeline
   seed: number;
+  /**
+   * what the job is scored on: the validation split carved from the training set (a candidate of the validation
+   * protocol; `validation` is its size), or the test set (the protocol's chosen point, or any point under the
+   * fixed protocol). Absent: the test set.
+   */
+  scoredOn?: 'validation' | 'test';
+  validation?: number;
 }
 
 export interface SweepJob {
@@ -42,6 +50,7 @@ export interface JobResult {
   id: string;
   config: JobConfig;
   name: string; // the classifier's name
+  /** on the validation split (a candidate) or the test set, as config.scoredOn says */
   accuracy: number | null;
   ci95?: [number, number];
   macroF1?: number;
@@ -115,9 +124,22 @@ export function dictionaryKey(datasetFingerprint: string, c: Classifier): string
     .digest('hex');
 }
 
-export function jobId(datasetFingerprint: string, classifier: Classifier, seed: number): string {
+export function jobId(
+  datasetFingerprint: string,
+  classifier: Classifier,
+  seed: number,
+  scoredOn?: JobConfig['scoredOn'],
+  validation?: number,
+): string {
   return createHash('sha256')
-    .update(JSON.stringify({ data: datasetFingerprint, classifier: classifier.describe(), seed }))
+    .update(
+      JSON.stringify({
+        data: datasetFingerprint,
+        classifier: classifier.describe(),
+        seed,
+        ...(scoredOn === 'validation' ? { scoredOn, validation } : {}),
+      }),
+    )
     .digest('hex')
     .slice(0, 24);
 }
@@ -156,20 +178,65 @@ export async function expandGrid(g: SweepGrid, opts: { dataDir?: string; where?:
     const fp = fingerprint({ name: ds.name, splits: [ds.train, ds.test] });
     g.pipelines.forEach((spec, i) => {
       const own = Object.fromEntries(Object.entries(g.set).filter(([k]) => base[i].settable().includes(k.split('.')[0])));
+      const scoredOn = g.protocol === 'validation' ? ('validation' as const) : ('test' as const);
+      const extra = scoredOn === 'validation' ? { scoredOn, validation: g.validation } : {};
       for (const set of combinations(own))
         for (const seed of g.seeds) {
           const c = seeded(applySets([base[i]], set)[0], set, seed);
-          const id = jobId(fp, c, seed);
+          const id = jobId(fp, c, seed, scoredOn, g.validation);
           if (jobs.has(id)) continue;
-          const group = dictionaryKey(fp, c);
+          // jobs on the same split that fit the same dictionary share it (the validation split has its own)
+          const group = dictionaryKey(`${fp}/${scoredOn}`, c);
           const after = group ? lastOfGroup.get(group) : undefined;
           if (group) lastOfGroup.set(group, id);
-          jobs.set(id, { id, config: { dataset: dc, pipeline: spec, set, seed }, ...(after ? { after } : {}) });
+          jobs.set(id, { id, config: { dataset: dc, pipeline: spec, set, seed, ...extra }, ...(after ? { after } : {}) });
         }
     });
   }
   base.forEach((c) => c.dispose());
   return [...jobs.values()];
+}
+
+/**
+ * The validation protocol's second wave: per dataset and pipeline, the grid point whose candidates have the
+ * best mean validation accuracy over the seeds (the first of equals, in the grid's order), as one test job per
+ * seed: fitted on the whole training set, scored on the test set. Nothing for a fixed-protocol sweep.
+ */
+export async function finalJobs(g: SweepGrid, candidates: JobResult[], opts: { dataDir?: string } = {}): Promise<SweepJob[]> {
+  if (g.protocol !== 'validation') return [];
+  const groups = new Map<string, JobResult[]>();
+  for (const r of candidates) {
+    if (typeof r.accuracy !== 'number' || r.config.scoredOn !== 'validation') continue;
+    const k = JSON.stringify([r.config.dataset, r.config.pipeline]);
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const out: SweepJob[] = [];
+  for (const rows of groups.values()) {
+    const bySet = new Map<string, number[]>();
+    for (const r of rows)
+      bySet.set(JSON.stringify(r.config.set), [...(bySet.get(JSON.stringify(r.config.set)) ?? []), r.accuracy as number]);
+    let bestSet = '',
+      bestMean = -1;
+    for (const [set, accs] of bySet) {
+      const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
+      if (mean > bestMean) [bestSet, bestMean] = [set, mean];
+    }
+    const first = rows[0].config;
+    const ds = await loadJobDataset(first.dataset, opts.dataDir);
+    const fp = fingerprint({ name: ds.name, splits: [ds.train, ds.test] });
+    const set = JSON.parse(bestSet) as Record<string, unknown>;
+    const base = await classifierFrom(first.pipeline);
+    for (const seed of g.seeds) {
+      const c = seeded(applySets([base], set)[0], set, seed);
+      out.push({
+        id: jobId(fp, c, seed, 'test'),
+        config: { dataset: first.dataset, pipeline: first.pipeline, set, seed, scoredOn: 'test' },
+      });
+      if (c !== base) c.dispose();
+    }
+    base.dispose();
+  }
+  return out;
 }
 
 export const resultFile = (cacheDir: string, id: string) => join(cacheDir, 'results', `${id}.json`);
@@ -210,13 +277,28 @@ export async function runJob(
   const c = await classifierOf(job.config);
   try {
     // content addressing holds only if this machine builds the same job: the same data, recipe and bowcnn
-    const here = jobId(fingerprint({ name: ds.name, splits: [ds.train, ds.test] }), c, job.config.seed);
+    const here = jobId(
+      fingerprint({ name: ds.name, splits: [ds.train, ds.test] }),
+      c,
+      job.config.seed,
+      job.config.scoredOn,
+      job.config.validation,
+    );
     if (here !== job.id)
       throw new ConfigError(
         `job ${job.id}: this machine makes it job ${here} (another copy of the dataset, another recipe file or another bowcnn version than the sweep's)`,
       );
     opts.onPhase?.('fit');
-    const r = await fitAndEvaluate(c, ds, {
+    // a candidate of the validation protocol: fitted on the training set less its validation split, scored on
+    // that split (the test set is not read)
+    const scored: Dataset =
+      job.config.scoredOn === 'validation'
+        ? (() => {
+            const { fit, held } = validationSplit(ds.train, job.config.validation ?? 0.1, job.config.dataset.dataSeed);
+            return { ...ds, train: fit, test: held, fingerprint: fingerprint({ name: `${ds.name}/validation`, splits: [fit, held] }) };
+          })()
+        : ds;
+    const r = await fitAndEvaluate(c, scored, {
       seed: job.config.seed,
       cacheDir: join(opts.cacheDir, 'features'),
       progress: false,
@@ -230,8 +312,8 @@ export async function runJob(
       accuracy: r.accuracy,
       ci95: r.ci95,
       macroF1: r.macroF1,
-      trainImages: ds.train.n,
-      testImages: ds.test.n,
+      trainImages: scored.train.n,
+      testImages: scored.test.n,
       timings: {
         fitSeconds: r.fit.seconds,
         evalSeconds: Math.max(0, total - r.fit.seconds),

@@ -1,7 +1,9 @@
 /**
- * A sweep's report: results.json (a row per job: id, configuration, accuracy, timings, error), report.md
- * and a self-contained report.html with accuracy against each swept parameter, with intervals, and the best
- * row per pipeline.
+ * A sweep's report: results.json (a row per job: id, configuration, accuracy, what it was scored on,
+ * timings, error), report.md and a self-contained report.html with accuracy against each swept parameter,
+ * with intervals. Under the validation protocol the curves are of validation accuracy and each pipeline's
+ * chosen point is given with its test accuracy; under the fixed protocol every point is scored on the test
+ * set, and the best of them is not a fair choice (the report says so).
  */
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../core/atomic.js';
@@ -44,7 +46,7 @@ interface Point {
   rows: number;
 }
 
-/** For one parameter and one pipeline: per value, the mean accuracy and its interval (one row: its bootstrap 95%; several: their min to max). */
+/** For one parameter and one pipeline: per value, the mean accuracy and its interval (one row: its Wilson 95%; several: their min to max). */
 function curve(rows: JobResult[], of: (r: JobResult) => unknown, values: unknown[]): Point[] {
   return values
     .map((v) => {
@@ -71,33 +73,85 @@ function best(rows: JobResult[]): JobResult[] {
 const settings = (r: JobResult) =>
   [...Object.entries(r.config.set).map(([k, v]) => `${k}=${show(v)}`), `seed=${r.config.seed}`, r.config.dataset.name].join(', ');
 
+const onValidation = (r: JobResult) => r.config.scoredOn === 'validation';
+
+/** The validation protocol's choices: per dataset and pipeline, the test jobs of the chosen point and its candidates' validation mean. */
+function chosen(s: SweepResult): { name: string; dataset: string; set: Record<string, unknown>; validation: number; test: JobResult[] }[] {
+  const tests = s.jobs.filter((r) => !onValidation(r) && typeof r.accuracy === 'number');
+  const keys = [...new Set(tests.map((r) => JSON.stringify([r.config.dataset.name, r.name, r.config.set])))];
+  return keys.map((k) => {
+    const [dataset, name, set] = JSON.parse(k) as [string, string, Record<string, unknown>];
+    const cands = s.jobs.filter(
+      (r) =>
+        onValidation(r) && r.name === name && r.config.dataset.name === dataset && JSON.stringify(r.config.set) === JSON.stringify(set),
+    );
+    const accs = cands.map((r) => r.accuracy).filter((a): a is number => typeof a === 'number');
+    return {
+      name,
+      dataset,
+      set,
+      validation: accs.reduce((a, b) => a + b, 0) / Math.max(1, accs.length),
+      test: tests.filter((r) => JSON.stringify([r.config.dataset.name, r.name, r.config.set]) === k),
+    };
+  });
+}
+
 export function sweepMarkdown(s: SweepResult): string {
   const L: string[] = [`# Sweep ${s.grid.name}`, ''];
   if (s.grid.about) L.push(s.grid.about, '');
   const failed = s.jobs.filter((r) => r.error);
+  const validation = s.grid.protocol === 'validation';
+  const explored = validation ? s.jobs.filter(onValidation) : s.jobs;
   L.push(
     `${s.jobs.length} jobs (${s.mode}${s.cached ? `; ${s.cached} read from the cache, timed when they were computed` : ''}), ${failed.length} failed, ${s.seconds.toFixed(1)} s. Datasets: ${s.grid.datasets.map((d) => (typeof d === 'string' ? d : d.name)).join(', ')}; ` +
-      `training images ${s.jobs.find((r) => r.trainImages)?.trainImages ?? '—'}, test images ${s.jobs.find((r) => r.testImages)?.testImages ?? '—'}. Intervals: a job's bootstrap 95% interval; where several jobs share a value (seeds, other settings), the range of their accuracies.`,
+      `training images ${s.jobs.find((r) => !onValidation(r) && r.trainImages)?.trainImages ?? s.jobs.find((r) => r.trainImages)?.trainImages ?? '—'}, test images ${s.jobs.find((r) => !onValidation(r) && r.testImages)?.testImages ?? '—'}. Intervals: a job's Wilson 95% interval; where several jobs share a value (seeds, other settings), the range of their accuracies.`,
     '',
-    '## Best per pipeline',
+    validation
+      ? `Protocol: validation. Every grid point was fitted on the training set less a stratified validation split (${s.grid.validation < 1 ? `${(100 * s.grid.validation).toFixed(0)}%` : `${s.grid.validation} images`}) and scored on it; per dataset and pipeline, the point with the best mean validation accuracy over the seeds was refitted on the whole training set and scored on the test set, once per seed. The curves below are of validation accuracy; the test set was read only for the chosen points.`
+      : 'Protocol: fixed. Every grid point was scored on the test set: the table of the best point per pipeline is an exploration, not a fair choice (choosing by test accuracy overstates it); the validation protocol (the default) chooses on a validation split.',
     '',
-    '| pipeline | accuracy | 95% interval | settings |',
-    '|---|---|---|---|',
   );
-  for (const r of best(s.jobs))
-    L.push(`| ${r.name} | ${pct(r.accuracy)} | ${r.ci95 ? `${pct(r.ci95[0])} – ${pct(r.ci95[1])}` : '—'} | ${settings(r)} |`);
+  if (validation) {
+    L.push(
+      '## Chosen on validation, scored on the test set',
+      '',
+      '| pipeline | dataset | settings | validation accuracy | test accuracy | 95% interval |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const c of chosen(s)) {
+      const accs = c.test.map((r) => r.accuracy as number);
+      const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
+      const ci = c.test.length === 1 && c.test[0].ci95 ? c.test[0].ci95 : [Math.min(...accs), Math.max(...accs)];
+      L.push(
+        `| ${c.name} | ${c.dataset} | ${
+          Object.entries(c.set)
+            .map(([k, v]) => `${k}=${show(v)}`)
+            .join(', ') || '(its recipe)'
+        } | ${pct(c.validation)} | ${pct(mean)}${accs.length > 1 ? ` (${accs.length} seeds)` : ''} | ${pct(ci[0])} – ${pct(ci[1])} |`,
+      );
+    }
+  } else {
+    L.push(
+      '## Best per pipeline on the test set (exploration)',
+      '',
+      '| pipeline | accuracy | 95% interval | settings |',
+      '|---|---|---|---|',
+    );
+    for (const r of best(s.jobs))
+      L.push(`| ${r.name} | ${pct(r.accuracy)} | ${r.ci95 ? `${pct(r.ci95[0])} – ${pct(r.ci95[1])}` : '—'} | ${settings(r)} |`);
+  }
   for (const a of axes(s.grid)) {
     const values = a.values;
     L.push(
       '',
-      `## Accuracy against ${a.label}`,
+      `## ${validation ? 'Validation accuracy' : 'Accuracy'} against ${a.label}`,
       '',
       `| pipeline | ${values.map(show).join(' | ')} |`,
       `|---|${values.map(() => '---').join('|')}|`,
     );
-    for (const name of [...new Set(s.jobs.map(pipelineOf))]) {
+    for (const name of [...new Set(explored.map(pipelineOf))]) {
       const pts = curve(
-        s.jobs.filter((r) => pipelineOf(r) === name),
+        explored.filter((r) => pipelineOf(r) === name),
         a.of,
         values,
       );
@@ -110,23 +164,31 @@ export function sweepMarkdown(s: SweepResult): string {
       );
     }
   }
-  L.push('', '## Every job', '', '| id | pipeline | settings | accuracy | fit s | total s | error |', '|---|---|---|---|---|---|---|');
+  L.push(
+    '',
+    '## Every job',
+    '',
+    '| id | pipeline | settings | scored on | accuracy | fit s | total s | error |',
+    '|---|---|---|---|---|---|---|---|',
+  );
   for (const r of s.jobs)
     L.push(
-      `| ${r.id.slice(0, 10)} | ${r.name} | ${settings(r)} | ${pct(r.accuracy)} | ${r.timings.fitSeconds?.toFixed(1) ?? '—'} | ${r.timings.totalSeconds.toFixed(1)} | ${r.error ? r.error.split('\n')[0] : ''} |`,
+      `| ${r.id.slice(0, 10)} | ${r.name} | ${settings(r)} | ${onValidation(r) ? 'validation' : 'test'} | ${pct(r.accuracy)} | ${r.timings.fitSeconds?.toFixed(1) ?? '—'} | ${r.timings.totalSeconds.toFixed(1)} | ${r.error ? r.error.split('\n')[0] : ''} |`,
     );
   return `${L.join('\n')}\n`;
 }
 
 export function sweepHtml(s: SweepResult): string {
   const charts: string[] = [];
+  const validation = s.grid.protocol === 'validation';
+  const explored = validation ? s.jobs.filter(onValidation) : s.jobs;
   for (const a of axes(s.grid)) {
     const values = a.values;
     const numeric = values.every((v) => typeof v === 'number');
-    const series = [...new Set(s.jobs.map(pipelineOf))]
+    const series = [...new Set(explored.map(pipelineOf))]
       .map((name, i) => {
         const pts = curve(
-          s.jobs.filter((r) => pipelineOf(r) === name),
+          explored.filter((r) => pipelineOf(r) === name),
           a.of,
           values,
         );
@@ -145,9 +207,9 @@ export function sweepHtml(s: SweepResult): string {
     const pad = numeric ? 0.05 * (Math.max(...xs) - Math.min(...xs) || 1) : 0.3;
     charts.push(
       lineChart(series, {
-        title: `Accuracy against ${a.label}`,
+        title: `${validation ? 'Validation accuracy' : 'Accuracy'} against ${a.label}`,
         xlabel: a.label,
-        ylabel: 'test accuracy (%)',
+        ylabel: `${validation ? 'validation' : 'test'} accuracy (%)`,
         yMin: Math.max(0, Math.floor(Math.min(...ys) - 1)),
         yMax: Math.min(100, Math.ceil(Math.max(...ys) + 1)),
         xMin: numeric ? Math.min(...xs) - pad : -pad,

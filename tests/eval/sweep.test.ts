@@ -109,17 +109,24 @@ describe('a sweep grid', () => {
 });
 
 describe("a sweep's report", () => {
-  it('gives per value the mean accuracy and its interval (one job: its Wilson interval; several: their range), and the best row per pipeline', async () => {
+  it('gives per value the mean validation accuracy and its interval (one job: its Wilson interval; several: their range), and the chosen point with its test accuracy', async () => {
     const { sweepMarkdown } = await import('../../src/report/sweep.js');
     const grid = readGrid(join(ROOT, 'sweeps', 'quick.json'));
-    const row = (words: number, seed: number, accuracy: number, ci95?: [number, number]) => ({
-      id: `id${words}-${seed}`,
+    const row = (
+      words: number,
+      seed: number,
+      accuracy: number,
+      ci95?: [number, number],
+      scoredOn: 'validation' | 'test' = 'validation',
+    ) => ({
+      id: `id${words}-${seed}-${scoredOn}`,
       name: 'bow-sift',
       config: {
         dataset: { name: 'mnist', dataSeed: 0 },
         pipeline: 'bow-sift',
         set: { 'coding.words': words, 'pooling.pyramid': [1] },
         seed,
+        scoredOn,
       },
       accuracy,
       ci95,
@@ -130,11 +137,53 @@ describe("a sweep's report", () => {
       grid,
       mode: 'in-process',
       seconds: 1,
-      jobs: [row(64, 0, 0.9, [0.88, 0.92]), row(64, 1, 0.8, [0.78, 0.82]), row(256, 0, 0.95, [0.93, 0.97])],
+      jobs: [
+        row(64, 0, 0.9, [0.88, 0.92]),
+        row(64, 1, 0.8, [0.78, 0.82]),
+        row(256, 0, 0.95, [0.93, 0.97]),
+        row(256, 0, 0.94, [0.92, 0.96], 'test'),
+      ],
     });
-    // 64 words: two seeds, mean 85% and their range; 256: one job, its own interval
+    // 64 words: two seeds, mean 85% and their range; 256: one job, its own interval (validation rows only)
+    expect(md).toContain('## Validation accuracy against coding.words');
     expect(md).toContain('| bow-sift | 85.00% [80.00%, 90.00%] | 95.00% [93.00%, 97.00%] |');
-    expect(md).toMatch(/\| bow-sift \| 95\.00% \| 93\.00% – 97\.00% \| coding\.words=256/);
+    expect(md).toMatch(/\| bow-sift \| mnist \| coding\.words=256, pooling\.pyramid=\[1\] \| 95\.00% \| 94\.00% \| 92\.00% – 96\.00% \|/);
+    // under the fixed protocol, the best point on the test set is labelled an exploration
+    const fixed = sweepMarkdown({
+      grid: { ...grid, protocol: 'fixed' },
+      mode: 'in-process',
+      seconds: 1,
+      jobs: [row(64, 0, 0.9, [0.88, 0.92], 'test')],
+    });
+    expect(fixed).toMatch(/## Best per pipeline on the test set \(exploration\)/);
+    expect(fixed).toMatch(/not a fair choice/);
+  });
+
+  it('the validation protocol: candidates scored on a split of the training set, the best mean over seeds refitted and scored on the test set', async () => {
+    const { finalJobs } = await import('../../src/eval/sweep.js');
+    const grid = readGrid(join(ROOT, 'sweeps', 'quick.json'));
+    const jobs = await expandGrid(grid);
+    expect(jobs.every((j) => j.config.scoredOn === 'validation' && j.config.validation === 0.1)).toBe(true);
+    // made-up validation results: 256 words with pyramid [1, 2] is best on the mean over the two seeds
+    const acc = (set: Record<string, unknown>, seed: number) =>
+      set['coding.words'] === 256 && JSON.stringify(set['pooling.pyramid']) === '[1,2]' ? 0.9 + seed / 100 : 0.95 - seed / 10;
+    const results = jobs.map((j) => ({
+      id: j.id,
+      config: j.config,
+      name: j.config.pipeline,
+      accuracy: acc(j.config.set, j.config.seed),
+      timings: { totalSeconds: 1 },
+      date: '',
+    }));
+    const finals = await finalJobs(grid, results);
+    const bow = finals.filter((j) => j.config.pipeline === 'bow-sift');
+    expect(bow.map((j) => [j.config.set, j.config.seed, j.config.scoredOn])).toEqual([
+      [{ 'coding.words': 256, 'pooling.pyramid': [1, 2] }, 0, 'test'],
+      [{ 'coding.words': 256, 'pooling.pyramid': [1, 2] }, 1, 'test'],
+    ]);
+    expect(finals.filter((j) => j.config.pipeline === 'lenet5').map((j) => j.config.seed)).toEqual([0, 1]);
+    // a test job is another job than any candidate
+    expect(finals.some((f) => jobs.some((j) => j.id === f.id))).toBe(false);
   });
 });
 
@@ -182,7 +231,7 @@ describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real
     expect(rows(queued)).toEqual(rows(here));
     // each job's result once; the killed worker's job and the interrupted one were finished by the others
     const results = readdirSync(join(cache, 'results'));
-    expect(results.length).toBe(10);
+    expect(results.length).toBe(14); // 10 candidates on the validation split, 4 test jobs (each pipeline's choice, 2 seeds);
     const by = (id: string) =>
       JSON.parse(readFileSync(join(cache, 'results', results.find((f) => f.startsWith(id))!), 'utf8')).worker as string;
     expect(by(killedJob)).not.toMatch(new RegExp(`:${w1.p.pid}$`));
@@ -246,13 +295,20 @@ describe.skipIf(!existsSync(REDIS))('sweeps on BullMQ with a real Redis and real
     const w = start(['worker', '--queue', url, '--cache', join(d, 'cache'), '--idle-exit', '3']);
     const r = cli(['sweep', grid, '--queue', url, '--cache', join(d, 'cache'), '--out', d]);
     expect(r.code).toBe(1);
-    expect(r.err).toContain('1 of 2 jobs failed');
+    expect(r.err).toContain('1 of 3 jobs failed');
     const jobs = JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')).jobs;
+    // bow-sift's only candidate failed, so it has no test job; lenet5 has its candidate and its test job
+    expect(jobs.map((j: { config: { pipeline: string; scoredOn: string } }) => `${j.config.pipeline} ${j.config.scoredOn}`).sort()).toEqual(
+      ['bow-sift validation', 'lenet5 test', 'lenet5 validation'],
+    );
     const bad = jobs.find((j: { config: { pipeline: string } }) => j.config.pipeline === 'bow-sift');
     expect(bad.accuracy).toBeNull();
     expect(bad.attempts).toBe(2);
     expect(bad.error).toMatch(/words|clusters|points/);
-    expect(jobs.find((j: { config: { pipeline: string } }) => j.config.pipeline === 'lenet5').accuracy).toBeGreaterThan(0);
+    for (const j of jobs.filter((x: { config: { pipeline: string } }) => x.config.pipeline === 'lenet5')) {
+      expect(j.error).toBeUndefined();
+      expect(typeof j.accuracy).toBe('number');
+    }
     // --idle-exit: the worker leaves by itself once the queue has been empty that long
     expect(await new Promise((ok) => (w.p.exitCode !== null ? ok(w.p.exitCode) : w.p.on('exit', ok)))).toBe(0);
     expect(w.log()).toContain('no job for 3 s: exiting');
