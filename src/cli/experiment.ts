@@ -2,7 +2,7 @@
 import { UsageError } from '../core/errors.js';
 import { EXPERIMENTS, experiment, runExperiment } from '../experiments/registry.js';
 import { VERDICT } from '../experiments/report.js';
-import { dataDir, output, say, startBackend } from './common.js';
+import { dataDir, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 export async function experimentCommand(v: Values, pos: string[], argv: string[]): Promise<void> {
@@ -29,6 +29,8 @@ export async function experimentCommand(v: Values, pos: string[], argv: string[]
     dataDir: dataDir(v),
     out: v.out as string | undefined,
     seed: v.seed as number,
+    protocol: { kind: v.protocol as 'validation' | 'fixed', validation: v.validation as number },
+    sets: parseSets(v.set as string[] | undefined),
     progress: !v.json,
     command: ['experiment', ...argv],
     say: (m) => say(v, m),

@@ -66,6 +66,8 @@ export interface CompareOptions {
   ablation?: boolean;
   /** --set values: 'coding.words' -> 512, 'train.epochs' -> 10 (each must apply to some classifier; a set path is not searched) */
   sets?: Record<string, unknown>;
+  /** settings applied to the classifiers that have them, and skipped for the others (an experiment's --set) */
+  optionalSets?: Record<string, unknown>;
   progress?: boolean;
   maxSeconds?: number;
   onStep?: (msg: string) => void;
@@ -331,9 +333,13 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
   if (!(Number.isInteger(nSeeds) && nSeeds >= 1)) throw new ConfigError(`seeds ${nSeeds}: give a whole number >= 1`);
   const seeds = Array.from({ length: nSeeds }, (_, i) => seed + i);
   const sizes = sizesOf(opts.trainSizes, ds.train.n, ds.classes.length);
-  const sets = opts.sets ?? {};
+  const optional = opts.optionalSets ?? {};
+  const sets = { ...optional, ...opts.sets };
   const given = await Promise.all(specs.map((s) => classifierFrom(s)));
-  const base = applySets(given, sets);
+  const applicable = Object.fromEntries(
+    Object.entries(optional).filter(([k]) => given.some((c) => c.settable().includes(k.split('.')[0]))),
+  );
+  const base = applySets(applySets(given, applicable), opts.sets ?? {});
   checkNames(base);
   for (const d of ['parts', 'models', 'cache', 'checkpoints']) ensureDir(join(opts.out, d));
   const ours = new Set(base.filter((c) => !specs.includes(c)));

@@ -36,7 +36,14 @@ export const alexnetAblation: Experiment = {
     const epochs = 8;
     const VARIANTS = variants();
     const cs = VARIANTS.map((v) => cnnVariant('alexnet-small', v.name, { config: v.config, train: { epochs } }));
-    const r = await compare(cs, ds, { out: join(ctx.out, 'run'), seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
+    const r = await compare(cs, ds, {
+      out: join(ctx.out, 'run'),
+      seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
+      progress: ctx.progress,
+      onStep: ctx.say,
+    });
     for (const c of cs) c.dispose();
     const full = r.contenders[0];
     const pv = (name: string) => r.pairs.find((m) => (m.a === full.name && m.b === name) || (m.b === full.name && m.a === name));

@@ -30,6 +30,8 @@ export const augmentation: Experiment = {
     const r = await compare(cs, ds, {
       out: join(ctx.out, 'run'),
       seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
       robustness: true,
       robustnessImages: Math.min(500, ds.test.n),
       progress: ctx.progress,

@@ -27,7 +27,14 @@ export const batchnorm: Experiment = {
         cnnVariant('alexnet-small', `${bn ? 'bn' : 'no-bn'}-lr${lr}`, { config: { batchNorm: bn }, train: { ...SGD, lr, epochs: EPOCHS } }),
       ),
     );
-    const r = await compare(cs, ds, { out: join(ctx.out, 'run'), seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
+    const r = await compare(cs, ds, {
+      out: join(ctx.out, 'run'),
+      seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
+      progress: ctx.progress,
+      onStep: ctx.say,
+    });
     for (const c of cs) c.dispose();
     const get = (bn: boolean, lr: number) => contender(r, `${bn ? 'bn' : 'no-bn'}-lr${lr}`);
     const acc = (bn: boolean) => RATES.map((lr) => get(bn, lr)?.accuracy ?? 0);

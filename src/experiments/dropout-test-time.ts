@@ -84,7 +84,14 @@ export const dropoutTestTime: Experiment = {
     const ds = await ctx.dataset();
     const c = cnnVariant('alexnet-small', 'alexnet-dropout', { train: { epochs: 8 } });
     const out = join(ctx.out, 'run');
-    await compare([c], ds, { out, seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
+    await compare([c], ds, {
+      out,
+      seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
+      progress: ctx.progress,
+      onStep: ctx.say,
+    });
     c.dispose();
     const model = (await fitted(out, 'alexnet-dropout')) as CnnClassifier;
     const h = headOf(model.model!);

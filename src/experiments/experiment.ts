@@ -12,6 +12,7 @@ import { batchTensor } from '../data/split.js';
 import { type CompareResult, folderName } from '../eval/compare.js';
 import type { ContenderResult } from '../eval/evaluate.js';
 import { load } from '../models/load.js';
+import type { ProtocolOptions } from '../eval/protocol.js';
 
 export interface ExperimentContext {
   /** the dataset at the experiment's default subset, or the one the user asked for */
@@ -19,6 +20,10 @@ export interface ExperimentContext {
   /** where the experiment may keep what it fits (models, caches, checkpoints) */
   out: string;
   seed: number;
+  /** how each classifier's settings are chosen (eval/protocol.ts): on a validation split (the default) or fixed */
+  protocol: ProtocolOptions;
+  /** settings for every classifier that has them (`--set train.epochs=2`: a quick look) */
+  sets: Record<string, unknown>;
   progress: boolean;
   say(message: string): void;
 }

@@ -37,7 +37,14 @@ export const lcn: Experiment = {
     const names = ['lenet5-plain', 'lenet5-lcn'];
     const cs = [cnnVariant('lenet5', names[0], {}), cnnVariant('lenet5', names[1], { config: { lcn: true } })];
     const out = join(ctx.out, 'run');
-    const r = await compare(cs, ds, { out, seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
+    const r = await compare(cs, ds, {
+      out,
+      seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
+      progress: ctx.progress,
+      onStep: ctx.say,
+    });
     for (const c of cs) c.dispose();
     const curves: Record<string, { contrast: number[]; brightness: number[] }> = {};
     for (const n of names) {

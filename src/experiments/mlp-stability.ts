@@ -51,6 +51,8 @@ export const mlpStability: Experiment = {
     const r = await compare(names, ds, {
       out: join(ctx.out, 'run'),
       seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
       robustness: true,
       robustnessImages: Math.min(500, ds.test.n),
       robustnessKinds: ['translate-x'],

@@ -21,7 +21,14 @@ export const nonlinearity: Experiment = {
   async run(ctx): Promise<Findings> {
     const ds = await ctx.dataset();
     const cs = ACTS.map((a) => cnnVariant('lenet5', `lenet5-${a}`, { config: { activation: a }, train: TRAIN }));
-    const r = await compare(cs, ds, { out: join(ctx.out, 'run'), seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
+    const r = await compare(cs, ds, {
+      out: join(ctx.out, 'run'),
+      seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
+      progress: ctx.progress,
+      onStep: ctx.say,
+    });
     for (const c of cs) c.dispose();
     const loss = Object.fromEntries(r.contenders.map((c) => [c.name, (c.epochs ?? []).map((e) => e.loss)]));
     const target = 0.15; // the training loss each is timed to reach

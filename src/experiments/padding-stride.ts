@@ -31,7 +31,14 @@ export const paddingStride: Experiment = {
         .filter((k) => /^(C1|S2|C3|S4)$/.test(k.stage))
         .map((k) => `${k.stage} ${k.outShape?.join('x')}`),
     );
-    const r = await compare(cs, ds, { out: join(ctx.out, 'run'), seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
+    const r = await compare(cs, ds, {
+      out: join(ctx.out, 'run'),
+      seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
+      progress: ctx.progress,
+      onStep: ctx.say,
+    });
     for (const c of cs) c.dispose();
     const get = (n: string) => contender(r, n);
     const lenet = get('lenet5-lenet'),

@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { didYouMean, listOf } from '../core/suggest.js';
 import { dataset } from '../data/registry.js';
-import { pkgVersion } from '../eval/compare.js';
+import { pkgVersion, protocolOf } from '../eval/compare.js';
+import type { ProtocolKind, ProtocolOptions } from '../eval/protocol.js';
 import { alexnetAblation } from './alexnet-ablation.js';
 import { augmentation } from './augmentation.js';
 import { batchnorm } from './batchnorm.js';
@@ -14,6 +15,7 @@ import { lcn } from './lcn.js';
 import { lenet5Counts } from './lenet5-counts.js';
 import { mlpScalability } from './mlp-scalability.js';
 import { mlpStability } from './mlp-stability.js';
+import { moreData } from './more-data.js';
 import { nonlinearity } from './nonlinearity.js';
 import { paddingStride } from './padding-stride.js';
 import { rotationPooling } from './rotation-pooling.js';
@@ -33,6 +35,7 @@ export const EXPERIMENTS: Experiment[] = [
   paddingStride,
   lcn,
   rotationPooling,
+  moreData,
 ];
 
 export function experiment(name: string): Experiment {
@@ -51,6 +54,10 @@ export interface RunOptions {
   dataDir?: string;
   out?: string;
   seed?: number;
+  /** the protocol of the comparisons inside (default: validation, on 10% of the training set) */
+  protocol?: ProtocolKind | ProtocolOptions;
+  /** settings for every classifier that has them ('train.epochs' -> 2) */
+  sets?: Record<string, unknown>;
   progress?: boolean;
   command?: string[];
   say?: (m: string) => void;
@@ -74,6 +81,8 @@ export async function runExperiment(
       }),
     out,
     seed,
+    protocol: protocolOf(o.protocol),
+    sets: o.sets ?? {},
     progress: o.progress ?? false,
     say: o.say ?? (() => {}),
   });

@@ -22,6 +22,8 @@ export const rotationPooling: Experiment = {
     const r = await compare(cs, ds, {
       out: join(ctx.out, 'run'),
       seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
       robustness: true,
       robustnessImages: ds.test.n,
       robustnessKinds: ['rotate'],

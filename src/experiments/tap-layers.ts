@@ -67,7 +67,14 @@ export const tapLayers: Experiment = {
   async run(ctx): Promise<Findings> {
     const ds = await ctx.dataset();
     const out = join(ctx.out, 'run');
-    await compare(['lenet5', 'bow-sift'], ds, { out, seed: ctx.seed, progress: ctx.progress, onStep: ctx.say });
+    await compare(['lenet5', 'bow-sift'], ds, {
+      out,
+      seed: ctx.seed,
+      protocol: ctx.protocol,
+      optionalSets: ctx.sets,
+      progress: ctx.progress,
+      onStep: ctx.say,
+    });
     const classes = ds.classes.length;
     const result: Record<string, { layer: string; dims: number; accuracy: number }[]> = {};
     for (const name of ['lenet5', 'bow-sift']) {

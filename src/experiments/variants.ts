@@ -10,13 +10,25 @@ export function cnnVariant(
 ): CnnClassifier {
   const base = readRecipe(recipe);
   if (base.kind !== 'cnn') throw new Error(`${recipe}: not a CNN recipe`);
+  // a setting the variant fixes is not searched by the validation protocol (as with --set)
+  const fixed = [
+    ...Object.keys(change.config ?? {}).map((k) => `config.${k}`),
+    ...Object.keys(change.train ?? {}).map((k) => `train.${k}`),
+  ];
+  const search = Object.fromEntries(Object.entries(base.search ?? {}).filter(([k]) => !fixed.includes(k)));
   const r = parseRecipe(
     {
       ...base,
+      search,
       name,
       about: change.about ?? base.about,
       config: { ...base.config, ...change.config },
-      train: { ...base.train, ...change.train },
+      // a variant that states its epochs runs exactly those (as `train --epochs` does)
+      train: {
+        ...base.train,
+        ...(change.train?.epochs !== undefined && change.train.minSteps === undefined ? { minSteps: 0 } : {}),
+        ...change.train,
+      },
     },
     `experiment variant '${name}'`,
   ) as CnnRecipe;

@@ -22,11 +22,13 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const tiny = { subset: 300, testSubset: 200 };
+// the fixed protocol and no minimum of steps: these tests check each experiment's mechanics, not its settings' choice
+const quick = { protocol: 'fixed', sets: { 'train.minSteps': 0 } };
+const tiny = { subset: 300, testSubset: 200, ...quick };
 
 async function run(name: string, o: Record<string, unknown> = tiny): Promise<ExperimentResult> {
   const out = join(dir, name);
-  const { result, files } = await runExperiment(experiment(name), { ...o, out });
+  const { result, files } = await runExperiment(experiment(name), { ...quick, ...o, out });
   for (const f of [files.json, files.md, files.html]) expect(existsSync(f)).toBe(true);
   const back = JSON.parse(readFileSync(files.json, 'utf8')) as ExperimentResult;
   expect(back.experiment).toBe(name);
@@ -192,6 +194,18 @@ describe('lcn and rotation-pooling', () => {
 });
 
 describe('padding-stride', () => {
+  it('more-data: a learning curve per classifier at every size and both seeds, under the protocol asked for', async () => {
+    const { sizesUpTo } = await import('../../src/experiments/more-data.js');
+    expect(sizesUpTo(10000, 10)).toEqual([100, 300, 1000, 3000, 10000]);
+    expect(sizesUpTo(2500, 10)).toEqual([100, 300, 1000, 2500]);
+    const r = await run('more-data', { subset: 400, testSubset: 100, protocol: 'validation' });
+    const curves = (r.figures as { curves: { name: string; trainSize: number; seed: number }[] }).curves;
+    expect(curves.map((c) => `${c.name} ${c.trainSize} ${c.seed}`).sort()).toEqual(
+      ['bow-sift', 'lenet5'].flatMap((n) => [100, 300, 400].flatMap((s) => [0, 1].map((k) => `${n} ${s} ${k}`))).sort(),
+    );
+    expect(r.notes[0]).toMatch(/^The protocol: validation/);
+  }, 300_000);
+
   it('map sizes by hand: valid 5x5 convs shrink by 4, same ones keep the size, stride 2 halves', async () => {
     const r = await run('padding-stride');
     const maps = (n: string) => (r.figures[n] as { maps: string[] }).maps;
