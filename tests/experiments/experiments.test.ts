@@ -23,7 +23,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // the fixed protocol and no minimum of steps: these tests check each experiment's mechanics, not its settings' choice
-const quick = { protocol: 'fixed', sets: { 'train.minSteps': 0 } };
+const quick = { protocol: 'fixed' as const, sets: { 'train.minSteps': 0 } };
 const tiny = { subset: 300, testSubset: 200, ...quick };
 
 async function run(name: string, o: Record<string, unknown> = tiny): Promise<ExperimentResult> {
