@@ -65,6 +65,43 @@ export interface AugmentConfig {
   pad?: number; // random crops of the original size from the image padded by `pad` (zeros)
   flip?: boolean; // random horizontal flips (not for digits)
   jitter?: number; // small affine jitter: rotation up to `jitter` radians and scale 1 +- jitter
+  erase?: number; // random erasing: the chance that an image gets a rectangle of uniform noise
+}
+
+/**
+ * Random erasing (Zhong, Zheng, Kang, Li, Yang, AAAI 2020), their defaults: with chance `p`, a rectangle of
+ * 2% to 40% of the image's area and aspect ratio 0.3 to 1/0.3, placed at random, is filled with uniform noise
+ * in [0, 1]. Returns `[B,H,W,1]` keep masks and the `[B,H,W,C]` noise to put where the mask is 0.
+ */
+export function erasingMasks(
+  b: number,
+  h: number,
+  w: number,
+  c: number,
+  p: number,
+  rand: () => number,
+): { keep: Float32Array; noise: Float32Array } {
+  const keep = new Float32Array(b * h * w).fill(1);
+  const noise = new Float32Array(b * h * w * c);
+  for (let i = 0; i < b; i++) {
+    if (rand() >= p) continue;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const area = (0.02 + rand() * 0.38) * h * w;
+      const ratio = Math.exp(Math.log(0.3) + rand() * (Math.log(1 / 0.3) - Math.log(0.3)));
+      const eh = Math.round(Math.sqrt(area * ratio)),
+        ew = Math.round(Math.sqrt(area / ratio));
+      if (eh < 1 || ew < 1 || eh >= h || ew >= w) continue;
+      const y0 = Math.floor(rand() * (h - eh + 1)),
+        x0 = Math.floor(rand() * (w - ew + 1));
+      for (let y = y0; y < y0 + eh; y++)
+        for (let x = x0; x < x0 + ew; x++) {
+          keep[(i * h + y) * w + x] = 0;
+          for (let q = 0; q < c; q++) noise[((i * h + y) * w + x) * c + q] = rand();
+        }
+      break;
+    }
+  }
+  return { keep, noise };
 }
 
 /**
@@ -75,7 +112,8 @@ export interface AugmentConfig {
 export function augment(cfg: AugmentConfig = {}): Augment {
   const pad = cfg.pad ?? 2,
     flip = cfg.flip ?? false,
-    jitter = cfg.jitter ?? 0;
+    jitter = cfg.jitter ?? 0,
+    erase = cfg.erase ?? 0;
   const fn: Augment = (x, rand) =>
     tf.tidy(() => {
       const [b, h, w] = x.shape;
@@ -122,9 +160,41 @@ export function augment(cfg: AugmentConfig = {}): Augment {
         }
         out = tf.image.transform(out, tf.tensor2d(t, [b, 8]), 'bilinear', 'constant', 0);
       }
+      if (erase > 0) {
+        const c = x.shape[3];
+        const { keep, noise } = erasingMasks(b, h, w, c, erase, rand);
+        const k = tf.tensor4d(keep, [b, h, w, 1]);
+        out = tf.add(tf.mul(out, k), tf.mul(tf.tensor4d(noise, [b, h, w, c]), tf.sub(1, k)));
+      }
       return out;
     });
+  // the same crops, flips and erasing on the batch's pixels, drawing the same numbers in the same order (an
+  // integer-offset crop of the zero-padded image and a mirror are exact copies: cropAndResize on whole pixels
+  // gives the same); affine jitter has no pixel form
+  if (jitter === 0)
+    fn.pixels = (data, b, h, w, c, rand) => {
+      const img = new Float32Array(h * w * c);
+      for (let i = 0; i < b; i++) {
+        const oy = Math.floor(rand() * (2 * pad + 1)),
+          ox = Math.floor(rand() * (2 * pad + 1));
+        const mirror = flip && rand() < 0.5;
+        const at = data.subarray(i * h * w * c, (i + 1) * h * w * c);
+        img.set(at);
+        for (let y = 0; y < h; y++) {
+          const sy = y + oy - pad;
+          for (let x = 0; x < w; x++) {
+            const sx = (mirror ? w - 1 - x : x) + ox - pad;
+            const inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+            for (let q = 0; q < c; q++) at[(y * w + x) * c + q] = inside ? img[(sy * w + sx) * c + q] : 0;
+          }
+        }
+      }
+      if (erase > 0) {
+        const { keep, noise } = erasingMasks(b, h, w, c, erase, rand);
+        for (let p = 0; p < b * h * w; p++) if (keep[p] === 0) for (let q = 0; q < c; q++) data[p * c + q] = noise[p * c + q];
+      }
+    };
   // part of the training run's identity (checkpoint key): the options, not the closure
-  fn.toString = () => `augment(${JSON.stringify({ pad, flip, jitter })})`;
+  fn.toString = () => `augment(${JSON.stringify({ pad, flip, jitter, ...(erase ? { erase } : {}) })})`;
   return fn;
 }

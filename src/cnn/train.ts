@@ -16,7 +16,7 @@ import { checkpoint } from '../core/interrupt.js';
 import { assertFinite, floats, sha256 } from '../core/persist.js';
 import { rng, shuffle } from '../core/random.js';
 import { softmaxCrossEntropy } from '../backend/fused-ops.js';
-import { fingerprint, gatherBatch } from '../data/split.js';
+import { fingerprint, gatherBatch, gatherPixels } from '../data/split.js';
 import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
 import { execute } from '../passes/cnn.js';
@@ -29,7 +29,14 @@ export type { EpochRecord };
 /** Why a fit ended before its planned epochs: early stopping, a target accuracy reached, or a time budget. */
 export type StopReason = 'patience' | 'target-accuracy' | 'max-seconds';
 
-export type Augment = (x: tf.Tensor4D, rand: () => number) => tf.Tensor4D;
+/**
+ * Augmentation of a training batch `[B,H,W,C]`, drawing from the loop's generator. An augmentation that can also
+ * run on the batch's pixels before they become a tensor (`pixels`, in place, drawing the same numbers in the same
+ * order, so that it gives the same images) runs there on the CPU path: no kernel calls.
+ */
+export type Augment = ((x: tf.Tensor4D, rand: () => number) => tf.Tensor4D) & {
+  pixels?: (data: Float32Array, b: number, h: number, w: number, c: number, rand: () => number) => void;
+};
 
 export interface TrainOptions {
   epochs?: number;
@@ -363,12 +370,18 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
           raw = tf.gather(onDevice.x, it);
           labels = tf.gather(onDevice.y, it) as tf.Tensor1D;
           it.dispose();
+        } else if (o.augment?.pixels) {
+          // augmented as pixels, then one upload
+          const f = gatherPixels(train, idx);
+          o.augment.pixels(f.data, idx.length, train.height, train.width, train.channels, rand);
+          raw = tf.tensor4d(f.data, [idx.length, train.height, train.width, train.channels]);
+          labels = tf.tensor1d(f.y, 'int32');
         } else {
           const g = gatherBatch(train, idx);
           raw = g.x;
           labels = tf.tensor1d(g.y, 'int32');
         }
-        const x = o.augment ? tf.tidy(() => o.augment!(raw, rand)) : raw;
+        const x = o.augment && (onDevice || !o.augment.pixels) ? tf.tidy(() => o.augment!(raw, rand)) : raw;
         const step = epoch * stepsPerEpoch + s; // dropout masks by step: a resumed run draws the same ones
         let hits: tf.Scalar | null = null;
         const loss = opt.minimize(

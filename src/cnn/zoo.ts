@@ -3,13 +3,14 @@
  * layers read in the course's terms, and what the course's ablation removes from it.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { AlexNetSettings, LeNet5Settings, MLPSettings, ModelName } from '../config/recipes.js';
-import { AlexNetConfigSchema, LeNet5ConfigSchema, MLPConfigSchema } from '../config/recipes.js';
+import type { AlexNetSettings, LeNet5Settings, MLPSettings, ModelName, VggSettings } from '../config/recipes.js';
+import { AlexNetConfigSchema, LeNet5ConfigSchema, MLPConfigSchema, VggConfigSchema } from '../config/recipes.js';
 import { parseConfig } from '../config/schema.js';
 import type { Split } from '../core/data.js';
 import { alexnetSmall } from './alexnet.js';
 import { lenet5 } from './lenet5.js';
 import { mlp } from './mlp.js';
+import { vgg } from './vgg.js';
 
 export interface BuildContext {
   inShape: [number, number, number];
@@ -60,7 +61,7 @@ export const ZOO: Record<ModelName, ModelEntry> = {
       S4: 'subsampling',
       C5: 'convolution, 120 maps of 1x1',
       F6: 'fully connected, 84 units',
-      OUTPUT: 'output, 10 classes',
+      OUTPUT: 'output, one unit per class',
     },
     ablations: () => [],
   },
@@ -93,5 +94,17 @@ export const ZOO: Record<ModelName, ModelEntry> = {
     },
     classic: { H1: 'fully connected on every pixel', H2: 'fully connected', OUTPUT: 'output' },
     ablations: () => [],
+  },
+  vgg: {
+    build(raw, ctx) {
+      const c = parseConfig(VggConfigSchema, raw, "config of model 'vgg'") as VggSettings;
+      return vgg({ ...c, inputShape: ctx.inShape, classes: ctx.classes, seed: ctx.seed });
+    },
+    classic: { output: 'output' },
+    // the course's question of depth: one convolution per block instead of two
+    ablations(raw) {
+      const c = parseConfig(VggConfigSchema, raw, "config of model 'vgg'") as VggSettings;
+      return c.convs > 1 ? [{ change: 'one convolution per block', config: { ...raw, convs: 1 } }] : [];
+    },
   },
 };

@@ -16,6 +16,7 @@ export const AugmentSchema = z.strictObject({
   pad: int(0).default(2), // random crops of the original size from the image padded by `pad` (zeros)
   flip: z.boolean().default(true), // random horizontal flips, where the dataset allows mirrors
   jitter: z.number().min(0).default(0), // rotation up to `jitter` radians and scale 1 +- jitter
+  erase: z.number().min(0).max(1).default(0), // random erasing (Zhong et al. 2020): the chance an image has a rectangle of noise
 });
 
 export const TrainSchema = z.strictObject({
@@ -63,7 +64,20 @@ export const MLPConfigSchema = z.strictObject({
   normalize: z.union([z.boolean(), z.strictObject({ mean: z.number(), std: z.number().positive() })]).default(true),
 });
 
-export const MODEL_CONFIGS = { lenet5: LeNet5ConfigSchema, 'alexnet-small': AlexNetConfigSchema, mlp: MLPConfigSchema } as const;
+export const VggConfigSchema = z.strictObject({
+  widths: z.array(int(1)).min(1).max(4).default([32, 64, 128]), // one block per width, each ending in a 2x2 max pool
+  convs: int(1).default(2), // 3x3 conv + BN + ReLU per block
+  head: z.enum(['gap', 'fc']).default('fc'), // global average pooling, or flatten + one hidden fully connected layer
+  fc: int(1).default(128),
+  dropout: z.number().min(0).lt(1).default(0.3),
+});
+
+export const MODEL_CONFIGS = {
+  lenet5: LeNet5ConfigSchema,
+  'alexnet-small': AlexNetConfigSchema,
+  mlp: MLPConfigSchema,
+  vgg: VggConfigSchema,
+} as const;
 export type ModelName = keyof typeof MODEL_CONFIGS;
 
 /**
@@ -128,3 +142,4 @@ export type Recipe = z.output<typeof RecipeSchema>;
 export type LeNet5Settings = z.output<typeof LeNet5ConfigSchema>;
 export type AlexNetSettings = z.output<typeof AlexNetConfigSchema>;
 export type MLPSettings = z.output<typeof MLPConfigSchema>;
+export type VggSettings = z.output<typeof VggConfigSchema>;

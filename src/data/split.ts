@@ -78,8 +78,8 @@ export function batchTensor(s: Split, start: number, end: number): tf.Tensor4D {
   return tf.tensor4d(f, [b, s.height, s.width, s.channels]);
 }
 
-/** Images at the given indices as `[B,H,W,C]` float32, and their labels. */
-export function gatherBatch(s: Split, idx: ArrayLike<number>): { x: tf.Tensor4D; y: Int32Array } {
+/** Images at the given indices as `[B,H,W,C]` float32 values in [0, 1], and their labels. */
+export function gatherPixels(s: Split, idx: ArrayLike<number>): { data: Float32Array; y: Int32Array } {
   const per = s.height * s.width * s.channels;
   const f = new Float32Array(idx.length * per);
   const y = new Int32Array(idx.length);
@@ -90,7 +90,13 @@ export function gatherBatch(s: Split, idx: ArrayLike<number>): { x: tf.Tensor4D;
     for (let p = 0; p < per; p++) f[o + p] = s.pixels[src + p] / 255;
     y[i] = s.labels[j];
   }
-  return { x: tf.tensor4d(f, [idx.length, s.height, s.width, s.channels]), y };
+  return { data: f, y };
+}
+
+/** Images at the given indices as `[B,H,W,C]` float32, and their labels. */
+export function gatherBatch(s: Split, idx: ArrayLike<number>): { x: tf.Tensor4D; y: Int32Array } {
+  const { data, y } = gatherPixels(s, idx);
+  return { x: tf.tensor4d(data, [idx.length, s.height, s.width, s.channels]), y };
 }
 
 /** Batches of `[B,H,W,C]` float32 over a whole split, in order. The consumer disposes each. */

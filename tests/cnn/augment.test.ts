@@ -41,6 +41,34 @@ describe('augment (random crops with padding, horizontal flips)', () => {
     x.dispose();
   });
 
+  it("the pixel form (the CPU path's, before upload) gives the tensor form's images and draws the same numbers, erasing included", () => {
+    const B = 16,
+      H = 12,
+      W = 10,
+      C = 3;
+    const v = randArray(B * H * W * C, 23).map((a) => (a + 1) / 2);
+    const a = augment({ pad: 3, flip: true, erase: 0.7 });
+    const r1 = rng(9),
+      r2 = rng(9);
+    const x = tf.tensor4d(v, [B, H, W, C]);
+    const viaTensor = a(x, r1).dataSync();
+    const viaPixels = Float32Array.from(v);
+    a.pixels!(viaPixels, B, H, W, C, r2);
+    for (let i = 0; i < v.length; i++) expect(viaPixels[i]).toBeCloseTo(viaTensor[i], 5);
+    expect(r1()).toBe(r2()); // the same count of draws
+    // against the same crops and flips without erasing (its draws come after them): some images have a
+    // rectangle of noise, not all
+    const plain = Float32Array.from(v);
+    augment({ pad: 3, flip: true }).pixels!(plain, B, H, W, C, rng(9));
+    let erased = 0;
+    for (let b = 0; b < B; b++)
+      if (viaPixels.subarray(b * H * W * C, (b + 1) * H * W * C).some((p, i) => p !== plain[b * H * W * C + i])) erased++;
+    expect(erased).toBeGreaterThan(0);
+    expect(erased).toBeLessThan(B);
+    expect(augment({ jitter: 0.1 }).pixels).toBeUndefined();
+    x.dispose();
+  });
+
   it('affine jitter keeps the image content near the centre (rotation about the centre)', () => {
     const x = tf.tidy(
       () =>
