@@ -51,6 +51,9 @@ export { deskew } from './stages/deskew.js';
 export { isUnion, type UnionStage, type UnionBranch } from './stages/union.js';
 export { classifier, type ClassifierStage } from './stages/classifier.js';
 export { kmeans } from './learn/kmeans.js';
+export { fitGmm, gmmPosteriors, gmmLogLikelihood, type Gmm, type GmmFit, type GmmOptions } from './learn/gmm.js';
+export { fisherEncode, type FisherOptions, type GmmLike } from './encode/fisher.js';
+export { vladEncode, type VladOptions } from './encode/vlad.js';
 export { Pipeline, pipeline, PipelineError } from './pipeline/pipeline.js';
 export { makeStage, registerStage, stageKinds, union } from './pipeline/registry.js';
 export {
