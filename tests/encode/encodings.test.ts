@@ -123,6 +123,8 @@ describe('encodings against VLFeat 0.9.21', () => {
     // our log-likelihood of VLFeat's own GMM is VLFeat's (the same formula): the comparison is like for like
     const theirs = gmmLogLikelihood({ ...gmm, components: K, dimension: D }, train, train.length / D);
     expect(Math.abs(theirs - F.trainLogLikelihood.rand) / Math.abs(F.trainLogLikelihood.rand)).toBeLessThan(1e-5);
+    const unseen = gmmLogLikelihood({ ...gmm, components: K, dimension: D }, heldout, heldout.length / D);
+    expect(Math.abs(unseen - F.heldoutLogLikelihood.rand) / Math.abs(F.heldoutLogLikelihood.rand)).toBeLessThan(1e-5);
     const best = await fitGmm(train, { components: K, dimension: D, seed: 0 });
     expect(best.logLikelihood).toBeGreaterThanOrEqual(Math.max(F.trainLogLikelihood.rand, F.trainLogLikelihood.kmeans));
     // a proper mixture: priors sum to 1, every variance at or above the floor
