@@ -133,7 +133,9 @@ async function importModule(file: string): Promise<unknown> {
   if (!/\.m?ts$/.test(file)) return import(url);
   let api: { register(): () => Promise<void> | void };
   try {
-    api = (await import('tsx/esm/api')) as typeof api;
+    // a name in a variable: bundlers leave the import to run time (tsx is needed only here, and only on Node)
+    const loader = 'tsx/esm/api';
+    api = (await import(loader)) as typeof api;
   } catch {
     throw new ConfigError(
       `${file}: Node ${process.version} does not load TypeScript modules by itself, and tsx is not installed here: install it (npm install tsx), or compile the module to .js (npx tsc), or write the recipe as .json`,

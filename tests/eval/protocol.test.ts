@@ -2,7 +2,7 @@
 // changes nothing it chose), each candidate's validation accuracy is that of a plain fit-and-score on the same
 // split, the best (first of equals) is what the refit takes; resumed and stopped fits are marked, and their
 // times count every epoch.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +90,29 @@ describe('the validation protocol', () => {
     expect(b.contenders[0].accuracy).not.toBe(a.contenders[0].accuracy);
     expect(a.verdict).toMatch(/^at 400 training images, under the validation protocol, /);
   }, 300_000);
+
+  it("a rerun reads each search's finished candidates back (their part file) and does not fit them again", async () => {
+    const out = join(tmp('rerun'), 'run');
+    const steps: string[] = [];
+    const a = await compare([small()], ds, { out, progress: false, protocol: { kind: 'validation', validation: 0.25 } });
+    const file = join(out, 'parts', 'bow-sift.search.json');
+    const part = JSON.parse(readFileSync(file, 'utf8')) as { candidates: unknown[]; record: unknown };
+    expect(part.candidates).toHaveLength(3);
+    expect(part.record).toEqual(a.contenders[0].protocol);
+    // a search cut short after its first candidate: the rerun fits only the other two
+    writeFileSync(file, JSON.stringify({ ...part, candidates: part.candidates.slice(0, 1), record: undefined }));
+    const b = await compare([small()], ds, {
+      out,
+      progress: false,
+      protocol: { kind: 'validation', validation: 0.25 },
+      onStep: (m) => steps.push(m),
+    });
+    expect(steps.filter((m) => /candidate \d\/3/.test(m)).map((m) => /candidate (\d)/.exec(m)![1])).toEqual(['2', '3']);
+    expect(b.contenders[0].protocol!.candidates).toEqual(
+      a.contenders[0].protocol!.candidates.map((c, i) => (i === 0 ? c : expect.anything())),
+    );
+    expect(b.contenders[0].protocol!.chosen).toEqual(a.contenders[0].protocol!.chosen);
+  }, 120_000);
 
   it('with early stopping, the refit takes the epochs of the best validation accuracy', async () => {
     const c = new CnnClassifier(readRecipe('lenet5') as never).set('train.epochs', 4).set('train.minSteps', 0).set('train.patience', 1);
