@@ -11,12 +11,14 @@
  *   BowSiftNorm       SIFT normalisation (+ contrast)         BowWinnerTakeAll one-hot of the argmax (hard coding)
  *   BowScaledSoftmax  softmax(beta x) (soft coding)
  *   BowLCN            local contrast normalisation           BowRotationConv  conv max-pooled over K filter rotations
+ *   BowFisher         Fisher vectors over a pyramid (the GMM as weights)
  *
  * Each calls the same functions as the stage it stands for, so the model computes what the pipeline does.
  */
 import * as tf from '@tensorflow/tfjs';
 import { localContrastNorm, rotationPoolConv } from './ops/invariance.js';
 import { blocknorm } from './stages/blocknorm.js';
+import { fisherMaps, fisherWeights } from './stages/fisher.js';
 import { frameGeometry, gatherConv, normalize, type DescriptorNorm } from './stages/descriptor.js';
 import { kernelmap } from './stages/kernelmap.js';
 import { orientation } from './stages/orientation.js';
@@ -236,6 +238,49 @@ export class BowRotationConv extends tf.layers.Layer {
   }
 }
 
+/**
+ * Fisher vector encoding and pooling (stages/fisher.ts), as one layer with the GMM as its weights: the 1x1 conv
+ * over [x, x²] and the softmax give the posteriors, sum pooling of q, qx and qx² per pyramid region the closed-form
+ * gradients. Its output `[N,1,1,R·2KD]` is the stage's.
+ */
+export class BowFisher extends tf.layers.Layer {
+  static className = 'BowFisher';
+  readonly components: number;
+  readonly dimension: number;
+  readonly pyramid: number[];
+  readonly improved: boolean;
+  private means: tf.LayerVariable | null = null;
+  private variances: tf.LayerVariable | null = null;
+  private priors: tf.LayerVariable | null = null;
+  constructor(c: Kw & { components: number; dimension: number; pyramid?: number[]; improved?: boolean }) {
+    super(c as never);
+    this.components = c.components;
+    this.dimension = c.dimension;
+    this.pyramid = c.pyramid ?? [1];
+    this.improved = c.improved ?? true;
+  }
+  override build(): void {
+    const [k, d] = [this.components, this.dimension];
+    this.means = this.addWeight('means', [k, d], 'float32', tf.initializers.zeros());
+    this.variances = this.addWeight('variances', [k, d], 'float32', tf.initializers.ones());
+    this.priors = this.addWeight('priors', [k], 'float32', tf.initializers.constant({ value: 1 / k }));
+    this.built = true;
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    const regions = this.pyramid.reduce((a, l) => a + l * l, 0);
+    return [s[0], 1, 1, regions * 2 * this.components * this.dimension];
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const w = fisherWeights(this.means!.read() as tf.Tensor2D, this.variances!.read() as tf.Tensor2D, this.priors!.read() as tf.Tensor1D);
+      return fisherMaps(first(x), w, this.pyramid, this.improved);
+    });
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), components: this.components, dimension: this.dimension, pyramid: this.pyramid, improved: this.improved };
+  }
+}
+
 export const BOW_LAYERS = [
   BowStage,
   BowReplicatePad,
@@ -245,6 +290,7 @@ export const BOW_LAYERS = [
   BowScaledSoftmax,
   BowLCN,
   BowRotationConv,
+  BowFisher,
 ];
 for (const c of BOW_LAYERS)
   tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

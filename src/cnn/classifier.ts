@@ -17,6 +17,7 @@ import {
   type Picture,
 } from '../core/classifier.js';
 import { ConfigError, FitError } from '../core/errors.js';
+import { BOW_LAYERS, BowReplicatePad } from '../layers.js';
 import { CnnFitSchema } from '../config/fit.js';
 import { parseConfig } from '../config/schema.js';
 import type { ModelMeta } from '../core/persist.js';
@@ -33,9 +34,15 @@ import { loadModel, saveModel } from './io.js';
 import { accuracyOf, predictLogits, predictSplit, trainModel, type PredictOptions } from './train.js';
 import { ZOO } from './zoo.js';
 
-/** Layers whose outputs robustness and the teaching page compare (representation per layer). */
-const REPRESENTED =
-  /^(Conv2D|Dense|MaxPooling2D|AveragePooling2D|DepthwiseConv2D|BowStage|BowWinnerTakeAll|BowScaledSoftmax|BowSiftNorm|BowGatherConv|BowLCN|BowRotationConv)$/;
+/** Layers whose outputs robustness and the teaching page compare (representation per layer): tfjs's and bowcnn's own, padding aside. */
+const REPRESENTED = new Set([
+  'Conv2D',
+  'Dense',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'DepthwiseConv2D',
+  ...BOW_LAYERS.filter((c) => c !== BowReplicatePad).map((c) => c.className),
+]);
 
 /** A short identity of a model's current weights (what a fine-tune starts from). */
 async function weightsKey(m: tf.LayersModel): Promise<string> {
@@ -192,7 +199,7 @@ export class CnnClassifier implements Classifier {
 
   async representations(x: Maps): Promise<Record<string, tf.Tensor>> {
     const m = this.fitted();
-    const keep = m.layers.filter((l) => REPRESENTED.test(l.getClassName()));
+    const keep = m.layers.filter((l) => REPRESENTED.has(l.getClassName()));
     const probe = tf.model({ inputs: m.inputs, outputs: keep.map((l) => l.output as tf.SymbolicTensor) });
     const ys = probe.apply(x, { training: false }) as tf.Tensor | tf.Tensor[]; // one pass (predict() slices into batches of 32)
     const arr = Array.isArray(ys) ? ys : [ys];

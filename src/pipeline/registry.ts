@@ -13,10 +13,12 @@ import { coding } from '../stages/coding.js';
 import { descriptor } from '../stages/descriptor.js';
 import { deskew } from '../stages/deskew.js';
 import { denseSift } from '../stages/dsift.js';
+import { fisher } from '../stages/fisher.js';
 import { flatten } from '../stages/flatten.js';
 import { gradient } from '../stages/gradient.js';
 import { kernelmap } from '../stages/kernelmap.js';
 import { orientation } from '../stages/orientation.js';
+import { pca } from '../stages/pca.js';
 import { pooling } from '../stages/pooling.js';
 import type { Stage } from '../stages/stage.js';
 import { makeUnion } from '../stages/union.js';
@@ -34,6 +36,8 @@ const KINDS = new Map<string, AnyStageFactory>([
   ['blocknorm', blocknorm as AnyStageFactory],
   ['flatten', flatten as AnyStageFactory],
   ['coding', coding as AnyStageFactory],
+  ['pca', pca as AnyStageFactory],
+  ['fisher', fisher as AnyStageFactory],
   ['pooling', pooling as AnyStageFactory],
   ['kernelmap', kernelmap as AnyStageFactory],
   ['classifier', classifier as AnyStageFactory],
