@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { localContrastNorm, rotationPoolConv } from './ops/invariance.js';
 import { blocknorm } from './stages/blocknorm.js';
-import { fisherMaps, fisherWeights } from './stages/fisher.js';
+import { fisherMaps, fisherWeights } from './ops/fisher.js';
 import { frameGeometry, gatherConv, normalize, type DescriptorNorm } from './stages/descriptor.js';
 import { kernelmap } from './stages/kernelmap.js';
 import { orientation } from './stages/orientation.js';

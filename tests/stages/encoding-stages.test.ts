@@ -82,7 +82,7 @@ describe('pca', () => {
       for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) x[i * d + j] += z[i * d + k] * (k + 1) * m[k * d + j];
     const s = pca({ dims: 4, sample: n });
     const maps = tf.tensor4d(x, [1, 1, n, d]);
-    await s.fit(once(maps.clone() as tf.Tensor4D));
+    await s.fit!(once(maps.clone() as tf.Tensor4D));
     const y = (await s.apply(maps).data()) as Float32Array;
     const { kernel, bias } = s.projection()!;
     const w = kernel.dataSync(),
@@ -102,7 +102,7 @@ describe('pca', () => {
         expect(c / s.explained!.values[0]).toBeCloseTo(p === q ? s.explained!.values[p] / s.explained!.values[0] : 0, 3);
       }
     tf.dispose(maps);
-    s.dispose();
+    s.dispose?.();
   });
 });
 
@@ -129,7 +129,7 @@ describe('fisher (a stage, and its layer)', () => {
       expect(cosine(quad, want)).toBeGreaterThanOrEqual(0.99999);
     }
     tf.dispose(maps);
-    s.dispose();
+    s.dispose?.();
   });
 
   it('a pipeline with PCA and Fisher vectors fits, saves, loads and exports: the BowFisher layer gives the stage output', async () => {
