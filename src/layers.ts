@@ -12,6 +12,7 @@
  *   BowScaledSoftmax  softmax(beta x) (soft coding)
  *   BowLCN            local contrast normalisation           BowRotationConv  conv max-pooled over K filter rotations
  *   BowFisher         Fisher vectors over a pyramid (the GMM as weights)
+ *   BowVlad           VLAD over a pyramid (the centres as weights; soft assignment: NetVLAD's layer)
  *
  * Each calls the same functions as the stage it stands for, so the model computes what the pipeline does.
  */
@@ -19,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { localContrastNorm, rotationPoolConv } from './ops/invariance.js';
 import { blocknorm } from './stages/blocknorm.js';
 import { fisherMaps, fisherWeights } from './ops/fisher.js';
+import { vladMaps } from './ops/vlad.js';
 import { frameGeometry, gatherConv, normalize, type DescriptorNorm } from './stages/descriptor.js';
 import { kernelmap } from './stages/kernelmap.js';
 import { orientation } from './stages/orientation.js';
@@ -281,6 +283,73 @@ export class BowFisher extends tf.layers.Layer {
   }
 }
 
+/**
+ * VLAD over a pyramid (stages/vlad.ts), as one layer with the centres (and, for soft assignment, the 1x1
+ * convolution before its softmax) as weights. With soft assignment and trainable weights it is NetVLAD's layer.
+ */
+export class BowVlad extends tf.layers.Layer {
+  static className = 'BowVlad';
+  readonly words: number;
+  readonly dimension: number;
+  readonly pyramid: number[];
+  readonly assign: 'hard' | 'soft';
+  readonly flags: { normalizeComponents: boolean; squareRoot: boolean; normalizeMass: boolean };
+  private centres: tf.LayerVariable | null = null;
+  private kernel: tf.LayerVariable | null = null;
+  private bias: tf.LayerVariable | null = null;
+  constructor(
+    c: Kw & {
+      words: number;
+      dimension: number;
+      pyramid?: number[];
+      assign?: 'hard' | 'soft';
+      normalizeComponents?: boolean;
+      squareRoot?: boolean;
+      normalizeMass?: boolean;
+    },
+  ) {
+    super(c as never);
+    this.words = c.words;
+    this.dimension = c.dimension;
+    this.pyramid = c.pyramid ?? [1];
+    this.assign = c.assign ?? 'hard';
+    this.flags = {
+      normalizeComponents: c.normalizeComponents ?? true,
+      squareRoot: c.squareRoot ?? true,
+      normalizeMass: c.normalizeMass ?? false,
+    };
+  }
+  override build(): void {
+    const [k, d] = [this.words, this.dimension];
+    this.centres = this.addWeight('centres', [k, d], 'float32', tf.initializers.zeros());
+    if (this.assign === 'soft') {
+      this.kernel = this.addWeight('kernel', [d, k], 'float32', tf.initializers.zeros());
+      this.bias = this.addWeight('bias', [k], 'float32', tf.initializers.zeros());
+    }
+    this.built = true;
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    const regions = this.pyramid.reduce((a, l) => a + l * l, 0);
+    return [s[0], 1, 1, regions * this.words * this.dimension];
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const soft = this.kernel && this.bias ? { kernel: this.kernel.read() as tf.Tensor2D, bias: this.bias.read() as tf.Tensor1D } : null;
+      return vladMaps(first(x), this.centres!.read() as tf.Tensor2D, soft, this.pyramid, this.flags);
+    });
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      words: this.words,
+      dimension: this.dimension,
+      pyramid: this.pyramid,
+      assign: this.assign,
+      ...this.flags,
+    };
+  }
+}
+
 export const BOW_LAYERS = [
   BowStage,
   BowReplicatePad,
@@ -291,6 +360,7 @@ export const BOW_LAYERS = [
   BowLCN,
   BowRotationConv,
   BowFisher,
+  BowVlad,
 ];
 for (const c of BOW_LAYERS)
   tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

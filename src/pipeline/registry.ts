@@ -19,6 +19,7 @@ import { gradient } from '../stages/gradient.js';
 import { kernelmap } from '../stages/kernelmap.js';
 import { orientation } from '../stages/orientation.js';
 import { pca } from '../stages/pca.js';
+import { vlad } from '../stages/vlad.js';
 import { pooling } from '../stages/pooling.js';
 import type { Stage } from '../stages/stage.js';
 import { makeUnion } from '../stages/union.js';
@@ -38,6 +39,7 @@ const KINDS = new Map<string, AnyStageFactory>([
   ['coding', coding as AnyStageFactory],
   ['pca', pca as AnyStageFactory],
   ['fisher', fisher as AnyStageFactory],
+  ['vlad', vlad as AnyStageFactory],
   ['pooling', pooling as AnyStageFactory],
   ['kernelmap', kernelmap as AnyStageFactory],
   ['classifier', classifier as AnyStageFactory],

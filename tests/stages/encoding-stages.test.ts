@@ -10,10 +10,12 @@ import { exportBowNet } from '../../src/cnn/bownet.js';
 import { dataset } from '../../src/data/registry.js';
 import { batchTensor } from '../../src/data/split.js';
 import { fisherEncode } from '../../src/encode/fisher.js';
+import { vladEncode } from '../../src/encode/vlad.js';
 import { load } from '../../src/models/load.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { fisher } from '../../src/stages/fisher.js';
 import { pca, symmetricEigen } from '../../src/stages/pca.js';
+import { vlad } from '../../src/stages/vlad.js';
 import { FIX, randArray } from '../helpers.js';
 
 const F = JSON.parse(readFileSync(join(FIX, 'vlfeat', 'encodings.json'), 'utf8'));
@@ -184,4 +186,71 @@ describe('fisher (a stage, and its layer)', () => {
     back.dispose();
     p.dispose();
   }, 120_000);
+});
+
+describe('vlad (a stage, and its layer: NetVLAD when soft and trained)', () => {
+  it("gives VLFeat's VLAD (hard assignment, intra-normalised, square root) of each image, and per region the reference's", async () => {
+    const s = vlad({ words: K, pyramid: [1, 2], normalizeComponents: true, squareRoot: true });
+    const centres = tf.tensor2d(gmm.means, [K, D]);
+    s.setCentres(centres);
+    const maps = tf.tensor4d(test, [2, side, side, D]);
+    const out = (await s.apply(maps).data()) as Float32Array;
+    const R = 5,
+      L = K * D;
+    for (let i = 0; i < 2; i++) {
+      const mine = out.subarray(i * R * L, (i + 1) * R * L);
+      const whole = Float32Array.from(mine.subarray(0, L), (v) => v * Math.sqrt(R));
+      expect(cosine(whole, F.vladSqrtComponents[i])).toBeGreaterThanOrEqual(0.99999);
+      const rows = [];
+      for (let y = 0; y < 4; y++)
+        for (let x = 4; x < 8; x++) rows.push(...test.subarray((i * 64 + y * 8 + x) * D, (i * 64 + y * 8 + x + 1) * D));
+      const want = await vladEncode(Float32Array.from(rows), gmm.means, { normalizeComponents: true, squareRoot: true, dimension: D });
+      const quad = Float32Array.from(mine.subarray(2 * L, 3 * L), (v) => v * Math.sqrt(R)); // level 2: row 0, column 1
+      expect(cosine(quad, want)).toBeGreaterThanOrEqual(0.99999);
+    }
+    // the BowVlad layer gives the stage's output, soft assignment included
+    for (const assign of ['hard', 'soft'] as const) {
+      const t = vlad({ words: K, assign, alpha: 20 });
+      t.setCentres(centres);
+      const spec = t.toLayers!([side, side, D])[0];
+      const { BowVlad } = await import('../../src/layers.js');
+      const layer = new BowVlad(spec.config as never);
+      layer.apply(tf.input({ shape: [side, side, D] }));
+      layer.setWeights(spec.weights!);
+      const a = (await t.apply(maps).data()) as Float32Array;
+      const b = (await (layer.apply(maps) as tf.Tensor).data()) as Float32Array;
+      let md = 0;
+      for (let j = 0; j < a.length; j++) md = Math.max(md, Math.abs(a[j] - b[j]));
+      expect(md).toBeLessThan(1e-5);
+      t.dispose?.();
+    }
+    tf.dispose([maps, centres]);
+    s.dispose?.();
+  });
+
+  it('NetVLAD: the soft-assignment VLAD exported as a CNN and fine-tuned end to end raises validation accuracy over its k-means start', async () => {
+    const ds = await dataset('mnist', { subset: 1500, testSubset: 10, seed: 4 });
+    const { kept, held } = (await import('../../src/data/split.js')).splitOff(ds.train, 500, 1);
+    const p = Pipeline.fromJSON({
+      name: 'netvlad',
+      stages: [
+        { kind: 'gradient' },
+        { kind: 'orientation' },
+        { kind: 'cells', config: { size: 4 } },
+        { kind: 'descriptor', config: { cellSize: 4, step: 2 } },
+        { kind: 'pca', config: { dims: 16, sample: 20000 } },
+        { kind: 'vlad', config: { words: 8, assign: 'soft', alpha: 10, sample: 20000 } },
+        { kind: 'classifier', config: { C: 1 } },
+      ],
+    });
+    await p.fit(kept, { progress: false, data: { dataset: 'mnist', classes: ds.classes } });
+    const { trainModel, accuracyOf } = await import('../../src/cnn/train.js');
+    const net = exportBowNet(p, { trainable: { handcrafted: false, unsupervised: true, supervised: true } });
+    const before = await accuracyOf(net, held);
+    await trainModel(net, kept, { epochs: 3, batchSize: 64, lr: 1e-3, schedule: 'cosine', progress: false });
+    const after = await accuracyOf(net, held);
+    expect(after).toBeGreaterThan(before);
+    net.dispose();
+    p.dispose();
+  }, 300_000);
 });
