@@ -54,6 +54,11 @@ export { kmeans } from './learn/kmeans.js';
 export { fitGmm, gmmPosteriors, gmmLogLikelihood, type Gmm, type GmmFit, type GmmOptions } from './learn/gmm.js';
 export { fisherEncode, type FisherOptions, type GmmLike } from './encode/fisher.js';
 export { vladEncode, type VladOptions } from './encode/vlad.js';
+export { bossanovaEncode, type BossaNovaOptions } from './encode/bossanova.js';
+export { pca } from './stages/pca.js';
+export { fisher } from './stages/fisher.js';
+export { vlad } from './stages/vlad.js';
+export { bossanova } from './stages/bossanova.js';
 export { Pipeline, pipeline, PipelineError } from './pipeline/pipeline.js';
 export { makeStage, registerStage, stageKinds, union } from './pipeline/registry.js';
 export {

@@ -13,6 +13,7 @@
  *   BowLCN            local contrast normalisation           BowRotationConv  conv max-pooled over K filter rotations
  *   BowFisher         Fisher vectors over a pyramid (the GMM as weights)
  *   BowVlad           VLAD over a pyramid (the centres as weights; soft assignment: NetVLAD's layer)
+ *   BowBossaNova      BossaNova over a pyramid (the words and their distance spreads as weights)
  *
  * Each calls the same functions as the stage it stands for, so the model computes what the pipeline does.
  */
@@ -21,6 +22,7 @@ import { localContrastNorm, rotationPoolConv } from './ops/invariance.js';
 import { blocknorm } from './stages/blocknorm.js';
 import { fisherMaps, fisherWeights } from './ops/fisher.js';
 import { vladMaps } from './ops/vlad.js';
+import { bossanovaMaps } from './ops/bossanova.js';
 import { frameGeometry, gatherConv, normalize, type DescriptorNorm } from './stages/descriptor.js';
 import { kernelmap } from './stages/kernelmap.js';
 import { orientation } from './stages/orientation.js';
@@ -350,6 +352,54 @@ export class BowVlad extends tf.layers.Layer {
   }
 }
 
+/** BossaNova over a pyramid (stages/bossanova.ts), as one layer with the words and their spreads as weights. */
+export class BowBossaNova extends tf.layers.Layer {
+  static className = 'BowBossaNova';
+  readonly settings: {
+    words: number;
+    dimension: number;
+    bins: number;
+    lambdaMin: number;
+    lambdaMax: number;
+    knn: number;
+    gamma: number;
+    pyramid: number[];
+  };
+  private centres: tf.LayerVariable | null = null;
+  private sigmas: tf.LayerVariable | null = null;
+  constructor(
+    c: Kw & {
+      words: number;
+      dimension: number;
+      bins: number;
+      lambdaMin: number;
+      lambdaMax: number;
+      knn: number;
+      gamma: number;
+      pyramid?: number[];
+    },
+  ) {
+    super(c as never);
+    const { words, dimension, bins, lambdaMin, lambdaMax, knn, gamma } = c;
+    this.settings = { words, dimension, bins, lambdaMin, lambdaMax, knn, gamma, pyramid: c.pyramid ?? [1] };
+  }
+  override build(): void {
+    this.centres = this.addWeight('centres', [this.settings.words, this.settings.dimension], 'float32', tf.initializers.zeros());
+    this.sigmas = this.addWeight('sigmas', [this.settings.words], 'float32', tf.initializers.ones());
+    this.built = true;
+  }
+  override computeOutputShape(s: tf.Shape): tf.Shape {
+    const regions = this.settings.pyramid.reduce((a, l) => a + l * l, 0);
+    return [s[0], 1, 1, regions * this.settings.words * (this.settings.bins + 1)];
+  }
+  override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => bossanovaMaps(first(x), this.centres!.read() as tf.Tensor2D, this.sigmas!.read() as tf.Tensor1D, this.settings));
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.settings };
+  }
+}
+
 export const BOW_LAYERS = [
   BowStage,
   BowReplicatePad,
@@ -361,6 +411,7 @@ export const BOW_LAYERS = [
   BowRotationConv,
   BowFisher,
   BowVlad,
+  BowBossaNova,
 ];
 for (const c of BOW_LAYERS)
   tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

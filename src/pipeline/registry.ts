@@ -6,6 +6,7 @@
 import { ConfigError } from '../core/errors.js';
 import { didYouMean, listOf } from '../core/suggest.js';
 import { blocknorm } from '../stages/blocknorm.js';
+import { bossanova } from '../stages/bossanova.js';
 import { blocks } from '../stages/blocks.js';
 import { cells } from '../stages/cells.js';
 import { classifier } from '../stages/classifier.js';
@@ -40,6 +41,7 @@ const KINDS = new Map<string, AnyStageFactory>([
   ['pca', pca as AnyStageFactory],
   ['fisher', fisher as AnyStageFactory],
   ['vlad', vlad as AnyStageFactory],
+  ['bossanova', bossanova as AnyStageFactory],
   ['pooling', pooling as AnyStageFactory],
   ['kernelmap', kernelmap as AnyStageFactory],
   ['classifier', classifier as AnyStageFactory],

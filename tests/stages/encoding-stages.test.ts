@@ -11,11 +11,13 @@ import { dataset } from '../../src/data/registry.js';
 import { batchTensor } from '../../src/data/split.js';
 import { fisherEncode } from '../../src/encode/fisher.js';
 import { vladEncode } from '../../src/encode/vlad.js';
+import { bossanovaEncode } from '../../src/encode/bossanova.js';
 import { load } from '../../src/models/load.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { fisher } from '../../src/stages/fisher.js';
 import { pca, symmetricEigen } from '../../src/stages/pca.js';
 import { vlad } from '../../src/stages/vlad.js';
+import { bossanova } from '../../src/stages/bossanova.js';
 import { FIX, randArray } from '../helpers.js';
 
 const F = JSON.parse(readFileSync(join(FIX, 'vlfeat', 'encodings.json'), 'utf8'));
@@ -253,4 +255,44 @@ describe('vlad (a stage, and its layer: NetVLAD when soft and trained)', () => {
     net.dispose();
     p.dispose();
   }, 300_000);
+});
+
+describe('bossanova (a stage, and its layer)', () => {
+  it('gives, per image and per pyramid region, the plain-loop reference; its layer gives the stage output', async () => {
+    const o = { bins: 3, lambdaMin: 0.4, lambdaMax: 2, knn: 4, gamma: 1 };
+    const s = bossanova({ words: K, pyramid: [1, 2], ...o });
+    // the words: VLFeat's GMM means; their spreads: made-up, different per word
+    const sig = Float32Array.from({ length: K }, (_, k) => 0.4 + 0.01 * k);
+    const centres = tf.tensor2d(gmm.means, [K, D]),
+      sigmas = tf.tensor1d(sig);
+    s.setWords(centres, sigmas);
+    const maps = tf.tensor4d(test, [2, side, side, D]);
+    const out = (await s.apply(maps).data()) as Float32Array;
+    const R = 5,
+      L = K * (o.bins + 1);
+    for (let i = 0; i < 2; i++) {
+      const mine = out.subarray(i * R * L, (i + 1) * R * L);
+      const whole = Float32Array.from(mine.subarray(0, L), (v) => v * Math.sqrt(R));
+      const want = bossanovaEncode(test.subarray(i * 64 * D, (i + 1) * 64 * D), gmm.means, sig, D, o);
+      // distances fall in the bins (the comparison is not of zeros)
+      expect(want.subarray(0, K * o.bins).filter((v) => v > 0).length).toBeGreaterThan(K / 2);
+      for (let t = 0; t < L; t++) expect(whole[t]).toBeCloseTo(want[t], 4);
+      const rows = [];
+      for (let y = 4; y < 8; y++)
+        for (let x = 4; x < 8; x++) rows.push(...test.subarray((i * 64 + y * 8 + x) * D, (i * 64 + y * 8 + x + 1) * D));
+      const quad = bossanovaEncode(Float32Array.from(rows), gmm.means, sig, D, o);
+      for (let t = 0; t < L; t++) expect(mine[4 * L + t] * Math.sqrt(R)).toBeCloseTo(quad[t], 4);
+    }
+    const spec = s.toLayers!([side, side, D])[0];
+    const { BowBossaNova } = await import('../../src/layers.js');
+    const layer = new BowBossaNova(spec.config as never);
+    layer.apply(tf.input({ shape: [side, side, D] }));
+    layer.setWeights(spec.weights!);
+    const b = (await (layer.apply(maps) as tf.Tensor).data()) as Float32Array;
+    let md = 0;
+    for (let j = 0; j < out.length; j++) md = Math.max(md, Math.abs(out[j] - b[j]));
+    expect(md).toBeLessThan(1e-5);
+    tf.dispose([maps, centres, sigmas]);
+    s.dispose?.();
+  });
 });
