@@ -16,6 +16,7 @@ import { lenet5Counts } from './lenet5-counts.js';
 import { mlpScalability } from './mlp-scalability.js';
 import { mlpStability } from './mlp-stability.js';
 import { moreData } from './more-data.js';
+import { encodings } from './encodings.js';
 import { nonlinearity } from './nonlinearity.js';
 import { paddingStride } from './padding-stride.js';
 import { rotationPooling } from './rotation-pooling.js';
@@ -36,6 +37,7 @@ export const EXPERIMENTS: Experiment[] = [
   lcn,
   rotationPooling,
   moreData,
+  encodings,
 ];
 
 export function experiment(name: string): Experiment {

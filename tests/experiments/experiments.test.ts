@@ -206,6 +206,26 @@ describe('padding-stride', () => {
     expect(r.notes[0]).toMatch(/^The protocol: validation/);
   }, 300_000);
 
+  it('encodings: five encodings, each 2,048 values an image, scored by the same classifier', async () => {
+    const { encodingPipelines } = await import('../../src/experiments/encodings.js');
+    const cs = encodingPipelines();
+    // 2,048 values an image for each, from the stages' own output shapes on a 28x28 digit
+    for (const c of cs)
+      expect(
+        c
+          .cards([28, 28, 1])
+          .at(-2)
+          ?.outShape?.reduce((a, b) => a * b, 1),
+      ).toBe(2048);
+    cs.forEach((c) => c.dispose());
+    const r = await run('encodings', {
+      subset: 600,
+      testSubset: 100,
+      sets: { 'coding.sample': 8000, 'pca.sample': 8000, 'vlad.sample': 8000, 'fisher.sample': 8000, 'bossanova.sample': 8000 },
+    });
+    expect(Object.keys(r.figures.accuracy as object)).toEqual(['bow-hard', 'bow-soft', 'vlad', 'fisher', 'bossanova']);
+  }, 600_000);
+
   it('map sizes by hand: valid 5x5 convs shrink by 4, same ones keep the size, stride 2 halves', async () => {
     const r = await run('padding-stride');
     const maps = (n: string) => (r.figures[n] as { maps: string[] }).maps;
