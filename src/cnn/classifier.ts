@@ -129,7 +129,7 @@ export class CnnClassifier implements Classifier {
     const steps = Math.ceil(train.n / t.batchSize);
     if (t.minSteps > steps * t.epochs && opts.progress !== false)
       process.stderr.write(
-        `bowcnn: ${this.name}: ${t.epochs} epoch${t.epochs === 1 ? '' : 's'} of ${steps} step${steps === 1 ? '' : 's'} raised to ${Math.ceil(t.minSteps / steps)} epochs, to make train.minSteps = ${t.minSteps} steps on ${train.n} images (--set train.minSteps=0 for exactly ${t.epochs})\n`,
+        `bowcnn: ${this.name}: ${train.n} images make ${steps} step${steps === 1 ? '' : 's'} an epoch: each of the ${t.epochs} epochs passes over them ${Math.ceil(t.minSteps / (steps * t.epochs))} times, to make train.minSteps = ${t.minSteps} steps (--set train.minSteps=0 for one pass an epoch)\n`,
       );
     const model = this.fitted();
     const rep = await trainModel(model, train, {

@@ -40,7 +40,7 @@ export type Augment = ((x: tf.Tensor4D, rand: () => number) => tf.Tensor4D) & {
 
 export interface TrainOptions {
   epochs?: number;
-  /** at least this many steps: on a small training set, epochs are raised until epochs x steps per epoch reaches it */
+  /** at least this many steps: on a small training set, each epoch passes over the images as often as that takes */
   minSteps?: number;
   batchSize?: number;
   lr?: number;
@@ -310,8 +310,12 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
       bad = m.bad;
     }
   }
-  const stepsPerEpoch = Math.ceil(train.n / o.batchSize);
-  if (o.minSteps && stepsPerEpoch * o.epochs < o.minSteps) o.epochs = Math.ceil(o.minSteps / stepsPerEpoch);
+  // on a small training set an epoch passes over the images several times (`passes`, each in a new order), so
+  // that the epochs make at least minSteps steps: as many epochs (and validation points) as asked, each long enough
+  const once = Math.ceil(train.n / o.batchSize);
+  const passes = o.minSteps && once * o.epochs < o.minSteps ? Math.ceil(o.minSteps / (once * o.epochs)) : 1;
+  const perEpoch = passes * train.n;
+  const stepsPerEpoch = Math.ceil(perEpoch / o.batchSize);
   const totalSteps = stepsPerEpoch * o.epochs;
   const kernels = model.trainableWeights.filter((w) => /kernel/.test(w.originalName));
   const t0 = performance.now();
@@ -326,14 +330,22 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
   try {
     for (let epoch = start; epoch < o.epochs; epoch++) {
       const rand = rng(o.seed * 1000003 + epoch);
-      const order = shuffle(
-        Array.from({ length: train.n }, (_, i) => i),
-        rand,
+      const order: number[] = [];
+      for (let q = 0; q < passes; q++)
+        order.push(
+          ...shuffle(
+            Array.from({ length: train.n }, (_, i) => i),
+            rand,
+          ),
+        );
+      const bar = new Progress(
+        `${o.label ?? model.name} epoch ${epoch + 1}/${o.epochs}${passes > 1 ? ` (${passes} passes)` : ''}`,
+        perEpoch,
+        {
+          unit: 'img',
+          silent: o.progress === false ? true : undefined,
+        },
       );
-      const bar = new Progress(`${o.label ?? model.name} epoch ${epoch + 1}/${o.epochs}`, train.n, {
-        unit: 'img',
-        silent: o.progress === false ? true : undefined,
-      });
       const te = performance.now();
       let lossSum = 0,
         correct = 0,
@@ -419,7 +431,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
         valAccuracy,
         lr: opt.learningRate,
         seconds,
-        imagesPerSec: train.n / seconds,
+        imagesPerSec: perEpoch / seconds,
       };
       history.push(rec);
       o.onEpoch?.(rec);

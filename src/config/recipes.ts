@@ -21,7 +21,7 @@ export const AugmentSchema = z.strictObject({
 
 export const TrainSchema = z.strictObject({
   epochs: int(1).default(5),
-  /** at least this many optimisation steps: on a small training set, epochs are raised until they make this many */
+  /** at least this many optimisation steps: on a small training set, each epoch passes over the images as often as that takes */
   minSteps: int(0).default(0),
   batchSize: int(1).default(128),
   lr: z.number().positive().default(1e-3),
