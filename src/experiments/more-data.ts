@@ -67,7 +67,15 @@ export const moreData: Experiment = {
         band: s.points.map((p) => [100 * p.lo, 100 * p.hi] as [number, number]),
         marker: s.kind === 'bow' ? ('square' as const) : ('circle' as const),
       })),
-      { title: 'Test accuracy against training images', xlabel: 'training images (log)', ylabel: 'accuracy (%)', xLog: true, width: 620 },
+      {
+        title: 'Test accuracy against training images',
+        xlabel: 'training images (log)',
+        ylabel: 'accuracy (%)',
+        xLog: true,
+        width: 620,
+        yMin: Math.max(0, Math.floor(Math.min(...series.flatMap((s) => s.points.map((p) => 100 * p.lo))) - 1)),
+        yMax: Math.min(100, Math.ceil(Math.max(...series.flatMap((s) => s.points.map((p) => 100 * p.hi))) + 0.5)),
+      },
     );
     return {
       measured: `with ${num(small)} training images bow-sift ${pct(at('bow-sift', small))}, LeNet-5 ${pct(at('lenet5', small))}; with ${num(big)}, bow-sift ${pct(at('bow-sift', big))}, LeNet-5 ${pct(at('lenet5', big))}${cross ? `; LeNet-5 overtakes between ${num(cross.between[0])} and ${num(cross.between[1])} images (about ${num(Math.round(cross.at))})` : ''}`,
