@@ -112,7 +112,7 @@ export const bossanova = defineStage<typeof BossaNovaSchema, BossaNovaStage>('bo
         stage: name,
         classic: `BossaNova on ${M} words, ${config.bins} distance bins${regions > 1 ? `, pyramid [${config.pyramid.join(', ')}]` : ''}`,
         cnn: `conv 1x1 ${D}->${M} (squared distances), binning into ${config.bins} maps a word, sum pooling`,
-        kernel: [1, 1],
+        kernel: [sh[0], sh[1]], // it pools over the whole map: its receptive field is the image's
         stride: 1,
         dilation: 1,
         mapsIn: D,

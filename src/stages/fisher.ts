@@ -109,7 +109,7 @@ export const fisher = defineStage<typeof FisherSchema, FisherStage>('fisher', Fi
         stage: name,
         classic: `Fisher vectors on a ${K}-component GMM${regions > 1 ? `, pyramid [${config.pyramid.join(', ')}]` : ''}${config.improved ? ' (improved)' : ''}`,
         cnn: `conv 1x1 over [x, x²] ${2 * D}->${K} + softmax, then sum pooling of q, qx, qx² and the closed-form gradients`,
-        kernel: [1, 1],
+        kernel: [sh[0], sh[1]], // it pools over the whole map: its receptive field is the image's
         stride: 1,
         dilation: 1,
         mapsIn: D,

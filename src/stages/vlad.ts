@@ -101,7 +101,7 @@ export const vlad = defineStage<typeof VladSchema, VladStage>('vlad', VladSchema
         stage: name,
         classic: `VLAD on ${K} centres (${config.assign} assignment)${regions > 1 ? `, pyramid [${config.pyramid.join(', ')}]` : ''}`,
         cnn: `conv 1x1 ${D}->${K} + ${config.assign === 'hard' ? 'winner-take-all' : 'softmax'}, then sum pooling of q·x and q, minus the centres`,
-        kernel: [1, 1],
+        kernel: [sh[0], sh[1]], // it pools over the whole map: its receptive field is the image's
         stride: 1,
         dilation: 1,
         mapsIn: D,
