@@ -4,9 +4,9 @@
  * `tf.loadLayersModel` reads a saved bownet; it needs nothing but `@tensorflow/tfjs` (no file system,
  * no native addon, no backend setup), in Node or a browser.
  *
- *   BowStage          a parameter-free stage of the classic chain by kind and JSON config: orientation
- *                     binning (WTA / bilinear), BoW pooling (with a pyramid), the chi2 / Hellinger map,
- *                     HOG's block normalisation
+ *   BowStage          a parameter-free stage by kind and JSON config: orientation binning (WTA /
+ *                     bilinear), BoW pooling (with a pyramid), the chi2 / Hellinger map, HOG's block
+ *                     normalisation, and any kind defined with { parameterFree: true }
  *   BowReplicatePad   padding by continuity or reflection      BowGatherConv    conv with stride AND dilation > 1
  *   BowSiftNorm       SIFT normalisation (+ contrast)         BowWinnerTakeAll one-hot of the argmax (hard coding)
  *   BowScaledSoftmax  softmax(beta x) (soft coding)
@@ -28,19 +28,16 @@ import { kernelmap } from './stages/kernelmap.js';
 import { orientation } from './stages/orientation.js';
 import { pad2d, type Padding } from './stages/pad.js';
 import { pooling } from './stages/pooling.js';
-import type { Stage } from './stages/stage.js';
+import { parameterFreeKinds, parameterFreeStage, type Stage } from './stages/stage.js';
 
 type Kw = Record<string, unknown>;
 const first = (x: tf.Tensor | tf.Tensor[]): tf.Tensor4D => (Array.isArray(x) ? x[0] : x) as tf.Tensor4D;
 /** The channel count of a layer's (first) input shape `[N,H,W,C]`. */
 const channelsOf = (s: tf.Shape | tf.Shape[]): number => (Array.isArray(s[0]) ? (s[0] as tf.Shape)[3] : (s as tf.Shape)[3]) as number;
 
-const PARAMETER_FREE: Record<string, (c: Kw) => Stage> = {
-  orientation: (c) => orientation(c as never),
-  blocknorm: (c) => blocknorm(c as never),
-  pooling: (c) => pooling(c as never),
-  kernelmap: (c) => kernelmap(c as never),
-};
+// the parameter-free kinds BowStage runs register themselves (defineStage's `parameterFree`); these are the
+// classic chain's, imported so that a saved bownet loads with this module alone
+void [orientation, blocknorm, pooling, kernelmap];
 
 export class BowStage extends tf.layers.Layer {
   static className = 'BowStage';
@@ -49,11 +46,14 @@ export class BowStage extends tf.layers.Layer {
   private readonly impl: Stage;
   constructor(c: Kw & { stage: string; stageConfig: Kw }) {
     super(c as never);
-    const make = PARAMETER_FREE[c.stage];
-    if (!make) throw new Error(`BowStage: unknown stage kind '${c.stage}' (known: ${Object.keys(PARAMETER_FREE).join(', ')})`);
+    const impl = parameterFreeStage(c.stage, c.stageConfig);
+    if (!impl)
+      throw new Error(
+        `BowStage: unknown parameter-free stage kind '${c.stage}' (known: ${parameterFreeKinds().join(', ')}; a kind of your own: import its file, defined with defineStage(kind, schema, build, { parameterFree: true }), first)`,
+      );
     this.stage = c.stage;
     this.stageConfig = c.stageConfig;
-    this.impl = make(c.stageConfig);
+    this.impl = impl;
   }
   override computeOutputShape(s: tf.Shape): tf.Shape {
     return [s[0], ...this.impl.outShape([s[1] as number, s[2] as number, s[3] as number])];

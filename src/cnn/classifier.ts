@@ -18,6 +18,7 @@ import {
 } from '../core/classifier.js';
 import { ConfigError, FitError } from '../core/errors.js';
 import { BOW_LAYERS, BowReplicatePad } from '../layers.js';
+import { stageLayerClassNames } from '../stages/stage.js';
 import { CnnFitSchema } from '../config/fit.js';
 import { parseConfig } from '../config/schema.js';
 import type { ModelMeta } from '../core/persist.js';
@@ -43,6 +44,8 @@ const REPRESENTED = new Set([
   'DepthwiseConv2D',
   ...BOW_LAYERS.filter((c) => c !== BowReplicatePad).map((c) => c.className),
 ]);
+/** The above, and the layer classes of stage kinds registered with their own (defineStage's `layers`). */
+const represented = (className: string) => REPRESENTED.has(className) || stageLayerClassNames().includes(className);
 
 /** A short identity of a model's current weights (what a fine-tune starts from). */
 async function weightsKey(m: tf.LayersModel): Promise<string> {
@@ -199,7 +202,7 @@ export class CnnClassifier implements Classifier {
 
   async representations(x: Maps): Promise<Record<string, tf.Tensor>> {
     const m = this.fitted();
-    const keep = m.layers.filter((l) => REPRESENTED.has(l.getClassName()));
+    const keep = m.layers.filter((l) => represented(l.getClassName()));
     const probe = tf.model({ inputs: m.inputs, outputs: keep.map((l) => l.output as tf.SymbolicTensor) });
     const ys = probe.apply(x, { training: false }) as tf.Tensor | tf.Tensor[]; // one pass (predict() slices into batches of 32)
     const arr = Array.isArray(ys) ? ys : [ys];

@@ -31,26 +31,31 @@ export function normalizeBlocks(x: Maps, norm: BlockNormKind, threshold: number,
   });
 }
 
-export const blocknorm = defineStage('blocknorm', BlockNormSchema, (config, name) => ({
-  apply(x: Maps): Maps {
-    check4d(name, x);
-    return normalizeBlocks(x, config.norm, config.threshold, config.epsilon);
-  },
-  outShape: (s) => [s[0], s[1], s[2]],
-  card(s): LayerCard {
-    const d = s[2] ?? 36;
-    return {
-      stage: name,
-      classic: `HOG block normalisation (${config.norm === 'l2hys' ? `L2-Hys, clipped at ${config.threshold}` : config.norm})`,
-      cnn: `normalisation across the ${d} maps of each position (no parameters)`,
-      mapsIn: d,
-      mapsOut: d,
-      params: 0,
-      origin: 'handcrafted',
-      receptiveField: 1,
-      outShape: [s[0], s[1], d],
-      connections: s[0] * s[1] * d,
-    };
-  },
-  toLayers: () => [{ className: 'BowStage', config: { stage: 'blocknorm', stageConfig: { ...config }, name } }],
-}));
+export const blocknorm = defineStage(
+  'blocknorm',
+  BlockNormSchema,
+  (config, name) => ({
+    apply(x: Maps): Maps {
+      check4d(name, x);
+      return normalizeBlocks(x, config.norm, config.threshold, config.epsilon);
+    },
+    outShape: (s) => [s[0], s[1], s[2]],
+    card(s): LayerCard {
+      const d = s[2] ?? 36;
+      return {
+        stage: name,
+        classic: `HOG block normalisation (${config.norm === 'l2hys' ? `L2-Hys, clipped at ${config.threshold}` : config.norm})`,
+        cnn: `normalisation across the ${d} maps of each position (no parameters)`,
+        mapsIn: d,
+        mapsOut: d,
+        params: 0,
+        origin: 'handcrafted',
+        receptiveField: 1,
+        outShape: [s[0], s[1], d],
+        connections: s[0] * s[1] * d,
+      };
+    },
+    toLayers: () => [{ className: 'BowStage', config: { stage: 'blocknorm', stageConfig: { ...config }, name } }],
+  }),
+  { parameterFree: true },
+);

@@ -83,26 +83,31 @@ export function kernelMapRows(x: Csr, config: KernelMapSettings): Csr {
   return { n, d: d * parts, indptr: outPtr, indices: outIdx, values: outVal };
 }
 
-export const kernelmap = defineStage<typeof KernelMapSchema, RowMap>('kernelmap', KernelMapSchema, (config, name) => {
-  const factor = config.kind === 'chi2' ? 2 * config.order + 1 : 1;
-  return {
-    apply: (x: Maps): Maps => kernelMaps(x, config),
-    applyRows: (x: Csr): Csr => kernelMapRows(x, config),
-    outShape: (s) => [s[0], s[1], (s[2] ?? 0) * factor],
-    card(s): LayerCard {
-      const d = s[2] ?? 0;
-      return {
-        stage: name,
-        classic: config.kind === 'chi2' ? `chi2 kernel (homogeneous map, order ${config.order})` : 'Hellinger kernel',
-        cnn: config.kind === 'chi2' ? `element-wise feature map ${d}->${d * factor}` : 'element-wise sqrt',
-        mapsIn: d,
-        mapsOut: d * factor,
-        params: 0,
-        origin: 'handcrafted',
-        receptiveField: 1,
-        outShape: [s[0], s[1], d * factor],
-      };
-    },
-    toLayers: () => [{ className: 'BowStage', config: { stage: 'kernelmap', stageConfig: { ...config }, name } }],
-  };
-});
+export const kernelmap = defineStage<typeof KernelMapSchema, RowMap>(
+  'kernelmap',
+  KernelMapSchema,
+  (config, name) => {
+    const factor = config.kind === 'chi2' ? 2 * config.order + 1 : 1;
+    return {
+      apply: (x: Maps): Maps => kernelMaps(x, config),
+      applyRows: (x: Csr): Csr => kernelMapRows(x, config),
+      outShape: (s) => [s[0], s[1], (s[2] ?? 0) * factor],
+      card(s): LayerCard {
+        const d = s[2] ?? 0;
+        return {
+          stage: name,
+          classic: config.kind === 'chi2' ? `chi2 kernel (homogeneous map, order ${config.order})` : 'Hellinger kernel',
+          cnn: config.kind === 'chi2' ? `element-wise feature map ${d}->${d * factor}` : 'element-wise sqrt',
+          mapsIn: d,
+          mapsOut: d * factor,
+          params: 0,
+          origin: 'handcrafted',
+          receptiveField: 1,
+          outShape: [s[0], s[1], d * factor],
+        };
+      },
+      toLayers: () => [{ className: 'BowStage', config: { stage: 'kernelmap', stageConfig: { ...config }, name } }],
+    };
+  },
+  { parameterFree: true },
+);

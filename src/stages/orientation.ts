@@ -81,41 +81,46 @@ export function orientationMaps(d: Maps, mode: OrientationMode, binning: Binning
   });
 }
 
-export const orientation = defineStage<typeof OrientationSchema, SiftStage>('orientation', OrientationSchema, (config, name) => {
-  const T = 8;
-  const B = config.bins;
-  const binning: Binning = { bins: B, signed: config.signed, offset: config.offset };
-  const hog = config.offset === 'half';
-  const over = config.signed ? '' : ', unsigned';
-  return {
-    siftPart: () => ({ part: 'orientation' as const, mode: config.mode, ...binning }),
-    apply: (d: Maps): Maps => orientationMaps(d, config.mode, binning),
-    outShape: (s) => [s[0], s[1], B],
-    card(s): LayerCard {
-      return {
-        stage: name,
-        classic:
-          config.mode === 'wta'
-            ? `orientation binning, nearest of ${B} bins${over}`
-            : `orientation binning, bilinear over ${B} bins${over} (${hog ? 'HOG' : 'SIFT'})`,
-        cnn:
-          config.mode === 'wta' && isSiftBinning(binning)
-            ? 'winner-take-all across 8 maps (x |g|)'
-            : `${config.mode === 'wta' ? 'nearest-bin' : 'bilinear'} assignment of the gradient angle to ${B} maps (x |g|)`,
-        mapsIn: T,
-        mapsOut: B,
-        params: 0,
-        origin: 'handcrafted',
-        receptiveField: 1,
-        outShape: [s[0], s[1], B],
-        connections: s[0] * s[1] * B,
-      };
-    },
-    toLayers: () => [{ className: 'BowStage', config: { stage: 'orientation', stageConfig: { ...config }, name } }],
-    ablations: () => [
-      config.mode === 'wta'
-        ? { change: 'WTA -> bilinear orientations', overrides: { mode: 'bilinear' } }
-        : { change: 'bilinear -> WTA orientations', overrides: { mode: 'wta' } },
-    ],
-  };
-});
+export const orientation = defineStage<typeof OrientationSchema, SiftStage>(
+  'orientation',
+  OrientationSchema,
+  (config, name) => {
+    const T = 8;
+    const B = config.bins;
+    const binning: Binning = { bins: B, signed: config.signed, offset: config.offset };
+    const hog = config.offset === 'half';
+    const over = config.signed ? '' : ', unsigned';
+    return {
+      siftPart: () => ({ part: 'orientation' as const, mode: config.mode, ...binning }),
+      apply: (d: Maps): Maps => orientationMaps(d, config.mode, binning),
+      outShape: (s) => [s[0], s[1], B],
+      card(s): LayerCard {
+        return {
+          stage: name,
+          classic:
+            config.mode === 'wta'
+              ? `orientation binning, nearest of ${B} bins${over}`
+              : `orientation binning, bilinear over ${B} bins${over} (${hog ? 'HOG' : 'SIFT'})`,
+          cnn:
+            config.mode === 'wta' && isSiftBinning(binning)
+              ? 'winner-take-all across 8 maps (x |g|)'
+              : `${config.mode === 'wta' ? 'nearest-bin' : 'bilinear'} assignment of the gradient angle to ${B} maps (x |g|)`,
+          mapsIn: T,
+          mapsOut: B,
+          params: 0,
+          origin: 'handcrafted',
+          receptiveField: 1,
+          outShape: [s[0], s[1], B],
+          connections: s[0] * s[1] * B,
+        };
+      },
+      toLayers: () => [{ className: 'BowStage', config: { stage: 'orientation', stageConfig: { ...config }, name } }],
+      ablations: () => [
+        config.mode === 'wta'
+          ? { change: 'WTA -> bilinear orientations', overrides: { mode: 'bilinear' } }
+          : { change: 'bilinear -> WTA orientations', overrides: { mode: 'wta' } },
+      ],
+    };
+  },
+  { parameterFree: true },
+);

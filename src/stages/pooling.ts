@@ -212,40 +212,45 @@ function poolingOps(config: PoolSettings) {
   };
 }
 
-export const pooling = defineStage<typeof PoolingSchema, CodePooler>('pooling', PoolingSchema, (config, name) => {
-  const ops = poolingOps(config);
-  const regions = config.pyramid.reduce((a, l) => a + l * l, 0);
-  return {
-    poolIndices: ops.poolIndices,
-    poolIndicesRows: ops.poolIndicesRows,
-    op: config.op,
-    regions: ops.regions,
-    poolSums: ops.poolSums,
-    poolSumsRows: ops.poolSumsRows,
-    apply: (x: Maps): Maps => ops.apply(x),
-    outShape: (s) => [1, 1, (s[2] ?? 0) * regions],
-    card(s): LayerCard {
-      const m = s[2] ?? 0;
-      const pyr = config.pyramid.length === 1 && config.pyramid[0] === 1 ? 'global' : `pyramid [${config.pyramid.join(', ')}]`;
-      return {
-        stage: name,
-        classic: `BoW ${config.op} pooling, ${pyr}`,
-        cnn: `global ${config.op} pooling over ${regions} region${regions > 1 ? 's' : ''}`,
-        mapsIn: m,
-        mapsOut: m * regions,
-        params: 0,
-        origin: 'none',
-        receptiveField: Math.max(s[0], s[1]),
-        kernel: [s[0], s[1]],
-        stride: 1,
-        outShape: [1, 1, m * regions],
-        connections: s[0] * s[1] * m,
-      };
-    },
-    toLayers: () => [{ className: 'BowStage', config: { stage: 'pooling', stageConfig: { ...config }, name } }],
-    ablations: () => [
-      ...(config.op !== 'max' ? [{ change: `${config.op} -> max pooling`, overrides: { op: 'max' } }] : []),
-      ...(regions > 1 ? [{ change: 'no pyramid (global pooling only)', overrides: { pyramid: [1] } }] : []),
-    ],
-  };
-});
+export const pooling = defineStage<typeof PoolingSchema, CodePooler>(
+  'pooling',
+  PoolingSchema,
+  (config, name) => {
+    const ops = poolingOps(config);
+    const regions = config.pyramid.reduce((a, l) => a + l * l, 0);
+    return {
+      poolIndices: ops.poolIndices,
+      poolIndicesRows: ops.poolIndicesRows,
+      op: config.op,
+      regions: ops.regions,
+      poolSums: ops.poolSums,
+      poolSumsRows: ops.poolSumsRows,
+      apply: (x: Maps): Maps => ops.apply(x),
+      outShape: (s) => [1, 1, (s[2] ?? 0) * regions],
+      card(s): LayerCard {
+        const m = s[2] ?? 0;
+        const pyr = config.pyramid.length === 1 && config.pyramid[0] === 1 ? 'global' : `pyramid [${config.pyramid.join(', ')}]`;
+        return {
+          stage: name,
+          classic: `BoW ${config.op} pooling, ${pyr}`,
+          cnn: `global ${config.op} pooling over ${regions} region${regions > 1 ? 's' : ''}`,
+          mapsIn: m,
+          mapsOut: m * regions,
+          params: 0,
+          origin: 'none',
+          receptiveField: Math.max(s[0], s[1]),
+          kernel: [s[0], s[1]],
+          stride: 1,
+          outShape: [1, 1, m * regions],
+          connections: s[0] * s[1] * m,
+        };
+      },
+      toLayers: () => [{ className: 'BowStage', config: { stage: 'pooling', stageConfig: { ...config }, name } }],
+      ablations: () => [
+        ...(config.op !== 'max' ? [{ change: `${config.op} -> max pooling`, overrides: { op: 'max' } }] : []),
+        ...(regions > 1 ? [{ change: 'no pyramid (global pooling only)', overrides: { pyramid: [1] } }] : []),
+      ],
+    };
+  },
+  { parameterFree: true },
+);

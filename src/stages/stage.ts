@@ -2,7 +2,7 @@
  * The Stage contract (docs/architecture.md): a JSON-configured tensor operation over `[N,H,W,C]` maps that can
  * describe itself as a CNN layer.
  *
- *   kind     its type ('coding'); what save and load rebuild it by (pipeline/registry)
+ *   kind     its type ('coding'); what save and load rebuild it by (registered by defineStage)
  *   name     its place in a pipeline (defaults to its kind; two coding stages need two names)
  *   config   its JSON config with every default filled in: its identity in the feature cache
  *   clone    a new, unfitted stage of the same kind, with some config values changed
@@ -12,10 +12,11 @@
  * Stages are pure once fitted. A stage may also offer one side of a fused run (CodeEmitter,
  * CodePooler): the passes in passes/bow.ts ask for these, the pipeline never checks names.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import type { Maps, Picture } from '../core/classifier.js';
 import { ConfigError } from '../core/errors.js';
+import { didYouMean, listOf } from '../core/suggest.js';
 import type { Csr } from '../core/sparse.js';
 import { parseConfig, type z } from '../config/schema.js';
 
@@ -149,18 +150,94 @@ export function check4d(stage: string, x: { shape: readonly number[] }, channels
 }
 
 export type StageFactory<I> = (cfg?: I, name?: string) => Stage;
+export type AnyStageFactory = (config?: Record<string, unknown>, name?: string) => Stage;
+
+/** A tfjs-layers class that a stage's toLayers names (registered with tfjs's serialisation). */
+export type LayerClass = (new (...args: never[]) => tf.layers.Layer) & { className: string };
+
+/**
+ * How a kind becomes layers besides its toLayers: `parameterFree` kinds run inside the generic BowStage
+ * layer (bowcnn/layers) by kind and config, so a saved bownet holding one loads wherever the kind is
+ * registered; `layers` are the kind's own layer classes, registered with tfjs's serialisation here.
+ */
+export interface KindOptions {
+  parameterFree?: boolean;
+  layers?: readonly LayerClass[];
+}
+
+interface Kind {
+  factory: AnyStageFactory;
+  parameterFree: boolean;
+  layers: readonly LayerClass[];
+}
+
+/**
+ * Stage kinds by name: what recipes name and what load rebuilds saved stages by. Each kind registers
+ * itself where it is defined (defineStage), as tfjs-layers registers each class under its definition;
+ * pipeline/registry.ts imports the built-in kinds so that they are all known.
+ */
+const KINDS = new Map<string, Kind>();
+
+/** Adds a stage kind (its factory takes the JSON config and the stage's name), so that recipes, load and export know it. */
+export function registerStage(kind: string, factory: AnyStageFactory, opts: KindOptions = {}): void {
+  if (!/^[a-z][\w-]*$/i.test(kind)) throw new ConfigError(`registerStage: '${kind}' is not a valid kind (letters, digits, - and _)`);
+  for (const c of opts.layers ?? []) {
+    if (typeof c.className !== 'string' || !c.className)
+      throw new ConfigError(`registerStage: a layer class of kind '${kind}' has no static className (tfjs serialises layers by it)`);
+    tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+  }
+  KINDS.set(kind, { factory, parameterFree: opts.parameterFree ?? false, layers: opts.layers ?? [] });
+}
+
+export function stageKinds(): string[] {
+  return [...KINDS.keys()];
+}
+
+/** The class names of every registered kind's own layers. */
+export function stageLayerClassNames(): string[] {
+  return [...KINDS.values()].flatMap((k) => k.layers.map((c) => c.className));
+}
+
+/** A stage of a parameter-free kind (what BowStage runs), or null where the kind is not registered as one. */
+export function parameterFreeStage(kind: string, config: Record<string, unknown>): Stage | null {
+  const k = KINDS.get(kind);
+  return k?.parameterFree ? k.factory(config) : null;
+}
+
+export function parameterFreeKinds(): string[] {
+  return [...KINDS.entries()].filter(([, k]) => k.parameterFree).map(([n]) => n);
+}
+
+/** A stage of a registered kind from its JSON config; `where` names the recipe or file in errors. */
+export function makeStage(kind: string, config: Record<string, unknown> = {}, name?: string, where = ''): Stage {
+  const k = KINDS.get(kind);
+  if (!k) {
+    const pre = where ? `${where}: ` : '';
+    throw new ConfigError(
+      `${pre}unknown stage kind '${kind}'${didYouMean(kind, stageKinds())}; known: ${listOf(stageKinds())} (a kind of your own: define it with defineStage, or registerStage('${kind}', factory), first)`,
+    );
+  }
+  try {
+    return k.factory(config, name ?? kind);
+  } catch (e) {
+    if (where && e instanceof ConfigError) throw new ConfigError(`${where}: ${e.message}`);
+    throw e;
+  }
+}
 
 /** What a stage is besides kind, name, config and clone (which defineStage adds). */
 export type StageBody<S extends Stage = Stage> = Omit<S, 'kind' | 'name' | 'config' | 'clone'>;
 
 /**
  * A stage factory: parses the config against the kind's schema (an unknown key or a bad value is a
- * ConfigError naming the stage), builds the stage, and gives it kind, name, config and clone.
+ * ConfigError naming the stage), builds the stage, and gives it kind, name, config and clone. The kind
+ * registers itself (with `opts`: how it becomes layers), so that recipes, load and export know it.
  */
 export function defineStage<Sch extends z.ZodType, S extends Stage = Stage>(
   kind: string,
   schema: Sch,
   build: (config: z.output<Sch>, name: string) => StageBody<S>,
+  opts: KindOptions = {},
 ): (cfg?: z.input<Sch>, name?: string) => S {
   const factory = (cfg?: z.input<Sch>, name: string = kind): S => {
     const config = parseConfig(schema, cfg ?? {}, name === kind ? `stage '${kind}'` : `stage '${name}' (${kind})`) as z.output<Sch>;
@@ -174,5 +251,6 @@ export function defineStage<Sch extends z.ZodType, S extends Stage = Stage>(
     }) as unknown as S;
     return stage;
   };
+  registerStage(kind, factory as AnyStageFactory, opts);
   return factory;
 }
