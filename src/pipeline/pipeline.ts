@@ -372,7 +372,7 @@ export class Pipeline implements Classifier {
           .at(-1)
           ?.outShape?.slice(0, 2)
           .reduce((a, b) => a * b, 1) ?? 1;
-      const sample = Number((s.config as { sample?: number }).sample ?? 100_000);
+      const sample = s.fitSample?.() ?? 100_000;
       const want = Math.min(train.n, opts.codingImages ?? Math.ceil((2 * sample) / Math.max(1, perImage)));
       const rand = rng(opts.seed ?? 0);
       const idx = Array.from({ length: train.n }, (_, j) => j);
@@ -613,23 +613,12 @@ export class Pipeline implements Classifier {
   }
 }
 
-/** Constraints between stages: what one stage's config implies for another's. */
+/** Constraints between stages, each stated by the stage it binds (checkUpstream). */
 function checkConsistent(stages: readonly Stage[], name: string): void {
-  const byKind = (k: string) => stages.find((s) => s.kind === k);
-  const cells = byKind('cells'),
-    desc = byKind('descriptor'),
-    grad = byKind('gradient'),
-    orient = byKind('orientation');
-  if (cells && desc && cells.config.size !== desc.config.cellSize) {
-    throw new PipelineError(
-      `pipeline '${name}': the descriptor's cellSize (${desc.config.cellSize}) must equal the cells stage's size (${cells.config.size}): set both (e.g. --set ${cells.name}.size=N --set ${desc.name}.cellSize=N)`,
-    );
-  }
-  if (grad && orient && grad.config.orientations !== 8) {
-    throw new PipelineError(
-      `pipeline '${name}': stage '${orient.name}' bins 8 orientations; stage '${grad.name}' has orientations = ${grad.config.orientations}`,
-    );
-  }
+  stages.forEach((s, i) => {
+    const problem = s.checkUpstream?.(stages.slice(0, i));
+    if (problem) throw new PipelineError(`pipeline '${name}': ${problem}`);
+  });
 }
 
 export function pipeline(stages: Stage[], name?: string): Pipeline {

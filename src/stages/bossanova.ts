@@ -51,6 +51,7 @@ export const bossanova = defineStage<typeof BossaNovaSchema, BossaNovaStage>('bo
       S = tf.keep(sigmas.clone());
     },
     fitConfig: () => ({ words: config.words, sample: config.sample, seed: config.seed, maxIter: config.maxIter }),
+    fitSample: () => config.sample,
     async fit(batches: AsyncIterable<Maps>) {
       const rand = rng(config.seed);
       let D = 0,

@@ -78,6 +78,7 @@ export const coding = defineStage<typeof CodingSchema, CodingStage>('coding', Co
       kernel = tf.keep(tf.tidy(() => tf.transpose(tf.mul(c, 2))) as tf.Tensor2D);
       bias = tf.keep(tf.tidy(() => tf.neg(tf.sum(tf.square(c), 1))) as tf.Tensor1D);
     },
+    fitSample: () => config.sample,
     async fit(batches: AsyncIterable<Maps>) {
       const t0 = performance.now();
       const rand = rng(config.seed);

@@ -67,6 +67,7 @@ export const fisher = defineStage<typeof FisherSchema, FisherStage>('fisher', Fi
       const w = fisherWeights(held.means, held.variances, held.priors);
       wts = Object.fromEntries(Object.entries(w).map(([key, t]) => [key, tf.keep(t)])) as unknown as FisherWeights;
     },
+    fitSample: () => config.sample,
     async fit(batches: AsyncIterable<Maps>) {
       const rand = rng(config.seed);
       let D = 0,

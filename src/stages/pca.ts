@@ -85,6 +85,7 @@ export const pca = defineStage<typeof PcaSchema, PcaStage>('pca', PcaSchema, (co
   };
   const stage: Omit<PcaStage, 'kind' | 'name' | 'config' | 'clone'> = {
     projection: () => (W && b ? { kernel: W, bias: b } : null),
+    fitSample: () => config.sample,
     async fit(batches: AsyncIterable<Maps>) {
       // a seeded sample of `sample` descriptors (reservoir sampling over the stream)
       const rand = rng(config.seed);

@@ -39,6 +39,16 @@ export interface Stage {
   fit?(batches: AsyncIterable<Maps>, labels?: Int32Array): Promise<void>;
   /** The part of the config that fit depends on (cache key of the fitted state); default: all of it. */
   fitConfig?(): Record<string, unknown>;
+  /**
+   * How many positions (descriptors) fit learns from: the pipeline streams about twice as many, from a seeded
+   * subset of the training images. Default: 100,000.
+   */
+  fitSample?(): number;
+  /**
+   * A constraint between this stage's config and the stages before it (a shared geometry, a channel count
+   * it was built for): a message saying what to set, or null. The pipeline asks each stage when it is made.
+   */
+  checkUpstream?(upstream: readonly Stage[]): string | null;
   apply(x: Maps): Maps;
   card(inShape: readonly number[]): LayerCard; // inShape: [H,W,C] of one image
   outShape(inShape: readonly number[]): number[];

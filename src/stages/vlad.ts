@@ -63,6 +63,7 @@ export const vlad = defineStage<typeof VladSchema, VladStage>('vlad', VladSchema
       }
     },
     fitConfig: () => ({ words: config.words, sample: config.sample, seed: config.seed, maxIter: config.maxIter }),
+    fitSample: () => config.sample,
     async fit(batches: AsyncIterable<Maps>) {
       const rand = rng(config.seed);
       let D = 0,
