@@ -6,7 +6,7 @@
  * Every batch runs inside tf.tidy / optimizer.minimize; `tf.memory().numTensors` is the same after
  * each epoch (tests check it).
  */
-import { createHash } from 'node:crypto';
+import { identity } from '../core/identity.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -198,13 +198,16 @@ async function loadCheckpoint(dir: string, key: string, model: tf.LayersModel, o
 
 /** A key for "the same run": model topology + options + data; a checkpoint from another run is ignored. */
 export function runKey(model: tf.LayersModel, train: Split, o: TrainOptions): string {
-  const h = createHash('sha256');
-  h.update(JSON.stringify(model.toJSON(undefined, false)));
   // stop criteria (maxSeconds, targetAccuracy) are not part of the run's identity: a rerun may extend them
   const { onEpoch: _a, augment, validation, progress: _p, label: _l, checkpointDir: _c, maxSeconds: _m, targetAccuracy: _t, ...rest } = o;
-  h.update(JSON.stringify({ ...rest, augment: augment ? augment.toString() : null, n: train.n, v: validation?.n ?? 0 }));
-  h.update(fingerprint({ name: 'train', splits: [train] })); // the images and labels themselves
-  return h.digest('hex').slice(0, 16);
+  return identity(
+    {
+      topology: model.toJSON(undefined, false),
+      options: { ...rest, augment: augment ? augment.toString() : null, n: train.n, v: validation?.n ?? 0 },
+      data: fingerprint({ name: 'train', splits: [train] }), // the images and labels themselves
+    },
+    16,
+  );
 }
 
 export interface PredictOptions {

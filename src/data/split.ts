@@ -1,7 +1,6 @@
 /**
  * Seeded, stratified subsets and splits, batches as tensors, and fingerprints.
  */
-import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { rng, shuffle } from '../core/random.js';
 import { makeSplit, type Split } from '../core/data.js';
@@ -104,14 +103,5 @@ export async function* batches(s: Split, size: number): AsyncGenerator<tf.Tensor
   for (let i = 0; i < s.n; i += size) yield batchTensor(s, i, i + size);
 }
 
-export function fingerprint(parts: { name: string; splits: Split[]; extra?: unknown }): string {
-  const h = createHash('sha256');
-  h.update(parts.name);
-  h.update(JSON.stringify(parts.extra ?? null));
-  for (const s of parts.splits) {
-    h.update(`${s.n}x${s.height}x${s.width}x${s.channels}`);
-    h.update(s.pixels);
-    h.update(new Uint8Array(s.labels.buffer, s.labels.byteOffset, s.labels.byteLength));
-  }
-  return h.digest('hex').slice(0, 16);
-}
+/** A dataset's identity (core/identity.ts: its name, what was drawn, every split's pixels and labels). */
+export { dataIdentity as fingerprint } from '../core/identity.js';

@@ -21,6 +21,7 @@ import { backendInfo } from '../backend/index.js';
 import type { Classifier, Picture } from '../core/classifier.js';
 import { ConfigError, ModelError } from '../core/errors.js';
 import { sha256 } from '../core/persist.js';
+import { identity } from '../core/identity.js';
 import { folderName } from '../core/names.js';
 import { fingerprint, subset } from '../data/split.js';
 import { didYouMean, listOf } from '../core/suggest.js';
@@ -500,16 +501,14 @@ async function searchPart(
   say: (m: string) => void,
 ): Promise<ProtocolRecord> {
   const file = join(opts.out, 'parts', `${folderName(c.name)}.search${tag}.json`);
-  const key = sha256(
-    JSON.stringify({
-      config: c.describe(),
-      space,
-      data: fingerprint({ name: 'train', splits: [ds.train] }),
-      seed,
-      protocol,
-      maxSeconds: opts.maxSeconds ?? null,
-    }),
-  );
+  const key = identity({
+    config: c.describe(),
+    space,
+    data: fingerprint({ name: 'train', splits: [ds.train] }),
+    seed,
+    protocol,
+    maxSeconds: opts.maxSeconds ?? null,
+  });
   let done: CandidateRecord[] = [];
   if (existsSync(file))
     try {
@@ -555,7 +554,7 @@ async function runPart(
   say: (m: string) => void,
   onLoaded: (c: Classifier) => void,
 ): Promise<{ result: ContenderResult; fitted: boolean }> {
-  const key = sha256(JSON.stringify({ config: c.describe(), data: ds.fingerprint, seed, maxSeconds: opts.maxSeconds ?? null }));
+  const key = identity({ config: c.describe(), data: ds.fingerprint, seed, maxSeconds: opts.maxSeconds ?? null });
   const partFile = join(opts.out, 'parts', `${folderName(c.name)}${tag}.json`);
   const modelDir = join(opts.out, 'models', folderName(c.name));
   const earlier = readPart(partFile, key);

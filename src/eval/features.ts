@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { bytesIdentity, identity } from '../core/identity.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import { ConfigError } from '../core/errors.js';
 import { checkpoint } from '../core/interrupt.js';
@@ -48,7 +48,7 @@ export interface ShardResult {
   seconds: number;
 }
 
-const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 24);
+const hash = (v: unknown) => identity(v, 24);
 
 interface Listing {
   root: string;
@@ -67,7 +67,7 @@ export function writeListing(cacheDir: string, root: string): { id: string; n: n
     files: l.files.map((f) => ({ path: f.path.toString('base64'), label: f.label, size: f.size, mtimeMs: f.mtimeMs })),
   };
   const text = JSON.stringify(listing);
-  const id = createHash('sha256').update(text).digest('hex').slice(0, 24);
+  const id = bytesIdentity(text, 24);
   const file = join(cacheDir, 'listings', `${id}.json`);
   if (!existsSync(file)) {
     ensureDir(join(cacheDir, 'listings'));

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { createHash } from 'node:crypto';
+import { identity } from '../core/identity.js';
 import { hostname } from 'node:os';
 import type { Classifier } from '../core/classifier.js';
 import { BowcnnError, ConfigError, Interrupted } from '../core/errors.js';
@@ -117,11 +117,7 @@ export function dictionaryKey(datasetFingerprint: string, c: Classifier): string
   const stages = ci < 0 ? c.stages : c.stages.slice(0, ci);
   const last = stages.map((s) => !!s.fit).lastIndexOf(true);
   if (last < 0) return null;
-  return createHash('sha256')
-    .update(
-      JSON.stringify({ data: datasetFingerprint, stages: stages.slice(0, last + 1).map((s) => ({ kind: s.kind, config: s.config })) }),
-    )
-    .digest('hex');
+  return identity({ data: datasetFingerprint, stages: stages.slice(0, last + 1).map((s) => ({ kind: s.kind, config: s.config })) });
 }
 
 export function jobId(
@@ -131,17 +127,15 @@ export function jobId(
   scoredOn?: JobConfig['scoredOn'],
   validation?: number,
 ): string {
-  return createHash('sha256')
-    .update(
-      JSON.stringify({
-        data: datasetFingerprint,
-        classifier: classifier.describe(),
-        seed,
-        ...(scoredOn === 'validation' ? { scoredOn, validation } : {}),
-      }),
-    )
-    .digest('hex')
-    .slice(0, 24);
+  return identity(
+    {
+      data: datasetFingerprint,
+      classifier: classifier.describe(),
+      seed,
+      ...(scoredOn === 'validation' ? { scoredOn, validation } : {}),
+    },
+    24,
+  );
 }
 
 /**

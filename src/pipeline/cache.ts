@@ -27,11 +27,6 @@ export class CacheError extends BowcnnError {
   }
 }
 
-/** A file name for a JSON-able identity: its SHA-256 (hex). */
-export function cacheKey(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
-}
-
 export function writeArrays(file: string, arrays: NamedArray[]): void {
   const total = arrays.reduce((a, x) => a + x.data.length, 0);
   const bodyBytes = new Uint8Array(total * 4);

@@ -32,7 +32,7 @@ import {
 } from '../core/classifier.js';
 import { ConfigError, FitError, ModelError } from '../core/errors.js';
 import { checkpoint } from '../core/interrupt.js';
-import { assertFinite, floats, type ModelMeta, readModelFile, readModelMeta, sha256, writeModelDir } from '../core/persist.js';
+import { assertFinite, floats, type ModelMeta, readModelFile, readModelMeta, writeModelDir } from '../core/persist.js';
 import { rng } from '../core/random.js';
 import { didYouMean, listOf } from '../core/suggest.js';
 import { batchTensor, fingerprint, gatherBatch } from '../data/split.js';
@@ -44,7 +44,8 @@ import { isRowClassifier, type Stage } from '../stages/stage.js';
 import { isUnion, type UnionBranch } from '../stages/union.js';
 import { Progress } from '../util/progress.js';
 import { csrConcat, csrRows, type Csr } from '../core/sparse.js';
-import { cacheKey, FeatureCache, type NamedArray } from './cache.js';
+import { FeatureCache, type NamedArray } from './cache.js';
+import { arrayIdentity, identity } from '../core/identity.js';
 import { makeStage } from './registry.js';
 import { PipelineFitSchema } from '../config/fit.js';
 import { parseConfig } from '../config/schema.js';
@@ -270,14 +271,10 @@ export class Pipeline implements Classifier {
    */
   private async prefixKey(upto: number, fp: string, stateUpto = upto): Promise<string> {
     const stateHash = async (s: Stage) => {
-      const h = (await stateArrays(s)).map((a) => [
-        a.name,
-        a.shape,
-        sha256(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength)),
-      ]);
-      return sha256(JSON.stringify([h, s.extraState?.() ?? {}]));
+      const h = (await stateArrays(s)).map((a) => [a.name, a.shape, arrayIdentity(a.data)]);
+      return identity([h, s.extraState?.() ?? {}]);
     };
-    return cacheKey({
+    return identity({
       fp,
       stages: this.stages
         .slice(0, upto)

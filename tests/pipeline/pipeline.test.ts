@@ -109,7 +109,9 @@ describe('Pipeline', () => {
     expect(() => a.set('classifier.solver', 'sgd')).toThrow(/allowed: 'dcd', 'adam'/);
     // a constraint between stages: the descriptor's cells are the cells stage's
     expect(() => a.set('cells.size', 2)).toThrow(/cellSize \(4\) must equal the cells stage's size \(2\)/);
-    expect(() => a.set('gradient.orientations', 6)).toThrow(/stage 'orientation' bins 8 orientations; stage 'gradient' has orientations = 6/);
+    expect(() => a.set('gradient.orientations', 6)).toThrow(
+      /stage 'orientation' bins 8 orientations; stage 'gradient' has orientations = 6/,
+    );
   });
 
   it('keeps two stages of one kind apart by name', () => {
