@@ -1,5 +1,5 @@
 // npm run bench -- <suite> [...]: benchmarks, never part of the test run.
-// Suites: backend, dsift, bow, bow-validation, cnn, deep, threads, simd, fused, native, peak, alexnet-validation, sweep. Each prints a table and writes bench/results/<suite>.json
+// Suites: backend, dsift, bow, bow-validation, cnn, deep, threads, simd, fused, native, peak, alexnet-validation, sweep, deep, encodings. Each prints a table and writes bench/results/<suite>.json
 // (<suite>-<tag>.json with BOWCNN_BENCH_TAG=tag, so that partial runs do not overwrite each other).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ const SUITES: Record<string, () => Promise<Record<string, unknown>>> = {
   'alexnet-validation': async () => (await import('./alexnet-validation.js')).run(),
   sweep: async () => (await import('./sweep.js')).run(),
   deep: async () => (await import('./deep.js')).run(),
+  encodings: async () => (await import('./encodings.js')).run(),
 };
 
 const want = process.argv.slice(2).filter((a) => !a.startsWith('-'));
