@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { type BackendName, useBackend } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
 import { dataset, type DatasetOptions } from '../data/registry.js';
+import { type FolderOptions, parseFolderSize } from '../data/folder.js';
 import type { Dataset } from '../core/data.js';
 import type { Classifier } from '../core/classifier.js';
 import type { Values } from './spec.js';
@@ -22,13 +23,36 @@ export function dataDir(v: Values): string | undefined {
   return full;
 }
 
+/**
+ * --image-size, --channels and --test-fraction as a folder dataset's options (over `fallback`: a saved model's
+ * size and channels); given for another dataset, a UsageError.
+ */
+export function folderOptions(name: string, v: Values, fallback: FolderOptions = {}): FolderOptions | undefined {
+  const given = (['image-size', 'channels', 'test-fraction'] as const).filter((k) => v[k] !== undefined);
+  if (!/^folder:/i.test(name)) {
+    if (given.length) throw new UsageError(`--${given[0]} is for folder: datasets (--dataset folder:PATH); ${name} has its own size`);
+    return undefined;
+  }
+  const out: FolderOptions = { ...fallback };
+  if (v['image-size'] !== undefined) out.size = parseFolderSize(String(v['image-size']));
+  if (v.channels !== undefined) out.channels = Number(v.channels) === 1 ? 1 : 3;
+  if (v['test-fraction'] !== undefined) {
+    const f = Number(v['test-fraction']);
+    if (!(f > 0 && f < 1)) throw new UsageError(`--test-fraction ${v['test-fraction']}: a fraction between 0 and 1 (e.g. 0.2)`);
+    out.testFraction = f;
+  }
+  return out;
+}
+
 export function loadDataset(name: string, v: Values, extra: DatasetOptions = {}): Promise<Dataset> {
+  const { folder, ...rest } = extra;
   return dataset(name, {
     subset: v.subset as number | undefined,
     testSubset: v['test-subset'] as number | undefined,
     seed: (v.seed as number | undefined) ?? 0,
     dir: dataDir(v),
-    ...extra,
+    ...rest,
+    folder: folderOptions(name, v, folder),
   });
 }
 

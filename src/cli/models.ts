@@ -39,7 +39,11 @@ export async function evalCommand(v: Values): Promise<void> {
   const info = c.data as DataInfo | null;
   const name = (v.dataset as string | undefined) ?? info?.dataset;
   if (!name || name === 'unnamed') throw new UsageError(`${dir} does not say which dataset it was trained on: give --dataset NAME`);
-  const ds = await loadDataset(name, v, { subset: undefined });
+  // a folder is read at the model's own size and channels unless told otherwise
+  const own = info
+    ? { size: [info.inShape[0], info.inShape[1]] as [number, number], channels: info.inShape[2] === 1 ? (1 as const) : (3 as const) }
+    : {};
+  const ds = await loadDataset(name, v, { subset: undefined, folder: own });
   if (info) {
     if (info.classes.join('\n') !== ds.classes.join('\n'))
       throw new ConfigError(`${dir} was trained on classes [${info.classes.join(', ')}]; ${ds.name} has [${ds.classes.join(', ')}]`);

@@ -54,6 +54,22 @@ const dataset: OptionSpec = {
   arg: 'NAME',
   help: 'mnist, fashion-mnist, cifar10 (torchvision spellings work: MNIST, FashionMNIST, CIFAR10) or folder:PATH',
 };
+const imageSize: OptionSpec = {
+  type: 'string',
+  arg: 'SIZE',
+  help: "folder: datasets: keep (each image as it is; one size for all), N or HxW (scaled to cover, centre-cropped), short:N (the same as N), long:N (the whole image, its long side N, padded by its edges); default 32x32, or a saved model's size",
+};
+const channels: OptionSpec = {
+  type: 'string',
+  arg: 'C',
+  choices: ['1', '3'],
+  help: "folder: datasets: grey (1) or colour (3); default 3, or a saved model's",
+};
+const testFraction: OptionSpec = {
+  type: 'number',
+  arg: 'F',
+  help: 'folder: datasets without train/ and test/ folders: the share of each class held out for testing (stratified, seeded); default 0.2',
+};
 const subset: OptionSpec = { type: 'number', arg: 'N', help: 'a stratified, seeded subset of N training images' };
 const testSubset: OptionSpec = { type: 'number', arg: 'N', help: 'a stratified, seeded subset of N test images' };
 const set: OptionSpec = {
@@ -89,6 +105,9 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'fit BoW pipelines and CNNs on the same data and write a report (results.json, report.md, report.html)',
     options: {
       dataset,
+      'image-size': imageSize,
+      channels,
+      'test-fraction': testFraction,
       pipelines: {
         type: 'string',
         default: 'bow-sift,lenet5',
@@ -165,6 +184,9 @@ export const COMMANDS: CommandSpec[] = [
         default: undefined,
         help: `${dataset.help} (default: mnist for a recipe, the dataset a saved model was trained on)`,
       },
+      'image-size': imageSize,
+      channels,
+      'test-fraction': testFraction,
       subset,
       'test-subset': testSubset,
       epochs: { type: 'number', arg: 'E', help: "exactly E epochs (the recipe's train.epochs, with train.minSteps 0)" },
@@ -190,6 +212,9 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       model: { type: 'string', arg: 'DIR', help: 'a model folder saved by compare (OUT/models/NAME), train (DIR/model) or export' },
       dataset: { ...dataset, default: undefined, help: 'the dataset to score on (default: the one the model was trained on)' },
+      'image-size': imageSize,
+      channels,
+      'test-fraction': testFraction,
       'test-subset': testSubset,
       'single-view': {
         type: 'boolean',

@@ -59,7 +59,12 @@ export async function trainCommand(v: Values): Promise<void> {
   if (dir) ensureDir(dir);
   const dsName = v.dataset !== undefined ? String(v.dataset) : saved ? clf.data?.dataset : 'mnist';
   if (!dsName || dsName === 'unnamed') throw new UsageError(`${given} does not say which dataset it was trained on: give --dataset NAME`);
-  const ds = await loadDataset(dsName, v);
+  // fine-tuning on a folder reads it at the saved model's size and channels unless told otherwise
+  const shape = saved ? clf.data?.inShape : undefined;
+  const own = shape
+    ? { size: [shape[0], shape[1]] as [number, number], channels: shape[2] === 1 ? (1 as const) : (3 as const) }
+    : undefined;
+  const ds = await loadDataset(dsName, v, own ? { folder: own } : {});
   say(
     v,
     `${saved ? `fine-tuning ${given} (${label})` : label} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test, from ${ds.source}) on ${info.name}: ${info.device}`,

@@ -9,9 +9,9 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { CIFAR10_CLASSES, readCifarFiles } from './cifar.js';
 import { dataHome } from './fetch.js';
-import { readFolder, type FolderOptions } from './folder.js';
+import { DEFAULT_LISTING_CACHE, decodeEntries, type FolderEntry, type FolderOptions, listSplits, targetSize } from './folder.js';
 import { readIdxPair } from './idx.js';
-import { fingerprint, splitOff, subset } from './split.js';
+import { fingerprint, splitOff, stratifiedIndices, subset } from './split.js';
 import { DataError, DatasetMissingError, type Dataset, type Split } from '../core/data.js';
 
 export interface DatasetOptions {
@@ -143,6 +143,42 @@ function finish(
   return { name, classes, train: tr, test: te, validation, flipSafe, source, fingerprint: fp };
 }
 
+/**
+ * A folder dataset: listed, its test split drawn (a single pool) and its subsets chosen from the labels
+ * first, the same draws as splitOff and subset make on decoded splits, so that only the images used are
+ * decoded; then decoded in batches.
+ */
+async function readFolderDataset(root: string, opts: DatasetOptions): Promise<[string[], Split, Split]> {
+  const fo = opts.folder ?? {};
+  const seed = opts.seed ?? 0;
+  const l = listSplits(root);
+  const size = fo.size ?? [32, 32];
+  const [h, w] = await targetSize([...l.train, ...(l.test ?? [])], size, fo.listingCache ?? DEFAULT_LISTING_CACHE);
+  const labelsOf = (e: FolderEntry[]) => Int32Array.from(e, (x) => x.label);
+  let train = l.train;
+  let test = l.test;
+  if (!test) {
+    // a fraction of the images, or (1 and more) a count of them, as splitOff takes it
+    const f = fo.testFraction ?? 0.2;
+    if (!(f > 0 && (f < 1 || (Number.isInteger(f) && f < train.length))))
+      throw new ConfigError(`test fraction ${f}: a fraction between 0 and 1, or a count of images under ${train.length}`);
+    const { picked, rest } = stratifiedIndices(labelsOf(train), f < 1 ? f * train.length : f, seed + 3);
+    test = picked.map((i) => l.train[i]);
+    train = rest.map((i) => l.train[i]);
+  }
+  const pick = (e: FolderEntry[], count: number | undefined, s: number) =>
+    count !== undefined && Number.isInteger(count) && count >= 1 && count < e.length
+      ? stratifiedIndices(labelsOf(e), count, s).picked.map((i) => e[i])
+      : e;
+  const dec = { long: typeof size === 'object' && !Array.isArray(size) && 'long' in size, batch: fo.batch };
+  const channels = fo.channels ?? 3;
+  return [
+    l.classes,
+    await decodeEntries(pick(train, opts.subset, seed), h, w, channels, dec),
+    await decodeEntries(pick(test, opts.testSubset, seed + 1), h, w, channels, dec),
+  ];
+}
+
 export async function dataset(given: string, opts: DatasetOptions = {}): Promise<Dataset> {
   const name = resolveDatasetName(given);
   if (opts.dir !== undefined && !existsSync(opts.dir)) throw new DataError(opts.dir, 'no such folder (the dataset folder given)');
@@ -154,16 +190,7 @@ export async function dataset(given: string, opts: DatasetOptions = {}): Promise
       );
     const root = resolve(given);
     if (!existsSync(root)) throw new DataError(root, 'does not exist');
-    const seed = opts.seed ?? 0;
-    const f = await readFolder(root, opts.folder);
-    let { train } = f;
-    let test = f.test;
-    if (!test) {
-      const s = splitOff(train, opts.folder?.testFraction ?? 0.2, seed + 3);
-      train = s.kept;
-      test = s.held;
-    }
-    return finish(name, f.classes, train, test, root, true, opts);
+    return finish(name, ...(await readFolderDataset(root, opts)), root, true, opts);
   }
   if (name === 'mnist' || name === 'fashion-mnist') {
     const dir = locate(name, opts);

@@ -137,6 +137,8 @@ export interface CompareResult {
     classes: readonly string[];
     fingerprint: string;
     flipSafe: boolean;
+    /** one image's [height, width, channels], as the contenders saw it */
+    imageShape: [number, number, number];
   };
   seed: number;
   /** how settings were chosen, the seeds and the training-set sizes */
@@ -421,6 +423,7 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
         classes: ds.classes,
         fingerprint: ds.fingerprint,
         flipSafe: ds.flipSafe,
+        imageShape: [ds.train.height, ds.train.width, ds.train.channels],
       },
       seed,
       protocol: { ...protocol, seeds, trainSizes: sizes },
