@@ -57,7 +57,16 @@ export class PipelineError extends ConfigError {
   override name = 'PipelineError';
 }
 
+/**
+ * Images a batch by default: 256 up to 32x32, fewer as images grow (the same pixels a batch), so that a
+ * batch's maps take the same memory at any image size (a 256x256 photograph: 4 a batch).
+ */
+export function imageBatch(s: { height: number; width: number }): number {
+  return Math.max(1, Math.min(256, Math.floor((256 * 32 * 32) / (s.height * s.width))));
+}
+
 export interface PipelineFitOptions extends FitOptions {
+  /** images a batch (default: imageBatch's) */
   batchSize?: number;
   /** images used to learn the dictionary (default: enough for 2x the coding stage's descriptor sample) */
   codingImages?: number;
@@ -294,7 +303,7 @@ export class Pipeline implements Classifier {
     label = 'features',
   ): Promise<{ rows: Csr; cached: boolean }> {
     const upto = this.classifierIndex();
-    const bs = opts.batchSize ?? 256;
+    const bs = opts.batchSize ?? imageBatch(split);
     const key = cache ? await this.prefixKey(upto, fingerprint({ name: 'split', splits: [split] })) : '';
     const hit = cache?.get(key, 'rows');
     const rowsOf = (h: NamedArray[]) => {
@@ -340,7 +349,7 @@ export class Pipeline implements Classifier {
     opts: PipelineFitOptions,
     cache: FeatureCache | undefined,
   ): Promise<FitReport['phases']> {
-    const bs = opts.batchSize ?? 256;
+    const bs = opts.batchSize ?? imageBatch(train);
     const fp = fingerprint({ name: 'split', splits: [train] });
     const phases: FitReport['phases'] = {};
     const ci = this.classifierIndex();
