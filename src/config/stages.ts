@@ -75,7 +75,11 @@ export const DenseSiftSchema = z
     sigma: z.union([z.number().min(0), z.literal('phow')]).optional(), // default: 'phow' for several sizes, else 0
     norm: z.enum(['sift', 'rootsift', 'l2', 'none']).default('sift'),
     gaussianWindow: z.boolean().default(false),
+    windowSize: positive().default(2), // VLFeat's Gaussian window, in bins (vl_phow: 1.5)
     contrastThreshold: z.number().min(0).default(0),
+    // vl_phow's colour variants: SIFT on each channel of the image in that space, the descriptors concatenated
+    // (128 x 3); the contrast threshold on channel 1 (gray, opponent), the mean of the three (rgb), V (hsv)
+    color: z.enum(['gray', 'rgb', 'hsv', 'opponent']).default('gray'),
   })
   .refine((c) => c.size === undefined || c.sizes === undefined, { message: "give 'size' or 'sizes', not both" })
   .transform(({ size, sizes, sigma, ...rest }) => {

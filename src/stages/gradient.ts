@@ -11,8 +11,8 @@
  * folded into the same filters (F_k <- G_sigma * F_k), so the stage stays ONE conv with weights
  * `[k,k,C,8]` that a user can read and plot (`filterBank()`).
  *
- * VLFeat's `vl_phow` smooths with sigma = sqrt((binSize / magnif)^2 - 0.25), magnif = 6 (the 0.25
- * accounts for the image's own half-pixel blur); `phowSigma(binSize)` computes it.
+ * VLFeat's `vl_phow` smooths with sigma = binSize / magnif, magnif = 6 (toolbox/sift/vl_phow.m, 0.9.21);
+ * `phowSigma(binSize)` computes it.
  *
  * RGB input is converted to gray with ITU-R BT.601 weights (0.299, 0.587, 0.114), folded into the filter
  * bank too: the conv is `[k,k,3,8]`.
@@ -35,7 +35,7 @@ export type { GradientConfig } from '../config/stages.js';
 export const GRAY_WEIGHTS = [0.299, 0.587, 0.114];
 
 export function phowSigma(binSize: number, magnif = 6): number {
-  return Math.sqrt(Math.max(0, (binSize / magnif) ** 2 - 0.25));
+  return binSize / magnif;
 }
 
 function gaussian1d(sigma: number): number[] {
