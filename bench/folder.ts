@@ -5,12 +5,11 @@
 // --channels 1 --pipelines bow-sift --protocol fixed` runs on it in a child process: its wall time, its
 // peak resident memory (the kernel's high-water mark, VmHWM) and the image size results.json records.
 // BOWCNN_BENCH_FOLDER=DIR reuses a folder made before.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { table } from './util.js';
+import { runMeasured, table } from './util.js';
 
 const SIDE = 256;
 
@@ -42,33 +41,6 @@ async function makeFolder(root: string, n: number): Promise<void> {
       .toFile(join(dir, `${i}.png`));
     if ((i + 1) % 1000 === 0) console.log(`  ${i + 1} images written`);
   }
-}
-
-/** Runs a command, sampling its resident memory's high-water mark (VmHWM of the process). */
-function runMeasured(cmd: string, args: string[]): Promise<{ code: number; seconds: number; peakMB: number; tail: string }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let tail = '';
-    let peak = 0;
-    const keep = (b: Buffer) => {
-      tail = (tail + b.toString()).slice(-4000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const timer = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-      } catch {
-        /* the process has ended */
-      }
-    }, 200);
-    child.on('close', (code) => {
-      clearInterval(timer);
-      resolve({ code: code ?? 1, seconds: (performance.now() - t0) / 1000, peakMB: peak, tail });
-    });
-  });
 }
 
 export async function run(): Promise<Record<string, unknown>> {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 
 /** Median seconds of `reps` runs of f after `warm` warm-up runs. */
@@ -43,4 +45,31 @@ export async function withPeakMemory<T>(f: (sample: () => void) => Promise<T>): 
 
 export function table(rows: Record<string, unknown>[]): void {
   console.table(rows);
+}
+
+/** Runs a command, sampling its resident memory's high-water mark (VmHWM of the process). */
+export function runMeasured(cmd: string, args: string[]): Promise<{ code: number; seconds: number; peakMB: number; tail: string }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    let peak = 0;
+    const keep = (b: Buffer) => {
+      tail = (tail + b.toString()).slice(-4000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        /* the process has ended */
+      }
+    }, 200);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      resolve({ code: code ?? 1, seconds: (performance.now() - t0) / 1000, peakMB: peak, tail });
+    });
+  });
 }

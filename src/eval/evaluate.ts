@@ -6,6 +6,7 @@
  * classifier read back from an earlier run, the figure measured then), parameters, FLOPs per image,
  * peak memory.
  */
+import { imageBatch } from '../pipeline/pipeline.js';
 import type { LayerCard } from '../core/card.js';
 import type { Classifier, EpochRecord, FitOptions, FitReport } from '../core/classifier.js';
 import type { ProtocolRecord } from './protocol.js';
@@ -116,9 +117,10 @@ export function size(cards: LayerCard[]): { params: number; flops: number | null
 /** Images per second of scores() over the first `n` test images, in batches (no cache involved). */
 async function inferenceSpeed(c: Classifier, ds: Dataset, n: number): Promise<number> {
   const m = Math.min(n, ds.test.n);
-  // a CNN's batches sized to its largest layer output (a soft-coded bownet's codes take megabytes an image)
+  // a CNN's batches sized to its largest layer output (a soft-coded bownet's codes take megabytes an image); a
+  // pipeline's to the images' size (500 of 28x28, 8 of 256x256), as its own batches are
   const model = (c as { model?: tf.LayersModel | null }).model;
-  const bs = model ? inferenceBatch(model) : 500;
+  const bs = model ? inferenceBatch(model) : Math.min(500, 2 * imageBatch(ds.test));
   const t = performance.now();
   for (let i = 0; i < m; i += bs) {
     await checkpoint();
