@@ -27,7 +27,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import { DescriptorSchema } from '../config/stages.js';
-import { check4d, defineStage, isSiftStage, StageError, type Maps, type SiftStage } from './stage.js';
+import { check4d, defineStage, lastSiftPart, StageError, type Maps, type SiftStage } from './stage.js';
 
 export type { DescriptorConfig } from '../config/stages.js';
 
@@ -108,10 +108,7 @@ export const descriptor = defineStage<typeof DescriptorSchema, SiftStage>('descr
   return {
     // the cell size is the cells stage's: stated in both configs, checked here where the frames use it
     checkUpstream(upstream) {
-      const cells = upstream
-        .filter(isSiftStage)
-        .filter((u) => u.siftPart().part === 'cells')
-        .at(-1);
+      const cells = lastSiftPart(upstream, 'cells');
       const size = cells?.config.size;
       if (cells === undefined || size === s) return null;
       return `the descriptor's cellSize (${s}) must equal the cells stage's size (${size}): set both (e.g. --set ${cells.name}.size=N --set ${name}.cellSize=N)`;

@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import { OrientationSchema } from '../config/stages.js';
-import { check4d, defineStage, isSiftStage, type Maps, type SiftStage } from './stage.js';
+import { check4d, defineStage, lastSiftPart, type Maps, type SiftStage } from './stage.js';
 
 export type { OrientationConfig } from '../config/stages.js';
 export type OrientationMode = 'wta' | 'bilinear';
@@ -93,10 +93,7 @@ export const orientation = defineStage<typeof OrientationSchema, SiftStage>(
     return {
       // it bins the 8 oriented responses of a gradient stage
       checkUpstream(upstream) {
-        const g = upstream
-          .filter(isSiftStage)
-          .filter((u) => u.siftPart().part === 'gradient')
-          .at(-1);
+        const g = lastSiftPart(upstream, 'gradient');
         if (!g || g.config.orientations === T) return null;
         return `stage '${name}' bins ${T} orientations; stage '${g.name}' has orientations = ${g.config.orientations}`;
       },

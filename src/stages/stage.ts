@@ -138,6 +138,14 @@ export interface MultiScaleSift extends Stage {
 }
 
 export const isSiftStage = (s: Stage | undefined): s is SiftStage => typeof (s as Partial<SiftStage> | undefined)?.siftPart === 'function';
+/** The nearest of the stages before a stage that is a dense SIFT step of this part (checkUpstream's usual question). */
+export function lastSiftPart(upstream: readonly Stage[], part: SiftPart['part']): SiftStage | undefined {
+  return upstream
+    .filter(isSiftStage)
+    .filter((u) => u.siftPart().part === part)
+    .at(-1);
+}
+
 export const isMultiScaleSift = (s: Stage | undefined): s is MultiScaleSift =>
   typeof (s as Partial<MultiScaleSift> | undefined)?.siftScales === 'function';
 
