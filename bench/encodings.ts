@@ -4,7 +4,8 @@
 // reads. bowcnn's side: fitGmm (one EM run from k-means, the same iteration cap) and the Fisher vectors two
 // ways, the reference function fisherEncode one image at a time and the fisher stage's batched layers
 // (the 1x1 convolution over [x, x^2], softmax, sum pooling: what a pipeline runs). Each side's training
-// log-likelihood per descriptor is reported beside its time. BOWCNN_BENCH_GMM_IMAGES (default 1000 images
+// log-likelihood per descriptor is reported beside its time. fisherEncode runs the native pass where the addon is
+// built (posteriors and centred sums in one loop, as vl_fisher_encode), else its JavaScript. BOWCNN_BENCH_GMM_IMAGES (default 1000 images
 // for the GMM), BOWCNN_BENCH_FV_IMAGES (default 1000 images encoded), BOWCNN_BENCH_K (default 64) and
 // BOWCNN_BENCH_ITERATIONS (default 30) choose.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -94,7 +95,7 @@ export async function run(): Promise<Record<string, unknown>> {
     'speed (VLFeat time / bowcnn time)': vl ? (Number(vl.gmmSeconds) / gmmSeconds).toFixed(2) : '',
   });
   for (const [label, s] of [
-    ['Fisher vectors, reference function (one image at a time)', refSeconds],
+    ['Fisher vectors, fisherEncode (one image at a time)', refSeconds],
     ["Fisher vectors, the stage's layers (batches of 256)", layerSeconds],
   ] as const) {
     rows.push({

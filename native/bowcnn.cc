@@ -1159,6 +1159,70 @@ static void denseSift(const float* x, const float* F, const float* wb, float* ou
   }
 }
 
+// ---- Fisher vectors' statistics, accumulated into pooling regions -------------------------------------
+// For each image of n (h x w positions of D-dimensional descriptors, x [n h w, D]) and each position: the GMM's
+// E-step as an affine map over [x, x^2] (a [2D, K], b [K]: logit_k = log pi_k N(x; mu_k, sigma_k)), the
+// posteriors q = softmax(logits), and for every region [r0, r1) x [c0, c1) that holds the position and every
+// component with q_k >= minQ and q_k > 0 (VLFeat's vl_fisher_encode: minQ = 1e-6), with d = (x - mu_k) / sigma_k
+// (mu [K, D], isd [K, D] = 1 / sigma): S0_k += q_k, U_k += q_k d, V_k += q_k d^2, as VLFeat accumulates them
+// (centred, so that small variances do not magnify rounding). out [n, R, K, 1 + 2D] (S0, U's D values, V's).
+static void fisherSums(const float* x, const float* a, const float* b, const float* mu, const float* isd, const int* reg, float* out, long n,
+                       int h, int w, int D, int K, int R, float minQ) {
+  const int HW = h * w, D2 = 2 * D;
+  const size_t per = 1 + (size_t)D2;
+  std::vector<int> start(HW + 1, 0), regs;
+  for (int p = 0; p < HW; p++) {
+    const int y = p / w, xx = p % w;
+    for (int r = 0; r < R; r++)
+      if (y >= reg[4 * r] && y < reg[4 * r + 1] && xx >= reg[4 * r + 2] && xx < reg[4 * r + 3]) regs.push_back(r);
+    start[p + 1] = (int)regs.size();
+  }
+  std::vector<float> at((size_t)K * D2);  // a transposed: component k's 2D weights contiguous
+  for (int j = 0; j < D2; j++)
+    for (int k = 0; k < K; k++) at[(size_t)k * D2 + j] = a[(size_t)j * K + k];
+#pragma omp parallel
+  {
+    std::vector<float> xx(D2), q(K), d(D);
+#pragma omp for schedule(dynamic, 1)
+    for (long img = 0; img < n; img++) {
+      float* o = out + (size_t)img * R * K * per;
+      std::fill(o, o + (size_t)R * K * per, 0.f);
+      for (int p = 0; p < HW; p++) {
+        const float* xp = x + ((size_t)img * HW + p) * D;
+        for (int j = 0; j < D; j++) xx[j] = xp[j], xx[D + j] = xp[j] * xp[j];
+        float top = -INFINITY;
+        for (int k = 0; k < K; k++) {
+          const float* ak = at.data() + (size_t)k * D2;
+          float s = b[k];
+#pragma omp simd reduction(+ : s)
+          for (int j = 0; j < D2; j++) s += ak[j] * xx[j];
+          q[k] = s;
+          top = std::max(top, s);
+        }
+        float z = 0.f;
+        for (int k = 0; k < K; k++) z += (q[k] = std::exp(q[k] - top));
+        const float iz = 1.f / z;
+        for (int k = 0; k < K; k++) {
+          const float qk = q[k] * iz;
+          if (qk < minQ || qk == 0.f) continue;
+          const float *m = mu + (size_t)k * D, *is = isd + (size_t)k * D;
+#pragma omp simd
+          for (int j = 0; j < D; j++) d[j] = (xp[j] - m[j]) * is[j];
+          for (int e = start[p]; e < start[p + 1]; e++) {
+            float* t = o + ((size_t)regs[e] * K + k) * per;
+            t[0] += qk;
+#pragma omp simd
+            for (int j = 0; j < D; j++) {
+              t[1 + j] += qk * d[j];
+              t[1 + D + j] += qk * d[j] * d[j];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---- the JavaScript side -----------------------------------------------------------------------
 
 static char* heapOf(Local<Value> v, size_t* len) {
@@ -1418,6 +1482,24 @@ static void CodeSums(const FunctionCallbackInfo<Value>& a) {
            op);
 }
 
+// fisherSums(x f32 [n h w D], a f32 [2D K], b f32 [K], mu f32 [K D], isd f32 [K D], regions i32 [R 4],
+//            out f32 [n R K (1 + 2D)], n, h, w, D, K, R, minQ)
+static void FisherSums(const FunctionCallbackInfo<Value>& a) {
+  char* p[7];
+  size_t len[7];
+  double v[7];
+  if (!readArgs(a, 7, 7, p, len, v, "fisherSums(x, a, b, mu, isd, regions, out, n, h, w, D, K, R, minQ)")) return;
+  const long n = (long)v[0];
+  const int h = (int)v[1], w = (int)v[2], D = (int)v[3], K = (int)v[4], R = (int)v[5];
+  if (n < 0 || h < 1 || w < 1 || D < 1 || K < 1 || R < 1) return fail(a, "fisherSums: a size is out of range");
+  const size_t kd = 4 * (size_t)K * D;
+  if (len[0] < 4 * (size_t)n * h * w * D || len[1] < 2 * kd || len[2] < 4 * (size_t)K || len[3] < kd || len[4] < kd ||
+      len[5] < 16 * (size_t)R || len[6] < 4 * (size_t)n * R * K * (1 + 2 * (size_t)D))
+    return fail(a, "fisherSums: an array is shorter than n, h, w, D, K and R say");
+  fisherSums((const float*)p[0], (const float*)p[1], (const float*)p[2], (const float*)p[3], (const float*)p[4], (const int*)p[5], (float*)p[6],
+             n, h, w, D, K, R, (float)v[6]);
+}
+
 // denseSift(heap, x, filters, binWeights, out, N,H,W,C, n,T, mode, s, window, cellPad, step, bins, norm, off, FY, FX, contrast)
 static void DenseSift(const FunctionCallbackInfo<Value>& a) {
   Call c;
@@ -1483,6 +1565,7 @@ static void Init(Local<Object> exports) {
   NODE_SET_METHOD(exports, "dcdPasses", DcdPasses);
   NODE_SET_METHOD(exports, "denseSift", DenseSift);
   NODE_SET_METHOD(exports, "codeSums", CodeSums);
+  NODE_SET_METHOD(exports, "fisherSums", FisherSums);
   NODE_SET_METHOD(exports, "isa", Info);
 }
 

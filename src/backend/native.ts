@@ -171,6 +171,28 @@ interface Addon {
    * each position's code summed (op 0), averaged (1) or max-ed (2) into the regions it lies in (regions [R,4]:
    * r0, r1, c0, c1) -> out [n, R, M]; knn > 0: soft coding over the knn nearest words only (stages/coding.ts)
    */
+  /**
+   * Fisher vectors' statistics of x [n h w, D] under a GMM: its E-step's affine map over [x, x²] (a [2D,K], b [K]),
+   * its means mu [K,D] and inverse deviations isd [K,D]; per image, region and component, over the positions in
+   * the region whose posterior is at least minQ (and not 0), with d = (x - mu) isd: S0 = Σ q, U = Σ q d, V = Σ q d²
+   * -> out [n, R, K, 1 + 2D] (encode/fisher.ts makes the Fisher vector from them)
+   */
+  fisherSums?(
+    x: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    mu: Float32Array,
+    isd: Float32Array,
+    regions: Int32Array,
+    out: Float32Array,
+    n: number,
+    h: number,
+    w: number,
+    D: number,
+    K: number,
+    R: number,
+    minQ: number,
+  ): void;
   codeSums(
     x: Float32Array,
     k: Float32Array,

@@ -13,7 +13,8 @@
  *   Σ q (x - μ)/σ = (S1 - μ S0)/σ,   Σ q [((x - μ)/σ)² - 1] = (S2 - 2μ S1 + μ² S0)/σ² - S0.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { type Gmm, gmmPosteriors, rows } from '../learn/gmm.js';
+import { type Gmm, gmmAffine, gmmPosteriors, rows } from '../learn/gmm.js';
+import { nativeAddon, nativeKernelsActive } from '../backend/native.js';
 
 export interface FisherOptions {
   /** signed square root, then L2 normalisation (VLFeat's IMPROVED) */
@@ -31,6 +32,23 @@ export interface GmmLike {
   means: tf.Tensor2D | Float32Array;
   variances: tf.Tensor2D | Float32Array;
   priors: tf.Tensor1D | Float32Array;
+}
+
+/** The native pass's E-step and inverse deviations of a GMM, kept for the GMM object a caller passes again. */
+const PREPARED = new WeakMap<object, { w: Float32Array; b: Float32Array; isd: Float32Array; of: Float32Array[] }>();
+const same = (a: Float32Array, b: Float32Array) => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+function prepared(key: GmmLike, g: Gmm) {
+  const got = PREPARED.get(key);
+  // the same object whose values were changed in place is prepared again
+  const now = [g.means, g.variances, g.priors];
+  if (got?.of.every((a, i) => same(a, now[i]))) return got;
+  const made = { ...gmmAffine(g), isd: g.variances.map((v) => 1 / Math.sqrt(v)), of: now.map((a) => Float32Array.from(a)) };
+  PREPARED.set(key, made);
+  return made;
 }
 
 /** A GMM as Float32Arrays, its sizes taken from the means' shape (or `components` for arrays). */
@@ -82,6 +100,26 @@ export async function fisherEncode(x: tf.Tensor2D | Float32Array, gmm: GmmLike, 
   const { data, n } = await rows(x, d);
   const g = await gmmArrays(gmm, d);
   const k = g.components;
+  // where the native kernels run (and for soft posteriors): the posteriors and sums in one pass, the same rule
+  const addon = nativeKernelsActive() && !opts.fast && n > 0 ? nativeAddon() : null;
+  if (addon?.fisherSums) {
+    const { w, b, isd } = prepared(gmm, g);
+    const per = 1 + 2 * d;
+    const sums = new Float32Array(k * per);
+    addon.fisherSums(data, w, b, g.means, isd, Int32Array.of(0, 1, 0, n), sums, 1, 1, n, d, k, 1, 1e-6);
+    const enc = new Float32Array(2 * k * d);
+    for (let c = 0; c < k; c++) {
+      if (g.priors[c] < 1e-6) continue;
+      const up = 1 / (n * Math.sqrt(g.priors[c])),
+        vp = 1 / (n * Math.sqrt(2 * g.priors[c]));
+      const s0 = sums[c * per];
+      for (let j = 0; j < d; j++) {
+        enc[c * d + j] = sums[c * per + 1 + j] * up;
+        enc[k * d + c * d + j] = (sums[c * per + 1 + d + j] - s0) * vp;
+      }
+    }
+    return normalise(enc, { squareRoot: opts.improved || opts.squareRoot, l2: opts.improved || opts.normalized });
+  }
   const enc = new Float32Array(2 * k * d);
   if (n > 0) {
     const { posteriors: q } = gmmPosteriors(g, data, n);

@@ -131,4 +131,19 @@ describe('encodings against VLFeat 0.9.21', () => {
     expect(best.priors.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     expect(Math.min(...best.variances)).toBeGreaterThanOrEqual(Math.fround(1e-4));
   }, 120_000);
+
+  it('fisherEncode given the same GMM object again, after its values changed in place, encodes with the new values', async () => {
+    const g = { means: Float32Array.from(gmm.means), variances: Float32Array.from(gmm.variances), priors: Float32Array.from(gmm.priors) };
+    await fisherEncode(image(0), g, { improved: true });
+    for (let i = 0; i < g.means.length; i++) g.means[i] += 0.01 * Math.sin(i);
+    const again = await fisherEncode(image(0), g, { improved: true });
+    const fresh = await fisherEncode(
+      image(0),
+      { means: Float32Array.from(g.means), variances: g.variances, priors: g.priors },
+      { improved: true },
+    );
+    expect(Array.from(again)).toEqual(Array.from(fresh));
+    const before = await fisherEncode(image(0), gmm, { improved: true });
+    expect(Array.from(again)).not.toEqual(Array.from(before));
+  });
 });
