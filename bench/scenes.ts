@@ -35,7 +35,7 @@ const PHOTOS = [
 ];
 // BOWCNN_BENCH_PER_CLASS=n makes a smaller folder (a check of the bench itself; a third of it for training)
 const PER_CLASS = Number(process.env.BOWCNN_BENCH_PER_CLASS ?? 299),
-  TRAIN = Math.min(100, Math.floor(PER_CLASS / 3));
+  TRAIN = Math.min(100, Math.round(PER_CLASS / 3));
 
 async function makeFolder(root: string): Promise<void> {
   const missing = PHOTOS.filter((p) => !existsSync(p));
@@ -76,7 +76,8 @@ async function makeFolder(root: string): Promise<void> {
 
 function writeF32(file: string, s: Split): void {
   const head = Int32Array.from([s.n, s.height, s.width]);
-  const px = Float32Array.from(s.pixels, (v) => v / 255);
+  const px = new Float32Array(s.pixels.length);
+  for (let i = 0; i < px.length; i++) px[i] = s.pixels[i] / 255;
   writeFileSync(file, Buffer.concat([Buffer.from(head.buffer), Buffer.from(px.buffer)]));
 }
 
