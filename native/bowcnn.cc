@@ -783,6 +783,19 @@ static void nearest(const float* x, const float* k, const float* b, int* idx, fl
 }
 
 
+// The pooling regions [r0, r1) x [c0, c1) (reg [R, 4]) that hold each position of an h x w map, as a flat list:
+// position p's regions are regs[start[p] .. start[p + 1]).
+static void positionRegions(const int* reg, int R, int h, int w, std::vector<int>& start, std::vector<int>& regs) {
+  start.assign((size_t)h * w + 1, 0);
+  regs.clear();
+  for (int p = 0; p < h * w; p++) {
+    const int y = p / w, xx = p % w;
+    for (int r = 0; r < R; r++)
+      if (y >= reg[4 * r] && y < reg[4 * r + 1] && xx >= reg[4 * r + 2] && xx < reg[4 * r + 3]) regs.push_back(r);
+    start[p + 1] = (int)regs.size();
+  }
+}
+
 // ---- soft and triangle coding, accumulated into pooling regions -------------------------------------
 // For each image of n (h x w positions of D-dimensional descriptors, x [n h w, D]) and each position, the
 // scores s_m = x . k[:,m] + b[m] over the M words (k = 2c^T, b = -||c||^2: s_m = ||x||^2 - ||x - c_m||^2) in
@@ -797,14 +810,8 @@ static void codeSums(const float* x, const float* k, const float* b, const int* 
   const std::vector<float> kp = packWords(k, D, M);
   std::vector<float> bp(Mp, 0.f);
   std::memcpy(bp.data(), b, sizeof(float) * M);
-  // the regions of each position, in a flat list: regs[start[p] .. start[p + 1])
-  std::vector<int> start(HW + 1, 0), regs;
-  for (int p = 0; p < HW; p++) {
-    const int y = p / w, xx = p % w;
-    for (int r = 0; r < R; r++)
-      if (y >= reg[4 * r] && y < reg[4 * r + 1] && xx >= reg[4 * r + 2] && xx < reg[4 * r + 3]) regs.push_back(r);
-    start[p + 1] = (int)regs.size();
-  }
+  std::vector<int> start, regs;
+  positionRegions(reg, R, h, w, start, regs);
   const int kk = knn > 0 && knn < M ? knn : M;
 #pragma omp parallel
   {
@@ -1170,13 +1177,8 @@ static void fisherSums(const float* x, const float* a, const float* b, const flo
                        int h, int w, int D, int K, int R, float minQ) {
   const int HW = h * w, D2 = 2 * D;
   const size_t per = 1 + (size_t)D2;
-  std::vector<int> start(HW + 1, 0), regs;
-  for (int p = 0; p < HW; p++) {
-    const int y = p / w, xx = p % w;
-    for (int r = 0; r < R; r++)
-      if (y >= reg[4 * r] && y < reg[4 * r + 1] && xx >= reg[4 * r + 2] && xx < reg[4 * r + 3]) regs.push_back(r);
-    start[p + 1] = (int)regs.size();
-  }
+  std::vector<int> start, regs;
+  positionRegions(reg, R, h, w, start, regs);
   std::vector<float> at((size_t)K * D2);  // a transposed: component k's 2D weights contiguous
   for (int j = 0; j < D2; j++)
     for (int k = 0; k < K; k++) at[(size_t)k * D2 + j] = a[(size_t)j * K + k];
