@@ -19,25 +19,23 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { localContrastNorm, rotationPoolConv } from './ops/invariance.js';
-import { blocknorm } from './stages/blocknorm.js';
+// the classic chain's parameter-free kinds, which BowStage runs: importing them registers them (defineStage's
+// `parameterFree`), so that a saved bownet loads with this module alone
+import './stages/blocknorm.js';
+import './stages/kernelmap.js';
+import './stages/orientation.js';
+import './stages/pooling.js';
 import { fisherMaps, fisherWeights } from './ops/fisher.js';
 import { vladMaps } from './ops/vlad.js';
 import { bossanovaMaps } from './ops/bossanova.js';
 import { frameGeometry, gatherConv, normalize, type DescriptorNorm } from './stages/descriptor.js';
-import { kernelmap } from './stages/kernelmap.js';
-import { orientation } from './stages/orientation.js';
 import { pad2d, type Padding } from './stages/pad.js';
-import { pooling } from './stages/pooling.js';
 import { parameterFreeKinds, parameterFreeStage, type Stage } from './stages/stage.js';
 
 type Kw = Record<string, unknown>;
 const first = (x: tf.Tensor | tf.Tensor[]): tf.Tensor4D => (Array.isArray(x) ? x[0] : x) as tf.Tensor4D;
 /** The channel count of a layer's (first) input shape `[N,H,W,C]`. */
 const channelsOf = (s: tf.Shape | tf.Shape[]): number => (Array.isArray(s[0]) ? (s[0] as tf.Shape)[3] : (s as tf.Shape)[3]) as number;
-
-// the parameter-free kinds BowStage runs register themselves (defineStage's `parameterFree`); these are the
-// classic chain's, imported so that a saved bownet loads with this module alone
-void [orientation, blocknorm, pooling, kernelmap];
 
 export class BowStage extends tf.layers.Layer {
   static className = 'BowStage';
