@@ -7,7 +7,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_CODES, optionsMarkdown } from '../src/cli/spec.js';
 import { ENV_VARIABLES } from '../src/core/settings.js';
-import { AlexNetConfigSchema, AugmentSchema, LeNet5ConfigSchema, TrainSchema } from '../src/config/recipes.js';
+import {
+  AlexNetConfigSchema,
+  AugmentSchema,
+  InputSchema,
+  LeNet5ConfigSchema,
+  TrainSchema,
+  VggConfigSchema,
+} from '../src/config/recipes.js';
 import type { z } from '../src/config/schema.js';
 import * as stages from '../src/config/stages.js';
 
@@ -98,8 +105,10 @@ export function configTables(): string {
     `### Each of a union's \`branches\` (or \`{"recipe": NAME}\`: that bow recipe's stages up to its classifier)\n\n${schemaTable(stages.UnionBranchSchema)}`,
     `### CNN training options (\`train\` in a cnn or bownet recipe; \`--set train.NAME=V\`)\n\n${schemaTable(TrainSchema)}`,
     `### \`train.augment\`\n\n${schemaTable(AugmentSchema)}`,
+    `### A CNN's \`input\` (\`--set input.size=64\`): the images its model takes; others are framed to it (short side fitted, centred, cropped). Absent: the training images' own size\n\n${schemaTable(InputSchema)}`,
     `### Model \`lenet5\` (\`config\` in its recipe)\n\n${schemaTable(LeNet5ConfigSchema)}`,
     `### Model \`alexnet-small\` (\`config\` in its recipe)\n\n${schemaTable(AlexNetConfigSchema)}`,
+    `### Model \`vgg\` (\`config\` in its recipe)\n\n${schemaTable(VggConfigSchema)}`,
   ].join('\n\n');
 }
 

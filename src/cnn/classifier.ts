@@ -33,6 +33,7 @@ import { exportBowNet } from './bownet.js';
 import { cardsFromModel } from './cards.js';
 import { loadModel, saveModel } from './io.js';
 import { accuracyOf, predictLogits, predictSplit, trainModel, type PredictOptions } from './train.js';
+import { framedBatch, framedSplit, type InShape, inputShape } from './input.js';
 import { ZOO } from './zoo.js';
 
 /** Layers whose outputs robustness and the teaching page compare (representation per layer): tfjs's and bowcnn's own, padding aside. */
@@ -82,9 +83,25 @@ export class CnnClassifier implements Classifier {
     return ZOO[this.recipe.model].build(this.recipe.config, { inShape: info.inShape, classes: info.classes.length, seed, train });
   }
 
-  async fit(train: Split, given: FitOptions = {}): Promise<FitReport> {
-    const opts = parseConfig(CnnFitSchema, given, `${this.name}: fit options`) as FitOptions;
+  /** The `[H, W, C]` the model takes: a fitted model's, else the recipe's declared input, else the images' own. */
+  inShapeFor(image: readonly number[]): InShape {
+    if (this.model) return this.model.inputs[0].shape.slice(1) as InShape;
+    return inputShape(this.recipe.kind === 'cnn' ? this.recipe.input : undefined, image);
+  }
+
+  async fit(given: Split, givenOpts: FitOptions = {}): Promise<FitReport> {
+    const opts = parseConfig(CnnFitSchema, givenOpts, `${this.name}: fit options`) as FitOptions;
     const t0 = performance.now();
+    // the images framed to the model's input: a fine-tune's model's, else the recipe's (cnn/input.ts)
+    const shape = opts.fineTune
+      ? this.inShapeFor([given.height, given.width, given.channels])
+      : inputShape(this.recipe.kind === 'cnn' ? this.recipe.input : undefined, [given.height, given.width, given.channels]);
+    if (!opts.fineTune && this.recipe.kind === 'cnn' && !this.recipe.input && Math.max(shape[0], shape[1]) > 96 && opts.progress !== false)
+      process.stderr.write(
+        `bowcnn: ${this.name}: training on the images' own ${shape[0]}x${shape[1]} pixels; a smaller input frames them first and trains faster (--set input.size=64)\n`,
+      );
+    const train = framedSplit(given, shape);
+    if (opts.validation) opts.validation = framedSplit(opts.validation, shape);
     const info = dataInfo(train, opts.data);
     if (train.n === 0) throw new FitError(`${this.name}: the training split is empty`);
     if (info.classes.length < 2)
@@ -172,7 +189,7 @@ export class CnnClassifier implements Classifier {
 
   async scores(x: Maps): Promise<tf.Tensor2D> {
     const m = this.fitted();
-    return tf.tidy(() => predictLogits(m, x, this.predictOptions) as tf.Tensor2D);
+    return tf.tidy(() => predictLogits(m, framedBatch(x, this.inShapeFor(x.shape.slice(1))), this.predictOptions) as tf.Tensor2D);
   }
 
   async predict(x: Maps): Promise<Int32Array> {
@@ -184,7 +201,12 @@ export class CnnClassifier implements Classifier {
   }
 
   scoreSplit(split: Split): Promise<Float32Array> {
-    return predictSplit(this.fitted(), split, 500, this.predictOptions);
+    return predictSplit(
+      this.fitted(),
+      framedSplit(split, this.inShapeFor([split.height, split.width, split.channels])),
+      500,
+      this.predictOptions,
+    );
   }
 
   /** The cards of the fitted model, or of the model the recipe builds for images of inShape. */
@@ -192,7 +214,7 @@ export class CnnClassifier implements Classifier {
     const classic = this.recipe.kind === 'cnn' ? ZOO[this.recipe.model].classic : {};
     if (this.model) return cardsFromModel(this.model, classic);
     const m = this.build(
-      { inShape: inShape as [number, number, number], classes: this.data?.classes ?? Array.from({ length: 10 }, (_, i) => String(i)) },
+      { inShape: this.inShapeFor(inShape), classes: this.data?.classes ?? Array.from({ length: 10 }, (_, i) => String(i)) },
       0,
     );
     const cards = cardsFromModel(m, classic);
@@ -204,7 +226,9 @@ export class CnnClassifier implements Classifier {
     const m = this.fitted();
     const keep = m.layers.filter((l) => represented(l.getClassName()));
     const probe = tf.model({ inputs: m.inputs, outputs: keep.map((l) => l.output as tf.SymbolicTensor) });
-    const ys = probe.apply(x, { training: false }) as tf.Tensor | tf.Tensor[]; // one pass (predict() slices into batches of 32)
+    const ys = tf.tidy(
+      () => probe.apply(framedBatch(x, this.inShapeFor(x.shape.slice(1))), { training: false }) as tf.Tensor | tf.Tensor[],
+    ) as tf.Tensor | tf.Tensor[]; // one pass (predict() slices into batches of 32)
     const arr = Array.isArray(ys) ? ys : [ys];
     return Object.fromEntries(keep.map((l, i) => [l.name, arr[i]]));
   }

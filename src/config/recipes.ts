@@ -37,6 +37,14 @@ export const TrainSchema = z.strictObject({
   deviceData: z.boolean().default(false), // the whole training set on the device (GPUs)
 });
 
+export const InputSchema = z.strictObject({
+  size: z.union([int(1).max(4096), z.tuple([int(1).max(4096), int(1).max(4096)])], {
+    error: (iss) =>
+      `${iss.input === undefined ? 'is required: ' : 'expected '}a side in pixels (a whole number from 1 to 4096) or [height, width]`,
+  }),
+  channels: z.union([z.literal(1), z.literal(3)], { error: 'expected 1 (grey) or 3 (colour)' }).optional(),
+});
+
 const Activation = z.enum(['relu', 'tanh', 'sigmoid']);
 
 export const LeNet5ConfigSchema = z.strictObject({
@@ -109,6 +117,11 @@ export const CnnRecipeSchema = z.strictObject({
   ...Common,
   model: z.enum(Object.keys(MODEL_CONFIGS) as [ModelName, ...ModelName[]]),
   config: z.record(z.string(), z.unknown()).default({}), // checked against MODEL_CONFIGS[model]
+  /**
+   * The images the model takes: a side (square) or [height, width], and 1 (grey) or 3 (colour) channels.
+   * Absent: the training images' own size and channels. Images of another size are framed to it (cnn/input.ts).
+   */
+  input: InputSchema.optional(),
   train: TrainSchema.default(TrainSchema.parse({})),
   /** flip: test-time flips where the dataset allows them (the mean of an image's and its mirror's logits) */
   predict: z.strictObject({ flip: z.boolean().default(false) }).default({ flip: false }),

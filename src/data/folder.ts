@@ -17,6 +17,7 @@ import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import { ConfigError, describeErrno, showPath } from '../core/errors.js';
 import { DataError, makeSplit, type Split } from '../core/data.js';
 import { identity } from '../core/identity.js';
+import { didYouMean } from '../core/suggest.js';
 import { applyRule, type RawImage } from './input-rule.js';
 
 /**
@@ -54,8 +55,11 @@ export function parseFolderSize(text: string): FolderSize {
   const hw = /^(\d+)(?:x(\d+))?$/.exec(t);
   if (hw && whole(hw[1]) && (hw[2] === undefined || whole(hw[2])))
     return [whole(hw[1])!, hw[2] === undefined ? whole(hw[1])! : whole(hw[2])!];
+  // a slip in a word ('kep', 'shrot:128') gets the nearest form, with the number given
+  const n = /\d+/.exec(t)?.[0] ?? 'N';
+  const near = /[a-z]/.test(t) ? didYouMean(t, ['keep', `short:${n}`, `long:${n}`]) : '';
   throw new ConfigError(
-    `image size '${text}': expected keep, N (N x N), HxW (height x width), short:N or long:N, with sizes from 1 to 8192 pixels`,
+    `image size '${text}'${near}: expected keep, N (N x N), HxW (height x width), short:N or long:N, with sizes from 1 to 8192 pixels`,
   );
 }
 

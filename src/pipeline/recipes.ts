@@ -36,7 +36,7 @@ export function parseRecipe(value: unknown, where: string, depth = 0): Recipe {
 
 /** The settings a CNN or bownet recipe's set() paths start with. */
 export const cnnSettable = (r: CnnRecipe | BowNetRecipe): string[] =>
-  r.kind === 'cnn' ? ['train', 'config', 'predict'] : ['train', 'coding', 'beta', 'trainable'];
+  r.kind === 'cnn' ? ['train', 'config', 'input', 'predict'] : ['train', 'coding', 'beta', 'trainable'];
 
 /** A CNN or bownet recipe with one value changed ('train.epochs' -> 10), validated by the recipe's schema. */
 export function recipeWith<R extends CnnRecipe | BowNetRecipe>(r: R, path: string, value: unknown, where: string): R {

@@ -42,6 +42,8 @@ describe('folder datasets at their own size', () => {
     expect(parseFolderSize('long:300')).toEqual({ long: 300 });
     expect(() => parseFolderSize('big')).toThrow(/image size 'big': expected keep, N/);
     expect(() => parseFolderSize('0x5')).toThrow(/image size '0x5'/);
+    expect(() => parseFolderSize('kep')).toThrow(/image size 'kep' \(did you mean 'keep'\?\)/);
+    expect(() => parseFolderSize('shrot:128')).toThrow(/'shrot:128' \(did you mean 'short:128'\?\)/);
     expect(() => folderOptions('mnist', { 'image-size': 'keep' })).toThrow(/--image-size is for folder: datasets/);
     expect(() => folderOptions('folder:x', { 'test-fraction': 1.5 })).toThrow(/--test-fraction 1.5: a fraction/);
     expect(folderOptions('folder:x', { 'image-size': '20x10', channels: '1' })).toEqual({ size: [20, 10], channels: 1 });
