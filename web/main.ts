@@ -20,6 +20,7 @@ import {
 import { bars, COLOURS, linePlot, mapTile, mapTiles, note, siftGlyphs, wordColour, wordMap } from './draw.js';
 import { drawingPad, greyOf, photoInput } from './input.js';
 import { frameLightOnDark, ruleFor } from '../src/data/input-rule.js';
+import { assignments, ENCODING_KINDS, type EncodingKind, encodingBars, wordsOf } from '../src/models/encoding-view.js';
 
 type Kind = 'translate-x' | 'translate-y' | 'scale' | 'rotate';
 const POSE_KEY: Record<Kind, keyof Pose> = { 'translate-x': 'dx', 'translate-y': 'dy', scale: 'scale', rotate: 'rotate' };
@@ -188,6 +189,34 @@ function drawStage(
       words[p] = b;
     }
     box.append(wordMap(words, h, w, 200), note(`visual-word map: ${new Set(words).size} distinct words of ${c} over ${h * w} frames`));
+    return;
+  }
+  if (ENCODING_KINDS.includes(s.kind)) {
+    // the assignment map over the descriptors the stage encoded, then the pooled vector a bar per word
+    const kind = s.kind as EncodingKind;
+    const config = s.config ?? {};
+    const stages = chain.chain.stages;
+    const before = stages[stages.indexOf(s) - 1];
+    const x = before ? values.get(before.layers[before.layers.length - 1]) : undefined;
+    if (x && x.shape.length === 3) {
+      const [xh, xw, d] = x.shape;
+      const weights = chain.model
+        .getLayer(s.layers[0])
+        .getWeights()
+        .map((t) => t.dataSync() as Float32Array);
+      const words = assignments(kind, weights, x.v, d);
+      box.append(
+        wordMap(words, xh, xw, 200),
+        note(
+          `${kind === 'fisher' ? 'Gaussian of highest posterior' : 'nearest centre'} for each of ${xh * xw} frames: ${new Set(words).size} of ${wordsOf(kind, config)} used`,
+        ),
+      );
+    }
+    const b = encodingBars(kind, config, last.v);
+    box.append(
+      bars(b.values, 260, 60, (i) => wordColour(b.word[i]), b.group),
+      note(b.what),
+    );
     return;
   }
   if (s.kind === 'pooling') {
