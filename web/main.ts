@@ -37,9 +37,10 @@ const UNIT: Record<Kind, (v: number) => string> = {
   rotate: (v) => `${v}°`,
 };
 const IDENTITY: Pose = { dx: 0, dy: 0, scale: 1, rotate: 0 };
-const ORIGIN: Record<string, (kind: 'bow' | 'cnn') => string> = {
+/** Where a stage's weights came from, as its badge says it (unsupervised: by what the stage fits). */
+const ORIGIN: Record<string, (kind: 'bow' | 'cnn', stage: string) => string> = {
   handcrafted: () => 'handcrafted',
-  unsupervised: () => 'k-means',
+  unsupervised: (_, stage) => (stage === 'pca' ? 'PCA' : stage === 'fisher' ? 'GMM (EM)' : 'k-means'),
   supervised: (k) => (k === 'bow' ? 'SVM (labels)' : 'backpropagation'),
   none: () => 'no weights',
 };
@@ -98,7 +99,7 @@ function cardOf(s: PageStage, kind: 'bow' | 'cnn'): { el: HTMLElement; maps: HTM
   el.innerHTML = `<header><span class="name"></span><span class="origin ${c.origin}"></span></header>
     <div class="cnn"></div><div class="classic"></div><div class="facts"></div><div class="maps"></div><div class="change"></div>`;
   el.querySelector('.name')!.textContent = s.stage;
-  el.querySelector('.origin')!.textContent = ORIGIN[c.origin]?.(kind) ?? c.origin;
+  el.querySelector('.origin')!.textContent = ORIGIN[c.origin]?.(kind, s.kind) ?? c.origin;
   el.querySelector('.cnn')!.textContent = c.cnn;
   el.querySelector('.classic')!.textContent = c.classic;
   el.querySelector('.facts')!.innerHTML = facts.map((f) => `<span>${f}</span>`).join('');
@@ -237,6 +238,28 @@ function drawStage(
     );
 }
 
+/** A BoW chain's steps in the lecture's words, from its stages' kinds: 'dense SIFT, PCA, Fisher vectors, SVM'. */
+function chainSteps(stages: PageStage[]): string {
+  const words: Record<string, (s: PageStage) => string> = {
+    descriptor: () => 'dense SIFT',
+    blocks: () => 'HOG',
+    pca: () => 'PCA',
+    coding: () => 'visual words',
+    fisher: () => 'Fisher vectors',
+    vlad: () => 'VLAD',
+    bossanova: () => 'BossaNova',
+    pooling: (s) => (((s.config?.pyramid as number[] | undefined) ?? [1]).some((l) => l > 1) ? 'pyramid pooling' : 'global pooling'),
+    kernelmap: () => 'kernel map',
+    classifier: () => 'SVM',
+  };
+  const out: string[] = [];
+  for (const s of stages) {
+    const w = words[s.kind]?.(s);
+    if (w && !out.includes(w)) out.push(w);
+  }
+  return out.join(', ');
+}
+
 function argmaxOf(v: ArrayLike<number>): number {
   let b = 0;
   for (let i = 1; i < v.length; i++) if (v[i] > v[b]) b = i;
@@ -282,7 +305,9 @@ async function main(): Promise<void> {
   const cnn = manifest.chains.find((c) => c.kind === 'cnn')?.name;
   const bow = manifest.chains.find((c) => c.kind === 'bow')?.name;
   $('lead').textContent = `Draw ${what}, pick a test image of ${manifest.dataset}, or drop in a photo. It passes through ${
-    bow ? `the classic chain ${bow} (dense SIFT, visual words, pyramid pooling, SVM), written as the convolution layers it is` : ''
+    bow
+      ? `the classic chain ${bow} (${chainSteps(manifest.chains.find((c) => c.kind === 'bow')!.stages)}), written as the convolution layers it is`
+      : ''
   }${bow && cnn ? ', and through ' : ''}${cnn ? `the CNN ${cnn}, trained end to end` : ''}. Every layer's card says its kernel, maps, parameters, receptive field, and where its weights came from.`;
   $('frame-hint').textContent =
     rule.framing === 'digit'

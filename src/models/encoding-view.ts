@@ -68,7 +68,9 @@ export function encodingBars(kind: EncodingKind, config: Record<string, unknown>
       values: Float32Array.from({ length: K }, (_, k) => norm(v, k * D, D)),
       word: Int32Array.from({ length: K }, (_, k) => k),
       group: 0,
-      what: `VLAD of ${first}: |v_k|, the norm of each of ${K} centres' residual sums (${K}x${D} values)`,
+      what: `VLAD of ${first}: |v_k|, the norm of each of ${K} centres' residual sums (${K}x${D} values)${
+        config.normalizeComponents === false ? '' : '; each block is L2-normalised, so a bar says whether its centre took descriptors'
+      }`,
     };
   }
   const B = per / K - 1;
