@@ -44,6 +44,22 @@ export function folderOptions(name: string, v: Values, fallback: FolderOptions =
   return out;
 }
 
+/**
+ * The size a folder is read at when --image-size is not given and a CNN recipe declares its input: the largest
+ * declared (so that no CNN sees images scaled up from a smaller read); undefined when none declares one.
+ */
+export function declaredReadSize(classifiers: readonly Classifier[]): { size: [number, number]; from: string } | undefined {
+  let best: { size: [number, number]; from: string } | undefined;
+  for (const c of classifiers) {
+    const r = (c as { recipe?: { kind?: string; input?: { size?: number | [number, number] } } }).recipe;
+    const size = r?.kind === 'cnn' ? r.input?.size : undefined;
+    if (size === undefined) continue;
+    const hw: [number, number] = typeof size === 'number' ? [size, size] : size;
+    if (!best || hw[0] * hw[1] > best.size[0] * best.size[1]) best = { size: hw, from: c.name };
+  }
+  return best;
+}
+
 export function loadDataset(name: string, v: Values, extra: DatasetOptions = {}): Promise<Dataset> {
   const { folder, ...rest } = extra;
   return dataset(name, {
@@ -61,10 +77,17 @@ export function parseSets(list: string[] | undefined): Record<string, unknown> {
   const sets: Record<string, unknown> = {};
   for (const s of list ?? []) {
     const eq = s.indexOf('=');
-    if (eq < 0 || !s.slice(0, eq).includes('.'))
+    if (eq < 0 || !s.slice(0, eq).includes('.')) {
+      const head = (eq < 0 ? s : s.slice(0, eq)).trim();
+      const one = { input: 'input.size=64', train: 'train.epochs=10', config: 'config.widths=[24,48,96]', predict: 'predict.flip=false' }[
+        head
+      ];
       throw new UsageError(
-        `--set ${s}: expected PATH=VALUE with PATH a stage option or a training option (e.g. coding.words=512, train.epochs=10)`,
+        one
+          ? `--set ${s}: one value at a time, its path to the option (e.g. ${one})`
+          : `--set ${s}: expected PATH=VALUE with PATH a stage option or a training option (e.g. coding.words=512, train.epochs=10)`,
       );
+    }
     const raw = s.slice(eq + 1);
     let value: unknown = raw;
     try {

@@ -9,7 +9,7 @@ import { fitSeconds, inferSpeed, speed, writeReport } from '../report/report.js'
 import { checkNames, compare } from '../eval/compare.js';
 import { applySearch, applySets, classifierFrom } from '../models/resolve.js';
 import { ensureDir } from '../core/atomic.js';
-import { loadDataset, output, parseSearch, parseSets, parseSizes, say, startBackend } from './common.js';
+import { declaredReadSize, loadDataset, output, parseSearch, parseSets, parseSizes, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -45,7 +45,11 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
   ensureDir(outDir); // an output folder that cannot be made fails before any data is read
   let ds: Awaited<ReturnType<typeof loadDataset>>;
   try {
-    ds = await loadDataset(String(v.dataset), v);
+    // a folder is read at the largest input a CNN recipe declares, unless --image-size says otherwise
+    const declared = /^folder:/i.test(String(v.dataset)) && v['image-size'] === undefined ? declaredReadSize(checked) : undefined;
+    if (declared)
+      say(v, `reading the folder at ${declared.size.join('x')}, ${declared.from}'s input (--image-size to choose another size)`);
+    ds = await loadDataset(String(v.dataset), v, declared ? { folder: { size: declared.size } } : {});
   } catch (e) {
     // a comparison that never started leaves no empty folder behind
     if (made && readdirSync(outDir).length === 0) rmdirSync(outDir);

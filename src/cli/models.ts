@@ -19,7 +19,7 @@ import { load } from '../models/load.js';
 import { folderName } from '../eval/compare.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { applyRule, type InputRule, type RawImage, ruleFor } from '../data/input-rule.js';
-import { flips, loadDataset, output, startBackend } from './common.js';
+import { flips, loadDataset, output, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 function modelDir(v: Values, cmd: string): string {
@@ -48,8 +48,16 @@ export async function evalCommand(v: Values): Promise<void> {
     if (info.classes.join('\n') !== ds.classes.join('\n'))
       throw new ConfigError(`${dir} was trained on classes [${info.classes.join(', ')}]; ${ds.name} has [${ds.classes.join(', ')}]`);
     const shape = [ds.test.height, ds.test.width, ds.test.channels];
-    if (shape.join('x') !== info.inShape.join('x'))
-      throw new ConfigError(`${dir} takes ${info.inShape.join('x')} images; ${ds.name}'s are ${shape.join('x')}`);
+    if (shape.join('x') !== info.inShape.join('x')) {
+      // a CNN frames other images to its input (cnn/input.ts); a BoW pipeline's features belong to its size
+      if (c.kind !== 'cnn')
+        throw new ConfigError(
+          `${dir} takes ${info.inShape.join('x')} images (height x width x channels); ${ds.name}'s are ${shape.join('x')}${
+            /^folder:/i.test(ds.name) ? ": leave out --image-size and --channels, and the folder is read at the model's size" : ''
+          }`,
+        );
+      say(v, `${ds.name}'s ${shape.join('x')} images framed to the model's input ${info.inShape.join('x')} (short side fitted, centred)`);
+    }
   }
   const s = await c.scoreSplit(ds.test);
   const pred = argmax(s, ds.classes.length);

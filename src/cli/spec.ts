@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { didYouMean, listOf, nearest } from '../core/suggest.js';
-import { listRecipes } from '../config/recipe-dir.js';
+import { listRecipes, listRecipesOf } from '../config/recipe-dir.js';
 
 export interface OptionSpec {
   type: 'string' | 'number' | 'boolean';
@@ -57,7 +57,7 @@ const dataset: OptionSpec = {
 const imageSize: OptionSpec = {
   type: 'string',
   arg: 'SIZE',
-  help: "folder: datasets: keep (each image as it is; one size for all), N or HxW (scaled to cover, centre-cropped), short:N (the same as N), long:N (the whole image, its long side N, padded by its edges); default 32x32, or a saved model's size",
+  help: "folder: datasets: keep (each image as it is; one size for all), N or HxW (scaled to cover, centre-cropped), short:N (the same as N), long:N (the whole image, its long side N, padded by its edges); default 32x32, or the largest input a CNN recipe declares, or a saved model's size",
 };
 const channels: OptionSpec = {
   type: 'string',
@@ -171,7 +171,7 @@ export const COMMANDS: CommandSpec[] = [
         type: 'string',
         default: 'lenet5',
         arg: 'RECIPE|DIR',
-        help: 'a CNN recipe (lenet5, alexnet-small, vgg-bn, bownet, or a .json path), or a saved model folder (a CNN or a bownet from export) to fine-tune from its weights',
+        help: `a CNN recipe (${listRecipesOf(['cnn', 'bownet']).join(', ')}, or a .json path), or a saved model folder (a CNN or a bownet from export) to fine-tune from its weights`,
       },
       variant: {
         type: 'string',

@@ -18,7 +18,7 @@ import type { CnnClassifier } from '../cnn/classifier.js';
 import { listRecipes, readRecipe } from '../pipeline/recipes.js';
 import { speed } from '../report/report.js';
 import { ensureDir } from '../core/atomic.js';
-import { flips, loadDataset, output, parseSets, say, startBackend } from './common.js';
+import { declaredReadSize, flips, loadDataset, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 /** A saved model folder (its meta.json) rather than a recipe name or file. */
@@ -61,9 +61,13 @@ export async function trainCommand(v: Values): Promise<void> {
   if (!dsName || dsName === 'unnamed') throw new UsageError(`${given} does not say which dataset it was trained on: give --dataset NAME`);
   // fine-tuning on a folder reads it at the saved model's size and channels unless told otherwise
   const shape = saved ? clf.data?.inShape : undefined;
+  // a new model whose recipe declares its input reads a folder at that size
+  const declared = saved ? undefined : declaredReadSize([clf]);
   const own = shape
     ? { size: [shape[0], shape[1]] as [number, number], channels: shape[2] === 1 ? (1 as const) : (3 as const) }
-    : undefined;
+    : declared && /^folder:/i.test(dsName) && v['image-size'] === undefined
+      ? { size: declared.size }
+      : undefined;
   const ds = await loadDataset(dsName, v, own ? { folder: own } : {});
   say(
     v,

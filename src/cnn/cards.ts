@@ -98,6 +98,10 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
       if (cls === 'BowStage' && (cfg.stage === 'pooling' || cfg.stage === 'kernelmap'))
         field = { r: Math.max(field.r, imageSide), j: field.j };
       cards.push({ ...base, cnn: BOW_LAYERS[cls](cfg, mapsOut), receptiveField: field.r, connections: 0 });
+    } else if ((cls === 'ReLU' || cls === 'Activation' || cls === 'LeakyReLU' || cls === 'ELU') && cards.length) {
+      // a nonlinearity standing as its own layer (after batch norm) reads as part of the card before it
+      const act = cls === 'Activation' ? String(cfg.activation) : cls === 'ReLU' ? 'relu' : cls === 'LeakyReLU' ? 'leaky relu' : 'elu';
+      cards[cards.length - 1] = { ...cards[cards.length - 1], cnn: `${cards[cards.length - 1].cnn} + ${act}` };
     } else if (params > 0 || cls === 'Flatten' || cls === 'ZeroPadding2D') {
       const desc =
         cls === 'BatchNormalization'

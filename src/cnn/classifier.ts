@@ -96,10 +96,19 @@ export class CnnClassifier implements Classifier {
     const shape = opts.fineTune
       ? this.inShapeFor([given.height, given.width, given.channels])
       : inputShape(this.recipe.kind === 'cnn' ? this.recipe.input : undefined, [given.height, given.width, given.channels]);
-    if (!opts.fineTune && this.recipe.kind === 'cnn' && !this.recipe.input && Math.max(shape[0], shape[1]) > 96 && opts.progress !== false)
-      process.stderr.write(
-        `bowcnn: ${this.name}: training on the images' own ${shape[0]}x${shape[1]} pixels; a smaller input frames them first and trains faster (--set input.size=64)\n`,
-      );
+    if (opts.progress !== false) {
+      const from = [given.height, given.width, given.channels].join('x');
+      const to = shape.join('x');
+      const up = shape[0] > given.height || shape[1] > given.width;
+      if (from !== to)
+        process.stderr.write(
+          `bowcnn: ${this.name}: images framed from ${from} to ${opts.fineTune ? "the model's" : 'its'} input ${to}${up ? `: scaled up, so it sees less detail than its input can hold (read the images at ${shape[0]}x${shape[1]} or more)` : ''}\n`,
+        );
+      else if (!opts.fineTune && this.recipe.kind === 'cnn' && !this.recipe.input?.size && Math.max(shape[0], shape[1]) > 96)
+        process.stderr.write(
+          `bowcnn: ${this.name}: training on the images' own ${shape[0]}x${shape[1]} pixels; a smaller input frames them first and trains faster (--set input.size=64)\n`,
+        );
+    }
     const train = framedSplit(given, shape);
     if (opts.validation) opts.validation = framedSplit(opts.validation, shape);
     const info = dataInfo(train, opts.data);

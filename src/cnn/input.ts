@@ -16,9 +16,9 @@ import { framePhoto } from '../data/input-rule.js';
 /** `[H, W, C]` of one image. */
 export type InShape = [number, number, number];
 
-/** What a recipe declares: a side (square) or `[H, W]`, and optionally 1 (grey) or 3 (colour) channels. */
+/** What a recipe declares: a side (square) or `[H, W]`, 1 (grey) or 3 (colour) channels; each absent: the images' own. */
 export interface InputSpec {
-  size: number | [number, number];
+  size?: number | [number, number];
   channels?: 1 | 3;
 }
 
@@ -26,7 +26,7 @@ export interface InputSpec {
 export function inputShape(spec: InputSpec | undefined, image: readonly number[]): InShape {
   const [h, w, c] = image;
   if (!spec) return [h, w, c];
-  const [sh, sw] = typeof spec.size === 'number' ? [spec.size, spec.size] : spec.size;
+  const [sh, sw] = spec.size === undefined ? [h, w] : typeof spec.size === 'number' ? [spec.size, spec.size] : spec.size;
   return [sh, sw, spec.channels ?? c];
 }
 

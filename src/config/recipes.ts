@@ -38,11 +38,12 @@ export const TrainSchema = z.strictObject({
 });
 
 export const InputSchema = z.strictObject({
-  size: z.union([int(1).max(4096), z.tuple([int(1).max(4096), int(1).max(4096)])], {
-    error: (iss) =>
-      `${iss.input === undefined ? 'is required: ' : 'expected '}a side in pixels (a whole number from 1 to 4096) or [height, width]`,
-  }),
-  channels: z.union([z.literal(1), z.literal(3)], { error: 'expected 1 (grey) or 3 (colour)' }).optional(),
+  size: z
+    .union([int(1).max(4096), z.tuple([int(1).max(4096), int(1).max(4096)])], {
+      error: 'expected a side in pixels (a whole number from 1 to 4096) or [height, width]',
+    })
+    .optional(), // absent: the training images' own size
+  channels: z.union([z.literal(1), z.literal(3)], { error: 'expected 1 (grey) or 3 (colour)' }).optional(), // absent: the images' own
 });
 
 const Activation = z.enum(['relu', 'tanh', 'sigmoid']);

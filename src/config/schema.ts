@@ -11,9 +11,19 @@ export { z };
 
 type AnySchema = z.ZodType;
 
-/** The object schema under a path (through defaults, optionals, arrays), or null. */
-function objectAt(schema: AnySchema, path: readonly PropertyKey[]): z.ZodObject | null {
+/** A union option's literal `kind`, if it has one. */
+function kindOf(o: AnySchema): unknown {
+  const k = o instanceof z.ZodObject ? (o.shape as Record<string, AnySchema>).kind : undefined;
+  return k instanceof z.ZodLiteral ? (k.def as unknown as { values: unknown[] }).values[0] : undefined;
+}
+
+/**
+ * The object schema under a path (through defaults, optionals, arrays), or null. `value` is what was given at the
+ * schema's root: a union of objects by `kind` (the recipes) takes the option of the given kind.
+ */
+function objectAt(schema: AnySchema, path: readonly PropertyKey[], value?: unknown): z.ZodObject | null {
   let s: AnySchema | undefined = schema;
+  let v: unknown = value;
   for (let i = 0; i <= path.length && s; i++) {
     for (;;) {
       const def: { type?: string; innerType?: AnySchema; in?: AnySchema } | undefined = (
@@ -25,15 +35,20 @@ function objectAt(schema: AnySchema, path: readonly PropertyKey[]): z.ZodObject 
       else break;
     }
     if (s instanceof z.ZodUnion) {
-      // a union (recipes by kind): the first option with an object at the rest of the path
-      for (const o of (s.def as unknown as { options: AnySchema[] }).options) {
-        const found = objectAt(o, path.slice(i));
+      // a union (recipes by kind): the option of the given kind, else the first with an object at the rest of the path
+      const options = (s.def as unknown as { options: AnySchema[] }).options;
+      const given = typeof v === 'object' && v !== null ? (v as { kind?: unknown }).kind : undefined;
+      const same = given === undefined ? undefined : options.find((o) => kindOf(o) === given);
+      if (same) return objectAt(same, path.slice(i), v);
+      for (const o of options) {
+        const found = objectAt(o, path.slice(i), v);
         if (found) return found;
       }
       return null;
     }
     if (i === path.length) break;
     const key = path[i];
+    v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[key] : undefined;
     if (s instanceof z.ZodObject) s = (s.shape as Record<string, AnySchema>)[String(key)];
     else if (s instanceof z.ZodArray) s = s.element as AnySchema;
     else return null;
@@ -44,14 +59,14 @@ function objectAt(schema: AnySchema, path: readonly PropertyKey[]): z.ZodObject 
 const show = (v: unknown) => (typeof v === 'string' ? `'${v}'` : v === undefined ? 'nothing' : JSON.stringify(v));
 
 /** One message per zod issue, each naming the key path. */
-export function describeIssues(schema: AnySchema, issues: readonly z.core.$ZodIssue[]): string[] {
+export function describeIssues(schema: AnySchema, issues: readonly z.core.$ZodIssue[], value?: unknown): string[] {
   return issues.map((iss) => {
     const path = iss.path.map(String).join('.');
     const at = path ? `'${path}'` : 'the config';
     const input = (iss as { input?: unknown }).input;
     switch (iss.code) {
       case 'unrecognized_keys': {
-        const known = Object.keys(objectAt(schema, iss.path)?.shape ?? {});
+        const known = Object.keys(objectAt(schema, iss.path, value)?.shape ?? {});
         return iss.keys
           .map((k) => `unknown key '${path ? `${path}.` : ''}${k}'${didYouMean(k, known)}; allowed: ${listOf(known)}`)
           .join('\n');
@@ -80,7 +95,7 @@ export function describeIssues(schema: AnySchema, issues: readonly z.core.$ZodIs
 export function parseConfig<S extends AnySchema>(schema: S, value: unknown, where: string): z.output<S> {
   const r = schema.safeParse(value ?? {}, { reportInput: true });
   if (r.success) return r.data;
-  const lines = describeIssues(schema, r.error.issues).join('\n').split('\n');
+  const lines = describeIssues(schema, r.error.issues, value).join('\n').split('\n');
   throw new ConfigError(lines.length === 1 ? `${where}: ${lines[0]}` : `${where}:\n${lines.map((l) => `  - ${l}`).join('\n')}`);
 }
 

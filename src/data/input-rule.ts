@@ -242,7 +242,8 @@ export function applyRule(img: RawImage, rule: InputRule): RuleResult {
   const c = rule.channels === 3 ? 3 : 1;
   if (c === 1 && chroma > 0.08) warnings.push('a colour image into a model trained on grey images: it is read as grey');
   const aspect = Math.max(w, h) / Math.min(w, h);
-  if (aspect > 3) warnings.push(`an extreme aspect ratio (${w}x${h}): the model was trained on ${rule.width}x${rule.height} images`);
+  if (aspect > 3)
+    warnings.push(`an extreme aspect ratio (${w}x${h}): the model was trained on ${rule.height}x${rule.width} images (height x width)`);
   let g: Float32Array;
   if (c === 3) g = rgb;
   else {

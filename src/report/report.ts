@@ -7,6 +7,7 @@
  * confident mistakes, training curves, confusion matrices, robustness curves, ablation. Files are written
  * to a temp name and renamed.
  */
+import { type InputSpec, inputShape } from '../cnn/input.js';
 import { join } from 'node:path';
 import type { Split } from '../core/data.js';
 import type { CompareResult } from '../eval/compare.js';
@@ -41,10 +42,25 @@ const signed = (v: number, f: (x: number) => string) => `${v >= 0 ? '+' : '−'}
 const pValue = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
 
 /** "13,119" or, for a model taken from a cache or an earlier run, "cached" (with the figure measured when it was computed). */
-/** ' of 256x256 grey' (older results without the shape: nothing). */
+/** ' of 256x256 grey' (height x width; older results without the shape: nothing). */
 function shapeOf(r: { dataset: { imageShape?: readonly number[] } }): string {
   const sh = r.dataset.imageShape;
-  return sh ? ` of ${sh[1]}x${sh[0]} ${sh[2] === 1 ? 'grey' : 'colour'}` : '';
+  return sh ? ` of ${sh[0]}x${sh[1]} ${sh[2] === 1 ? 'grey' : 'colour'}` : '';
+}
+
+/** ' vgg-bn-64 framed each image to its input of 64x64 grey.': the CNNs whose recipe's input differs from the images. */
+function inputsOf(r: CompareResult): string {
+  const sh = r.dataset.imageShape;
+  if (!sh) return '';
+  const parts: string[] = [];
+  for (const c of r.contenders) {
+    const cfg = c.config as { kind?: string; input?: InputSpec };
+    if (cfg.kind !== 'cnn' || !cfg.input) continue;
+    const took = inputShape(cfg.input, sh);
+    if (took.join('x') !== sh.join('x'))
+      parts.push(`${c.name} framed each image to its input of ${took[0]}x${took[1]} ${took[2] === 1 ? 'grey' : 'colour'}`);
+  }
+  return parts.length ? ` ${parts.join('; ')} (short side fitted, centred, cropped).` : '';
 }
 
 export function speed(f: FitFigures): string {
@@ -170,7 +186,7 @@ export function markdown(r: CompareResult): string {
   const cell = (v: string) => v.replace(/\|/g, '\\|'); // a '|' inside a cell would end it
   L.push(`# bowcnn report: ${r.dataset.name}`, '');
   L.push(
-    `${r.dataset.train} training and ${r.dataset.test} test images${shapeOf(r)} (${r.dataset.source}), seed ${r.seed}, backend ${r.backend.name} (${r.backend.device}, ${r.backend.threads} thread${r.backend.threads === 1 ? '' : 's'}), bowcnn ${r.versions.bowcnn}, tfjs ${r.versions.tfjs}, Node ${r.versions.node}, ${r.date}.`,
+    `${r.dataset.train} training and ${r.dataset.test} test images${shapeOf(r)} (${r.dataset.source}), seed ${r.seed}, backend ${r.backend.name} (${r.backend.device}, ${r.backend.threads} thread${r.backend.threads === 1 ? '' : 's'}), bowcnn ${r.versions.bowcnn}, tfjs ${r.versions.tfjs}, Node ${r.versions.node}, ${r.date}.${inputsOf(r)}`,
     '',
   );
   if (r.command) L.push(`Command: \`bowcnn ${r.command.join(' ')}\``, '');
@@ -636,7 +652,7 @@ nav a{margin-right:4px}.thumbs{display:flex;flex-wrap:wrap;gap:10px}.thumbs figu
 .samples{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;align-items:center}.samples .cls{font-size:17px;font-weight:600;text-align:right}.samples .thumbs{gap:4px}`;
   return (
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bowcnn report: ${esc(r.dataset.name)}</title><style>${css}</style></head><body>` +
-    `<h1>Bag of visual words vs CNN on ${esc(r.dataset.name)}</h1><p class="meta">${r.dataset.train} training / ${r.dataset.test} test images${esc(shapeOf(r))} from ${esc(r.dataset.source)} · seed ${r.seed} · ${esc(r.backend.name)} backend · bowcnn ${esc(r.versions.bowcnn)}, tfjs ${esc(r.versions.tfjs)}, Node ${esc(r.versions.node)} · ${esc(r.date)}</p>` +
+    `<h1>Bag of visual words vs CNN on ${esc(r.dataset.name)}</h1><p class="meta">${r.dataset.train} training / ${r.dataset.test} test images${esc(shapeOf(r))} from ${esc(r.dataset.source)} · seed ${r.seed} · ${esc(r.backend.name)} backend · bowcnn ${esc(r.versions.bowcnn)}, tfjs ${esc(r.versions.tfjs)}, Node ${esc(r.versions.node)} · ${esc(r.date)}${esc(inputsOf(r))}</p>` +
     // the command wraps between its arguments, never inside one
     (r.command
       ? `<p class="meta"><code class="cmd">${['bowcnn', ...r.command].map((a) => `<span>${esc(a)}</span>`).join(' ')}</code></p>`

@@ -498,3 +498,67 @@ describe('signals', () => {
     expect(res.contenders[1].fit.resumedFromEpoch).toBeGreaterThanOrEqual(0);
   }, 240_000);
 });
+
+describe('a CNN recipe that declares its input, on a folder', () => {
+  it('reads the folder at that size, frames other sizes in eval, and says so; a BoW model refuses another size, saying how to fix it', () => {
+    const root = folderDataset(['a', 'b'], 6); // 16x16 grey PNGs
+    const dir = tmp('input');
+    const recipe = join(dir, 'tiny.json');
+    writeFileSync(
+      recipe,
+      JSON.stringify({
+        kind: 'cnn',
+        name: 'tiny',
+        model: 'vgg',
+        input: { size: 24, channels: 1 },
+        config: { widths: [4], convs: 1, head: 'gap' },
+        train: { epochs: 1, batchSize: 4 },
+      }),
+    );
+    const r = cli([
+      'train',
+      '--model',
+      recipe,
+      '--dataset',
+      `folder:${root}`,
+      '--test-fraction',
+      '0.34',
+      '--out',
+      join(dir, 't'),
+      '--json',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const meta = JSON.parse(readFileSync(join(dir, 't', 'model', 'meta.json'), 'utf8'));
+    expect(meta.data.inShape).toEqual([24, 24, 1]); // the declared input, not the default 32x32x3
+    // the folder read at its own 16x16, then framed to the model's 24x24 in eval, which says so
+    const e = cli(['eval', '--model', join(dir, 't', 'model'), '--dataset', `folder:${root}`, '--image-size', '16', '--channels', '1']);
+    expect(e.code, e.err).toBe(0);
+    expect(e.err).toMatch(/16x16x1 images framed to the model's input 24x24x1/);
+    // compare with no --image-size reads at the declared input, and tells the user
+    const c = cli([
+      'compare',
+      '--dataset',
+      `folder:${root}`,
+      '--pipelines',
+      `${recipe},bow-sift`,
+      '--test-fraction',
+      '0.34',
+      '--protocol',
+      'fixed',
+      '--set',
+      'coding.words=8',
+      '--set',
+      'coding.sample=500',
+      '--out',
+      join(dir, 'c'),
+    ]);
+    expect(c.code, c.err).toBe(0);
+    expect(c.err).toMatch(/reading the folder at 24x24, tiny's input/);
+    const res = JSON.parse(readFileSync(join(dir, 'c', 'results.json'), 'utf8'));
+    expect(res.dataset.imageShape).toEqual([24, 24, 3]);
+    expect(readFileSync(join(dir, 'c', 'report.md'), 'utf8')).toMatch(/tiny framed each image to its input of 24x24 grey/);
+    const b = cli(['eval', '--model', join(dir, 'c', 'models', 'bow-sift'), '--dataset', `folder:${root}`, '--image-size', '16']);
+    expect(b.code).toBe(2);
+    expect(b.err).toMatch(/takes 24x24x3 images .*16x16x3: leave out --image-size and --channels/);
+  }, 240_000);
+});

@@ -86,15 +86,20 @@ describe('framing to a declared input', () => {
   it('refuses an input it cannot use, saying what it takes', () => {
     const cnn = (input: unknown) => parseRecipe({ kind: 'cnn', name: 'x', model: 'vgg', input }, 'recipe x');
     expect(() => cnn({ size: [3] })).toThrow(/'input.size': expected a side in pixels .* or \[height, width\]/);
-    expect(() => cnn({ channels: 3 })).toThrow(/'input.size': is required/);
+    expect(() => cnn({ size: '64' })).toThrow(/'input.size': expected a side in pixels/);
     expect(() => cnn({ size: 32, channels: 2 })).toThrow(/'input.channels': expected 1 \(grey\) or 3 \(colour\)/);
     expect(() => cnn({ size: 32, chanels: 1 })).toThrow(/unknown key 'input.chanels' \(did you mean 'channels'\?\)/);
+    // a slip at the top of a cnn recipe is told against the cnn recipe's keys, not another kind's
+    expect(() => parseRecipe({ kind: 'cnn', name: 'x', model: 'vgg', inputs: { size: 32 } }, 'recipe x')).toThrow(
+      /unknown key 'inputs' \(did you mean 'input'\?\); allowed: .*'model', 'config', 'input', 'train'/,
+    );
   });
 
   it('takes the recipe input where there is one, else the images own shape', () => {
     expect(inputShape(undefined, [28, 28, 1])).toEqual([28, 28, 1]);
     expect(inputShape({ size: 32 }, [256, 256, 1])).toEqual([32, 32, 1]);
     expect(inputShape({ size: [24, 40], channels: 3 }, [256, 256, 1])).toEqual([24, 40, 3]);
+    expect(inputShape({ channels: 1 }, [256, 200, 3])).toEqual([256, 200, 1]);
   });
 });
 
