@@ -28,6 +28,10 @@ export async function load(dir: string): Promise<Classifier> {
 async function checkAgainstMeta(c: Classifier, file: string): Promise<void> {
   const d = c.data;
   if (!d) return;
+  // a CNN frames other sizes to its input (cnn/input.ts): its recorded shape must be the input itself
+  const input = c.kind === 'cnn' ? (c as { model?: tf.LayersModel | null }).model?.inputs[0].shape.slice(1) : undefined;
+  if (input && input.join('x') !== d.inShape.join('x'))
+    throw new ModelError(file, `records ${d.inShape.join('x')} images, which the model does not take (it takes ${input.join('x')})`);
   const x = tf.zeros([1, ...d.inShape]) as tf.Tensor4D;
   let k: number;
   try {
