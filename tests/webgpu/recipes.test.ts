@@ -3,6 +3,7 @@
 // test images. A software adapter runs a batch of 128 through vgg-bn in seconds, so the runs are short: batches
 // of 32, and vgg-bn at a third of its widths (its batch norm, shifts, random erasing, label smoothing and
 // one-cycle schedule kept).
+import { webgpuAdapter } from './adapter.js';
 import { describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend/index.js';
 import { CnnClassifier } from '../../src/cnn/classifier.js';
@@ -11,16 +12,7 @@ import { argmax } from '../../src/core/scores.js';
 import { dataset } from '../../src/data/registry.js';
 import { readRecipe, recipeWith } from '../../src/pipeline/recipes.js';
 
-let available = true,
-  why = '';
-try {
-  await useBackend('webgpu', { allowSoftware: true });
-  await useBackend('wasm');
-} catch (e) {
-  available = false;
-  why = (e as Error).message;
-}
-if (!available) console.warn(`webgpu recipe tests skipped: ${why}`);
+const available = await webgpuAdapter('webgpu recipe tests');
 
 /** Test accuracy of a recipe trained on the backend, with a few settings changed to fit the test's time. */
 async function accuracy(backend: 'wasm' | 'webgpu', name: string, sets: Record<string, unknown>): Promise<number> {

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { webgpuAdapter } from './adapter.js';
 import { describe, expect, it } from 'vitest';
 import { tf, useBackend, backendInfo } from '../../src/backend/index.js';
 import { columnSumGroups, filterGradSplits } from '../../src/backend/webgpu-kernels.js';
@@ -15,16 +16,7 @@ import { applyStages, denseSiftStages } from '../../src/stages/dsift.js';
 import { pooling } from '../../src/stages/pooling.js';
 import { maxAbsDiff, randArray } from '../helpers.js';
 
-let available = true,
-  why = '';
-try {
-  await useBackend('webgpu', { allowSoftware: true });
-  await useBackend('wasm');
-} catch (e) {
-  available = false;
-  why = (e as Error).message;
-}
-if (!available) console.warn(`webgpu tests skipped: ${why}`);
+const available = await webgpuAdapter('webgpu tests');
 
 async function on<T>(name: 'cpu' | 'wasm' | 'webgpu', f: () => Promise<T>): Promise<T> {
   await useBackend(name, { allowSoftware: true });
