@@ -39,9 +39,13 @@ export async function evalCommand(v: Values): Promise<void> {
   const info = c.data as DataInfo | null;
   const name = (v.dataset as string | undefined) ?? info?.dataset;
   if (!name || name === 'unnamed') throw new UsageError(`${dir} does not say which dataset it was trained on: give --dataset NAME`);
-  // a folder is read at the model's own size and channels unless told otherwise
+  // a folder is read at the model's own size, and in the channels its training images were read in (grey images
+  // repeated into a colour input are read grey again), unless told otherwise
   const own = info
-    ? { size: [info.inShape[0], info.inShape[1]] as [number, number], channels: info.inShape[2] === 1 ? (1 as const) : (3 as const) }
+    ? {
+        size: [info.inShape[0], info.inShape[1]] as [number, number],
+        channels: (info.readShape ?? info.inShape)[2] === 1 ? (1 as const) : (3 as const),
+      }
     : {};
   const ds = await loadDataset(name, v, { subset: undefined, folder: own });
   if (info) {

@@ -63,8 +63,9 @@ export async function trainCommand(v: Values): Promise<void> {
   const shape = saved ? clf.data?.inShape : undefined;
   // a new model whose recipe declares its input reads a folder at that size
   const declared = saved ? undefined : declaredReadSize([clf]);
+  const readChannels = saved ? (clf.data?.readShape ?? shape)?.[2] : undefined;
   const own = shape
-    ? { size: [shape[0], shape[1]] as [number, number], channels: shape[2] === 1 ? (1 as const) : (3 as const) }
+    ? { size: [shape[0], shape[1]] as [number, number], channels: readChannels === 1 ? (1 as const) : (3 as const) }
     : declared && /^folder:/i.test(dsName) && v['image-size'] === undefined
       ? { size: declared.size }
       : undefined;

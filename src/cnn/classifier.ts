@@ -111,7 +111,8 @@ export class CnnClassifier implements Classifier {
     }
     const train = framedSplit(given, shape);
     if (opts.validation) opts.validation = framedSplit(opts.validation, shape);
-    const info = dataInfo(train, opts.data);
+    const read: [number, number, number] = [given.height, given.width, given.channels];
+    const info = { ...dataInfo(train, opts.data), ...(read.join('x') !== shape.join('x') ? { readShape: read } : {}) };
     if (train.n === 0) throw new FitError(`${this.name}: the training split is empty`);
     if (info.classes.length < 2)
       throw new FitError(`${this.name}: the training split has ${info.classes.length} class: a classifier needs at least 2`);

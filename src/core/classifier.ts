@@ -30,6 +30,8 @@ export interface DataInfo {
   dataset: string;
   classes: readonly string[];
   inShape: [number, number, number]; // [H,W,C] of one image
+  /** a CNN's training images as read, before they were framed to its input (cnn/input.ts), when they differed */
+  readShape?: [number, number, number];
   flipSafe: boolean; // a horizontal mirror keeps the label
 }
 

@@ -180,6 +180,7 @@ describe('CIFAR-10 files and a folder of the same images go through the same pat
       await net.fit(d.train, { seed: 3, progress: false, data: { dataset: d.name, classes: d.classes, flipSafe: d.flipSafe } });
       expect(net.model?.inputs[0].shape).toEqual([null, 16, 16, 3]);
       expect(net.data?.inShape).toEqual([16, 16, 3]);
+      expect(net.data?.readShape).toEqual([32, 32, 3]); // what eval reads a folder in, by default
       scored.push(await net.scoreSplit(d.test));
       net.dispose();
     }
