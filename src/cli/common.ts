@@ -44,20 +44,49 @@ export function folderOptions(name: string, v: Values, fallback: FolderOptions =
   return out;
 }
 
+/** The folder read size when neither a saved model nor a CNN recipe says otherwise. */
+export const DEFAULT_READ: [number, number] = [32, 32];
+
 /**
- * The size a folder is read at when --image-size is not given and a CNN recipe declares its input: the largest
- * declared (so that no CNN sees images scaled up from a smaller read); undefined when none declares one.
+ * The size a folder is read at when --image-size is not given and a CNN recipe declares its input (or searches
+ * input.size): the largest height and the largest width declared, never under the default 32x32, so that no CNN
+ * sees images scaled up from a smaller read and no pipeline gets smaller images than it would by default; and the
+ * channels, when every classifier is a CNN declaring the same. Undefined when none declares a size or channels.
  */
-export function declaredReadSize(classifiers: readonly Classifier[]): { size: [number, number]; from: string } | undefined {
-  let best: { size: [number, number]; from: string } | undefined;
+export function declaredRead(
+  classifiers: readonly Classifier[],
+): { size?: [number, number]; channels?: 1 | 3; from: string[] } | undefined {
+  let h = 0,
+    w = 0;
+  const from: string[] = [];
+  const channels = new Set<number | undefined>();
   for (const c of classifiers) {
-    const r = (c as { recipe?: { kind?: string; input?: { size?: number | [number, number] } } }).recipe;
-    const size = r?.kind === 'cnn' ? r.input?.size : undefined;
-    if (size === undefined) continue;
-    const hw: [number, number] = typeof size === 'number' ? [size, size] : size;
-    if (!best || hw[0] * hw[1] > best.size[0] * best.size[1]) best = { size: hw, from: c.name };
+    const r = (
+      c as {
+        recipe?: { kind?: string; input?: { size?: number | [number, number]; channels?: 1 | 3 }; search?: Record<string, unknown[]> };
+      }
+    ).recipe;
+    if (r?.kind !== 'cnn') {
+      channels.add(undefined);
+      continue;
+    }
+    channels.add(r.input?.channels);
+    const sizes = [r.input?.size, ...((r.search?.['input.size'] as (number | [number, number])[] | undefined) ?? [])];
+    for (const size of sizes) {
+      if (size === undefined) continue;
+      const [sh, sw] = typeof size === 'number' ? [size, size] : size;
+      h = Math.max(h, sh);
+      w = Math.max(w, sw);
+      if (!from.includes(c.name)) from.push(c.name);
+    }
   }
-  return best;
+  const same = channels.size === 1 ? ([...channels][0] as 1 | 3 | undefined) : undefined;
+  if (!h && same === undefined) return undefined;
+  return {
+    ...(h ? { size: [Math.max(h, DEFAULT_READ[0]), Math.max(w, DEFAULT_READ[1])] as [number, number] } : {}),
+    ...(same !== undefined ? { channels: same } : {}),
+    from,
+  };
 }
 
 export function loadDataset(name: string, v: Values, extra: DatasetOptions = {}): Promise<Dataset> {

@@ -99,7 +99,7 @@ async function readImage(file: string, rule: InputRule): Promise<{ x: tf.Tensor4
   try {
     const img = sharp(bytes, { failOn: 'error' });
     const meta = await img.metadata();
-    size = `${meta.width}x${meta.height}`;
+    size = `${meta.height}x${meta.width}`;
     // a large photo is first brought within 1024 px on its longer side (decoding cost only: the rule then scales it)
     const shrunk = Math.max(meta.width ?? 0, meta.height ?? 0) > 1024 ? img.resize(1024, 1024, { fit: 'inside' }) : img;
     const { data, info } = await shrunk.toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });

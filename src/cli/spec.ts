@@ -57,13 +57,13 @@ const dataset: OptionSpec = {
 const imageSize: OptionSpec = {
   type: 'string',
   arg: 'SIZE',
-  help: "folder: datasets: keep (each image as it is; one size for all), N or HxW (scaled to cover, centre-cropped), short:N (the same as N), long:N (the whole image, its long side N, padded by its edges); default 32x32, or the largest input a CNN recipe declares, or a saved model's size",
+  help: "folder: datasets: keep (each image as it is; one size for all), N or HxW (scaled to cover, centre-cropped), short:N (the same as N), long:N (the whole image, its long side N, padded by its edges); default 32x32 (compare and train: the largest input a CNN recipe declares, if larger; eval and fine-tuning: the saved model's size)",
 };
 const channels: OptionSpec = {
   type: 'string',
   arg: 'C',
   choices: ['1', '3'],
-  help: "folder: datasets: grey (1) or colour (3); default 3, or a saved model's",
+  help: "folder: datasets: grey (1) or colour (3); default 3 (compare and train: the channels the CNN recipes declare, when all declare the same; eval and fine-tuning: those the saved model's training images were read in)",
 };
 const testFraction: OptionSpec = {
   type: 'number',

@@ -18,7 +18,7 @@ import type { CnnClassifier } from '../cnn/classifier.js';
 import { listRecipes, readRecipe } from '../pipeline/recipes.js';
 import { speed } from '../report/report.js';
 import { ensureDir } from '../core/atomic.js';
-import { declaredReadSize, flips, loadDataset, output, parseSets, say, startBackend } from './common.js';
+import { declaredRead, flips, loadDataset, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 /** A saved model folder (its meta.json) rather than a recipe name or file. */
@@ -61,14 +61,18 @@ export async function trainCommand(v: Values): Promise<void> {
   if (!dsName || dsName === 'unnamed') throw new UsageError(`${given} does not say which dataset it was trained on: give --dataset NAME`);
   // fine-tuning on a folder reads it at the saved model's size and channels unless told otherwise
   const shape = saved ? clf.data?.inShape : undefined;
-  // a new model whose recipe declares its input reads a folder at that size
-  const declared = saved ? undefined : declaredReadSize([clf]);
+  // a new model whose recipe declares its input reads a folder at that size (never under the default) and channels
+  const declared = saved || !/^folder:/i.test(dsName) ? undefined : declaredRead([clf]);
   const readChannels = saved ? (clf.data?.readShape ?? shape)?.[2] : undefined;
   const own = shape
     ? { size: [shape[0], shape[1]] as [number, number], channels: readChannels === 1 ? (1 as const) : (3 as const) }
-    : declared && /^folder:/i.test(dsName) && v['image-size'] === undefined
-      ? { size: declared.size }
+    : declared
+      ? {
+          ...(declared.size && v['image-size'] === undefined ? { size: declared.size } : {}),
+          ...(declared.channels && v.channels === undefined ? { channels: declared.channels } : {}),
+        }
       : undefined;
+  if (own?.size && !saved) say(v, `reading the folder at ${own.size.join('x')}, ${clf.name}'s input (--image-size to choose another size)`);
   const ds = await loadDataset(dsName, v, own ? { folder: own } : {});
   say(
     v,

@@ -77,8 +77,11 @@ function checkData(data: unknown, file: string): void {
   const d = data as { dataset?: unknown; classes?: unknown; inShape?: unknown };
   if (typeof d !== 'object' || !Array.isArray(d.classes) || !d.classes.every((c) => typeof c === 'string') || d.classes.length < 2)
     throw new ModelError(file, "'data.classes' must list at least 2 class names");
-  if (!Array.isArray(d.inShape) || d.inShape.length !== 3 || !d.inShape.every((v) => Number.isInteger(v) && v > 0))
-    throw new ModelError(file, "'data.inShape' must be [height, width, channels], whole numbers > 0");
+  const shape = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => Number.isInteger(x) && x > 0);
+  if (!shape(d.inShape)) throw new ModelError(file, "'data.inShape' must be [height, width, channels], whole numbers > 0");
+  const read = (d as { readShape?: unknown }).readShape;
+  if (read !== undefined && !shape(read))
+    throw new ModelError(file, "'data.readShape' (the training images as read) must be [height, width, channels], whole numbers > 0");
 }
 
 /** meta.json of a model folder, checked for format and version (files are checked as they are read). */

@@ -234,7 +234,7 @@ export function frameLightOnDark(g: Float32Array, w: number, h: number, c: numbe
 /** Applies the input rule to a decoded image. */
 export function applyRule(img: RawImage, rule: InputRule): RuleResult {
   const { width: w, height: h } = img;
-  if (!(w > 0 && h > 0)) throw new RangeError(`an image of ${w}x${h} pixels`);
+  if (!(w > 0 && h > 0)) throw new RangeError(`an image of ${h}x${w} pixels (height x width)`);
   const notes: string[] = [];
   const warnings: string[] = [];
   const { rgb, chroma, transparent } = compose(img);
@@ -243,7 +243,7 @@ export function applyRule(img: RawImage, rule: InputRule): RuleResult {
   if (c === 1 && chroma > 0.08) warnings.push('a colour image into a model trained on grey images: it is read as grey');
   const aspect = Math.max(w, h) / Math.min(w, h);
   if (aspect > 3)
-    warnings.push(`an extreme aspect ratio (${w}x${h}): the model was trained on ${rule.height}x${rule.width} images (height x width)`);
+    warnings.push(`an extreme aspect ratio (${h}x${w}): the model was trained on ${rule.height}x${rule.width} images (height x width)`);
   let g: Float32Array;
   if (c === 3) g = rgb;
   else {
@@ -251,7 +251,8 @@ export function applyRule(img: RawImage, rule: InputRule): RuleResult {
     for (let i = 0; i < g.length; i++) g[i] = 0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2];
   }
   if (rule.framing === 'photo') {
-    if (w !== rule.width || h !== rule.height) notes.push(`${w}x${h} scaled to cover ${rule.width}x${rule.height}, centred and cropped`);
+    if (w !== rule.width || h !== rule.height)
+      notes.push(`${h}x${w} scaled to cover ${rule.height}x${rule.width} (height x width), centred and cropped`);
     return { pixels: framePhoto(g, w, h, c, rule.width, rule.height), notes: [...notes, ...warnings], warnings };
   }
   // light objects on a dark background, as MNIST and Fashion-MNIST are: polarity from the border

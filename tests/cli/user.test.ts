@@ -530,6 +530,7 @@ describe('a CNN recipe that declares its input, on a folder', () => {
     expect(r.code, r.err).toBe(0);
     const meta = JSON.parse(readFileSync(join(dir, 't', 'model', 'meta.json'), 'utf8'));
     expect(meta.data.inShape).toEqual([24, 24, 1]); // the declared input, not the default 32x32x3
+    expect(meta.data.readShape).toEqual([32, 32, 1]); // read never under the default size, in the declared channels
     // the folder read at its own 16x16, then framed to the model's 24x24 in eval, which says so
     const e = cli(['eval', '--model', join(dir, 't', 'model'), '--dataset', `folder:${root}`, '--image-size', '16', '--channels', '1']);
     expect(e.code, e.err).toBe(0);
@@ -553,12 +554,12 @@ describe('a CNN recipe that declares its input, on a folder', () => {
       join(dir, 'c'),
     ]);
     expect(c.code, c.err).toBe(0);
-    expect(c.err).toMatch(/reading the folder at 24x24, tiny's input/);
+    expect(c.err).toMatch(/reading the folder at 32x32 for every classifier, for tiny's input/); // never under the default
     const res = JSON.parse(readFileSync(join(dir, 'c', 'results.json'), 'utf8'));
-    expect(res.dataset.imageShape).toEqual([24, 24, 3]);
+    expect(res.dataset.imageShape).toEqual([32, 32, 3]);
     expect(readFileSync(join(dir, 'c', 'report.md'), 'utf8')).toMatch(/tiny framed each image to its input of 24x24 grey/);
     const b = cli(['eval', '--model', join(dir, 'c', 'models', 'bow-sift'), '--dataset', `folder:${root}`, '--image-size', '16']);
     expect(b.code).toBe(2);
-    expect(b.err).toMatch(/takes 24x24x3 images .*16x16x3: leave out --image-size and --channels/);
+    expect(b.err).toMatch(/takes 32x32x3 images .*16x16x3: leave out --image-size and --channels/);
   }, 240_000);
 });

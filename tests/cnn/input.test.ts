@@ -15,6 +15,7 @@ import { CIFAR_RECORD, CIFAR10_CLASSES } from '../../src/data/cifar.js';
 import { dataset } from '../../src/data/registry.js';
 import { parseRecipe } from '../../src/pipeline/recipes.js';
 import { rng } from '../../src/core/random.js';
+import { declaredRead } from '../../src/cli/common.js';
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -100,6 +101,26 @@ describe('framing to a declared input', () => {
     expect(inputShape({ size: 32 }, [256, 256, 1])).toEqual([32, 32, 1]);
     expect(inputShape({ size: [24, 40], channels: 3 }, [256, 256, 1])).toEqual([24, 40, 3]);
     expect(inputShape({ channels: 1 }, [256, 200, 3])).toEqual([256, 200, 1]);
+  });
+});
+
+describe('the size a folder is read at for the CNN recipes of a run', () => {
+  const cnn = (name: string, input?: unknown, search?: unknown) =>
+    new CnnClassifier(parseRecipe({ kind: 'cnn', name, model: 'vgg', input, ...(search ? { search } : {}) }, name) as CnnRecipe);
+
+  it('takes the largest height and width apart, never under 32x32, searched sizes included; channels when all CNNs agree', () => {
+    expect(declaredRead([cnn('a')])).toBeUndefined();
+    expect(declaredRead([cnn('a', { size: [24, 100] }), cnn('b', { size: 64 })])).toEqual({ size: [64, 100], from: ['a', 'b'] });
+    expect(declaredRead([cnn('a', { size: 16 })])?.size).toEqual([32, 32]);
+    expect(declaredRead([cnn('a', { size: 48 }, { 'input.size': [32, 96] })])?.size).toEqual([96, 96]);
+    expect(declaredRead([cnn('a', { size: 64, channels: 1 }), cnn('b', { channels: 1 })])).toEqual({
+      size: [64, 64],
+      channels: 1,
+      from: ['a'],
+    });
+    expect(declaredRead([cnn('a', { size: 64, channels: 1 }), cnn('b', { channels: 3 })])?.channels).toBeUndefined();
+    const bow = { name: 'bow', kind: 'bow' } as unknown as Parameters<typeof declaredRead>[0][number];
+    expect(declaredRead([cnn('a', { size: 64, channels: 1 }), bow])).toEqual({ size: [64, 64], from: ['a'] });
   });
 });
 

@@ -100,6 +100,6 @@ describe('the input rule', () => {
     };
     const w = applyRule(colour, ruleFor({ dataset: 'mnist', inShape: [28, 28, 1] })).warnings.join(' ');
     expect(w).toMatch(/colour image into a model trained on grey images/);
-    expect(w).toMatch(/extreme aspect ratio \(40x10\)/);
+    expect(w).toMatch(/extreme aspect ratio \(10x40\)/);
   });
 });
