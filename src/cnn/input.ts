@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeSplit, type Split } from '../core/data.js';
-import { framePhoto } from '../data/input-rule.js';
+import { framePhoto, luma } from '../data/input-rule.js';
 
 /** `[H, W, C]` of one image. */
 export type InShape = [number, number, number];
@@ -33,15 +33,13 @@ export function inputShape(spec: InputSpec | undefined, image: readonly number[]
 /** One image's channels `[h*w*c]` -> `[h*w*to]`: BT.601 luma for colour to grey, repetition for grey to colour. */
 function convertChannels(g: Float32Array, c: number, to: number): Float32Array {
   if (c === to) return g;
-  const n = g.length / c;
-  const out = new Float32Array(n * to);
   if (to === 1) {
     if (c < 3) throw new RangeError(`images of ${c} channels cannot be made grey (1 or 3 expected)`);
-    for (let i = 0; i < n; i++) out[i] = 0.299 * g[i * c] + 0.587 * g[i * c + 1] + 0.114 * g[i * c + 2];
-  } else {
-    if (c !== 1) throw new RangeError(`images of ${c} channels cannot be made ${to}-channel (1 or 3 expected)`);
-    for (let i = 0; i < n; i++) out.fill(g[i], i * to, (i + 1) * to);
+    return luma(g, c);
   }
+  if (c !== 1) throw new RangeError(`images of ${c} channels cannot be made ${to}-channel (1 or 3 expected)`);
+  const out = new Float32Array(g.length * to);
+  for (let i = 0; i < g.length; i++) out.fill(g[i], i * to, (i + 1) * to);
   return out;
 }
 

@@ -231,6 +231,13 @@ export function frameLightOnDark(g: Float32Array, w: number, h: number, c: numbe
   return frameObject(g, w, h, c, rule.width, rule.height);
 }
 
+/** ITU-R BT.601 luma of each pixel of an interleaved image of `c` >= 3 channels (the first three R, G, B): `[h*w]`. */
+export function luma(px: Float32Array, c: number): Float32Array {
+  const out = new Float32Array(px.length / c);
+  for (let i = 0; i < out.length; i++) out[i] = 0.299 * px[i * c] + 0.587 * px[i * c + 1] + 0.114 * px[i * c + 2];
+  return out;
+}
+
 /** Applies the input rule to a decoded image. */
 export function applyRule(img: RawImage, rule: InputRule): RuleResult {
   const { width: w, height: h } = img;
@@ -244,19 +251,14 @@ export function applyRule(img: RawImage, rule: InputRule): RuleResult {
   const aspect = Math.max(w, h) / Math.min(w, h);
   if (aspect > 3)
     warnings.push(`an extreme aspect ratio (${h}x${w}): the model was trained on ${rule.height}x${rule.width} images (height x width)`);
-  let g: Float32Array;
-  if (c === 3) g = rgb;
-  else {
-    g = new Float32Array(w * h);
-    for (let i = 0; i < g.length; i++) g[i] = 0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2];
-  }
+  const g = c === 3 ? rgb : luma(rgb, 3);
   if (rule.framing === 'photo') {
     if (w !== rule.width || h !== rule.height)
       notes.push(`${h}x${w} scaled to cover ${rule.height}x${rule.width} (height x width), centred and cropped`);
     return { pixels: framePhoto(g, w, h, c, rule.width, rule.height), notes: [...notes, ...warnings], warnings };
   }
   // light objects on a dark background, as MNIST and Fashion-MNIST are: polarity from the border
-  const lum = c === 1 ? g : Float32Array.from({ length: w * h }, (_, i) => 0.299 * g[3 * i] + 0.587 * g[3 * i + 1] + 0.114 * g[3 * i + 2]);
+  const lum = c === 1 ? g : luma(g, 3);
   const edge = border(lum, w, h).sort((a, b) => a - b);
   const bgLevel = quantile(edge, 0.5);
   const invert = bgLevel > 0.5;
