@@ -6,7 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { dataset, type DatasetOptions } from '../data/registry.js';
 import { type FolderOptions, parseFolderSize } from '../data/folder.js';
 import type { Dataset } from '../core/data.js';
-import type { Classifier } from '../core/classifier.js';
+import type { Classifier, DataInfo } from '../core/classifier.js';
 import type { Values } from './spec.js';
 
 export async function startBackend(v: Values) {
@@ -87,6 +87,28 @@ export function declaredRead(
     ...(same !== undefined ? { channels: same } : {}),
     from,
   };
+}
+
+/**
+ * The folder options that --image-size and --channels, when not given, leave to the CNN recipes of a run
+ * (declaredRead), and the line that says so; none for a dataset that is not a folder.
+ */
+export function cnnRead(dataset: string, classifiers: readonly Classifier[], v: Values): { folder: FolderOptions; note: string | null } {
+  const declared = /^folder:/i.test(dataset) ? declaredRead(classifiers) : undefined;
+  const folder: FolderOptions = {
+    ...(declared?.size && v['image-size'] === undefined ? { size: declared.size } : {}),
+    ...(declared?.channels && v.channels === undefined ? { channels: declared.channels } : {}),
+  };
+  const size = folder.size as [number, number] | undefined;
+  const note = size
+    ? `reading the folder at ${size.join('x')}${classifiers.length > 1 ? ' for every classifier' : ''}, for ${declared!.from.join(', ')}'s input (--image-size to choose another size)`
+    : null;
+  return { folder, note };
+}
+
+/** How a folder is read for a saved model: at its input's size, in the channels its training images were read in. */
+export function savedRead(info: Pick<DataInfo, 'inShape' | 'readShape'>): { size: [number, number]; channels: 1 | 3 } {
+  return { size: [info.inShape[0], info.inShape[1]], channels: (info.readShape ?? info.inShape)[2] === 1 ? 1 : 3 };
 }
 
 export function loadDataset(name: string, v: Values, extra: DatasetOptions = {}): Promise<Dataset> {

@@ -9,7 +9,7 @@ import { fitSeconds, inferSpeed, speed, writeReport } from '../report/report.js'
 import { checkNames, compare } from '../eval/compare.js';
 import { applySearch, applySets, classifierFrom } from '../models/resolve.js';
 import { ensureDir } from '../core/atomic.js';
-import { declaredRead, loadDataset, output, parseSearch, parseSets, parseSizes, say, startBackend } from './common.js';
+import { cnnRead, loadDataset, output, parseSearch, parseSets, parseSizes, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -46,18 +46,9 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
   let ds: Awaited<ReturnType<typeof loadDataset>>;
   try {
     // a folder is read at the largest input a CNN recipe declares (never under the default), unless told otherwise
-    const folder = /^folder:/i.test(String(v.dataset));
-    const declared = folder ? declaredRead(checked) : undefined;
-    const read = {
-      ...(declared?.size && v['image-size'] === undefined ? { size: declared.size } : {}),
-      ...(declared?.channels && v.channels === undefined ? { channels: declared.channels } : {}),
-    };
-    if (read.size)
-      say(
-        v,
-        `reading the folder at ${read.size.join('x')} for every classifier, for ${declared!.from.join(', ')}'s input (--image-size to choose another size)`,
-      );
-    ds = await loadDataset(String(v.dataset), v, { folder: read });
+    const { folder, note } = cnnRead(String(v.dataset), checked, v);
+    if (note) say(v, note);
+    ds = await loadDataset(String(v.dataset), v, { folder });
   } catch (e) {
     // a comparison that never started leaves no empty folder behind
     if (made && readdirSync(outDir).length === 0) rmdirSync(outDir);

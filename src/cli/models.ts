@@ -19,7 +19,7 @@ import { load } from '../models/load.js';
 import { folderName } from '../eval/compare.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { applyRule, type InputRule, type RawImage, ruleFor } from '../data/input-rule.js';
-import { flips, loadDataset, output, say, startBackend } from './common.js';
+import { flips, loadDataset, output, savedRead, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 function modelDir(v: Values, cmd: string): string {
@@ -39,14 +39,9 @@ export async function evalCommand(v: Values): Promise<void> {
   const info = c.data as DataInfo | null;
   const name = (v.dataset as string | undefined) ?? info?.dataset;
   if (!name || name === 'unnamed') throw new UsageError(`${dir} does not say which dataset it was trained on: give --dataset NAME`);
-  // a folder is read at the model's own size, and in the channels its training images were read in (grey images
+  // a folder is read at the model's own size, in the channels its training images were read in (grey images
   // repeated into a colour input are read grey again), unless told otherwise
-  const own = info
-    ? {
-        size: [info.inShape[0], info.inShape[1]] as [number, number],
-        channels: (info.readShape ?? info.inShape)[2] === 1 ? (1 as const) : (3 as const),
-      }
-    : {};
+  const own = info ? savedRead(info) : {};
   const ds = await loadDataset(name, v, { subset: undefined, folder: own });
   if (info) {
     if (info.classes.join('\n') !== ds.classes.join('\n'))

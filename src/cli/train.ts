@@ -18,8 +18,9 @@ import type { CnnClassifier } from '../cnn/classifier.js';
 import { listRecipes, readRecipe } from '../pipeline/recipes.js';
 import { speed } from '../report/report.js';
 import { ensureDir } from '../core/atomic.js';
-import { declaredRead, flips, loadDataset, output, parseSets, say, startBackend } from './common.js';
+import { cnnRead, flips, loadDataset, savedRead, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
+import type { FolderOptions } from '../data/folder.js';
 
 /** A saved model folder (its meta.json) rather than a recipe name or file. */
 const isModelDir = (p: string) => existsSync(join(p, 'meta.json')) && statSync(p).isDirectory();
@@ -59,21 +60,16 @@ export async function trainCommand(v: Values): Promise<void> {
   if (dir) ensureDir(dir);
   const dsName = v.dataset !== undefined ? String(v.dataset) : saved ? clf.data?.dataset : 'mnist';
   if (!dsName || dsName === 'unnamed') throw new UsageError(`${given} does not say which dataset it was trained on: give --dataset NAME`);
-  // fine-tuning on a folder reads it at the saved model's size and channels unless told otherwise
-  const shape = saved ? clf.data?.inShape : undefined;
-  // a new model whose recipe declares its input reads a folder at that size (never under the default) and channels
-  const declared = saved || !/^folder:/i.test(dsName) ? undefined : declaredRead([clf]);
-  const readChannels = saved ? (clf.data?.readShape ?? shape)?.[2] : undefined;
-  const own = shape
-    ? { size: [shape[0], shape[1]] as [number, number], channels: readChannels === 1 ? (1 as const) : (3 as const) }
-    : declared
-      ? {
-          ...(declared.size && v['image-size'] === undefined ? { size: declared.size } : {}),
-          ...(declared.channels && v.channels === undefined ? { channels: declared.channels } : {}),
-        }
-      : undefined;
-  if (own?.size && !saved) say(v, `reading the folder at ${own.size.join('x')}, ${clf.name}'s input (--image-size to choose another size)`);
-  const ds = await loadDataset(dsName, v, own ? { folder: own } : {});
+  // fine-tuning reads a folder as the saved model's training images were read; a new model, at the size and in the
+  // channels its recipe declares; each unless told otherwise
+  let folder: FolderOptions | undefined;
+  if (saved) folder = clf.data ? savedRead(clf.data) : undefined;
+  else {
+    const r = cnnRead(dsName, [clf], v);
+    if (r.note) say(v, r.note);
+    folder = r.folder;
+  }
+  const ds = await loadDataset(dsName, v, folder ? { folder } : {});
   say(
     v,
     `${saved ? `fine-tuning ${given} (${label})` : label} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test, from ${ds.source}) on ${info.name}: ${info.device}`,
