@@ -83,24 +83,28 @@ export class CnnClassifier implements Classifier {
     return ZOO[this.recipe.model].build(this.recipe.config, { inShape: info.inShape, classes: info.classes.length, seed, train });
   }
 
+  /** The `[H, W, C]` a new model of the recipe takes for images of `image`: its declared input, else the images' own. */
+  private recipeShape(image: readonly number[]): InShape {
+    return inputShape(this.recipe.kind === 'cnn' ? this.recipe.input : undefined, image);
+  }
+
   /** The `[H, W, C]` the model takes: a fitted model's, else the recipe's declared input, else the images' own. */
   inShapeFor(image: readonly number[]): InShape {
-    if (this.model) return this.model.inputs[0].shape.slice(1) as InShape;
-    return inputShape(this.recipe.kind === 'cnn' ? this.recipe.input : undefined, image);
+    return this.model ? (this.model.inputs[0].shape.slice(1) as InShape) : this.recipeShape(image);
   }
 
   async fit(given: Split, givenOpts: FitOptions = {}): Promise<FitReport> {
     const opts = parseConfig(CnnFitSchema, givenOpts, `${this.name}: fit options`) as FitOptions;
     const t0 = performance.now();
     // the images framed to the model's input: a fine-tune's model's, else the recipe's (cnn/input.ts)
-    const shape = opts.fineTune
-      ? this.inShapeFor([given.height, given.width, given.channels])
-      : inputShape(this.recipe.kind === 'cnn' ? this.recipe.input : undefined, [given.height, given.width, given.channels]);
+    const read: InShape = [given.height, given.width, given.channels];
+    const shape = opts.fineTune ? this.inShapeFor(read) : this.recipeShape(read);
+    const framed = read.join('x') !== shape.join('x');
     if (opts.progress !== false) {
-      const from = [given.height, given.width, given.channels].join('x');
+      const from = read.join('x');
       const to = shape.join('x');
       const up = shape[0] > given.height || shape[1] > given.width;
-      if (from !== to)
+      if (framed)
         process.stderr.write(
           `bowcnn: ${this.name}: images framed from ${from} to ${opts.fineTune ? "the model's" : 'its'} input ${to}${up ? `: scaled up, so it sees less detail than its input can hold (read the images at ${shape[0]}x${shape[1]} or more)` : ''}\n`,
         );
@@ -111,8 +115,7 @@ export class CnnClassifier implements Classifier {
     }
     const train = framedSplit(given, shape);
     if (opts.validation) opts.validation = framedSplit(opts.validation, shape);
-    const read: [number, number, number] = [given.height, given.width, given.channels];
-    const info = { ...dataInfo(train, opts.data), ...(read.join('x') !== shape.join('x') ? { readShape: read } : {}) };
+    const info = { ...dataInfo(train, opts.data), ...(framed ? { readShape: read } : {}) };
     if (train.n === 0) throw new FitError(`${this.name}: the training split is empty`);
     if (info.classes.length < 2)
       throw new FitError(`${this.name}: the training split has ${info.classes.length} class: a classifier needs at least 2`);

@@ -89,7 +89,7 @@ export function encodingBars(kind: EncodingKind, config: Record<string, unknown>
  */
 export function assignments(kind: EncodingKind, weights: Float32Array[], x: Float32Array, d: number): Int32Array {
   const p = x.length / d;
-  const c = weights[0];
+  const [c, variances, priors] = weights;
   const K = c.length / d;
   const out = new Int32Array(p);
   for (let i = 0; i < p; i++) {
@@ -97,7 +97,6 @@ export function assignments(kind: EncodingKind, weights: Float32Array[], x: Floa
     for (let k = 0; k < K; k++) {
       let s = 0;
       if (kind === 'fisher') {
-        const [, variances, priors] = weights;
         s = priors[k] > 1e-6 ? Math.log(priors[k]) : -1e30;
         for (let j = 0; j < d; j++) {
           const s2 = variances[k * d + j];

@@ -42,10 +42,13 @@ const signed = (v: number, f: (x: number) => string) => `${v >= 0 ? '+' : '−'}
 const pValue = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
 
 /** "13,119" or, for a model taken from a cache or an earlier run, "cached" (with the figure measured when it was computed). */
-/** ' of 256x256 grey' (height x width; older results without the shape: nothing). */
+/** '256x256 grey': an image shape `[H, W, C]` in words. */
+const shapeWords = (sh: readonly number[]) => `${sh[0]}x${sh[1]} ${sh[2] === 1 ? 'grey' : 'colour'}`;
+
+/** ' of 256x256 grey' (older results without the shape: nothing). */
 function shapeOf(r: { dataset: { imageShape?: readonly number[] } }): string {
   const sh = r.dataset.imageShape;
-  return sh ? ` of ${sh[0]}x${sh[1]} ${sh[2] === 1 ? 'grey' : 'colour'}` : '';
+  return sh ? ` of ${shapeWords(sh)}` : '';
 }
 
 /** ' vgg-bn-64 framed each image to its input of 64x64 grey.': the CNNs whose recipe's input differs from the images. */
@@ -57,8 +60,7 @@ function inputsOf(r: CompareResult): string {
     const cfg = c.config as { kind?: string; input?: InputSpec };
     if (cfg.kind !== 'cnn' || !cfg.input) continue;
     const took = inputShape(cfg.input, sh);
-    if (took.join('x') !== sh.join('x'))
-      parts.push(`${c.name} framed each image to its input of ${took[0]}x${took[1]} ${took[2] === 1 ? 'grey' : 'colour'}`);
+    if (took.join('x') !== sh.join('x')) parts.push(`${c.name} framed each image to its input of ${shapeWords(took)}`);
   }
   return parts.length ? ` ${parts.join('; ')} (short side fitted, centred, cropped).` : '';
 }
@@ -643,6 +645,7 @@ export function html(r: CompareResult, test?: Split): string {
         ),
     );
   } else sec('ablation', 'Ablation', '<p>Not run (add <code>--ablation</code>).</p>');
+  const inputs = inputsOf(r);
   const css = `body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:17px;line-height:1.45;margin:24px auto;max-width:1500px;color:#1a1a1a;padding:0 20px}
 h1{font-size:30px}h2{font-size:24px;border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:40px}h3{font-size:19px;margin:18px 0 6px}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:16px}th,td{border:1px solid #ccc;padding:6px 10px;text-align:left}th{background:#eef2f6}
@@ -652,7 +655,7 @@ nav a{margin-right:4px}.thumbs{display:flex;flex-wrap:wrap;gap:10px}.thumbs figu
 .samples{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;align-items:center}.samples .cls{font-size:17px;font-weight:600;text-align:right}.samples .thumbs{gap:4px}`;
   return (
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bowcnn report: ${esc(r.dataset.name)}</title><style>${css}</style></head><body>` +
-    `<h1>Bag of visual words vs CNN on ${esc(r.dataset.name)}</h1><p class="meta">${r.dataset.train} training / ${r.dataset.test} test images${esc(shapeOf(r))} from ${esc(r.dataset.source)} · seed ${r.seed} · ${esc(r.backend.name)} backend · bowcnn ${esc(r.versions.bowcnn)}, tfjs ${esc(r.versions.tfjs)}, Node ${esc(r.versions.node)} · ${esc(r.date)}${inputsOf(r) ? ` ·${esc(inputsOf(r))}` : ''}</p>` +
+    `<h1>Bag of visual words vs CNN on ${esc(r.dataset.name)}</h1><p class="meta">${r.dataset.train} training / ${r.dataset.test} test images${esc(shapeOf(r))} from ${esc(r.dataset.source)} · seed ${r.seed} · ${esc(r.backend.name)} backend · bowcnn ${esc(r.versions.bowcnn)}, tfjs ${esc(r.versions.tfjs)}, Node ${esc(r.versions.node)} · ${esc(r.date)}${inputs ? ` ·${esc(inputs)}` : ''}</p>` +
     // the command wraps between its arguments, never inside one
     (r.command
       ? `<p class="meta"><code class="cmd">${['bowcnn', ...r.command].map((a) => `<span>${esc(a)}</span>`).join(' ')}</code></p>`
