@@ -34,6 +34,7 @@
 // (convReluPool / convReluPoolGrad; its gradient can also be taken from the nonzeros, poolGradSparse).
 #include <node.h>
 #include <omp.h>
+#include <unistd.h>
 #include <immintrin.h>
 #include <algorithm>
 #include <cmath>
@@ -169,20 +170,42 @@ static void fwdBlock(const float* xp, const int* toff, const float* wk, int T, f
   for (int j = 0; j < COB; j++) for (int b = 0; b < B; b++) store(o + j * P + p0 + b * VW, acc[b][j]);
 }
 
-// vectors of p per block for COB channels: as many as the accumulators allow, at most 4
+// vectors of p per block for COB channels: at most as many as the accumulators allow, at most 4
 static constexpr int blockVectors(int cob) { return NACC / cob < 1 ? 1 : NACC / cob > 4 ? 4 : NACC / cob; }
 
-template <int COB>
+// The block for a grid of P0 positions: a block of B vectors reuses each weight B times, but the grid is
+// computed in whole blocks, so on small maps (7x7: 63 positions of a 9-wide padded grid) a large block
+// computes mostly padding. Cost: the vectors computed, each with its share of the weight broadcasts.
+static int bestBlock(int P0, int cob) {
+  int best = 1;
+  double bestCost = 1e300;
+  for (int b = 1; b <= blockVectors(cob); b++) {
+    const double cost = (double)roundUp(P0, b * VW) / VW * (1.0 + 1.0 / b);
+    if (cost < bestCost - 1e-9) { best = b; bestCost = cost; }
+  }
+  return best;
+}
+
+template <int B, int COB>
 static void fwdImage(const float* xp, const int* toff, const float* wk, int T, float* o, size_t P) {
-  constexpr int B = blockVectors(COB);
   for (size_t p0 = 0; p0 < P; p0 += B * VW) fwdBlock<B, COB>(xp, toff, wk, T, o, P, (int)p0);
 }
 
 typedef void (*FwdFn)(const float*, const int*, const float*, int, float*, size_t);
-static FwdFn fwdFor(int cob) {
+template <int COB>
+static FwdFn fwdForB(int b) {
+  constexpr int M = blockVectors(COB);
+  switch (std::min(b, M)) {
+    case 1: return fwdImage<1, COB>;
+    case 2: return fwdImage<(M < 2 ? M : 2), COB>;
+    case 3: return fwdImage<(M < 3 ? M : 3), COB>;
+    default: return fwdImage<M, COB>;
+  }
+}
+static FwdFn fwdFor(int cob, int b) {
   switch (cob) {
-    case 1: return fwdImage<1>; case 2: return fwdImage<2>; case 3: return fwdImage<3>; case 4: return fwdImage<4>;
-    case 5: return fwdImage<5>; case 6: return fwdImage<6>; case 7: return fwdImage<7>; default: return fwdImage<8>;
+    case 1: return fwdForB<1>(b); case 2: return fwdForB<2>(b); case 3: return fwdForB<3>(b); case 4: return fwdForB<4>(b);
+    case 5: return fwdForB<5>(b); case 6: return fwdForB<6>(b); case 7: return fwdForB<7>(b); default: return fwdForB<8>(b);
   }
 }
 
@@ -270,7 +293,8 @@ struct Sink {
 static void convForward(const Source& src, const float* w, const Sink& out, const Geom& g, int wmode) {
   const int Wp = g.Wp(), Hp = g.Hp(), T = g.KH * g.KW * g.Ci;
   const int COB = coBlock(g.Co), nb = (g.Co + COB - 1) / COB;
-  const size_t P = roundUp(g.OH * Wp, blockVectors(COB) * VW);
+  const int B = bestBlock(g.OH * Wp, COB);
+  const size_t P = roundUp(g.OH * Wp, B * VW);
   const int S = (int)P + (g.KH - 1) * Wp + g.KW - 1 + VW;
   // taps in (ci, kh, kw) order; weights packed per block of COB channels (zero past Co)
   std::vector<int> toff(T);
@@ -285,7 +309,7 @@ static void convForward(const Source& src, const float* w, const Sink& out, cons
           wk[((size_t)(co / COB) * T + t) * COB + co % COB] = v;
         }
       }
-  FwdFn fn = fwdFor(COB);
+  FwdFn fn = fwdFor(COB, B);
 #pragma omp parallel
   {
     std::vector<float> xp((size_t)S * g.Ci), o((size_t)COB * P + 2 * VW);  // (the pooled sink reads past the end)
@@ -322,18 +346,31 @@ static void filterTile(const float* xp, size_t XS, const int* toff, const float*
   for (int i = 0; i < TT; i++) for (int j = 0; j < COB; j++) acc[(size_t)(t0 + i) * Co + c0 + j] += hsum(a[i][j]);
 }
 
+// bytes of a core's L2 cache (glibc reads it from cpuid); 1 MB where the system does not say
+static size_t l2Bytes() {
+  static const size_t bytes = [] {
+    const long b = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return b > 0 ? (size_t)b : (size_t)1 << 20;
+  }();
+  return bytes;
+}
+
 // dw (and, when db is given, the bias gradient db[co] = sum of dy: one more tap, over a channel of ones)
 static void convFilterGrad(const Source& x, const Source& dy, float* dw, float* db, const Geom& g) {
   const int Wp = g.Wp(), Hp = g.Hp(), T = g.KH * g.KW * g.Ci, ones = db ? 1 : 0;
-  constexpr int TT = 4;
-  const int COB = VW == 16 ? 6 : 3;  // TT*COB accumulators + TT + COB loads within the register file
+  // TT taps by COB channels: TT*COB accumulators, COB gradient vectors and one input vector in registers
+  // (5 x 5 + 5 + 1 of AVX-512's 32; 4 x 3 + 3 + 1 of AVX2's 16)
+  constexpr int TT = VW == 16 ? 5 : 4;
+  constexpr int COB = VW == 16 ? 5 : 3;
   const int Tp = roundUp(T + ones, TT), Cop = roundUp(g.Co, COB);
   const size_t P = roundUp(g.OH * Wp, VW);
   const int S = (int)P + (g.KH - 1) * Wp + g.KW - 1 + VW;
   const size_t XS = (size_t)S * (g.Ci + ones), DS = (size_t)Cop * P;
-  // images per chunk: their grids stay within ~256 KB (L2), so each tile's pass over them is cheap, and
-  // one horizontal sum per tile serves the whole chunk
-  const int Gmax = std::max(1, std::min(32, (int)((256 << 10) / (4 * (XS + DS)))));
+  // images per chunk: their grids fill a core's L2 cache, so that each tile's pass over them is cheap and one
+  // horizontal sum per tile serves the whole chunk (on small maps, 7x7 or 14x14, those sums cost as much as
+  // the products when a chunk holds a few images); at most a quarter of the batch, so that a batch still
+  // makes chunks for a few threads
+  const int Gmax = std::max(1, std::min({32, (g.N + 3) / 4, (int)(l2Bytes() / (4 * (XS + DS)))}));
   const int chunks = (g.N + Gmax - 1) / Gmax, G = (g.N + chunks - 1) / chunks;
   std::vector<int> toff(Tp, 0);  // taps past T read tap 0 and are dropped
   for (int ci = 0, t = 0; ci < g.Ci; ci++)
@@ -341,7 +378,7 @@ static void convFilterGrad(const Source& x, const Source& dy, float* dw, float* 
       for (int kw = 0; kw < g.KW; kw++, t++) toff[t] = ci * S + kh * Wp + kw;
   if (db) toff[T] = g.Ci * S;
   // one partial sum per chunk of images, added in chunk order: the result does not depend on the
-  // thread count (chunks depend on the geometry only)
+  // thread count (chunks depend on the geometry and the L2 size only)
   std::vector<float> part((size_t)chunks * Tp * Cop, 0.f);
 #pragma omp parallel
   {
@@ -361,8 +398,7 @@ static void convFilterGrad(const Source& x, const Source& dy, float* dw, float* 
       }
       for (int t0 = 0; t0 < Tp; t0 += TT)
         for (int c0 = 0; c0 < Cop; c0 += COB) {
-          if (COB == 6) filterTile<TT, 6>(xp.data(), XS, toff.data(), dyp.data(), DS, P, cnt, acc, Cop, t0, c0);
-          else filterTile<TT, 3>(xp.data(), XS, toff.data(), dyp.data(), DS, P, cnt, acc, Cop, t0, c0);
+          filterTile<TT, COB>(xp.data(), XS, toff.data(), dyp.data(), DS, P, cnt, acc, Cop, t0, c0);
         }
     }
   }
