@@ -8,7 +8,9 @@
 //  - part 'validation': vgg-bn's candidates (widths, epochs) each fitted on 50,000 of a dataset's training images
 //    and scored on the other 10,000 (stratified, seed 0), with its validation accuracy after every epoch: how the
 //    recipe was chosen. The test set is not read.
-// BOWCNN_BENCH_DATASETS, BOWCNN_BENCH_PARTS (validation,lenet5,vgg-bn,torch; default lenet5,vgg-bn,torch) and
+//  - part 'epoch': the training speed alone, one epoch of vgg-bn on all the training images, bowcnn and PyTorch
+//    in turn (BOWCNN_BENCH_ROUNDS rounds, default 3), with the ratio round by round.
+// BOWCNN_BENCH_DATASETS, BOWCNN_BENCH_PARTS (validation,lenet5,vgg-bn,torch,epoch; default lenet5,vgg-bn,torch) and
 // BOWCNN_BENCH_TORCH_DATASETS choose; BOWCNN_BENCH_SUBSET=n runs on a subset (a check of the bench itself).
 // BOWCNN_BENCH_TORCH_EPOCHS=n times only PyTorch's first n epochs of the same schedule: the row then gives
 // the ratio of seconds per epoch, and no PyTorch test accuracy (its model is partly trained).
@@ -98,6 +100,34 @@ export async function run(): Promise<Record<string, unknown>> {
         });
         detail.push({ dataset: name, part: 'validation', candidate: label, sets, curve, seconds: (performance.now() - t0) / 1000 });
         c.dispose();
+      }
+    }
+    if (parts.includes('epoch')) {
+      // the same recipe's first epoch on each side (PyTorch: the first of its 30-epoch schedule; bowcnn: a
+      // one-epoch fit): the speed of training, alternating so that a drift of the machine's speed hits both
+      const dir = locate(name, {});
+      const rounds = Number(process.env.BOWCNN_BENCH_ROUNDS ?? 3);
+      const cfg = { ...torchConfig(readRecipe('vgg-bn') as CnnRecipe, {}, ds.flipSafe), timedEpochs: 1 };
+      for (let r = 1; r <= rounds; r++) {
+        const c = await classifierFrom('vgg-bn');
+        const f = await c.fit(ds.train, {
+          seed: 0,
+          epochs: 1,
+          progress: false,
+          data: { dataset: name, classes: ds.classes, flipSafe: ds.flipSafe },
+        });
+        c.dispose();
+        const ours = f.trainImagesPerSec ?? 0;
+        const t = dir && !sub ? torchVgg(dir, cfg) : null;
+        const theirs = t ? Number(t.trainImgPerSec) : null;
+        rows.push({
+          dataset: name,
+          who: `vgg-bn, one epoch of ${ds.train.n} images, round ${r}`,
+          'img/s': Math.round(ours),
+          'PyTorch img/s': theirs ?? '(not run)',
+          'speed (bowcnn / PyTorch)': theirs ? (ours / theirs).toFixed(2) : '',
+        });
+        detail.push({ dataset: name, part: 'epoch', round: r, bowcnnImgPerSec: ours, torch: t });
       }
     }
     if (parts.includes('lenet5') && name === 'mnist') {
