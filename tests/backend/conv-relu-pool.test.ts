@@ -29,6 +29,8 @@ const CASES: Case[] = [
   { x: [2, 40, 36, 2], k: [3, 3], co: 11, pad: 'same' }, // 20x18 windows (more than a vector's), 11 channels
   { x: [2, 8, 9, 3], k: [2, 2], co: 4, pad: 1 }, // explicit pad, even kernel
   { x: [37, 6, 6, 2], k: [1, 1], co: 3, pad: 'valid' }, // more images than a chunk
+  { x: [2, 4, 4, 3], k: [1, 1], co: 3, pad: 'valid' }, // a grid of one vector: the pool reads past its last row
+  { x: [18, 7, 7, 8], k: [3, 3], co: 12, pad: 'same' }, // chunks of several images, several tiles each
   { x: [2, 8, 8, 2], k: [2, 2], co: 3, pad: 'valid', ints: true }, // small integers: exact ties in windows
   { x: [2, 8, 8, 2], k: [3, 3], co: 3, pad: 'same', bias: -50 }, // every ReLU output 0: no gradient
 ];

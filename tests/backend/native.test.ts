@@ -29,6 +29,8 @@ const CONVS: ConvCase[] = [
   { x: [37, 5, 5, 2], k: [1, 1], co: 3, pad: 'valid' }, // 1x1, more images than a chunk
   { x: [1, 4, 4, 2], k: [5, 5], co: 2, pad: 'same' }, // kernel wider than the image
   { x: [2, 9, 9, 3], k: [3, 3], co: 4, pad: 'same', s: 2 }, // stride 2: left to wasm
+  { x: [2, 3, 3, 4], k: [3, 3], co: 8, pad: 'same' }, // a grid of one vector: blocks of one vector
+  { x: [18, 7, 7, 8], k: [3, 3], co: 12, pad: 'same' }, // filter gradient: chunks of several images, several tiles each
 ];
 
 const label = (c: ConvCase) => `x ${c.x.join('x')} k ${c.k.join('x')} co ${c.co} ${c.pad}${c.s ? ` stride ${c.s}` : ''}`;
@@ -123,9 +125,10 @@ describe.skipIf(!built)('native kernels on the wasm backend', () => {
     }
   });
 
-  it('compute the filter gradient the same for 1 and 2 threads, and the same twice', () => {
+  it('compute the filter gradient the same for 1, 2 and 3 threads, and the same twice', () => {
     const addon = nativeAddon()!;
-    const c = CONVS[0];
+    // 18 images of 7x7: several chunks of several images, so that threads split the chunks differently
+    const c = CONVS.find((k) => k.x[0] === 18) as ConvCase;
     const d = data(c);
     const run = () =>
       tf.tidy(() => conv2dFilterGrad(tf.tensor4d(d.x, c.x), tf.tensor4d(d.dy, d.dyShape), d.f, 1, c.pad).dataSync() as Float32Array);
@@ -136,8 +139,11 @@ describe.skipIf(!built)('native kernels on the wasm backend', () => {
       addon.setThreads(2);
       const two = run(),
         again = run();
+      addon.setThreads(3);
+      const three = run();
       expect(Array.from(two)).toEqual(Array.from(one));
       expect(Array.from(again)).toEqual(Array.from(two));
+      expect(Array.from(three)).toEqual(Array.from(one));
     } finally {
       addon.setThreads(before);
     }
