@@ -3,7 +3,7 @@
  * a folder is filled under a temp name and swapped in (the old one removed only after the swap). A
  * write that fails (a full disk, no permission) removes its temp file and names the file it was for.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -45,6 +45,28 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   try {
     ensureDir(dirname(file));
     writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true, recursive: true });
+    throw IoError.wrap(file, 'write', e);
+  }
+}
+
+/**
+ * writeFileAtomic for data in parts, written one after the other in pieces of at most `chunkBytes` (Node's
+ * writeFileSync takes at most 2 GiB at once; a cache of 60,000 images' features can be several GB).
+ */
+export function writeFileAtomicParts(file: string, parts: Uint8Array[], chunkBytes = 1 << 30): void {
+  const tmp = tmpName(file, 'tmp');
+  try {
+    ensureDir(dirname(file));
+    const fd = openSync(tmp, 'w');
+    try {
+      for (const part of parts)
+        for (let o = 0; o < part.byteLength; ) o += writeSync(fd, part, o, Math.min(chunkBytes, part.byteLength - o));
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true, recursive: true });

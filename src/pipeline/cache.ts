@@ -5,9 +5,9 @@
  *
  *   "BOWC" | u32 header length | header JSON {version, tensors: [{name, shape}], sha256} | float32 body
  */
-import { writeFileAtomic } from '../core/atomic.js';
+import { writeFileAtomicParts } from '../core/atomic.js';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { BowcnnError, IoError } from '../core/errors.js';
 import { join } from 'node:path';
 
@@ -27,58 +27,83 @@ export class CacheError extends BowcnnError {
   }
 }
 
-export function writeArrays(file: string, arrays: NamedArray[]): void {
-  const total = arrays.reduce((a, x) => a + x.data.length, 0);
-  const bodyBytes = new Uint8Array(total * 4);
-  let o = 0;
-  for (const a of arrays) {
-    bodyBytes.set(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength), o);
-    o += a.data.byteLength;
-  }
+/** Node's hashing, writing and reading take at most 2 GiB at once: bodies go through in pieces of this size. */
+const CHUNK_BYTES = 1 << 30;
+
+const bytesOf = (a: Float32Array | Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+function sha256(parts: Uint8Array[], chunkBytes: number): string {
+  const h = createHash('sha256');
+  for (const p of parts) for (let o = 0; o < p.byteLength; o += chunkBytes) h.update(p.subarray(o, o + chunkBytes));
+  return h.digest('hex');
+}
+
+/** Writes the arrays as one cache file, their bytes hashed and written in place (never copied into one body). */
+export function writeArrays(file: string, arrays: NamedArray[], chunkBytes = CHUNK_BYTES): void {
+  const body = arrays.map((a) => bytesOf(a.data));
   const header = Buffer.from(
     JSON.stringify({
       version: 2,
       tensors: arrays.map((a) => ({ name: a.name, shape: a.shape, dtype: a.data instanceof Int32Array ? 'int32' : 'float32' })),
-      sha256: createHash('sha256').update(bodyBytes).digest('hex'),
+      sha256: sha256(body, chunkBytes),
     }),
   );
   const head = Buffer.alloc(8);
   head.write('BOWC', 0, 'ascii');
   head.writeUInt32LE(header.length, 4);
-  writeFileAtomic(file, Buffer.concat([head, header, Buffer.from(bodyBytes.buffer, bodyBytes.byteOffset, bodyBytes.byteLength)]));
+  writeFileAtomicParts(file, [head, header, ...body], chunkBytes);
+}
+
+/** Fills `into` with the file's bytes from `position` on, in pieces; false if the file ends first. */
+function readFully(fd: number, into: Uint8Array, position: number, chunkBytes: number): boolean {
+  for (let o = 0; o < into.byteLength; ) {
+    const n = readSync(fd, into, o, Math.min(chunkBytes, into.byteLength - o), position + o);
+    if (n === 0) return false;
+    o += n;
+  }
+  return true;
 }
 
 /** Reads a cache file; throws CacheError if it is truncated, foreign or fails its checksum. */
-export function readArrays(file: string): NamedArray[] {
-  let buf: Buffer;
+export function readArrays(file: string, chunkBytes = CHUNK_BYTES): NamedArray[] {
+  let fd: number;
   try {
-    buf = readFileSync(file);
+    fd = openSync(file, 'r');
   } catch (e) {
     throw IoError.wrap(file, 'read', e);
   }
-  if (buf.length < 8 || buf.toString('ascii', 0, 4) !== 'BOWC') throw new CacheError(file, 'not a bowcnn cache file');
-  const hl = buf.readUInt32LE(4);
-  if (8 + hl > buf.length) throw new CacheError(file, 'truncated header');
-  let header: { version: number; tensors: { name: string; shape: number[]; dtype?: 'int32' | 'float32' }[]; sha256: string };
   try {
-    header = JSON.parse(buf.toString('utf8', 8, 8 + hl));
-  } catch {
-    throw new CacheError(file, 'unreadable header');
+    const size = fstatSync(fd).size;
+    const head = new Uint8Array(8);
+    if (size < 8 || !readFully(fd, head, 0, chunkBytes) || Buffer.from(head.buffer, 0, 4).toString('ascii') !== 'BOWC')
+      throw new CacheError(file, 'not a bowcnn cache file');
+    const hl = Buffer.from(head.buffer).readUInt32LE(4);
+    if (8 + hl > size) throw new CacheError(file, 'truncated header');
+    const hb = new Uint8Array(hl);
+    if (!readFully(fd, hb, 8, chunkBytes)) throw new CacheError(file, 'truncated header');
+    let header: { version: number; tensors: { name: string; shape: number[]; dtype?: 'int32' | 'float32' }[]; sha256: string };
+    try {
+      header = JSON.parse(Buffer.from(hb.buffer).toString('utf8'));
+    } catch {
+      throw new CacheError(file, 'unreadable header');
+    }
+    if (header.version !== 1 && header.version !== 2) throw new CacheError(file, `unknown cache version ${header.version}`);
+    const bodyStart = 8 + hl;
+    const need = header.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0) * 4;
+    if (size - bodyStart !== need) throw new CacheError(file, `truncated: ${size - bodyStart} body bytes, expected ${need}`);
+    const all = new ArrayBuffer(need);
+    if (!readFully(fd, new Uint8Array(all), bodyStart, chunkBytes)) throw new CacheError(file, 'truncated while read');
+    if (sha256([new Uint8Array(all)], chunkBytes) !== header.sha256) throw new CacheError(file, 'checksum mismatch');
+    let o = 0;
+    return header.tensors.map((t) => {
+      const n = t.shape.reduce((x, y) => x * y, 1);
+      const data = t.dtype === 'int32' ? new Int32Array(all, o * 4, n) : new Float32Array(all, o * 4, n);
+      o += n;
+      return { name: t.name, shape: t.shape, data };
+    });
+  } finally {
+    closeSync(fd);
   }
-  if (header.version !== 1 && header.version !== 2) throw new CacheError(file, `unknown cache version ${header.version}`);
-  const bodyStart = 8 + hl;
-  const need = header.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0) * 4;
-  if (buf.length - bodyStart !== need) throw new CacheError(file, `truncated: ${buf.length - bodyStart} body bytes, expected ${need}`);
-  const body = buf.subarray(bodyStart);
-  if (createHash('sha256').update(body).digest('hex') !== header.sha256) throw new CacheError(file, 'checksum mismatch');
-  const all = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
-  let o = 0;
-  return header.tensors.map((t) => {
-    const size = t.shape.reduce((x, y) => x * y, 1);
-    const data = t.dtype === 'int32' ? new Int32Array(all, o * 4, size) : new Float32Array(all, o * 4, size);
-    o += size;
-    return { name: t.name, shape: t.shape, data };
-  });
 }
 
 export class FeatureCache {
