@@ -79,6 +79,7 @@ export async function run(): Promise<Record<string, unknown>> {
         ['widths 16-32-64, 20 epochs', { 'config.widths': [16, 32, 64], 'train.epochs': 20 }],
         ['widths 24-48-96, 20 epochs', { 'train.epochs': 20 }],
         ['widths 24-48-96, 30 epochs', {}],
+        ['widths 32-64-128, 30 epochs', { 'config.widths': [32, 64, 128] }],
       ];
       for (const [label, sets] of candidates) {
         let c: Classifier = await classifierFrom('vgg-bn');
