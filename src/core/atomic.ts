@@ -53,17 +53,31 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 }
 
 /**
+ * The bytes of `view` as views of at most `chunkBytes` each: Node 20 makes no typed array of more than 2^32
+ * elements, so a Float32Array of 2 GB and more has no single byte view.
+ */
+export function* piecesOf(view: ArrayBufferView, chunkBytes: number): Generator<Uint8Array> {
+  for (let o = 0; o < view.byteLength; o += chunkBytes)
+    yield new Uint8Array(view.buffer, view.byteOffset + o, Math.min(chunkBytes, view.byteLength - o));
+}
+
+/**
  * writeFileAtomic for data in parts, written one after the other in pieces of at most `chunkBytes` (Node's
  * writeFileSync takes at most 2 GiB at once; a cache of 60,000 images' features can be several GB).
  */
-export function writeFileAtomicParts(file: string, parts: Uint8Array[], chunkBytes = 1 << 30): void {
+export function writeFileAtomicParts(file: string, parts: ArrayBufferView[], chunkBytes = 1 << 30): void {
   const tmp = tmpName(file, 'tmp');
   try {
     ensureDir(dirname(file));
     const fd = openSync(tmp, 'w');
     try {
       for (const part of parts)
-        for (let o = 0; o < part.byteLength; ) o += writeSync(fd, part, o, Math.min(chunkBytes, part.byteLength - o));
+        for (const piece of piecesOf(part, chunkBytes))
+          for (let o = 0; o < piece.byteLength; ) {
+            const n = writeSync(fd, piece, o, piece.byteLength - o);
+            if (n <= 0) throw new Error(`wrote ${n} bytes`);
+            o += n;
+          }
     } finally {
       closeSync(fd);
     }

@@ -5,7 +5,7 @@
  *
  *   "BOWC" | u32 header length | header JSON {version, tensors: [{name, shape}], sha256} | float32 body
  */
-import { writeFileAtomicParts } from '../core/atomic.js';
+import { piecesOf, writeFileAtomicParts } from '../core/atomic.js';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { BowcnnError, IoError } from '../core/errors.js';
@@ -30,17 +30,15 @@ export class CacheError extends BowcnnError {
 /** Node's hashing, writing and reading take at most 2 GiB at once: bodies go through in pieces of this size. */
 const CHUNK_BYTES = 1 << 30;
 
-const bytesOf = (a: Float32Array | Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-
-function sha256(parts: Uint8Array[], chunkBytes: number): string {
+function sha256(parts: ArrayBufferView[], chunkBytes: number): string {
   const h = createHash('sha256');
-  for (const p of parts) for (let o = 0; o < p.byteLength; o += chunkBytes) h.update(p.subarray(o, o + chunkBytes));
+  for (const p of parts) for (const piece of piecesOf(p, chunkBytes)) h.update(piece);
   return h.digest('hex');
 }
 
 /** Writes the arrays as one cache file, their bytes hashed and written in place (never copied into one body). */
 export function writeArrays(file: string, arrays: NamedArray[], chunkBytes = CHUNK_BYTES): void {
-  const body = arrays.map((a) => bytesOf(a.data));
+  const body = arrays.map((a) => a.data);
   const header = Buffer.from(
     JSON.stringify({
       version: 2,
@@ -55,11 +53,15 @@ export function writeArrays(file: string, arrays: NamedArray[], chunkBytes = CHU
 }
 
 /** Fills `into` with the file's bytes from `position` on, in pieces; false if the file ends first. */
-function readFully(fd: number, into: Uint8Array, position: number, chunkBytes: number): boolean {
-  for (let o = 0; o < into.byteLength; ) {
-    const n = readSync(fd, into, o, Math.min(chunkBytes, into.byteLength - o), position + o);
-    if (n === 0) return false;
-    o += n;
+function readFully(fd: number, into: ArrayBufferView, position: number, chunkBytes: number): boolean {
+  let at = position;
+  for (const piece of piecesOf(into, chunkBytes)) {
+    for (let o = 0; o < piece.byteLength; ) {
+      const n = readSync(fd, piece, o, piece.byteLength - o, at + o);
+      if (n === 0) return false;
+      o += n;
+    }
+    at += piece.byteLength;
   }
   return true;
 }
@@ -92,8 +94,9 @@ export function readArrays(file: string, chunkBytes = CHUNK_BYTES): NamedArray[]
     const need = header.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0) * 4;
     if (size - bodyStart !== need) throw new CacheError(file, `truncated: ${size - bodyStart} body bytes, expected ${need}`);
     const all = new ArrayBuffer(need);
-    if (!readFully(fd, new Uint8Array(all), bodyStart, chunkBytes)) throw new CacheError(file, 'truncated while read');
-    if (sha256([new Uint8Array(all)], chunkBytes) !== header.sha256) throw new CacheError(file, 'checksum mismatch');
+    const body = new DataView(all);
+    if (!readFully(fd, body, bodyStart, chunkBytes)) throw new CacheError(file, 'truncated while read');
+    if (sha256([body], chunkBytes) !== header.sha256) throw new CacheError(file, 'checksum mismatch');
     let o = 0;
     return header.tensors.map((t) => {
       const n = t.shape.reduce((x, y) => x * y, 1);
@@ -101,6 +104,8 @@ export function readArrays(file: string, chunkBytes = CHUNK_BYTES): NamedArray[]
       o += n;
       return { name: t.name, shape: t.shape, data };
     });
+  } catch (e) {
+    throw e instanceof CacheError ? e : IoError.wrap(file, 'read', e);
   } finally {
     closeSync(fd);
   }

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { IoError } from '../../src/core/errors.js';
 import { CacheError, readArrays, writeArrays, type NamedArray } from '../../src/pipeline/cache.js';
 
 const arrays = (): NamedArray[] => [
@@ -12,6 +13,8 @@ const arrays = (): NamedArray[] => [
   { name: 'labels', shape: [5], data: Int32Array.from([3, -1, 4, 1, 5]) },
   { name: 'empty', shape: [0, 4], data: new Float32Array(0) },
   { name: 'scale', shape: [1], data: Float32Array.from([0.25]) },
+  // a view into a larger buffer, from its fourth float on: its bytes are the view's, not the buffer's
+  { name: 'view', shape: [2, 5], data: new Float32Array(Float32Array.from({ length: 16 }, (_, i) => i - 3.5).buffer, 12, 10) },
 ];
 
 describe('cache files', () => {
@@ -61,5 +64,10 @@ describe('cache files', () => {
     expect(() => readArrays(f, 7)).toThrow(/truncated header/);
     writeFileSync(f, Buffer.from('not a cache at all'));
     expect(() => readArrays(f, 7)).toThrow(/not a bowcnn cache file/);
+  });
+
+  it('names the file when reading it fails (a folder in its place)', () => {
+    expect(() => readArrays(dir, 7)).toThrow(IoError);
+    expect(() => readArrays(dir, 7)).toThrow(dir);
   });
 });
