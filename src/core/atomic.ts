@@ -3,7 +3,7 @@
  * a folder is filled under a temp name and swapped in (the old one removed only after the swap). A
  * write that fails (a full disk, no permission) removes its temp file and names the file it was for.
  */
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -40,18 +40,6 @@ export function ensureDir(dir: string): void {
 const tmpName = (path: string, kind: 'tmp' | 'old') =>
   `${path}.${kind}-${process.pid}-${hostname().replace(/[^\w.-]/g, '_')}-${randomBytes(4).toString('hex')}`;
 
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = tmpName(file, 'tmp');
-  try {
-    ensureDir(dirname(file));
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true, recursive: true });
-    throw IoError.wrap(file, 'write', e);
-  }
-}
-
 /**
  * The bytes of `view` as views of at most `chunkBytes` each: Node 20 makes no typed array of more than 2^32
  * elements, so a Float32Array of 2 GB and more has no single byte view.
@@ -62,8 +50,8 @@ export function* piecesOf(view: ArrayBufferView, chunkBytes: number): Generator<
 }
 
 /**
- * writeFileAtomic for data in parts, written one after the other in pieces of at most `chunkBytes` (Node's
- * writeFileSync takes at most 2 GiB at once; a cache of 60,000 images' features can be several GB).
+ * A file of data in parts, written one after the other in pieces of at most `chunkBytes` (Node writes at most
+ * 2 GiB at once; a cache of 60,000 images' features can be several GB), under a temp name, then renamed.
  */
 export function writeFileAtomicParts(file: string, parts: ArrayBufferView[], chunkBytes = 1 << 30): void {
   const tmp = tmpName(file, 'tmp');
@@ -86,6 +74,10 @@ export function writeFileAtomicParts(file: string, parts: ArrayBufferView[], chu
     rmSync(tmp, { force: true, recursive: true });
     throw IoError.wrap(file, 'write', e);
   }
+}
+
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  writeFileAtomicParts(file, [typeof data === 'string' ? Buffer.from(data) : data]);
 }
 
 export async function replaceDirAtomic(dir: string, fill: (tmp: string) => void | Promise<void>): Promise<void> {
