@@ -1,17 +1,22 @@
 // The host's cost of a training step on the webgpu backend (npm run bench -- webgpu-host): the JavaScript
-// main-thread time to record one step (from the call to the optimizer's minimize until it returns, the GPU's
-// work not awaited) for LeNet-5 and alexnet-small at batch 128, and per step the compute dispatches, the
-// buffers created, the bind groups created and the queue submissions, counted by wrapping the GPUDevice that
-// tfjs-webgpu holds. Runs on whatever adapter Dawn finds (the software one on a machine without a GPU): the host
-// time is the JavaScript's, whatever the GPU. Each step waits for the previous one's loss, so that the recording
-// of one step is timed alone. BOWCNN_BENCH_STEPS (default 10, after 3 warm-up steps) chooses.
+// main-thread time of one step for LeNet-5 and alexnet-small at batch 128, two ways: through tfjs (from the call
+// to the optimizer's minimize until it returns, the GPU's work not awaited), and recorded once and replayed
+// (backend/webgpu-replay.ts: the batch and the optimizer's numbers written, the dispatches encoded and
+// submitted). Per step also the compute dispatches, the buffers created, the bind groups created and the queue
+// submissions, counted by wrapping the GPUDevice that tfjs-webgpu holds. Runs on whatever adapter Dawn finds
+// (the software one on a machine without a GPU): the time inside queue.submit and queue.writeBuffer, where a
+// software adapter does the GPU's work, is taken out. Each step waits for the previous one's loss, so that each
+// is timed alone. BOWCNN_BENCH_STEPS (default 10, after 3 warm-up steps) chooses.
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo, useBackend } from '../src/backend/index.js';
 import { softmaxCrossEntropy } from '../src/backend/fused-ops.js';
 import { adam } from '../src/cnn/adam.js';
 import { alexnetSmall } from '../src/cnn/alexnet.js';
 import { lenet5 } from '../src/cnn/lenet5.js';
+import { recordStep } from '../src/backend/webgpu-replay.js';
+import { rng } from '../src/core/random.js';
 import { execute } from '../src/passes/cnn.js';
+import { feed } from '../src/passes/feeds.js';
 import { table } from './util.js';
 
 interface Counts {
@@ -54,50 +59,102 @@ function instrument(device: Record<string, (...a: unknown[]) => unknown>, c: Cou
   });
 }
 
-async function measure(name: string, model: tf.LayersModel, c: Counts, steps: number) {
-  const opt = adam(1e-3);
-  const b = 128;
-  const [h, w, ch] = model.inputs[0].shape.slice(1) as number[];
-  const x = tf.randomUniform([b, h, w, ch]) as tf.Tensor4D;
-  const y = tf.oneHot(tf.randomUniform([b], 0, 10, 'int32') as tf.Tensor1D, 10);
-  const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
-  const host: number[] = [];
-  const js: number[] = [];
-  const per: Counts[] = [];
-  for (let s = 0; s < steps + 3; s++) {
-    const before = { ...c };
-    const t0 = performance.now();
-    const loss = opt.minimize(() => softmaxCrossEntropy(y, execute(model, x, { training: true, step: s }) as tf.Tensor2D, 0), true, vars);
-    const t1 = performance.now();
-    await (loss as tf.Scalar).data();
-    loss?.dispose();
-    if (s >= 3) {
-      host.push(t1 - t0);
-      js.push(t1 - t0 - (c.inQueue - before.inQueue));
-      per.push({
-        dispatches: c.dispatches - before.dispatches,
-        buffers: c.buffers - before.buffers,
-        bindGroups: c.bindGroups - before.bindGroups,
-        submits: c.submits - before.submits,
-        inQueue: c.inQueue - before.inQueue,
-      });
-    }
-  }
-  tf.dispose([x, y]);
-  opt.dispose();
-  host.sort((a, z) => a - z);
-  js.sort((a, z) => a - z);
-  const mean = (k: keyof Counts) => per.reduce((a, p) => a + p[k], 0) / per.length;
+interface Timing {
+  js: number[];
+  host: number[];
+  per: Counts[];
+}
+
+function summary(t: Timing) {
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+  const mean = (k: keyof Counts) => t.per.reduce((a, p) => a + p[k], 0) / t.per.length;
   return {
-    model: name,
-    'JS ms (median)': +js[Math.floor(js.length / 2)].toFixed(2),
-    'JS ms (min)': +js[0].toFixed(2),
-    'step call ms (median, queue included)': +host[Math.floor(host.length / 2)].toFixed(2),
+    'JS ms (median)': +med(t.js).toFixed(2),
+    'JS ms (min)': +Math.min(...t.js).toFixed(2),
+    'step call ms (median, queue included)': +med(t.host).toFixed(2),
     dispatches: mean('dispatches'),
     'buffers created': mean('buffers'),
     'bind groups': mean('bindGroups'),
     submits: mean('submits'),
   };
+}
+
+/** Times `call` (the GPU's work awaited after each call, so that each is timed alone). */
+async function timed(c: Counts, t: Timing, call: () => Promise<void> | void, wait: () => Promise<void>): Promise<void> {
+  const before = { ...c };
+  const t0 = performance.now();
+  await call();
+  const t1 = performance.now();
+  await wait();
+  t.host.push(t1 - t0);
+  t.js.push(t1 - t0 - (c.inQueue - before.inQueue));
+  t.per.push({
+    dispatches: c.dispatches - before.dispatches,
+    buffers: c.buffers - before.buffers,
+    bindGroups: c.bindGroups - before.bindGroups,
+    submits: c.submits - before.submits,
+    inQueue: c.inQueue - before.inQueue,
+  });
+}
+
+/** A training step through tfjs, then the same step recorded and replayed (backend/webgpu-replay.ts). */
+async function measure(name: string, model: tf.LayersModel, c: Counts, steps: number) {
+  const opt = adam(1e-3);
+  const b = 128;
+  const [h, w, ch] = model.inputs[0].shape.slice(1) as number[];
+  const r = rng(1);
+  const xs = Float32Array.from({ length: b * h * w * ch }, () => r());
+  const ys = new Float32Array(b * 10);
+  for (let i = 0; i < b; i++) ys[i * 10 + Math.floor(r() * 10)] = 1;
+  const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  let s = 0;
+  const step = () =>
+    opt.minimize(
+      () => {
+        const x = feed('x', tf.tensor4d(xs, [b, h, w, ch]));
+        const y = feed('y', tf.tensor2d(ys, [b, 10]));
+        return softmaxCrossEntropy(y, execute(model, x, { training: true, step: s++ }) as tf.Tensor2D, 0);
+      },
+      true,
+      vars,
+    ) as tf.Scalar;
+  const tfjs: Timing = { js: [], host: [], per: [] };
+  for (let k = 0; k < steps + 3; k++) {
+    let loss: tf.Scalar | null = null;
+    await timed(
+      k >= 3 ? c : { ...c },
+      k >= 3 ? tfjs : { js: [], host: [], per: [] },
+      () => {
+        loss = step();
+      },
+      async () => {
+        await loss!.data();
+        loss!.dispose();
+      },
+    );
+  }
+  const rec = await recordStep(step);
+  const rows = [{ model: name, step: 'through tfjs', ...summary(tfjs) }];
+  if (!rec.replay) {
+    rows.push({ model: name, step: `replay: ${rec.why}` } as (typeof rows)[0]);
+  } else {
+    const replay = rec.replay;
+    const rep: Timing = { js: [], host: [], per: [] };
+    for (let k = 0; k < steps + 3; k++) {
+      await timed(
+        k >= 3 ? c : { ...c },
+        k >= 3 ? rep : { js: [], host: [], per: [] },
+        () => replay.run(s++, { x: xs, y: ys }),
+        async () => {
+          await replay.read();
+        },
+      );
+    }
+    rows.push({ model: name, step: 'recorded once, replayed', ...summary(rep) });
+    replay.dispose();
+  }
+  opt.dispose();
+  return rows;
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -106,8 +163,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const c: Counts = { dispatches: 0, buffers: 0, bindGroups: 0, submits: 0, inQueue: 0 };
   instrument((tf.backend() as unknown as { device: Record<string, (...a: unknown[]) => unknown> }).device, c);
   const rows = [
-    await measure('LeNet-5 (modern), batch 128', lenet5({ inputShape: [28, 28, 1] }), c, steps),
-    await measure('alexnet-small, batch 128', alexnetSmall({ inputShape: [28, 28, 1] }), c, steps),
+    ...(await measure('LeNet-5 (modern), batch 128', lenet5({ inputShape: [28, 28, 1] }), c, steps)),
+    ...(await measure('alexnet-small, batch 128', alexnetSmall({ inputShape: [28, 28, 1] }), c, steps)),
   ];
   table(rows);
   return { backend: backendInfo(), steps, rows, goals: { lenet5HostMs: 3, alexnetHostMs: 6 } };

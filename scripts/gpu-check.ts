@@ -1,7 +1,8 @@
 /**
  * The GPU check (bundled into one file by scripts/gpu-check.sh): on the webgpu backend, measure
  *   - the adapter;
- *   - LeNet-5 (modern) training and inference images/s, data kept on the device;
+ *   - LeNet-5 (modern) training and inference images/s, data kept on the device; and training images/s with
+ *     batches from the host and the step recorded once and replayed (src/backend/webgpu-replay.ts);
  *   - dense SIFT images/s at 28x28 (bin 4, step 2) and 256x256 (bin 8, step 4);
  *   - k-means seconds per iteration at 1M x 128, K = 1024;
  *   - the training time alexnet-small needs to reach 93% on Fashion-MNIST (whole training set on the GPU).
@@ -232,6 +233,31 @@ for (const bs of lenetBatches)
       inferImagesPerSec: Math.round(infer),
       testAccuracy: acc,
       epochs: r.epochs.length,
+    };
+  });
+
+// the training loop as a user runs it: batches from the host, the step recorded once and replayed
+// (src/backend/webgpu-replay.ts), 2 epochs at each batch size
+const replayBatches = (process.env.GPU_REPLAY_BATCHES ?? (quick ? '128' : '128,512,1024')).split(',').map(Number);
+for (const bs of replayBatches)
+  await step(`lenet5_replay_batch${bs}`, async () => {
+    const tr = quick ? subset(train, 2048, 0) : train;
+    const m = lenet5({ seed: 0 });
+    const r = await trainModel(m, tr, {
+      epochs: quick ? 1 : 2,
+      batchSize: bs,
+      lr: 1e-3 * Math.sqrt(bs / 128),
+      progress: false,
+      maxSeconds: Number(process.env.GPU_LENET_SECONDS ?? 15),
+    });
+    const acc = await accuracyOf(m, quick ? subset(test, 1000, 0) : test);
+    m.dispose();
+    return {
+      trainImagesPerSec: Math.round(r.epochs.at(-1)!.imagesPerSec),
+      firstEpochImagesPerSec: Math.round(r.epochs[0].imagesPerSec),
+      testAccuracy: acc,
+      epochs: r.epochs.length,
+      replay: r.replay ?? null,
     };
   });
 

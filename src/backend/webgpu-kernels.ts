@@ -41,6 +41,7 @@ import { backpropFilterArgs, runOn, type KernelBackend, type TensorInfo } from '
 
 type Backend = KernelBackend & {
   runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: string, uniforms?: { type: string; data: number[] }[]): TensorInfo;
+  makeTensorInfo(shape: number[], dtype: string, values?: Float32Array): TensorInfo;
 };
 
 const TARGET_THREADS = 1 << 17;
@@ -305,17 +306,18 @@ class AdamMomentProgram extends FlatProgram {
 }
 
 class AdamUpdateProgram extends FlatProgram {
-  // x' = x - lr (m' / c1) / (sqrt(v' / c2) + eps)
-  variableNames = ['x', 'm', 'v'];
-  uniforms = 'lr : f32, c1 : f32, c2 : f32, eps : f32,';
-  shaderKey = 'bowcnn_adamUpdate';
+  // x' = x - lr (m' / c1) / (sqrt(v' / c2) + eps), with [lr, c1, c2] = hyper: a tensor, so that the step's
+  // uniforms are the same at every step (backend/webgpu-replay.ts)
+  variableNames = ['x', 'm', 'v', 'hyper'];
+  uniforms = 'eps : f32,';
+  shaderKey = 'bowcnn_adamUpdateHyper';
   getUserCode(): string {
     return `
     fn main(index : i32) {
       if (index < uniforms.size) {
-        let m = getMByOutputIndex(index) / uniforms.c1;
-        let v = getVByOutputIndex(index) / uniforms.c2;
-        setOutputAtIndex(index, getXByOutputIndex(index) - uniforms.lr * (m / (sqrt(v) + uniforms.eps)));
+        let m = getMByOutputIndex(index) / getHyper(1);
+        let v = getVByOutputIndex(index) / getHyper(2);
+        setOutputAtIndex(index, getXByOutputIndex(index) - getHyper(0) * (m / (sqrt(v) + uniforms.eps)));
       }
     }`;
   }
@@ -353,12 +355,15 @@ class ReluMaskProgram extends FlatProgram {
 
 function adamWebgpu(args: KernelArgs): TensorInfo[] {
   const backend = args.backend as Backend;
-  const { x, g, m, v } = args.inputs as Record<'x' | 'g' | 'm' | 'v', TensorInfo>;
+  const { x, g, m, v, hyper } = args.inputs as Record<'x' | 'g' | 'm' | 'v', TensorInfo> & { hyper?: TensorInfo };
   const { lr, beta1, beta2, epsilon, c1, c2 } = args.attrs as Record<'lr' | 'beta1' | 'beta2' | 'epsilon' | 'c1' | 'c2', number>;
   const f = (data: number) => ({ type: 'float32', data: [data] });
   const nm = backend.runWebGPUProgram(new AdamMomentProgram(x.shape), [m, g], 'float32', [f(beta1), { type: 'int32', data: [0] }]);
   const nv = backend.runWebGPUProgram(new AdamMomentProgram(x.shape), [v, g], 'float32', [f(beta2), { type: 'int32', data: [1] }]);
-  const nx = backend.runWebGPUProgram(new AdamUpdateProgram(x.shape), [x, nm, nv], 'float32', [f(lr), f(c1), f(c2), f(epsilon)]);
+  // [lr, c1, c2] as a tensor (cnn/adam.ts passes one); made here when a caller gives only the attributes
+  const h = hyper ?? backend.makeTensorInfo([3], 'float32', Float32Array.of(lr, c1, c2));
+  const nx = backend.runWebGPUProgram(new AdamUpdateProgram(x.shape), [x, nm, nv, h], 'float32', [f(epsilon)]);
+  if (!hyper) backend.disposeData(h.dataId);
   return [nx, nm, nv];
 }
 

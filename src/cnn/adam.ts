@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { hasNativeKernel } from '../backend/kernel-util.js';
+import { afterReplayedStep, feed } from '../passes/feeds.js';
 
 type Moment = { originalName: string; variable: tf.Variable };
 type AdamState = {
@@ -43,6 +44,12 @@ export class Adam extends tf.AdamOptimizer {
     }
     const s = this as unknown as AdamState;
     const t = this.iterations + 1;
+    // on the GPU the per-step numbers are a tensor (a feed: a replayed step gets its own), not uniforms
+    const hyper = (): Float32Array => {
+      const k = this.iterations + 1;
+      return Float32Array.of(this.learningRate, 1 - s.beta1 ** k, 1 - s.beta2 ** k);
+    };
+    const onGpu = tf.getBackend() === 'webgpu';
     const attrs = {
       lr: this.learningRate,
       beta1: s.beta1,
@@ -52,6 +59,7 @@ export class Adam extends tf.AdamOptimizer {
       c2: 1 - s.beta2 ** t,
     };
     tf.tidy(() => {
+      const h = onGpu ? feed('adam', tf.tensor1d(hyper()), hyper) : null;
       names.forEach((name, i) => {
         const value = vars[name];
         s.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
@@ -60,7 +68,9 @@ export class Adam extends tf.AdamOptimizer {
         if (g == null) return;
         const m = s.accumulatedFirstMoment[i].variable,
           v = s.accumulatedSecondMoment[i].variable;
-        const [nx, nm, nv] = tf.engine().runKernel('BowcnnAdam', { x: value, g, m, v }, attrs) as tf.Tensor[];
+        const [nx, nm, nv] = tf
+          .engine()
+          .runKernel('BowcnnAdam', h ? { x: value, g, m, v, hyper: h } : { x: value, g, m, v }, attrs) as tf.Tensor[];
         m.assign(nm);
         v.assign(nv);
         value.assign(nx);
@@ -69,6 +79,15 @@ export class Adam extends tf.AdamOptimizer {
       s.accBeta2.assign(tf.scalar(s.beta2 ** (t + 1)));
     });
     this.incrementIterations();
+    afterReplayedStep(() => {
+      // beta^t as tfjs-core keeps it (read by checkpoints and tfjs-core's Adam), set on the host
+      const k = this.iterations + 1;
+      tf.tidy(() => {
+        s.accBeta1.assign(tf.scalar(s.beta1 ** (k + 1)));
+        s.accBeta2.assign(tf.scalar(s.beta2 ** (k + 1)));
+      });
+      this.incrementIterations();
+    });
   }
 }
 

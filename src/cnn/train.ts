@@ -20,6 +20,9 @@ import { fingerprint, gatherBatch, gatherPixels } from '../data/split.js';
 import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
 import { execute } from '../passes/cnn.js';
+import { feed } from '../passes/feeds.js';
+import { settings } from '../core/settings.js';
+import { StepRecorder, type ReplayedStep } from '../backend/webgpu-replay.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import { Progress } from '../util/progress.js';
 import { adam } from './adam.js';
@@ -79,6 +82,8 @@ export interface TrainReport {
   bestEpoch: number;
   /** epochs trained in this call (0: the checkpoint had them all) */
   epochsRun: number;
+  /** on webgpu: the steps replayed (backend/webgpu-replay.ts), and why none were where they could not be */
+  replay?: { steps: number; refused: string | null };
 }
 
 function lrAt(o: Required<Pick<TrainOptions, 'lr' | 'schedule'>>, step: number, total: number): number {
@@ -330,6 +335,13 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
         y: tf.tensor1d(train.labels, 'int32'),
       }))
     : null;
+  // the epoch's loss and hit sums, on the device
+  const acc = { loss: tf.variable(tf.scalar(0), false), hits: tf.variable(tf.scalar(0), false) };
+  // on webgpu, a training step recorded once and replayed (backend/webgpu-replay.ts)
+  let recorder = tf.getBackend() === 'webgpu' && settings().webgpuReplay && !onDevice ? new StepRecorder() : null;
+  let replay: ReplayedStep | null = null;
+  let replayed = 0;
+  let replayRefused: string | null = null;
   try {
     for (let epoch = start; epoch < o.epochs; epoch++) {
       const rand = rng(o.seed * 1000003 + epoch);
@@ -353,77 +365,92 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
       let lossSum = 0,
         correct = 0,
         seen = 0;
-      // loss and hit counts accumulate on the device and are read every `readEvery` steps: a read per step
-      // would stall a GPU pipeline (and webgpu has no fast synchronous read)
-      let accLoss: tf.Scalar = tf.scalar(0),
-        accHits: tf.Scalar = tf.scalar(0);
+      // loss and hit counts accumulate on the device (the epoch's sums) and are read every `readEvery` steps: a
+      // read per step would stall a GPU pipeline (and webgpu has no fast synchronous read)
+      tf.tidy(() => {
+        acc.loss.assign(tf.scalar(0));
+        acc.hits.assign(tf.scalar(0));
+      });
       let pendingImgs = 0;
       const readEvery = 20;
-      const flush = async (last: boolean) => {
-        const [l, h] = await Promise.all([accLoss.data(), accHits.data()]);
-        lossSum += l[0];
-        correct += h[0];
+      const flush = async () => {
+        const [l, h] = await Promise.all([acc.loss.data(), acc.hits.data()]);
+        lossSum = l[0];
+        correct = h[0];
         if (!Number.isFinite(l[0]))
           throw new FitError(
             `training diverged in epoch ${epoch + 1}: the loss is ${l[0]}; lower the learning rate (--lr, or --set train.lr=...)`,
           );
         bar.set({ loss: lossSum / Math.max(1, seen), acc: correct / Math.max(1, seen) }).tick(pendingImgs);
         pendingImgs = 0;
-        if (!last) {
-          tf.dispose([accLoss, accHits]);
-          accLoss = tf.scalar(0);
-          accHits = tf.scalar(0);
-        }
       };
       for (let s = 0; s < stepsPerEpoch; s++) {
         const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
         const lr = lrAt(o, epoch * stepsPerEpoch + s, totalSteps);
         opt.learningRate = lr;
-        let raw: tf.Tensor4D, labels: tf.Tensor1D;
-        if (onDevice) {
-          const it = tf.tensor1d(idx, 'int32');
-          raw = tf.gather(onDevice.x, it);
-          labels = tf.gather(onDevice.y, it) as tf.Tensor1D;
-          it.dispose();
-        } else if (o.augment?.pixels) {
-          // augmented as pixels, then one upload
-          const f = gatherPixels(train, idx);
-          o.augment.pixels(f.data, idx.length, train.height, train.width, train.channels, rand);
-          raw = tf.tensor4d(f.data, [idx.length, train.height, train.width, train.channels]);
-          labels = tf.tensor1d(f.y, 'int32');
-        } else {
-          const g = gatherBatch(train, idx);
-          raw = g.x;
-          labels = tf.tensor1d(g.y, 'int32');
-        }
-        const x = o.augment && (onDevice || !o.augment.pixels) ? tf.tidy(() => o.augment!(raw, rand)) : raw;
         const step = epoch * stepsPerEpoch + s; // dropout masks by step: a resumed run draws the same ones
-        let hits: tf.Scalar | null = null;
-        const loss = opt.minimize(
-          () => {
-            const logits = execute(model, x, { training: true, step }) as tf.Tensor2D;
-            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar);
-            const oh = tf.oneHot(labels, classes);
-            return softmaxCrossEntropy(oh, logits, o.labelSmoothing);
-          },
-          true,
-          model.trainableWeights.map((w) => w.read() as tf.Variable),
-        ) as tf.Scalar; // this model's trainable weights only
-        if (o.weightDecay > 0)
-          tf.tidy(() => {
-            for (const k of kernels) k.write(tf.mul(k.read(), 1 - lr * o.weightDecay));
-          });
-        const nl = tf.tidy(() => tf.add(accLoss, tf.mul(loss, idx.length))) as tf.Scalar;
-        const nh = tf.tidy(() => tf.add(accHits, hits as unknown as tf.Scalar)) as tf.Scalar;
-        tf.dispose([accLoss, accHits, loss, hits as unknown as tf.Tensor, labels, x, raw]);
-        accLoss = nl;
-        accHits = nh;
+        // the batch as host arrays (augmented as pixels where the augmentation can), or gathered on the device
+        let host: { data: Float32Array; y: Int32Array } | null = null;
+        if (!onDevice) {
+          host = gatherPixels(train, idx);
+          o.augment?.pixels?.(host.data, idx.length, train.height, train.width, train.channels, rand);
+        }
+        const full = idx.length === o.batchSize;
+        if (replay && host && full && replay.ready()) {
+          replay.run(step, { x: host.data, y: host.y });
+          replayed++;
+        } else {
+          const oneStep = (): tf.Tensor =>
+            tf.tidy(() => {
+              let raw: tf.Tensor4D, labels: tf.Tensor1D;
+              if (onDevice) {
+                const it = tf.tensor1d(idx, 'int32');
+                raw = tf.gather(onDevice.x, it);
+                labels = tf.gather(onDevice.y, it) as tf.Tensor1D;
+              } else {
+                // feeds: a step replayed on the GPU writes its own batch into them
+                raw = feed('x', tf.tensor4d(host!.data, [idx.length, train.height, train.width, train.channels]));
+                labels = feed('y', tf.tensor1d(host!.y, 'int32'));
+              }
+              const x = o.augment && (onDevice || !o.augment.pixels) ? o.augment(raw, rand) : raw;
+              let hits: tf.Scalar | null = null;
+              const loss = opt.minimize(
+                () => {
+                  const logits = execute(model, x, { training: true, step }) as tf.Tensor2D;
+                  hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar);
+                  const oh = tf.oneHot(labels, classes);
+                  return softmaxCrossEntropy(oh, logits, o.labelSmoothing);
+                },
+                true,
+                model.trainableWeights.map((w) => w.read() as tf.Variable),
+              ) as tf.Scalar; // this model's trainable weights only
+              if (o.weightDecay > 0) {
+                const decay = (k: number) => Float32Array.of(1 - lrAt(o, k, totalSteps) * o.weightDecay);
+                const f = feed('decay', tf.scalar(decay(step)[0]), decay);
+                for (const k of kernels) k.write(tf.mul(k.read(), f));
+              }
+              acc.loss.assign(tf.add(acc.loss, tf.mul(loss, idx.length)));
+              acc.hits.assign(tf.add(acc.hits, hits as unknown as tf.Scalar));
+              (hits as unknown as tf.Scalar).dispose(); // kept through minimize's scope
+              return loss;
+            });
+          // on webgpu, from the third step of a run: two steps recorded, then the step replayed
+          const record = recorder && host && full && step >= start * stepsPerEpoch + 2;
+          (record ? recorder!.run(oneStep) : oneStep()).dispose();
+          if (recorder?.result) {
+            replay = recorder.result.replay;
+            if (!replay) {
+              replayRefused = recorder.result.why ?? null;
+              if (settings().debug) process.stderr.write(`bowcnn: webgpu: training through tfjs at every step: ${replayRefused}\n`);
+            }
+            recorder = null;
+          }
+        }
         seen += idx.length;
         pendingImgs += idx.length;
-        if ((s + 1) % readEvery === 0 || s === stepsPerEpoch - 1) await flush(s === stepsPerEpoch - 1);
+        if ((s + 1) % readEvery === 0 || s === stepsPerEpoch - 1) await flush();
         await checkpoint(); // Ctrl-C stops between steps; the last epoch's checkpoint stays whole
       }
-      tf.dispose([accLoss, accHits]);
       bar.end();
       const seconds = (performance.now() - te) / 1000;
       const valAccuracy = o.validation ? await accuracyOf(model, o.validation, { flip: o.evalFlip }) : null;
@@ -460,6 +487,8 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
       }
     }
   } finally {
+    replay?.dispose();
+    tf.dispose([acc.loss, acc.hits]);
     opt.dispose();
     if (onDevice) tf.dispose([onDevice.x, onDevice.y]);
   }
@@ -475,5 +504,6 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
     epochsPlanned: o.epochs,
     bestEpoch,
     epochsRun: history.length - start,
+    ...(replayed > 0 || replayRefused ? { replay: { steps: replayed, refused: replayRefused } } : {}),
   };
 }

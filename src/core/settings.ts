@@ -26,6 +26,8 @@ export interface Settings {
   webgpuStock: boolean;
   /** webgpu: bowcnn's fused kernels */
   webgpuFused: boolean;
+  /** webgpu: training steps recorded once and replayed (backend/webgpu-replay.ts) */
+  webgpuReplay: boolean;
   /** flags for Dawn's create(), e.g. ['backend=vulkan'] */
   dawnFlags: string[];
   /** where datasets are looked for and fetched to (else the package, Debian's copy, ~/.cache/bowcnn/datasets) */
@@ -84,6 +86,12 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   },
   { name: 'BOWCNN_WEBGPU_STOCK', setting: 'webgpuStock', values: '1 | 0', meaning: "1: tfjs's own webgpu kernels only" },
   { name: 'BOWCNN_WEBGPU_FUSED', setting: 'webgpuFused', values: '1 | 0', meaning: '0: no fused webgpu kernels' },
+  {
+    name: 'BOWCNN_WEBGPU_REPLAY',
+    setting: 'webgpuReplay',
+    values: '1 | 0',
+    meaning: '0: every webgpu training step through tfjs (none recorded and replayed)',
+  },
   { name: 'BOWCNN_DAWN_FLAGS', setting: 'dawnFlags', values: 'comma-separated', meaning: 'flags for Dawn, e.g. backend=vulkan' },
   {
     name: 'BOWCNN_DATA',
@@ -132,6 +140,7 @@ export function envSettings(env: Record<string, string | undefined> = process.en
     webgpuSoftware: on('BOWCNN_WEBGPU_SOFTWARE', false),
     webgpuStock: on('BOWCNN_WEBGPU_STOCK', false),
     webgpuFused: on('BOWCNN_WEBGPU_FUSED', true),
+    webgpuReplay: on('BOWCNN_WEBGPU_REPLAY', true),
     dawnFlags: env.BOWCNN_DAWN_FLAGS ? env.BOWCNN_DAWN_FLAGS.split(',').filter(Boolean) : [],
     dataDir: env.BOWCNN_DATA || undefined,
     progress: on('BOWCNN_PROGRESS', true),

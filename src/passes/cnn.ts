@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mixSeed } from '../core/random.js';
+import { feed } from './feeds.js';
 import { settings } from '../core/settings.js';
 import { biasRelu, convReluPool } from '../backend/fused-ops.js';
 import { hasNativeKernel } from '../backend/kernel-util.js';
@@ -169,11 +170,29 @@ export function execute(model: tf.LayersModel, x: tf.Tensor, opts: ExecOptions):
     } else if (cls === 'Dropout') {
       const c = l.getConfig() as Cfg;
       const rate = Number(c.rate);
-      if (training && rate > 0) y = tf.dropout(y, rate, undefined, mixSeed(Number(c.seed ?? 0), (step ?? 0) * 1024 + draws++));
+      if (training && rate > 0) y = dropout(y, rate, Number(c.seed ?? 0), step ?? 0, draws++);
     } else {
       y = l.apply(y, { training }) as tf.Tensor;
     }
     if (l.trainableWeights.length > 0) upstreamWeights = true;
   }
   return y;
+}
+
+/**
+ * tf.dropout: x · floor(u + keep) / keep, u uniform in [0, 1) drawn with the seed. The multiplier is made on the
+ * host, in float32 as tfjs's cpu kernels make it, and is a feed: a step replayed on the GPU writes its own step's
+ * (tfjs-webgpu would compute a small one on the host anyway, from values the step never sees as a feed).
+ */
+function dropout(x: tf.Tensor, rate: number, seed: number, step: number, draw: number): tf.Tensor {
+  const keep = Math.fround(1 - rate);
+  const multiplier = (s: number): Float32Array => {
+    const t = tf.randomUniform(x.shape, 0, 1, 'float32', mixSeed(seed, s * 1024 + draw));
+    const u = t.dataSync() as Float32Array;
+    t.dispose();
+    const m = new Float32Array(u.length);
+    for (let i = 0; i < u.length; i++) m[i] = Math.floor(Math.fround(u[i] + keep)) / keep;
+    return m;
+  };
+  return tf.mul(x, feed(`dropout:${draw}`, tf.tensor(multiplier(step), x.shape, 'float32'), multiplier));
 }
