@@ -338,7 +338,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
   // the epoch's loss and hit sums, on the device
   const acc = { loss: tf.variable(tf.scalar(0), false), hits: tf.variable(tf.scalar(0), false) };
   // on webgpu, a training step recorded once and replayed (backend/webgpu-replay.ts)
-  let recorder = tf.getBackend() === 'webgpu' && settings().webgpuReplay && !onDevice ? new StepRecorder() : null;
+  let recorder = tf.getBackend() === 'webgpu' && settings().webgpuReplay ? new StepRecorder() : null;
   let replay: ReplayedStep | null = null;
   let replayed = 0;
   let replayRefused: string | null = null;
@@ -396,15 +396,15 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
           o.augment?.pixels?.(host.data, idx.length, train.height, train.width, train.channels, rand);
         }
         const full = idx.length === o.batchSize;
-        if (replay && host && full && replay.ready()) {
-          replay.run(step, { x: host.data, y: host.y });
+        if (replay && full && replay.ready()) {
+          replay.run(step, host ? { x: host.data, y: host.y } : { idx: Int32Array.from(idx) });
           replayed++;
         } else {
           const oneStep = (): tf.Tensor =>
             tf.tidy(() => {
               let raw: tf.Tensor4D, labels: tf.Tensor1D;
               if (onDevice) {
-                const it = tf.tensor1d(idx, 'int32');
+                const it = feed('idx', tf.tensor1d(idx, 'int32'));
                 raw = tf.gather(onDevice.x, it);
                 labels = tf.gather(onDevice.y, it) as tf.Tensor1D;
               } else {
@@ -435,7 +435,7 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
               return loss;
             });
           // on webgpu, from the third step of a run: two steps recorded, then the step replayed
-          const record = recorder && host && full && step >= start * stepsPerEpoch + 2;
+          const record = recorder && full && step >= start * stepsPerEpoch + 2;
           (record ? recorder!.run(oneStep) : oneStep()).dispose();
           if (recorder?.result) {
             replay = recorder.result.replay;

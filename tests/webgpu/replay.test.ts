@@ -122,10 +122,10 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
     opt.dispose();
   });
 
-  it('trainModel replays its steps and reaches the loss and weights of training through tfjs', async () => {
+  it('trainModel replays its steps (batches from the host, or gathered on the device) to the losses and weights of training through tfjs', async () => {
     await useBackend('webgpu', { allowSoftware: true });
     const ds = await dataset('mnist', { subset: 96, testSubset: 10, seed: 0 });
-    const train = async (replay: boolean) => {
+    const train = async (replay: boolean, deviceData: boolean) => {
       configure({ webgpuReplay: replay });
       const m = small();
       const r = await trainModel(m, ds.train, {
@@ -136,18 +136,22 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
         seed: 1,
         progress: false,
         weightDecay: 1e-2,
+        deviceData,
       });
       const w = await Promise.all(m.weights.map((x) => x.read().data()));
+      m.dispose();
       return { r, w };
     };
     try {
-      const through = await train(false);
-      const replayed = await train(true);
-      expect(through.r.replay).toBeUndefined();
-      // 6 steps an epoch: the first two of the run and the first of the second epoch go through tfjs, two are recorded
-      expect(replayed.r.replay).toEqual({ steps: 12 - 2 - 2 - 1, refused: null });
-      expect(replayed.r.epochs.map((e) => e.loss)).toEqual(through.r.epochs.map((e) => e.loss));
-      for (let i = 0; i < through.w.length; i++) expect(Array.from(replayed.w[i])).toEqual(Array.from(through.w[i]));
+      for (const deviceData of [false, true]) {
+        const through = await train(false, deviceData);
+        const replayed = await train(true, deviceData);
+        expect(through.r.replay).toBeUndefined();
+        // 6 steps an epoch: the first two of the run and the first of the second epoch go through tfjs, two are recorded
+        expect(replayed.r.replay).toEqual({ steps: 12 - 2 - 2 - 1, refused: null });
+        expect(replayed.r.epochs.map((e) => e.loss)).toEqual(through.r.epochs.map((e) => e.loss));
+        for (let i = 0; i < through.w.length; i++) expect(Array.from(replayed.w[i])).toEqual(Array.from(through.w[i]));
+      }
     } finally {
       configure();
     }
