@@ -40,6 +40,7 @@ function torchConfig(r: CnnRecipe, chosen: Record<string, unknown>, flipSafe: bo
     dropout: v('config.dropout', c.dropout),
     epochs: v('train.epochs', r.train.epochs),
     lr: v('train.lr', r.train.lr),
+    weightDecay: v('train.weightDecay', r.train.weightDecay ?? 0),
     batch: r.train.batchSize,
     labelSmoothing: r.train.labelSmoothing,
     pad: a.pad,

@@ -3,7 +3,8 @@ norm (momentum 0.1, eps 1e-3: Keras's 0.9 / 1e-3) and ReLU, 2x2 max pooling, fla
 layer with ReLU, dropout, the output; He-normal initialisation; augmentation by random crops from the image
 padded by `pad` pixels, horizontal flips where the dataset allows mirrors, and random erasing (Zhong et al.:
 area 2-40%, aspect 0.3-3.3, uniform noise); Adam with tfjs's one-cycle schedule (30% warm-up from 4% of the
-peak, cosine down to 1e-4 of it), label smoothing; test-time flips where mirrors are allowed.
+peak, cosine down to 1e-4 of it), with decoupled weight decay on the kernels where the config has weightDecay
+(AdamW), label smoothing; test-time flips where mirrors are allowed.
 
 Prints one JSON line: the recipe, training seconds and images/s, test accuracy after the last epoch, inference
 images/s. With "timedEpochs": n in the config it stops after the first n epochs of the full schedule (a timing
@@ -102,7 +103,12 @@ def main():
     xte = torch.from_numpy(idx(find(d, 't10k-images-idx3-ubyte')).astype(np.float32)[:, None] / 255)
     yte = torch.from_numpy(idx(find(d, 't10k-labels-idx1-ubyte')).astype(np.int64))
     m = Vgg(cfg['widths'], cfg['convs'], cfg['fc'], cfg['dropout'])
-    opt = torch.optim.Adam(m.parameters(), lr=cfg['lr'], eps=1e-7)
+    # decoupled weight decay on the convolution and dense kernels only, as bowcnn's trainer applies it
+    wd = cfg.get('weightDecay', 0)
+    kernels = [p for n, p in m.named_parameters() if n.endswith('weight') and p.dim() > 1]
+    others = [p for n, p in m.named_parameters() if not (n.endswith('weight') and p.dim() > 1)]
+    opt = torch.optim.AdamW([{'params': kernels, 'weight_decay': wd}, {'params': others, 'weight_decay': 0}],
+                            lr=cfg['lr'], eps=1e-7)
     epochs, bs = cfg['epochs'], cfg['batch']
     steps = math.ceil(len(xtr) / bs)
     run = min(epochs, cfg.get('timedEpochs') or epochs)
