@@ -134,9 +134,9 @@ async function measure(name: string, model: tf.LayersModel, c: Counts, steps: nu
     );
   }
   const rec = await recordStep(step);
-  const rows = [{ model: name, step: 'through tfjs', ...summary(tfjs) }];
+  const rows: Record<string, unknown>[] = [{ model: name, step: 'through tfjs', ...summary(tfjs) }];
   if (!rec.replay) {
-    rows.push({ model: name, step: `replay: ${rec.why}` } as (typeof rows)[0]);
+    rows.push({ model: name, step: `replay: ${rec.why}` });
   } else {
     const replay = rec.replay;
     const rep: Timing = { js: [], host: [], per: [] };
@@ -150,7 +150,7 @@ async function measure(name: string, model: tf.LayersModel, c: Counts, steps: nu
         },
       );
     }
-    rows.push({ model: name, step: 'recorded once, replayed', ...summary(rep) });
+    rows.push({ model: name, step: 'recorded once, replayed', ...summary(rep), 'replay buffers MB': +(replay.bytes / 1e6).toFixed(1) });
     replay.dispose();
   }
   opt.dispose();

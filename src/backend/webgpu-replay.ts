@@ -62,9 +62,10 @@ interface GDevice {
 }
 interface WebgpuBackend {
   device: GDevice;
-  tensorMap: { get(id: object): { resource: unknown } | undefined };
+  tensorMap: { get(id: object): { resource: unknown; values: unknown } | undefined };
   bufferManager: {
     acquireBuffer(size: number, usage: number, mapped?: boolean, reuse?: boolean): GBuffer;
+    freeBuffers: Map<string, GBuffer[]>;
   };
   commandEncoder: GEncoder | null;
   endComputePassEncoder(): void;
@@ -80,8 +81,9 @@ interface Value {
   buffer: GBuffer;
   /** made before the step (not taken from the pool during it) */
   external: boolean;
-  /** the index of the first command that used it (-1: none yet) */
+  /** the indices of the first and the last command that used it (-1: none yet) */
   firstUse: number;
+  lastUse: number;
 }
 interface Binding {
   binding: number;
@@ -165,7 +167,7 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
   const valueAt = (b: GBuffer): Value => {
     let v = current.get(b);
     if (!v) {
-      v = { buffer: b, external: true, firstUse: -1 };
+      v = { buffer: b, external: true, firstUse: -1, lastUse: -1 };
       current.set(b, v);
     }
     return v;
@@ -182,8 +184,10 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
   const before = variableBuffers(be);
   const feeds = beginFeeds();
   const undo: Array<() => void> = [];
+  let live = true;
   const use = (v: Value) => {
     if (v.firstUse < 0) v.firstUse = commands.length;
+    v.lastUse = commands.length;
   };
   try {
     hook(
@@ -195,7 +199,7 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
         inPool++;
         try {
           const b = orig(size, usage, mapped, reuse);
-          current.set(b, { buffer: b, external: false, firstUse: -1 });
+          current.set(b, { buffer: b, external: false, firstUse: -1, lastUse: -1 });
           return b;
         } finally {
           inPool--;
@@ -268,6 +272,7 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
         const enc = orig(d);
         const copy = enc.copyBufferToBuffer.bind(enc);
         enc.copyBufferToBuffer = (src, so, dst, dOff, size) => {
+          if (!live) return copy(src, so, dst, dOff, size);
           const s = valueAt(src),
             t = valueAt(dst);
           use(s);
@@ -283,11 +288,12 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
           const bound: Group[] = [];
           const setPipeline = pass.setPipeline.bind(pass);
           pass.setPipeline = (p) => {
-            pipeline = p;
+            if (live) pipeline = p;
             setPipeline(p);
           };
           const setBindGroup = pass.setBindGroup.bind(pass);
           pass.setBindGroup = (i, g, offsets) => {
+            if (!live) return setBindGroup(i, g, offsets);
             if (offsets && (offsets as ArrayLike<number>).length) problems.add('dynamic offsets');
             const rec = groups.get(g);
             if (!rec) problems.add('a bind group made before the step');
@@ -296,6 +302,7 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
           };
           const dispatch = pass.dispatchWorkgroups.bind(pass);
           pass.dispatchWorkgroups = (x, y = 1, z = 1) => {
+            if (!live) return dispatch(x, y, z);
             if (!pipeline) problems.add('a dispatch without a pipeline');
             for (const g of bound) for (const e of g?.entries ?? []) use(e.value);
             commands.push({ kind: 'dispatch', pipeline: pipeline as object, groups: [...bound], size: [x, y, z] });
@@ -308,6 +315,11 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
       undo,
     );
     const out = step();
+    // the step's commands submitted: tfjs encodes what follows into an encoder of its own (the one observed here
+    // stops recording too)
+    be.endComputePassEncoder();
+    if (be.commandEncoder) be.submitQueue();
+    live = false;
     const ob = bufferOf(be, out);
     if (!ob) problems.add("the step's output is not on the GPU");
     const after = variableBuffers(be);
@@ -323,11 +335,12 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
         before,
         after,
         final: new Map(current),
-        output: ob ? valueAt(ob) : ({ buffer: null, external: true, firstUse: -1 } as unknown as Value),
+        output: ob ? valueAt(ob) : ({ buffer: null, external: true, firstUse: -1, lastUse: -1 } as unknown as Value),
         outputBytes: out.size * 4,
       },
     };
   } finally {
+    live = false;
     for (const u of undo.reverse()) u();
     if (feeds) endFeeds();
   }
@@ -421,7 +434,12 @@ export class ReplayedStep {
   readonly dispatches: number;
   readonly feedNames: string[];
   private readonly be: WebgpuBackend;
+  /** the GPU memory the replay's own buffers take */
+  readonly bytes: number;
   private readonly buffers: GBuffer[] = [];
+  /** the buffer of each value made in the step (p.own's order) */
+  private readonly slots: GBuffer[] = [];
+  private readonly ownIndex = new Map<Value, number>();
   private groups: object[][] = [];
   private readonly copies: Array<{ src: GBuffer; dst: () => GBuffer; size: number }> = [];
   private readonly feedWrites: Array<{ feed: FeedEntry; buffer: GBuffer; offset: number; bytes: number }> = [];
@@ -429,6 +447,10 @@ export class ReplayedStep {
   private readonly output: GBuffer;
   private readonly outputBytes: number;
   private staging: GBuffer | null = null;
+  /** the variables the step writes */
+  private readonly written = new Set<string>();
+  /** the buffers of tensors made before the step that it reads (not variables) */
+  private readonly kept = new Set<GBuffer>();
   /** the variables the step reads or writes */
   private readonly variables = new Set<string>();
   private bound = new Map<string, GBuffer>();
@@ -440,17 +462,48 @@ export class ReplayedStep {
     private readonly p: Plan,
   ) {
     this.be = be;
-    for (const r of p.roles.values()) if (r.kind === 'old' || r.kind === 'new') this.variables.add(r.variable);
-    this.bound = variableBuffers(be, this.variables);
-    const u = USAGE();
-    for (const v of p.own) {
-      const r = p.roles.get(v)!;
-      const size = Math.max(4, v.buffer.size);
-      const usage = (v.buffer.usage & ~(u.MAP_READ | u.MAP_WRITE)) | u.COPY_DST | u.COPY_SRC;
-      this.buffers.push(be.device.createBuffer({ size, usage }));
-      if (r.kind === 'new')
-        this.copies.push({ src: this.buffers[this.buffers.length - 1], dst: this.variableBuffer(r.variable), size: v.buffer.size });
+    for (const r of p.roles.values()) {
+      if (r.kind === 'old' || r.kind === 'new') this.variables.add(r.variable);
+      if (r.kind === 'kept') this.kept.add(r.buffer);
+      if (r.kind === 'new') this.written.add(r.variable);
     }
+    this.bound = variableBuffers(be, this.variables);
+    // a buffer for each value made in the step; values made and last used by dispatches and copies share buffers
+    // where their spans of commands do not meet (a value written by the queue, a variable's new value and the
+    // output keep theirs for the whole step)
+    const u = USAGE();
+    const written = new Set(rec.writes.map((w) => w.value));
+    const spans = p.own.map((v, i) => ({ v, i }));
+    const shared = spans
+      .filter(({ v }) => p.roles.get(v)!.kind === 'own' && !written.has(v) && v !== rec.output && v.firstUse >= 0)
+      .sort((a, b) => a.v.firstUse - b.v.firstUse);
+    const free = new Map<string, Array<{ buffer: GBuffer; until: number }>>();
+    const make = (v: Value): GBuffer => {
+      const buffer = be.device.createBuffer({
+        size: Math.max(4, v.buffer.size),
+        usage: (v.buffer.usage & ~(u.MAP_READ | u.MAP_WRITE)) | u.COPY_DST | u.COPY_SRC,
+      });
+      this.buffers.push(buffer);
+      return buffer;
+    };
+    for (const { v, i } of shared) {
+      const key = `${v.buffer.size}/${v.buffer.usage}`;
+      const slots = free.get(key) ?? [];
+      free.set(key, slots);
+      const slot = slots.find((x) => x.until < v.firstUse);
+      if (slot) slot.until = v.lastUse;
+      else slots.push({ buffer: make(v), until: v.lastUse });
+      this.slots[i] = (slot ?? slots[slots.length - 1]).buffer;
+    }
+    spans.forEach(({ v, i }) => {
+      this.slots[i] ??= make(v);
+      const r = p.roles.get(v)!;
+      if (r.kind === 'new') this.copies.push({ src: this.slots[i], dst: this.variableBuffer(r.variable), size: v.buffer.size });
+    });
+    p.own.forEach((v, i) => {
+      this.ownIndex.set(v, i);
+    });
+    this.bytes = this.buffers.reduce((a, b) => a + b.size, 0);
     for (const w of rec.writes) {
       const b = this.resolve(w.value);
       if (w.feed) this.feedWrites.push({ feed: w.feed, buffer: b, offset: w.offset, bytes: w.bytes.length });
@@ -475,11 +528,11 @@ export class ReplayedStep {
   private resolve(v: Value): GBuffer {
     const r = this.p.roles.get(v);
     if (!r) throw new Error('replay: a value with no part in the step');
-    if (r.kind === 'own') return this.buffers[r.index];
+    if (r.kind === 'own') return this.slots[r.index];
     if (r.kind === 'kept') return r.buffer;
     if (r.kind === 'old') return this.variableBuffer(r.variable)();
     // a variable's new value lives in the replay's own buffer until the step's end
-    return this.buffers[this.p.own.indexOf(v)];
+    return this.slots[this.ownIndex.get(v)!];
   }
 
   /** (Re)makes the bind groups over the variables' buffers as tfjs holds them now. */
@@ -505,6 +558,9 @@ export class ReplayedStep {
   ready(): boolean {
     const vars = tf.engine().registeredVariables;
     for (const name of this.variables) if (!vars[name] || !bufferOf(this.be, vars[name])) return false;
+    // a tensor made before the step that the step reads (the training set on the device) must still be held
+    if (this.kept.size)
+      for (const list of this.be.bufferManager.freeBuffers.values()) for (const b of list) if (this.kept.has(b)) return false;
     return true;
   }
 
@@ -563,6 +619,12 @@ export class ReplayedStep {
     (pass as GPass | null)?.end();
     for (const c of this.copies) enc.copyBufferToBuffer(c.src, 0, c.dst(), 0, c.size);
     queue.submit([enc.finish()]);
+    // a variable read since the last step has its values cached on the host by tfjs: they are stale now
+    const vars = tf.engine().registeredVariables;
+    for (const name of this.written) {
+      const d = be.tensorMap.get(vars[name].dataId);
+      if (d) d.values = null;
+    }
     for (const f of this.after) f();
   }
 

@@ -6,7 +6,7 @@
  * producer that gives the values of any later step; outside a recording, `feed` returns the tensor untouched.
  * Browser-safe: tfjs only.
  */
-import type * as tf from '@tensorflow/tfjs';
+import { backend, getBackend, type Tensor } from '@tensorflow/tfjs';
 
 /** The values of a feed at a training step (the step as the training loop counts them). */
 export type Producer = (step: number) => Float32Array | Int32Array;
@@ -26,12 +26,18 @@ export interface FeedRecording {
 
 let active: FeedRecording | null = null;
 
-/** Marks `t` as a per-step input named `name`; `producer` gives its values at a later step. Returns `t`. */
-export function feed<T extends tf.Tensor>(name: string, t: T, producer: Producer | null = null): T {
+/**
+ * Marks `t` as a per-step input named `name`; `producer` gives its values at a later step. Returns `t`. On webgpu
+ * the values go to the GPU here: tfjs-webgpu computes an op whose inputs are all small and on the host on the
+ * host, and its result's upload would carry the feed's values without being the feed.
+ */
+export function feed<T extends Tensor>(name: string, t: T, producer: Producer | null = null): T {
   if (active) {
     for (const e of active.feeds.values()) if (e.name === name) throw new Error(`feed '${name}': two tensors of one step have this name`);
     active.feeds.set(t.dataId, { name, producer });
   }
+  const be = t.size > 0 && getBackend() === 'webgpu' ? (backend() as unknown as { uploadToGPU?: (id: object) => void }) : null;
+  be?.uploadToGPU?.(t.dataId);
   return t;
 }
 

@@ -122,9 +122,41 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
     opt.dispose();
   });
 
+  it('is not ready once a tensor the step reads (made before it, not a variable) is freed', async () => {
+    await useBackend('webgpu', { allowSoftware: true });
+    const w = tf.variable(tf.ones([4, 3]));
+    const c = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]); // read by every step, made before them
+    const opt = adam(1e-2);
+    let s = 0;
+    const step = () =>
+      opt.minimize(
+        () => {
+          const k = s++;
+          const x = feed('x', tf.tensor2d([k, 1, 0, 2, 1, k, 3, 0], [2, 4]));
+          return tf.sum(tf.square(tf.matMul(tf.add(x, c), w)));
+        },
+        true,
+        [w],
+      ) as tf.Scalar;
+    await c.data();
+    step().dispose();
+    const rec = await recordStep(step);
+    expect(rec.why).toBeUndefined();
+    const replay = rec.replay!;
+    expect(replay.ready()).toBe(true);
+    const before = await w.data();
+    replay.run(s, { x: Float32Array.of(s, 1, 0, 2, 1, s, 3, 0) });
+    expect(Array.from(await w.data())).not.toEqual(Array.from(before)); // the replay updated the variable in place
+    c.dispose();
+    expect(replay.ready()).toBe(false);
+    replay.dispose();
+    w.dispose();
+    opt.dispose();
+  });
+
   it('trainModel replays its steps (batches from the host, or gathered on the device) to the losses and weights of training through tfjs', async () => {
     await useBackend('webgpu', { allowSoftware: true });
-    const ds = await dataset('mnist', { subset: 96, testSubset: 10, seed: 0 });
+    const ds = await dataset('mnist', { subset: 352, testSubset: 10, seed: 0 });
     const train = async (replay: boolean, deviceData: boolean) => {
       configure({ webgpuReplay: replay });
       const m = small();
@@ -147,8 +179,9 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
         const through = await train(false, deviceData);
         const replayed = await train(true, deviceData);
         expect(through.r.replay).toBeUndefined();
-        // 6 steps an epoch: the first two of the run and the first of the second epoch go through tfjs, two are recorded
-        expect(replayed.r.replay).toEqual({ steps: 12 - 2 - 2 - 1, refused: null });
+        // 22 steps an epoch (the sums read after steps 20 and 22): the first two of the run and the first of the
+        // second epoch go through tfjs, two are recorded
+        expect(replayed.r.replay).toEqual({ steps: 44 - 2 - 2 - 1, refused: null });
         expect(replayed.r.epochs.map((e) => e.loss)).toEqual(through.r.epochs.map((e) => e.loss));
         for (let i = 0; i < through.w.length; i++) expect(Array.from(replayed.w[i])).toEqual(Array.from(through.w[i]));
       }
