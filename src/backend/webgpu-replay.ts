@@ -62,7 +62,8 @@ interface GDevice {
 }
 interface WebgpuBackend {
   device: GDevice;
-  tensorMap: { get(id: object): { resource: unknown; values: unknown } | undefined };
+  tensorMap: { has(id: object): boolean; get(id: object): { resource: unknown; values: unknown; refCount: number } | undefined };
+  tensorToBinding(t: { dataId: object }): unknown;
   bufferManager: {
     acquireBuffer(size: number, usage: number, mapped?: boolean, reuse?: boolean): GBuffer;
     freeBuffers: Map<string, GBuffer[]>;
@@ -117,6 +118,8 @@ interface Recording {
   after: Map<string, GBuffer>;
   /** each buffer's value at the step's end */
   final: Map<GBuffer, Value>;
+  /** the tensor (data id) each bound buffer belonged to when it was bound */
+  owners: Map<GBuffer, object>;
   /** the value of the step's output (the loss) at its end */
   output: Value;
   outputBytes: number;
@@ -184,6 +187,7 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
   const before = variableBuffers(be);
   const feeds = beginFeeds();
   const undo: Array<() => void> = [];
+  const owners = new Map<GBuffer, object>();
   let live = true;
   const use = (v: Value) => {
     if (v.firstUse < 0) v.firstUse = commands.length;
@@ -213,6 +217,16 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
       (orig) => (d) => {
         if (!inPool) problems.add("a buffer made outside tfjs's pool");
         return orig(d);
+      },
+      undo,
+    );
+    hook(
+      be,
+      'tensorToBinding',
+      (orig) => (t) => {
+        const b = orig(t) as { buffer?: GBuffer };
+        if (b?.buffer) owners.set(b.buffer, t.dataId);
+        return b;
       },
       undo,
     );
@@ -280,6 +294,22 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
           commands.push({ kind: 'copy', src: s, srcOffset: so, dst: t, dstOffset: dOff, size });
           copy(src, so, dst, dOff, size);
         };
+        for (const name of [
+          'clearBuffer',
+          'copyBufferToTexture',
+          'copyTextureToBuffer',
+          'copyTextureToTexture',
+          'resolveQuerySet',
+          'beginRenderPass',
+        ] as const) {
+          const e = enc as unknown as Record<string, (...a: unknown[]) => unknown>;
+          const f = e[name]?.bind(enc);
+          if (f)
+            e[name] = (...a: unknown[]) => {
+              if (live) problems.add(`a command the replay does not repeat (${name})`);
+              return f(...a);
+            };
+        }
         const begin = enc.beginComputePass.bind(enc);
         enc.beginComputePass = (pd) => {
           if (pd?.timestampWrites) problems.add('a timestamp query');
@@ -335,6 +365,7 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
         before,
         after,
         final: new Map(current),
+        owners,
         output: ob ? valueAt(ob) : ({ buffer: null, external: true, firstUse: -1, lastUse: -1 } as unknown as Value),
         outputBytes: out.size * 4,
       },
@@ -449,8 +480,8 @@ export class ReplayedStep {
   private staging: GBuffer | null = null;
   /** the variables the step writes */
   private readonly written = new Set<string>();
-  /** the buffers of tensors made before the step that it reads (not variables) */
-  private readonly kept = new Set<GBuffer>();
+  /** the tensors (data ids) made before the step that it reads, not variables, and their buffers */
+  private readonly kept = new Map<object, GBuffer>();
   /** the variables the step reads or writes */
   private readonly variables = new Set<string>();
   private bound = new Map<string, GBuffer>();
@@ -464,7 +495,11 @@ export class ReplayedStep {
     this.be = be;
     for (const r of p.roles.values()) {
       if (r.kind === 'old' || r.kind === 'new') this.variables.add(r.variable);
-      if (r.kind === 'kept') this.kept.add(r.buffer);
+      if (r.kind === 'kept') {
+        const owner = rec.owners.get(r.buffer);
+        if (!owner) throw new Error('replay: a buffer the step reads belongs to no tensor');
+        this.kept.set(owner, r.buffer);
+      }
       if (r.kind === 'new') this.written.add(r.variable);
     }
     this.bound = variableBuffers(be, this.variables);
@@ -554,13 +589,16 @@ export class ReplayedStep {
     );
   }
 
-  /** Whether every variable the step uses is on the GPU (a variable made anew is not until a step through tfjs uses it). */
+  /**
+   * Whether the step can be replayed now: every variable it uses on the GPU (a variable given new values is not,
+   * until a step through tfjs uses it), none it writes sharing its data with another tensor (a replayed step writes
+   * in place, where tfjs would give the variable new data), and every other tensor it reads still alive in its buffer.
+   */
   ready(): boolean {
     const vars = tf.engine().registeredVariables;
     for (const name of this.variables) if (!vars[name] || !bufferOf(this.be, vars[name])) return false;
-    // a tensor made before the step that the step reads (the training set on the device) must still be held
-    if (this.kept.size)
-      for (const list of this.be.bufferManager.freeBuffers.values()) for (const b of list) if (this.kept.has(b)) return false;
+    for (const name of this.written) if ((this.be.tensorMap.get(vars[name].dataId)?.refCount ?? 0) > 1) return false;
+    for (const [id, b] of this.kept) if (!this.be.tensorMap.has(id) || this.be.tensorMap.get(id)?.resource !== b) return false;
     return true;
   }
 
@@ -662,6 +700,11 @@ export class StepRecorder {
   private last: Plan | null = null;
   private readonly be = webgpuBackend();
 
+  /** A step that went through tfjs unrecorded: the next recorded step starts a new pair. */
+  forget(): void {
+    this.last = null;
+  }
+
   run(step: () => tf.Tensor): tf.Tensor {
     const { out, rec } = capture(this.be, step);
     if (this.result) return out;
@@ -683,7 +726,8 @@ function differs(a: string, b: string): string | null {
   if (a === b) return null;
   const x = a.split('\n'),
     y = b.split('\n');
-  const i = x.findIndex((l, k) => l !== y[k]);
+  let i = x.findIndex((l, k) => l !== y[k]);
+  if (i < 0) i = x.length; // x is a prefix of y
   const l = x[i] ?? y[i] ?? '';
   const what = l.startsWith('W')
     ? `a queue write of ${l.split(' ')[2]} bytes whose value changes from step to step and is not a feed (passes/feeds.ts)`

@@ -336,9 +336,11 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
       }))
     : null;
   // the epoch's loss and hit sums, on the device
-  const acc = { loss: tf.variable(tf.scalar(0), false), hits: tf.variable(tf.scalar(0), false) };
+  const acc = tf.tidy(() => ({ loss: tf.variable(tf.scalar(0), false), hits: tf.variable(tf.scalar(0), false) }));
   // on webgpu, a training step recorded once and replayed (backend/webgpu-replay.ts)
-  let recorder = tf.getBackend() === 'webgpu' && settings().webgpuReplay ? new StepRecorder() : null;
+  // (not where augmentation runs on the device: its random draws would be recorded once and repeated)
+  let recorder =
+    tf.getBackend() === 'webgpu' && settings().webgpuReplay && !(o.augment && (onDevice || !o.augment.pixels)) ? new StepRecorder() : null;
   let replay: ReplayedStep | null = null;
   let replayed = 0;
   let replayRefused: string | null = null;
@@ -435,7 +437,9 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
               return loss;
             });
           // on webgpu, from the third step of a run: two steps recorded, then the step replayed
-          const record = recorder && full && step >= start * stepsPerEpoch + 2;
+          // two steps of one epoch, after the run's first two and not an epoch's first (its loss sums start anew)
+          const record = recorder && full && s >= 1 && step >= start * stepsPerEpoch + 2;
+          if (!record) recorder?.forget();
           (record ? recorder!.run(oneStep) : oneStep()).dispose();
           if (recorder?.result) {
             replay = recorder.result.replay;

@@ -46,11 +46,6 @@ export function afterReplayedStep(fn: () => void): void {
   active?.after.push(fn);
 }
 
-/** Whether a step is being recorded (its per-step values must go through `feed`). */
-export function recordingFeeds(): boolean {
-  return active !== null;
-}
-
 /** Starts collecting feeds (backend/webgpu-replay.ts, around the step it records). */
 export function beginFeeds(): FeedRecording {
   if (active) throw new Error('a step is already being recorded');

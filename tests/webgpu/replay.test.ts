@@ -84,6 +84,9 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
     const [a, b] = [await values(ref.weights.map((w) => w.read())), await values(m.weights.map((w) => w.read()))];
     expect(a.length).toBeGreaterThan(8);
     for (let i = 0; i < a.length; i++) expect(Array.from(b[i])).toEqual(Array.from(a[i]));
+    type Betas = { accBeta1: tf.Variable; accBeta2: tf.Variable };
+    for (const k of ['accBeta1', 'accBeta2'] as const)
+      expect(await (opt as unknown as Betas)[k].data()).toEqual(await (refOpt as unknown as Betas)[k].data());
     const [oa, ob] = [await refOpt.getWeights(), await opt.getWeights()];
     expect(ob.length).toBe(oa.length);
     for (let i = 0; i < oa.length; i++) expect(Array.from(await ob[i].tensor.data())).toEqual(Array.from(await oa[i].tensor.data()));
@@ -122,9 +125,9 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
     opt.dispose();
   });
 
-  it('is not ready once a tensor the step reads (made before it, not a variable) is freed', async () => {
+  it('is not ready while a tensor shares a variable it writes, nor once a tensor it reads (made before it, not a variable) is freed', async () => {
     await useBackend('webgpu', { allowSoftware: true });
-    const w = tf.variable(tf.ones([4, 3]));
+    const w = tf.tidy(() => tf.variable(tf.ones([4, 3])));
     const c = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]); // read by every step, made before them
     const opt = adam(1e-2);
     let s = 0;
@@ -147,6 +150,11 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
     const before = await w.data();
     replay.run(s, { x: Float32Array.of(s, 1, 0, 2, 1, s, 3, 0) });
     expect(Array.from(await w.data())).not.toEqual(Array.from(before)); // the replay updated the variable in place
+    // a tensor sharing the variable's data (a clone): a replayed step would change it too
+    const snapshot = tf.clone(w);
+    expect(replay.ready()).toBe(false);
+    snapshot.dispose();
+    expect(replay.ready()).toBe(true);
     c.dispose();
     expect(replay.ready()).toBe(false);
     replay.dispose();
@@ -156,7 +164,7 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
 
   it('trainModel replays its steps (batches from the host, or gathered on the device) to the losses and weights of training through tfjs', async () => {
     await useBackend('webgpu', { allowSoftware: true });
-    const ds = await dataset('mnist', { subset: 352, testSubset: 10, seed: 0 });
+    const ds = await dataset('mnist', { subset: 360, testSubset: 50, seed: 0 });
     const train = async (replay: boolean, deviceData: boolean) => {
       configure({ webgpuReplay: replay });
       const m = small();
@@ -169,6 +177,7 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
         progress: false,
         weightDecay: 1e-2,
         deviceData,
+        validation: ds.test,
       });
       const w = await Promise.all(m.weights.map((x) => x.read().data()));
       m.dispose();
@@ -179,10 +188,11 @@ describe.skipIf(!available)('a training step recorded and replayed on webgpu', (
         const through = await train(false, deviceData);
         const replayed = await train(true, deviceData);
         expect(through.r.replay).toBeUndefined();
-        // 22 steps an epoch (the sums read after steps 20 and 22): the first two of the run and the first of the
-        // second epoch go through tfjs, two are recorded
+        // 22 full batches and one of 8 an epoch (the sums read after steps 20 and 23): through tfjs go the first two
+        // steps of the run, the first of the second epoch and each epoch's last; two are recorded
         expect(replayed.r.replay).toEqual({ steps: 44 - 2 - 2 - 1, refused: null });
         expect(replayed.r.epochs.map((e) => e.loss)).toEqual(through.r.epochs.map((e) => e.loss));
+        expect(replayed.r.epochs.map((e) => e.valAccuracy)).toEqual(through.r.epochs.map((e) => e.valAccuracy));
         for (let i = 0; i < through.w.length; i++) expect(Array.from(replayed.w[i])).toEqual(Array.from(through.w[i]));
       }
     } finally {
