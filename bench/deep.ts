@@ -81,6 +81,7 @@ export async function run(): Promise<Record<string, unknown>> {
         ['widths 24-48-96, 20 epochs', { 'train.epochs': 20 }],
         ['widths 24-48-96, 30 epochs', {}],
         ['widths 32-64-128, 30 epochs', { 'config.widths': [32, 64, 128] }],
+        ['widths 24-48-96, 30 epochs, weight decay 0.05 (AdamW)', { 'train.weightDecay': 0.05 }],
       ];
       for (const [label, sets] of candidates) {
         let c: Classifier = await classifierFrom('vgg-bn');
