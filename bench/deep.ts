@@ -77,11 +77,11 @@ export async function run(): Promise<Record<string, unknown>> {
     if (parts.includes('validation')) {
       const { kept, held } = splitOff(ds.train, Math.round(ds.train.n / 6), 0);
       const candidates: [string, Record<string, unknown>][] = [
-        ['widths 16-32-64, 20 epochs', { 'config.widths': [16, 32, 64], 'train.epochs': 20 }],
-        ['widths 24-48-96, 20 epochs', { 'train.epochs': 20 }],
-        ['widths 24-48-96, 30 epochs', {}],
-        ['widths 32-64-128, 30 epochs', { 'config.widths': [32, 64, 128] }],
-        ['widths 24-48-96, 30 epochs, weight decay 0.05 (AdamW)', { 'train.weightDecay': 0.05 }],
+        ['widths 16-32-64, 20 epochs, no weight decay', { 'config.widths': [16, 32, 64], 'train.epochs': 20, 'train.weightDecay': 0 }],
+        ['widths 24-48-96, 20 epochs, no weight decay', { 'train.epochs': 20, 'train.weightDecay': 0 }],
+        ['widths 24-48-96, 30 epochs, no weight decay', { 'train.weightDecay': 0 }],
+        ['widths 32-64-128, 30 epochs, no weight decay', { 'config.widths': [32, 64, 128], 'train.weightDecay': 0 }],
+        ['widths 24-48-96, 30 epochs, weight decay 0.05 (the recipe)', {}],
       ];
       for (const [label, sets] of candidates) {
         let c: Classifier = await classifierFrom('vgg-bn');
