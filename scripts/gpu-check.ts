@@ -206,60 +206,44 @@ await step('alexnet_steps', async () => {
   return out;
 });
 
-// batch sizes for full training runs (2 epochs, stopped after the first past GPU_LENET_SECONDS)
-const lenetBatches = (process.env.GPU_LENET_BATCHES ?? (quick ? '128' : '128,512,2048,8192')).split(',').map(Number);
-for (const bs of lenetBatches)
-  await step(`lenet5_batch${bs}`, async () => {
-    const tr = quick ? subset(train, 2048, 0) : train;
-    const m = lenet5({ seed: 0 });
-    const r = await trainModel(m, tr, {
-      epochs: quick ? 1 : 2,
-      batchSize: bs,
-      lr: 1e-3 * Math.sqrt(bs / 128),
-      deviceData: true,
-      progress: false,
-      maxSeconds: Number(process.env.GPU_LENET_SECONDS ?? 15),
-    });
-    const te = quick ? subset(test, 1000, 0) : test;
-    await predictSplit(m, te, 1000); // warm-up
-    const t = performance.now();
-    await predictSplit(m, te, 1000);
-    const infer = te.n / ((performance.now() - t) / 1000);
-    const acc = await accuracyOf(m, te);
-    m.dispose();
-    return {
-      trainImagesPerSec: Math.round(r.epochs.at(-1)!.imagesPerSec),
-      firstEpochImagesPerSec: Math.round(r.epochs[0].imagesPerSec),
-      inferImagesPerSec: Math.round(infer),
-      testAccuracy: acc,
-      epochs: r.epochs.length,
-    };
+/**
+ * LeNet-5 trained for 2 epochs (stopped after the first past GPU_LENET_SECONDS) at batch `bs`, the training set on
+ * the device or batches from the host; the step is recorded once and replayed either way (src/backend/webgpu-replay.ts).
+ */
+async function lenetRun(bs: number, deviceData: boolean) {
+  const tr = quick ? subset(train, 2048, 0) : train;
+  const te = quick ? subset(test, 1000, 0) : test;
+  const m = lenet5({ seed: 0 });
+  const r = await trainModel(m, tr, {
+    epochs: quick ? 1 : 2,
+    batchSize: bs,
+    lr: 1e-3 * Math.sqrt(bs / 128),
+    deviceData,
+    progress: false,
+    maxSeconds: Number(process.env.GPU_LENET_SECONDS ?? 15),
   });
+  await predictSplit(m, te, 1000); // warm-up
+  const t = performance.now();
+  await predictSplit(m, te, 1000);
+  const infer = te.n / ((performance.now() - t) / 1000);
+  const acc = await accuracyOf(m, te);
+  m.dispose();
+  return {
+    trainImagesPerSec: Math.round(r.epochs.at(-1)!.imagesPerSec),
+    firstEpochImagesPerSec: Math.round(r.epochs[0].imagesPerSec),
+    inferImagesPerSec: Math.round(infer),
+    testAccuracy: acc,
+    epochs: r.epochs.length,
+    replay: r.replay ?? null,
+  };
+}
 
-// the training loop as a user runs it: batches from the host, the step recorded once and replayed
-// (src/backend/webgpu-replay.ts), 2 epochs at each batch size
+// the training set on the device
+const lenetBatches = (process.env.GPU_LENET_BATCHES ?? (quick ? '128' : '128,512,2048,8192')).split(',').map(Number);
+for (const bs of lenetBatches) await step(`lenet5_batch${bs}`, () => lenetRun(bs, true));
+// the training loop as a user runs it: batches from the host
 const replayBatches = (process.env.GPU_REPLAY_BATCHES ?? (quick ? '128' : '128,512,1024')).split(',').map(Number);
-for (const bs of replayBatches)
-  await step(`lenet5_replay_batch${bs}`, async () => {
-    const tr = quick ? subset(train, 2048, 0) : train;
-    const m = lenet5({ seed: 0 });
-    const r = await trainModel(m, tr, {
-      epochs: quick ? 1 : 2,
-      batchSize: bs,
-      lr: 1e-3 * Math.sqrt(bs / 128),
-      progress: false,
-      maxSeconds: Number(process.env.GPU_LENET_SECONDS ?? 15),
-    });
-    const acc = await accuracyOf(m, quick ? subset(test, 1000, 0) : test);
-    m.dispose();
-    return {
-      trainImagesPerSec: Math.round(r.epochs.at(-1)!.imagesPerSec),
-      firstEpochImagesPerSec: Math.round(r.epochs[0].imagesPerSec),
-      testAccuracy: acc,
-      epochs: r.epochs.length,
-      replay: r.replay ?? null,
-    };
-  });
+for (const bs of replayBatches) await step(`lenet5_replay_batch${bs}`, () => lenetRun(bs, false));
 
 await step('dsift', async () => {
   const out: Record<string, number> = {};
