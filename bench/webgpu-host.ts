@@ -79,22 +79,30 @@ function summary(t: Timing) {
   };
 }
 
-/** Times `call` (the GPU's work awaited after each call, so that each is timed alone). */
-async function timed(c: Counts, t: Timing, call: () => Promise<void> | void, wait: () => Promise<void>): Promise<void> {
-  const before = { ...c };
-  const t0 = performance.now();
-  await call();
-  const t1 = performance.now();
-  await wait();
-  t.host.push(t1 - t0);
-  t.js.push(t1 - t0 - (c.inQueue - before.inQueue));
-  t.per.push({
-    dispatches: c.dispatches - before.dispatches,
-    buffers: c.buffers - before.buffers,
-    bindGroups: c.bindGroups - before.bindGroups,
-    submits: c.submits - before.submits,
-    inQueue: c.inQueue - before.inQueue,
-  });
+/**
+ * Times `call` `steps` times after 3 warm-up calls, the GPU's work awaited (`wait`) after each, so that each is
+ * timed alone; the counts are the device calls in between.
+ */
+async function timed(c: Counts, steps: number, call: () => void, wait: () => Promise<void>): Promise<Timing> {
+  const t: Timing = { js: [], host: [], per: [] };
+  for (let k = 0; k < steps + 3; k++) {
+    const before = { ...c };
+    const t0 = performance.now();
+    call();
+    const t1 = performance.now();
+    await wait();
+    if (k < 3) continue;
+    t.host.push(t1 - t0);
+    t.js.push(t1 - t0 - (c.inQueue - before.inQueue));
+    t.per.push({
+      dispatches: c.dispatches - before.dispatches,
+      buffers: c.buffers - before.buffers,
+      bindGroups: c.bindGroups - before.bindGroups,
+      submits: c.submits - before.submits,
+      inQueue: c.inQueue - before.inQueue,
+    });
+  }
+  return t;
 }
 
 /** A training step through tfjs, then the same step recorded and replayed (backend/webgpu-replay.ts). */
@@ -118,38 +126,32 @@ async function measure(name: string, model: tf.LayersModel, c: Counts, steps: nu
       true,
       vars,
     ) as tf.Scalar;
-  const tfjs: Timing = { js: [], host: [], per: [] };
-  for (let k = 0; k < steps + 3; k++) {
-    let loss: tf.Scalar | null = null;
-    await timed(
-      k >= 3 ? c : { ...c },
-      k >= 3 ? tfjs : { js: [], host: [], per: [] },
-      () => {
-        loss = step();
-      },
-      async () => {
-        await loss!.data();
-        loss!.dispose();
-      },
-    );
-  }
+  let loss: tf.Scalar | null = null;
+  const tfjs = await timed(
+    c,
+    steps,
+    () => {
+      loss = step();
+    },
+    async () => {
+      await loss!.data();
+      loss!.dispose();
+    },
+  );
   const rec = await recordStep(step);
   const rows: Record<string, unknown>[] = [{ model: name, step: 'through tfjs', ...summary(tfjs) }];
   if (!rec.replay) {
     rows.push({ model: name, step: `replay: ${rec.why}` });
   } else {
     const replay = rec.replay;
-    const rep: Timing = { js: [], host: [], per: [] };
-    for (let k = 0; k < steps + 3; k++) {
-      await timed(
-        k >= 3 ? c : { ...c },
-        k >= 3 ? rep : { js: [], host: [], per: [] },
-        () => replay.run(s++, { x: xs, y: ys }),
-        async () => {
-          await replay.read();
-        },
-      );
-    }
+    const rep = await timed(
+      c,
+      steps,
+      () => replay.run(s++, { x: xs, y: ys }),
+      async () => {
+        await replay.read();
+      },
+    );
     rows.push({ model: name, step: 'recorded once, replayed', ...summary(rep), 'replay buffers MB': +(replay.bytes / 1e6).toFixed(1) });
     replay.dispose();
   }

@@ -66,7 +66,6 @@ interface WebgpuBackend {
   tensorToBinding(t: { dataId: object }): unknown;
   bufferManager: {
     acquireBuffer(size: number, usage: number, mapped?: boolean, reuse?: boolean): GBuffer;
-    freeBuffers: Map<string, GBuffer[]>;
   };
   commandEncoder: GEncoder | null;
   endComputePassEncoder(): void;
@@ -135,6 +134,12 @@ const bufferOf = (be: WebgpuBackend, t: tf.Tensor): GBuffer | null => {
   return r && typeof r === 'object' && 'usage' in r ? (r as GBuffer) : null;
 };
 
+/** Submits what tfjs has encoded and not submitted yet, so that it runs before what comes next. */
+function flushTfjs(be: WebgpuBackend): void {
+  be.endComputePassEncoder();
+  if (be.commandEncoder) be.submitQueue();
+}
+
 function variableBuffers(be: WebgpuBackend, only?: Set<string>): Map<string, GBuffer> {
   const m = new Map<string, GBuffer>();
   for (const [name, v] of Object.entries(tf.engine().registeredVariables)) {
@@ -182,8 +187,7 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
   let uploading: object | null = null;
   let inPool = 0;
   // what tfjs has encoded and not submitted goes first, so that every command of the step is observed
-  be.endComputePassEncoder();
-  if (be.commandEncoder) be.submitQueue();
+  flushTfjs(be);
   const before = variableBuffers(be);
   const feeds = beginFeeds();
   const undo: Array<() => void> = [];
@@ -266,13 +270,11 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
         const g = orig(d);
         groups.set(g, {
           layout: d.layout,
-          entries: d.entries.map((e) => {
+          entries: d.entries.flatMap((e) => {
             const r = e.resource;
-            if (!r?.buffer) {
-              problems.add('a binding that is not a buffer');
-              return { binding: e.binding, value: valueAt(null as unknown as GBuffer), offset: 0 };
-            }
-            return { binding: e.binding, value: valueAt(r.buffer), offset: r.offset ?? 0, size: r.size };
+            if (r?.buffer) return [{ binding: e.binding, value: valueAt(r.buffer), offset: r.offset ?? 0, size: r.size }];
+            problems.add('a binding that is not a buffer');
+            return [];
           }),
         });
         return g;
@@ -347,8 +349,7 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
     const out = step();
     // the step's commands submitted: tfjs encodes what follows into an encoder of its own (the one observed here
     // stops recording too)
-    be.endComputePassEncoder();
-    if (be.commandEncoder) be.submitQueue();
+    flushTfjs(be);
     live = false;
     const ob = bufferOf(be, out);
     if (!ob) problems.add("the step's output is not on the GPU");
@@ -381,7 +382,7 @@ function capture(be: WebgpuBackend, step: () => tf.Tensor): { out: tf.Tensor; re
 type Role =
   | { kind: 'own'; index: number } // made in the step: the replay's buffer `index`
   | { kind: 'old'; variable: string } // a variable's value before the step
-  | { kind: 'new'; variable: string } // a variable's value after the step
+  | { kind: 'new'; variable: string; index: number } // a variable's value after the step, made in the replay's buffer `index`
   | { kind: 'kept'; buffer: GBuffer }; // made before the step, not a variable
 
 interface Plan {
@@ -405,8 +406,6 @@ const idOf = (o: object) => {
 function plan(rec: Recording): Plan {
   const oldOf = new Map<GBuffer, string>();
   for (const [name, b] of rec.before) oldOf.set(b, name);
-  const finals = new Map<GBuffer, string>();
-  for (const [name, b] of rec.after) finals.set(b, name);
   const roles = new Map<Value, Role>();
   const own: Value[] = [];
   const roleOf = (v: Value): Role => {
@@ -442,8 +441,9 @@ function plan(rec: Recording): Plan {
   for (const [name, b] of rec.after) {
     const v = rec.final.get(b);
     if (v && !v.external) {
-      parts.push(`N ${name}=${key(v)}`);
-      roles.set(v, { kind: 'new', variable: name });
+      const { index } = roleOf(v) as { kind: 'own'; index: number }; // made in the step
+      parts.push(`N ${name}=v${index}`);
+      roles.set(v, { kind: 'new', variable: name, index });
     }
   }
   parts.push(`O ${key(rec.output)}`);
@@ -470,7 +470,6 @@ export class ReplayedStep {
   private readonly buffers: GBuffer[] = [];
   /** the buffer of each value made in the step (p.own's order) */
   private readonly slots: GBuffer[] = [];
-  private readonly ownIndex = new Map<Value, number>();
   private groups: object[][] = [];
   private readonly copies: Array<{ src: GBuffer; dst: () => GBuffer; size: number }> = [];
   private readonly feedWrites: Array<{ feed: FeedEntry; buffer: GBuffer; offset: number; bytes: number }> = [];
@@ -535,9 +534,6 @@ export class ReplayedStep {
       const r = p.roles.get(v)!;
       if (r.kind === 'new') this.copies.push({ src: this.slots[i], dst: this.variableBuffer(r.variable), size: v.buffer.size });
     });
-    p.own.forEach((v, i) => {
-      this.ownIndex.set(v, i);
-    });
     this.bytes = this.buffers.reduce((a, b) => a + b.size, 0);
     for (const w of rec.writes) {
       const b = this.resolve(w.value);
@@ -563,11 +559,10 @@ export class ReplayedStep {
   private resolve(v: Value): GBuffer {
     const r = this.p.roles.get(v);
     if (!r) throw new Error('replay: a value with no part in the step');
-    if (r.kind === 'own') return this.slots[r.index];
     if (r.kind === 'kept') return r.buffer;
     if (r.kind === 'old') return this.variableBuffer(r.variable)();
-    // a variable's new value lives in the replay's own buffer until the step's end
-    return this.slots[this.ownIndex.get(v)!];
+    // made in the step (a variable's new value too, until the step's end copies it onto the variable)
+    return this.slots[r.index];
   }
 
   /** (Re)makes the bind groups over the variables' buffers as tfjs holds them now. */
@@ -626,8 +621,7 @@ export class ReplayedStep {
       queue.writeBuffer(f.buffer, f.offset, data);
     }
     // what tfjs has encoded and not submitted runs first
-    be.endComputePassEncoder();
-    if (be.commandEncoder) be.submitQueue();
+    flushTfjs(be);
     const enc = be.device.createCommandEncoder();
     let pass: GPass | null = null;
     let pipeline: object | null = null;

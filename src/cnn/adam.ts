@@ -44,20 +44,16 @@ export class Adam extends tf.AdamOptimizer {
     }
     const s = this as unknown as AdamState;
     const t = this.iterations + 1;
-    // on the GPU the per-step numbers are a tensor (a feed: a replayed step gets its own), not uniforms
-    const hyper = (): Float32Array => {
+    // [lr, c1, c2] of the coming step: attributes of the kernel, and on the GPU a tensor (a feed: a replayed step
+    // gets its own), not uniforms
+    const numbers = (): [number, number, number] => {
       const k = this.iterations + 1;
-      return Float32Array.of(this.learningRate, 1 - s.beta1 ** k, 1 - s.beta2 ** k);
+      return [this.learningRate, 1 - s.beta1 ** k, 1 - s.beta2 ** k];
     };
+    const hyper = () => Float32Array.from(numbers());
+    const [lr, c1, c2] = numbers();
     const onGpu = tf.getBackend() === 'webgpu';
-    const attrs = {
-      lr: this.learningRate,
-      beta1: s.beta1,
-      beta2: s.beta2,
-      epsilon: s.epsilon,
-      c1: 1 - s.beta1 ** t,
-      c2: 1 - s.beta2 ** t,
-    };
+    const attrs = { lr, beta1: s.beta1, beta2: s.beta2, epsilon: s.epsilon, c1, c2 };
     tf.tidy(() => {
       const h = onGpu ? feed('adam', tf.tensor1d(hyper()), hyper) : null;
       names.forEach((name, i) => {

@@ -436,8 +436,8 @@ export async function trainModel(model: tf.LayersModel, train: Split, opts: Trai
               (hits as unknown as tf.Scalar).dispose(); // kept through minimize's scope
               return loss;
             });
-          // on webgpu, from the third step of a run: two steps recorded, then the step replayed
-          // two steps of one epoch, after the run's first two and not an epoch's first (its loss sums start anew)
+          // on webgpu, two consecutive steps of one epoch recorded, then the step replayed: after the run's first two
+          // steps, and not an epoch's first (its loss sums start anew)
           const record = recorder && full && s >= 1 && step >= start * stepsPerEpoch + 2;
           if (!record) recorder?.forget();
           (record ? recorder!.run(oneStep) : oneStep()).dispose();
