@@ -11,6 +11,7 @@
  * descriptors before the power normalisation, and the bins are equal in width.
  */
 import * as tf from '@tensorflow/tfjs';
+import { l2Normalize, signedSqrt } from './normalize.js';
 import { pyramidRegions } from './fisher.js';
 
 export interface BossaNovaSettings {
@@ -52,8 +53,7 @@ export function bossanovaMaps(x: tf.Tensor4D, centres: tf.Tensor2D, sigmas: tf.T
       // the BoW term: each word's share of the descriptors nearest to it
       const t = tf.div(tf.sum(tf.reshape(tf.oneHot(tf.argMin(dist, 1), m), [n, p, m]), 1), p);
       const v = tf.concat([z, tf.mul(t, s.gamma)], 1);
-      const pw = tf.mul(tf.sign(v), tf.sqrt(tf.abs(v)));
-      return tf.div(pw, tf.maximum(tf.sqrt(tf.sum(tf.square(pw), 1, true)), 1e-12));
+      return l2Normalize(signedSqrt(v));
     });
     const all = parts.length === 1 ? parts[0] : tf.div(tf.concat(parts, 1), Math.sqrt(regions.length));
     return tf.reshape(all, [n, 1, 1, regions.length * m * (B + 1)]) as tf.Tensor4D;

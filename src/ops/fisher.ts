@@ -4,6 +4,7 @@
  * qx² over each pyramid region, the closed-form gradients, and VLFeat's 'improved' normalisation.
  */
 import * as tf from '@tensorflow/tfjs';
+import { l2Normalize, signedSqrt } from './normalize.js';
 import { regionBounds } from '../stages/pooling.js';
 import type { Region } from '../stages/stage.js';
 
@@ -44,8 +45,7 @@ export function pyramidRegions(h: number, w: number, pyramid: readonly number[])
 
 /** Signed square root then L2 along the last axis (inside a tidy). */
 function improve(v: tf.Tensor): tf.Tensor {
-  const s = tf.mul(tf.sign(v), tf.sqrt(tf.abs(v)));
-  return tf.div(s, tf.maximum(tf.sqrt(tf.sum(tf.square(s), -1, true)), 1e-12));
+  return l2Normalize(signedSqrt(v));
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { pyramidRegions } from './fisher.js';
+import { l2Normalize, signedSqrt } from './normalize.js';
 
 export interface VladFlags {
   normalizeComponents: boolean;
@@ -29,9 +30,8 @@ export function vladAssign(x: tf.Tensor3D, centres: tf.Tensor2D, soft: { kernel:
 }
 
 function signedSqrtL2(v: tf.Tensor, sqrt: boolean, l2: boolean): tf.Tensor {
-  let out = sqrt ? tf.mul(tf.sign(v), tf.sqrt(tf.abs(v))) : v;
-  if (l2) out = tf.div(out, tf.maximum(tf.sqrt(tf.sum(tf.square(out), -1, true)), 1e-12));
-  return out;
+  const out = sqrt ? signedSqrt(v) : v;
+  return l2 ? l2Normalize(out) : out;
 }
 
 /** VLAD of `[N,H,W,D]` maps over the pyramid's regions: `[N,1,1,R·K·D]` (inside a tidy or disposed by the caller). */
