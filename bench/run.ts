@@ -1,5 +1,5 @@
 // npm run bench -- <suite> [...]: benchmarks, never part of the test run.
-// Suites: backend, dsift, bow, bow-validation, cnn, deep, threads, simd, fused, native, peak, alexnet-validation, sweep, deep, encodings, folder, scenes, webgpu-host. Each prints a table and writes bench/results/<suite>.json
+// Suites: backend, dsift, bow, bow-validation, cnn, deep, threads, simd, fused, native, peak, alexnet-validation, sweep, deep, encodings, folder, scenes, webgpu-host, netvlad. Each prints a table and writes bench/results/<suite>.json
 // (<suite>-<tag>.json with BOWCNN_BENCH_TAG=tag, so that partial runs do not overwrite each other).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ const SUITES: Record<string, () => Promise<Record<string, unknown>>> = {
   folder: async () => (await import('./folder.js')).run(),
   scenes: async () => (await import('./scenes.js')).run(),
   'webgpu-host': async () => (await import('./webgpu-host.js')).run(),
+  netvlad: async () => (await import('./netvlad.js')).run(),
 };
 
 const want = process.argv.slice(2).filter((a) => !a.startsWith('-'));
