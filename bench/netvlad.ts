@@ -1,9 +1,10 @@
 // NetVLAD: does training the soft-assignment VLAD end to end raise held-out accuracy over its k-means start?
 // (npm run bench -- netvlad). On MNIST, for each training-set size and seed: a stratified, seeded subset of the
-// training images, 2,000 of them held out as the validation split (the test set is not read). The recipe
+// training images, 2,000 of them held out as the validation split (no test image is scored). The recipe
 // vlad-sift-soft (dense SIFT, bin 4, step 2; PCA to 16; VLAD on 8 k-means centres with the soft assignment
-// softmax(-alpha |x - c|^2), alpha 10; linear SVM, C = 1) is fitted on the rest and exported as a CNN (the SIFT
-// filters frozen). Three models are scored on the validation split:
+// softmax(-alpha |x - c|^2), alpha 10; linear SVM at the recipe's C, not searched) is fitted on the rest and
+// exported as a CNN (the SIFT filters frozen). The seed draws the subset, the split and the training's order; PCA
+// and k-means keep their default seeds. Three models are scored on the validation split:
 //  - start: the exported net as fitted (k-means centres, the SVM as its last layer);
 //  - head only: the last layer alone trained by backpropagation (cross-entropy), the control: what a new loss on
 //    the classifier alone gives;
@@ -31,7 +32,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const seeds = Number(process.env.BOWCNN_BENCH_SEEDS ?? 3);
   const recipe = readRecipe('netvlad') as BowNetRecipe;
   const start = readRecipe(recipe.from);
-  const { augment: _none, ...train } = recipe.train; // the recipe augments nothing
+  const { augment, ...train } = recipe.train;
+  if (augment) throw new Error(`bench netvlad: recipe '${recipe.name}' augments its images; this bench trains without augmentation`);
   const points: Record<string, unknown>[] = [];
   for (const n of sizes) {
     for (let seed = 0; seed < seeds; seed++) {

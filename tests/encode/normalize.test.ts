@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/index.js';
 import { l2Normalize, NORM_FLOOR, SQRT_FLOOR, signedSqrt } from '../../src/ops/normalize.js';
-import { vladMaps } from '../../src/ops/vlad.js';
+import { vladAssign, vladMaps } from '../../src/ops/vlad.js';
 import { onBackend, randArray } from '../helpers.js';
 
 // f(v) = Σ w · l2Normalize(signedSqrt(v)) over rows of length D, in float64 plain loops
@@ -13,6 +13,16 @@ function plainLoss(v: Float64Array, w: Float64Array, rows: number, d: number): n
     for (let j = 0; j < d; j++) total += (w[r * d + j] * s[j]) / n;
   }
   return total;
+}
+
+/** Central differences of plainLoss at entry i, in float64. */
+function centralDifference(v: Float32Array, w: Float32Array, rows: number, d: number, i: number, h = 1e-5): number {
+  const up = Float64Array.from(v),
+    down = Float64Array.from(v);
+  up[i] += h;
+  down[i] -= h;
+  const w64 = Float64Array.from(w);
+  return (plainLoss(up, w64, rows, d) - plainLoss(down, w64, rows, d)) / (2 * h);
 }
 
 const gradOf = (f: (v: tf.Tensor) => tf.Tensor, v: Float32Array, w: Float32Array, shape: number[]) =>
@@ -38,15 +48,8 @@ describe('signedSqrt and l2Normalize: the plain values, and gradients that stay 
         for (let j = 0; j < d; j++) expect(out[r * d + j]).toBeCloseTo(s[j] / n, 6);
       }
       const g = gradOf((x) => l2Normalize(signedSqrt(x)), v, w, [rows, d]);
-      const v64 = Float64Array.from(v),
-        w64 = Float64Array.from(w);
       for (let i = 0; i < v.length; i++) {
-        const h = 1e-5;
-        const up = Float64Array.from(v64),
-          down = Float64Array.from(v64);
-        up[i] += h;
-        down[i] -= h;
-        const fd = (plainLoss(up, w64, rows, d) - plainLoss(down, w64, rows, d)) / (2 * h);
+        const fd = centralDifference(v, w, rows, d, i);
         expect(Math.abs(g[i] - fd)).toBeLessThan(1e-4 * Math.max(1, Math.abs(fd)));
       }
     });
@@ -55,7 +58,7 @@ describe('signedSqrt and l2Normalize: the plain values, and gradients that stay 
   it('at an all-zero row: plain ops give NaN; these give the derivative of what is computed (dy / floor), the square root capped', async () => {
     await onBackend('cpu', () => {
       const [rows, d] = [2, 4];
-      const v = randArray(rows * d, 3);
+      const v = randArray(rows * d, 3).map((x) => (x < 0 ? x - 0.2 : x + 0.2));
       v.fill(0, d, 2 * d); // row 1 is zero
       const w = randArray(rows * d, 4);
       const plain = (x: tf.Tensor) => {
@@ -71,9 +74,34 @@ describe('signedSqrt and l2Normalize: the plain values, and gradients that stay 
         const want = w[d + j] / NORM_FLOOR / (2 * Math.sqrt(SQRT_FLOOR));
         expect(Math.abs(g[d + j] - want)).toBeLessThan(1e-5 * Math.abs(want));
       }
-      // row 0 is the same as alone
-      const g0 = gradOf((x) => l2Normalize(signedSqrt(x)), v.subarray(0, d), w.subarray(0, d), [1, d]);
-      for (let j = 0; j < d; j++) expect(g[j]).toBeCloseTo(g0[j], 5);
+      // row 0 (no zeros): the derivative, by central differences
+      for (let j = 0; j < d; j++) {
+        const fd = centralDifference(v, w, rows, d, j);
+        expect(Math.abs(g[j] - fd)).toBeLessThan(1e-4 * Math.max(1, Math.abs(fd)));
+      }
+    });
+  });
+
+  it('zeros inside a row above the floor: the derivative elsewhere, and at a zero w_j / |s|₂ times the capped 1 / (2 √1e-6)', async () => {
+    await onBackend('cpu', () => {
+      const [rows, d] = [1, 6];
+      const v = randArray(d, 21).map((x) => (x < 0 ? x - 0.2 : x + 0.2));
+      const zeros = [1, 4];
+      for (const j of zeros) v[j] = 0;
+      const w = randArray(d, 22);
+      const g = gradOf((x) => l2Normalize(signedSqrt(x)), v, w, [rows, d]);
+      const s = Array.from(v, (x) => Math.sign(x) * Math.sqrt(Math.abs(x)));
+      const n = Math.hypot(...s);
+      for (let j = 0; j < d; j++) {
+        if (zeros.includes(j)) {
+          // y_j = 0, so dL/ds_j = w_j / n; the square root's derivative at 0 is taken at SQRT_FLOOR
+          const want = w[j] / n / (2 * Math.sqrt(SQRT_FLOOR));
+          expect(Math.abs(g[j] - want)).toBeLessThan(1e-5 * Math.abs(want));
+        } else {
+          const fd = centralDifference(v, w, rows, d, j);
+          expect(Math.abs(g[j] - fd)).toBeLessThan(1e-4 * Math.max(1, Math.abs(fd)));
+        }
+      }
     });
   });
 
@@ -104,8 +132,21 @@ describe('signedSqrt and l2Normalize: the plain values, and gradients that stay 
           .grads(f)([centres, kernel, bias])
           .map((g) => g.dataSync().slice());
       });
-      for (const g of grads) expect(g.every(Number.isFinite)).toBe(true);
-      expect(grads[0].some((v) => v !== 0)).toBe(true);
+      // the third word gets exactly no weight from any descriptor: its component is 0 (where plain ops give NaN)
+      const mass = tf.tidy(() => {
+        const centres = tf.tensor2d(c, [k, d]);
+        const q = vladAssign(tf.tensor3d(x, [n, h * wd, d]), centres, {
+          kernel: tf.mul(tf.transpose(centres), 2 * alpha) as tf.Tensor2D,
+          bias: tf.mul(tf.sum(tf.square(centres), 1), -alpha) as tf.Tensor1D,
+        });
+        return tf.sum(q, [0, 1]).dataSync().slice();
+      });
+      expect(mass[2]).toBe(0);
+      expect(Math.min(mass[0], mass[1])).toBeGreaterThan(0);
+      for (const g of grads) {
+        expect(g.every(Number.isFinite)).toBe(true);
+        expect(g.some((v) => v !== 0)).toBe(true);
+      }
     });
   });
 });
