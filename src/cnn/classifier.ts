@@ -79,7 +79,9 @@ export class CnnClassifier implements Classifier {
 
   private build(info: Pick<DataInfo, 'inShape' | 'classes'>, seed: number, train?: Split): tf.Sequential {
     if (this.recipe.kind !== 'cnn')
-      throw new ConfigError(`recipe '${this.recipe.name}' is a ${this.recipe.kind} recipe: it is built by fitting its BoW recipe`);
+      throw new ConfigError(
+        `recipe '${this.recipe.name}' is a ${this.recipe.kind} recipe: it is built by fitting its BoW recipe '${this.recipe.from}' (the layers it starts from: bowcnn explain ${this.recipe.from})`,
+      );
     return ZOO[this.recipe.model].build(this.recipe.config, { inShape: info.inShape, classes: info.classes.length, seed, train });
   }
 
