@@ -3,7 +3,7 @@
  * "Connections" are LeCun's: per image, the multiply-adds of each output unit, bias included.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { growField, type LayerCard } from '../core/card.js';
+import { growField, type LayerCard, type Origin } from '../core/card.js';
 
 function shapeOf(s: tf.Shape | tf.Shape[] | undefined): number[] {
   if (!s) return [];
@@ -25,7 +25,15 @@ const BOW_LAYERS: Record<string, (cfg: Record<string, unknown>, maps: number) =>
   BowStage: (c) => `${c.stage} (parameter-free)`,
 };
 
-export function cardsFromModel(model: tf.LayersModel, classic: Record<string, string> = {}): LayerCard[] {
+/**
+ * `frozen`: the origin of a layer whose weights backpropagation does not train (a bownet's handcrafted filters, or
+ * its unsupervised stages when those are frozen too), by layer name; a layer with weights that trains is 'supervised'.
+ */
+export function cardsFromModel(
+  model: tf.LayersModel,
+  classic: Record<string, string> = {},
+  frozen: (layer: string) => Origin = () => 'handcrafted',
+): LayerCard[] {
   const cards: LayerCard[] = [];
   let field = { r: 1, j: 1 };
   let prevOut = shapeOf(model.inputs[0].shape as tf.Shape);
@@ -40,7 +48,7 @@ export function cardsFromModel(model: tf.LayersModel, classic: Record<string, st
     const mapsIn = inS[inS.length - 1] ?? 0;
     const mapsOut = outS[outS.length - 1] ?? 0;
     const outUnits = outS.reduce((a, b) => a * (b || 1), 1);
-    const origin = params > 0 ? ('supervised' as const) : ('none' as const);
+    const origin: Origin = params === 0 ? 'none' : layer.trainable ? 'supervised' : frozen(layer.name);
     const base = { stage: layer.name, classic: classic[layer.name] ?? '', mapsIn, mapsOut, params, origin, outShape: outS };
     if (cls === 'Conv2D') {
       const [kh, kw] = pair(cfg.kernelSize);

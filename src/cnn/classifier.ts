@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import type { LayerCard } from '../core/card.js';
+import type { LayerCard, Origin } from '../core/card.js';
 import {
   type Ablation,
   type Classifier,
@@ -224,10 +224,21 @@ export class CnnClassifier implements Classifier {
     );
   }
 
+  /**
+   * Where a bownet's frozen weights came from, by layer name: the source pipeline's card for that stage when it was
+   * fitted here, else the one origin the recipe keeps frozen (handcrafted by default).
+   */
+  private frozenOrigin(): (layer: string) => Origin {
+    const r = this.recipe;
+    const frozen = r.kind === 'bownet' ? (['handcrafted', 'unsupervised', 'supervised'] as const).filter((o) => !r.trainable[o]) : [];
+    const byStage = new Map((this.source?.cards() ?? []).map((c) => [c.stage, c.origin]));
+    return (layer) => byStage.get(layer) ?? (frozen.length === 1 ? frozen[0] : 'handcrafted');
+  }
+
   /** The cards of the fitted model, or of the model the recipe builds for images of inShape. */
   cards(inShape: readonly number[] = this.data?.inShape ?? [28, 28, 1]): LayerCard[] {
     const classic = this.recipe.kind === 'cnn' ? ZOO[this.recipe.model].classic : {};
-    if (this.model) return cardsFromModel(this.model, classic);
+    if (this.model) return cardsFromModel(this.model, classic, this.frozenOrigin());
     const m = this.build(
       { inShape: this.inShapeFor(inShape), classes: this.data?.classes ?? Array.from({ length: 10 }, (_, i) => String(i)) },
       0,

@@ -8,6 +8,8 @@ import { dataset } from '../../src/data/registry.js';
 import type { Dataset } from '../../src/core/data.js';
 import type { Pipeline } from '../../src/pipeline/pipeline.js';
 import { bowPipeline, readRecipe, type BowRecipe } from '../../src/pipeline/recipes.js';
+import type { BowNetRecipe } from '../../src/config/recipes.js';
+import { CnnClassifier } from '../../src/cnn/classifier.js';
 import { saveAndLoad } from '../helpers.js';
 
 let ds: Dataset;
@@ -82,5 +84,39 @@ describe('bownet', () => {
       for (let k = 0; k < 10; k++) expect(batched[i * 10 + k]).toBeCloseTo(one[k], 4);
     }
     m.dispose();
+  });
+
+  it("its layer table: a layer with weights is 'supervised' where backpropagation trains it, else its stage's origin", () => {
+    const recipe = readRecipe('bownet') as BowNetRecipe;
+    const stageOrigin = new Map(p.cards().map((k) => [k.stage, k.origin]));
+    const configs = [
+      { handcrafted: false, unsupervised: true, supervised: true },
+      { handcrafted: false, unsupervised: false, supervised: true },
+    ];
+    for (const trainable of configs) {
+      const c = new CnnClassifier({ ...recipe, trainable });
+      c.model = exportBowNet(p, { coding: 'soft', trainable });
+      for (const source of [p, null]) {
+        c.source = source; // null: a loaded model, its recipe alone
+        const cards = c.cards();
+        let frozen = 0;
+        for (const layer of c.model.layers) {
+          const card = cards.find((k) => k.stage === layer.name)!;
+          if (layer.countParams() === 0) expect(card.origin).toBe('none');
+          else if (layer.trainable) expect(card.origin).toBe('supervised');
+          else {
+            frozen++;
+            const frozenOrigins: string[] = (['handcrafted', 'unsupervised', 'supervised'] as const).filter((o) => !trainable[o]);
+            if (source) {
+              expect(stageOrigin.get(layer.name)).toBeDefined();
+              expect(card.origin).toBe(stageOrigin.get(layer.name));
+            } else if (frozenOrigins.length === 1) expect(card.origin).toBe(frozenOrigins[0]);
+            else expect(frozenOrigins).toContain(card.origin); // without the pipeline: one of the frozen origins
+          }
+        }
+        expect(frozen).toBeGreaterThan(0);
+      }
+      c.model.dispose();
+    }
   });
 });
