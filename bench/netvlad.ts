@@ -17,14 +17,13 @@ import { accuracyOf, trainModel } from '../src/cnn/train.js';
 import type { BowNetRecipe } from '../src/config/recipes.js';
 import { dataset } from '../src/data/registry.js';
 import { splitOff } from '../src/data/split.js';
+import { meanSd } from '../src/eval/metrics.js';
 import { bowPipeline, readRecipe } from '../src/pipeline/recipes.js';
 import { table } from './util.js';
 
 const HELD = 2000;
 
 const pct = (x: number) => +(100 * x).toFixed(2);
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const sd = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
 
 export async function run(): Promise<Record<string, unknown>> {
   await useBackend('wasm');
@@ -71,7 +70,10 @@ export async function run(): Promise<Record<string, unknown>> {
     const at = points.filter((q) => q.trainSize === n);
     const col = (k: string) => at.map((q) => q[k] as number);
     const gain = at.map((q) => (q['end to end'] as number) - (q.start as number));
-    const f = (v: number[]) => `${mean(v).toFixed(2)} ± ${sd(v).toFixed(2)}`;
+    const f = (v: number[]) => {
+      const { mean, sd } = meanSd(v);
+      return `${mean.toFixed(2)} ± ${sd.toFixed(2)}`;
+    };
     return {
       'training images': n,
       seeds: at.length,
