@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { didYouMean, listOf } from '../core/suggest.js';
+import { didYouMean, listOf, nearest } from '../core/suggest.js';
 
 export { z };
 
@@ -68,7 +68,12 @@ export function describeIssues(schema: AnySchema, issues: readonly z.core.$ZodIs
       case 'unrecognized_keys': {
         const known = Object.keys(objectAt(schema, iss.path, value)?.shape ?? {});
         return iss.keys
-          .map((k) => `unknown key '${path ? `${path}.` : ''}${k}'${didYouMean(k, known)}; allowed: ${listOf(known)}`)
+          .map((k) => {
+            // the suggestion is a whole path, as the key was given: 'train.lr' for 'train.lrr'
+            const near = nearest(k, known);
+            const hint = near !== null && near !== k ? ` (did you mean '${path ? `${path}.` : ''}${near}'?)` : '';
+            return `unknown key '${path ? `${path}.` : ''}${k}'${hint}; allowed: ${listOf(known)}`;
+          })
           .join('\n');
       }
       case 'invalid_value': {

@@ -133,7 +133,7 @@ export const classifier = defineStage<typeof ClassifierSchema, ClassifierStage>(
             shown = p;
           },
         });
-        bar.end();
+        bar.finishEarly('converged');
         const wt = tf.tensor2d(m.W, [d, classes]),
           bt = tf.tensor1d(m.b);
         W = tf.variable(wt, true) as tf.Variable<tf.Rank.R2>;

@@ -92,6 +92,20 @@ export class Progress {
     else this.stream.write(`${this.line()}\n`);
   }
 
+  /**
+   * Work that ended before its planned total (a solver that converged, a search that stopped early): the bar
+   * is drawn full at what was done, with the reason beside it, and closed.
+   */
+  finishEarly(reason: string): void {
+    if (this.closed) return;
+    if (this.done < this.total) {
+      this.fields = { ...this.fields, [reason]: `(of at most ${this.total})` };
+      this.total = this.done;
+      this.last = 0;
+    }
+    this.end();
+  }
+
   end(): void {
     if (this.closed) return;
     this.closed = true;

@@ -89,7 +89,7 @@ describe('framing to a declared input', () => {
     expect(() => cnn({ size: [3] })).toThrow(/'input.size': expected a side in pixels .* or \[height, width\]/);
     expect(() => cnn({ size: '64' })).toThrow(/'input.size': expected a side in pixels/);
     expect(() => cnn({ size: 32, channels: 2 })).toThrow(/'input.channels': expected 1 \(grey\) or 3 \(colour\)/);
-    expect(() => cnn({ size: 32, chanels: 1 })).toThrow(/unknown key 'input.chanels' \(did you mean 'channels'\?\)/);
+    expect(() => cnn({ size: 32, chanels: 1 })).toThrow(/unknown key 'input.chanels' \(did you mean 'input.channels'\?\)/);
     // a slip at the top of a cnn recipe is told against the cnn recipe's keys, not another kind's
     expect(() => parseRecipe({ kind: 'cnn', name: 'x', model: 'vgg', inputs: { size: 32 } }, 'recipe x')).toThrow(
       /unknown key 'inputs' \(did you mean 'input'\?\); allowed: .*'model', 'config', 'input', 'train'/,

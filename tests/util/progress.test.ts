@@ -43,4 +43,26 @@ describe('Progress in a log', () => {
     t.end();
     expect(term.lines.at(-1)).toMatch(/2\/2 .*\n$/);
   });
+
+  it('draws work that stopped early (a converged solver) full at what was done, with the reason and the planned total', () => {
+    for (const tty of [false, true]) {
+      const { stream, lines } = sink(tty);
+      const bar = new Progress('svm fit', 300, { stream, silent: false, logEveryMs: 60_000, unit: 'pass' });
+      bar.tick(12);
+      bar.tick(7);
+      bar.finishEarly('converged');
+      const last = lines.at(-1)!;
+      expect(last).toMatch(/svm fit \[#{24}\] 19\/19 /); // a full bar: 24 marks, no dots
+      expect(last).toContain('converged (of at most 300)');
+      const n = lines.length;
+      bar.end(); // closed: nothing more
+      expect(lines.length).toBe(n);
+    }
+    // work that did reach its total ends as end() does, with no reason added
+    const { stream, lines } = sink(false);
+    const bar = new Progress('jobs', 2, { stream, silent: false, logEveryMs: 60_000 });
+    bar.tick(2);
+    bar.finishEarly('converged');
+    expect(lines.at(-1)).not.toContain('converged');
+  });
 });
