@@ -225,6 +225,27 @@ export class CnnClassifier implements Classifier {
   }
 
   /**
+   * A bownet fitted here, scored as it was before fine-tuning: its source pipeline exported again (the model
+   * fine-tuning started from) and run on the split as scoreSplit runs the trained one; null for any other model
+   * (a CNN recipe, or a bownet loaded from disk, which keeps no source pipeline).
+   */
+  async scoreSplitBeforeFineTune(split: Split): Promise<Float32Array | null> {
+    const r = this.recipe;
+    if (r.kind !== 'bownet' || !this.source || !this.model) return null;
+    const start = exportBowNet(this.source, { coding: r.coding, beta: r.beta, trainable: r.trainable });
+    try {
+      return await predictSplit(
+        start,
+        framedSplit(split, this.inShapeFor([split.height, split.width, split.channels])),
+        500,
+        this.predictOptions,
+      );
+    } finally {
+      start.dispose();
+    }
+  }
+
+  /**
    * Where a bownet's frozen weights came from, by layer name: the source pipeline's card for that stage when it was
    * fitted here, else the one origin the recipe keeps frozen (handcrafted by default).
    */

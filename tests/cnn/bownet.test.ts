@@ -119,4 +119,31 @@ describe('bownet', () => {
       c.model.dispose();
     }
   });
+
+  it('scores a split as the model was before fine-tuning: a fresh export of its pipeline, not the trained weights', async () => {
+    const recipe = readRecipe('bownet') as BowNetRecipe;
+    const c = new CnnClassifier(recipe);
+    c.source = p;
+    c.model = exportBowNet(p, { coding: recipe.coding, beta: recipe.beta, trainable: recipe.trainable });
+    await trainModel(c.model, ds.train, { epochs: 1, batchSize: 50, lr: 3e-3, progress: false });
+    const start = exportBowNet(p, { coding: recipe.coding, beta: recipe.beta, trainable: recipe.trainable });
+    const want = await predictSplit(start, ds.test, 500); // the reference: the export, by hand
+    start.dispose();
+    const got = (await c.scoreSplitBeforeFineTune(ds.test))!;
+    expect(got).toHaveLength(want.length);
+    let maxDiff = 0;
+    for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+    expect(maxDiff).toBeLessThan(1e-5);
+    // the trained model scores differently: what was scored is the start
+    const trained = await c.scoreSplit(ds.test);
+    let moved = 0;
+    for (let i = 0; i < want.length; i++) moved = Math.max(moved, Math.abs(trained[i] - want[i]));
+    expect(moved).toBeGreaterThan(1e-3);
+    // a bownet without its pipeline (loaded from disk) and a plain CNN have no start to score
+    c.source = null;
+    expect(await c.scoreSplitBeforeFineTune(ds.test)).toBeNull();
+    const cnn = new CnnClassifier(readRecipe('lenet5') as never);
+    expect(await cnn.scoreSplitBeforeFineTune(ds.test)).toBeNull();
+    c.model.dispose();
+  });
 });
