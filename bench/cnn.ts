@@ -130,10 +130,12 @@ export async function run(): Promise<Record<string, unknown>> {
       const flips = clf.predictOptions.flip ? { accuracyNoFlip: +(100 * acc).toFixed(2) } : {};
       if (clf.predictOptions.flip) acc = accuracy(argmax(await clf.scoreSplit(ds.test), ds.classes.length), ds.test.labels);
       let bow: Record<string, number> = {};
-      if (clf.source && clf.beforeFineTune !== null) {
+      const start = await clf.scoreSplitBeforeFineTune(ds.test);
+      if (clf.source && start) {
         // the fitted pipeline itself (hard coding) and the exported CNN before fine-tuning (soft coding)
         const pipelineAcc = accuracy(argmax(await clf.source.scoreSplit(ds.test), ds.classes.length), ds.test.labels);
-        bow = { pipelineAccuracy: +(100 * pipelineAcc).toFixed(2), beforeFineTune: +(100 * clf.beforeFineTune).toFixed(2) };
+        const startAcc = accuracy(argmax(start, ds.classes.length), ds.test.labels);
+        bow = { pipelineAccuracy: +(100 * pipelineAcc).toFixed(2), beforeFineTune: +(100 * startAcc).toFixed(2) };
       }
       const row = {
         dataset: dsName,

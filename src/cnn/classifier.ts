@@ -32,7 +32,7 @@ import { augment } from './alexnet.js';
 import { exportBowNet } from './bownet.js';
 import { cardsFromModel } from './cards.js';
 import { loadModel, saveModel } from './io.js';
-import { accuracyOf, predictLogits, predictSplit, trainModel, type PredictOptions } from './train.js';
+import { predictLogits, predictSplit, trainModel, type PredictOptions } from './train.js';
 import { framedBatch, framedSplit, type InShape, inputShape } from './input.js';
 import { ZOO } from './zoo.js';
 
@@ -64,8 +64,6 @@ export class CnnClassifier implements Classifier {
   data: DataInfo | null = null;
   /** for a bownet: the fitted BoW pipeline it was exported from */
   source: Pipeline | null = null;
-  /** the pipeline's accuracy on the validation split before fine-tuning (bownet, when given one) */
-  beforeFineTune: number | null = null;
 
   constructor(
     readonly recipe: CnnRecipe | BowNetRecipe,
@@ -155,7 +153,6 @@ export class CnnClassifier implements Classifier {
         for (const [k, v] of Object.entries(pf.phases)) phases[`${r.from} ${k}`] = v;
         this.source = p;
         this.model = exportBowNet(p, { coding: r.coding, beta: r.beta, trainable: r.trainable });
-        this.beforeFineTune = opts.validation ? await accuracyOf(this.model, opts.validation) : null;
       } else {
         this.model = this.build(info, opts.seed ?? 0, train);
       }

@@ -114,7 +114,10 @@ describe('help, version, exit codes', () => {
     const cases: [string[], RegExp][] = [
       [['--set', 'coding.mode=hrad'], /'mode': 'hrad' is not allowed \(did you mean 'hard'\?\); allowed: 'hard', 'soft', 'triangle'/],
       [['--set', 'codng.words=10'], /--set codng.words: no classifier has a setting 'codng' \(did you mean 'coding'\?\)/],
-      [['--set', 'train.epoch=1'], /unknown key 'train.epoch' \(did you mean 'train.epochs'\?\); allowed: 'epochs', 'minSteps', 'batchSize'/],
+      [
+        ['--set', 'train.epoch=1'],
+        /unknown key 'train.epoch' \(did you mean 'train.epochs'\?\); allowed: 'epochs', 'minSteps', 'batchSize'/,
+      ],
       [['--set', 'train.batchSize=0'], /'train.batchSize': 0 is too small \(at least 1\)/],
     ];
     for (const [extra, msg] of cases) {
