@@ -17,6 +17,8 @@ import {
 } from '../src/config/recipes.js';
 import type { z } from '../src/config/schema.js';
 import * as stages from '../src/config/stages.js';
+import { stageKinds } from '../src/pipeline/registry.js';
+import { stageSchema } from '../src/stages/stage.js';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -80,28 +82,20 @@ export function schemaTable(schema: unknown): string {
     }
     return `| \`${k}\` | ${dflt} | ${accepts(t)} |`;
   });
+  if (!rows.length) return 'No options.';
   return ['| option | default | accepts |', '|---|---|---|', ...rows].join('\n');
 }
 
-const STAGE_SCHEMAS: [string, z.ZodType][] = [
-  ['deskew', stages.DeskewSchema],
-  ['gradient', stages.GradientSchema],
-  ['orientation', stages.OrientationSchema],
-  ['cells', stages.CellsSchema],
-  ['descriptor', stages.DescriptorSchema],
-  ['dsift', stages.DenseSiftSchema],
-  ['blocks', stages.BlocksSchema],
-  ['blocknorm', stages.BlockNormSchema],
-  ['coding', stages.CodingSchema],
-  ['pooling', stages.PoolingSchema],
-  ['kernelmap', stages.KernelMapSchema],
-  ['classifier', stages.ClassifierSchema],
-  ['union', stages.UnionSchema],
-];
+/** Every built-in stage kind with its schema, in the order the registry defines them: a new kind's table comes with it. */
+const stageSchemas = (): [string, z.ZodType][] =>
+  stageKinds().flatMap((k) => {
+    const s = stageSchema(k);
+    return s ? [[k, s] as [string, z.ZodType]] : [];
+  });
 
 export function configTables(): string {
   return [
-    ...STAGE_SCHEMAS.map(([k, sch]) => `### Stage \`${k}\`\n\n${schemaTable(sch)}`),
+    ...stageSchemas().map(([k, sch]) => `### Stage \`${k}\`\n\n${schemaTable(sch)}`),
     `### Each of a union's \`branches\` (or \`{"recipe": NAME}\`: that bow recipe's stages up to its classifier)\n\n${schemaTable(stages.UnionBranchSchema)}`,
     `### CNN training options (\`train\` in a cnn or bownet recipe; \`--set train.NAME=V\`)\n\n${schemaTable(TrainSchema)}`,
     `### \`train.augment\`\n\n${schemaTable(AugmentSchema)}`,

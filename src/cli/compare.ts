@@ -3,7 +3,8 @@ import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cacheSize, megabytes } from './cache.js';
 import { backendInfo } from '../backend/index.js';
-import { UsageError } from '../core/errors.js';
+import { ConfigError, UsageError } from '../core/errors.js';
+import { Pipeline } from '../pipeline/pipeline.js';
 import type { ProtocolKind } from '../eval/protocol.js';
 import { fitSeconds, inferSpeed, speed, writeReport } from '../report/report.js';
 import { checkNames, compare } from '../eval/compare.js';
@@ -49,6 +50,24 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
     const { folder, note } = cnnRead(String(v.dataset), checked, v);
     if (note) say(v, note);
     ds = await loadDataset(String(v.dataset), v, { folder });
+    // each BoW pipeline, and each value its search would try, takes these images through every stage: checked
+    // before the first fit, not when its turn comes
+    const inShape = [ds.train.height, ds.train.width, ds.train.channels];
+    for (const c of checked) {
+      if (!(c instanceof Pipeline)) continue;
+      c.checkInput(inShape);
+      for (const [path, values] of Object.entries(c.searchSpace()))
+        for (const value of values) {
+          const variant = c.set(path, value);
+          try {
+            variant.checkInput(inShape);
+          } catch (e) {
+            throw e instanceof ConfigError ? new ConfigError(`${c.name}, searching ${path} = ${JSON.stringify(value)}: ${e.message}`) : e;
+          } finally {
+            variant.dispose();
+          }
+        }
+    }
   } catch (e) {
     // a comparison that never started leaves no empty folder behind
     if (made && readdirSync(outDir).length === 0) rmdirSync(outDir);

@@ -75,6 +75,12 @@ export interface PcaStage extends Stage {
 }
 
 export const pca = defineStage<typeof PcaSchema, PcaStage>('pca', PcaSchema, (config, name) => {
+  /** The dimensions kept of D coming in: config.dims, which cannot exceed D (a config error before any work). */
+  const kept = (D: number | undefined): number => {
+    if (D !== undefined && config.dims > D)
+      throw new StageError(name, `dims ${config.dims} > the ${D} channels coming in: PCA keeps at most as many dimensions as it is given`);
+    return config.dims;
+  };
   let W: tf.Tensor2D | null = null; // [D, dims]
   let b: tf.Tensor1D | null = null; // [dims]
   const set = (kernel: tf.Tensor2D, bias: tf.Tensor1D) => {
@@ -152,9 +158,10 @@ export const pca = defineStage<typeof PcaSchema, PcaStage>('pca', PcaSchema, (co
         bias = b;
       return tf.tidy(() => tf.reshape(tf.add(tf.matMul(tf.reshape(x, [n * h * w, d]), kernel), bias), [n, h, w, config.dims]) as Maps);
     },
-    outShape: (sh) => [sh[0], sh[1], config.dims],
+    outShape: (sh) => [sh[0], sh[1], kept(sh[2])],
     card(sh): LayerCard {
       const D = sh[2] ?? 128;
+      kept(D);
       return {
         stage: name,
         classic: `PCA of the descriptors to ${config.dims} dimensions${config.whiten ? ', whitened' : ''}`,

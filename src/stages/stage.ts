@@ -181,12 +181,15 @@ export type LayerClass = (new (...args: never[]) => tf.layers.Layer) & { classNa
 export interface KindOptions {
   parameterFree?: boolean;
   layers?: readonly LayerClass[];
+  /** its config's schema (defineStage gives it): what the documentation's options tables are made from */
+  schema?: z.ZodType;
 }
 
 interface Kind {
   factory: AnyStageFactory;
   parameterFree: boolean;
   layers: readonly LayerClass[];
+  schema?: z.ZodType;
 }
 
 /**
@@ -204,7 +207,12 @@ export function registerStage(kind: string, factory: AnyStageFactory, opts: Kind
       throw new ConfigError(`registerStage: a layer class of kind '${kind}' has no static className (tfjs serialises layers by it)`);
     tf.serialization.registerClass(c as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
-  KINDS.set(kind, { factory, parameterFree: opts.parameterFree ?? false, layers: opts.layers ?? [] });
+  KINDS.set(kind, { factory, parameterFree: opts.parameterFree ?? false, layers: opts.layers ?? [], schema: opts.schema });
+}
+
+/** A registered kind's config schema, where it was defined with one (defineStage). */
+export function stageSchema(kind: string): z.ZodType | undefined {
+  return KINDS.get(kind)?.schema;
 }
 
 export function stageKinds(): string[] {
@@ -269,6 +277,6 @@ export function defineStage<Sch extends z.ZodType, S extends Stage = Stage>(
     }) as unknown as S;
     return stage;
   };
-  registerStage(kind, factory as AnyStageFactory, opts);
+  registerStage(kind, factory as AnyStageFactory, { ...opts, schema });
   return factory;
 }

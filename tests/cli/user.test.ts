@@ -126,6 +126,28 @@ describe('help, version, exit codes', () => {
       expect(r.err, extra.join(' ')).toMatch(msg);
       expect(r.seconds).toBeLessThan(10);
     }
+    // a setting that no image could pass through (PCA to more dimensions than SIFT's 128), given or searched: exit 2
+    // once the images' shape is known, before any stage is fitted
+    for (const [extra, msg] of [
+      [['--set', 'pca.dims=256'], /stage 'pca': dims 256 > the 128 channels coming in/],
+      [['--search', 'pca.dims=32,256'], /fisher-sift, searching pca\.dims = 256: stage 'pca': dims 256 > the 128 channels/],
+    ] as [string[], RegExp][]) {
+      const r = cli([
+        'compare',
+        '--pipelines',
+        'fisher-sift',
+        '--subset',
+        '200',
+        '--test-subset',
+        '50',
+        '--out',
+        join(tmp('pca'), 'out'),
+        ...extra,
+      ]);
+      expect(r.code, extra.join(' ')).toBe(2);
+      expect(r.err, extra.join(' ')).toMatch(msg);
+      expect(r.err).not.toMatch(/dense SIFT|fitting|candidate/i); // nothing was fitted
+    }
     const dir = tmp('recipe');
     const recipe = JSON.parse(readFileSync(join(ROOT, 'pipelines', 'bow-sift.json'), 'utf8'));
     recipe.stages[4].config.wrods = 64;

@@ -16,6 +16,7 @@ import { load } from '../../src/models/load.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { fisher } from '../../src/stages/fisher.js';
 import { pca, symmetricEigen } from '../../src/stages/pca.js';
+import { StageError } from '../../src/stages/stage.js';
 import { vlad } from '../../src/stages/vlad.js';
 import { bossanova } from '../../src/stages/bossanova.js';
 import { FIX, randArray } from '../helpers.js';
@@ -54,6 +55,14 @@ beforeAll(async () => {
 });
 
 describe('pca', () => {
+  it('refuses more dimensions than come in, in its shape and its card (a config error, before any fit)', () => {
+    const s = pca({ dims: 256 });
+    expect(() => s.outShape([10, 10, 128])).toThrow(/stage 'pca': dims 256 > the 128 channels coming in/);
+    expect(() => s.card([10, 10, 128])).toThrow(StageError);
+    expect(s.outShape([10, 10, 256])).toEqual([10, 10, 256]); // as many as come in: allowed
+    expect(pca({ dims: 64 }).outShape([10, 10, 128])).toEqual([10, 10, 64]);
+  });
+
   it('symmetricEigen: A V = V Λ, V orthonormal, eigenvalues descending', () => {
     const n = 12;
     const r = randArray(n * n, 5);
