@@ -39,7 +39,7 @@ const backend = (dflt = 'wasm'): OptionSpec => ({
   default: dflt,
   arg: 'B',
   choices: BACKEND_CHOICES,
-  help: 'tfjs backend: wasm (CPU, with the native kernels where built), cpu (reference), webgpu (GPU), tensorflow (tfjs-node), auto',
+  help: 'tfjs backend: wasm (CPU, with the native kernels where built), cpu (reference), webgpu (GPU), tensorflow (tfjs-node), or auto: tensorflow where tfjs-node is installed, else webgpu where a GPU is found, else wasm',
 });
 const json: OptionSpec = { type: 'boolean', default: false, help: 'print the result as JSON on stdout (no progress bars)' };
 const seed: OptionSpec = { type: 'number', default: 0, arg: 'S', help: 'seed for subsets, sampling, initialisation and shuffling' };
@@ -424,9 +424,9 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'info',
-    summary: 'which backend runs, with its SIMD, threads, native kernels and device',
-    options: { backend: backend('auto'), json, help },
-    examples: ['bowcnn info', 'bowcnn info --backend webgpu'],
+    summary: "which backend runs, with its SIMD, threads, native kernels and device (the default is every command's: wasm)",
+    options: { backend: backend(), json, help },
+    examples: ['bowcnn info', 'bowcnn info --backend auto', 'bowcnn info --backend webgpu'],
   },
 ];
 
@@ -568,7 +568,7 @@ export function optionsMarkdown(detail: 'summary' | 'full'): string {
       '|---|---|---|',
       ...Object.entries(c.options).map(
         ([n, o]) =>
-          `| \`${flag(n, o)}\` | ${cell(o.help)}${o.choices ? ` (${o.choices.join(', ')})` : ''} | ${o.default === undefined || o.default === false ? '' : `\`${o.default}\``} |`,
+          `| \`${flag(n, o)}\` | ${cell(o.help)}${o.choices && !o.choices.every((v) => new RegExp(`\\b${v}\\b`).test(o.help)) ? ` (one of: ${o.choices.join(', ')})` : ''} | ${o.default === undefined || o.default === false ? '' : `\`${o.default}\``} |`,
       ),
       '',
       ...c.examples.map((e) => `    ${e}`),
