@@ -9,7 +9,7 @@
  * not finite (NaN, infinity) are refused at save and at load.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replaceDirAtomic } from './atomic.js';
 import { ModelError } from './errors.js';
@@ -84,6 +84,18 @@ function checkData(data: unknown, file: string): void {
     throw new ModelError(file, "'data.readShape' (the training images as read) must be [height, width, channels], whole numbers > 0");
 }
 
+/** The saved models one level down (a run's models/ folder, or a run folder), as '; models in it: a, b'. */
+function modelsInside(dir: string): string {
+  const found: string[] = [];
+  for (const sub of ['', 'models']) {
+    const d = join(dir, sub);
+    if (!existsSync(d) || !statSync(d).isDirectory()) continue;
+    for (const e of readdirSync(d, { withFileTypes: true }))
+      if (e.isDirectory() && existsSync(join(d, e.name, 'meta.json'))) found.push(join(sub, e.name));
+  }
+  return found.length ? `; the saved models in it: ${found.map((f) => join(dir, f)).join(', ')}` : '';
+}
+
 /** meta.json of a model folder, checked for format and version (files are checked as they are read). */
 export function readModelMeta(dir: string): ModelMeta {
   const file = join(dir, 'meta.json');
@@ -92,7 +104,7 @@ export function readModelMeta(dir: string): ModelMeta {
     const what =
       existsSync(join(dir, 'model.json')) || existsSync(join(dir, 'pipeline.json'))
         ? 'a model folder without meta.json (saved by another tool, or damaged)'
-        : 'not a saved bowcnn model (no meta.json)';
+        : `not a saved bowcnn model (no meta.json)${modelsInside(dir)}`;
     throw new ModelError(dir, what);
   }
   let meta: ModelMeta;

@@ -28,7 +28,11 @@ export function nearest(given: string, known: readonly string[]): string | null 
     }
   }
   const limit = Math.max(1, Math.floor(Math.max(given.length, 3) / 3));
-  return bestD <= limit ? best : null;
+  if (bestD <= limit) return best;
+  // a shortening of one name alone ('fashion' for 'fashion-mnist'), at least 3 letters
+  const g = given.toLowerCase();
+  const starts = g.length >= 3 ? known.filter((k) => k.toLowerCase().startsWith(g)) : [];
+  return starts.length === 1 ? starts[0] : null;
 }
 
 /** " (did you mean 'x'?)" or "". */
