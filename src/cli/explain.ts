@@ -1,8 +1,10 @@
-/** bowcnn explain RECIPE [--size HxWxC]: the stage <-> layer table in the terminal. */
+/** bowcnn explain RECIPE [--size HxWxC | HxW]: the stage <-> layer table in the terminal. */
 import { useBackend } from '../backend/index.js';
 import type { LayerCard } from '../core/card.js';
 import { UsageError } from '../core/errors.js';
 import { classifierFrom } from '../models/resolve.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { readRecipe } from '../pipeline/recipes.js';
 import { output } from './common.js';
 import type { Values } from './spec.js';
 
@@ -29,10 +31,48 @@ export function cardTable(cards: LayerCard[]): string {
   return [line(rows[0]), w.map((x) => '-'.repeat(x)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
+/**
+ * The course's reading of a BoW chain, by stage kind: BoW = Conv1 + local pooling + Conv2 + global pooling + fully
+ * connected. A chain with a stage outside these (a union, HOG's blocks) is not read this way.
+ */
+const PART: Record<string, readonly string[]> = {
+  gradient: ['Conv1'],
+  orientation: ['Conv1'],
+  dsift: ['Conv1', 'local pooling'],
+  cells: ['local pooling'],
+  descriptor: ['local pooling'],
+  pca: ['Conv2'],
+  coding: ['Conv2'],
+  fisher: ['Conv2', 'global pooling'],
+  vlad: ['Conv2', 'global pooling'],
+  bossanova: ['Conv2', 'global pooling'],
+  pooling: ['global pooling'],
+  kernelmap: ['fully connected'],
+  classifier: ['fully connected'],
+};
+
+/**
+ * "BoW = Conv1 (gradient, orientation) + ..." for a chain of the stages PART knows, or null. A stage that is two
+ * parts (Fisher vectors: the posteriors' 1x1 convolution, then their pooling) is named in both.
+ */
+export function bowReading(stages: readonly { kind: string; name: string }[]): string | null {
+  if (!stages.length || !stages.every((s) => PART[s.kind])) return null;
+  const groups: { part: string; names: string[] }[] = [];
+  for (const s of stages)
+    for (const part of PART[s.kind]) {
+      const last = groups.at(-1);
+      if (last && last.part === part) last.names.push(s.name);
+      else groups.push({ part, names: [s.name] });
+    }
+  return `BoW = ${groups.map((g) => `${g.part} (${g.names.join(', ')})`).join(' + ')}`;
+}
+
 export async function explainCommand(v: Values, [name]: string[]): Promise<void> {
+  // HxWxC, or HxW for grey images (as the other commands give sizes)
   const dims = String(v.size).split('x').map(Number);
+  if (dims.length === 2) dims.push(1);
   if (dims.length !== 3 || !dims.every((d) => Number.isInteger(d) && d > 0))
-    throw new UsageError(`--size ${v.size}: expected HxWxC, e.g. 28x28x1`);
+    throw new UsageError(`--size ${v.size}: expected HxWxC or HxW (grey), e.g. 28x28x1 or 32x32`);
   await useBackend('cpu', { progress: false });
   const c = await classifierFrom(name);
   const cards = c.cards(dims);
@@ -41,13 +81,27 @@ export async function explainCommand(v: Values, [name]: string[]): Promise<void>
     throw new UsageError(
       `--size ${v.size}: images this small leave nothing after '${empty.stage}' (${empty.outShape?.join('x')}): give a larger size`,
     );
+  let about = (c.describe() as { about?: string }).about;
+  if (!about)
+    try {
+      about = readRecipe(name).about; // a BoW recipe keeps its description in the recipe, not in the pipeline
+    } catch {
+      // a module or a saved pipeline: no recipe to read
+    }
+  const reading = c instanceof Pipeline ? bowReading(c.stages) : null;
+  const search = Object.entries(c.searchSpace());
   output(v.json, cards, () => {
-    const about = (c.describe() as { about?: string }).about;
     console.log(`${c.name}${about ? `: ${about}` : ''}\n`);
     console.log(cardTable(cards));
     const total = cards.reduce((a, k) => a + k.params, 0);
     const learned = cards.filter((k) => k.origin === 'supervised' || k.origin === 'unsupervised').reduce((a, k) => a + k.params, 0);
     console.log(`\ntotal parameters ${total}${learned !== total ? ` (${learned} learned, ${total - learned} handcrafted)` : ''}`);
+    if (reading) console.log(`\n${reading}`);
+    if (search.length)
+      console.log(
+        `\nchosen on a validation split by compare (the validation protocol): ${search.map(([k, vs]) => `${k} in ${vs.map((x) => JSON.stringify(x)).join(', ')}`).join('; ')}; the table shows the recipe's own values`,
+      );
+    console.log('\nRF px: the receptive field of one output position, in input pixels; padding counts, so it can exceed the image.');
   });
   c.dispose();
 }

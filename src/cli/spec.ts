@@ -293,7 +293,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'the stage <-> layer table of a recipe, in the terminal',
     positionals: { usage: 'RECIPE', min: 1, max: 1 },
     options: {
-      size: { type: 'string', default: '28x28x1', arg: 'HxWxC', help: 'the image size the table is computed for' },
+      size: { type: 'string', default: '28x28x1', arg: 'HxWxC', help: 'the image size the table is computed for (HxW: grey images)' },
       json,
       help,
     },

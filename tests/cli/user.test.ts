@@ -588,3 +588,34 @@ describe('a CNN recipe that declares its input, on a folder', () => {
     expect(b.err).toMatch(/takes 32x32x3 images .*16x16x3: leave out --image-size and --channels/);
   }, 240_000);
 });
+
+describe('explain --size', () => {
+  it('takes HxW for grey images as every other command gives sizes: the same table as HxWx1', () => {
+    const grey = cli(['explain', 'lenet5', '--size', '32x32']);
+    const full = cli(['explain', 'lenet5', '--size', '32x32x1']);
+    const small = cli(['explain', 'lenet5', '--size', '28x28x1']);
+    expect(grey.code, grey.err).toBe(0);
+    expect(grey.out).toBe(full.out);
+    expect(grey.out).not.toBe(small.out); // the size reached the table
+    const bad = cli(['explain', 'lenet5', '--size', '32']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--size 32: expected HxWxC or HxW \(grey\)/);
+  });
+
+  it("reads a BoW chain as the course's five parts, says what the protocol chooses, and reads nothing into a union", () => {
+    const sift = cli(['explain', 'bow-sift']);
+    expect(sift.code, sift.err).toBe(0);
+    // the course's slide, with bow-sift's stages (pipelines/bow-sift.json) in their places
+    expect(sift.out).toContain(
+      'BoW = Conv1 (gradient, orientation) + local pooling (cells, descriptor) + Conv2 (coding) + global pooling (pooling) + fully connected (classifier)',
+    );
+    expect(sift.out).toMatch(/^bow-sift: Dense SIFT/m); // the recipe's description, as for a CNN recipe
+    const search = JSON.parse(readFileSync(join(ROOT, 'pipelines', 'bow-sift.json'), 'utf8')).search['classifier.C'] as number[];
+    expect(sift.out).toContain(`classifier.C in ${search.join(', ')}`);
+    const fv = cli(['explain', 'fisher-sift']);
+    expect(fv.out).toContain('+ Conv2 (pca, fisher) + global pooling (fisher) +'); // one stage, two parts
+    const union = cli(['explain', 'hog-bow-svm']);
+    expect(union.code).toBe(0);
+    expect(union.out).not.toContain('BoW = ');
+  });
+});
