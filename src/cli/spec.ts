@@ -18,6 +18,8 @@ export interface OptionSpec {
   arg?: string;
   /** the values a string option takes */
   choices?: readonly string[];
+  /** what other commands call this option ('image-size' for features' size): named in the unknown-option error */
+  aka?: readonly string[];
 }
 
 export interface CommandSpec {
@@ -293,7 +295,13 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'the stage <-> layer table of a recipe, in the terminal',
     positionals: { usage: 'RECIPE', min: 1, max: 1 },
     options: {
-      size: { type: 'string', default: '28x28x1', arg: 'HxWxC', help: 'the image size the table is computed for (HxW: grey images)' },
+      size: {
+        type: 'string',
+        default: '28x28x1',
+        arg: 'HxWxC',
+        help: 'the image size the table is computed for (HxW: grey images)',
+        aka: ['image-size'],
+      },
       json,
       help,
     },
@@ -374,10 +382,11 @@ export const COMMANDS: CommandSpec[] = [
         default: 'bow-sift',
         arg: 'P',
         help: 'a BoW recipe or pipeline module; its stages before the classifier',
+        aka: ['pipelines'],
       },
       shard: { type: 'number', default: 1000, arg: 'N', help: 'images a job' },
       sample: { type: 'number', default: 5000, arg: 'N', help: 'images the dictionary is fitted on (a seeded sample)' },
-      size: { type: 'string', default: '28x28', arg: 'HxW', help: 'the images are resized to this' },
+      size: { type: 'string', default: '28x28', arg: 'HxW', help: 'the images are resized to this', aka: ['image-size'] },
       channels: { type: 'string', default: '1', arg: 'C', choices: ['1', '3'], help: 'grey (1) or RGB (3)' },
       out: { type: 'string', arg: 'DIR', help: 'where features.json (the index of the shards) goes (default runs/features)' },
       cache: { type: 'string', arg: 'DIR', help: 'the shared cache the shards are written into (default OUT/cache)' },
@@ -462,7 +471,8 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { values: Value
     const msg = (e as Error).message;
     const unknown = /Unknown option '(-{1,2})([^']+)'/.exec(msg);
     if (unknown) {
-      const near = nearest(unknown[2], Object.keys(spec.options));
+      const aka = Object.entries(spec.options).find(([, o]) => o.aka?.includes(unknown[2]))?.[0];
+      const near = aka ?? nearest(unknown[2], Object.keys(spec.options));
       throw new UsageError(
         `unknown option '${unknown[1]}${unknown[2]}'${near ? ` (did you mean '--${near}'?)` : ''}; see bowcnn ${spec.name} --help`,
       );

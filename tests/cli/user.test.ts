@@ -102,6 +102,10 @@ describe('help, version, exit codes', () => {
       [['compare', '--dataset', 'fashon-mnist'], /unknown dataset 'fashon-mnist' \(did you mean 'fashion-mnist'\?\)/],
       [['trian'], /unknown command 'trian' \(did you mean 'train'\?\)/],
       [['compare', '--backend', 'gpu'], /--backend gpu: not one of/],
+      // an option another command spells differently: the one this command has
+      [['features', '--dataset', 'folder:/tmp', '--image-size', '32x32'], /unknown option '--image-size' \(did you mean '--size'\?\)/],
+      [['features', '--pipelines', 'bow-sift'], /unknown option '--pipelines' \(did you mean '--pipeline'\?\)/],
+      [['datasets', 'fetch', 'fashion'], /nothing to download by that name \(did you mean 'fashion-mnist'\?\)/],
     ];
     for (const [args, msg] of cases) {
       const r = cli(args);
