@@ -30,7 +30,7 @@ export async function datasetsCommand(v: Values, pos: string[]): Promise<void> {
     }
     if (!REMOTE[name])
       throw new UsageError(
-        `datasets fetch ${pos[1]}: nothing to download by that name${didYouMean(pos[1], Object.keys(REMOTE))}; NAME is one of ${listOf(Object.keys(REMOTE))}`,
+        `fetch ${pos[1]}: nothing to download by that name${didYouMean(pos[1], Object.keys(REMOTE))}; NAME is one of ${listOf(Object.keys(REMOTE))}`,
       );
     let bar: Progress | null = null;
     let current = '';

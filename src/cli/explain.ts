@@ -35,34 +35,48 @@ export function cardTable(cards: LayerCard[]): string {
  * The course's reading of a BoW chain, by stage kind: BoW = Conv1 + local pooling + Conv2 + global pooling + fully
  * connected. A chain with a stage outside these (a union, HOG's blocks) is not read this way.
  */
-const PART: Record<string, readonly string[]> = {
-  gradient: ['Conv1'],
-  orientation: ['Conv1'],
-  dsift: ['Conv1', 'local pooling'],
-  cells: ['local pooling'],
-  descriptor: ['local pooling'],
-  pca: ['Conv2'],
-  coding: ['Conv2'],
-  fisher: ['Conv2', 'global pooling'],
-  vlad: ['Conv2', 'global pooling'],
-  bossanova: ['Conv2', 'global pooling'],
-  pooling: ['global pooling'],
-  kernelmap: ['fully connected'],
-  classifier: ['fully connected'],
+const PART: Record<string, readonly (readonly [part: string, what?: string])[]> = {
+  gradient: [['Conv1']],
+  orientation: [['Conv1']],
+  dsift: [
+    ['Conv1', 'its gradient filters'],
+    ['local pooling', 'its cells and descriptors'],
+  ],
+  cells: [['local pooling']],
+  descriptor: [['local pooling']],
+  pca: [['Conv2']],
+  coding: [['Conv2']],
+  fisher: [
+    ['Conv2', 'its 1x1 conv + softmax: the posteriors'],
+    ['global pooling', 'its sums of the posteriors and their moments'],
+  ],
+  vlad: [
+    ['Conv2', 'its assignment to the centres'],
+    ['global pooling', 'its sums of the residuals'],
+  ],
+  bossanova: [
+    ['Conv2', 'its distances to the words'],
+    ['global pooling', 'its histograms of them'],
+  ],
+  pooling: [['global pooling']],
+  kernelmap: [['fully connected', 'an element-wise map that makes it a kernel SVM']],
+  classifier: [['fully connected']],
 };
 
 /**
  * "BoW = Conv1 (gradient, orientation) + ..." for a chain of the stages PART knows, or null. A stage that is two
- * parts (Fisher vectors: the posteriors' 1x1 convolution, then their pooling) is named in both.
+ * parts (Fisher vectors: the posteriors' 1x1 convolution, then their pooling) is named in both, saying which part
+ * of it is where.
  */
 export function bowReading(stages: readonly { kind: string; name: string }[]): string | null {
   if (!stages.length || !stages.every((s) => PART[s.kind])) return null;
   const groups: { part: string; names: string[] }[] = [];
   for (const s of stages)
-    for (const part of PART[s.kind]) {
+    for (const [part, what] of PART[s.kind]) {
+      const label = what ? `${s.name}: ${what}` : s.name;
       const last = groups.at(-1);
-      if (last && last.part === part) last.names.push(s.name);
-      else groups.push({ part, names: [s.name] });
+      if (last && last.part === part) last.names.push(label);
+      else groups.push({ part, names: [label] });
     }
   return `BoW = ${groups.map((g) => `${g.part} (${g.names.join(', ')})`).join(' + ')}`;
 }

@@ -120,7 +120,7 @@ export async function trainCommand(v: Values): Promise<void> {
       );
       if (before)
         console.log(
-          `before fine-tuning ${(before.accuracy * 100).toFixed(2)}% [${(100 * before.ci95[0]).toFixed(2)}, ${(100 * before.ci95[1]).toFixed(2)}]  (the same images, scored by the BoW pipeline exported as a CNN, where training started: ${(100 * (r.accuracy - before.accuracy)).toFixed(2)} points gained)`,
+          `before fine-tuning ${(before.accuracy * 100).toFixed(2)}% [${(100 * before.ci95[0]).toFixed(2)}, ${(100 * before.ci95[1]).toFixed(2)}]  (the same images, scored by the BoW pipeline exported as a CNN, where training started: ${(100 * Math.abs(r.accuracy - before.accuracy)).toFixed(2)} points ${r.accuracy >= before.accuracy ? 'gained' : 'lost'})`,
         );
       const resumed = r.fit.resumedFromEpoch ?? null;
       const n = r.epochs?.length ?? 0;
@@ -129,7 +129,9 @@ export async function trainCommand(v: Values): Promise<void> {
         console.log(
           `training           ${speed(r.fit)} images/s over ${n} epoch(s)${resumed !== null ? ` (resumed after epoch ${resumed + 1})` : ''}`,
         );
-      console.log(`inference          ${r.inferImagesPerSec.toFixed(0)} images/s${testTimeFlips ? ' (two passes per image)' : ''}`);
+      console.log(
+        `inference          ${Math.round(r.inferImagesPerSec).toLocaleString('en-US')} images/s${testTimeFlips ? ' (two passes per image)' : ''}`,
+      );
       console.log(`backend            ${info.name} (${info.device}; ${info.threads} thread${info.threads === 1 ? '' : 's'})`);
       if (dir) console.log(`saved              ${join(dir, 'model')}  (bowcnn eval --model ${join(dir, 'model')})`);
     });

@@ -373,11 +373,9 @@ export class Pipeline implements Classifier {
         continue;
       }
       // a seeded subset of images, streamed through the fitted prefix
-      const perImage =
-        chainCards(this.stages.slice(0, i), info.inShape)
-          .at(-1)
-          ?.outShape?.slice(0, 2)
-          .reduce((a, b) => a * b, 1) ?? 1;
+      const upOut = chainCards(this.stages.slice(0, i), info.inShape).at(-1)?.outShape; // [H,W,C] coming in
+      const upShape = upOut ?? info.inShape;
+      const perImage = upOut?.slice(0, 2).reduce((a, b) => a * b, 1) ?? 1;
       const sample = s.fitSample?.() ?? 100_000;
       const want = Math.min(train.n, opts.codingImages ?? Math.ceil((2 * sample) / Math.max(1, perImage)));
       const rand = rng(opts.seed ?? 0);
@@ -388,7 +386,7 @@ export class Pipeline implements Classifier {
       }
       const chosen = idx.slice(0, want).sort((a, b) => a - b);
       const self = this;
-      const bar = new Progress(`${this.name} ${s.name} descriptors`, want, {
+      const bar = new Progress(`${this.name} ${s.name}: descriptors of ${want} sampled images`, want, {
         unit: 'img',
         silent: opts.progress === false ? true : undefined,
       });
@@ -403,6 +401,8 @@ export class Pipeline implements Classifier {
           yield y;
         }
         bar.end();
+        // the fit itself (k-means, a GMM, PCA) draws no bar: say what runs, so that a quiet minute is not taken for a hang
+        bar.note(`${self.name} ${s.name}: fitting ${s.card(upShape).classic} on those descriptors`);
       }
       await s.fit(stream());
       cache?.put(key, 'state', await stateArrays(s));

@@ -38,6 +38,13 @@ export interface BossaNovaStage extends Stage {
 }
 
 export const bossanova = defineStage<typeof BossaNovaSchema, BossaNovaStage>('bossanova', BossaNovaSchema, (config, name) => {
+  if (config.lambdaMin >= config.lambdaMax)
+    throw new StageError(
+      name,
+      `lambdaMin ${config.lambdaMin} must be below lambdaMax ${config.lambdaMax}: the bins span [lambdaMin σ, lambdaMax σ]`,
+    );
+  if (config.knn > config.words)
+    throw new StageError(name, `knn ${config.knn} > words ${config.words}: a descriptor counts for at most every word`);
   let C: tf.Tensor2D | null = null;
   let S: tf.Tensor1D | null = null;
   const regions = config.pyramid.reduce((a, l) => a + l * l, 0);

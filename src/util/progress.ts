@@ -106,6 +106,11 @@ export class Progress {
     this.end();
   }
 
+  /** A line of its own under the bar (what comes next), silenced as the bar is. */
+  note(text: string): void {
+    if (!this.silent) this.stream.write(`${text}\n`);
+  }
+
   end(): void {
     if (this.closed) return;
     this.closed = true;

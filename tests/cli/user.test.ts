@@ -617,7 +617,10 @@ describe('explain --size', () => {
     const search = JSON.parse(readFileSync(join(ROOT, 'pipelines', 'bow-sift.json'), 'utf8')).search['classifier.C'] as number[];
     expect(sift.out).toContain(`classifier.C in ${search.join(', ')}`);
     const fv = cli(['explain', 'fisher-sift']);
-    expect(fv.out).toContain('+ Conv2 (pca, fisher) + global pooling (fisher) +'); // one stage, two parts
+    // one stage, two parts, each saying which part of it is where
+    expect(fv.out).toContain(
+      '+ Conv2 (pca, fisher: its 1x1 conv + softmax: the posteriors) + global pooling (fisher: its sums of the posteriors and their moments) +',
+    );
     const union = cli(['explain', 'hog-bow-svm']);
     expect(union.code).toBe(0);
     expect(union.out).not.toContain('BoW = ');

@@ -291,6 +291,13 @@ describe('vlad (a stage, and its layer: NetVLAD when soft and trained)', () => {
 });
 
 describe('bossanova (a stage, and its layer)', () => {
+  it('refuses settings no histogram can have: an empty range of distances, more neighbours than words', () => {
+    expect(() => bossanova({ lambdaMin: 3, lambdaMax: 1 })).toThrow(/lambdaMin 3 must be below lambdaMax 1/);
+    expect(() => bossanova({ lambdaMin: 1, lambdaMax: 1 })).toThrow(StageError);
+    expect(() => bossanova({ words: 16, knn: 50 })).toThrow(/knn 50 > words 16/);
+    expect(bossanova({ words: 16, knn: 16 }).config.knn).toBe(16); // every word: allowed
+  });
+
   it('gives, per image and per pyramid region, the plain-loop reference; its layer gives the stage output', async () => {
     const o = { bins: 3, lambdaMin: 0.4, lambdaMax: 2, knn: 4, gamma: 1 };
     const s = bossanova({ words: K, pyramid: [1, 2], ...o });

@@ -65,4 +65,13 @@ describe('Progress in a log', () => {
     bar.finishEarly('converged');
     expect(lines.at(-1)).not.toContain('converged');
   });
+
+  it('writes a note on a line of its own, and nothing when the bar is silenced', () => {
+    const { stream, lines } = sink(false);
+    new Progress('a', 1, { stream, silent: false }).note('fitting k-means');
+    expect(lines).toEqual(['fitting k-means\n']);
+    const quiet = sink(false);
+    new Progress('a', 1, { stream: quiet.stream, silent: true }).note('fitting k-means');
+    expect(quiet.lines).toEqual([]);
+  });
 });
