@@ -147,7 +147,8 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
           `${c.name}: ${p.candidates.length} candidate${p.candidates.length === 1 ? '' : 's'} on ${p.validationImages} validation images (${p.seconds.toFixed(0)} s); ${chosen.length ? `chose ${chosen.join(' ')}` : "the recipe's settings"} (validation ${pct(Math.max(...p.candidates.map((x) => x.validationAccuracy)))})`,
         );
       }
-      for (const m of r.pairs) console.log(`${m.a} vs ${m.b}: ${m.verdict}`);
+      // one pair: the verdict line below says it
+      if (r.pairs.length > 1) for (const m of r.pairs) console.log(`${m.a} vs ${m.b}: ${m.verdict}`);
       for (const line of r.curveSummary) console.log(`curves: ${line}`);
       for (const a of r.ablation ?? []) {
         const d = 100 * a.deltaAccuracy;
