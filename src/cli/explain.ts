@@ -5,6 +5,8 @@ import { UsageError } from '../core/errors.js';
 import { classifierFrom } from '../models/resolve.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { readRecipe } from '../pipeline/recipes.js';
+import type { Stage } from '../stages/stage.js';
+import { isUnion, type UnionStage } from '../stages/union.js';
 import { output } from './common.js';
 import type { Values } from './spec.js';
 
@@ -81,6 +83,23 @@ export function bowReading(stages: readonly { kind: string; name: string }[]): s
   return `BoW = ${groups.map((g) => `${g.part} (${g.names.join(', ')})`).join(' + ')}`;
 }
 
+/**
+ * The readings of a pipeline: its own, or, for a union, each branch's as the chain it is inside the pipeline
+ * (the stages before the union, the branch, the stages after), named by branch; branches PART cannot read are left out.
+ */
+export function unionReadings(stages: readonly Stage[]): string[] {
+  const at = stages.findIndex(isUnion);
+  if (at < 0) {
+    const r = bowReading(stages);
+    return r ? [r] : [];
+  }
+  const u = stages[at] as UnionStage;
+  return u.branches().flatMap((b) => {
+    const r = bowReading([...stages.slice(0, at), ...b.stages, ...stages.slice(at + 1)]);
+    return r ? [`branch '${b.name}': ${r}`] : [];
+  });
+}
+
 export async function explainCommand(v: Values, [name]: string[]): Promise<void> {
   // HxWxC, or HxW for grey images (as the other commands give sizes)
   const dims = String(v.size).split('x').map(Number);
@@ -102,7 +121,7 @@ export async function explainCommand(v: Values, [name]: string[]): Promise<void>
     } catch {
       // a module or a saved pipeline: no recipe to read
     }
-  const reading = c instanceof Pipeline ? bowReading(c.stages) : null;
+  const readings = c instanceof Pipeline ? unionReadings(c.stages) : [];
   const search = Object.entries(c.searchSpace());
   output(v.json, cards, () => {
     console.log(`${c.name}${about ? `: ${about}` : ''}\n`);
@@ -110,7 +129,7 @@ export async function explainCommand(v: Values, [name]: string[]): Promise<void>
     const total = cards.reduce((a, k) => a + k.params, 0);
     const learned = cards.filter((k) => k.origin === 'supervised' || k.origin === 'unsupervised').reduce((a, k) => a + k.params, 0);
     console.log(`\ntotal parameters ${total}${learned !== total ? ` (${learned} learned, ${total - learned} handcrafted)` : ''}`);
-    if (reading) console.log(`\n${reading}`);
+    if (readings.length) console.log(`\n${readings.join('\n')}`);
     if (search.length)
       console.log(
         `\nchosen on a validation split by compare (the validation protocol): ${search.map(([k, vs]) => `${k} in ${vs.map((x) => JSON.stringify(x)).join(', ')}`).join('; ')}; the table shows the recipe's own values`,

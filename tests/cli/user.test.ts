@@ -621,8 +621,20 @@ describe('explain --size', () => {
     expect(fv.out).toContain(
       '+ Conv2 (pca, fisher: its 1x1 conv + softmax: the posteriors) + global pooling (fisher: its sums of the posteriors and their moments) +',
     );
+    // a union: the BoW branch read as the chain it is inside the pipeline (with the pipeline's classifier); HOG's not
     const union = cli(['explain', 'hog-bow-svm']);
     expect(union.code).toBe(0);
-    expect(union.out).not.toContain('BoW = ');
+    const branches = JSON.parse(readFileSync(join(ROOT, 'pipelines', 'hog-bow-svm.json'), 'utf8')).stages[0].config.branches as {
+      name: string;
+      recipe: string;
+    }[];
+    const bow = branches.find((b) => b.recipe === 'bow-sift-soft')!;
+    const hog = branches.find((b) => b.recipe === 'hog-svm')!;
+    expect(union.out).toContain(
+      `branch '${bow.name}': BoW = Conv1 (gradient, orientation) + local pooling (cells, descriptor) + Conv2 (coding)`,
+    );
+    expect(union.out).toMatch(/fully connected \(kernelmap: [^)]*, classifier\)/);
+    expect(union.out).not.toContain(`branch '${hog.name}'`);
+    expect(union.out.match(/BoW = /g)).toHaveLength(1);
   });
 });
