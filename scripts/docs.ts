@@ -86,9 +86,9 @@ export function schemaTable(schema: unknown): string {
   return ['| option | default | accepts |', '|---|---|---|', ...rows].join('\n');
 }
 
-/** Every built-in stage kind with its schema, in the order the registry defines them: a new kind's table comes with it. */
+/** Every built-in stage kind with its schema, by name: a new kind's table comes with it. */
 const stageSchemas = (): [string, z.ZodType][] =>
-  stageKinds().flatMap((k) => {
+  [...stageKinds()].sort().flatMap((k) => {
     const s = stageSchema(k);
     return s ? [[k, s] as [string, z.ZodType]] : [];
   });

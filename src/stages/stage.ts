@@ -195,7 +195,7 @@ interface Kind {
 /**
  * Stage kinds by name: what recipes name and what load rebuilds saved stages by. Each kind registers
  * itself where it is defined (defineStage), as tfjs-layers registers each class under its definition;
- * pipeline/registry.ts imports the built-in kinds so that they are all known.
+ * pipeline/registry.ts imports every module of this folder so that they are all known.
  */
 const KINDS = new Map<string, Kind>();
 
