@@ -3,9 +3,9 @@ import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cacheSize, megabytes } from './cache.js';
 import { backendInfo } from '../backend/index.js';
-import { ConfigError, UsageError } from '../core/errors.js';
+import { ConfigError, FitError, UsageError } from '../core/errors.js';
+import { candidates, openSpace, withSettings, type ProtocolKind } from '../eval/protocol.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import type { ProtocolKind } from '../eval/protocol.js';
 import { fitSeconds, inferSpeed, speed, writeReport } from '../report/report.js';
 import { checkNames, compare } from '../eval/compare.js';
 import { applySearch, applySets, classifierFrom } from '../models/resolve.js';
@@ -50,23 +50,29 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
     const { folder, note } = cnnRead(String(v.dataset), checked, v);
     if (note) say(v, note);
     ds = await loadDataset(String(v.dataset), v, { folder });
-    // each BoW pipeline, and each value its search would try, takes these images through every stage: checked
-    // before the first fit, not when its turn comes
+    // each BoW pipeline, and each combination of settings the protocol will try for it, takes these images through
+    // every stage: checked before the first fit, not when its turn comes
     const inShape = [ds.train.height, ds.train.width, ds.train.channels];
     for (const c of checked) {
       if (!(c instanceof Pipeline)) continue;
       c.checkInput(inShape);
-      for (const [path, values] of Object.entries(c.searchSpace()))
-        for (const value of values) {
-          const variant = c.set(path, value);
-          try {
-            variant.checkInput(inShape);
-          } catch (e) {
-            throw e instanceof ConfigError ? new ConfigError(`${c.name}, searching ${path} = ${JSON.stringify(value)}: ${e.message}`) : e;
-          } finally {
-            variant.dispose();
-          }
+      const space = protocol.kind === 'validation' ? openSpace(c, sets) : {};
+      for (const settings of candidates(space)) {
+        if (!Object.keys(settings).length) continue;
+        const variant = withSettings(c, settings) as Pipeline;
+        try {
+          variant.checkInput(inShape);
+        } catch (e) {
+          const at = Object.entries(settings)
+            .map(([k, x]) => `${k} = ${JSON.stringify(x)}`)
+            .join(', ');
+          if (e instanceof FitError) throw new FitError(`${c.name}, searching ${at}: ${e.message}`);
+          if (e instanceof ConfigError) throw new ConfigError(`${c.name}, searching ${at}: ${e.message}`);
+          throw e;
+        } finally {
+          if (variant !== c) variant.dispose();
         }
+      }
     }
   } catch (e) {
     // a comparison that never started leaves no empty folder behind

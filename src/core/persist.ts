@@ -89,9 +89,13 @@ function modelsInside(dir: string): string {
   const found: string[] = [];
   for (const sub of ['', 'models']) {
     const d = join(dir, sub);
-    if (!existsSync(d) || !statSync(d).isDirectory()) continue;
-    for (const e of readdirSync(d, { withFileTypes: true }))
-      if (e.isDirectory() && existsSync(join(d, e.name, 'meta.json'))) found.push(join(sub, e.name));
+    try {
+      if (!existsSync(d) || !statSync(d).isDirectory()) continue;
+      for (const e of readdirSync(d, { withFileTypes: true }))
+        if (e.isDirectory() && existsSync(join(d, e.name, 'meta.json'))) found.push(join(sub, e.name));
+    } catch {
+      // a folder that cannot be read: the error names the model folder without the list
+    }
   }
   return found.length ? `; the saved models in it: ${found.map((f) => join(dir, f)).join(', ')}` : '';
 }

@@ -38,13 +38,15 @@ export interface BossaNovaStage extends Stage {
 }
 
 export const bossanova = defineStage<typeof BossaNovaSchema, BossaNovaStage>('bossanova', BossaNovaSchema, (config, name) => {
-  if (config.lambdaMin >= config.lambdaMax)
-    throw new StageError(
-      name,
-      `lambdaMin ${config.lambdaMin} must be below lambdaMax ${config.lambdaMax}: the bins span [lambdaMin σ, lambdaMax σ]`,
-    );
-  if (config.knn > config.words)
-    throw new StageError(name, `knn ${config.knn} > words ${config.words}: a descriptor counts for at most every word`);
+  // checked where the config is whole (its shape, card and fit), not here: --set changes one value at a time.
+  // knn above words is allowed: a descriptor then counts for every word (ops/bossanova.ts clamps it)
+  const checkRange = () => {
+    if (config.lambdaMin >= config.lambdaMax)
+      throw new StageError(
+        name,
+        `lambdaMin ${config.lambdaMin} must be below lambdaMax ${config.lambdaMax}: the bins span [lambdaMin σ, lambdaMax σ]`,
+      );
+  };
   let C: tf.Tensor2D | null = null;
   let S: tf.Tensor1D | null = null;
   const regions = config.pyramid.reduce((a, l) => a + l * l, 0);
@@ -60,6 +62,7 @@ export const bossanova = defineStage<typeof BossaNovaSchema, BossaNovaStage>('bo
     fitConfig: () => ({ words: config.words, sample: config.sample, seed: config.seed, maxIter: config.maxIter }),
     fitSample: () => config.sample,
     async fit(batches: AsyncIterable<Maps>) {
+      checkRange();
       const rand = rng(config.seed);
       let D = 0,
         seen = 0;
@@ -112,8 +115,12 @@ export const bossanova = defineStage<typeof BossaNovaSchema, BossaNovaStage>('bo
       if (x.shape[3] !== C.shape[1]) throw new StageError(name, `descriptors have ${x.shape[3]} channels, the words ${C.shape[1]}`);
       return bossanovaMaps(x, C, S, settings());
     },
-    outShape: () => [1, 1, regions * per],
+    outShape: () => {
+      checkRange();
+      return [1, 1, regions * per];
+    },
     card(sh): LayerCard {
+      checkRange();
       const D = sh[2] ?? 128,
         M = config.words;
       return {

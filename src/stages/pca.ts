@@ -160,8 +160,8 @@ export const pca = defineStage<typeof PcaSchema, PcaStage>('pca', PcaSchema, (co
     },
     outShape: (sh) => [sh[0], sh[1], kept(sh[2])],
     card(sh): LayerCard {
+      kept(sh[2]);
       const D = sh[2] ?? 128;
-      kept(D);
       return {
         stage: name,
         classic: `PCA of the descriptors to ${config.dims} dimensions${config.whiten ? ', whitened' : ''}`,

@@ -134,7 +134,7 @@ describe('help, version, exit codes', () => {
     // once the images' shape is known, before any stage is fitted
     for (const [extra, msg] of [
       [['--set', 'pca.dims=256'], /stage 'pca': dims 256 > the 128 channels coming in/],
-      [['--search', 'pca.dims=32,256'], /fisher-sift, searching pca\.dims = 256: stage 'pca': dims 256 > the 128 channels/],
+      [['--search', 'pca.dims=32,256'], /fisher-sift, searching (.*, )?pca\.dims = 256: stage 'pca': dims 256 > the 128 channels/],
     ] as [string[], RegExp][]) {
       const r = cli([
         'compare',

@@ -124,11 +124,12 @@ describe('bownet', () => {
     const recipe = readRecipe('bownet') as BowNetRecipe;
     const c = new CnnClassifier(recipe);
     c.source = p;
+    // the reference: the export, by hand, scored before any training
+    const start = exportBowNet(p, { coding: recipe.coding, beta: recipe.beta, trainable: recipe.trainable });
+    const want = await predictSplit(start, ds.test, 500);
+    start.dispose();
     c.model = exportBowNet(p, { coding: recipe.coding, beta: recipe.beta, trainable: recipe.trainable });
     await trainModel(c.model, ds.train, { epochs: 1, batchSize: 50, lr: 3e-3, progress: false });
-    const start = exportBowNet(p, { coding: recipe.coding, beta: recipe.beta, trainable: recipe.trainable });
-    const want = await predictSplit(start, ds.test, 500); // the reference: the export, by hand
-    start.dispose();
     const got = (await c.scoreSplitBeforeFineTune(ds.test))!;
     expect(got).toHaveLength(want.length);
     let maxDiff = 0;

@@ -291,11 +291,13 @@ describe('vlad (a stage, and its layer: NetVLAD when soft and trained)', () => {
 });
 
 describe('bossanova (a stage, and its layer)', () => {
-  it('refuses settings no histogram can have: an empty range of distances, more neighbours than words', () => {
-    expect(() => bossanova({ lambdaMin: 3, lambdaMax: 1 })).toThrow(/lambdaMin 3 must be below lambdaMax 1/);
-    expect(() => bossanova({ lambdaMin: 1, lambdaMax: 1 })).toThrow(StageError);
-    expect(() => bossanova({ words: 16, knn: 50 })).toThrow(/knn 50 > words 16/);
-    expect(bossanova({ words: 16, knn: 16 }).config.knn).toBe(16); // every word: allowed
+  it('refuses an empty range of distances where its config is whole (its shape and card), not while it is being set', () => {
+    const s = bossanova({ lambdaMin: 3, lambdaMax: 1 }); // one --set at a time may pass through this
+    expect(() => s.outShape([8, 8, 16])).toThrow(/lambdaMin 3 must be below lambdaMax 1/);
+    expect(() => s.card([8, 8, 16])).toThrow(StageError);
+    expect(() => bossanova({ lambdaMin: 1, lambdaMax: 1 }).outShape([8, 8, 16])).toThrow(StageError);
+    // set whole: 256 words x (2 bins + the BoW term), the defaults
+    expect(s.clone({ lambdaMax: 5 }).outShape([8, 8, 16])).toEqual([1, 1, 256 * 3]);
   });
 
   it('gives, per image and per pyramid region, the plain-loop reference; its layer gives the stage output', async () => {
