@@ -83,21 +83,34 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
     v,
     `comparing ${names.join(', ')} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test) on ${info.name}, under the ${protocol.kind} protocol; results in ${outDir}`,
   );
-  const r = await compare(checked, ds, {
-    out: outDir,
-    seed: v.seed as number,
-    protocol,
-    seeds,
-    trainSizes,
-    robustness: Boolean(v.robustness),
-    robustnessImages: v['robustness-images'] as number,
-    ablation: Boolean(v.ablation),
-    sets,
-    maxSeconds: v['max-seconds'] as number | undefined,
-    progress: !v.json,
-    onStep: (m) => say(v, m),
-    command: ['compare', ...argv],
-  });
+  let r: Awaited<ReturnType<typeof compare>>;
+  try {
+    r = await compare(checked, ds, {
+      out: outDir,
+      seed: v.seed as number,
+      protocol,
+      seeds,
+      trainSizes,
+      robustness: Boolean(v.robustness),
+      robustnessImages: v['robustness-images'] as number,
+      ablation: Boolean(v.ablation),
+      sets,
+      maxSeconds: v['max-seconds'] as number | undefined,
+      progress: !v.json,
+      onStep: (m) => say(v, m),
+      command: ['compare', ...argv],
+    });
+  } catch (e) {
+    // a run stopped (Ctrl-C, an error) leaves what it wrote for a rerun, and none of its folders empty
+    for (const d of ['parts', 'models', 'cache', 'checkpoints'])
+      try {
+        rmdirSync(join(outDir, d)); // only an empty folder goes
+      } catch {
+        // it holds something: kept
+      }
+    if (made && existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
+    throw e;
+  }
   const files = writeReport(r, outDir, ds.test);
   output(
     v.json,

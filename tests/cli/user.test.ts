@@ -491,6 +491,31 @@ describe('signals', () => {
     expect(r.err).not.toMatch(/again: stopping now/);
   }, 120_000);
 
+  it('SIGINT early in compare leaves no empty folder behind (nothing was written yet: not even the output folder)', async () => {
+    const out = join(tmp('sigint-early'), 'out');
+    const args = [
+      'compare',
+      '--pipelines',
+      'bow-sift-spm',
+      '--subset',
+      '3000',
+      '--test-subset',
+      '200',
+      '--protocol',
+      'fixed',
+      '--out',
+      out,
+    ];
+    const r = await interrupt(args, 'SIGINT', /descriptors of \d+ sampled images/);
+    expect(r.code).toBe(130);
+    // whatever is left holds something: the four folders compare makes are gone where empty
+    for (const d of ['parts', 'models', 'cache', 'checkpoints']) {
+      const p = join(out, d);
+      if (existsSync(p)) expect(readdirSync(p).length, d).toBeGreaterThan(0);
+    }
+    if (existsSync(out)) expect(readdirSync(out).length).toBeGreaterThan(0);
+  }, 120_000);
+
   it("SIGTERM stops compare within 3 s with 143; the finished classifier's results and model are whole and reused", async () => {
     const out = join(tmp('sigterm'), 'out');
     const args = [
