@@ -44,6 +44,17 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
   const outDir = resolve(String(v.out));
   const made = !existsSync(outDir);
   ensureDir(outDir); // an output folder that cannot be made fails before any data is read
+  // a comparison that stops (before it starts, on Ctrl-C, on an error) leaves what it wrote for a rerun, and none of
+  // the folders it made empty
+  const leaveNoEmptyFolder = () => {
+    for (const d of ['parts', 'models', 'cache', 'checkpoints'])
+      try {
+        rmdirSync(join(outDir, d)); // only an empty folder goes
+      } catch {
+        // absent, or it holds something: kept
+      }
+    if (made && existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
+  };
   let ds: Awaited<ReturnType<typeof loadDataset>>;
   try {
     // a folder is read at the largest input a CNN recipe declares (never under the default), unless told otherwise
@@ -75,8 +86,7 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
       }
     }
   } catch (e) {
-    // a comparison that never started leaves no empty folder behind
-    if (made && readdirSync(outDir).length === 0) rmdirSync(outDir);
+    leaveNoEmptyFolder();
     throw e;
   }
   say(
@@ -101,14 +111,7 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
       command: ['compare', ...argv],
     });
   } catch (e) {
-    // a run stopped (Ctrl-C, an error) leaves what it wrote for a rerun, and none of its folders empty
-    for (const d of ['parts', 'models', 'cache', 'checkpoints'])
-      try {
-        rmdirSync(join(outDir, d)); // only an empty folder goes
-      } catch {
-        // it holds something: kept
-      }
-    if (made && existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
+    leaveNoEmptyFolder();
     throw e;
   }
   const files = writeReport(r, outDir, ds.test);

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend/index.js';
 import { UsageError } from '../core/errors.js';
 import { fitAndEvaluate } from '../eval/evaluate.js';
-import { accuracy, wilson } from '../eval/metrics.js';
+import { accuracy, accuracyInterval } from '../eval/metrics.js';
 import { argmax } from '../core/scores.js';
 import { applySets, classifierFrom } from '../models/resolve.js';
 import { load } from '../models/load.js';
@@ -23,13 +23,6 @@ import { ensureDir } from '../core/atomic.js';
 import { cnnRead, flips, loadDataset, savedRead, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 import type { FolderOptions } from '../data/folder.js';
-
-/** Accuracy and its Wilson interval of `[N, classes]` scores against the labels. */
-function accuracyFigure(scores: Float32Array, labels: Int32Array): { accuracy: number; ci95: [number, number] } {
-  const pred = argmax(scores, scores.length / labels.length);
-  const acc = accuracy(pred, labels);
-  return { accuracy: acc, ci95: wilson(Math.round(acc * labels.length), labels.length) };
-}
 
 /** A saved model folder (its meta.json) rather than a recipe name or file. */
 const isModelDir = (p: string) => existsSync(join(p, 'meta.json')) && statSync(p).isDirectory();
@@ -94,8 +87,12 @@ export async function trainCommand(v: Values): Promise<void> {
     const testTimeFlips = flips(clf);
     // a bownet recipe: the same test images scored by the model fine-tuning started from (the BoW pipeline as a
     // CNN), so that what backpropagation gained is read off one run
-    const startScores = await (clf as CnnClassifier).scoreSplitBeforeFineTune?.(ds.test);
-    const before = startScores ? accuracyFigure(startScores, ds.test.labels) : null;
+    const startScores = await (clf as CnnClassifier).scoreSplitBeforeFineTune(ds.test);
+    const startPred = startScores && argmax(startScores, ds.classes.length);
+    const before = startPred && {
+      accuracy: accuracy(startPred, ds.test.labels),
+      ci95: accuracyInterval(Array.from(startPred, (p, i) => (p === ds.test.labels[i] ? 1 : 0))),
+    };
     const result = {
       model: label,
       dataset: ds.name,

@@ -58,6 +58,10 @@ async function weightsKey(m: tf.LayersModel): Promise<string> {
   return h.digest('hex').slice(0, 16);
 }
 
+/** A bownet recipe's fitted pipeline exported as the CNN its fine-tuning starts from. */
+const exportStart = (p: Pipeline, r: BowNetRecipe): tf.Sequential =>
+  exportBowNet(p, { coding: r.coding, beta: r.beta, trainable: r.trainable });
+
 export class CnnClassifier implements Classifier {
   readonly kind = 'cnn' as const;
   model: tf.LayersModel | null = null;
@@ -152,7 +156,7 @@ export class CnnClassifier implements Classifier {
         const pf = await p.fit(train, { ...pipelineOpts, checkpointDir: undefined });
         for (const [k, v] of Object.entries(pf.phases)) phases[`${r.from} ${k}`] = v;
         this.source = p;
-        this.model = exportBowNet(p, { coding: r.coding, beta: r.beta, trainable: r.trainable });
+        this.model = exportStart(p, r);
       } else {
         this.model = this.build(info, opts.seed ?? 0, train);
       }
@@ -229,7 +233,7 @@ export class CnnClassifier implements Classifier {
   async scoreSplitBeforeFineTune(split: Split): Promise<Float32Array | null> {
     const r = this.recipe;
     if (r.kind !== 'bownet' || !this.source || !this.model) return null;
-    const start = exportBowNet(this.source, { coding: r.coding, beta: r.beta, trainable: r.trainable });
+    const start = exportStart(this.source, r);
     try {
       return await predictSplit(
         start,

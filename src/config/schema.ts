@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { didYouMean, listOf, nearest } from '../core/suggest.js';
+import { didYouMean, listOf } from '../core/suggest.js';
 
 export { z };
 
@@ -67,14 +67,13 @@ export function describeIssues(schema: AnySchema, issues: readonly z.core.$ZodIs
     switch (iss.code) {
       case 'unrecognized_keys': {
         const known = Object.keys(objectAt(schema, iss.path, value)?.shape ?? {});
-        return iss.keys
-          .map((k) => {
+        const at = path ? `${path}.` : '';
+        return (
+          iss.keys
             // the suggestion is a whole path, as the key was given: 'train.lr' for 'train.lrr'
-            const near = nearest(k, known);
-            const hint = near !== null && near !== k ? ` (did you mean '${path ? `${path}.` : ''}${near}'?)` : '';
-            return `unknown key '${path ? `${path}.` : ''}${k}'${hint}; allowed: ${listOf(known)}`;
-          })
-          .join('\n');
+            .map((k) => `unknown key '${at}${k}'${didYouMean(k, known, at)}; allowed: ${listOf(known)}`)
+            .join('\n')
+        );
       }
       case 'invalid_value': {
         const allowed = iss.values.map((v) => String(v));

@@ -35,10 +35,10 @@ export function nearest(given: string, known: readonly string[]): string | null 
   return starts.length === 1 ? starts[0] : null;
 }
 
-/** " (did you mean 'x'?)" or "". */
-export function didYouMean(given: string, known: readonly string[]): string {
+/** " (did you mean 'x'?)" or "": `prefix` is put before the suggestion, as the given name was written ('train.'). */
+export function didYouMean(given: string, known: readonly string[], prefix = ''): string {
   const n = nearest(given, known);
-  return n !== null && n !== given ? ` (did you mean '${n}'?)` : '';
+  return n !== null && n !== given ? ` (did you mean '${prefix}${n}'?)` : '';
 }
 
 /** 'a', 'b' or 'c' as a list for a message. */

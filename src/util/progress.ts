@@ -97,13 +97,14 @@ export class Progress {
    * is drawn full at what was done, with the reason beside it, and closed.
    */
   finishEarly(reason: string): void {
-    if (this.closed) return;
-    if (this.done < this.total) {
-      this.fields = { ...this.fields, [reason]: `(of at most ${this.total})` };
-      this.total = this.done;
-      this.last = 0;
+    if (this.closed || this.done >= this.total) {
+      this.end();
+      return;
     }
-    this.end();
+    this.fields = { ...this.fields, [reason]: `(of at most ${this.total})` };
+    this.total = this.done;
+    this.closed = true;
+    this.draw(true);
   }
 
   /** A line of its own under the bar (what comes next), silenced as the bar is. */
