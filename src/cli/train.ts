@@ -108,7 +108,10 @@ export async function trainCommand(v: Values): Promise<void> {
       resumedFromEpoch: r.fit.resumedFromEpoch ?? null,
       inferenceImagesPerSec: r.inferImagesPerSec,
       backend: backendInfo(),
-      memory: tf.memory().numBytes,
+      // bytes still held by tensors after training and scoring (0 growth across runs means no leak), and the
+      // process's peak resident memory (kilobytes from the OS, given in bytes)
+      tensorBytes: tf.memory().numBytes,
+      peakResidentBytes: process.resourceUsage().maxRSS * 1024,
       saved: dir ? join(dir, 'model') : null,
     };
     output(v.json, result, () => {

@@ -65,7 +65,12 @@ describe('bowcnn train --model DIR fine-tunes a saved model', () => {
     const a = join(dir, 'cnn-a');
     const first = cli(['train', '--model', 'lenet5', '--epochs', '1', ...small, '--out', a, '--json']);
     expect(first.code, first.err).toBe(0);
-    const acc0 = (JSON.parse(first.out) as { testAccuracy: number }).testAccuracy;
+    const firstJson = JSON.parse(first.out) as { testAccuracy: number; peakResidentBytes: number; tensorBytes: number };
+    const acc0 = firstJson.testAccuracy;
+    // bytes, not the OS's kilobytes: a Node process with tfjs and a dataset loaded holds well over 30 MB, under 24 GB
+    expect(firstJson.peakResidentBytes).toBeGreaterThan(30e6);
+    expect(firstJson.peakResidentBytes).toBeLessThan(24e9);
+    expect(Number.isInteger(firstJson.tensorBytes) && firstJson.tensorBytes >= 0).toBe(true);
     const b = join(dir, 'cnn-b');
     const again = cli(['train', '--model', join(a, 'model'), '--epochs', '1', ...small, '--out', b, '--json']);
     expect(again.code, again.err).toBe(0);
