@@ -79,10 +79,10 @@ export async function run(): Promise<Record<string, unknown>> {
       const candidates: [string, Record<string, unknown>][] = [
         ['widths 16-32-64, 20 epochs, no weight decay', { 'config.widths': [16, 32, 64], 'train.epochs': 20, 'train.weightDecay': 0 }],
         ['widths 24-48-96, 20 epochs, no weight decay', { 'train.epochs': 20, 'train.weightDecay': 0 }],
-        ['widths 24-48-96, 30 epochs, no weight decay', { 'train.weightDecay': 0 }],
-        ['widths 32-64-128, 30 epochs, no weight decay', { 'config.widths': [32, 64, 128], 'train.weightDecay': 0 }],
-        ['widths 24-48-96, 30 epochs, weight decay 0.05', { 'train.epochs': 30 }],
-        ['widths 24-48-96, 50 epochs, weight decay 0.05 (the recipe)', {}],
+        ['widths 24-48-96, 30 epochs, no weight decay', { 'train.epochs': 30, 'train.weightDecay': 0 }],
+        ['widths 32-64-128, 30 epochs, no weight decay', { 'config.widths': [32, 64, 128], 'train.epochs': 30, 'train.weightDecay': 0 }],
+        ["widths 24-48-96, 30 epochs, weight decay 0.05 (the recipe, its search's first)", { 'train.epochs': 30 }],
+        ["widths 24-48-96, 50 epochs, weight decay 0.05 (the recipe, its search's second)", { 'train.epochs': 50 }],
       ];
       for (const [label, sets] of candidates) {
         let c: Classifier = await classifierFrom('vgg-bn');
