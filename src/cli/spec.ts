@@ -86,7 +86,7 @@ const protocol: OptionSpec = {
   default: 'validation',
   arg: 'P',
   choices: ['validation', 'fixed'],
-  help: "validation: each recipe's search space (its 'search': the SVM's C for a BoW recipe, the learning rate and epochs for LeNet-5) tried on a validation split of the training set, the best refitted on all of it, the test set scored once; fixed: the recipes' own settings",
+  help: "validation: each recipe's search space (its 'search': the SVM's C for a BoW recipe, the learning rate and epochs for LeNet-5, the schedule's length for vgg-bn) tried on a validation split of the training set, the best refitted on all of it, the test set scored once; fixed: the recipes' own settings",
 };
 const validation: OptionSpec = {
   type: 'number',
