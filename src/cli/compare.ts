@@ -7,13 +7,47 @@ import { ConfigError, FitError, UsageError } from '../core/errors.js';
 import { candidates, openSpace, withSettings, type ProtocolKind } from '../eval/protocol.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { fitSeconds, inferSpeed, speed, writeReport } from '../report/report.js';
-import { checkNames, compare } from '../eval/compare.js';
+import { checkNames, compare, RUN_FOLDERS } from '../eval/compare.js';
 import { applySearch, applySets, classifierFrom } from '../models/resolve.js';
 import { ensureDir } from '../core/atomic.js';
 import { cnnRead, loadDataset, output, parseSearch, parseSets, parseSizes, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
+import type { Classifier } from '../core/classifier.js';
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+/**
+ * Each BoW pipeline, and each combination of settings the protocol will try for it, takes images of `inShape`
+ * `[H,W,C]` through every stage: checked before the first fit, not when its turn comes.
+ */
+function checkSearchedInputs(
+  classifiers: readonly Classifier[],
+  inShape: number[],
+  protocol: ProtocolKind,
+  sets: Record<string, unknown>,
+): void {
+  for (const c of classifiers) {
+    if (!(c instanceof Pipeline)) continue;
+    c.checkInput(inShape);
+    const space = protocol === 'validation' ? openSpace(c, sets) : {};
+    for (const settings of candidates(space)) {
+      if (!Object.keys(settings).length) continue;
+      const variant = withSettings(c, settings) as Pipeline;
+      try {
+        variant.checkInput(inShape);
+      } catch (e) {
+        const at = Object.entries(settings)
+          .map(([k, x]) => `${k} = ${JSON.stringify(x)}`)
+          .join(', ');
+        if (e instanceof FitError) throw new FitError(`${c.name}, searching ${at}: ${e.message}`);
+        if (e instanceof ConfigError) throw new ConfigError(`${c.name}, searching ${at}: ${e.message}`);
+        throw e;
+      } finally {
+        if (variant !== c) variant.dispose();
+      }
+    }
+  }
+}
 
 export async function compareCommand(v: Values, _pos: string[], argv: string[]): Promise<void> {
   const names = String(v.pipelines)
@@ -47,7 +81,7 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
   // a comparison that stops (before it starts, on Ctrl-C, on an error) leaves what it wrote for a rerun, and none of
   // the folders it made empty
   const leaveNoEmptyFolder = () => {
-    for (const d of ['parts', 'models', 'cache', 'checkpoints'])
+    for (const d of RUN_FOLDERS)
       try {
         rmdirSync(join(outDir, d)); // only an empty folder goes
       } catch {
@@ -56,45 +90,17 @@ export async function compareCommand(v: Values, _pos: string[], argv: string[]):
     if (made && existsSync(outDir) && readdirSync(outDir).length === 0) rmdirSync(outDir);
   };
   let ds: Awaited<ReturnType<typeof loadDataset>>;
+  let r: Awaited<ReturnType<typeof compare>>;
   try {
     // a folder is read at the largest input a CNN recipe declares (never under the default), unless told otherwise
     const { folder, note } = cnnRead(String(v.dataset), checked, v);
     if (note) say(v, note);
     ds = await loadDataset(String(v.dataset), v, { folder });
-    // each BoW pipeline, and each combination of settings the protocol will try for it, takes these images through
-    // every stage: checked before the first fit, not when its turn comes
-    const inShape = [ds.train.height, ds.train.width, ds.train.channels];
-    for (const c of checked) {
-      if (!(c instanceof Pipeline)) continue;
-      c.checkInput(inShape);
-      const space = protocol.kind === 'validation' ? openSpace(c, sets) : {};
-      for (const settings of candidates(space)) {
-        if (!Object.keys(settings).length) continue;
-        const variant = withSettings(c, settings) as Pipeline;
-        try {
-          variant.checkInput(inShape);
-        } catch (e) {
-          const at = Object.entries(settings)
-            .map(([k, x]) => `${k} = ${JSON.stringify(x)}`)
-            .join(', ');
-          if (e instanceof FitError) throw new FitError(`${c.name}, searching ${at}: ${e.message}`);
-          if (e instanceof ConfigError) throw new ConfigError(`${c.name}, searching ${at}: ${e.message}`);
-          throw e;
-        } finally {
-          if (variant !== c) variant.dispose();
-        }
-      }
-    }
-  } catch (e) {
-    leaveNoEmptyFolder();
-    throw e;
-  }
-  say(
-    v,
-    `comparing ${names.join(', ')} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test) on ${info.name}, under the ${protocol.kind} protocol; results in ${outDir}`,
-  );
-  let r: Awaited<ReturnType<typeof compare>>;
-  try {
+    checkSearchedInputs(checked, [ds.train.height, ds.train.width, ds.train.channels], protocol.kind, sets);
+    say(
+      v,
+      `comparing ${names.join(', ')} on ${ds.name} (${ds.train.n} train / ${ds.test.n} test) on ${info.name}, under the ${protocol.kind} protocol; results in ${outDir}`,
+    );
     r = await compare(checked, ds, {
       out: outDir,
       seed: v.seed as number,

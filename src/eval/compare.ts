@@ -313,6 +313,9 @@ export function summariseCurves(curves: CurvePoint[], cross: Crossing[]): string
   return lines;
 }
 
+/** The folders a comparison makes inside its output folder: per-classifier results, saved models, the feature cache, training checkpoints. */
+export const RUN_FOLDERS = ['parts', 'models', 'cache', 'checkpoints'] as const;
+
 /** The headline: the best BoW against the best CNN where both are present, else the two best. */
 function headline(results: ContenderResult[], pairs: PairResult[], where: string): string {
   if (results.length === 1) return `${where}, ${results[0].name}: ${(100 * results[0].accuracy).toFixed(2)}%`;
@@ -344,7 +347,7 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
   );
   const base = applySets(applySets(given, applicable), opts.sets ?? {});
   checkNames(base);
-  for (const d of ['parts', 'models', 'cache', 'checkpoints']) ensureDir(join(opts.out, d));
+  for (const d of RUN_FOLDERS) ensureDir(join(opts.out, d));
   const ours = new Set(base.filter((c) => !specs.includes(c)));
   const largest = sizes[sizes.length - 1];
   const primary: Classifier[] = [];
