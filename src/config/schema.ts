@@ -71,7 +71,7 @@ export function describeIssues(schema: AnySchema, issues: readonly z.core.$ZodIs
         return (
           iss.keys
             // the suggestion is a whole path, as the key was given: 'train.lr' for 'train.lrr'
-            .map((k) => `unknown key '${at}${k}'${didYouMean(k, known, at)}; allowed: ${listOf(known)}`)
+            .map((k) => `unknown key '${at}${k}'${didYouMean(k, known, at)}; allowed${path ? ` in '${path}'` : ''}: ${listOf(known)}`)
             .join('\n')
         );
       }

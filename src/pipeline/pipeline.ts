@@ -40,7 +40,7 @@ import type { Split } from '../core/data.js';
 import { argmax } from '../core/scores.js';
 import { rowsToMaps, runRows, runStages, stageDistances, stageOutputs } from '../passes/bow.js';
 import { chainCards } from '../stages/dsift.js';
-import { isRowClassifier, type Stage } from '../stages/stage.js';
+import { isRowClassifier, isViewStage, type Stage } from '../stages/stage.js';
 import { isUnion, type UnionBranch } from '../stages/union.js';
 import { Progress } from '../util/progress.js';
 import { csrConcat, csrRows, type Csr } from '../core/sparse.js';
@@ -120,6 +120,7 @@ export class Pipeline implements Classifier {
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) throw new PipelineError(`pipeline '${name}': two stages are named '${dup}' (give one another name: factory(config, 'name'))`);
     checkConsistent(stages, name);
+    checkViews(stages, name);
     this.stages = Object.freeze([...stages]);
     this.stages.forEach((s, i) => {
       if (!isUnion(s)) return;
@@ -287,7 +288,7 @@ export class Pipeline implements Classifier {
       fp,
       stages: this.stages
         .slice(0, upto)
-        .map((s, i) => ({ kind: s.kind, config: i === stateUpto && s.fitConfig ? s.fitConfig() : s.config })),
+        .map((s, i) => ({ kind: s.kind, config: i === stateUpto && s.fitConfig ? s.fitConfig() : (s.applyConfig?.() ?? s.config) })),
       state: await Promise.all(this.stages.slice(0, stateUpto).map(stateHash)),
     });
   }
@@ -411,6 +412,23 @@ export class Pipeline implements Classifier {
     return phases;
   }
 
+  /**
+   * The pipelines that make virtual training examples: this one with its view stage (stages/shifts.ts) replaced
+   * by each of the stage's stand-ins, sharing every fitted stage; none when the pipeline has no view stage.
+   */
+  private trainingViews(): Pipeline[] {
+    const i = this.stages.slice(0, this.classifierIndex()).findIndex(isViewStage);
+    const s = this.stages[i];
+    if (i < 0 || !isViewStage(s)) return [];
+    return s.trainingViews().map(
+      (v) =>
+        new Pipeline(
+          this.stages.map((t, j) => (j === i ? v : t)),
+          this.name,
+        ),
+    );
+  }
+
   /** The stages before a union at `i`, then one of its branches: what that branch is fitted as. */
   private branchPipeline(i: number, b: UnionBranch): Pipeline {
     return new Pipeline([...this.stages.slice(0, i), ...b.stages], `${this.name}.${b.name}`);
@@ -426,13 +444,28 @@ export class Pipeline implements Classifier {
     const phases = await this.fitUnsupervised(train, info, opts, cache);
     const ci = this.classifierIndex();
     const tf0 = performance.now();
-    const { rows, cached } = await this.features(train, opts, cache, 'train features');
+    const own = await this.features(train, opts, cache, 'train features');
+    let { rows, cached } = own;
+    let labels = train.labels;
+    const views = this.trainingViews();
+    if (views.length) {
+      // virtual examples: the training images through each view, after the images themselves, labels repeated
+      const parts = [rows];
+      for (const [k, v] of views.entries()) {
+        const got = await v.features(train, opts, cache, `train features, virtual copy ${k + 1}/${views.length}`);
+        parts.push(got.rows);
+        cached &&= got.cached;
+      }
+      rows = csrConcat(parts);
+      labels = new Int32Array(rows.n);
+      for (let k = 0; k <= views.length; k++) labels.set(train.labels, k * train.n);
+    }
     const featureSeconds = (performance.now() - tf0) / 1000;
     phases.features = { seconds: featureSeconds, cached };
     if (ci < this.stages.length) {
       const tc = performance.now();
       const clf = this.stages[ci];
-      if (isRowClassifier(clf)) await clf.fitRows(rows, train.labels, { progress: opts.progress });
+      if (isRowClassifier(clf)) await clf.fitRows(rows, labels, { progress: opts.progress });
       else {
         // a classifier of the user's own, without a rows form: dense batches
         const bs2 = opts.batchSize ?? 256;
@@ -442,7 +475,7 @@ export class Pipeline implements Classifier {
             yield rowsToMaps(part);
           }
         }
-        await clf.fit?.(batches(), train.labels);
+        await clf.fit?.(batches(), labels);
       }
       phases[`${clf.name} fit`] = { seconds: (performance.now() - tc) / 1000, cached: false };
     }
@@ -452,7 +485,7 @@ export class Pipeline implements Classifier {
     return {
       seconds: (performance.now() - t0) / 1000,
       cached: Object.entries(phases).every(([k, p]) => p.cached || k === clfPhase),
-      trainImagesPerSec: cached ? null : train.n / Math.max(1e-9, featureSeconds),
+      trainImagesPerSec: cached ? null : rows.n / Math.max(1e-9, featureSeconds),
       phases,
     };
   }
@@ -625,6 +658,29 @@ function checkConsistent(stages: readonly Stage[], name: string): void {
     const problem = s.checkUpstream?.(stages.slice(0, i));
     if (problem) throw new PipelineError(`pipeline '${name}': ${problem}`);
   });
+}
+
+/**
+ * Virtual examples come from one stage before the classifier, at the pipeline's top level: two would multiply
+ * the training rows by each other's copies, and one inside a union's branch would shift that branch alone.
+ */
+function checkViews(stages: readonly Stage[], name: string): void {
+  const top = stages.filter(isViewStage);
+  if (top.length > 1)
+    throw new PipelineError(`pipeline '${name}': stages ${listOf(top.map((s) => s.name))} all make virtual training examples; keep one`);
+  const ci = stages.findIndex((s) => s.supervised === true);
+  if (top.length && ci >= 0 && stages.indexOf(top[0]) > ci)
+    throw new PipelineError(
+      `pipeline '${name}': stage '${top[0].name}' makes virtual training examples, so it must come before the classifier`,
+    );
+  for (const u of stages.filter(isUnion))
+    for (const b of u.branches()) {
+      const inner = b.stages.find(isViewStage);
+      if (inner)
+        throw new PipelineError(
+          `pipeline '${name}': stage '${inner.name}' in branch '${b.name}' of '${u.name}' makes virtual training examples; put it before the union, where every branch sees the same copies`,
+        );
+    }
 }
 
 export function pipeline(stages: Stage[], name?: string): Pipeline {

@@ -39,6 +39,8 @@ export interface Stage {
   fit?(batches: AsyncIterable<Maps>, labels?: Int32Array): Promise<void>;
   /** The part of the config that fit depends on (cache key of the fitted state); default: all of it. */
   fitConfig?(): Record<string, unknown>;
+  /** The part of the config that apply depends on (cache key of what comes after it); default: all of it. */
+  applyConfig?(): Record<string, unknown>;
   /**
    * How many positions (descriptors) fit learns from: the pipeline streams about twice as many, from a seeded
    * subset of the training images. Default: 100,000.
@@ -97,6 +99,16 @@ export interface CodePooler extends Stage {
 export interface RowMap extends Stage {
   applyRows(x: Csr): Csr;
 }
+
+/**
+ * A stage that makes virtual training examples (stages/shifts.ts): the pipeline fits its classifier on the
+ * training images run through the stage and, in its place, through each of these stand-ins, labels repeated.
+ */
+export interface ViewStage extends Stage {
+  trainingViews(): Stage[];
+}
+export const isViewStage = (s: Stage | undefined): s is ViewStage =>
+  typeof (s as Partial<ViewStage> | undefined)?.trainingViews === 'function';
 
 /** A classifier that fits on and scores sparse rows (`[N, D]`), the same as fit and apply on `[N,1,1,D]`. */
 export interface RowClassifier extends Stage {

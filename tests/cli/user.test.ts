@@ -120,7 +120,7 @@ describe('help, version, exit codes', () => {
       [['--set', 'codng.words=10'], /--set codng.words: no classifier has a setting 'codng' \(did you mean 'coding'\?\)/],
       [
         ['--set', 'train.epoch=1'],
-        /unknown key 'train.epoch' \(did you mean 'train.epochs'\?\); allowed: 'epochs', 'minSteps', 'batchSize'/,
+        /unknown key 'train.epoch' \(did you mean 'train.epochs'\?\); allowed in 'train': 'epochs', 'minSteps', 'batchSize'/,
       ],
       [['--set', 'train.batchSize=0'], /'train.batchSize': 0 is too small \(at least 1\)/],
     ];
