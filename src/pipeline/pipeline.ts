@@ -429,6 +429,21 @@ export class Pipeline implements Classifier {
     );
   }
 
+  /**
+   * A view stage moves images by pixels, so it must see maps of the input's height and width: first, or after
+   * stages that keep the grid (deskewing, gradients). After a stage that pools to cells or flattens, a shift would
+   * move whole cells, or empty a 1x1 map.
+   */
+  private checkViewInput(inShape: readonly number[]): void {
+    const i = this.stages.findIndex(isViewStage);
+    const grid = (s: readonly number[]) => `${s[0]}x${s[1]}`;
+    const changed = chainCards(this.stages.slice(0, i), inShape).find((c) => grid(c.outShape ?? inShape) !== grid(inShape));
+    if (changed)
+      throw new PipelineError(
+        `pipeline '${this.name}': stage '${this.stages[i].name}' shifts images by pixels, but stage '${changed.stage}' before it turns the ${grid(inShape)} input into ${grid(changed.outShape ?? inShape)} maps; put '${this.stages[i].name}' first, or after stages that keep the image's grid (deskew)`,
+      );
+  }
+
   /** The stages before a union at `i`, then one of its branches: what that branch is fitted as. */
   private branchPipeline(i: number, b: UnionBranch): Pipeline {
     return new Pipeline([...this.stages.slice(0, i), ...b.stages], `${this.name}.${b.name}`);
@@ -440,6 +455,7 @@ export class Pipeline implements Classifier {
     if (train.n === 0) throw new FitError(`pipeline '${this.name}': the training split is empty`);
     const info = dataInfo(train, opts.data);
     this.checkInput(info.inShape);
+    if (this.trainingViews().length) this.checkViewInput(info.inShape); // before anything is fitted
     const cache = opts.cacheDir ? new FeatureCache(opts.cacheDir) : undefined;
     const phases = await this.fitUnsupervised(train, info, opts, cache);
     const ci = this.classifierIndex();
@@ -447,6 +463,7 @@ export class Pipeline implements Classifier {
     const own = await this.features(train, opts, cache, 'train features');
     let { rows, cached } = own;
     let labels = train.labels;
+    let computed = cached ? 0 : train.n; // images run through the chain in this fit, not read from the cache
     const views = this.trainingViews();
     if (views.length) {
       // virtual examples: the training images through each view, after the images themselves, labels repeated
@@ -455,6 +472,7 @@ export class Pipeline implements Classifier {
         const got = await v.features(train, opts, cache, `train features, virtual copy ${k + 1}/${views.length}`);
         parts.push(got.rows);
         cached &&= got.cached;
+        if (!got.cached) computed += train.n;
       }
       rows = csrConcat(parts);
       labels = new Int32Array(rows.n);
@@ -485,7 +503,7 @@ export class Pipeline implements Classifier {
     return {
       seconds: (performance.now() - t0) / 1000,
       cached: Object.entries(phases).every(([k, p]) => p.cached || k === clfPhase),
-      trainImagesPerSec: cached ? null : rows.n / Math.max(1e-9, featureSeconds),
+      trainImagesPerSec: computed ? computed / Math.max(1e-9, featureSeconds) : null,
       phases,
     };
   }

@@ -2,9 +2,10 @@
  * Shifts: virtual training examples (Schölkopf, Burges & Vapnik 1996; DeCoste & Schölkopf 2002). At test time
  * the stage is the identity. When a pipeline fits its classifier, it also runs the training images through each
  * of the stage's `copies` views, in place of the stage: each view moves every image by `pixels` in one of
- * `directions` directions (4: right, left, down, up; 8: the diagonals too), drawn for that image and that copy
- * (seeded by the image's own pixels, so the same image gets the same shifts in any batch or order); the pixels
- * that come in are zero. The classifier is fitted on the images and their shifted copies, labels repeated, so a
+ * `directions` directions (4: right, left, down, up; 8: the diagonals too), the copies of an image taking the
+ * directions in an order drawn for that image (seeded by its own pixels, so the same image gets the same shifts in
+ * any batch or order; up to `directions` copies, no two alike); the pixels that come in are zero. The stage moves
+ * images: it must see maps of the input's size (first, or after deskewing), which the pipeline checks at fit. The classifier is fitted on the images and their shifted copies, labels repeated, so a
  * linear classifier over handcrafted features learns some of the invariance to small translations that the
  * features only partly have; the dictionary and every other unsupervised fit see the images once. Placed after
  * deskewing, the shifts move the normalised images (deskewing centres the ink, which would undo a shift made
@@ -16,13 +17,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import { z } from '../config/schema.js';
-import { mixSeed } from '../core/random.js';
+import { mixSeed, rng, shuffle } from '../core/random.js';
 import { check4d, defineStage, type Maps, type Stage, type ViewStage } from './stage.js';
 
 const ShiftsSchema = z.strictObject({
   copies: z.number().int().min(0).default(2), // shifted copies of each training image (0: none)
   pixels: z.number().int().min(1).default(1), // how far each copy is moved
-  directions: z.union([z.literal(4), z.literal(8)]).default(8), // 4: right, left, down, up; 8: and the diagonals
+  directions: z.literal([4, 8]).default(8), // 4: right, left, down, up; 8: and the diagonals
 });
 export type ShiftsConfig = z.input<typeof ShiftsSchema>;
 
@@ -39,13 +40,18 @@ export function shiftOffsets(pixels: number, directions: 4 | 8): [number, number
 }
 
 /**
- * Which of `count` offsets copy `copy` of an image takes: a 32-bit FNV-1a hash of the image's values read as
- * bytes (round(255 v)), mixed with the copy's number, modulo count.
+ * Which of `count` offsets copy `copy` of an image takes: the image's own order of the offsets (a Fisher-Yates
+ * shuffle seeded by a 32-bit FNV-1a hash of its values read as bytes, round(255 v)), entry copy mod count. So the
+ * first `count` copies of an image are all different, and the same image gets the same order anywhere.
  */
 export function drawOffset(image: ArrayLike<number>, copy: number, count: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < image.length; i++) h = Math.imul(h ^ (Math.round(image[i] * 255) & 0xff), 0x01000193);
-  return mixSeed(h >>> 0, copy + 1) % count;
+  const order = shuffle(
+    Array.from({ length: count }, (_, k) => k),
+    rng(mixSeed(h >>> 0, count)),
+  );
+  return order[copy % count];
 }
 
 /**
@@ -113,19 +119,22 @@ export const shifts = defineStage<typeof ShiftsSchema, ViewStage>('shifts', Shif
       ),
     toLayers: () => [],
     trainingViews(): Stage[] {
-      return Array.from({ length: config.copies }, (_, copy) => ({
-        kind: 'shifts',
-        name,
-        // the view's identity in the feature cache: what it draws from and which copy it is
-        config: Object.freeze({ pixels: config.pixels, directions: config.directions, copy }),
-        clone: () => shifts(config, name),
-        apply(x: Maps): Maps {
-          check4d(name, x);
-          return shiftCopy(x, offsets, copy);
-        },
-        outShape: (s: readonly number[]) => [...s],
-        card: (s: readonly number[]) => card(s, `copy ${copy + 1} of the training images, each shifted by its own draw`),
-      }));
+      return Array.from({ length: config.copies }, (_, copy) => {
+        const view: Stage = {
+          kind: 'shifts',
+          name,
+          // the view's identity in the feature cache: what it draws from and which copy it is
+          config: Object.freeze({ pixels: config.pixels, directions: config.directions, copy }),
+          clone: () => view, // a view holds nothing fitted
+          apply(x: Maps): Maps {
+            check4d(name, x);
+            return shiftCopy(x, offsets, copy);
+          },
+          outShape: (s: readonly number[]) => [...s],
+          card: (s: readonly number[]) => card(s, `copy ${copy + 1} of the training images, each shifted by its own draw`),
+        };
+        return view;
+      });
     },
   };
 });

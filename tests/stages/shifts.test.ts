@@ -101,13 +101,18 @@ describe('shiftMaps', () => {
       b = shiftCopy(r, offsets, 0);
     const br = tf.reverse(b, 0);
     expect(maxAbsDiff(a.dataSync(), br.dataSync())).toBe(0);
-    // two copies of an image mostly differ
-    let same = 0;
+    // an image's first `directions` copies take every direction once, then the order repeats; orders differ by image
+    const orders = new Set<string>();
     for (let i = 0; i < n; i++) {
       const img = v.slice(i * h * w, (i + 1) * h * w);
-      if (drawOffset(img, 0, 8) === drawOffset(img, 1, 8)) same++;
+      for (const count of [4, 8]) {
+        const order = Array.from({ length: count }, (_, k) => drawOffset(img, k, count));
+        expect(new Set(order).size).toBe(count);
+        expect(drawOffset(img, count + 1, count)).toBe(order[1]);
+        if (count === 4) orders.add(order.join());
+      }
     }
-    expect(same).toBeLessThan(n / 3);
+    expect(orders.size).toBeGreaterThan(12);
     tf.dispose([x, r, a, b, br]);
   });
 });
@@ -170,6 +175,11 @@ describe('a pipeline with virtual examples', () => {
     expect(second.cached).toBe(true);
     const want = await p.scoreSplit(ds.test, quiet);
     expect(maxAbsDiff(await again.scoreSplit(ds.test, quiet), want)).toBeLessThan(1e-6);
+    // each copy has a cache entry of its own: the cached fits score as a fit without any cache
+    const uncached = make();
+    await uncached.fit(ds.train, quiet);
+    expect(maxAbsDiff(await uncached.scoreSplit(ds.test, quiet), want)).toBeLessThan(1e-6);
+    uncached.dispose();
     // the stage is the identity at test time, so the images' own features are shared with other copies
     const none = new Pipeline([shifts({ copies: 0 }), ...hogStages(), svm()], 'none');
     expect((await none.fit(ds.train, { ...quiet, cacheDir })).cached).toBe(true);
@@ -180,6 +190,19 @@ describe('a pipeline with virtual examples', () => {
     expect(loaded.get('shifts').config).toEqual({ copies: 2, pixels: 2, directions: 8 });
     expect(maxAbsDiff(await loaded.scoreSplit(ds.test, quiet), want)).toBeLessThan(1e-6);
     for (const q of [p, again, loaded]) q.dispose();
+  });
+
+  it('refuses to shift maps that are no longer the image: after a stage that changes the grid, before anything is fitted', async () => {
+    const stages = hogStages();
+    const late = new Pipeline([...stages.slice(0, 3), shifts(), ...stages.slice(3), svm()], 'late-shift');
+    await expect(late.fit(ds.train, quiet)).rejects.toThrow(
+      /stage 'shifts' shifts images by pixels, but stage 'blocks' before it turns the 28x28 input into 6x6 maps; put 'shifts' first/,
+    );
+    // a stage that keeps the grid may come before it (gradients: 28x28, more maps)
+    const early = new Pipeline([stages[0], shifts({ copies: 1 }), ...stages.slice(1), svm()], 'after-gradient');
+    await early.fit(ds.train, quiet);
+    early.dispose();
+    expect(() => shifts({ directions: 6 as 8 })).toThrow(/'directions': 6 is not allowed; allowed: 4, 8/);
   });
 
   it('refuses two view stages, one after the classifier, and one inside a union branch, saying where it goes', () => {
