@@ -431,8 +431,8 @@ export class Pipeline implements Classifier {
 
   /**
    * A view stage moves images by pixels, so it must see maps of the input's height and width: first, or after
-   * stages that keep the grid (deskewing, gradients). After a stage that pools to cells or flattens, a shift would
-   * move whole cells, or empty a 1x1 map.
+   * stages that keep the grid (deskewing, gradients). After a stage that changes it (HOG's blocks, flatten), a
+   * shift would move whole cells, or empty a 1x1 map.
    */
   private checkViewInput(inShape: readonly number[]): void {
     const i = this.stages.findIndex(isViewStage);
