@@ -48,7 +48,7 @@ export { coding, type CodingStage } from './stages/coding.js';
 export { pooling } from './stages/pooling.js';
 export { kernelmap } from './stages/kernelmap.js';
 export { deskew } from './stages/deskew.js';
-export { shifts, shiftMaps, shiftCopy, shiftOffsets, drawOffset } from './stages/shifts.js';
+export { shifts, shiftCopy, shiftOffsets, drawOffset } from './stages/shifts.js';
 export { isUnion, type UnionStage, type UnionBranch } from './stages/union.js';
 export { classifier, type ClassifierStage } from './stages/classifier.js';
 export { kmeans } from './learn/kmeans.js';

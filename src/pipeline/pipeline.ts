@@ -150,8 +150,7 @@ export class Pipeline implements Classifier {
 
   /** The index of the stage fitted on labels (the classifier), else the end. */
   private classifierIndex(): number {
-    const i = this.stages.findIndex((s) => s.supervised === true);
-    return i < 0 ? this.stages.length : i;
+    return classifierAt(this.stages);
   }
 
   /** A new pipeline with the stage called `name` replaced by `stage`; the stages after it are unfitted copies. */
@@ -455,16 +454,15 @@ export class Pipeline implements Classifier {
     if (train.n === 0) throw new FitError(`pipeline '${this.name}': the training split is empty`);
     const info = dataInfo(train, opts.data);
     this.checkInput(info.inShape);
-    if (this.trainingViews().length) this.checkViewInput(info.inShape); // before anything is fitted
+    const views = this.trainingViews();
+    if (views.length) this.checkViewInput(info.inShape); // before anything is fitted
     const cache = opts.cacheDir ? new FeatureCache(opts.cacheDir) : undefined;
     const phases = await this.fitUnsupervised(train, info, opts, cache);
     const ci = this.classifierIndex();
     const tf0 = performance.now();
-    const own = await this.features(train, opts, cache, 'train features');
-    let { rows, cached } = own;
+    let { rows, cached } = await this.features(train, opts, cache, 'train features');
     let labels = train.labels;
     let computed = cached ? 0 : train.n; // images run through the chain in this fit, not read from the cache
-    const views = this.trainingViews();
     if (views.length) {
       // virtual examples: the training images through each view, after the images themselves, labels repeated
       const parts = [rows];
@@ -671,6 +669,12 @@ export class Pipeline implements Classifier {
 }
 
 /** Constraints between stages, each stated by the stage it binds (checkUpstream). */
+/** The index of the stage fitted on labels (the classifier), else the end. */
+function classifierAt(stages: readonly Stage[]): number {
+  const i = stages.findIndex((s) => s.supervised === true);
+  return i < 0 ? stages.length : i;
+}
+
 function checkConsistent(stages: readonly Stage[], name: string): void {
   stages.forEach((s, i) => {
     const problem = s.checkUpstream?.(stages.slice(0, i));
@@ -686,8 +690,7 @@ function checkViews(stages: readonly Stage[], name: string): void {
   const top = stages.filter(isViewStage);
   if (top.length > 1)
     throw new PipelineError(`pipeline '${name}': stages ${listOf(top.map((s) => s.name))} all make virtual training examples; keep one`);
-  const ci = stages.findIndex((s) => s.supervised === true);
-  if (top.length && ci >= 0 && stages.indexOf(top[0]) > ci)
+  if (top.length && stages.indexOf(top[0]) > classifierAt(stages))
     throw new PipelineError(
       `pipeline '${name}': stage '${top[0].name}' makes virtual training examples, so it must come before the classifier`,
     );

@@ -5,8 +5,9 @@
  * `directions` directions (4: right, left, down, up; 8: the diagonals too), the copies of an image taking the
  * directions in an order drawn for that image (seeded by its own pixels, so the same image gets the same shifts in
  * any batch or order; up to `directions` copies, no two alike); the pixels that come in are zero. The stage moves
- * images: it must see maps of the input's size (first, or after deskewing), which the pipeline checks at fit. The classifier is fitted on the images and their shifted copies, labels repeated, so a
- * linear classifier over handcrafted features learns some of the invariance to small translations that the
+ * images by pixels, so it must see maps with the input's grid (first, or after deskewing or the gradients), which
+ * the pipeline checks when it fits. The classifier is fitted on the images and their shifted copies, labels
+ * repeated, so a linear classifier over handcrafted features learns some of the invariance to small translations that the
  * features only partly have; the dictionary and every other unsupervised fit see the images once. Placed after
  * deskewing, the shifts move the normalised images (deskewing centres the ink, which would undo a shift made
  * before it).
@@ -18,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerCard } from '../core/card.js';
 import { z } from '../config/schema.js';
 import { mixSeed, rng, shuffle } from '../core/random.js';
+import { poseBatch } from '../ops/transform.js';
 import { check4d, defineStage, type Maps, type Stage, type ViewStage } from './stage.js';
 
 const ShiftsSchema = z.strictObject({
@@ -55,37 +57,19 @@ export function drawOffset(image: ArrayLike<number>, copy: number, count: number
 }
 
 /**
- * Maps `[N,H,W,C]` moved by dx columns (right when positive) and dy rows (down when positive), zero filled:
- * out[y][x] = in[y - dy][x - dx] where that is inside the map, else 0.
+ * Copy `copy` of each image of x `[N,H,W,C]`: each moved by its own drawn offset (drawOffset) of `offsets`
+ * ([dx, dy]: right and down when positive), zero filled: out[y][x] = in[y - dy][x - dx] where that is inside the
+ * image, else 0 (the robustness sweeps' poseBatch, at whole pixels, which it reads exactly).
  */
-export function shiftMaps(x: Maps, dx: number, dy: number): Maps {
-  return tf.tidy(() => {
-    const [, h, w] = x.shape;
-    if (Math.abs(dx) >= w || Math.abs(dy) >= h) return tf.zerosLike(x);
-    const kept = tf.slice(x, [0, Math.max(0, -dy), Math.max(0, -dx), 0], [-1, h - Math.abs(dy), w - Math.abs(dx), -1]);
-    return tf.pad(kept, [
-      [0, 0],
-      [Math.max(0, dy), Math.max(0, -dy)],
-      [Math.max(0, dx), Math.max(0, -dx)],
-      [0, 0],
-    ]) as Maps;
-  });
-}
-
-/** Copy `copy` of each image of x: each moved by its own drawn offset (drawOffset), `[N,H,W,C]`. */
 export function shiftCopy(x: Maps, offsets: readonly [number, number][], copy: number): Maps {
   const [n, h, w, c] = x.shape;
   const v = x.dataSync();
   const per = h * w * c;
-  const draws = Array.from({ length: n }, (_, i) => drawOffset(v.subarray(i * per, (i + 1) * per), copy, offsets.length));
-  return tf.tidy(() => {
-    // one shifted batch per offset in use, each image gathered from the one its draw names
-    const used = [...new Set(draws)];
-    const moved = used.map((k) => shiftMaps(x, offsets[k][0], offsets[k][1]));
-    const stacked = tf.concat(moved, 0);
-    const rows = draws.map((k, i) => used.indexOf(k) * n + i);
-    return tf.gather(stacked, tf.tensor1d(rows, 'int32')) as Maps;
+  const poses = Array.from({ length: n }, (_, i) => {
+    const [dx, dy] = offsets[drawOffset(v.subarray(i * per, (i + 1) * per), copy, offsets.length)];
+    return { dx, dy, scale: 1, rotate: 0 };
   });
+  return poseBatch(x, poses) as Maps;
 }
 
 export const shifts = defineStage<typeof ShiftsSchema, ViewStage>('shifts', ShiftsSchema, (config, name) => {

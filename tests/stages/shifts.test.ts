@@ -14,7 +14,7 @@ import { batchTensor } from '../../src/data/split.js';
 import { Pipeline, PipelineError } from '../../src/pipeline/pipeline.js';
 import { makeStage, union } from '../../src/pipeline/registry.js';
 import { recipeStages } from '../../src/pipeline/recipes.js';
-import { drawOffset, shiftCopy, shiftMaps, shiftOffsets, shifts } from '../../src/stages/shifts.js';
+import { drawOffset, shiftCopy, shiftOffsets, shifts } from '../../src/stages/shifts.js';
 import type { Maps } from '../../src/stages/stage.js';
 import { maxAbsDiff, randArray } from '../helpers.js';
 
@@ -42,8 +42,8 @@ beforeAll(async () => {
   ds = await dataset('mnist', { subset: 200, testSubset: 60, seed: 4 });
 });
 
-describe('shiftMaps', () => {
-  it('moves maps by whole pixels with zeros coming in, as a plain loop does', () => {
+describe('shiftCopy', () => {
+  it('moves maps by whole pixels with zeros coming in, as a plain loop does (one offset: every image takes it)', () => {
     const [n, h, w, c] = [2, 5, 6, 3];
     const v = randArray(n * h * w * c, 7);
     const x = tf.tensor4d(v, [n, h, w, c]) as Maps;
@@ -56,7 +56,7 @@ describe('shiftMaps', () => {
       [6, 0],
       [0, -5],
     ]) {
-      const y = shiftMaps(x, dx, dy);
+      const y = shiftCopy(x, [[dx, dy]], 0);
       expect(y.shape).toEqual([n, h, w, c]);
       expect(maxAbsDiff(y.dataSync(), shiftLoop(v, n, h, w, c, dx, dy))).toBe(0);
       y.dispose();
