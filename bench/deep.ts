@@ -12,6 +12,7 @@
 //    in turn (BOWCNN_BENCH_ROUNDS rounds, default 3), with the ratio round by round.
 // BOWCNN_BENCH_DATASETS, BOWCNN_BENCH_PARTS (validation,lenet5,vgg-bn,torch,epoch; default lenet5,vgg-bn,torch) and
 // BOWCNN_BENCH_TORCH_DATASETS choose; BOWCNN_BENCH_SUBSET=n runs on a subset (a check of the bench itself).
+// BOWCNN_BENCH_SETS (JSON) fixes vgg-bn settings, not searched; BOWCNN_BENCH_OUT keeps the runs in a folder (resumable).
 // BOWCNN_BENCH_TORCH_EPOCHS=n times only PyTorch's first n epochs of the same schedule: the row then gives
 // the ratio of seconds per epoch, and no PyTorch test accuracy (its model is partly trained).
 import { spawnSync } from 'node:child_process';
@@ -46,7 +47,8 @@ function torchConfig(r: CnnRecipe, chosen: Record<string, unknown>, flipSafe: bo
     pad: a.pad,
     flip: a.flip && flipSafe,
     erase: (a as { erase?: number }).erase ?? 0,
-    ttaFlip: r.predict.flip && flipSafe,
+    ttaFlip: v('predict.flip', r.predict.flip) && flipSafe,
+    ttaShifts: v('predict.shifts', r.predict.shifts),
     seed: 0,
   };
 }
@@ -69,7 +71,10 @@ export async function run(): Promise<Record<string, unknown>> {
   const parts = (process.env.BOWCNN_BENCH_PARTS ?? 'lenet5,vgg-bn,torch').split(',');
   const torchOn = (process.env.BOWCNN_BENCH_TORCH_DATASETS ?? datasets.join(',')).split(',');
   const sub = process.env.BOWCNN_BENCH_SUBSET ? Number(process.env.BOWCNN_BENCH_SUBSET) : undefined;
-  const out = mkdtempSync(join(tmpdir(), 'bowcnn-bench-deep-'));
+  // BOWCNN_BENCH_OUT keeps the runs (checkpoints, parts) in a folder of your choosing: a rerun resumes there
+  const out = process.env.BOWCNN_BENCH_OUT ?? mkdtempSync(join(tmpdir(), 'bowcnn-bench-deep-'));
+  // BOWCNN_BENCH_SETS='{"train.epochs": 50}': settings fixed for vgg-bn (as compare's --set: not searched)
+  const vggSets = JSON.parse(process.env.BOWCNN_BENCH_SETS ?? '{}') as Record<string, unknown>;
   const rows: Record<string, unknown>[] = [];
   const detail: Record<string, unknown>[] = [];
   for (const name of datasets) {
@@ -159,7 +164,12 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     if (parts.includes('vgg-bn')) {
       const t0 = performance.now();
-      const r = await compare(['vgg-bn'], ds, { out: join(out, `${name}-vgg`), progress: false, onStep: (m) => console.log(m) });
+      const r = await compare(['vgg-bn'], ds, {
+        out: join(out, `${name}-vgg`),
+        sets: vggSets,
+        progress: false,
+        onStep: (m) => console.log(m),
+      });
       const c = r.contenders[0];
       const p = c.protocol;
       const fitMin = (c.fit.seconds ?? 0) / 60;
@@ -179,7 +189,7 @@ export async function run(): Promise<Record<string, unknown>> {
       if (parts.includes('torch') && torchOn.includes(name) && dir && !sub) {
         const timed = Number(process.env.BOWCNN_BENCH_TORCH_EPOCHS ?? 0);
         const cfg = {
-          ...torchConfig(readRecipe('vgg-bn') as CnnRecipe, p?.chosen ?? {}, ds.flipSafe),
+          ...torchConfig(readRecipe('vgg-bn') as CnnRecipe, { ...vggSets, ...(p?.chosen ?? {}) }, ds.flipSafe),
           ...(timed ? { timedEpochs: timed } : {}),
         };
         console.log(`PyTorch, the same recipe and settings: ${JSON.stringify(cfg)}`);

@@ -4,7 +4,8 @@ layer with ReLU, dropout, the output; He-normal initialisation; augmentation by 
 padded by `pad` pixels, horizontal flips where the dataset allows mirrors, and random erasing (Zhong et al.:
 area 2-40%, aspect 0.3-3.3, uniform noise); Adam with tfjs's one-cycle schedule (30% warm-up from 4% of the
 peak, cosine down to 1e-4 of it), with decoupled weight decay on the kernels where the config has weightDecay
-(AdamW), label smoothing; test-time flips where mirrors are allowed.
+(AdamW), label smoothing; test-time flips where mirrors are allowed, and test-time shifts ("ttaShifts": s pixels,
+the mean of the logits over the image and its copies moved s pixels down, up, right and left).
 
 Prints one JSON line: the recipe, training seconds and images/s, test accuracy after the last epoch, inference
 images/s. With "timedEpochs": n in the config it stops after the first n epochs of the full schedule (a timing
@@ -64,6 +65,20 @@ def lr_at(lr, t):
     if t < warm:
         return lr * (0.04 + 0.96 * t / warm)
     return lr * 0.5 * (1 + math.cos(math.pi * (t - warm) / (1 - warm))) + lr * 1e-4
+
+
+def shift_views(s):
+    """bowcnn's test-time shifts: the image, then s pixels down, up, right and left."""
+    return [(0, 0), (s, 0), (-s, 0), (0, s), (0, -s)] if s > 0 else [(0, 0)]
+
+
+def shifted(x, dy, dx):
+    """[N,C,H,W] moved by (dy, dx): out[y][x] = x[y - dy][x - dx], zeros outside."""
+    if dy == 0 and dx == 0:
+        return x
+    h, w = x.shape[2], x.shape[3]
+    p = F.pad(x, (abs(dx), abs(dx), abs(dy), abs(dy)))
+    return p[:, :, abs(dy) - dy:abs(dy) - dy + h, abs(dx) - dx:abs(dx) - dx + w]
 
 
 def augment(x, pad, flip, erase, g):
@@ -132,10 +147,16 @@ def main():
         out = []
         for s in range(0, len(xte), 500):
             x = xte[s:s + 500]
-            z = m(x)
-            if cfg.get('ttaFlip'):
-                z = (z + m(x.flip(3))) / 2
-            out.append(z.argmax(1))
+            z = 0
+            views = 0
+            for dy, dx in shift_views(cfg.get('ttaShifts', 0)):
+                v = shifted(x, dy, dx)
+                z = z + m(v)
+                views += 1
+                if cfg.get('ttaFlip'):
+                    z = z + m(v.flip(3))
+                    views += 1
+            out.append((z / views).argmax(1))
         infer_s = time.perf_counter() - t1
     acc = float((torch.cat(out) == yte).float().mean())
     print(json.dumps({'peer': f'PyTorch {torch.__version__}', 'threads': threads, 'config': cfg, 'train': len(xtr),

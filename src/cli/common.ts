@@ -210,3 +210,15 @@ export function say(v: Values, msg: string): void {
 
 /** Whether the classifier scores an image by the mean of its and its mirror's logits (its recipe's test-time flips, where the data allows mirrors). */
 export const flips = (c: Classifier) => Boolean((c.describe().predict as { flip?: boolean } | undefined)?.flip && c.data?.flipSafe);
+
+/** The classifier's test-time shifts in pixels (its recipe's predict.shifts; 0: none). */
+export const shifts = (c: Classifier) => Number((c.describe().predict as { shifts?: number } | undefined)?.shifts ?? 0);
+
+/** How many views of each image its scores average (flips x shifts), and those views in words ('' for one). */
+export function testViews(c: Classifier): { count: number; words: string } {
+  const f = flips(c),
+    s = shifts(c);
+  const count = (f ? 2 : 1) * (s > 0 ? 5 : 1);
+  const parts = [...(f ? ['flips'] : []), ...(s > 0 ? [`${s}-pixel shifts`] : [])];
+  return { count, words: count > 1 ? `test-time ${parts.join(' and ')} (${count} views)` : '' };
+}

@@ -19,7 +19,7 @@ import { load } from '../models/load.js';
 import { folderName } from '../eval/compare.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { applyRule, type InputRule, type RawImage, ruleFor } from '../data/input-rule.js';
-import { flips, loadDataset, output, savedRead, say, startBackend } from './common.js';
+import { flips, loadDataset, shifts, testViews, output, savedRead, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 function modelDir(v: Values, cmd: string): string {
@@ -27,9 +27,9 @@ function modelDir(v: Values, cmd: string): string {
   return resolve(String(v.model));
 }
 
-/** The classifier without test-time flips, when asked (a CNN whose recipe averages an image and its mirror). */
+/** The classifier without test-time views, when asked (a CNN whose recipe averages flips or shifts of an image). */
 function singleView(c: Classifier, v: Values): Classifier {
-  return v['single-view'] && c.settable().includes('predict') ? c.set('predict.flip', false) : c;
+  return v['single-view'] && c.settable().includes('predict') ? c.set('predict.flip', false).set('predict.shifts', 0) : c;
 }
 
 export async function evalCommand(v: Values): Promise<void> {
@@ -64,12 +64,23 @@ export async function evalCommand(v: Values): Promise<void> {
   const acc = correct.reduce((a: number, b) => a + b, 0) / ds.test.n;
   const ci = accuracyInterval(correct);
   const f = flips(c);
+  const views = testViews(c);
   output(
     v.json,
-    { model: dir, name: c.name, kind: c.kind, dataset: ds.name, test: ds.test.n, accuracy: acc, ci95: ci, testTimeFlips: f },
+    {
+      model: dir,
+      name: c.name,
+      kind: c.kind,
+      dataset: ds.name,
+      test: ds.test.n,
+      accuracy: acc,
+      ci95: ci,
+      testTimeFlips: f,
+      testTimeShifts: shifts(c),
+    },
     () =>
       console.log(
-        `${c.name} (${dir}) on ${ds.name} (${ds.test.n} test images${f ? ', with test-time flips as its recipe; --single-view for without' : ''}): ${(100 * acc).toFixed(2)}% [${(100 * ci[0]).toFixed(2)}, ${(100 * ci[1]).toFixed(2)}]`,
+        `${c.name} (${dir}) on ${ds.name} (${ds.test.n} test images${views.count > 1 ? `, with ${views.words} as its recipe says; --single-view for without` : ''}): ${(100 * acc).toFixed(2)}% [${(100 * ci[0]).toFixed(2)}, ${(100 * ci[1]).toFixed(2)}]`,
       ),
   );
   c.dispose();

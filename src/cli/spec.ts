@@ -86,7 +86,7 @@ const protocol: OptionSpec = {
   default: 'validation',
   arg: 'P',
   choices: ['validation', 'fixed'],
-  help: "validation: each recipe's search space (its 'search': the SVM's C for a BoW recipe, the learning rate and epochs for LeNet-5, the schedule's length for vgg-bn) tried on a validation split of the training set, the best refitted on all of it, the test set scored once; fixed: the recipes' own settings",
+  help: "validation: each recipe's search space (its 'search': the SVM's C for a BoW recipe, the learning rate and epochs for LeNet-5, the schedule's length and test-time shifts for vgg-bn) tried on a validation split of the training set, the best refitted on all of it, the test set scored once; fixed: the recipes' own settings",
 };
 const validation: OptionSpec = {
   type: 'number',
@@ -221,7 +221,7 @@ export const COMMANDS: CommandSpec[] = [
       'single-view': {
         type: 'boolean',
         default: false,
-        help: 'no test-time flips, for a model whose recipe averages an image and its mirror',
+        help: 'no test-time views, for a model whose recipe averages an image with its mirror or its shifted copies',
       },
       backend: backend(),
       'data-dir': dataDir,
@@ -236,7 +236,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { usage: 'IMAGE...', min: 1, max: Infinity },
     options: {
       model: { type: 'string', arg: 'DIR', help: 'a saved model folder' },
-      'single-view': { type: 'boolean', default: false, help: 'no test-time flips' },
+      'single-view': { type: 'boolean', default: false, help: 'no test-time views (flips, shifts)' },
       backend: backend(),
       json,
       help,

@@ -20,7 +20,7 @@ import type { CnnClassifier } from '../cnn/classifier.js';
 import { listRecipes, readRecipe } from '../pipeline/recipes.js';
 import { speed } from '../report/report.js';
 import { ensureDir } from '../core/atomic.js';
-import { cnnRead, flips, loadDataset, savedRead, output, parseSets, say, startBackend } from './common.js';
+import { cnnRead, flips, loadDataset, shifts, testViews, savedRead, output, parseSets, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 import type { FolderOptions } from '../data/folder.js';
 
@@ -85,6 +85,7 @@ export async function trainCommand(v: Values): Promise<void> {
     });
     if (dir) await clf.save(join(dir, 'model'));
     const testTimeFlips = flips(clf);
+    const views = testViews(clf);
     // a bownet recipe: the same test images scored by the model fine-tuning started from (the BoW pipeline as a
     // CNN), so that what backpropagation gained is read off one run
     const startScores = await (clf as CnnClassifier).scoreSplitBeforeFineTune(ds.test);
@@ -103,6 +104,7 @@ export async function trainCommand(v: Values): Promise<void> {
       ci95: r.ci95,
       beforeFineTune: before,
       testTimeFlips,
+      testTimeShifts: shifts(clf),
       trainImagesPerSec: r.fit.trainImagesPerSec,
       cached: r.fit.cached,
       resumedFromEpoch: r.fit.resumedFromEpoch ?? null,
@@ -116,7 +118,7 @@ export async function trainCommand(v: Values): Promise<void> {
     };
     output(v.json, result, () => {
       console.log(
-        `test accuracy      ${(r.accuracy * 100).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]  (${ds.test.n} images${testTimeFlips ? ', with test-time flips as the recipe says' : ''})`,
+        `test accuracy      ${(r.accuracy * 100).toFixed(2)}% [${(100 * r.ci95[0]).toFixed(2)}, ${(100 * r.ci95[1]).toFixed(2)}]  (${ds.test.n} images${views.count > 1 ? `, with ${views.words} as the recipe says` : ''})`,
       );
       if (before)
         console.log(
@@ -130,7 +132,7 @@ export async function trainCommand(v: Values): Promise<void> {
           `training           ${speed(r.fit)} images/s over ${n} epoch(s)${resumed !== null ? ` (resumed after epoch ${resumed + 1})` : ''}`,
         );
       console.log(
-        `inference          ${Math.round(r.inferImagesPerSec).toLocaleString('en-US')} images/s${testTimeFlips ? ' (two passes per image)' : ''}`,
+        `inference          ${Math.round(r.inferImagesPerSec).toLocaleString('en-US')} images/s${views.count > 1 ? ` (${views.count} passes per image)` : ''}`,
       );
       console.log(`backend            ${info.name} (${info.device}; ${info.threads} thread${info.threads === 1 ? '' : 's'})`);
       if (dir) console.log(`saved              ${join(dir, 'model')}  (bowcnn eval --model ${join(dir, 'model')})`);

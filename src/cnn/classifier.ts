@@ -74,9 +74,15 @@ export class CnnClassifier implements Classifier {
     readonly name: string = recipe.name,
   ) {}
 
-  /** how scores() predicts: the recipe's test-time flips, where the data allows mirrors */
+  /** how scores() predicts: the recipe's test-time views (flips where the data allows mirrors, shifts) */
   get predictOptions(): PredictOptions {
-    return { flip: this.recipe.kind === 'cnn' && this.recipe.predict.flip && (this.data?.flipSafe ?? false) };
+    if (this.recipe.kind !== 'cnn') return { flip: false, shifts: 0 };
+    return { flip: this.recipe.predict.flip && (this.data?.flipSafe ?? false), shifts: this.recipe.predict.shifts };
+  }
+
+  /** predict.*: how a trained model scores, not what it learns (a search tries these on one fitted model) */
+  inferenceOnly(path: string): boolean {
+    return path.split('.')[0] === 'predict';
   }
 
   private build(info: Pick<DataInfo, 'inShape' | 'classes'>, seed: number, train?: Split): tf.Sequential {
@@ -361,8 +367,16 @@ export class CnnClassifier implements Classifier {
   }
 
   async save(dir: string): Promise<void> {
-    // testTimeFlips: how this model's scores are made (load gives them back; eval and predict do the same)
-    await saveModel(this.fitted(), dir, { name: this.name, recipe: this.recipe, data: this.data, testTimeFlips: this.predictOptions.flip });
+    // testTimeFlips, testTimeShifts: how this model's scores are made (the recipe gives them back at load; eval and
+    // predict do the same), stated for readers of meta.json
+    const views = this.predictOptions;
+    await saveModel(this.fitted(), dir, {
+      name: this.name,
+      recipe: this.recipe,
+      data: this.data,
+      testTimeFlips: views.flip,
+      testTimeShifts: views.shifts ?? 0,
+    });
   }
 
   /**

@@ -222,17 +222,63 @@ export interface PredictOptions {
    * survive a mirror (not digits).
    */
   flip?: boolean;
+  /**
+   * Test-time shifts of this many pixels: the mean of the logits also runs over the image moved left, right,
+   * up and down (zeros shifted in), 5 views of each image (10 with flips): the test-time side of training
+   * on random crops. 0: none.
+   */
+  shifts?: number;
 }
 
 /**
- * Logits of a batch `[B,H,W,C]` -> `[B,classes]`, with the test-time flips of `opts` (call inside tf.tidy).
- * The whole batch in one pass (`apply` in inference mode): tfjs-layers' predict() slices its input into
- * batches of 32 and concatenates the outputs, which took a third of LeNet-5's inference time on wasm.
+ * `[B,H,W,C]` moved by (dy, dx) pixels: out[y][x] = x[y - dy][x - dx], zeros where that falls outside (call
+ * inside tf.tidy).
+ */
+export function shiftImages(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
+  if (dy === 0 && dx === 0) return x;
+  const [b, h, w, c] = x.shape;
+  const py = Math.abs(dy),
+    px = Math.abs(dx);
+  const padded = tf.pad(x, [
+    [0, 0],
+    [py, py],
+    [px, px],
+    [0, 0],
+  ]);
+  return tf.slice(padded, [0, py - dy, px - dx, 0], [b, h, w, c]);
+}
+
+/** The test-time views' offsets (dy, dx): the image itself, then `shifts` pixels down, up, right and left. */
+export function shiftViews(shifts = 0): [number, number][] {
+  const s = Math.floor(shifts);
+  return s > 0
+    ? [
+        [0, 0],
+        [s, 0],
+        [-s, 0],
+        [0, s],
+        [0, -s],
+      ]
+    : [[0, 0]];
+}
+
+/**
+ * Logits of a batch `[B,H,W,C]` -> `[B,classes]`, the mean over the test-time views of `opts` (flips and
+ * shifts; call inside tf.tidy). The whole batch in one pass (`apply` in inference mode): tfjs-layers'
+ * predict() slices its input into batches of 32 and concatenates the outputs, which took a third of
+ * LeNet-5's inference time on wasm.
  */
 export function predictLogits(model: tf.LayersModel, x: tf.Tensor4D, opts: PredictOptions = {}): tf.Tensor {
   const run = (t: tf.Tensor) => execute(model, t, { training: false });
-  const logits = run(x);
-  return opts.flip ? tf.mul(tf.add(logits, run(tf.reverse(x, 2))), 0.5) : logits;
+  const views = shiftViews(opts.shifts);
+  let sum: tf.Tensor | null = null;
+  for (const [dy, dx] of views) {
+    const v = shiftImages(x, dy, dx);
+    const one = opts.flip ? tf.add(run(v), run(tf.reverse(v, 2))) : run(v);
+    sum = sum ? tf.add(sum, one) : one;
+  }
+  const n = views.length * (opts.flip ? 2 : 1);
+  return n === 1 ? (sum as tf.Tensor) : tf.mul(sum as tf.Tensor, 1 / n);
 }
 
 /**

@@ -124,8 +124,12 @@ export const CnnRecipeSchema = z.strictObject({
    */
   input: InputSchema.optional(),
   train: TrainSchema.default(TrainSchema.parse({})),
-  /** flip: test-time flips where the dataset allows them (the mean of an image's and its mirror's logits) */
-  predict: z.strictObject({ flip: z.boolean().default(false) }).default({ flip: false }),
+  /**
+   * How a trained model scores an image: the mean of its logits over test-time views. flip: the image and its
+   * mirror, where the dataset allows mirrors; shifts: also the image moved this many pixels left, right, up and
+   * down (5 views, 10 with flips). Settings that a search may try on one trained model (no refit).
+   */
+  predict: z.strictObject({ flip: z.boolean().default(false), shifts: int(0).max(8).default(0) }).default({ flip: false, shifts: 0 }),
 });
 
 export const BowNetRecipeSchema = z.strictObject({

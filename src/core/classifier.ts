@@ -16,6 +16,7 @@
  *   ablations()            the variants the course's ablation experiment fits against it
  *   describe()             the configuration as run (JSON: recipe, stages, training options)
  *   set(path, value)       a new classifier with one setting changed (validated; --set on the CLI)
+ *   inferenceOnly(path)    optional: the path changes how a fitted classifier scores, not what it learns
  *   save(dir)              a folder with checksums (core/persist); models/load reads it back as the right kind
  *   dispose()              frees its tensors
  */
@@ -111,6 +112,11 @@ export interface Classifier {
   set(path: string, value: unknown): Classifier;
   /** The first parts of the paths set() takes: stage names, or 'train', 'config', 'predict'. */
   settable(): string[];
+  /**
+   * Whether a set() path changes only how the fitted classifier scores (a CNN's test-time views, `predict.*`),
+   * so that set() keeps the fitted model: the protocol then scores such candidates on one fit. Absent: none does.
+   */
+  inferenceOnly?(path: string): boolean;
   /** The settings the validation protocol chooses among: set() paths and the values to try (its recipe's `search`). */
   searchSpace(): Record<string, unknown[]>;
   /** The same classifier (unfitted where it must be) with another search space. */

@@ -37,6 +37,11 @@ export interface CandidateRecord {
   curve?: { epoch: number; seconds: number; accuracy: number }[];
   /** with early stopping: the epochs at its best validation accuracy */
   bestEpochs?: number;
+  /**
+   * Where this candidate differs from an earlier one only in inference-only settings (a CNN's test-time views):
+   * the index of the candidate whose fitted model it scored (its fitSeconds are then 0)
+   */
+  fitOf?: number;
 }
 
 export interface ProtocolRecord {
@@ -122,43 +127,77 @@ export async function choose(c: Classifier, train: Split, space: Record<string, 
   if (Object.keys(space).length === 0 && patienceOf(c) === 0)
     // nothing to choose: no fit is spent on the validation split
     return { kind: 'validation', fitImages: fit.n, validationImages: held.n, seed: o.seed, space, candidates: [], chosen: {}, seconds: 0 };
+  const scoringOnly = Object.keys(space).filter((k) => c.inferenceOnly?.(k));
+  if (scoringOnly.length > 0 && patienceOf(c) > 0)
+    throw new ConfigError(
+      `${c.name}: the search over ${scoringOnly.map((k) => `'${k}'`).join(', ')} scores the fitted model, while early stopping (train.patience) takes each candidate's best epoch: search them without train.patience`,
+    );
   const list = candidates(space);
+  // candidates that differ only in inference-only settings share one fit: the first of them fits, the others
+  // are the same fitted model with those settings (kept until the search ends)
+  const trainingKey = (settings: Record<string, unknown>) =>
+    JSON.stringify(Object.entries(settings).filter(([k]) => !scoringOnly.includes(k)));
+  const fitted = new Map<string, { model: Classifier; index: number }>();
   const out: CandidateRecord[] = [];
-  for (const [i, settings] of list.entries()) {
-    const key = JSON.stringify(settings);
-    const earlier = o.done?.find((d) => JSON.stringify(d.settings) === key);
-    if (earlier) {
-      out.push(earlier);
-      continue;
-    }
-    const label = Object.keys(settings).length
-      ? Object.entries(settings)
-          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-          .join(' ')
-      : 'as given';
-    o.onStep?.(`${c.name}: candidate ${i + 1}/${list.length} (${label}) on ${fit.n} images, scored on ${held.n} validation images`);
-    const k = withSettings(c, settings);
-    try {
+  try {
+    for (const [i, settings] of list.entries()) {
+      const key = JSON.stringify(settings);
+      const earlier = o.done?.find((d) => JSON.stringify(d.settings) === key);
+      if (earlier) {
+        out.push(earlier);
+        continue;
+      }
+      const label = Object.keys(settings).length
+        ? Object.entries(settings)
+            .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+            .join(' ')
+        : 'as given';
+      const tk = trainingKey(settings);
+      const shared = fitted.get(tk);
       const { validation: _v, done: _d, onCandidate: _c, onStep: _s, checkpointDir, ...fitOpts } = o;
-      const rep = await k.fit(fit, { ...fitOpts, validation: held, checkpointDir: checkpointDir?.(i) });
-      const acc = splitAccuracy(await k.scoreSplit(held, { cacheDir: o.cacheDir, progress: o.progress }), held);
-      const rec: CandidateRecord = { settings, validationAccuracy: acc, fitSeconds: rep.seconds };
-      if (rep.epochs?.length && rep.epochs.some((e) => e.valAccuracy !== null)) {
-        let t = 0;
-        rec.curve = rep.epochs.map((e) => {
-          t += e.seconds;
-          return { epoch: e.epoch + 1, seconds: t, accuracy: e.valAccuracy ?? Number.NaN };
-        });
-        if (patienceOf(k) > 0 && rep.bestEpoch !== undefined && rep.bestEpoch >= 0) {
-          rec.bestEpochs = rep.bestEpoch + 1;
-          rec.validationAccuracy = rep.epochs[rep.bestEpoch]?.valAccuracy ?? acc;
+      let k: Classifier;
+      let rec: CandidateRecord;
+      if (shared) {
+        o.onStep?.(
+          `${c.name}: candidate ${i + 1}/${list.length} (${label}): candidate ${shared.index + 1}'s fitted model, scored on ${held.n} validation images`,
+        );
+        k = shared.model;
+        for (const p of scoringOnly) k = k.set(p, settings[p]);
+        const acc = splitAccuracy(await k.scoreSplit(held, { cacheDir: o.cacheDir, progress: o.progress }), held);
+        rec = { settings, validationAccuracy: acc, fitSeconds: 0, fitOf: shared.index };
+      } else {
+        o.onStep?.(`${c.name}: candidate ${i + 1}/${list.length} (${label}) on ${fit.n} images, scored on ${held.n} validation images`);
+        // the first candidate index with these training settings names the checkpoint folder, so that a rerun
+        // resumes it for any of them
+        const first = list.findIndex((s) => trainingKey(s) === tk);
+        k = withSettings(c, settings);
+        const rep = await k.fit(fit, { ...fitOpts, validation: held, checkpointDir: checkpointDir?.(first) });
+        const acc = splitAccuracy(await k.scoreSplit(held, { cacheDir: o.cacheDir, progress: o.progress }), held);
+        // a later candidate whose sibling's fit was done in an earlier run: that fit, resumed from its checkpoint
+        rec =
+          first === i
+            ? { settings, validationAccuracy: acc, fitSeconds: rep.seconds }
+            : { settings, validationAccuracy: acc, fitSeconds: 0, fitOf: first };
+        if (rep.epochs?.length && rep.epochs.some((e) => e.valAccuracy !== null)) {
+          let t = 0;
+          rec.curve = rep.epochs.map((e) => {
+            t += e.seconds;
+            return { epoch: e.epoch + 1, seconds: t, accuracy: e.valAccuracy ?? Number.NaN };
+          });
+          if (patienceOf(k) > 0 && rep.bestEpoch !== undefined && rep.bestEpoch >= 0) {
+            rec.bestEpochs = rep.bestEpoch + 1;
+            rec.validationAccuracy = rep.epochs[rep.bestEpoch]?.valAccuracy ?? acc;
+          }
         }
+        if (scoringOnly.length > 0 && list.some((s, j) => j > i && trainingKey(s) === tk)) fitted.set(tk, { model: k, index: i });
       }
       out.push(rec);
       o.onCandidate?.(rec, i, list.length);
-    } finally {
-      if (k !== c) k.dispose();
+      // set() on a fitted model shares its weights: only the fitted one is disposed, once, at the end
+      if (!shared && k !== c && ![...fitted.values()].some((f) => f.model === k)) k.dispose();
     }
+  } finally {
+    for (const f of fitted.values()) if (f.model !== c) f.model.dispose();
   }
   let best = 0;
   for (let i = 1; i < out.length; i++) if (out[i].validationAccuracy > out[best].validationAccuracy) best = i;

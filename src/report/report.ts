@@ -11,6 +11,7 @@ import { type InputSpec, inputShape } from '../cnn/input.js';
 import { join } from 'node:path';
 import type { Split } from '../core/data.js';
 import type { CompareResult } from '../eval/compare.js';
+import type { CandidateRecord, ProtocolRecord } from '../eval/protocol.js';
 import type { ContenderResult, FitFigures } from '../eval/evaluate.js';
 import { SWEEPS, type TransformKind } from '../eval/robustness.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic.js';
@@ -88,6 +89,16 @@ export function fitMarks(f: FitFigures): string[] {
   }
   return m;
 }
+
+/** "6 candidates fitted" / "6 candidates (2 fits: those differing only in test-time views share one) fitted" */
+function candidatesText(p: ProtocolRecord): string {
+  const n = p.candidates.length;
+  const fits = p.candidates.filter((x) => x.fitOf === undefined).length;
+  return `${n} candidate${n === 1 ? '' : 's'}${fits < n ? ` (${fits} fit${fits === 1 ? '' : 's'}: candidates that differ only in test-time views are scored on one fitted model)` : ''} fitted`;
+}
+
+/** A candidate's fit seconds, or whose fitted model it was scored on. */
+const fitCell = (x: CandidateRecord): string => (x.fitOf !== undefined ? `candidate ${x.fitOf + 1}'s fit` : x.fitSeconds.toFixed(1));
 
 export function fitSeconds(f: FitFigures): string {
   const marks = fitMarks(f);
@@ -215,7 +226,7 @@ export function markdown(r: CompareResult): string {
       L.push(
         `### ${c.name}`,
         '',
-        `${p.candidates.length} candidate${p.candidates.length === 1 ? '' : 's'} fitted on ${num(p.fitImages)} images and scored on ${num(p.validationImages)} validation images (${p.seconds.toFixed(1)} s in all); chosen: ${settingsText(p.chosen)}.`,
+        `${candidatesText(p)} on ${num(p.fitImages)} images and scored on ${num(p.validationImages)} validation images (${p.seconds.toFixed(1)} s in all); chosen: ${settingsText(p.chosen)}.`,
         '',
         '| candidate | validation accuracy | fit (s) | chosen |',
         '|---|---|---|---|',
@@ -224,7 +235,7 @@ export function markdown(r: CompareResult): string {
       const at = p.candidates.findIndex((x) => x.validationAccuracy === best);
       p.candidates.forEach((x, i) =>
         L.push(
-          `| ${cell(settingsText(x.settings))}${x.bestEpochs ? ` (best at epoch ${x.bestEpochs})` : ''} | ${pct(x.validationAccuracy)} | ${x.fitSeconds.toFixed(1)} | ${i === at ? 'yes' : ''} |`,
+          `| ${cell(settingsText(x.settings))}${x.bestEpochs ? ` (best at epoch ${x.bestEpochs})` : ''} | ${pct(x.validationAccuracy)} | ${fitCell(x)} | ${i === at ? 'yes' : ''} |`,
         ),
       );
       L.push('');
@@ -379,13 +390,13 @@ export function html(r: CompareResult, test?: Split): string {
               const best = Math.max(...p.candidates.map((x) => x.validationAccuracy));
               const at = p.candidates.findIndex((x) => x.validationAccuracy === best);
               return (
-                `<h3>${esc(c.name)}</h3><p>${p.candidates.length} candidate${p.candidates.length === 1 ? '' : 's'} fitted on ${num(p.fitImages)} images, scored on ${num(p.validationImages)} validation images (${p.seconds.toFixed(1)} s in all). Chosen and refitted on all ${num(c.trainSize ?? r.dataset.train)} training images: <b>${esc(settingsText(p.chosen))}</b>.</p>` +
+                `<h3>${esc(c.name)}</h3><p>${esc(candidatesText(p))} on ${num(p.fitImages)} images, scored on ${num(p.validationImages)} validation images (${p.seconds.toFixed(1)} s in all). Chosen and refitted on all ${num(c.trainSize ?? r.dataset.train)} training images: <b>${esc(settingsText(p.chosen))}</b>.</p>` +
                 table(
                   ['candidate', 'validation accuracy', 'fit (s)', 'chosen'],
                   p.candidates.map((x, i) => [
                     settingsText(x.settings) + (x.bestEpochs ? ` (best at epoch ${x.bestEpochs})` : ''),
                     pct(x.validationAccuracy),
-                    x.fitSeconds.toFixed(1),
+                    fitCell(x),
                     i === at ? '✓' : '',
                   ]),
                 )
@@ -410,7 +421,9 @@ export function html(r: CompareResult, test?: Split): string {
     })),
     ...cnnCurves.map((c) => {
       const p = c.protocol!;
-      const best = p.candidates.reduce((a, x) => (x.validationAccuracy > a.validationAccuracy ? x : a), p.candidates[0]);
+      const chosen = p.candidates.reduce((a, x) => (x.validationAccuracy > a.validationAccuracy ? x : a), p.candidates[0]);
+      // a candidate scored on another's fitted model (other test-time views) has that fit's curve
+      const best = chosen.fitOf !== undefined ? (p.candidates[chosen.fitOf] ?? chosen) : chosen;
       return {
         name: `${c.name} (validation, per epoch)`,
         points: (best.curve ?? []).map((q) => [Math.max(0.1, q.seconds), 100 * q.accuracy] as [number, number]),

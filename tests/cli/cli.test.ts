@@ -9,6 +9,7 @@ import { saveModel } from '../../src/cnn/io.js';
 import { parseRecipe } from '../../src/pipeline/recipes.js';
 
 const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 import { FIX, onBackend, randArray } from '../helpers.js';
 
 /** IDX files (ubyte images [n,h,w], labels [n]) as MNIST ships them. */
@@ -109,6 +110,60 @@ describe('bowcnn CLI', () => {
     expect(flipped.testTimeFlips).toBe(true);
     expect(flipped.accuracy).toBeCloseTo(want.flip, 9);
     expect(single.testTimeFlips).toBe(false);
+    expect(single.accuracy).toBeCloseTo(want.single, 9);
+  });
+  it('evaluates a CNN saved with test-time shifts with them (5 views, from shifts made by plain loops), and without under --single-view', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bowcnn-shift-'));
+    const n = 300,
+      h = 6,
+      w = 6;
+    const px = Uint8Array.from(randArray(n * h * w, 17), (v) => Math.floor((v + 1) * 127.5));
+    const labels = Uint8Array.from(randArray(n, 18), (v) => Math.floor((v + 1) * 5) % 10);
+    for (const pre of ['train', 't10k']) {
+      writeIdx(join(dir, `${pre}-images-idx3-ubyte`), [n, h, w], px);
+      writeIdx(join(dir, `${pre}-labels-idx1-ubyte`), [n], labels);
+    }
+    const want = await onBackend('cpu', async () => {
+      const m = tf.sequential({
+        layers: [
+          tf.layers.flatten({ inputShape: [h, w, 1] }),
+          tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ seed: 4 }) }),
+        ],
+      });
+      const recipe = parseRecipe({ kind: 'cnn', name: 'tiny', model: 'lenet5', predict: { shifts: 1 } }, 'test');
+      await saveModel(m, join(dir, 'model'), {
+        name: 'tiny',
+        recipe,
+        data: { dataset: 'mnist', classes: DIGITS, inShape: [h, w, 1], flipSafe: false },
+      });
+      const x = Float32Array.from(px, (v) => v / 255);
+      // out[r][c] = x[r - dy][c - dx], 0 outside
+      const moved = (dy: number, dx: number) => {
+        const out = new Float32Array(x.length);
+        for (let i = 0; i < n; i++)
+          for (let r = 0; r < h; r++)
+            for (let c = 0; c < w; c++)
+              if (r - dy >= 0 && r - dy < h && c - dx >= 0 && c - dx < w) out[(i * h + r) * w + c] = x[(i * h + r - dy) * w + c - dx];
+        return (m.predict(tf.tensor4d(out, [n, h, w, 1])) as tf.Tensor).arraySync() as number[][];
+      };
+      const views = [moved(0, 0), moved(1, 0), moved(-1, 0), moved(0, 1), moved(0, -1)];
+      const acc = (rows: number[][]) => rows.filter((row, i) => row.indexOf(Math.max(...row)) === labels[i]).length / n;
+      return {
+        single: acc(views[0]),
+        shifts: acc(views[0].map((row, i) => row.map((_, k) => views.reduce((a, v) => a + v[i][k], 0) / 5))),
+      };
+    });
+    expect(want.shifts).not.toBe(want.single); // the shifts change some predictions here, so the check below can fail
+    const run = (extra: string[]) =>
+      JSON.parse(cli(['eval', '--model', join(dir, 'model'), '--dataset', 'mnist', '--data-dir', dir, '--json', ...extra]).out) as {
+        accuracy: number;
+        testTimeShifts: number;
+      };
+    const shifted = run([]),
+      single = run(['--single-view']);
+    expect(shifted.testTimeShifts).toBe(1);
+    expect(shifted.accuracy).toBeCloseTo(want.shifts, 9);
+    expect(single.testTimeShifts).toBe(0);
     expect(single.accuracy).toBeCloseTo(want.single, 9);
   });
   it('trains a CNN recipe other than LeNet-5, resumes from its checkpoint, and refuses a BoW recipe', () => {

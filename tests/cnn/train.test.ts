@@ -10,7 +10,7 @@ import { lenet5 } from '../../src/cnn/lenet5.js';
 import { ZOO } from '../../src/cnn/zoo.js';
 import type { CnnRecipe } from '../../src/config/recipes.js';
 import { parseRecipe } from '../../src/pipeline/recipes.js';
-import { accuracyOf, predictSplit, trainModel } from '../../src/cnn/train.js';
+import { accuracyOf, predictSplit, shiftImages, trainModel } from '../../src/cnn/train.js';
 import { CnnClassifier } from '../../src/cnn/classifier.js';
 import { subset } from '../../src/data/split.js';
 import { makeSplit } from '../../src/core/data.js';
@@ -100,6 +100,61 @@ describe('test-time flips', () => {
     m.dispose();
   });
 
+  it('shifts: the mean of the logits over the image and its four copies moved by s pixels (plain loops), with flips 10 views', async () => {
+    const m = lenet5({ seed: 3 });
+    const t = subset(ds.test, 30, 4);
+    const { height: H, width: W } = t;
+    // out[y][x] = in[y - dy][x - dx], 0 outside
+    const moved = (dy: number, dx: number) => {
+      const out = new Uint8Array(t.pixels.length);
+      for (let i = 0; i < t.n; i++)
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) {
+            const sy = y - dy,
+              sx = x - dx;
+            if (sy < 0 || sy >= H || sx < 0 || sx >= W) continue;
+            out[(i * H + y) * W + x] = t.pixels[(i * H + sy) * W + sx];
+          }
+      return makeSplit(out, t.labels, H, W, 1);
+    };
+    // one shift on its own, against the loop: the direction as shiftImages states it
+    const x = tf.tensor4d(
+      Float32Array.from(t.pixels, (v) => v / 255),
+      [t.n, H, W, 1],
+    );
+    const got = tf.tidy(() => shiftImages(x, 1, -2).dataSync());
+    const want = Float32Array.from(moved(1, -2).pixels, (v) => v / 255);
+    expect(maxAbsDiff(got, want)).toBe(0);
+    x.dispose();
+    for (const s of [1, 2]) {
+      const offsets = [
+        [0, 0],
+        [s, 0],
+        [-s, 0],
+        [0, s],
+        [0, -s],
+      ];
+      const single = await Promise.all(offsets.map(([dy, dx]) => predictSplit(m, moved(dy, dx))));
+      const mean = (parts: Float32Array[]) => single[0].map((_, i) => parts.reduce((a, p) => a + p[i], 0) / parts.length);
+      expect(maxAbsDiff(await predictSplit(m, t, 16, { shifts: s }), mean(single))).toBeLessThan(1e-5);
+      // the mirror of a shifted image: flips apply to each shifted view
+      const both = await predictSplit(m, t, 16, { shifts: s, flip: true });
+      const flippedShifts = await Promise.all(
+        offsets.map(async ([dy, dx]) => {
+          // flip of the shifted view: mirror after the shift
+          const sh = moved(dy, dx);
+          const out = new Uint8Array(sh.pixels.length);
+          for (let i = 0; i < t.n; i++)
+            for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[(i * H + y) * W + x] = sh.pixels[(i * H + y) * W + (W - 1 - x)];
+          return predictSplit(m, makeSplit(out, t.labels, H, W, 1));
+        }),
+      );
+      expect(maxAbsDiff(both, mean([...single, ...flippedShifts]))).toBeLessThan(1e-5);
+      expect(maxAbsDiff(single[0], mean(single))).toBeGreaterThan(1e-3);
+    }
+    m.dispose();
+  });
+
   it('a recipe asks for them; a dataset that mirrors would change (digits) turns them off', () => {
     const r = parseRecipe({ kind: 'cnn', name: 'x', model: 'lenet5', predict: { flip: true } }, 'test') as CnnRecipe;
     const withData = (rec: CnnRecipe, flipSafe: boolean) => {
@@ -109,7 +164,7 @@ describe('test-time flips', () => {
     };
     expect(withData(r, true)).toBe(true);
     expect(withData(r, false)).toBe(false);
-    expect(withData({ ...r, predict: { flip: false } }, true)).toBe(false);
+    expect(withData({ ...r, predict: { flip: false, shifts: 0 } }, true)).toBe(false);
   });
 });
 

@@ -114,6 +114,42 @@ describe('the validation protocol', () => {
     expect(b.contenders[0].protocol!.chosen).toEqual(a.contenders[0].protocol!.chosen);
   }, 120_000);
 
+  it('candidates that differ only in test-time views share one fit, and score as separate fits with those views', async () => {
+    const c = lenet()
+      .set('train.epochs', 2)
+      .searching({ 'train.lr': [0.001, 0.003], 'predict.shifts': [0, 1, 2] });
+    const steps: string[] = [];
+    const rec = await choose(c, ds.train, c.searchSpace(), { validation: 0.25, seed: 0, progress: false, onStep: (m) => steps.push(m) });
+    // two fits (one per learning rate), six candidates
+    expect(steps.filter((m) => / on \d+ images/.test(m))).toHaveLength(2);
+    expect(rec.candidates.map((x) => x.fitOf ?? null)).toEqual([null, 0, 0, null, 3, 3]);
+    expect(rec.candidates.map((x) => x.fitSeconds > 0)).toEqual([true, false, false, true, false, false]);
+    // the reference: each candidate fitted on its own (training is deterministic for a seed) and scored
+    const { fit, held } = validationSplit(ds.train, 0.25, 0);
+    const accs: number[] = [];
+    for (const settings of rec.candidates.map((x) => x.settings)) {
+      let k = c;
+      for (const [p, v] of Object.entries(settings)) k = k.set(p, v);
+      await k.fit(fit, { seed: 0, progress: false, validation: held });
+      const pred = argmax(await k.scoreSplit(held), 10);
+      accs.push(pred.reduce((a, q, j) => a + (q === held.labels[j] ? 1 : 0), 0) / held.n);
+      k.dispose();
+    }
+    expect(rec.candidates.map((x) => x.validationAccuracy)).toEqual(accs);
+    // the views do change the scores (else sharing could not be told from refitting)
+    expect(new Set(accs.slice(0, 3)).size + new Set(accs.slice(3)).size).toBeGreaterThan(2);
+    c.dispose();
+  }, 180_000);
+
+  it('refuses to search test-time views with early stopping (the best epoch is scored without them)', async () => {
+    const c = lenet()
+      .set('train.patience', 1)
+      .searching({ 'predict.shifts': [0, 1] });
+    await expect(choose(c, ds.train, c.searchSpace(), { validation: 0.25, seed: 0, progress: false })).rejects.toThrow(
+      /'predict\.shifts'.*train\.patience/,
+    );
+  });
+
   it('with early stopping, the refit takes the epochs of the best validation accuracy', async () => {
     const c = new CnnClassifier(readRecipe('lenet5') as never).set('train.epochs', 4).set('train.minSteps', 0).set('train.patience', 1);
     const rec = await choose(c, ds.train, {}, { validation: 0.25, seed: 0, progress: false });
