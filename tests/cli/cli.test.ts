@@ -10,6 +10,30 @@ import { parseRecipe } from '../../src/pipeline/recipes.js';
 
 const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/** A folder of random 6x6 IDX images and labels (the same as train and t10k), for saved tiny models to score. */
+function randomIdx(prefix: string, seed: number) {
+  const dir = mkdtempSync(join(tmpdir(), `bowcnn-${prefix}-`));
+  const n = 300,
+    h = 6,
+    w = 6;
+  const px = Uint8Array.from(randArray(n * h * w, seed), (v) => Math.floor((v + 1) * 127.5));
+  const labels = Uint8Array.from(randArray(n, seed + 1), (v) => Math.floor((v + 1) * 5) % 10);
+  for (const pre of ['train', 't10k']) {
+    writeIdx(join(dir, `${pre}-images-idx3-ubyte`), [n, h, w], px);
+    writeIdx(join(dir, `${pre}-labels-idx1-ubyte`), [n], labels);
+  }
+  return { dir, n, h, w, px, labels };
+}
+
+/** A random linear model over 6x6 images (flatten + dense), as a tfjs sequential model. */
+const tinyModel = (h: number, w: number, seed: number) =>
+  tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [h, w, 1] }),
+      tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ seed }) }),
+    ],
+  });
 import { FIX, onBackend, randArray } from '../helpers.js';
 
 /** IDX files (ubyte images [n,h,w], labels [n]) as MNIST ships them. */
@@ -66,24 +90,10 @@ describe('bowcnn CLI', () => {
     expect(r.err).toMatch(/backend 'tensorflow': neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed/);
   });
   it("evaluates a CNN saved with test-time flips with them (the mean of the mirror's logits), and without under --single-view", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bowcnn-flip-'));
-    const n = 300,
-      h = 6,
-      w = 6;
-    const px = Uint8Array.from(randArray(n * h * w, 7), (v) => Math.floor((v + 1) * 127.5));
-    const labels = Uint8Array.from(randArray(n, 8), (v) => Math.floor((v + 1) * 5) % 10);
-    for (const pre of ['train', 't10k']) {
-      writeIdx(join(dir, `${pre}-images-idx3-ubyte`), [n, h, w], px);
-      writeIdx(join(dir, `${pre}-labels-idx1-ubyte`), [n], labels);
-    }
+    const { dir, n, h, w, px, labels } = randomIdx('flip', 7);
     // a small random model; its accuracy with and without flips, from mirrors made by plain loops
     const want = await onBackend('cpu', async () => {
-      const m = tf.sequential({
-        layers: [
-          tf.layers.flatten({ inputShape: [h, w, 1] }),
-          tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ seed: 3 }) }),
-        ],
-      });
+      const m = tinyModel(h, w, 3);
       const recipe = parseRecipe({ kind: 'cnn', name: 'tiny', model: 'lenet5', predict: { flip: true } }, 'test');
       await saveModel(m, join(dir, 'model'), {
         name: 'tiny',
@@ -113,23 +123,9 @@ describe('bowcnn CLI', () => {
     expect(single.accuracy).toBeCloseTo(want.single, 9);
   });
   it('evaluates a CNN saved with test-time shifts with them (5 views, from shifts made by plain loops), and without under --single-view', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bowcnn-shift-'));
-    const n = 300,
-      h = 6,
-      w = 6;
-    const px = Uint8Array.from(randArray(n * h * w, 17), (v) => Math.floor((v + 1) * 127.5));
-    const labels = Uint8Array.from(randArray(n, 18), (v) => Math.floor((v + 1) * 5) % 10);
-    for (const pre of ['train', 't10k']) {
-      writeIdx(join(dir, `${pre}-images-idx3-ubyte`), [n, h, w], px);
-      writeIdx(join(dir, `${pre}-labels-idx1-ubyte`), [n], labels);
-    }
+    const { dir, n, h, w, px, labels } = randomIdx('shift', 17);
     const want = await onBackend('cpu', async () => {
-      const m = tf.sequential({
-        layers: [
-          tf.layers.flatten({ inputShape: [h, w, 1] }),
-          tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ seed: 4 }) }),
-        ],
-      });
+      const m = tinyModel(h, w, 4);
       const recipe = parseRecipe({ kind: 'cnn', name: 'tiny', model: 'lenet5', predict: { shifts: 1 } }, 'test');
       await saveModel(m, join(dir, 'model'), {
         name: 'tiny',
