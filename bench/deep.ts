@@ -74,7 +74,12 @@ export async function run(): Promise<Record<string, unknown>> {
   // BOWCNN_BENCH_OUT keeps the runs (checkpoints, parts) in a folder of your choosing: a rerun resumes there
   const out = process.env.BOWCNN_BENCH_OUT ?? mkdtempSync(join(tmpdir(), 'bowcnn-bench-deep-'));
   // BOWCNN_BENCH_SETS='{"train.epochs": 50}': settings fixed for vgg-bn (as compare's --set: not searched)
-  const vggSets = JSON.parse(process.env.BOWCNN_BENCH_SETS ?? '{}') as Record<string, unknown>;
+  let vggSets: Record<string, unknown>;
+  try {
+    vggSets = JSON.parse(process.env.BOWCNN_BENCH_SETS ?? '{}');
+  } catch (e) {
+    throw new Error(`BOWCNN_BENCH_SETS: not JSON (${(e as Error).message}); e.g. '{"train.epochs": 50}'`);
+  }
   const rows: Record<string, unknown>[] = [];
   const detail: Record<string, unknown>[] = [];
   for (const name of datasets) {
@@ -172,7 +177,9 @@ export async function run(): Promise<Record<string, unknown>> {
       });
       const c = r.contenders[0];
       const p = c.protocol;
-      const fitMin = (c.fit.seconds ?? 0) / 60;
+      // a refit read back from an earlier run (BOWCNN_BENCH_OUT) counts the time measured when it was made
+      const fitSec = c.fit.measured?.seconds ?? c.fit.seconds ?? 0;
+      const fitMin = fitSec / 60;
       rows.push({
         dataset: name,
         who: 'bowcnn vgg-bn',
@@ -182,7 +189,7 @@ export async function run(): Promise<Record<string, unknown>> {
         'train min': fitMin.toFixed(1),
         'search min': ((p?.seconds ?? 0) / 60).toFixed(1),
         'total min': ((performance.now() - t0) / 60000).toFixed(1),
-        'img/s': Math.round(c.fit.trainImagesPerSec ?? 0),
+        'img/s': Math.round(c.fit.measured?.trainImagesPerSec ?? c.fit.trainImagesPerSec ?? 0),
       });
       detail.push({ dataset: name, model: 'vgg-bn', contender: { ...c, correct: undefined, scores: undefined, predicted: undefined } });
       const dir = locate(name, {});
@@ -197,7 +204,7 @@ export async function run(): Promise<Record<string, unknown>> {
         if (t) {
           const epochs = Number(cfg.epochs);
           const ran = Number(t.epochsRun ?? epochs);
-          const perEpoch = Number(t.trainSeconds) / ran / Math.max(1e-9, c.fit.seconds / epochs);
+          const perEpoch = Number(t.trainSeconds) / ran / Math.max(1e-9, fitSec / epochs);
           rows.push({
             dataset: name,
             who: String(t.peer),
@@ -209,7 +216,7 @@ export async function run(): Promise<Record<string, unknown>> {
             'img/s': t.trainImgPerSec,
             'time ratio (PyTorch / bowcnn)': t.partial
               ? `${perEpoch.toFixed(2)} per epoch`
-              : (Number(t.trainSeconds) / Math.max(1e-9, c.fit.seconds)).toFixed(2),
+              : (Number(t.trainSeconds) / Math.max(1e-9, fitSec)).toFixed(2),
           });
           detail.push({ dataset: name, model: 'vgg-bn (PyTorch)', result: t });
         }

@@ -12,6 +12,7 @@ import {
   AugmentSchema,
   InputSchema,
   LeNet5ConfigSchema,
+  PredictSchema,
   TrainSchema,
   VggConfigSchema,
 } from '../src/config/recipes.js';
@@ -99,6 +100,7 @@ export function configTables(): string {
     `### Each of a union's \`branches\` (or \`{"recipe": NAME}\`: that bow recipe's stages up to its classifier)\n\n${schemaTable(stages.UnionBranchSchema)}`,
     `### CNN training options (\`train\` in a cnn or bownet recipe; \`--set train.NAME=V\`)\n\n${schemaTable(TrainSchema)}`,
     `### \`train.augment\`\n\n${schemaTable(AugmentSchema)}`,
+    `### A CNN's \`predict\` (\`--set predict.shifts=1\`): the test-time views whose logits its scores average\n\n${schemaTable(PredictSchema)}`,
     `### A CNN's \`input\` (\`--set input.size=64\`): the images its model takes; others are framed to it (short side fitted, centred, cropped). Absent: the training images' own size\n\n${schemaTable(InputSchema)}`,
     `### Model \`lenet5\` (\`config\` in its recipe)\n\n${schemaTable(LeNet5ConfigSchema)}`,
     `### Model \`alexnet-small\` (\`config\` in its recipe)\n\n${schemaTable(AlexNetConfigSchema)}`,

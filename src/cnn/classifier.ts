@@ -82,7 +82,7 @@ export class CnnClassifier implements Classifier {
 
   /** predict.*: how a trained model scores, not what it learns (a search tries these on one fitted model) */
   inferenceOnly(path: string): boolean {
-    return path.split('.')[0] === 'predict';
+    return this.recipe.kind === 'cnn' && path.split('.')[0] === 'predict';
   }
 
   private build(info: Pick<DataInfo, 'inShape' | 'classes'>, seed: number, train?: Split): tf.Sequential {

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { EpochRecord } from '../core/classifier.js';
-import { FitError } from '../core/errors.js';
+import { ConfigError, FitError } from '../core/errors.js';
 import { checkpoint } from '../core/interrupt.js';
 import { assertFinite, floats, sha256 } from '../core/persist.js';
 import { rng, shuffle } from '../core/random.js';
@@ -270,12 +270,24 @@ export function shiftViews(shifts = 0): [number, number][] {
  */
 export function predictLogits(model: tf.LayersModel, x: tf.Tensor4D, opts: PredictOptions = {}): tf.Tensor {
   const run = (t: tf.Tensor) => execute(model, t, { training: false });
-  const views = shiftViews(opts.shifts);
+  const [, h, w] = x.shape;
+  const s = opts.shifts ?? 0;
+  if (s >= Math.min(h, w))
+    throw new ConfigError(
+      `predict.shifts ${s}: the ${h}x${w} images the model takes would move out of view (at most ${Math.min(h, w) - 1})`,
+    );
+  const views = shiftViews(s);
+  // one view at a time, each in its own scope that keeps only the running sum: a batch is sized for one pass
+  // (inferenceBatch), and ten views' activations held at once would be ten times that
   let sum: tf.Tensor | null = null;
   for (const [dy, dx] of views) {
-    const v = shiftImages(x, dy, dx);
-    const one = opts.flip ? tf.add(run(v), run(tf.reverse(v, 2))) : run(v);
-    sum = sum ? tf.add(sum, one) : one;
+    const prev: tf.Tensor | null = sum;
+    sum = tf.tidy(() => {
+      const v = shiftImages(x, dy, dx);
+      const one = opts.flip ? tf.add(run(v), run(tf.reverse(v, 2))) : run(v);
+      return prev ? tf.add(prev, one) : one;
+    });
+    prev?.dispose();
   }
   const n = views.length * (opts.flip ? 2 : 1);
   return n === 1 ? (sum as tf.Tensor) : tf.mul(sum as tf.Tensor, 1 / n);

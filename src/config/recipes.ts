@@ -19,6 +19,11 @@ export const AugmentSchema = z.strictObject({
   erase: z.number().min(0).max(1).default(0), // random erasing (Zhong et al. 2020): the chance an image has a rectangle of noise
 });
 
+export const PredictSchema = z.strictObject({
+  flip: z.boolean().default(false), // the mean over the image and its mirror, where the dataset allows mirrors
+  shifts: int(0).max(8).default(0), // also the image moved this many pixels down, up, right and left (of the model's input)
+});
+
 export const TrainSchema = z.strictObject({
   epochs: int(1).default(5),
   /** at least this many optimisation steps: on a small training set, each epoch passes over the images as often as that takes */
@@ -129,7 +134,7 @@ export const CnnRecipeSchema = z.strictObject({
    * mirror, where the dataset allows mirrors; shifts: also the image moved this many pixels left, right, up and
    * down (5 views, 10 with flips). Settings that a search may try on one trained model (no refit).
    */
-  predict: z.strictObject({ flip: z.boolean().default(false), shifts: int(0).max(8).default(0) }).default({ flip: false, shifts: 0 }),
+  predict: PredictSchema.default({ flip: false, shifts: 0 }),
 });
 
 export const BowNetRecipeSchema = z.strictObject({

@@ -35,6 +35,7 @@ import { mcnemar, type McNemar, meanSd, pairedSeedTest, type SeedTest, wilson } 
 import {
   type CandidateRecord,
   choose,
+  checkSearch,
   DEFAULT_PROTOCOL,
   openSpace,
   PROTOCOLS,
@@ -347,6 +348,8 @@ export async function compare(specs: (string | Classifier)[], ds: Dataset, opts:
   );
   const base = applySets(applySets(given, applicable), opts.sets ?? {});
   checkNames(base);
+  // a search that cannot be chosen is refused before anything is fitted
+  if (protocol.kind === 'validation') for (const c of base) checkSearch(c, openSpace(c, sets));
   for (const d of RUN_FOLDERS) ensureDir(join(opts.out, d));
   const ours = new Set(base.filter((c) => !specs.includes(c)));
   const largest = sizes[sizes.length - 1];

@@ -127,18 +127,17 @@ export async function choose(c: Classifier, train: Split, space: Record<string, 
   if (Object.keys(space).length === 0 && patienceOf(c) === 0)
     // nothing to choose: no fit is spent on the validation split
     return { kind: 'validation', fitImages: fit.n, validationImages: held.n, seed: o.seed, space, candidates: [], chosen: {}, seconds: 0 };
-  const scoringOnly = Object.keys(space).filter((k) => c.inferenceOnly?.(k));
-  if (scoringOnly.length > 0 && patienceOf(c) > 0)
-    throw new ConfigError(
-      `${c.name}: the search over ${scoringOnly.map((k) => `'${k}'`).join(', ')} scores the fitted model, while early stopping (train.patience) takes each candidate's best epoch: search them without train.patience`,
-    );
+  const scoringOnly = checkSearch(c, space);
   const list = candidates(space);
   // candidates that differ only in inference-only settings share one fit: the first of them fits, the others
-  // are the same fitted model with those settings (kept until the search ends)
+  // score the same fitted model with their settings; it is kept until the last of them is scored
   const trainingKey = (settings: Record<string, unknown>) =>
     JSON.stringify(Object.entries(settings).filter(([k]) => !scoringOnly.includes(k)));
+  const keys = list.map(trainingKey);
   const fitted = new Map<string, { model: Classifier; index: number }>();
   const out: CandidateRecord[] = [];
+  const { validation: _v, done: _d, onCandidate: _c, onStep: _s, checkpointDir, ...fitOpts } = o;
+  const score = async (k: Classifier) => splitAccuracy(await k.scoreSplit(held, { cacheDir: o.cacheDir, progress: o.progress }), held);
   try {
     for (const [i, settings] of list.entries()) {
       const key = JSON.stringify(settings);
@@ -152,32 +151,31 @@ export async function choose(c: Classifier, train: Split, space: Record<string, 
             .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
             .join(' ')
         : 'as given';
-      const tk = trainingKey(settings);
-      const shared = fitted.get(tk);
-      const { validation: _v, done: _d, onCandidate: _c, onStep: _s, checkpointDir, ...fitOpts } = o;
-      let k: Classifier;
+      const tk = keys[i];
+      const first = keys.indexOf(tk);
       let rec: CandidateRecord;
+      let shared = fitted.get(tk);
       if (shared) {
         o.onStep?.(
           `${c.name}: candidate ${i + 1}/${list.length} (${label}): candidate ${shared.index + 1}'s fitted model, scored on ${held.n} validation images`,
         );
-        k = shared.model;
+        let k = shared.model;
         for (const p of scoringOnly) k = k.set(p, settings[p]);
-        const acc = splitAccuracy(await k.scoreSplit(held, { cacheDir: o.cacheDir, progress: o.progress }), held);
-        rec = { settings, validationAccuracy: acc, fitSeconds: 0, fitOf: shared.index };
+        rec = { settings, validationAccuracy: await score(k), fitSeconds: 0, fitOf: shared.index };
       } else {
         o.onStep?.(`${c.name}: candidate ${i + 1}/${list.length} (${label}) on ${fit.n} images, scored on ${held.n} validation images`);
-        // the first candidate index with these training settings names the checkpoint folder, so that a rerun
-        // resumes it for any of them
-        const first = list.findIndex((s) => trainingKey(s) === tk);
-        k = withSettings(c, settings);
+        const k = withSettings(c, settings);
+        // the checkpoint folder is the first candidate's with these training settings: any of them resumes it
+        shared = { model: k, index: i };
+        if (k !== c) fitted.set(tk, shared);
         const rep = await k.fit(fit, { ...fitOpts, validation: held, checkpointDir: checkpointDir?.(first) });
-        const acc = splitAccuracy(await k.scoreSplit(held, { cacheDir: o.cacheDir, progress: o.progress }), held);
-        // a later candidate whose sibling's fit was done in an earlier run: that fit, resumed from its checkpoint
-        rec =
-          first === i
-            ? { settings, validationAccuracy: acc, fitSeconds: rep.seconds }
-            : { settings, validationAccuracy: acc, fitSeconds: 0, fitOf: first };
+        const acc = await score(k);
+        // a sibling whose fit an earlier run finished: that fit, read back whole from its checkpoint
+        const readBack = first < i && rep.cached;
+        if (readBack) shared.index = first;
+        rec = readBack
+          ? { settings, validationAccuracy: acc, fitSeconds: 0, fitOf: first }
+          : { settings, validationAccuracy: acc, fitSeconds: rep.seconds };
         if (rep.epochs?.length && rep.epochs.some((e) => e.valAccuracy !== null)) {
           let t = 0;
           rec.curve = rep.epochs.map((e) => {
@@ -189,15 +187,17 @@ export async function choose(c: Classifier, train: Split, space: Record<string, 
             rec.validationAccuracy = rep.epochs[rep.bestEpoch]?.valAccuracy ?? acc;
           }
         }
-        if (scoringOnly.length > 0 && list.some((s, j) => j > i && trainingKey(s) === tk)) fitted.set(tk, { model: k, index: i });
       }
       out.push(rec);
       o.onCandidate?.(rec, i, list.length);
-      // set() on a fitted model shares its weights: only the fitted one is disposed, once, at the end
-      if (!shared && k !== c && ![...fitted.values()].some((f) => f.model === k)) k.dispose();
+      // the last candidate with these training settings: its fitted model is done with
+      if (keys.lastIndexOf(tk) === i) {
+        fitted.get(tk)?.model.dispose();
+        fitted.delete(tk);
+      }
     }
   } finally {
-    for (const f of fitted.values()) if (f.model !== c) f.model.dispose();
+    for (const f of fitted.values()) f.model.dispose();
   }
   let best = 0;
   for (let i = 1; i < out.length; i++) if (out[i].validationAccuracy > out[best].validationAccuracy) best = i;
@@ -216,6 +216,21 @@ export async function choose(c: Classifier, train: Split, space: Record<string, 
     chosen,
     seconds: (performance.now() - t0) / 1000 + out.filter((r) => o.done?.includes(r)).reduce((a, r) => a + r.fitSeconds, 0),
   };
+}
+
+/**
+ * The inference-only paths of a search space (a CNN's test-time views, `predict.*`), after checking that they can
+ * be chosen: with early stopping a candidate's validation accuracy is its best epoch's, scored as training goes
+ * (flips only), not the fitted model's with those views.
+ */
+export function checkSearch(c: Classifier, space: Record<string, unknown[]>): string[] {
+  const scoringOnly = Object.keys(space).filter((k) => c.inferenceOnly?.(k));
+  const patience = patienceOf(c) > 0 || (space['train.patience'] ?? []).some((v) => Number(v) > 0);
+  if (scoringOnly.length > 0 && patience)
+    throw new ConfigError(
+      `${c.name}: the search over ${scoringOnly.map((k) => `'${k}'`).join(', ')} scores the fitted model, while early stopping (train.patience) takes each candidate's best epoch: search them without train.patience`,
+    );
+  return scoringOnly;
 }
 
 /** A CNN recipe's early-stopping patience (0 for everything else). */

@@ -90,11 +90,17 @@ export function fitMarks(f: FitFigures): string[] {
   return m;
 }
 
-/** "6 candidates fitted" / "6 candidates (2 fits: those differing only in test-time views share one) fitted" */
-function candidatesText(p: ProtocolRecord): string {
+/**
+ * "3 candidates fitted on 54,000 images and scored on 6,000 validation images", or where candidates share fits:
+ * "4 candidates scored on 6,000 validation images, from 2 fits on 54,000 images (...)"
+ */
+function searchText(p: ProtocolRecord): string {
   const n = p.candidates.length;
   const fits = p.candidates.filter((x) => x.fitOf === undefined).length;
-  return `${n} candidate${n === 1 ? '' : 's'}${fits < n ? ` (${fits} fit${fits === 1 ? '' : 's'}: candidates that differ only in test-time views are scored on one fitted model)` : ''} fitted`;
+  const many = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  return fits < n
+    ? `${many(n, 'candidate')} scored on ${num(p.validationImages)} validation images, from ${many(fits, 'fit')} on ${num(p.fitImages)} images (candidates that differ only in test-time views score one fitted model)`
+    : `${many(n, 'candidate')} fitted on ${num(p.fitImages)} images and scored on ${num(p.validationImages)} validation images`;
 }
 
 /** A candidate's fit seconds, or whose fitted model it was scored on. */
@@ -226,7 +232,7 @@ export function markdown(r: CompareResult): string {
       L.push(
         `### ${c.name}`,
         '',
-        `${candidatesText(p)} on ${num(p.fitImages)} images and scored on ${num(p.validationImages)} validation images (${p.seconds.toFixed(1)} s in all); chosen: ${settingsText(p.chosen)}.`,
+        `${searchText(p)} (${p.seconds.toFixed(1)} s in all); chosen: ${settingsText(p.chosen)}.`,
         '',
         '| candidate | validation accuracy | fit (s) | chosen |',
         '|---|---|---|---|',
@@ -390,7 +396,7 @@ export function html(r: CompareResult, test?: Split): string {
               const best = Math.max(...p.candidates.map((x) => x.validationAccuracy));
               const at = p.candidates.findIndex((x) => x.validationAccuracy === best);
               return (
-                `<h3>${esc(c.name)}</h3><p>${esc(candidatesText(p))} on ${num(p.fitImages)} images, scored on ${num(p.validationImages)} validation images (${p.seconds.toFixed(1)} s in all). Chosen and refitted on all ${num(c.trainSize ?? r.dataset.train)} training images: <b>${esc(settingsText(p.chosen))}</b>.</p>` +
+                `<h3>${esc(c.name)}</h3><p>${esc(searchText(p))} (${p.seconds.toFixed(1)} s in all). Chosen and refitted on all ${num(c.trainSize ?? r.dataset.train)} training images: <b>${esc(settingsText(p.chosen))}</b>.</p>` +
                 table(
                   ['candidate', 'validation accuracy', 'fit (s)', 'chosen'],
                   p.candidates.map((x, i) => [

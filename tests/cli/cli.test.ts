@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/index.js';
 import { saveModel } from '../../src/cnn/io.js';
 import { parseRecipe } from '../../src/pipeline/recipes.js';
+import { FIX, onBackend, randArray } from '../helpers.js';
 
 const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -34,7 +35,6 @@ const tinyModel = (h: number, w: number, seed: number) =>
       tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ seed }) }),
     ],
   });
-import { FIX, onBackend, randArray } from '../helpers.js';
 
 /** IDX files (ubyte images [n,h,w], labels [n]) as MNIST ships them. */
 function writeIdx(file: string, dims: number[], data: Uint8Array): void {

@@ -152,6 +152,8 @@ describe('test-time flips', () => {
       expect(maxAbsDiff(both, mean([...single, ...flippedShifts]))).toBeLessThan(1e-5);
       expect(maxAbsDiff(single[0], mean(single))).toBeGreaterThan(1e-3);
     }
+    // a shift that would move the whole image out of view is refused, naming the setting and the size
+    await expect(predictSplit(m, t, 16, { shifts: 28 })).rejects.toThrow(/predict\.shifts 28: the 28x28 images .*at most 27/);
     m.dispose();
   });
 

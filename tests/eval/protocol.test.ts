@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useBackend } from '../../src/backend/index.js';
+import { tf, useBackend } from '../../src/backend/index.js';
 import { CnnClassifier } from '../../src/cnn/classifier.js';
 import type { Dataset } from '../../src/core/data.js';
 import { makeSplit } from '../../src/core/data.js';
@@ -141,6 +141,29 @@ describe('the validation protocol', () => {
     c.dispose();
   }, 180_000);
 
+  it('a search resumed after its first candidate reads that fit back from its checkpoint for the others; no tensor is left', async () => {
+    const c = lenet()
+      .set('train.epochs', 2)
+      .searching({ 'predict.shifts': [0, 1, 2] });
+    const dir = tmp('views');
+    const opts = { validation: 0.25, seed: 0, progress: false, checkpointDir: (i: number) => join(dir, `c${i}`) };
+    const before = tf.memory().numTensors;
+    const whole = await choose(c, ds.train, c.searchSpace(), opts);
+    expect(tf.memory().numTensors).toBe(before);
+    const steps: string[] = [];
+    const resumed = await choose(c, ds.train, c.searchSpace(), {
+      ...opts,
+      done: whole.candidates.slice(0, 1),
+      onStep: (m) => steps.push(m),
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    // candidate 2 refits (reading candidate 1's finished checkpoint), candidate 3 scores that model
+    expect(resumed.candidates.map((x) => x.fitOf ?? null)).toEqual([null, 0, 0]);
+    expect(resumed.candidates.map((x) => x.validationAccuracy)).toEqual(whole.candidates.map((x) => x.validationAccuracy));
+    expect(steps).toHaveLength(2);
+    c.dispose();
+  }, 120_000);
+
   it('refuses to search test-time views with early stopping (the best epoch is scored without them)', async () => {
     const c = lenet()
       .set('train.patience', 1)
@@ -148,6 +171,9 @@ describe('the validation protocol', () => {
     await expect(choose(c, ds.train, c.searchSpace(), { validation: 0.25, seed: 0, progress: false })).rejects.toThrow(
       /'predict\.shifts'.*train\.patience/,
     );
+    // patience among the searched settings is early stopping too
+    const d = lenet().searching({ 'train.patience': [0, 1], 'predict.shifts': [0, 1] });
+    await expect(choose(d, ds.train, d.searchSpace(), { validation: 0.25, seed: 0, progress: false })).rejects.toThrow(/train\.patience/);
   });
 
   it('with early stopping, the refit takes the epochs of the best validation accuracy', async () => {
