@@ -19,7 +19,7 @@ import { load } from '../models/load.js';
 import { folderName } from '../eval/compare.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { applyRule, type InputRule, type RawImage, ruleFor } from '../data/input-rule.js';
-import { flips, loadDataset, shifts, testViews, output, savedRead, say, startBackend } from './common.js';
+import { flips, loadDataset, parseSets, shifts, testViews, output, savedRead, say, startBackend } from './common.js';
 import type { Values } from './spec.js';
 
 function modelDir(v: Values, cmd: string): string {
@@ -27,15 +27,26 @@ function modelDir(v: Values, cmd: string): string {
   return resolve(String(v.model));
 }
 
-/** The classifier without test-time views, when asked (a CNN whose recipe averages flips or shifts of an image). */
-function singleView(c: Classifier, v: Values): Classifier {
-  return v['single-view'] && c.settable().includes('predict') ? c.set('predict.flip', false).set('predict.shifts', 0) : c;
+/**
+ * The classifier as asked to score: without test-time views under --single-view (a CNN whose recipe averages
+ * flips or shifts of an image), then with the --set values, which may change only how it scores (predict.*).
+ */
+function singleView(c: Classifier, v: Values, cmd: string): Classifier {
+  let out = v['single-view'] && c.settable().includes('predict') ? c.set('predict.flip', false).set('predict.shifts', 0) : c;
+  for (const [path, value] of Object.entries(parseSets(v.set as string[] | undefined))) {
+    if (!c.inferenceOnly?.(path))
+      throw new UsageError(
+        `--set ${path}: ${cmd} scores a saved model as it was trained, so only how it scores can change (${c.kind === 'cnn' ? 'predict.flip, predict.shifts' : 'nothing, for a BoW pipeline'}); to train it further: bowcnn train --model DIR`,
+      );
+    out = out.set(path, value);
+  }
+  return out;
 }
 
 export async function evalCommand(v: Values): Promise<void> {
   const dir = modelDir(v, 'eval');
   await startBackend(v);
-  const c = singleView(await load(dir), v);
+  const c = singleView(await load(dir), v, 'eval');
   const info = c.data as DataInfo | null;
   const name = (v.dataset as string | undefined) ?? info?.dataset;
   if (!name || name === 'unnamed') throw new UsageError(`${dir} does not say which dataset it was trained on: give --dataset NAME`);
@@ -125,7 +136,7 @@ function scoreKind(c: Classifier): 'probability' | 'margin' {
 export async function predictCommand(v: Values, files: string[]): Promise<void> {
   const dir = modelDir(v, 'predict');
   await startBackend(v);
-  const c = singleView(await load(dir), v);
+  const c = singleView(await load(dir), v, 'predict');
   const rule = ruleFor(c.data);
   const classes = c.data?.classes ?? [];
   const kind = scoreKind(c);

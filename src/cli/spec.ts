@@ -223,12 +223,20 @@ export const COMMANDS: CommandSpec[] = [
         default: false,
         help: 'no test-time views, for a model whose recipe averages an image with its mirror or its shifted copies',
       },
+      set: {
+        ...set,
+        help: "change how a saved CNN scores: predict.shifts=1, predict.flip=false (its recipe's test-time views); repeatable",
+      },
       backend: backend(),
       'data-dir': dataDir,
       json,
       help,
     },
-    examples: ['bowcnn eval --model runs/compare/models/lenet5', 'bowcnn eval --model runs/alex/model --single-view'],
+    examples: [
+      'bowcnn eval --model runs/compare/models/lenet5',
+      'bowcnn eval --model runs/alex/model --single-view',
+      'bowcnn eval --model runs/alex/model --set predict.shifts=1',
+    ],
   },
   {
     name: 'predict',
@@ -237,6 +245,10 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       model: { type: 'string', arg: 'DIR', help: 'a saved model folder' },
       'single-view': { type: 'boolean', default: false, help: 'no test-time views (flips, shifts)' },
+      set: {
+        ...set,
+        help: "change how a saved CNN scores: predict.shifts=1, predict.flip=false (its recipe's test-time views); repeatable",
+      },
       backend: backend(),
       json,
       help,

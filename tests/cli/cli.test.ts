@@ -161,6 +161,15 @@ describe('bowcnn CLI', () => {
     expect(shifted.accuracy).toBeCloseTo(want.shifts, 9);
     expect(single.testTimeShifts).toBe(0);
     expect(single.accuracy).toBeCloseTo(want.single, 9);
+    // --set changes how a saved model scores (after --single-view), and nothing it learned
+    const viaSet = run(['--single-view', '--set', 'predict.shifts=1']);
+    expect(viaSet.testTimeShifts).toBe(1);
+    expect(viaSet.accuracy).toBeCloseTo(want.shifts, 9);
+    const refused = cli(['eval', '--model', join(dir, 'model'), '--dataset', 'mnist', '--data-dir', dir, '--set', 'train.epochs=2']);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(
+      /--set train\.epochs: eval scores a saved model as it was trained.*predict\.flip, predict\.shifts.*bowcnn train --model/,
+    );
   });
   it('trains a CNN recipe other than LeNet-5, resumes from its checkpoint, and refuses a BoW recipe', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bowcnn-train-'));
