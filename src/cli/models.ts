@@ -36,7 +36,7 @@ function singleView(c: Classifier, v: Values, cmd: string): Classifier {
   for (const [path, value] of Object.entries(parseSets(v.set as string[] | undefined))) {
     if (!c.inferenceOnly?.(path))
       throw new UsageError(
-        `--set ${path}: ${cmd} scores a saved model as it was trained, so only how it scores can change (${c.kind === 'cnn' ? 'predict.flip, predict.shifts' : 'nothing, for a BoW pipeline'}); to train it further: bowcnn train --model DIR`,
+        `--set ${path}: ${cmd} scores a saved model as it was trained, so only how it scores can change (${c.settable().includes('predict') ? 'predict.flip, predict.shifts' : `nothing, for a ${c.kind === 'cnn' ? 'bownet' : 'BoW pipeline'}`}); to train it further: bowcnn train --model DIR`,
       );
     out = out.set(path, value);
   }

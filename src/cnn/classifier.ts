@@ -68,6 +68,8 @@ export class CnnClassifier implements Classifier {
   data: DataInfo | null = null;
   /** for a bownet: the fitted BoW pipeline it was exported from */
   source: Pipeline | null = null;
+  /** the model is another classifier's (a set('predict.*') copy of a fitted one): dispose() does not free it */
+  private borrowed = false;
 
   constructor(
     readonly recipe: CnnRecipe | BowNetRecipe,
@@ -343,9 +345,11 @@ export class CnnClassifier implements Classifier {
       );
     const next = new CnnClassifier(recipeWith(this.recipe, path, value, `${this.name}: set('${path}')`), this.name);
     if (parts[0] === 'predict' && this.model) {
-      // how it predicts, not what it learned: the same trained model (shared, so dispose only one of the two)
+      // how it predicts, not what it learned: the same trained model, borrowed (disposing the copy leaves it to
+      // its owner, so that a chain of set() calls can drop its intermediate copies)
       next.model = this.model;
       next.data = this.data;
+      next.borrowed = true;
     }
     return next;
   }
@@ -409,8 +413,9 @@ export class CnnClassifier implements Classifier {
   }
 
   dispose(): void {
-    this.model?.dispose();
+    if (!this.borrowed) this.model?.dispose();
     this.model = null;
+    this.borrowed = false;
     this.source?.dispose();
     this.source = null;
   }

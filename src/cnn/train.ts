@@ -323,10 +323,13 @@ export async function predictSplit(model: tf.LayersModel, s: Split, maxBatch = 5
     await checkpoint();
     const idx = Array.from({ length: Math.min(batchSize, s.n - i) }, (_, k) => i + k);
     const { x } = gatherBatch(s, idx);
-    const y = tf.tidy(() => predictLogits(model, x, opts));
-    out.set((await y.data()) as Float32Array, i * classes);
-    x.dispose();
-    y.dispose();
+    try {
+      const y = tf.tidy(() => predictLogits(model, x, opts));
+      out.set((await y.data()) as Float32Array, i * classes);
+      y.dispose();
+    } finally {
+      x.dispose();
+    }
   }
   return out;
 }

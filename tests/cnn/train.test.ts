@@ -153,7 +153,9 @@ describe('test-time flips', () => {
       expect(maxAbsDiff(single[0], mean(single))).toBeGreaterThan(1e-3);
     }
     // a shift that would move the whole image out of view is refused, naming the setting and the size
+    const n0 = tf.memory().numTensors;
     await expect(predictSplit(m, t, 16, { shifts: 28 })).rejects.toThrow(/predict\.shifts 28: the 28x28 images .*at most 27/);
+    expect(tf.memory().numTensors).toBe(n0);
     m.dispose();
   });
 

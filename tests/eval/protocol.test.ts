@@ -13,7 +13,7 @@ import { makeSplit } from '../../src/core/data.js';
 import { dataset } from '../../src/data/registry.js';
 import { compare } from '../../src/eval/compare.js';
 import { fitAndEvaluate } from '../../src/eval/evaluate.js';
-import { candidates, choose, validationSplit } from '../../src/eval/protocol.js';
+import { candidates, choose, validationSplit, withSettings } from '../../src/eval/protocol.js';
 import { bowPipeline, readRecipe } from '../../src/pipeline/recipes.js';
 import { fitSeconds } from '../../src/report/report.js';
 import { argmax } from '../../src/core/scores.js';
@@ -163,6 +163,21 @@ describe('the validation protocol', () => {
     expect(steps).toHaveLength(2);
     c.dispose();
   }, 120_000);
+
+  it("a set('predict.*') copy borrows a fitted model: dropping the copies (as withSettings does) leaves it to its owner", async () => {
+    const n0 = tf.memory().numTensors;
+    const c = lenet();
+    await c.fit(ds.train, { seed: 0, progress: false });
+    const before = await c.scoreSplit(ds.test);
+    const next = withSettings(c, { 'predict.shifts': 1, 'train.epochs': 2 });
+    expect(await c.scoreSplit(ds.test)).toEqual(before);
+    const copy = c.set('predict.shifts', 1);
+    copy.dispose();
+    expect(await c.scoreSplit(ds.test)).toEqual(before);
+    next.dispose();
+    c.dispose();
+    expect(tf.memory().numTensors).toBe(n0);
+  }, 60_000);
 
   it('refuses to search test-time views with early stopping (the best epoch is scored without them)', async () => {
     const c = lenet()
