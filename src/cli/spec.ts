@@ -225,7 +225,7 @@ export const COMMANDS: CommandSpec[] = [
       },
       set: {
         ...set,
-        help: "change how a saved CNN scores: predict.shifts=1, predict.flip=false (its recipe's test-time views); repeatable",
+        help: "change how a saved CNN scores: predict.shifts=1, predict.flip=false (its recipe's test-time views; after --single-view); repeatable",
       },
       backend: backend(),
       'data-dir': dataDir,
@@ -247,7 +247,7 @@ export const COMMANDS: CommandSpec[] = [
       'single-view': { type: 'boolean', default: false, help: 'no test-time views (flips, shifts)' },
       set: {
         ...set,
-        help: "change how a saved CNN scores: predict.shifts=1, predict.flip=false (its recipe's test-time views); repeatable",
+        help: "change how a saved CNN scores: predict.shifts=1, predict.flip=false (its recipe's test-time views; after --single-view); repeatable",
       },
       backend: backend(),
       json,
