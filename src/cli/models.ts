@@ -17,6 +17,7 @@ import { accuracyInterval } from '../eval/metrics.js';
 import { argmax } from '../core/scores.js';
 import { load } from '../models/load.js';
 import { folderName } from '../eval/compare.js';
+import { withSettings } from '../eval/protocol.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { applyRule, type InputRule, type RawImage, ruleFor } from '../data/input-rule.js';
 import { flips, loadDataset, parseSets, shifts, testViews, output, savedRead, say, startBackend } from './common.js';
@@ -32,15 +33,14 @@ function modelDir(v: Values, cmd: string): string {
  * flips or shifts of an image), then with the --set values, which may change only how it scores (predict.*).
  */
 function singleView(c: Classifier, v: Values, cmd: string): Classifier {
-  let out = v['single-view'] && c.settable().includes('predict') ? c.set('predict.flip', false).set('predict.shifts', 0) : c;
-  for (const [path, value] of Object.entries(parseSets(v.set as string[] | undefined))) {
+  const sets = parseSets(v.set as string[] | undefined);
+  for (const path of Object.keys(sets))
     if (!c.inferenceOnly?.(path))
       throw new UsageError(
         `--set ${path}: ${cmd} scores a saved model as it was trained, so only how it scores can change (${c.settable().includes('predict') ? 'predict.flip, predict.shifts' : `nothing, for a ${c.kind === 'cnn' ? 'bownet' : 'BoW pipeline'}`}); to train it further: bowcnn train --model DIR`,
       );
-    out = out.set(path, value);
-  }
-  return out;
+  const one = v['single-view'] && c.settable().includes('predict') ? { 'predict.flip': false, 'predict.shifts': 0 } : {};
+  return withSettings(c, { ...one, ...sets });
 }
 
 export async function evalCommand(v: Values): Promise<void> {

@@ -159,9 +159,8 @@ export async function choose(c: Classifier, train: Split, space: Record<string, 
         o.onStep?.(
           `${c.name}: candidate ${i + 1}/${list.length} (${label}): candidate ${shared.index + 1}'s fitted model, scored on ${held.n} validation images`,
         );
-        let k = shared.model;
-        for (const p of scoringOnly) k = k.set(p, settings[p]);
-        rec = { settings, validationAccuracy: await score(k), fitSeconds: 0, fitOf: shared.index };
+        const views = withSettings(shared.model, Object.fromEntries(scoringOnly.map((p) => [p, settings[p]])));
+        rec = { settings, validationAccuracy: await score(views), fitSeconds: 0, fitOf: shared.index };
       } else {
         o.onStep?.(`${c.name}: candidate ${i + 1}/${list.length} (${label}) on ${fit.n} images, scored on ${held.n} validation images`);
         const k = withSettings(c, settings);

@@ -27,6 +27,14 @@ function randomIdx(prefix: string, seed: number) {
   return { dir, n, h, w, px, labels };
 }
 
+/** `bowcnn eval --json` of DIR/model on DIR's IDX files, as that dataset. */
+const evalJson = (dir: string, dataset: string, extra: string[]) =>
+  JSON.parse(cli(['eval', '--model', join(dir, 'model'), '--dataset', dataset, '--data-dir', dir, '--json', ...extra]).out) as {
+    accuracy: number;
+    testTimeFlips: boolean;
+    testTimeShifts: number;
+  };
+
 /** A random linear model over 6x6 images (flatten + dense), as a tfjs sequential model. */
 const tinyModel = (h: number, w: number, seed: number) =>
   tf.sequential({
@@ -110,11 +118,7 @@ describe('bowcnn CLI', () => {
       return { single: acc(a), flip: acc(a.map((row, i) => row.map((v, k) => (v + b[i][k]) / 2))) };
     });
     expect(want.flip).not.toBe(want.single); // the flips change some predictions here, so the check below can fail
-    const run = (extra: string[]) =>
-      JSON.parse(cli(['eval', '--model', join(dir, 'model'), '--dataset', 'fashion-mnist', '--data-dir', dir, '--json', ...extra]).out) as {
-        accuracy: number;
-        testTimeFlips: boolean;
-      };
+    const run = (extra: string[]) => evalJson(dir, 'fashion-mnist', extra);
     const flipped = run([]),
       single = run(['--single-view']);
     expect(flipped.testTimeFlips).toBe(true);
@@ -150,11 +154,7 @@ describe('bowcnn CLI', () => {
       };
     });
     expect(want.shifts).not.toBe(want.single); // the shifts change some predictions here, so the check below can fail
-    const run = (extra: string[]) =>
-      JSON.parse(cli(['eval', '--model', join(dir, 'model'), '--dataset', 'mnist', '--data-dir', dir, '--json', ...extra]).out) as {
-        accuracy: number;
-        testTimeShifts: number;
-      };
+    const run = (extra: string[]) => evalJson(dir, 'mnist', extra);
     const shifted = run([]),
       single = run(['--single-view']);
     expect(shifted.testTimeShifts).toBe(1);
