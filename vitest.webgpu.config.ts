@@ -9,6 +9,7 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    globalSetup: ['tests/tmp-root.ts'],
     env: { EGL_PLATFORM: 'surfaceless', BOWCNN_WEBGPU_SOFTWARE: '1' },
   },
 });
